@@ -1,0 +1,57 @@
+#pragma once
+// The streaming runner: model -> plan (grid, sources, program) -> windows -> GeoTIFF.
+
+#include "gp/cli/model.hpp"
+#include "gp/geo/grid.hpp"
+#include "gp/kernels/backend.hpp"
+#include "gp/kernels/program.hpp"
+
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <string>
+#include <vector>
+
+namespace gp::cli {
+
+enum class DeviceChoice { automatic, cpu, cuda };
+
+/// Parses "auto" | "cpu" | "cuda"; throws gp::config_error.
+DeviceChoice parse_device(const std::string& s);
+
+struct RunOptions {
+  std::filesystem::path output;  ///< overrides [output] path when not empty
+  DeviceChoice device{DeviceChoice::automatic};
+  bool overwrite{false};
+  bool progress{true};
+  std::int64_t window_cells{1 << 22};  ///< cells per window (rows = cells / width, >= 1)
+  std::int64_t window_rows{0};         ///< when > 0, rows per window (overrides window_cells)
+  int threads{0};                      ///< CPU threads (0: every core)
+};
+
+/// The target grid worked out from a model: [grid] keys and the layers' footprints.
+/// Throws gp::config_error / gp::input_error.
+geo::Grid resolve_grid(const model::Model& m);
+
+struct RunResult {
+  std::filesystem::path output;
+  geo::Grid grid;
+  std::string device;
+  std::uint64_t valid_cells{0};
+  std::uint64_t nodata_cells{0};
+  double min{0.0};
+  double max{0.0};
+  double mean{0.0};
+  double seconds_stats{0.0};
+  double seconds_score{0.0};
+  std::vector<std::string> layer_modes;  ///< per layer: "direct" or "warped"
+};
+
+/// Runs the model end to end. The output is complete and in place when this returns.
+RunResult run_model(const model::Model& m, const RunOptions& opt);
+
+/// The per-cell program for a model, with linear min/max filled from `stats` where omitted.
+kernels::Program build_program(const model::Model& m,
+                               const std::vector<kernels::LayerStats>& stats);
+
+}  // namespace gp::cli

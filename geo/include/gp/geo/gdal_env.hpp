@@ -1,0 +1,22 @@
+#pragma once
+// GDAL process set-up and error routing (PDAL's ErrorHandler model): GDAL never prints raw to
+// stderr; failures reach the user through our exceptions, warnings through gp::log.
+
+#include <string>
+
+namespace gp::geo {
+
+/// Registers drivers once, installs the error handler and sets a bounded block cache.
+/// `cache_mib` caps GDAL's raster block cache; `threads` feeds GDAL_NUM_THREADS (0 = all cores).
+void init_gdal(int cache_mib = 96, int threads = 0);
+
+/// GDAL's last error message (empty when none), for composing our own one-line errors.
+std::string last_gdal_error();
+
+/// Clears GDAL's last error so that a following check sees only new errors.
+void reset_gdal_error();
+
+/// Formats a double without locale influence ("%.17g"-like, shortest round-trip).
+std::string format_double(double v);
+
+}  // namespace gp::geo

@@ -1,0 +1,41 @@
+#pragma once
+// The target grid: CRS, north-up geotransform and size; windows over it.
+
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <string>
+
+namespace gp::geo {
+
+/// A north-up grid. Cell (col, row) covers [x0 + col*dx, x0 + (col+1)*dx) x
+/// (y0 - (row+1)*dy, y0 - row*dy]; dx, dy > 0 in CRS units.
+struct Grid {
+  std::string crs_wkt;  ///< WKT2 of the CRS
+  double x0{0.0};       ///< left edge
+  double y0{0.0};       ///< top edge
+  double dx{1.0};       ///< cell width
+  double dy{1.0};       ///< cell height (positive)
+  std::int64_t width{0};
+  std::int64_t height{0};
+
+  [[nodiscard]] std::array<double, 6> geotransform() const { return {x0, dx, 0.0, y0, 0.0, -dy}; }
+  [[nodiscard]] double xmax() const { return x0 + static_cast<double>(width) * dx; }
+  [[nodiscard]] double ymin() const { return y0 - static_cast<double>(height) * dy; }
+  [[nodiscard]] std::uint64_t cells() const {
+    return static_cast<std::uint64_t>(width) * static_cast<std::uint64_t>(height);
+  }
+};
+
+/// A rectangle of cells of a grid: columns [col, col+cols), rows [row, row+rows).
+struct Window {
+  std::int64_t col{0};
+  std::int64_t row{0};
+  std::int64_t cols{0};
+  std::int64_t rows{0};
+  [[nodiscard]] std::size_t cells() const {
+    return static_cast<std::size_t>(cols) * static_cast<std::size_t>(rows);
+  }
+};
+
+}  // namespace gp::geo

@@ -1,0 +1,69 @@
+#pragma once
+// Writes a single-band Float32 tiled, compressed GeoTIFF safely: under a temporary name in the
+// destination folder, tiles emitted in row-major order (the file's bytes do not depend on how
+// rows were handed in), renamed over the destination only by commit(). A writer destroyed
+// without commit() deletes its temporary file, so no half-written output ever stands.
+
+#include "gp/geo/grid.hpp"
+
+#include <gdal_priv.h>
+
+#include <filesystem>
+#include <map>
+#include <string>
+#include <vector>
+
+namespace gp::geo {
+
+struct WriterOptions {
+  std::string compress{"ZSTD"};  ///< ZSTD | DEFLATE | LZW | NONE
+  int level{1};                  ///< ZSTD_LEVEL / ZLEVEL
+  int predictor{3};              ///< 1 none, 2 horizontal, 3 floating point
+  int tile{512};                 ///< tile width and height (multiple of 16)
+  int threads{0};                ///< compression threads (0: every core)
+  double nodata{-9999.0};
+  std::string band_description{"prospectivity"};
+  std::map<std::string, std::string> metadata;  ///< dataset metadata items
+  bool overwrite{false};  ///< replace an existing destination (only once complete)
+};
+
+/// Checks, before any heavy work, that `path` can be written: its folder exists and is
+/// writable, and it does not exist unless `overwrite`. Throws gp::io_error.
+void check_output_path(const std::filesystem::path& path, bool overwrite);
+
+class RasterWriter {
+ public:
+  RasterWriter(std::filesystem::path path, const Grid& grid, WriterOptions options);
+  ~RasterWriter();
+  RasterWriter(const RasterWriter&) = delete;
+  RasterWriter& operator=(const RasterWriter&) = delete;
+
+  /// Appends `rows` full-width rows (row-major, grid.width floats each). Rows must arrive in
+  /// order, from the top.
+  void write_rows(const float* data, std::int64_t rows);
+
+  /// Stores band statistics (GDAL STATISTICS_* metadata) before closing.
+  void set_statistics(double min, double max, double mean, double stddev);
+
+  /// Flushes, closes, checks for write errors and renames into place. Throws gp::io_error.
+  void commit();
+
+  [[nodiscard]] const std::filesystem::path& temp_path() const { return temp_; }
+
+ private:
+  void flush_tile_row();
+  void close_dataset();
+  std::filesystem::path path_;
+  std::filesystem::path temp_;
+  Grid grid_;
+  WriterOptions opt_;
+  GDALDataset* ds_{nullptr};
+  std::vector<float> strip_;  // one row of tiles: tile x grid.width
+  std::vector<float> tile_;
+  std::int64_t strip_rows_{0};
+  std::int64_t next_row_{0};
+  std::int64_t tile_row_{0};
+  bool committed_{false};
+};
+
+}  // namespace gp::geo

@@ -1,0 +1,53 @@
+#include "gp/geo/gdal_env.hpp"
+
+#include "gp/log.hpp"
+
+#include <cpl_conv.h>
+#include <cpl_error.h>
+#include <gdal.h>
+
+#include <charconv>
+#include <mutex>
+#include <string>
+
+namespace gp::geo {
+namespace {
+
+// Failures are reported by the caller through exceptions (it reads CPLGetLastErrorMsg);
+// warnings go to our log so that GDAL never prints raw lines of its own.
+void CPL_STDCALL route_gdal_error(CPLErr cls, CPLErrorNum /*num*/, const char* msg) {
+  if (cls == CE_Warning) {
+    gp::log::write(gp::log::Level::debug, std::string("GDAL warning: ") + msg);
+  } else if (cls == CE_Debug) {
+    gp::log::write(gp::log::Level::debug, std::string("GDAL: ") + msg);
+  }
+}
+
+}  // namespace
+
+void init_gdal(int cache_mib, int threads) {
+  static std::once_flag once;
+  std::call_once(once, [] {
+    GDALAllRegister();
+    CPLSetErrorHandler(route_gdal_error);
+  });
+  GDALSetCacheMax64(static_cast<GIntBig>(cache_mib) * 1024 * 1024);
+  const std::string n = threads > 0 ? std::to_string(threads) : std::string("ALL_CPUS");
+  // Multi-threaded GeoTIFF decoding (GDAL >= 3.6) and warping use this.
+  CPLSetConfigOption("GDAL_NUM_THREADS", n.c_str());
+}
+
+std::string last_gdal_error() {
+  const char* m = CPLGetLastErrorMsg();
+  return m != nullptr ? std::string(m) : std::string();
+}
+
+void reset_gdal_error() { CPLErrorReset(); }
+
+std::string format_double(double v) {
+  char buf[64];
+  const auto res = std::to_chars(buf, buf + sizeof(buf), v);
+  return std::string(buf, res.ptr);
+}
+
+}  // namespace gp::geo

@@ -1,0 +1,289 @@
+#include "gp/geo/raster_source.hpp"
+
+#include "gp/error.hpp"
+#include "gp/geo/crs.hpp"
+#include "gp/geo/gdal_env.hpp"
+#include "gp/log.hpp"
+
+#include <cpl_string.h>
+#include <gdal_alg.h>
+#include <gdal_utils.h>
+#include <gdalwarper.h>
+
+#include <algorithm>
+#include <cmath>
+#include <filesystem>
+#include <limits>
+#include <vector>
+
+namespace gp::geo {
+namespace {
+
+GDALDatasetUniquePtr open_raster(const std::string& path, const std::string& what) {
+  reset_gdal_error();
+  if (!std::filesystem::exists(path)) {
+    throw input_error(what + ": file not found: " + path);
+  }
+  GDALDatasetUniquePtr ds(
+      GDALDataset::Open(path.c_str(), GDAL_OF_RASTER | GDAL_OF_READONLY, nullptr, nullptr, nullptr));
+  if (!ds) {
+    const std::string why = last_gdal_error();
+    throw input_error(what + ": cannot read " + path + " as a raster" +
+                      (why.empty() ? std::string() : " (GDAL: " + why + ")"));
+  }
+  if (ds->GetRasterCount() < 1) {
+    throw input_error(what + ": " + path + " has no raster band");
+  }
+  return ds;
+}
+
+std::string wkt_of(GDALDataset& ds) {
+  const OGRSpatialReference* srs = ds.GetSpatialRef();
+  return srs != nullptr ? to_wkt(*srs) : std::string();
+}
+
+struct TransformerDeleter {
+  void operator()(void* p) const {
+    if (p != nullptr) GDALDestroyGenImgProjTransformer(p);
+  }
+};
+
+}  // namespace
+
+RasterInfo describe_raster(const std::string& path, const std::string& what) {
+  GDALDatasetUniquePtr ds = open_raster(path, what);
+  RasterInfo info;
+  info.path = path;
+  info.crs_wkt = wkt_of(*ds);
+  info.has_geotransform = ds->GetGeoTransform(info.geotransform.data()) == CE_None;
+  info.width = ds->GetRasterXSize();
+  info.height = ds->GetRasterYSize();
+  info.band_count = ds->GetRasterCount();
+  return info;
+}
+
+Footprint footprint_in(const RasterInfo& info, const std::string& target_wkt,
+                       const std::string& what) {
+  if (info.crs_wkt.empty()) {
+    throw input_error(what + ": " + info.path +
+                      " has no CRS (expected a georeferenced raster; assign one with "
+                      "gdal_edit.py -a_srs)");
+  }
+  if (!info.has_geotransform) {
+    throw input_error(what + ": " + info.path + " has no geotransform (expected a georeferenced raster)");
+  }
+  const auto& gt = info.geotransform;
+  Footprint fp;
+  if (same_crs(info.crs_wkt, target_wkt) && gt[2] == 0.0 && gt[4] == 0.0) {
+    const double xa = gt[0];
+    const double xb = gt[0] + gt[1] * static_cast<double>(info.width);
+    const double ya = gt[3];
+    const double yb = gt[3] + gt[5] * static_cast<double>(info.height);
+    fp.bounds = {std::min(xa, xb), std::min(ya, yb), std::max(xa, xb), std::max(ya, yb)};
+    fp.cell_size = std::abs(gt[1]);
+    return fp;
+  }
+  GDALDatasetUniquePtr ds = open_raster(info.path, what);
+  CPLStringList opts;
+  opts.SetNameValue("DST_SRS", target_wkt.c_str());
+  reset_gdal_error();
+  std::unique_ptr<void, TransformerDeleter> tr(
+      GDALCreateGenImgProjTransformer2(ds.get(), nullptr, opts.List()));
+  if (!tr) {
+    throw input_error(what + ": no transformation from its CRS (" + crs_label_wkt(info.crs_wkt) +
+                      ") to the grid CRS (" + crs_label_wkt(target_wkt) + "): " + last_gdal_error());
+  }
+  double out_gt[6];
+  int px = 0;
+  int ln = 0;
+  double ext[4];
+  if (GDALSuggestedWarpOutput2(ds.get(), GDALGenImgProjTransform, tr.get(), out_gt, &px, &ln, ext,
+                               0) != CE_None) {
+    throw input_error(what + ": cannot compute its footprint in the grid CRS (" +
+                      crs_label_wkt(target_wkt) + "): " + last_gdal_error());
+  }
+  fp.bounds = {ext[0], ext[1], ext[2], ext[3]};
+  fp.cell_size = std::abs(out_gt[1]);
+  return fp;
+}
+
+std::string gdal_resampling_name(const std::string& method) {
+  static const char* const names[] = {"bilinear", "cubic", "cubicspline", "lanczos", "average",
+                                      "mode",     "min",   "max",         "med",     "q1",
+                                      "q3",       "sum",   "rms"};
+  if (method == "nearest" || method == "near") return "near";
+  for (const char* n : names) {
+    if (method == n) return n;
+  }
+  return {};
+}
+
+RasterSource::RasterSource(const std::string& path, int band, const std::string& resampling,
+                           const Grid& grid, const std::string& what)
+    : what_(what), grid_(grid) {
+  src_ = open_raster(path, what);
+  if (band < 1 || band > src_->GetRasterCount()) {
+    throw input_error(what + ": band " + std::to_string(band) + " does not exist in " + path +
+                      " (it has " + std::to_string(src_->GetRasterCount()) + " band" +
+                      (src_->GetRasterCount() == 1 ? "" : "s") + ")");
+  }
+  const std::string src_wkt = wkt_of(*src_);
+  if (src_wkt.empty()) {
+    throw input_error(what + ": " + path + " has no CRS (expected a georeferenced raster)");
+  }
+  double gt[6];
+  if (src_->GetGeoTransform(gt) != CE_None) {
+    throw input_error(what + ": " + path + " has no geotransform (expected a georeferenced raster)");
+  }
+  const std::string alg = gdal_resampling_name(resampling);
+  if (alg.empty()) {
+    throw config_error(what + ": unknown resampling '" + resampling +
+                       "' (expected nearest, bilinear, cubic, average or mode)");
+  }
+
+  // On the grid already: same CRS, same cell size, cell edges aligned -> read directly.
+  const double ox = (grid_.x0 - gt[0]) / gt[1];
+  const double oy = (gt[3] - grid_.y0) / -gt[5];
+  const bool aligned = gt[2] == 0.0 && gt[4] == 0.0 && gt[5] < 0.0 &&
+                       std::abs(gt[1] - grid_.dx) <= 1e-9 * grid_.dx &&
+                       std::abs(-gt[5] - grid_.dy) <= 1e-9 * grid_.dy &&
+                       std::abs(ox - std::round(ox)) < 1e-6 && std::abs(oy - std::round(oy)) < 1e-6;
+  if (aligned && same_crs(src_wkt, grid_.crs_wkt)) {
+    direct_ = true;
+    off_col_ = static_cast<std::int64_t>(std::llround(ox));
+    off_row_ = static_cast<std::int64_t>(std::llround(oy));
+    band_ = src_->GetRasterBand(band);
+    int has = 0;
+    const double nd = band_->GetNoDataValue(&has);
+    if (has != 0) nodata_ = nd;
+    return;
+  }
+
+  // Warped: GDAL's own gdalwarp (library form) builds a warped VRT over the whole target grid;
+  // reading a window of it warps only what that window needs, block by block.
+  reset_gdal_error();
+  GDALDatasetH warp_src = GDALDataset::ToHandle(src_.get());
+  if (band != 1 || src_->GetRasterCount() > 1) {
+    CPLStringList targs;
+    targs.AddString("-of");
+    targs.AddString("VRT");
+    targs.AddString("-b");
+    targs.AddString(std::to_string(band).c_str());
+    GDALTranslateOptions* topt = GDALTranslateOptionsNew(targs.List(), nullptr);
+    band_vrt_ = GDALTranslate("", warp_src, topt, nullptr);
+    GDALTranslateOptionsFree(topt);
+    if (band_vrt_ == nullptr) {
+      throw input_error(what + ": cannot select band " + std::to_string(band) + " of " + path +
+                        ": " + last_gdal_error());
+    }
+    warp_src = band_vrt_;
+  }
+  CPLStringList args;
+  auto add = [&args](const std::string& s) { args.AddString(s.c_str()); };
+  add("-of");
+  add("VRT");
+  add("-t_srs");
+  add(grid_.crs_wkt);
+  add("-te");
+  add(format_double(grid_.x0));
+  add(format_double(grid_.ymin()));
+  add(format_double(grid_.xmax()));
+  add(format_double(grid_.y0));
+  add("-ts");
+  add(std::to_string(grid_.width));
+  add(std::to_string(grid_.height));
+  add("-r");
+  add(alg);
+  add("-ot");
+  add("Float32");
+  add("-dstnodata");
+  add("nan");
+  // Exact transformation for every cell: values then do not depend on how the grid is chunked.
+  add("-et");
+  add("0");
+  add("-wo");
+  add("NUM_THREADS=ALL_CPUS");
+  int usage_error = 0;
+  GDALWarpAppOptions* wopt = GDALWarpAppOptionsNew(args.List(), nullptr);
+  warped_ = GDALWarp("", nullptr, 1, &warp_src, wopt, &usage_error);
+  GDALWarpAppOptionsFree(wopt);
+  if (warped_ == nullptr) {
+    throw input_error(what + ": cannot warp " + path + " onto the grid: " + last_gdal_error());
+  }
+  band_ = GDALDataset::FromHandle(warped_)->GetRasterBand(1);
+  gp::log::debug(what + ": warped from " + crs_label_wkt(src_wkt) + " with " + alg);
+}
+
+RasterSource::~RasterSource() {
+  if (warped_ != nullptr) GDALClose(warped_);
+  if (band_vrt_ != nullptr) GDALClose(band_vrt_);
+}
+
+void RasterSource::read(const Window& w, float* out) {
+  if (w.cells() == 0) return;
+  if (direct_) {
+    read_direct(w, out);
+  } else {
+    reset_gdal_error();
+    if (band_->RasterIO(GF_Read, static_cast<int>(w.col), static_cast<int>(w.row),
+                        static_cast<int>(w.cols), static_cast<int>(w.rows), out,
+                        static_cast<int>(w.cols), static_cast<int>(w.rows), GDT_Float32, 0, 0,
+                        nullptr) != CE_None) {
+      throw input_error(what_ + ": reading rows " + std::to_string(w.row) + ".." +
+                        std::to_string(w.row + w.rows - 1) + " failed: " + last_gdal_error());
+    }
+    for (std::size_t i = 0; i < w.cells(); ++i) {
+      if (!std::isfinite(out[i])) out[i] = std::numeric_limits<float>::quiet_NaN();
+    }
+  }
+}
+
+void RasterSource::read_direct(const Window& w, float* out) {
+  constexpr float nan = std::numeric_limits<float>::quiet_NaN();
+  std::fill(out, out + w.cells(), nan);
+  const std::int64_t sw = src_->GetRasterXSize();
+  const std::int64_t sh = src_->GetRasterYSize();
+  const std::int64_t c0 = std::max<std::int64_t>(w.col + off_col_, 0);
+  const std::int64_t r0 = std::max<std::int64_t>(w.row + off_row_, 0);
+  const std::int64_t c1 = std::min<std::int64_t>(w.col + w.cols + off_col_, sw);
+  const std::int64_t r1 = std::min<std::int64_t>(w.row + w.rows + off_row_, sh);
+  if (c0 >= c1 || r0 >= r1) return;
+  const std::int64_t nc = c1 - c0;
+  const std::int64_t nr = r1 - r0;
+  float* dst = out + (r0 - off_row_ - w.row) * w.cols + (c0 - off_col_ - w.col);
+  const auto line = static_cast<GSpacing>(w.cols) * static_cast<GSpacing>(sizeof(float));
+  reset_gdal_error();
+  if (band_->RasterIO(GF_Read, static_cast<int>(c0), static_cast<int>(r0), static_cast<int>(nc),
+                      static_cast<int>(nr), dst, static_cast<int>(nc), static_cast<int>(nr),
+                      GDT_Float32, sizeof(float), line, nullptr) != CE_None) {
+    throw input_error(what_ + ": reading rows " + std::to_string(r0) + ".." +
+                      std::to_string(r1 - 1) + " failed: " + last_gdal_error());
+  }
+  // A mask band other than "all valid" or "nodata value" (alpha, per-dataset or internal
+  // masks) marks further invalid cells.
+  std::vector<std::uint8_t> mask;
+  const int flags = band_->GetMaskFlags();
+  if ((flags & (GMF_ALL_VALID | GMF_NODATA)) == 0) {
+    mask.resize(static_cast<std::size_t>(nc * nr));
+    if (band_->GetMaskBand()->RasterIO(GF_Read, static_cast<int>(c0), static_cast<int>(r0),
+                                       static_cast<int>(nc), static_cast<int>(nr), mask.data(),
+                                       static_cast<int>(nc), static_cast<int>(nr), GDT_Byte, 0, 0,
+                                       nullptr) != CE_None) {
+      throw input_error(what_ + ": reading its mask failed: " + last_gdal_error());
+    }
+  }
+  const bool has_nd = nodata_.has_value() && !std::isnan(*nodata_);
+  const float nd = has_nd ? static_cast<float>(*nodata_) : 0.0f;
+  for (std::int64_t r = 0; r < nr; ++r) {
+    float* row = dst + r * w.cols;
+    for (std::int64_t c = 0; c < nc; ++c) {
+      const float v = row[c];
+      if (!std::isfinite(v) || (has_nd && v == nd) ||
+          (!mask.empty() && mask[static_cast<std::size_t>(r * nc + c)] == 0)) {
+        row[c] = nan;
+      }
+    }
+  }
+}
+
+}  // namespace gp::geo

@@ -1,0 +1,159 @@
+#include "gp/geo/raster_writer.hpp"
+
+#include "gp/error.hpp"
+#include "gp/geo/gdal_env.hpp"
+
+#include <cpl_error.h>
+#include <cpl_string.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstring>
+#include <system_error>
+
+namespace gp::geo {
+
+namespace fs = std::filesystem;
+
+void check_output_path(const fs::path& path, bool overwrite) {
+  const fs::path abs = fs::absolute(path);
+  const fs::path dir = abs.parent_path();
+  std::error_code ec;
+  if (!fs::is_directory(dir, ec)) {
+    throw io_error("output " + path.string() + ": folder " + dir.string() +
+                   " does not exist (create it first)");
+  }
+  if (::access(dir.c_str(), W_OK) != 0) {
+    throw io_error("output " + path.string() + ": folder " + dir.string() + " is not writable");
+  }
+  if (fs::is_directory(abs, ec)) {
+    throw io_error("output " + path.string() + " is a folder (expected a file name ending .tif)");
+  }
+  if (fs::exists(abs, ec) && !overwrite) {
+    throw io_error("output " + path.string() +
+                   " already exists (pass --overwrite to replace it once the new map is complete)");
+  }
+}
+
+RasterWriter::RasterWriter(fs::path path, const Grid& grid, WriterOptions options)
+    : path_(fs::absolute(path)), grid_(grid), opt_(std::move(options)) {
+  check_output_path(path_, opt_.overwrite);
+  temp_ = path_.parent_path() /
+          ("." + path_.filename().string() + ".partial-" + std::to_string(::getpid()));
+  GDALDriver* drv = GetGDALDriverManager()->GetDriverByName("GTiff");
+  if (drv == nullptr) throw io_error("GDAL has no GTiff driver");
+  CPLStringList co;
+  co.SetNameValue("TILED", "YES");
+  co.SetNameValue("BLOCKXSIZE", std::to_string(opt_.tile).c_str());
+  co.SetNameValue("BLOCKYSIZE", std::to_string(opt_.tile).c_str());
+  co.SetNameValue("BIGTIFF", "IF_SAFER");
+  co.SetNameValue("COMPRESS", opt_.compress.c_str());
+  if (opt_.compress == "ZSTD") co.SetNameValue("ZSTD_LEVEL", std::to_string(opt_.level).c_str());
+  if (opt_.compress == "DEFLATE") co.SetNameValue("ZLEVEL", std::to_string(opt_.level).c_str());
+  if (opt_.compress != "NONE") {
+    co.SetNameValue("PREDICTOR", std::to_string(opt_.predictor).c_str());
+  }
+  co.SetNameValue("NUM_THREADS",
+                  opt_.threads > 0 ? std::to_string(opt_.threads).c_str() : "ALL_CPUS");
+  reset_gdal_error();
+  ds_ = drv->Create(temp_.c_str(), static_cast<int>(grid_.width), static_cast<int>(grid_.height), 1,
+                    GDT_Float32, co.List());
+  if (ds_ == nullptr) {
+    throw io_error("output " + path.string() + ": cannot create " + temp_.string() + ": " +
+                   last_gdal_error());
+  }
+  auto gt = grid_.geotransform();
+  ds_->SetGeoTransform(gt.data());
+  ds_->SetProjection(grid_.crs_wkt.c_str());
+  for (const auto& [k, v] : opt_.metadata) ds_->SetMetadataItem(k.c_str(), v.c_str());
+  GDALRasterBand* band = ds_->GetRasterBand(1);
+  band->SetNoDataValue(opt_.nodata);
+  band->SetDescription(opt_.band_description.c_str());
+  strip_.assign(static_cast<std::size_t>(opt_.tile) * static_cast<std::size_t>(grid_.width),
+                static_cast<float>(opt_.nodata));
+  tile_.resize(static_cast<std::size_t>(opt_.tile) * static_cast<std::size_t>(opt_.tile));
+}
+
+RasterWriter::~RasterWriter() {
+  if (!committed_) {
+    close_dataset();
+    std::error_code ec;
+    fs::remove(temp_, ec);
+  }
+}
+
+void RasterWriter::close_dataset() {
+  if (ds_ != nullptr) {
+    GDALClose(GDALDataset::ToHandle(ds_));
+    ds_ = nullptr;
+  }
+}
+
+void RasterWriter::write_rows(const float* data, std::int64_t rows) {
+  const auto width = static_cast<std::size_t>(grid_.width);
+  while (rows > 0) {
+    const std::int64_t strip_h =
+        std::min<std::int64_t>(opt_.tile, grid_.height - tile_row_ * opt_.tile);
+    const std::int64_t take = std::min(rows, strip_h - strip_rows_);
+    std::memcpy(strip_.data() + static_cast<std::size_t>(strip_rows_) * width, data,
+                static_cast<std::size_t>(take) * width * sizeof(float));
+    data += static_cast<std::size_t>(take) * width;
+    rows -= take;
+    strip_rows_ += take;
+    next_row_ += take;
+    if (strip_rows_ == strip_h) flush_tile_row();
+  }
+}
+
+void RasterWriter::flush_tile_row() {
+  GDALRasterBand* band = ds_->GetRasterBand(1);
+  const auto width = static_cast<std::size_t>(grid_.width);
+  const auto t = static_cast<std::size_t>(opt_.tile);
+  const std::int64_t n_tiles = (grid_.width + opt_.tile - 1) / opt_.tile;
+  for (std::int64_t tx = 0; tx < n_tiles; ++tx) {
+    const std::size_t c0 = static_cast<std::size_t>(tx) * t;
+    const std::size_t cols = std::min(t, width - c0);
+    // Padding beyond the grid edge is nodata so that compressed bytes are deterministic.
+    std::fill(tile_.begin(), tile_.end(), static_cast<float>(opt_.nodata));
+    for (std::size_t r = 0; r < static_cast<std::size_t>(strip_rows_); ++r) {
+      std::memcpy(tile_.data() + r * t, strip_.data() + r * width + c0, cols * sizeof(float));
+    }
+    reset_gdal_error();
+    if (band->WriteBlock(static_cast<int>(tx), static_cast<int>(tile_row_), tile_.data()) !=
+        CE_None) {
+      throw io_error("output " + path_.string() + ": writing tile row " +
+                     std::to_string(tile_row_) + " failed: " + last_gdal_error());
+    }
+  }
+  ++tile_row_;
+  strip_rows_ = 0;
+}
+
+void RasterWriter::set_statistics(double min, double max, double mean, double stddev) {
+  ds_->GetRasterBand(1)->SetStatistics(min, max, mean, stddev);
+}
+
+void RasterWriter::commit() {
+  if (next_row_ != grid_.height) {
+    throw io_error("output " + path_.string() + ": only " + std::to_string(next_row_) + " of " +
+                   std::to_string(grid_.height) + " rows were written");
+  }
+  reset_gdal_error();
+  close_dataset();
+  // Write errors (e.g. a full disk) often surface only when the file is closed.
+  if (CPLGetLastErrorType() == CE_Failure || CPLGetLastErrorType() == CE_Fatal) {
+    throw io_error("output " + path_.string() + ": writing failed: " + last_gdal_error());
+  }
+  std::error_code ec;
+  if (fs::exists(path_, ec) && !opt_.overwrite) {
+    throw io_error("output " + path_.string() + " appeared during the run (pass --overwrite)");
+  }
+  fs::rename(temp_, path_, ec);
+  if (ec) {
+    throw io_error("output " + path_.string() + ": cannot move the finished map into place: " +
+                   ec.message());
+  }
+  committed_ = true;
+}
+
+}  // namespace gp::geo
