@@ -38,7 +38,7 @@ int main(int argc, char** argv) {
 
   auto fail = [](int code, const char* what) {
     std::fflush(stdout);
-    std::fprintf(stderr, "\ngeoprospect: error: %s\n", what);
+    std::fprintf(stderr, "geoprospect: error: %s\n", what);
     return code;
   };
   try {

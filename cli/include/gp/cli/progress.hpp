@@ -9,6 +9,12 @@ namespace gp::cli {
 class Progress {
  public:
   explicit Progress(bool enabled) : enabled_(enabled) {}
+  /// An unfinished bar (the run failed) ends its line, so an error message starts on its own.
+  ~Progress() {
+    if (enabled_ && started_ && step_ < 40) std::fputc('\n', stderr);
+  }
+  Progress(const Progress&) = delete;
+  Progress& operator=(const Progress&) = delete;
   /// Advances to `fraction` in [0, 1]; prints each 2.5 % step once.
   void update(double fraction) {
     if (!enabled_) return;

@@ -1,0 +1,115 @@
+#include "test_support.hpp"
+
+#include <gdal_priv.h>
+#include <gtest/gtest.h>
+#include <ogr_spatialref.h>
+#include <sys/wait.h>
+
+#include <cstdio>
+#include <fstream>
+#include <sstream>
+#include <stdexcept>
+
+namespace gp::test {
+namespace fs = std::filesystem;
+
+fs::path source_dir() { return GP_SOURCE_DIR; }
+fs::path exe() { return GP_EXE; }
+
+fs::path scratch_dir() {
+  const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
+  std::string name = info != nullptr ? std::string(info->test_suite_name()) + "." + info->name()
+                                     : std::string("global");
+  for (char& c : name) {
+    if (c == '/') c = '_';
+  }
+  const fs::path dir = fs::path(GP_TEST_TMP) / name;
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  return dir;
+}
+
+void write_raster(const fs::path& path, const std::string& crs, double x0, double y0, double dx,
+                  double dy, int width, int height, const std::vector<float>& values,
+                  const double* nodata) {
+  if (values.size() != static_cast<std::size_t>(width) * static_cast<std::size_t>(height)) {
+    throw std::invalid_argument("write_raster: values do not match the size");
+  }
+  GDALDriver* drv = GetGDALDriverManager()->GetDriverByName("GTiff");
+  GDALDataset* ds = drv->Create(path.c_str(), width, height, 1, GDT_Float32, nullptr);
+  if (ds == nullptr) throw std::runtime_error("cannot create " + path.string());
+  double gt[6] = {x0, dx, 0.0, y0, 0.0, -dy};
+  ds->SetGeoTransform(gt);
+  if (!crs.empty()) {
+    OGRSpatialReference srs;
+    srs.SetFromUserInput(crs.c_str());
+    ds->SetSpatialRef(&srs);
+  }
+  GDALRasterBand* b = ds->GetRasterBand(1);
+  if (nodata != nullptr) b->SetNoDataValue(*nodata);
+  if (b->RasterIO(GF_Write, 0, 0, width, height, const_cast<float*>(values.data()), width, height,
+                  GDT_Float32, 0, 0) != CE_None) {
+    throw std::runtime_error("cannot write " + path.string());
+  }
+  GDALClose(ds);
+}
+
+std::vector<float> read_raster(const fs::path& path, int band) {
+  GDALDatasetUniquePtr ds(GDALDataset::Open(path.c_str(), GDAL_OF_RASTER));
+  if (!ds) throw std::runtime_error("cannot open " + path.string());
+  const int w = ds->GetRasterXSize();
+  const int h = ds->GetRasterYSize();
+  std::vector<float> v(static_cast<std::size_t>(w) * static_cast<std::size_t>(h));
+  if (ds->GetRasterBand(band)->RasterIO(GF_Read, 0, 0, w, h, v.data(), w, h, GDT_Float32, 0, 0) !=
+      CE_None) {
+    throw std::runtime_error("cannot read " + path.string());
+  }
+  return v;
+}
+
+namespace {
+std::string shell_quote(const std::string& s) {
+  std::string out = "'";
+  for (char c : s) {
+    if (c == '\'') out += "'\\''";
+    else out += c;
+  }
+  return out + "'";
+}
+}  // namespace
+
+CliResult run_cli(const std::vector<std::string>& args) {
+  const fs::path dir = fs::temp_directory_path();
+  const fs::path out_file = dir / ("gp_cli_out_" + std::to_string(::getpid()));
+  const fs::path err_file = dir / ("gp_cli_err_" + std::to_string(::getpid()));
+  std::string cmd = shell_quote(exe().string());
+  for (const auto& a : args) cmd += " " + shell_quote(a);
+  cmd += " >" + shell_quote(out_file.string()) + " 2>" + shell_quote(err_file.string());
+  const int status = std::system(cmd.c_str());
+  CliResult r;
+  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  r.out = file_bytes(out_file);
+  r.err = file_bytes(err_file);
+  fs::remove(out_file);
+  fs::remove(err_file);
+  return r;
+}
+
+std::string file_bytes(const fs::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+std::vector<std::string> lines(const std::string& text) {
+  std::vector<std::string> out;
+  std::stringstream ss(text);
+  std::string line;
+  while (std::getline(ss, line)) {
+    if (!line.empty()) out.push_back(line);
+  }
+  return out;
+}
+
+}  // namespace gp::test

@@ -1,0 +1,42 @@
+#pragma once
+// Helpers shared by the tests: scratch folders, small rasters written with GDAL, running the CLI.
+
+#include <cstdint>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+namespace gp::test {
+
+/// The source tree and the built CLI.
+std::filesystem::path source_dir();
+std::filesystem::path exe();
+
+/// A fresh empty folder under the build tree, named after the running test.
+std::filesystem::path scratch_dir();
+
+/// Writes a single-band Float32 GeoTIFF (north-up) with optional nodata.
+/// `crs` is anything GDAL accepts ("EPSG:3577").
+void write_raster(const std::filesystem::path& path, const std::string& crs, double x0, double y0,
+                  double dx, double dy, int width, int height, const std::vector<float>& values,
+                  const double* nodata = nullptr);
+
+/// Reads band `band` of a raster as floats (row-major).
+std::vector<float> read_raster(const std::filesystem::path& path, int band = 1);
+
+/// Result of running the CLI.
+struct CliResult {
+  int exit_code{-1};
+  std::string out;  ///< stdout
+  std::string err;  ///< stderr
+};
+/// Runs `geoprospect <args>` (args are shell-quoted) and captures stdout, stderr, exit code.
+CliResult run_cli(const std::vector<std::string>& args);
+
+/// Bytes of a file.
+std::string file_bytes(const std::filesystem::path& path);
+
+/// Non-empty lines of a text.
+std::vector<std::string> lines(const std::string& text);
+
+}  // namespace gp::test
