@@ -1,0 +1,87 @@
+# Shared helpers for the end-to-end benchmark scripts (sourced, not run).
+# Callers set -euo pipefail and cd to the repository root first.
+
+BENCH_PY=${BENCH_PY:-/usr/bin/python3}   # Debian's python3, with osgeo (GDAL) and numpy
+GP_BIN=${GP_BIN:-build/geoprospect}
+GDAL_CALC=${GDAL_CALC:-/usr/bin/gdal_calc.py}
+
+bench_die() {
+  echo "error: $*" >&2
+  exit 1
+}
+
+bench_check_tools() {
+  [[ -x /usr/bin/time ]] || bench_die "/usr/bin/time not found (apt-get install time)"
+  "$BENCH_PY" -c 'import numpy; from osgeo import gdal' 2>/dev/null ||
+    bench_die "$BENCH_PY has no numpy/osgeo (apt-get install python3-gdal python3-numpy)"
+  [[ -x "$GP_BIN" ]] ||
+    bench_die "geoprospect binary not found at $GP_BIN (build it, or set GP_BIN=/path/to/geoprospect)"
+}
+
+# bench_data_dir WORKDIR SIZE LAYERS SEED -> prints the dataset folder
+bench_data_dir() {
+  echo "$1/data_s$2_l$3_seed$4"
+}
+
+# bench_ensure_data DIR SIZE LAYERS SEED: generates the dataset unless stats.json is there.
+bench_ensure_data() {
+  local dir=$1 size=$2 layers=$3 seed=$4
+  if [[ -f "$dir/stats.json" ]]; then
+    echo "data: $dir (already generated)"
+    return
+  fi
+  echo "data: generating $layers layers of $size x $size in $dir ..."
+  local t0 t1
+  t0=$(date +%s.%N)
+  "$BENCH_PY" bench/gen_layers.py "$dir" --size "$size" --layers "$layers" --seed "$seed"
+  t1=$(date +%s.%N)
+  echo "data: generated in $(awk -v a="$t0" -v b="$t1" 'BEGIN{printf "%.1f", b-a}') s"
+}
+
+# bench_warm_cache DIR: reads the layers once so that every timed run starts with them in the
+# page cache (the first run would otherwise pay the disk reads alone).
+bench_warm_cache() {
+  cat "$1"/layer_*.tif >/dev/null
+}
+
+# bench_timed NAME LOGDIR CMD...: runs CMD under /usr/bin/time -v; sets BT_WALL (s, from
+# date +%s.%N), BT_PEAK_MIB (maximum resident set size) and BT_RC. CMD's stdout/stderr go to
+# LOGDIR/NAME.log, time's report to LOGDIR/NAME.time.
+bench_timed() {
+  local name=$1 logdir=$2
+  shift 2
+  local t0 t1 kb
+  t0=$(date +%s.%N)
+  set +e
+  /usr/bin/time -v -o "$logdir/$name.time" "$@" >"$logdir/$name.log" 2>&1
+  BT_RC=$?
+  set -e
+  t1=$(date +%s.%N)
+  BT_WALL=$(awk -v a="$t0" -v b="$t1" 'BEGIN{printf "%.3f", b-a}')
+  kb=$(awk -F: '/Maximum resident set size/{gsub(/ /,"",$2); print $2}' "$logdir/$name.time")
+  BT_PEAK_MIB=$(awk -v k="${kb:-0}" 'BEGIN{printf "%.1f", k/1024}')
+  if [[ $BT_RC -ne 0 ]]; then
+    echo "error: $name failed (exit $BT_RC); last lines of $logdir/$name.log:" >&2
+    tail -n 20 "$logdir/$name.log" >&2
+  fi
+}
+
+# bench_best_of N NAME LOGDIR CMD...: bench_timed N times, keeps the fastest wall time and the
+# largest peak RSS.
+bench_best_of() {
+  local n=$1 name=$2 logdir=$3
+  shift 3
+  local best_wall="" worst_peak=0 i
+  for ((i = 1; i <= n; ++i)); do
+    bench_timed "$name" "$logdir" "$@"
+    [[ $BT_RC -eq 0 ]] || return 0
+    if [[ -z "$best_wall" ]] || awk -v a="$BT_WALL" -v b="$best_wall" 'BEGIN{exit !(a<b)}'; then
+      best_wall=$BT_WALL
+    fi
+    if awk -v a="$BT_PEAK_MIB" -v b="$worst_peak" 'BEGIN{exit !(a>b)}'; then
+      worst_peak=$BT_PEAK_MIB
+    fi
+  done
+  BT_WALL=$best_wall
+  BT_PEAK_MIB=$worst_peak
+}

@@ -1,0 +1,225 @@
+// The streaming runner: grid resolution, statistics pass, window-size independence.
+#include "gp/cli/model.hpp"
+#include "gp/cli/runner.hpp"
+#include "gp/error.hpp"
+#include "test_support.hpp"
+
+#include <gdal_priv.h>
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <fstream>
+
+namespace fs = std::filesystem;
+namespace gc = gp::cli;
+namespace gm = gp::model;
+using gp::test::scratch_dir;
+using gp::test::write_raster;
+
+namespace {
+
+gm::Model model_from(const fs::path& dir, const std::string& text) {
+  const fs::path p = dir / "model.toml";
+  std::ofstream(p) << text;
+  return gm::load_model(p);
+}
+
+gc::RunOptions quiet_cpu(const fs::path& out) {
+  gc::RunOptions o;
+  o.output = out;
+  o.device = gc::DeviceChoice::cpu;
+  o.progress = false;
+  o.overwrite = true;
+  return o;
+}
+
+/// Three layers: on-grid EPSG:3577, a coarser EPSG:3577 and an EPSG:4326 one (both warped).
+void make_three_layers(const fs::path& dir) {
+  const int w = 301;
+  const int h = 211;
+  std::vector<float> a(static_cast<std::size_t>(w * h));
+  for (int r = 0; r < h; ++r) {
+    for (int c = 0; c < w; ++c) {
+      a[static_cast<std::size_t>(r * w + c)] =
+          (r * 7 + c * 3) % 50 == 0 ? -9999.0f : static_cast<float>(std::sin(r * 0.05) * c);
+    }
+  }
+  const double nd = -9999.0;
+  write_raster(dir / "a.tif", "EPSG:3577", -1060000, -2985000, 100, 100, w, h, a, &nd);
+  std::vector<float> b(static_cast<std::size_t>(130 * 90));
+  for (std::size_t i = 0; i < b.size(); ++i) b[i] = static_cast<float>((i * 13) % 1000);
+  write_raster(dir / "b.tif", "EPSG:3577", -1065000, -2980000, 250, 250, 130, 90, b, &nd);
+  std::vector<float> c(static_cast<std::size_t>(80 * 60));
+  for (std::size_t i = 0; i < c.size(); ++i) c[i] = static_cast<float>(std::cos(static_cast<double>(i) * 0.01));
+  write_raster(dir / "c.tif", "EPSG:4326", 121.0, -27.0, 0.01, 0.01, 80, 60, c);
+}
+
+const char* three_layer_model = R"(
+[model]
+name = "three"
+[[layer]]
+name = "a"
+path = "a.tif"
+transform = { kind = "linear" }
+weight = 2
+[[layer]]
+name = "b"
+path = "b.tif"
+resampling = "average"
+transform = { kind = "linear", min = 1000, max = 0 }
+weight = 1
+[[layer]]
+name = "c"
+path = "c.tif"
+resampling = "cubic"
+transform = { kind = "linear" }
+weight = 1
+missing = "skip"
+)";
+
+}  // namespace
+
+TEST(ParseDevice, KnownAndUnknown) {
+  EXPECT_EQ(gc::parse_device("auto"), gc::DeviceChoice::automatic);
+  EXPECT_EQ(gc::parse_device("cpu"), gc::DeviceChoice::cpu);
+  EXPECT_EQ(gc::parse_device("cuda"), gc::DeviceChoice::cuda);
+  EXPECT_THROW(gc::parse_device("tpu"), gp::config_error);
+}
+
+TEST(ResolveGrid, DefaultsToFirstLayerGridOverTheCommonExtent) {
+  const fs::path dir = scratch_dir();
+  make_three_layers(dir);
+  const auto g = gc::resolve_grid(model_from(dir, three_layer_model));
+  // First layer: 100 m, edges on its own lattice; the extent is the intersection of all three.
+  EXPECT_DOUBLE_EQ(g.dx, 100.0);
+  EXPECT_DOUBLE_EQ(g.dy, 100.0);
+  EXPECT_DOUBLE_EQ(std::fmod(g.x0 - -1060000.0, 100.0), 0.0);
+  EXPECT_DOUBLE_EQ(std::fmod(g.y0 - -2985000.0, 100.0), 0.0);
+  EXPECT_GE(g.x0, -1060000.0);
+  EXPECT_LE(g.y0, -2985000.0);
+  EXPECT_LE(g.xmax(), -1060000.0 + 301 * 100.0);
+  EXPECT_GE(g.ymin(), -2985000.0 - 211 * 100.0);
+  EXPECT_GT(g.width, 100);
+  EXPECT_GT(g.height, 100);
+}
+
+TEST(ResolveGrid, ExplicitCrsResolutionAndExtent) {
+  const fs::path dir = scratch_dir();
+  make_three_layers(dir);
+  const std::string text = std::string("[grid]\ncrs = \"EPSG:3577\"\nresolution = 333\n"
+                                       "extent = [-1050000, -3000000, -1040000, -2990000]\n") +
+                           three_layer_model;
+  const auto g = gc::resolve_grid(model_from(dir, text));
+  EXPECT_DOUBLE_EQ(g.x0, -1050000.0);
+  EXPECT_DOUBLE_EQ(g.y0, -2990000.0);
+  EXPECT_EQ(g.width, 31);  // ceil(10000 / 333)
+  EXPECT_EQ(g.height, 31);
+}
+
+TEST(ResolveGrid, LayersThatDoNotOverlapAreRefused) {
+  const fs::path dir = scratch_dir();
+  write_raster(dir / "a.tif", "EPSG:3577", 0, 1000, 100, 100, 10, 10, std::vector<float>(100, 1.0f));
+  write_raster(dir / "b.tif", "EPSG:3577", 50000, 1000, 100, 100, 10, 10, std::vector<float>(100, 1.0f));
+  const auto m = model_from(dir, "[[layer]]\nname = \"a\"\npath = \"a.tif\"\n"
+                                 "[[layer]]\nname = \"b\"\npath = \"b.tif\"\n");
+  try {
+    gc::resolve_grid(m);
+    FAIL() << "expected gp::input_error";
+  } catch (const gp::input_error& e) {
+    EXPECT_NE(std::string(e.what()).find("layer 'b'"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("does not overlap"), std::string::npos) << e.what();
+  }
+}
+
+TEST(RunModel, LinearMinMaxComeFromTheLayerOnTheGrid) {
+  const fs::path dir = scratch_dir();
+  // a: 6 x 4 cells, value = col + 10 * row. b covers columns 2..5 only, so the grid is those
+  // columns and a's min/max there are 2 (row 0, col 2) and 35 (row 3, col 5), not 0 and 35.
+  std::vector<float> a;
+  for (int r = 0; r < 4; ++r) {
+    for (int c = 0; c < 6; ++c) a.push_back(static_cast<float>(c + 10 * r));
+  }
+  write_raster(dir / "a.tif", "EPSG:3577", 0, 400, 100, 100, 6, 4, a);
+  write_raster(dir / "b.tif", "EPSG:3577", 200, 400, 100, 100, 4, 4, std::vector<float>(16, 1.0f));
+  const auto m = model_from(dir, R"(
+[[layer]]
+name = "a"
+path = "a.tif"
+transform = { kind = "linear" }
+weight = 1
+[[layer]]
+name = "b"
+path = "b.tif"
+weight = 0
+)");
+  const auto res = gc::run_model(m, quiet_cpu(dir / "out.tif"));
+  EXPECT_EQ(res.grid.width, 4);
+  EXPECT_EQ(res.grid.height, 4);
+  const auto out = gp::test::read_raster(dir / "out.tif");
+  ASSERT_EQ(out.size(), 16u);
+  // Grid cell (row r, col k) is a's (r, k + 2): score = (k + 2 + 10 r - 2) / 33.
+  for (int r = 0; r < 4; ++r) {
+    for (int k = 0; k < 4; ++k) {
+      EXPECT_NEAR(out[static_cast<std::size_t>(r * 4 + k)], (k + 10.0 * r) / 33.0, 1e-7)
+          << r << "," << k;
+    }
+  }
+  EXPECT_EQ(res.valid_cells, 16u);
+  EXPECT_EQ(res.layer_modes[0], "direct");
+}
+
+TEST(RunModel, AllNodataLayerWithAutoLinearIsRefused) {
+  const fs::path dir = scratch_dir();
+  const double nd = -1.0;
+  write_raster(dir / "a.tif", "EPSG:3577", 0, 400, 100, 100, 4, 4, std::vector<float>(16, -1.0f), &nd);
+  const auto m = model_from(dir, "[[layer]]\nname = \"a\"\npath = \"a.tif\"\n"
+                                 "transform = { kind = \"linear\" }\n");
+  EXPECT_THROW(gc::run_model(m, quiet_cpu(dir / "out.tif")), gp::input_error);
+  EXPECT_FALSE(fs::exists(dir / "out.tif"));
+}
+
+TEST(RunModel, OutputIsByteIdenticalWhateverTheWindowSize) {
+  const fs::path dir = scratch_dir();
+  make_three_layers(dir);
+  const auto m = model_from(dir, three_layer_model);
+  std::string first;
+  for (std::int64_t rows : {std::int64_t{0}, std::int64_t{1}, std::int64_t{17}, std::int64_t{64},
+                            std::int64_t{1000}}) {
+    auto opt = quiet_cpu(dir / ("out_" + std::to_string(rows) + ".tif"));
+    opt.window_rows = rows;
+    const auto res = gc::run_model(m, opt);
+    EXPECT_EQ(res.layer_modes, (std::vector<std::string>{"direct", "warped", "warped"}));
+    const std::string bytes = gp::test::file_bytes(opt.output);
+    ASSERT_FALSE(bytes.empty());
+    if (first.empty()) {
+      first = bytes;
+      // Sanity: scores in [0, 1] where valid and some nodata from layer a's holes.
+      const auto v = gp::test::read_raster(opt.output);
+      std::size_t nodata = 0;
+      for (float x : v) {
+        if (x == -9999.0f) ++nodata;
+        else {
+          ASSERT_GE(x, 0.0f);
+          ASSERT_LE(x, 1.0f);
+        }
+      }
+      EXPECT_GT(nodata, 0u);
+      EXPECT_LT(nodata, v.size() / 2);
+    } else {
+      EXPECT_TRUE(bytes == first) << "window rows " << rows << " changed the output bytes";
+    }
+  }
+}
+
+TEST(RunModel, ThreadCountDoesNotChangeBytes) {
+  const fs::path dir = scratch_dir();
+  make_three_layers(dir);
+  const auto m = model_from(dir, three_layer_model);
+  auto o1 = quiet_cpu(dir / "t1.tif");
+  o1.threads = 1;
+  auto o2 = quiet_cpu(dir / "t2.tif");
+  o2.threads = 2;
+  gc::run_model(m, o1);
+  gc::run_model(m, o2);
+  EXPECT_TRUE(gp::test::file_bytes(o1.output) == gp::test::file_bytes(o2.output));
+}
