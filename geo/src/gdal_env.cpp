@@ -45,8 +45,13 @@ std::string last_gdal_error() {
 void reset_gdal_error() { CPLErrorReset(); }
 
 std::string format_double(double v) {
-  char buf[64];
-  const auto res = std::to_chars(buf, buf + sizeof(buf), v);
+  // Shortest representation that round-trips; plain digits (no exponent) for the magnitudes of
+  // coordinates and cell sizes, so messages read "900000" rather than "9e+05".
+  char buf[400];
+  const double a = v < 0 ? -v : v;
+  const auto fmt = (a == 0.0 || (a >= 1e-4 && a < 1e16)) ? std::chars_format::fixed
+                                                         : std::chars_format::general;
+  const auto res = std::to_chars(buf, buf + sizeof(buf), v, fmt);
   return std::string(buf, res.ptr);
 }
 

@@ -25,7 +25,7 @@ GDALDatasetUniquePtr open_raster(const std::string& path, const std::string& wha
     throw input_error(what + ": file not found: " + path);
   }
   GDALDatasetUniquePtr ds(
-      GDALDataset::Open(path.c_str(), GDAL_OF_RASTER | GDAL_OF_READONLY, nullptr, nullptr, nullptr));
+      GDALDataset::Open(path.c_str(), GDAL_OF_RASTER | GDAL_OF_READONLY | GDAL_OF_VERBOSE_ERROR, nullptr, nullptr, nullptr));
   if (!ds) {
     const std::string why = last_gdal_error();
     throw input_error(what + ": cannot read " + path + " as a raster" +

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 #include <ogr_spatialref.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include <cstdio>
 #include <fstream>
@@ -23,7 +24,8 @@ fs::path scratch_dir() {
   for (char& c : name) {
     if (c == '/') c = '_';
   }
-  const fs::path dir = fs::path(GP_TEST_TMP) / name;
+  // The pid keeps two ctest entries running the same test binary in parallel apart.
+  const fs::path dir = fs::path(GP_TEST_TMP) / (name + "-" + std::to_string(::getpid()));
   fs::remove_all(dir);
   fs::create_directories(dir);
   return dir;
