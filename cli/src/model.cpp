@@ -6,6 +6,7 @@
 #include <toml++/toml.h>
 
 #include <algorithm>
+#include <functional>
 #include <cmath>
 #include <fstream>
 #include <set>
@@ -157,22 +158,198 @@ void expect_one_of(TableReader& r, const std::string& key, const std::string& va
   r.fail(key, msg);
 }
 
+const std::vector<std::string_view> transform_kinds = {
+    "identity", "linear", "large",  "small",      "gaussian", "near",  "ms-large",
+    "ms-small", "reclass", "minmax", "zscore", "percentile", "log", "clamp"};
+
+const std::vector<std::string_view> combine_methods = {
+    "weighted-sum", "fuzzy-and", "fuzzy-or", "fuzzy-product", "fuzzy-sum", "fuzzy-gamma",
+    "index-overlay"};
+
+ReclassRuleSpec parse_rule(const toml::node& n, TableReader& parent, std::size_t idx) {
+  const toml::table* t = n.as_table();
+  if (t == nullptr) {
+    parent.fail("table", "entry " + std::to_string(idx + 1) +
+                             " must be a table such as { value = 3, score = 0.8 } or "
+                             "{ from = 10, to = 20, score = 0.5 }");
+  }
+  TableReader r(*t, parent.source(), parent.context() + ".table[" + std::to_string(idx + 1) + "]");
+  ReclassRuleSpec rule;
+  const auto value = r.num("value");
+  const auto from = r.num("from");
+  const auto to = r.num("to");
+  const auto score = r.num("score");
+  if (!score) r.fail("score", "missing (expected the score this entry maps to)");
+  rule.score = *score;
+  if (value) {
+    if (from || to) r.fail("value", "give either value, or from and to, not both");
+    rule.is_value = true;
+    rule.lo = rule.hi = *value;
+  } else {
+    if (!from || !to) r.fail("from", "expected value = v, or from = a and to = b (half-open [a, b))");
+    if (!(*from < *to)) r.fail("to", "expected from < to");
+    rule.lo = *from;
+    rule.hi = *to;
+  }
+  r.finish();
+  return rule;
+}
+
 TransformSpec parse_transform(const toml::table& t, const std::string& source,
                               const std::string& ctx) {
   TableReader r(t, source, ctx + ".transform");
   TransformSpec spec;
   spec.kind = r.str("kind").value_or("identity");
-  expect_one_of(r, "kind", spec.kind, {"identity", "linear"});
-  if (spec.kind == "linear") {
+  expect_one_of(r, "kind", spec.kind, transform_kinds);
+  spec.invert = r.boolean("invert").value_or(false);
+  const std::string& k = spec.kind;
+  auto required = [&](std::string_view key) {
+    auto v = r.num(key);
+    if (!v) {
+      r.fail(std::string(key), "missing: kind \"" + k + "\" needs " + std::string(key));
+    }
+    return *v;
+  };
+  if (k == "linear") {
     spec.min = r.num("min");
     spec.max = r.num("max");
     if (spec.min && spec.max && *spec.min == *spec.max) {
       r.fail("min", "min and max are both " + std::to_string(*spec.min) +
                         " (expected different values; min > max inverts)");
     }
+  } else if (k == "large" || k == "small" || k == "gaussian" || k == "near") {
+    spec.midpoint = required("midpoint");
+    spec.spread = required("spread");
+    if (*spec.spread < 0) r.fail("spread", "expected spread >= 0");
+    if ((k == "large" || k == "small") && *spec.midpoint <= 0) {
+      r.fail("midpoint", "expected midpoint > 0 for kind \"" + k + "\" (x / midpoint is raised to a power)");
+    }
+  } else if (k == "ms-large" || k == "ms-small") {
+    spec.a = required("a");
+    spec.b = required("b");
+  } else if (k == "log") {
+    spec.offset = r.num("offset").value_or(0.0);
+  } else if (k == "clamp") {
+    spec.min = required("min");
+    spec.max = required("max");
+    if (*spec.min > *spec.max) r.fail("min", "expected min <= max");
+  } else if (k == "reclass") {
+    const toml::node* tab = r.get("table");
+    if (tab == nullptr || tab->as_array() == nullptr || tab->as_array()->empty()) {
+      r.fail("table", "missing: kind \"reclass\" needs table = [ { value = v, score = s }, "
+                      "{ from = a, to = b, score = s }, ... ]");
+    }
+    const toml::array& arr = *tab->as_array();
+    for (std::size_t i = 0; i < arr.size(); ++i) spec.table.push_back(parse_rule(*arr.get(i), r, i));
+    // Overlaps make the result depend on rule order: refuse them.
+    for (std::size_t i = 0; i < spec.table.size(); ++i) {
+      for (std::size_t j = i + 1; j < spec.table.size(); ++j) {
+        const auto& a = spec.table[i];
+        const auto& b = spec.table[j];
+        bool overlap = false;
+        if (a.is_value && b.is_value) overlap = a.lo == b.lo;
+        else if (a.is_value) overlap = a.lo >= b.lo && a.lo < b.hi;
+        else if (b.is_value) overlap = b.lo >= a.lo && b.lo < a.hi;
+        else overlap = a.lo < b.hi && b.lo < a.hi;
+        if (overlap) {
+          r.fail("table", "entries " + std::to_string(i + 1) + " and " + std::to_string(j + 1) +
+                              " overlap (expected disjoint values and ranges)");
+        }
+      }
+    }
+    spec.fallback = r.num("default");
   }
   r.finish();
   return spec;
+}
+
+/// Checks names, cycles and use of the network; fills the simple form's single group.
+void resolve_network(Model& m, const std::string& source) {
+  auto fail = [&](const std::string& msg) { throw config_error(source + ": " + msg); };
+  std::vector<std::string_view> node_names;
+  for (const auto& L : m.layers) node_names.emplace_back(L.name);
+  for (const auto& g : m.groups) {
+    for (const auto& L : m.layers) {
+      if (L.name == g.name) fail("[[group]] '" + g.name + "': a layer has the same name");
+    }
+    node_names.emplace_back(g.name);
+  }
+  auto group_index = [&](const std::string& name) -> int {
+    for (std::size_t i = 0; i < m.groups.size(); ++i) {
+      if (m.groups[i].name == name) return static_cast<int>(i);
+    }
+    return -1;
+  };
+  auto layer_index = [&](const std::string& name) -> int {
+    for (std::size_t i = 0; i < m.layers.size(); ++i) {
+      if (m.layers[i].name == name) return static_cast<int>(i);
+    }
+    return -1;
+  };
+  auto unknown = [&](const std::string& where_, const std::string& name) {
+    std::string msg = where_ + ": unknown layer or group '" + name + "'";
+    const std::string hint = did_you_mean(name, node_names);
+    if (!hint.empty()) msg += "; did you mean '" + hint + "'?";
+    fail(msg);
+  };
+  for (const auto& g : m.groups) {
+    for (const auto& in : g.inputs) {
+      if (in == g.name) fail("[[group]] '" + g.name + "' refers to itself");
+      if (group_index(in) < 0 && layer_index(in) < 0) unknown("[[group]] '" + g.name + "' inputs", in);
+    }
+  }
+  if (m.combine.final.empty()) m.combine.final = m.groups.back().name;
+  if (group_index(m.combine.final) < 0) unknown("[combine] final", m.combine.final);
+  for (const auto& b : m.output.bands) {
+    if (group_index(b) < 0 && layer_index(b) < 0) unknown("[output] bands", b);
+  }
+  // Cycles: depth-first search with colours; the message names the cycle.
+  std::vector<int> colour(m.groups.size(), 0);
+  std::vector<std::string> stack;
+  std::function<void(int)> visit = [&](int gi) {
+    colour[static_cast<std::size_t>(gi)] = 1;
+    stack.push_back(m.groups[static_cast<std::size_t>(gi)].name);
+    for (const auto& in : m.groups[static_cast<std::size_t>(gi)].inputs) {
+      const int j = group_index(in);
+      if (j < 0) continue;
+      if (colour[static_cast<std::size_t>(j)] == 1) {
+        std::string cyc;
+        bool on = false;
+        for (const auto& s : stack) {
+          if (s == in) on = true;
+          if (on) cyc += s + " -> ";
+        }
+        fail("[[group]] cycle: " + cyc + in);
+      }
+      if (colour[static_cast<std::size_t>(j)] == 0) visit(j);
+    }
+    stack.pop_back();
+    colour[static_cast<std::size_t>(gi)] = 2;
+  };
+  for (std::size_t i = 0; i < m.groups.size(); ++i) {
+    if (colour[i] == 0) visit(static_cast<int>(i));
+  }
+  // Everything declared must reach the final map (or be an extra band).
+  std::set<std::string> used;
+  std::function<void(const std::string&)> mark = [&](const std::string& name) {
+    if (!used.insert(name).second) return;
+    const int gi = group_index(name);
+    if (gi >= 0) {
+      for (const auto& in : m.groups[static_cast<std::size_t>(gi)].inputs) mark(in);
+    }
+  };
+  mark(m.combine.final);
+  std::string unused;
+  for (const auto& L : m.layers) {
+    if (used.count(L.name) == 0) unused += (unused.empty() ? "'" : ", '") + L.name + "'";
+  }
+  for (const auto& g : m.groups) {
+    if (used.count(g.name) == 0) unused += (unused.empty() ? "'" : ", '") + g.name + "'";
+  }
+  if (!unused.empty()) {
+    fail("not used by the final map '" + m.combine.final + "': " + unused +
+         " (connect them to a group or remove them)");
+  }
 }
 
 }  // namespace
@@ -284,7 +461,8 @@ Model parse_model(std::string_view text, const std::string& source, const fs::pa
       if (*b < 1) rl.fail("band", "expected a band number >= 1, found " + std::to_string(*b));
       L.band = static_cast<int>(*b);
     }
-    L.resampling = rl.str("resampling").value_or("bilinear");
+    const auto resampling = rl.str("resampling");
+    L.resampling = resampling.value_or("bilinear");
     expect_one_of(rl, "resampling", L.resampling,
                   {"nearest", "bilinear", "cubic", "cubicspline", "lanczos", "average", "mode",
                    "min", "max", "med", "q1", "q3", "sum", "rms"});
@@ -294,10 +472,19 @@ Model parse_model(std::string_view text, const std::string& source, const fs::pa
       } else if (tn->is_string()) {
         TransformSpec s;
         s.kind = *tn->value<std::string>();
-        expect_one_of(rl, "transform", s.kind, {"identity", "linear"});
+        expect_one_of(rl, "transform", s.kind, {"identity", "linear", "minmax", "zscore", "percentile", "log"});
         L.transform = s;
       } else {
         rl.fail("transform", "expected a table such as { kind = \"linear\", min = 0, max = 1 }");
+      }
+    }
+    // Class codes must not be interpolated: categorical reclass tables need nearest or mode.
+    if (L.transform.categorical()) {
+      if (!resampling) {
+        L.resampling = "nearest";
+      } else if (L.resampling != "nearest" && L.resampling != "mode") {
+        rl.fail("resampling", "a categorical layer (reclass by value) may only be resampled with "
+                              "\"nearest\" or \"mode\", found \"" + L.resampling + "\"");
       }
     }
     if (auto w = rl.num("weight")) {
@@ -311,18 +498,118 @@ Model parse_model(std::string_view text, const std::string& source, const fs::pa
     rl.finish();
     m.layers.push_back(std::move(L));
   }
-  double wsum = 0.0;
-  for (const auto& L : m.layers) wsum += L.weight;
-  if (!(wsum > 0.0)) {
-    throw config_error(source + ": [[layer]] weights: all weights are 0 (expected at least one "
-                                "positive weight)");
+  if (const toml::node* gn = top.get("group")) {
+    const toml::array* groups = gn->as_array();
+    if (groups == nullptr || !groups->is_array_of_tables()) {
+      throw config_error(source + ": 'group' must be an array of tables ([[group]])");
+    }
+    std::set<std::string> gnames;
+    for (std::size_t i = 0; i < groups->size(); ++i) {
+      const toml::table& t = *groups->get(i)->as_table();
+      GroupSpec g;
+      g.name = TableReader(t, source, "[[group]] #" + std::to_string(i + 1)).str("name").value_or("");
+      if (g.name.empty()) {
+        throw config_error(source + ": [[group]] #" + std::to_string(i + 1) +
+                           " name: missing (expected a group name)");
+      }
+      TableReader r(t, source, "group '" + g.name + "'");
+      r.str("name");
+      if (!gnames.insert(g.name).second) r.fail("name", "duplicate group name");
+      g.method = r.str("method").value_or("weighted-sum");
+      expect_one_of(r, "method", g.method, combine_methods);
+      const toml::node* in = r.get("inputs");
+      const toml::array* arr = in != nullptr ? in->as_array() : nullptr;
+      if (arr == nullptr || arr->empty()) {
+        r.fail("inputs", "missing (expected a list of layer or group names)");
+      }
+      for (const auto& e : *arr) {
+        if (!e.is_string()) r.fail("inputs", "expected names (strings), found " + type_name(e));
+        g.inputs.push_back(*e.value<std::string>());
+      }
+      if (auto w = r.numbers("weights", g.inputs.size())) {
+        for (double v : *w) {
+          if (v < 0) r.fail("weights", "expected weights >= 0");
+        }
+        g.weights = *w;
+      }
+      if (auto gm = r.num("gamma")) g.gamma = *gm;
+      if (g.gamma < 0.0 || g.gamma > 1.0) {
+        r.fail("gamma", "expected a gamma in [0, 1], found " + std::to_string(g.gamma));
+      }
+      if (auto miss = r.str("missing")) {
+        expect_one_of(r, "missing", *miss, {"nodata", "skip"});
+        g.missing_skip = *miss == "skip";
+      }
+      r.finish();
+      m.groups.push_back(std::move(g));
+    }
   }
 
   if (const toml::table* t = top.table("combine")) {
     TableReader r(*t, source, "[combine]");
-    m.combine.method = r.str("method").value_or("weighted-sum");
-    expect_one_of(r, "method", m.combine.method, {"weighted-sum"});
+    const auto method = r.str("method");
+    const auto gamma = r.num("gamma");
+    const auto final_name = r.str("final");
+    if (!m.groups.empty() && (method || gamma)) {
+      r.fail(method ? "method" : "gamma",
+             "with [[group]]s each group has its own method; [combine] only names the final "
+             "group (final = \"name\")");
+    }
+    if (m.groups.empty() && final_name) {
+      r.fail("final", "names a [[group]], but the model has none");
+    }
+    m.combine.method = method.value_or("weighted-sum");
+    expect_one_of(r, "method", m.combine.method, combine_methods);
+    if (gamma) {
+      if (*gamma < 0.0 || *gamma > 1.0) {
+        r.fail("gamma", "expected a gamma in [0, 1], found " + std::to_string(*gamma));
+      }
+      m.combine.gamma = *gamma;
+    }
+    m.combine.final = final_name.value_or("");
     r.finish();
+  }
+  if (m.groups.empty()) {
+    // The simple form: one group over every layer, weighted by the layers' weights.
+    double wsum = 0.0;
+    for (const auto& L : m.layers) wsum += L.weight;
+    if (!(wsum > 0.0) && (m.combine.method == "weighted-sum" || m.combine.method == "index-overlay")) {
+      throw config_error(source + ": [[layer]] weights: all weights are 0 (expected at least one "
+                                  "positive weight)");
+    }
+    GroupSpec g;
+    g.name = "final";
+    for (const auto& L : m.layers) {
+      if (L.name == "final") g.name = "final_map";
+    }
+    g.method = m.combine.method;
+    g.gamma = m.combine.gamma;
+    for (const auto& L : m.layers) {
+      g.inputs.push_back(L.name);
+      g.weights.push_back(L.weight);
+    }
+    m.groups.push_back(std::move(g));
+    m.combine.final = m.groups.back().name;
+  } else {
+    for (auto& g : m.groups) {
+      if (!g.weights.empty()) continue;
+      // Default input weights: a layer's own `weight`, 1 for a group.
+      for (const auto& in : g.inputs) {
+        double w = 1.0;
+        for (const auto& L : m.layers) {
+          if (L.name == in) w = L.weight;
+        }
+        g.weights.push_back(w);
+      }
+    }
+    for (const auto& g : m.groups) {
+      double ws = 0.0;
+      for (double w : g.weights) ws += w;
+      if (!(ws > 0.0) && (g.method == "weighted-sum" || g.method == "index-overlay")) {
+        throw config_error(source + ": group '" + g.name +
+                           "' weights: all weights are 0 (expected at least one positive weight)");
+      }
+    }
   }
 
   if (const toml::table* t = top.table("output")) {
@@ -337,9 +624,18 @@ Model parse_model(std::string_view text, const std::string& source, const fs::pa
       m.output.compress = up;
     }
     if (auto nd = r.num("nodata")) m.output.nodata = *nd;
+    if (const toml::node* bn = r.get("bands")) {
+      const toml::array* arr = bn->as_array();
+      if (arr == nullptr) r.fail("bands", "expected a list of group or layer names");
+      for (const auto& e : *arr) {
+        if (!e.is_string()) r.fail("bands", "expected names (strings), found " + type_name(e));
+        m.output.bands.push_back(*e.value<std::string>());
+      }
+    }
     r.finish();
   }
   top.finish();
+  resolve_network(m, source);
   return m;
 }
 

@@ -12,6 +12,8 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <functional>
+#include <limits>
 #include <memory>
 
 #ifndef GP_VERSION
@@ -29,7 +31,39 @@ std::string fmt_bounds(const std::array<double, 4>& b) {
 }
 
 bool needs_stats(const model::LayerSpec& L) {
-  return L.transform.kind == "linear" && (!L.transform.min || !L.transform.max);
+  return L.transform.needs_minmax() || L.transform.needs_moments() ||
+         L.transform.needs_percentiles();
+}
+
+kernels::TransformKind kind_of(const std::string& k) {
+  using K = kernels::TransformKind;
+  if (k == "identity") return K::identity;
+  if (k == "linear") return K::linear;
+  if (k == "large") return K::large;
+  if (k == "small") return K::small;
+  if (k == "gaussian") return K::gaussian;
+  if (k == "near") return K::near;
+  if (k == "ms-large") return K::ms_large;
+  if (k == "ms-small") return K::ms_small;
+  if (k == "reclass") return K::reclass;
+  if (k == "minmax") return K::minmax;
+  if (k == "zscore") return K::zscore;
+  if (k == "percentile") return K::percentile;
+  if (k == "log") return K::log10;
+  if (k == "clamp") return K::clamp;
+  throw config_error("unknown transform kind '" + k + "'");
+}
+
+kernels::CombineMethod method_of(const std::string& m) {
+  using M = kernels::CombineMethod;
+  if (m == "weighted-sum") return M::weighted_sum;
+  if (m == "fuzzy-and") return M::fuzzy_and;
+  if (m == "fuzzy-or") return M::fuzzy_or;
+  if (m == "fuzzy-product") return M::fuzzy_product;
+  if (m == "fuzzy-sum") return M::fuzzy_sum;
+  if (m == "fuzzy-gamma") return M::fuzzy_gamma;
+  if (m == "index-overlay") return M::index_overlay;
+  throw config_error("unknown combine method '" + m + "'");
 }
 
 using Clock = std::chrono::steady_clock;
@@ -142,41 +176,172 @@ geo::Grid resolve_grid(const model::Model& m) {
   return g;
 }
 
+std::vector<std::string> band_names(const model::Model& m) {
+  std::vector<std::string> names{"prospectivity"};
+  for (const auto& b : m.output.bands) {
+    if (b != m.combine.final) names.push_back(b);
+  }
+  return names;
+}
+
 kernels::Program build_program(const model::Model& m,
-                               const std::vector<kernels::LayerStats>& stats) {
+                               const std::vector<kernels::LayerStats>& stats,
+                               const std::vector<kernels::PercentileBuilder>& percentiles,
+                               std::vector<double>& aux) {
   if (m.layers.size() > static_cast<std::size_t>(kernels::max_layers)) {
     throw config_error("model has " + std::to_string(m.layers.size()) + " layers (at most " +
                        std::to_string(kernels::max_layers) + " are supported)");
   }
+  if (m.groups.size() > static_cast<std::size_t>(kernels::max_groups)) {
+    throw config_error("model has " + std::to_string(m.groups.size()) + " groups (at most " +
+                       std::to_string(kernels::max_groups) + " are supported)");
+  }
   kernels::Program p;
   p.n_layers = static_cast<std::int32_t>(m.layers.size());
-  p.combine = kernels::CombineMethod::weighted_sum;
   p.out_nodata = static_cast<float>(m.output.nodata);
-  double wsum = 0.0;
-  for (const auto& L : m.layers) wsum += L.weight;
+  int n_rules = 0;
   for (std::size_t i = 0; i < m.layers.size(); ++i) {
     const auto& L = m.layers[i];
+    const auto& T = L.transform;
     kernels::LayerOp& op = p.layers[i];
-    op.weight = L.weight / wsum;
+    op.weight = L.weight;
     op.skip_missing = L.missing_skip ? 1 : 0;
-    if (L.transform.kind == "identity") {
-      op.transform.kind = kernels::TransformKind::identity;
-    } else if (L.transform.kind == "linear") {
-      op.transform.kind = kernels::TransformKind::linear;
-      const bool need = !L.transform.min || !L.transform.max;
-      if (need && (i >= stats.size() || stats[i].valid == 0)) {
-        throw input_error(layer_what(L) + ": no valid cell on the grid (all nodata); its linear "
-                                          "transform needs min and max from the data");
+    kernels::TransformParams& t = op.transform;
+    t.kind = kind_of(T.kind);
+    t.invert = T.invert ? 1 : 0;
+    const bool have_stats = i < stats.size() && stats[i].valid > 0;
+    if (needs_stats(L) && !have_stats) {
+      throw input_error(layer_what(L) + ": no valid cell on the grid (all nodata); its \"" +
+                        T.kind + "\" transform needs statistics of the layer");
+    }
+    switch (t.kind) {
+      case kernels::TransformKind::linear:
+      case kernels::TransformKind::minmax:
+        t.a = T.kind == "linear" && T.min ? *T.min : stats[i].min;
+        t.b = T.kind == "linear" && T.max ? *T.max : stats[i].max;
+        if (t.a == t.b) {
+          gp::log::warning(layer_what(L) + ": the layer is " + geo::format_double(t.a) +
+                           " everywhere on the grid; its favourability is 0 everywhere");
+        }
+        break;
+      case kernels::TransformKind::large:
+      case kernels::TransformKind::small:
+      case kernels::TransformKind::gaussian:
+      case kernels::TransformKind::near:
+        t.a = *T.midpoint;
+        t.b = *T.spread;
+        break;
+      case kernels::TransformKind::ms_large:
+      case kernels::TransformKind::ms_small:
+        t.a = stats[i].mean;
+        t.b = stats[i].stddev();
+        t.c = *T.a;
+        t.d = *T.b;
+        break;
+      case kernels::TransformKind::zscore:
+        t.a = stats[i].mean;
+        t.b = stats[i].stddev();
+        if (t.b == 0.0) {
+          gp::log::warning(layer_what(L) + ": constant layer; its z-score is 0 everywhere");
+        }
+        break;
+      case kernels::TransformKind::log10:
+        t.a = T.offset;
+        break;
+      case kernels::TransformKind::clamp:
+        t.a = *T.min;
+        t.b = *T.max;
+        break;
+      case kernels::TransformKind::percentile: {
+        const auto [first, count] = percentiles.at(i).append_knots(aux);
+        t.first = first;
+        t.count = count;
+        break;
       }
-      op.transform.min = L.transform.min ? *L.transform.min : stats[i].min;
-      op.transform.max = L.transform.max ? *L.transform.max : stats[i].max;
-      if (op.transform.min == op.transform.max) {
-        throw input_error(layer_what(L) + ": linear transform needs min != max, but the layer is " +
-                          geo::format_double(op.transform.min) +
-                          " everywhere on the grid (give min and max in the model)");
-      }
+      case kernels::TransformKind::reclass:
+        if (n_rules + static_cast<int>(T.table.size()) > kernels::max_rules) {
+          throw config_error(layer_what(L) + ": too many reclass entries (at most " +
+                             std::to_string(kernels::max_rules) + " in a model)");
+        }
+        t.first = n_rules;
+        t.count = static_cast<std::int32_t>(T.table.size());
+        for (const auto& r : T.table) {
+          kernels::ReclassRule& rule = p.rules[n_rules++];
+          rule.lo = r.lo;
+          rule.hi = r.hi;
+          rule.score = r.score;
+          rule.is_value = r.is_value ? 1 : 0;
+        }
+        t.has_default = T.fallback ? 1 : 0;
+        t.fallback = T.fallback.value_or(0.0);
+        break;
+      case kernels::TransformKind::identity:
+        break;
     }
   }
+
+  // Groups in evaluation order: a group after every group it reads.
+  std::vector<int> order;
+  std::vector<int> state(m.groups.size(), 0);
+  auto group_index = [&](const std::string& name) {
+    for (std::size_t g = 0; g < m.groups.size(); ++g) {
+      if (m.groups[g].name == name) return static_cast<int>(g);
+    }
+    return -1;
+  };
+  std::function<void(int)> visit = [&](int g) {
+    if (state[static_cast<std::size_t>(g)] != 0) return;
+    state[static_cast<std::size_t>(g)] = 1;
+    for (const auto& in : m.groups[static_cast<std::size_t>(g)].inputs) {
+      const int j = group_index(in);
+      if (j >= 0) visit(j);
+    }
+    order.push_back(g);
+  };
+  for (std::size_t g = 0; g < m.groups.size(); ++g) visit(static_cast<int>(g));
+  std::vector<int> node_of_group(m.groups.size());
+  for (std::size_t k = 0; k < order.size(); ++k) {
+    node_of_group[static_cast<std::size_t>(order[k])] = p.n_layers + static_cast<int>(k);
+  }
+  auto node_of = [&](const std::string& name) {
+    for (std::size_t l = 0; l < m.layers.size(); ++l) {
+      if (m.layers[l].name == name) return static_cast<int>(l);
+    }
+    const int g = group_index(name);
+    if (g < 0) throw config_error("unknown layer or group '" + name + "'");
+    return node_of_group[static_cast<std::size_t>(g)];
+  };
+  int n_inputs = 0;
+  p.n_groups = static_cast<std::int32_t>(order.size());
+  for (std::size_t k = 0; k < order.size(); ++k) {
+    const model::GroupSpec& G = m.groups[static_cast<std::size_t>(order[k])];
+    kernels::GroupOp& op = p.groups[k];
+    op.method = method_of(G.method);
+    op.gamma = G.gamma;
+    op.skip_missing = G.missing_skip ? 1 : 0;
+    op.first_input = n_inputs;
+    op.n_inputs = static_cast<std::int32_t>(G.inputs.size());
+    if (n_inputs + op.n_inputs > kernels::max_inputs) {
+      throw config_error("model has more than " + std::to_string(kernels::max_inputs) +
+                         " group inputs in all");
+    }
+    double wsum = 0.0;
+    for (double w : G.weights) wsum += w;
+    for (std::size_t j = 0; j < G.inputs.size(); ++j) {
+      p.inputs[n_inputs] = node_of(G.inputs[j]);
+      const double w = j < G.weights.size() ? G.weights[j] : 1.0;
+      p.input_weights[n_inputs] = wsum > 0.0 ? w / wsum : 0.0;
+      ++n_inputs;
+    }
+  }
+  const std::vector<std::string> names = band_names(m);
+  if (names.size() > static_cast<std::size_t>(kernels::max_bands)) {
+    throw config_error("[output] bands: at most " + std::to_string(kernels::max_bands - 1) +
+                       " extra bands");
+  }
+  p.n_bands = static_cast<std::int32_t>(names.size());
+  p.bands[0] = node_of(m.combine.final);
+  for (std::size_t b = 1; b < names.size(); ++b) p.bands[b] = node_of(names[b]);
   return p;
 }
 
@@ -234,13 +399,17 @@ RunResult run_model(const model::Model& m, const RunOptions& opt) {
       static_cast<std::size_t>(grid.width);
   const std::size_t n_layers = m.layers.size();
   std::vector<std::vector<float>> buf(n_layers, std::vector<float>(win_cells));
-  std::vector<float> out(win_cells);
 
   const std::int64_t n_windows = (grid.height + rows_per_window - 1) / rows_per_window;
   std::size_t n_stats_layers = 0;
-  for (const auto& L : m.layers) n_stats_layers += needs_stats(L) ? 1 : 0;
-  const double total_work =
-      static_cast<double>(n_windows) * static_cast<double>(n_layers + n_stats_layers);
+  std::size_t n_pct_layers = 0;
+  for (const auto& L : m.layers) {
+    n_stats_layers += needs_stats(L) ? 1 : 0;
+    n_pct_layers += L.transform.needs_percentiles() ? 1 : 0;
+  }
+  // Work units for the progress bar: one per layer-window read (refinement pass estimated).
+  const double total_work = static_cast<double>(n_windows) *
+                            static_cast<double>(n_layers + n_stats_layers + 2 * n_pct_layers);
   double done_work = 0.0;
   Progress bar(opt.progress);
   auto progress = [&](double add) {
@@ -258,25 +427,58 @@ RunResult run_model(const model::Model& m, const RunOptions& opt) {
     return win;
   };
 
-  // Pass 1: whole-grid statistics of the layers whose transform needs them.
+  // Statistics passes (only for layers whose transform needs them): moments and range, then
+  // for percentile layers a histogram over the range and a refinement of its heavy bins.
   auto t_stats = Clock::now();
   std::vector<kernels::LayerStats> stats(n_layers);
-  if (n_stats_layers > 0) {
+  std::vector<kernels::PercentileBuilder> pct(n_layers);
+  auto for_each_window = [&](auto&& wanted, auto&& fn) {
     for (std::int64_t w = 0; w < n_windows; ++w) {
       const geo::Window win = window_at(w);
       for (std::size_t l = 0; l < n_layers; ++l) {
-        if (!needs_stats(m.layers[l])) continue;
+        if (!wanted(l)) continue;
         sources[l]->read(win, buf[l].data());
-        stats[l].merge(backend->stats(buf[l].data(), win.cells()));
+        fn(l, win);
         progress(1.0);
       }
     }
+  };
+  if (n_stats_layers > 0) {
+    for_each_window([&](std::size_t l) { return needs_stats(m.layers[l]); },
+                    [&](std::size_t l, const geo::Window& win) {
+                      stats[l].merge(backend->stats(buf[l].data(), win.cells()));
+                    });
+  }
+  if (n_pct_layers > 0) {
+    auto is_pct = [&](std::size_t l) {
+      return m.layers[l].transform.needs_percentiles() && stats[l].valid > 0;
+    };
+    for (std::size_t l = 0; l < n_layers; ++l) {
+      if (is_pct(l)) pct[l] = kernels::PercentileBuilder(stats[l].min, stats[l].max, stats[l].valid);
+    }
+    for_each_window(is_pct, [&](std::size_t l, const geo::Window& win) {
+      backend->histogram(buf[l].data(), win.cells(), pct[l].lo(), pct[l].hi(),
+                         kernels::PercentileBuilder::coarse_bins, nullptr, 0, pct[l].coarse());
+    });
+    std::vector<bool> refine(n_layers, false);
+    for (std::size_t l = 0; l < n_layers; ++l) refine[l] = is_pct(l) && pct[l].plan_refinement();
+    for_each_window([&](std::size_t l) { return static_cast<bool>(refine[l]); },
+                    [&](std::size_t l, const geo::Window& win) {
+                      backend->histogram(buf[l].data(), win.cells(), pct[l].lo(), pct[l].hi(),
+                                         kernels::PercentileBuilder::coarse_bins, pct[l].slots(),
+                                         kernels::PercentileBuilder::sub_bins, pct[l].fine());
+                    });
   }
   res.seconds_stats = seconds_since(t_stats);
-  const kernels::Program program = build_program(m, stats);
+  res.layer_stats = stats;
+  std::vector<double> aux;
+  const kernels::Program program = build_program(m, stats, pct, aux);
+  backend->set_program(program, aux);
 
-  // Pass 2: score and write.
+  // Scoring pass: read every layer's window, one fused kernel for the whole network, write.
   auto t_score = Clock::now();
+  const std::vector<std::string> names = band_names(m);
+  const std::size_t n_bands = names.size();
   geo::WriterOptions wopt;
   wopt.compress = m.output.compress;
   wopt.predictor = m.output.compress == "ZSTD" || m.output.compress == "DEFLATE" ||
@@ -286,17 +488,22 @@ RunResult run_model(const model::Model& m, const RunOptions& opt) {
   wopt.nodata = m.output.nodata;
   wopt.overwrite = opt.overwrite;
   wopt.threads = opt.threads;
+  wopt.band_descriptions = names;
   wopt.metadata["GP_MODEL_NAME"] = m.name;
   wopt.metadata["GP_MODEL_SHA256"] = m.sha256;
   wopt.metadata["GP_VERSION"] = GP_VERSION;
-  wopt.metadata["GP_COMBINE"] = m.combine.method;
+  wopt.metadata["GP_FINAL_GROUP"] = m.combine.final;
   geo::RasterWriter writer(res.output, grid, wopt);
 
+  std::vector<std::vector<float>> out(n_bands, std::vector<float>(win_cells));
+  std::vector<float*> out_ptrs(n_bands);
+  for (std::size_t b = 0; b < n_bands; ++b) out_ptrs[b] = out[b].data();
   std::vector<const float*> ptrs(n_layers);
-  double sum = 0.0;
-  double sum_sq = 0.0;
-  bool have = false;
+  std::vector<kernels::LayerStats> band_acc(n_bands);
+  std::vector<std::uint64_t> band_nodata(n_bands, 0);
   const float nd = program.out_nodata;
+  auto cpu = kernels::make_cpu_backend(opt.threads);
+  std::vector<float> valid_only(win_cells);
   for (std::int64_t w = 0; w < n_windows; ++w) {
     const geo::Window win = window_at(w);
     for (std::size_t l = 0; l < n_layers; ++l) {
@@ -304,32 +511,42 @@ RunResult run_model(const model::Model& m, const RunOptions& opt) {
       ptrs[l] = buf[l].data();
       progress(0.5);
     }
-    backend->score(program, ptrs.data(), win.cells(), out.data());
-    for (std::size_t i = 0; i < win.cells(); ++i) {
-      const float v = out[i];
-      if (v == nd) {
-        ++res.nodata_cells;
-        continue;
+    backend->score(ptrs.data(), win.cells(), out_ptrs.data());
+    // Band statistics: nodata cells become NaN in a scratch copy so the reduction skips them.
+    for (std::size_t b = 0; b < n_bands; ++b) {
+      std::size_t nodata = 0;
+      for (std::size_t i = 0; i < win.cells(); ++i) {
+        const float v = out[b][i];
+        const bool is_nd = v == nd;
+        nodata += is_nd ? 1 : 0;
+        valid_only[i] = is_nd ? std::numeric_limits<float>::quiet_NaN() : v;
       }
-      if (!have) {
-        res.min = res.max = v;
-        have = true;
-      }
-      res.min = std::min<double>(res.min, v);
-      res.max = std::max<double>(res.max, v);
-      sum += v;
-      sum_sq += static_cast<double>(v) * v;
-      ++res.valid_cells;
+      band_nodata[b] += nodata;
+      band_acc[b].merge(cpu->stats(valid_only.data(), win.cells()));
     }
-    writer.write_rows(out.data(), win.rows);
+    writer.write_rows(out_ptrs.data(), win.rows);
     progress(0.5 * static_cast<double>(n_layers));
   }
-  if (res.valid_cells > 0) {
-    const auto n = static_cast<double>(res.valid_cells);
-    res.mean = sum / n;
-    const double var = std::max(0.0, sum_sq / n - res.mean * res.mean);
-    writer.set_statistics(res.min, res.max, res.mean, std::sqrt(var));
-  } else {
+  for (std::size_t b = 0; b < n_bands; ++b) {
+    BandStats bs;
+    bs.name = names[b];
+    bs.valid = band_acc[b].valid;
+    bs.nodata = band_nodata[b];
+    bs.min = band_acc[b].min;
+    bs.max = band_acc[b].max;
+    bs.mean = band_acc[b].mean;
+    bs.stddev = band_acc[b].stddev();
+    if (bs.valid > 0) {
+      writer.set_statistics(static_cast<int>(b) + 1, bs.min, bs.max, bs.mean, bs.stddev);
+    }
+    res.bands.push_back(bs);
+  }
+  res.valid_cells = res.bands[0].valid;
+  res.nodata_cells = res.bands[0].nodata;
+  res.min = res.bands[0].min;
+  res.max = res.bands[0].max;
+  res.mean = res.bands[0].mean;
+  if (res.valid_cells == 0) {
     gp::log::warning("every cell of the result is nodata (check the layers' nodata and extents)");
   }
   writer.commit();

@@ -56,8 +56,11 @@ RasterWriter::RasterWriter(fs::path path, const Grid& grid, WriterOptions option
   co.SetNameValue("NUM_THREADS",
                   opt_.threads > 0 ? std::to_string(opt_.threads).c_str() : "ALL_CPUS");
   reset_gdal_error();
-  ds_ = drv->Create(temp_.c_str(), static_cast<int>(grid_.width), static_cast<int>(grid_.height), 1,
-                    GDT_Float32, co.List());
+  if (opt_.band_descriptions.empty()) opt_.band_descriptions.emplace_back("prospectivity");
+  if (opt_.band_descriptions.size() > 1) co.SetNameValue("INTERLEAVE", "BAND");
+  const int n_bands = static_cast<int>(opt_.band_descriptions.size());
+  ds_ = drv->Create(temp_.c_str(), static_cast<int>(grid_.width), static_cast<int>(grid_.height),
+                    n_bands, GDT_Float32, co.List());
   if (ds_ == nullptr) {
     throw io_error("output " + path.string() + ": cannot create " + temp_.string() + ": " +
                    last_gdal_error());
@@ -66,11 +69,15 @@ RasterWriter::RasterWriter(fs::path path, const Grid& grid, WriterOptions option
   ds_->SetGeoTransform(gt.data());
   ds_->SetProjection(grid_.crs_wkt.c_str());
   for (const auto& [k, v] : opt_.metadata) ds_->SetMetadataItem(k.c_str(), v.c_str());
-  GDALRasterBand* band = ds_->GetRasterBand(1);
-  band->SetNoDataValue(opt_.nodata);
-  band->SetDescription(opt_.band_description.c_str());
-  strip_.assign(static_cast<std::size_t>(opt_.tile) * static_cast<std::size_t>(grid_.width),
-                static_cast<float>(opt_.nodata));
+  for (int b = 0; b < n_bands; ++b) {
+    GDALRasterBand* band = ds_->GetRasterBand(b + 1);
+    band->SetNoDataValue(opt_.nodata);
+    band->SetDescription(opt_.band_descriptions[static_cast<std::size_t>(b)].c_str());
+  }
+  strip_.assign(static_cast<std::size_t>(n_bands),
+                std::vector<float>(static_cast<std::size_t>(opt_.tile) *
+                                       static_cast<std::size_t>(grid_.width),
+                                   static_cast<float>(opt_.nodata)));
   tile_.resize(static_cast<std::size_t>(opt_.tile) * static_cast<std::size_t>(opt_.tile));
 }
 
@@ -89,15 +96,18 @@ void RasterWriter::close_dataset() {
   }
 }
 
-void RasterWriter::write_rows(const float* data, std::int64_t rows) {
+void RasterWriter::write_rows(const float* const* bands, std::int64_t rows) {
   const auto width = static_cast<std::size_t>(grid_.width);
+  std::size_t done = 0;  // rows consumed so far
   while (rows > 0) {
     const std::int64_t strip_h =
         std::min<std::int64_t>(opt_.tile, grid_.height - tile_row_ * opt_.tile);
     const std::int64_t take = std::min(rows, strip_h - strip_rows_);
-    std::memcpy(strip_.data() + static_cast<std::size_t>(strip_rows_) * width, data,
-                static_cast<std::size_t>(take) * width * sizeof(float));
-    data += static_cast<std::size_t>(take) * width;
+    for (std::size_t b = 0; b < strip_.size(); ++b) {
+      std::memcpy(strip_[b].data() + static_cast<std::size_t>(strip_rows_) * width,
+                  bands[b] + done * width, static_cast<std::size_t>(take) * width * sizeof(float));
+    }
+    done += static_cast<std::size_t>(take);
     rows -= take;
     strip_rows_ += take;
     next_row_ += take;
@@ -106,17 +116,20 @@ void RasterWriter::write_rows(const float* data, std::int64_t rows) {
 }
 
 void RasterWriter::flush_tile_row() {
-  GDALRasterBand* band = ds_->GetRasterBand(1);
   const auto width = static_cast<std::size_t>(grid_.width);
   const auto t = static_cast<std::size_t>(opt_.tile);
   const std::int64_t n_tiles = (grid_.width + opt_.tile - 1) / opt_.tile;
+  // Band-interleaved: every tile of band 1 for this tile row, then band 2, ...
+  for (std::size_t b = 0; b < strip_.size(); ++b) {
+  GDALRasterBand* band = ds_->GetRasterBand(static_cast<int>(b) + 1);
+  const std::vector<float>& strip = strip_[b];
   for (std::int64_t tx = 0; tx < n_tiles; ++tx) {
     const std::size_t c0 = static_cast<std::size_t>(tx) * t;
     const std::size_t cols = std::min(t, width - c0);
     // Padding beyond the grid edge is nodata so that compressed bytes are deterministic.
     std::fill(tile_.begin(), tile_.end(), static_cast<float>(opt_.nodata));
     for (std::size_t r = 0; r < static_cast<std::size_t>(strip_rows_); ++r) {
-      std::memcpy(tile_.data() + r * t, strip_.data() + r * width + c0, cols * sizeof(float));
+      std::memcpy(tile_.data() + r * t, strip.data() + r * width + c0, cols * sizeof(float));
     }
     reset_gdal_error();
     if (band->WriteBlock(static_cast<int>(tx), static_cast<int>(tile_row_), tile_.data()) !=
@@ -125,12 +138,13 @@ void RasterWriter::flush_tile_row() {
                      std::to_string(tile_row_) + " failed: " + last_gdal_error());
     }
   }
+  }
   ++tile_row_;
   strip_rows_ = 0;
 }
 
-void RasterWriter::set_statistics(double min, double max, double mean, double stddev) {
-  ds_->GetRasterBand(1)->SetStatistics(min, max, mean, stddev);
+void RasterWriter::set_statistics(int band, double min, double max, double mean, double stddev) {
+  ds_->GetRasterBand(band)->SetStatistics(min, max, mean, stddev);
 }
 
 void RasterWriter::commit() {

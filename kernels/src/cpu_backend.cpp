@@ -1,28 +1,20 @@
 #include "gp/kernels/backend.hpp"
 #include "gp/kernels/cell_ops.hpp"
+#include "gp/kernels/reduce_ops.hpp"
 
 #include <omp.h>
 
 #include <algorithm>
+#include <cmath>
 #include <string>
 #include <vector>
 
 namespace gp::kernels {
 
-void LayerStats::merge(const LayerStats& o) {
-  if (o.valid > 0) {
-    if (valid == 0) {
-      min = o.min;
-      max = o.max;
-    } else {
-      min = std::min(min, o.min);
-      max = std::max(max, o.max);
-    }
-  }
-  valid += o.valid;
-  invalid += o.invalid;
-  sum += o.sum;
-  sum_sq += o.sum_sq;
+void LayerStats::merge(const LayerStats& o) { *this = merge_stats(*this, o); }
+
+double LayerStats::stddev() const {
+  return valid > 1 ? std::sqrt(m2 / static_cast<double>(valid)) : 0.0;
 }
 
 namespace {
@@ -36,13 +28,21 @@ class CpuBackend final : public Backend {
            ")";
   }
 
-  void score(const Program& program, const float* const* layers, std::size_t n,
-             float* out) override {
+  void set_program(const Program& program, const std::vector<double>& aux) override {
+    program_ = program;
+    aux_ = aux;
+  }
+
+  void score(const float* const* layers, std::size_t n, float* const* bands) override {
     const auto count = static_cast<std::ptrdiff_t>(n);
+    const Program& p = program_;
+    const double* aux = aux_.data();
 #pragma omp parallel for schedule(static) num_threads(threads_)
     for (std::ptrdiff_t i = 0; i < count; ++i) {
       const auto idx = static_cast<std::size_t>(i);
-      out[idx] = store_value(program, score_cell(program, [&](int l) { return layers[l][idx]; }));
+      eval_cell(
+          p, aux, [&](int l) { return layers[l][idx]; },
+          [&](int b, double v) { bands[b][idx] = store_value(p, v); });
     }
   }
 
@@ -61,16 +61,17 @@ class CpuBackend final : public Backend {
           ++s.invalid;
           continue;
         }
-        if (s.valid == 0) {
-          s.min = v;
-          s.max = v;
+        // Welford's update.
+        ++s.valid;
+        if (s.valid == 1) {
+          s.min = s.max = v;
         } else {
           s.min = v < s.min ? v : s.min;
           s.max = v > s.max ? v : s.max;
         }
-        ++s.valid;
-        s.sum += v;
-        s.sum_sq += v * v;
+        const double delta = v - s.mean;
+        s.mean += delta / static_cast<double>(s.valid);
+        s.m2 += delta * (v - s.mean);
       }
       partial[static_cast<std::size_t>(t)] = s;
     }
@@ -79,8 +80,32 @@ class CpuBackend final : public Backend {
     return total;
   }
 
+  void histogram(const float* data, std::size_t n, double lo, double hi, int nbins,
+                 const std::int32_t* slot_of_bin, int sub_bins, std::uint64_t* counts) override {
+    std::size_t total_bins = static_cast<std::size_t>(nbins);
+    if (slot_of_bin != nullptr) {
+      int slots = 0;
+      for (int b = 0; b < nbins; ++b) slots = std::max(slots, slot_of_bin[b] + 1);
+      total_bins = static_cast<std::size_t>(slots) * static_cast<std::size_t>(sub_bins);
+    }
+    const auto count = static_cast<std::ptrdiff_t>(n);
+#pragma omp parallel num_threads(threads_)
+    {
+      std::vector<std::uint64_t> local(total_bins, 0);
+#pragma omp for schedule(static)
+      for (std::ptrdiff_t i = 0; i < count; ++i) {
+        const long long k = histogram_index(data[i], lo, hi, nbins, slot_of_bin, sub_bins);
+        if (k >= 0) ++local[static_cast<std::size_t>(k)];
+      }
+#pragma omp critical
+      for (std::size_t k = 0; k < total_bins; ++k) counts[k] += local[k];
+    }
+  }
+
  private:
   int threads_;
+  Program program_{};
+  std::vector<double> aux_;
 };
 
 }  // namespace

@@ -5,6 +5,7 @@
 #include "gp/kernels/backend.hpp"
 #include "gp/kernels/cell_ops.hpp"
 #include "gp/kernels/device_buffer.cuh"
+#include "gp/kernels/reduce_ops.hpp"
 
 #include <thrust/execution_policy.h>
 #include <thrust/transform_reduce.h>
@@ -20,54 +21,40 @@ namespace {
 
 __constant__ Program c_program;
 
-/// `layers` holds n_layers rows of `stride` floats; `out` n floats.
-__global__ void score_kernel(const float* __restrict__ layers, std::size_t stride, std::size_t n,
-                             float* __restrict__ out) {
+/// `layers` holds program_inputs rows of `stride` floats; `bands` n_bands rows of `stride`.
+__global__ void score_kernel(const float* __restrict__ layers, const double* __restrict__ aux,
+                             std::size_t stride, std::size_t n, float* __restrict__ bands) {
   const std::size_t step = static_cast<std::size_t>(blockDim.x) * gridDim.x;
   for (std::size_t i = static_cast<std::size_t>(blockIdx.x) * blockDim.x + threadIdx.x; i < n;
        i += step) {
-    const double s =
-        score_cell(c_program, [&](int l) { return layers[static_cast<std::size_t>(l) * stride + i]; });
-    out[i] = store_value(c_program, s);
+    eval_cell(
+        c_program, aux,
+        [&](int l) { return layers[static_cast<std::size_t>(l) * stride + i]; },
+        [&](int b, double v) {
+          bands[static_cast<std::size_t>(b) * stride + i] = store_value(c_program, v);
+        });
+  }
+}
+
+__global__ void histogram_kernel(const float* __restrict__ data, std::size_t n, double lo,
+                                 double hi, int nbins, const std::int32_t* __restrict__ slot_of_bin,
+                                 int sub_bins, unsigned long long* __restrict__ counts) {
+  const std::size_t step = static_cast<std::size_t>(blockDim.x) * gridDim.x;
+  for (std::size_t i = static_cast<std::size_t>(blockIdx.x) * blockDim.x + threadIdx.x; i < n;
+       i += step) {
+    const long long k = histogram_index(data[i], lo, hi, nbins, slot_of_bin, sub_bins);
+    if (k >= 0) atomicAdd(counts + k, 1ULL);
   }
 }
 
 struct ToStats {
   const float* data;
-  __host__ __device__ LayerStats operator()(std::size_t i) const {
-    LayerStats s;
-    const double v = data[i];
-    if (is_valid(v)) {
-      s.valid = 1;
-      s.min = v;
-      s.max = v;
-      s.sum = v;
-      s.sum_sq = v * v;
-    } else {
-      s.invalid = 1;
-    }
-    return s;
-  }
+  __host__ __device__ LayerStats operator()(std::size_t i) const { return single_stats(data[i]); }
 };
 
 struct MergeStats {
   __host__ __device__ LayerStats operator()(const LayerStats& a, const LayerStats& b) const {
-    LayerStats r;
-    r.valid = a.valid + b.valid;
-    r.invalid = a.invalid + b.invalid;
-    r.sum = a.sum + b.sum;
-    r.sum_sq = a.sum_sq + b.sum_sq;
-    if (a.valid == 0) {
-      r.min = b.min;
-      r.max = b.max;
-    } else if (b.valid == 0) {
-      r.min = a.min;
-      r.max = a.max;
-    } else {
-      r.min = a.min < b.min ? a.min : b.min;
-      r.max = a.max > b.max ? a.max : b.max;
-    }
-    return r;
+    return merge_stats(a, b);
   }
 };
 
@@ -87,42 +74,48 @@ class CudaBackend final : public Backend {
 
   [[nodiscard]] std::string name() const override { return name_; }
 
-  void score(const Program& program, const float* const* layers, std::size_t n,
-             float* out) override {
-    if (n == 0) return;
+  void set_program(const Program& program, const std::vector<double>& aux) override {
     GP_CUDA_TRY(cudaSetDevice(device_), "selecting the device");
-    const auto n_layers = static_cast<std::size_t>(program.n_layers);
-    d_layers_.reserve(n_layers * n);
-    d_out_.reserve(n);
+    program_ = program;
     GP_CUDA_TRY(cudaMemcpyToSymbolAsync(c_program, &program, sizeof(Program), 0,
                                         cudaMemcpyHostToDevice, stream_),
                 "uploading the model program");
-    for (std::size_t l = 0; l < n_layers; ++l) {
+    d_aux_.reserve(aux.size() + 1);
+    if (!aux.empty()) {
+      GP_CUDA_TRY(cudaMemcpyAsync(d_aux_.data(), aux.data(), aux.size() * sizeof(double),
+                                  cudaMemcpyHostToDevice, stream_),
+                  "uploading the percentile tables");
+    }
+    GP_CUDA_TRY(cudaStreamSynchronize(stream_), "uploading the model program");
+  }
+
+  void score(const float* const* layers, std::size_t n, float* const* bands) override {
+    if (n == 0) return;
+    GP_CUDA_TRY(cudaSetDevice(device_), "selecting the device");
+    const auto n_in = static_cast<std::size_t>(program_inputs(program_));
+    const auto n_out = static_cast<std::size_t>(program_.n_bands);
+    d_layers_.reserve(n_in * n);
+    d_out_.reserve(n_out * n);
+    for (std::size_t l = 0; l < n_in; ++l) {
       GP_CUDA_TRY(cudaMemcpyAsync(d_layers_.data() + l * n, layers[l], n * sizeof(float),
                                   cudaMemcpyHostToDevice, stream_),
                   "uploading a layer window");
     }
-    const int threads = 256;
-    const std::size_t wanted = (n + threads - 1) / threads;
-    const auto blocks =
-        static_cast<unsigned>(wanted < static_cast<std::size_t>(sm_count_) * 32
-                                  ? wanted
-                                  : static_cast<std::size_t>(sm_count_) * 32);
-    score_kernel<<<blocks, threads, 0, stream_>>>(d_layers_.data(), n, n, d_out_.data());
+    score_kernel<<<blocks_for(n), threads_per_block, 0, stream_>>>(d_layers_.data(),
+                                                                   d_aux_.data(), n, n,
+                                                                   d_out_.data());
     GP_CUDA_TRY(cudaGetLastError(), "launching the scoring kernel");
-    GP_CUDA_TRY(cudaMemcpyAsync(out, d_out_.data(), n * sizeof(float), cudaMemcpyDeviceToHost,
-                                stream_),
-                "downloading the scores");
+    for (std::size_t b = 0; b < n_out; ++b) {
+      GP_CUDA_TRY(cudaMemcpyAsync(bands[b], d_out_.data() + b * n, n * sizeof(float),
+                                  cudaMemcpyDeviceToHost, stream_),
+                  "downloading the scores");
+    }
     GP_CUDA_TRY(cudaStreamSynchronize(stream_), "running the scoring kernel");
   }
 
   [[nodiscard]] LayerStats stats(const float* data, std::size_t n) override {
     if (n == 0) return {};
-    GP_CUDA_TRY(cudaSetDevice(device_), "selecting the device");
-    d_layers_.reserve(n);
-    GP_CUDA_TRY(cudaMemcpyAsync(d_layers_.data(), data, n * sizeof(float),
-                                cudaMemcpyHostToDevice, stream_),
-                "uploading a layer window for statistics");
+    upload_single(data, n);
     const float* d = d_layers_.data();
     LayerStats r = thrust::transform_reduce(
         thrust::cuda::par.on(stream_), thrust::counting_iterator<std::size_t>(0),
@@ -131,13 +124,65 @@ class CudaBackend final : public Backend {
     return r;
   }
 
+  void histogram(const float* data, std::size_t n, double lo, double hi, int nbins,
+                 const std::int32_t* slot_of_bin, int sub_bins, std::uint64_t* counts) override {
+    if (n == 0) return;
+    std::size_t total_bins = static_cast<std::size_t>(nbins);
+    int slots = 0;
+    if (slot_of_bin != nullptr) {
+      for (int b = 0; b < nbins; ++b) slots = slot_of_bin[b] + 1 > slots ? slot_of_bin[b] + 1 : slots;
+      total_bins = static_cast<std::size_t>(slots) * static_cast<std::size_t>(sub_bins);
+      d_slots_.reserve(static_cast<std::size_t>(nbins));
+      GP_CUDA_TRY(cudaMemcpyAsync(d_slots_.data(), slot_of_bin, nbins * sizeof(std::int32_t),
+                                  cudaMemcpyHostToDevice, stream_),
+                  "uploading histogram slots");
+    }
+    if (total_bins == 0) return;
+    upload_single(data, n);
+    d_counts_.reserve(total_bins);
+    GP_CUDA_TRY(cudaMemsetAsync(d_counts_.data(), 0, total_bins * sizeof(unsigned long long),
+                                stream_),
+                "clearing a histogram");
+    histogram_kernel<<<blocks_for(n), threads_per_block, 0, stream_>>>(
+        d_layers_.data(), n, lo, hi, nbins, slot_of_bin != nullptr ? d_slots_.data() : nullptr,
+        sub_bins, d_counts_.data());
+    GP_CUDA_TRY(cudaGetLastError(), "launching the histogram kernel");
+    std::vector<unsigned long long> host(total_bins);
+    GP_CUDA_TRY(cudaMemcpyAsync(host.data(), d_counts_.data(),
+                                total_bins * sizeof(unsigned long long), cudaMemcpyDeviceToHost,
+                                stream_),
+                "downloading a histogram");
+    GP_CUDA_TRY(cudaStreamSynchronize(stream_), "computing a histogram");
+    for (std::size_t k = 0; k < total_bins; ++k) counts[k] += host[k];
+  }
+
  private:
+  static constexpr int threads_per_block = 256;
+
+  unsigned blocks_for(std::size_t n) const {
+    const std::size_t wanted = (n + threads_per_block - 1) / threads_per_block;
+    const std::size_t cap = static_cast<std::size_t>(sm_count_) * 32;
+    return static_cast<unsigned>(wanted < cap ? wanted : cap);
+  }
+
+  void upload_single(const float* data, std::size_t n) {
+    GP_CUDA_TRY(cudaSetDevice(device_), "selecting the device");
+    d_layers_.reserve(n);
+    GP_CUDA_TRY(cudaMemcpyAsync(d_layers_.data(), data, n * sizeof(float),
+                                cudaMemcpyHostToDevice, stream_),
+                "uploading a layer window");
+  }
+
   int device_;
   int sm_count_{1};
   std::string name_;
   cudaStream_t stream_{};
+  Program program_{};
   device_buffer<float> d_layers_;
   device_buffer<float> d_out_;
+  device_buffer<double> d_aux_;
+  device_buffer<std::int32_t> d_slots_;
+  device_buffer<unsigned long long> d_counts_;
 };
 
 }  // namespace

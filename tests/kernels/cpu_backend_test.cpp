@@ -15,11 +15,18 @@ gk::Program two_layer_program() {
   p.n_layers = 2;
   p.out_nodata = -9999.0f;
   p.layers[0].transform.kind = gk::TransformKind::linear;
-  p.layers[0].transform.min = 0.0;
-  p.layers[0].transform.max = 1000.0;
+  p.layers[0].transform.a = 0.0;
+  p.layers[0].transform.b = 1000.0;
   p.layers[0].weight = 0.6;
   p.layers[1].transform.kind = gk::TransformKind::identity;
   p.layers[1].weight = 0.4;
+  p.n_groups = 1;
+  p.groups[0].n_inputs = 2;
+  p.inputs[0] = 0;
+  p.inputs[1] = 1;
+  p.input_weights[0] = 0.6;
+  p.input_weights[1] = 0.4;
+  p.bands[0] = 2;
   return p;
 }
 }  // namespace
@@ -28,7 +35,9 @@ TEST(CpuBackend, EmptyInputWritesNothing) {
   auto be = gk::make_cpu_backend(2);
   const gk::Program p = two_layer_program();
   const float* layers[2] = {nullptr, nullptr};
-  be->score(p, layers, 0, nullptr);
+  float* bands[1] = {nullptr};
+  be->set_program(p, {});
+  be->score(layers, 0, bands);
   const auto s = be->stats(nullptr, 0);
   EXPECT_EQ(s.valid, 0u);
   EXPECT_EQ(s.invalid, 0u);
@@ -46,7 +55,9 @@ TEST(CpuBackend, ScoresEveryCellOfAnOddSizedWindow) {
   }
   std::vector<float> out(n, 123.0f);
   const float* layers[2] = {a.data(), b.data()};
-  be->score(p, layers, n, out.data());
+  float* bands[1] = {out.data()};
+  be->set_program(p, {});
+  be->score(layers, n, bands);
   for (std::size_t i = 0; i < n; i += 997) {
     // 0.6 * (i % 1000) / 1000 + 0.4 * 0.5, or nodata where layer b is NaN.
     const float expect =
@@ -67,8 +78,9 @@ TEST(CpuBackend, StatsIgnoreNonFiniteValues) {
   EXPECT_EQ(s.invalid, 2u);
   EXPECT_DOUBLE_EQ(s.min, -1.5);
   EXPECT_DOUBLE_EQ(s.max, 8.0);
-  EXPECT_DOUBLE_EQ(s.sum, 9.5);
-  EXPECT_DOUBLE_EQ(s.sum_sq, 9.0 + 2.25 + 64.0);
+  // mean = 9.5 / 3; population variance = (9 + 2.25 + 64) / 3 - mean^2
+  EXPECT_NEAR(s.mean, 9.5 / 3.0, 1e-15);
+  EXPECT_NEAR(s.stddev(), std::sqrt(75.25 / 3.0 - (9.5 / 3.0) * (9.5 / 3.0)), 1e-12);
 }
 
 TEST(CpuBackend, StatsMergeAcrossWindowsEqualsWhole) {
@@ -97,4 +109,32 @@ TEST(CpuBackend, AllNodataHasNoValidCells) {
 
 TEST(CpuBackend, NameSaysCpu) {
   EXPECT_NE(gk::make_cpu_backend(2)->name().find("cpu"), std::string::npos);
+}
+
+TEST(CpuBackend, MomentsStayAccurateWithLargeOffset) {
+  // Values 1e8 + {0, 1, 2, 3}: a naive sum of squares loses the variance (1.25) entirely.
+  auto be = gk::make_cpu_backend(2);
+  std::vector<float> v;
+  for (int i = 0; i < 4000; ++i) v.push_back(static_cast<float>(1.0e8 + (i % 4) * 8.0));
+  gk::LayerStats merged;
+  for (std::size_t s = 0; s < v.size(); s += 999) {
+    merged.merge(be->stats(v.data() + s, std::min<std::size_t>(999, v.size() - s)));
+  }
+  // Values 1e8 + {0, 8, 16, 24} (exact in float): mean 1e8 + 12, variance (144+16+16+144)/4 = 80.
+  EXPECT_DOUBLE_EQ(merged.mean, 1.0e8 + 12.0);
+  EXPECT_NEAR(merged.stddev(), std::sqrt(80.0), 1e-9);
+}
+
+TEST(CpuBackend, HistogramCountsAndRefinement) {
+  auto be = gk::make_cpu_backend(2);
+  const std::vector<float> v = {0.0f, 0.1f, 0.25f, 0.5f, 0.99f, 1.0f, std::nanf(""), 2.0f};
+  std::vector<std::uint64_t> counts(4, 0);
+  be->histogram(v.data(), v.size(), 0.0, 1.0, 4, nullptr, 0, counts.data());
+  // Bins [0,.25) [.25,.5) [.5,.75) [.75,1]: 0 and 0.1 | 0.25 | 0.5 | 0.99 and 1.0; 2.0 outside.
+  EXPECT_EQ(counts, (std::vector<std::uint64_t>{2, 1, 1, 2}));
+  // Refine bin 0 into 5 sub-bins of width 0.05: 0 -> sub 0, 0.1 -> sub 2.
+  const std::int32_t slots[4] = {0, -1, -1, -1};
+  std::vector<std::uint64_t> fine(5, 0);
+  be->histogram(v.data(), v.size(), 0.0, 1.0, 4, slots, 5, fine.data());
+  EXPECT_EQ(fine, (std::vector<std::uint64_t>{1, 0, 1, 0, 0}));
 }

@@ -26,18 +26,44 @@ struct SplitMix {
   }
 };
 
-gk::Program program(int n_layers) {
+/// A linear-only weighted sum (bit-exact across backends) or a network using every transform
+/// kind and operator (exp/pow/log10 may differ in the last ulp between CUDA and glibc).
+gk::Program program(int n_layers, bool every_kind) {
   gk::Program p;
   p.n_layers = n_layers;
   p.out_nodata = -9999.0f;
+  const gk::TransformKind kinds[] = {gk::TransformKind::linear,   gk::TransformKind::large,
+                                     gk::TransformKind::small,    gk::TransformKind::gaussian,
+                                     gk::TransformKind::near,     gk::TransformKind::ms_large,
+                                     gk::TransformKind::ms_small, gk::TransformKind::minmax,
+                                     gk::TransformKind::zscore,   gk::TransformKind::log10,
+                                     gk::TransformKind::clamp,    gk::TransformKind::identity};
   for (int l = 0; l < n_layers; ++l) {
     auto& op = p.layers[l];
-    op.transform.kind = l % 3 == 2 ? gk::TransformKind::identity : gk::TransformKind::linear;
-    op.transform.min = l % 2 == 0 ? 0.0 : 100.0;  // odd layers inverted
-    op.transform.max = l % 2 == 0 ? 100.0 : 0.0;
-    op.weight = 1.0 / n_layers;
+    op.transform.kind = every_kind ? kinds[l % 12] : gk::TransformKind::linear;
+    op.transform.a = l % 2 == 0 ? 10.0 : 100.0;  // odd linear layers inverted
+    op.transform.b = l % 2 == 0 ? 100.0 : 0.5;
+    op.transform.invert = every_kind && l == 3 ? 1 : 0;
     op.skip_missing = l == 1 ? 1 : 0;
   }
+  const int half = n_layers / 2;
+  p.n_groups = 3;
+  p.groups[0] = {gk::CombineMethod::weighted_sum, 0, half, 0, 0.9};
+  p.groups[1] = {every_kind ? gk::CombineMethod::fuzzy_or : gk::CombineMethod::weighted_sum, half,
+                 n_layers - half, 0, 0.9};
+  p.groups[2] = {every_kind ? gk::CombineMethod::fuzzy_gamma : gk::CombineMethod::weighted_sum,
+                 n_layers, 2, 0, 0.7};
+  for (int l = 0; l < n_layers; ++l) {
+    p.inputs[l] = l;
+    p.input_weights[l] = 1.0 / (l < half ? half : n_layers - half);
+  }
+  p.inputs[n_layers] = n_layers;
+  p.inputs[n_layers + 1] = n_layers + 1;
+  p.input_weights[n_layers] = 0.5;
+  p.input_weights[n_layers + 1] = 0.5;
+  p.n_bands = 2;
+  p.bands[0] = n_layers + 2;
+  p.bands[1] = n_layers;
   return p;
 }
 
@@ -48,32 +74,44 @@ TEST(CudaBackend, RefusesWithoutDevice) {
   EXPECT_THROW(gk::make_cuda_backend(0), gp::cuda_error);
 }
 
-TEST(CudaBackend, MatchesCpuCellByCell) {
-  if (gk::cuda_device_count() == 0) GTEST_SKIP() << "no CUDA device";
+void compare_backends(bool every_kind) {
   auto cpu = gk::make_cpu_backend(0);
   auto gpu = gk::make_cuda_backend(0);
   // Larger than one block and not a multiple of 32 or of the block size.
   for (std::size_t n : {std::size_t{1}, std::size_t{31}, std::size_t{1000003}}) {
-    const int L = 6;
+    const int L = 12;
     std::vector<std::vector<float>> data(L, std::vector<float>(n));
     SplitMix rng{42};
     for (auto& layer : data) {
       for (auto& v : layer) {
         const double u = rng.next();
-        v = u < 0.05 ? std::numeric_limits<float>::quiet_NaN() : static_cast<float>(rng.next() * 120.0 - 10.0);
+        v = u < 0.05 ? std::numeric_limits<float>::quiet_NaN()
+                     : static_cast<float>(rng.next() * 120.0 - 10.0);
       }
     }
     std::vector<const float*> ptrs;
     for (auto& layer : data) ptrs.push_back(layer.data());
-    const gk::Program p = program(L);
-    std::vector<float> a(n);
-    std::vector<float> b(n);
-    cpu->score(p, ptrs.data(), n, a.data());
-    gpu->score(p, ptrs.data(), n, b.data());
-    // Same per-cell code, no FMA contraction on the device: bit-identical results.
+    const gk::Program p = program(L, every_kind);
+    std::vector<float> a0(n), a1(n), b0(n), b1(n);
+    float* ca[2] = {a0.data(), a1.data()};
+    float* cb[2] = {b0.data(), b1.data()};
+    cpu->set_program(p, {});
+    gpu->set_program(p, {});
+    cpu->score(ptrs.data(), n, ca);
+    gpu->score(ptrs.data(), n, cb);
     for (std::size_t i = 0; i < n; ++i) {
-      ASSERT_EQ(std::memcmp(&a[i], &b[i], sizeof(float)), 0)
-          << "cell " << i << ": cpu " << a[i] << " cuda " << b[i];
+      for (int b = 0; b < 2; ++b) {
+        const float x = b == 0 ? a0[i] : a1[i];
+        const float y = b == 0 ? b0[i] : b1[i];
+        if (!every_kind) {
+          // Same per-cell code, no FMA contraction on the device: bit-identical results.
+          ASSERT_EQ(std::memcmp(&x, &y, sizeof(float)), 0)
+              << "band " << b << " cell " << i << ": cpu " << x << " cuda " << y;
+        } else {
+          ASSERT_EQ(x == -9999.0f, y == -9999.0f) << "nodata differs at cell " << i;
+          ASSERT_NEAR(x, y, 1e-6) << "band " << b << " cell " << i;
+        }
+      }
     }
     const auto sc = cpu->stats(data[0].data(), n);
     const auto sg = gpu->stats(data[0].data(), n);
@@ -81,6 +119,21 @@ TEST(CudaBackend, MatchesCpuCellByCell) {
     EXPECT_EQ(sc.invalid, sg.invalid);
     EXPECT_EQ(sc.min, sg.min);
     EXPECT_EQ(sc.max, sg.max);
-    EXPECT_NEAR(sc.sum, sg.sum, 1e-9 * std::abs(sc.sum) + 1e-9);
+    EXPECT_NEAR(sc.mean, sg.mean, 1e-9 * std::abs(sc.mean) + 1e-12);
+    EXPECT_NEAR(sc.stddev(), sg.stddev(), 1e-9 * sc.stddev() + 1e-12);
+    std::vector<std::uint64_t> hc(1000, 0), hg(1000, 0);
+    cpu->histogram(data[0].data(), n, -10.0, 110.0, 1000, nullptr, 0, hc.data());
+    gpu->histogram(data[0].data(), n, -10.0, 110.0, 1000, nullptr, 0, hg.data());
+    EXPECT_EQ(hc, hg);  // counts agree exactly
   }
+}
+
+TEST(CudaBackend, LinearNetworkMatchesCpuBitForBit) {
+  if (gk::cuda_device_count() == 0) GTEST_SKIP() << "no CUDA device";
+  compare_backends(false);
+}
+
+TEST(CudaBackend, EveryTransformAndOperatorMatchesCpu) {
+  if (gk::cuda_device_count() == 0) GTEST_SKIP() << "no CUDA device";
+  compare_backends(true);
 }

@@ -12,10 +12,44 @@
 
 namespace gp::model {
 
+/// One reclass rule: `value` (lo == hi) or the half-open range [lo, hi).
+struct ReclassRuleSpec {
+  bool is_value{false};
+  double lo{0.0};
+  double hi{0.0};
+  double score{0.0};
+};
+
+/// Transform kinds: identity | linear | large | small | gaussian | near | ms-large | ms-small |
+/// reclass | minmax | zscore | percentile | log | clamp. Parameters as ArcGIS Pro's Fuzzy
+/// Membership tool names them; `invert` follows any kind with 1 - x.
 struct TransformSpec {
-  std::string kind{"identity"};  ///< identity | linear
-  std::optional<double> min;     ///< linear: omitted -> the layer's minimum on the grid
-  std::optional<double> max;     ///< linear: omitted -> the layer's maximum on the grid
+  std::string kind{"identity"};
+  std::optional<double> min;       ///< linear (omitted: the layer's min on the grid), clamp
+  std::optional<double> max;       ///< linear (omitted: the layer's max on the grid), clamp
+  std::optional<double> midpoint;  ///< large, small, gaussian, near
+  std::optional<double> spread;    ///< large, small, gaussian, near
+  std::optional<double> a;         ///< ms-large, ms-small: mean multiplier
+  std::optional<double> b;         ///< ms-large, ms-small: standard-deviation multiplier
+  double offset{0.0};              ///< log: log10(x + offset)
+  std::vector<ReclassRuleSpec> table;  ///< reclass
+  std::optional<double> fallback;  ///< reclass `default` (omitted: unmatched -> nodata)
+  bool invert{false};
+
+  /// True for kinds whose parameters come from whole-grid statistics of the layer.
+  [[nodiscard]] bool needs_minmax() const {
+    return kind == "minmax" || (kind == "linear" && (!min || !max));
+  }
+  [[nodiscard]] bool needs_moments() const {
+    return kind == "zscore" || kind == "ms-large" || kind == "ms-small";
+  }
+  [[nodiscard]] bool needs_percentiles() const { return kind == "percentile"; }
+  [[nodiscard]] bool categorical() const {
+    for (const auto& r : table) {
+      if (r.is_value) return true;
+    }
+    return false;
+  }
 };
 
 struct LayerSpec {
@@ -24,7 +58,18 @@ struct LayerSpec {
   int band{1};
   std::string resampling{"bilinear"};
   TransformSpec transform;
-  double weight{1.0};  ///< as written; the runner normalises
+  double weight{1.0};  ///< as written; normalised within the group that uses the layer
+  bool missing_skip{false};
+};
+
+/// A group of the inference network: combines layers and other groups with one operator.
+struct GroupSpec {
+  std::string name;
+  std::string method{"weighted-sum"};  ///< weighted-sum | fuzzy-and | fuzzy-or | fuzzy-product
+                                       ///< | fuzzy-sum | fuzzy-gamma | index-overlay
+  std::vector<std::string> inputs;     ///< layer or group names
+  std::vector<double> weights;         ///< per input (weighted-sum, index-overlay)
+  double gamma{0.9};                   ///< fuzzy-gamma
   bool missing_skip{false};
 };
 
@@ -34,14 +79,19 @@ struct GridSpec {
   std::optional<std::array<double, 4>> extent;      ///< xmin, ymin, xmax, ymax
 };
 
+/// `[combine]`: the simple form (one operator over every layer), or with [[group]]s the name of
+/// the group that is the final map.
 struct CombineSpec {
   std::string method{"weighted-sum"};
+  double gamma{0.9};
+  std::string final;  ///< with groups: the final group (default: the last one declared)
 };
 
 struct OutputSpec {
   std::filesystem::path path;  ///< absolute
   std::string compress{"ZSTD"};
   double nodata{-9999.0};
+  std::vector<std::string> bands;  ///< extra bands: names of groups or layers
 };
 
 struct Model {
@@ -50,6 +100,7 @@ struct Model {
   std::string name;
   GridSpec grid;
   std::vector<LayerSpec> layers;
+  std::vector<GroupSpec> groups;  ///< with the simple form: one group "final" over all layers
   CombineSpec combine;
   OutputSpec output;
 };

@@ -4,6 +4,7 @@
 #include "gp/cli/model.hpp"
 #include "gp/geo/grid.hpp"
 #include "gp/kernels/backend.hpp"
+#include "gp/kernels/percentile.hpp"
 #include "gp/kernels/program.hpp"
 
 #include <cstdint>
@@ -33,15 +34,30 @@ struct RunOptions {
 /// Throws gp::config_error / gp::input_error.
 geo::Grid resolve_grid(const model::Model& m);
 
+/// Statistics of one output band, over its valid cells.
+struct BandStats {
+  std::string name;
+  std::uint64_t valid{0};
+  std::uint64_t nodata{0};
+  double min{0.0};
+  double max{0.0};
+  double mean{0.0};
+  double stddev{0.0};
+};
+
 struct RunResult {
   std::filesystem::path output;
   geo::Grid grid;
   std::string device;
-  std::uint64_t valid_cells{0};
-  std::uint64_t nodata_cells{0};
-  double min{0.0};
+  std::uint64_t valid_cells{0};   ///< band 1
+  std::uint64_t nodata_cells{0};  ///< band 1
+  double min{0.0};                ///< band 1
   double max{0.0};
   double mean{0.0};
+  std::vector<BandStats> bands;
+  /// Per layer: whole-grid statistics of its raw values when a transform needed them
+  /// (valid == 0 and invalid == 0 otherwise), and the transform parameters used.
+  std::vector<kernels::LayerStats> layer_stats;
   double seconds_stats{0.0};
   double seconds_score{0.0};
   std::vector<std::string> layer_modes;  ///< per layer: "direct" or "warped"
@@ -50,8 +66,15 @@ struct RunResult {
 /// Runs the model end to end. The output is complete and in place when this returns.
 RunResult run_model(const model::Model& m, const RunOptions& opt);
 
-/// The per-cell program for a model, with linear min/max filled from `stats` where omitted.
+/// Names of the output bands: "prospectivity" for the final map, then [output] bands.
+std::vector<std::string> band_names(const model::Model& m);
+
+/// The per-cell program for a model. `stats[l]` holds whole-grid statistics of layer l where
+/// its transform needs them; `aux` receives the percentile knots (built from `percentiles`,
+/// one per layer, used where the transform is "percentile").
 kernels::Program build_program(const model::Model& m,
-                               const std::vector<kernels::LayerStats>& stats);
+                               const std::vector<kernels::LayerStats>& stats,
+                               const std::vector<kernels::PercentileBuilder>& percentiles,
+                               std::vector<double>& aux);
 
 }  // namespace gp::cli

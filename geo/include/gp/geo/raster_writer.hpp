@@ -1,5 +1,5 @@
 #pragma once
-// Writes a single-band Float32 tiled, compressed GeoTIFF safely: under a temporary name in the
+// Writes a Float32 tiled, compressed GeoTIFF (one or more bands, band-interleaved) safely: under a temporary name in the
 // destination folder, tiles emitted in row-major order (the file's bytes do not depend on how
 // rows were handed in), renamed over the destination only by commit(). A writer destroyed
 // without commit() deletes its temporary file, so no half-written output ever stands.
@@ -22,7 +22,7 @@ struct WriterOptions {
   int tile{512};                 ///< tile width and height (multiple of 16)
   int threads{0};                ///< compression threads (0: every core)
   double nodata{-9999.0};
-  std::string band_description{"prospectivity"};
+  std::vector<std::string> band_descriptions{"prospectivity"};  ///< one per band
   std::map<std::string, std::string> metadata;  ///< dataset metadata items
   bool overwrite{false};  ///< replace an existing destination (only once complete)
 };
@@ -38,12 +38,16 @@ class RasterWriter {
   RasterWriter(const RasterWriter&) = delete;
   RasterWriter& operator=(const RasterWriter&) = delete;
 
-  /// Appends `rows` full-width rows (row-major, grid.width floats each). Rows must arrive in
-  /// order, from the top.
-  void write_rows(const float* data, std::int64_t rows);
+  /// Appends `rows` full-width rows of every band: `bands[b]` holds rows x grid.width floats
+  /// (row-major). Rows must arrive in order, from the top.
+  void write_rows(const float* const* bands, std::int64_t rows);
+  /// Single-band convenience.
+  void write_rows(const float* data, std::int64_t rows) { write_rows(&data, rows); }
 
-  /// Stores band statistics (GDAL STATISTICS_* metadata) before closing.
-  void set_statistics(double min, double max, double mean, double stddev);
+  /// Stores statistics (GDAL STATISTICS_* metadata) of band `band` (1-based) before closing.
+  void set_statistics(int band, double min, double max, double mean, double stddev);
+
+  [[nodiscard]] int band_count() const { return static_cast<int>(opt_.band_descriptions.size()); }
 
   /// Flushes, closes, checks for write errors and renames into place. Throws gp::io_error.
   void commit();
@@ -58,7 +62,7 @@ class RasterWriter {
   Grid grid_;
   WriterOptions opt_;
   GDALDataset* ds_{nullptr};
-  std::vector<float> strip_;  // one row of tiles: tile x grid.width
+  std::vector<std::vector<float>> strip_;  // per band, one row of tiles: tile x grid.width
   std::vector<float> tile_;
   std::int64_t strip_rows_{0};
   std::int64_t next_row_{0};

@@ -9,21 +9,28 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <vector>
 
 namespace gp::kernels {
 
-/// Whole-grid statistics of one layer's valid (finite) raw values; mergeable across windows.
+/// Whole-grid statistics of one layer's valid (finite) raw values; mergeable across windows
+/// (Chan et al.'s pairwise update, so that mean and variance stay accurate on large grids).
 struct LayerStats {
   std::uint64_t valid{0};    ///< number of finite cells
   std::uint64_t invalid{0};  ///< number of non-finite cells (nodata)
   double min{0.0};           ///< meaningful when valid > 0
   double max{0.0};
-  double sum{0.0};
-  double sum_sq{0.0};
+  double mean{0.0};
+  double m2{0.0};            ///< sum of squared deviations from the mean
 
-  /// Folds `o` into this (order-independent for counts, min and max).
+  /// Folds `o` into this.
   void merge(const LayerStats& o);
+  /// Population standard deviation (0 when fewer than 2 cells).
+  [[nodiscard]] double stddev() const;
 };
+
+/// Number of input layers a program reads per cell (its layers plus the mask, if any).
+inline int program_inputs(const Program& p) { return p.n_layers + (p.mask_layer >= 0 ? 1 : 0); }
 
 /// A compute backend. Not thread-safe: one per runner.
 class Backend {
@@ -31,12 +38,25 @@ class Backend {
   virtual ~Backend() = default;
   /// Human-readable description, e.g. "cpu (OpenMP, 2 threads)" or "cuda:0 (NVIDIA H100)".
   [[nodiscard]] virtual std::string name() const = 0;
-  /// Scores `n` cells. `layers[l]` points to `n` host floats of layer l (NaN = nodata);
-  /// `out` receives `n` host floats (program.out_nodata where the result is nodata).
-  virtual void score(const Program& program, const float* const* layers, std::size_t n,
-                     float* out) = 0;
+
+  /// Sets the program and its aux table (percentile knots) for the following score() calls.
+  virtual void set_program(const Program& program, const std::vector<double>& aux) = 0;
+
+  /// Scores `n` cells. `layers[l]` points to `n` host floats of input l (NaN = nodata), for
+  /// l < program_inputs(program); `bands[b]` receives `n` host floats for each output band
+  /// (program.out_nodata where nodata).
+  virtual void score(const float* const* layers, std::size_t n, float* const* bands) = 0;
+
   /// Statistics of `n` host floats (non-finite values count as invalid).
   [[nodiscard]] virtual LayerStats stats(const float* data, std::size_t n) = 0;
+
+  /// Adds to `counts[nbins]` the valid values of `data` falling in [lo, hi] (bins of equal
+  /// width; hi goes to the last bin). When `slot_of_bin` is given, it maps each of `nbins`
+  /// coarse bins to a slot (-1: none) and values of slotted bins are counted instead into
+  /// `counts[slot * sub_bins + sub]`, sub-bins of equal width inside the coarse bin.
+  virtual void histogram(const float* data, std::size_t n, double lo, double hi, int nbins,
+                         const std::int32_t* slot_of_bin, int sub_bins,
+                         std::uint64_t* counts) = 0;
 };
 
 /// The OpenMP backend; `threads` <= 0 uses every core.

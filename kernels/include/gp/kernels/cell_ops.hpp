@@ -1,75 +1,202 @@
 #pragma once
 // Per-cell math, written once for the CPU (OpenMP) and CUDA backends.
 // Nodata convention inside kernels: a non-finite input (NaN, +-inf) is nodata. geo/ turns every
-// source nodata value into NaN before a window reaches a kernel.
+// source nodata value into NaN before a window reaches a kernel. Plain <math.h> functions only
+// (exp, pow, log10 have device overloads); no host-only std:: calls.
 
 #include "gp/kernels/hd.hpp"
 #include "gp/kernels/program.hpp"
+
+#include <math.h>
 
 #include <cstddef>
 
 namespace gp::kernels {
 
-/// True when `v` is a usable number (not NaN, not infinite). Written without <cmath> so that
-/// host and device share it: NaN fails every comparison, infinities fail the bound check.
+GP_HD inline double nan_value() { return 0.0 / 0.0; }
+
+/// True when `v` is a usable number (not NaN, not infinite). NaN fails every comparison,
+/// infinities fail the bound check.
 GP_HD inline bool is_valid(double v) {
   return v == v && v <= 1.7976931348623157e308 && v >= -1.7976931348623157e308;
 }
 
 GP_HD inline double clamp01(double v) { return v < 0.0 ? 0.0 : (v > 1.0 ? 1.0 : v); }
 
-/// Applies a layer transform to a valid raw value. Returns a favourability (NaN when the
-/// parameters make it undefined, e.g. min == max for linear).
-GP_HD inline double apply_transform(const TransformParams& t, double x) {
-  switch (t.kind) {
-    case TransformKind::identity:
-      return x;
-    case TransformKind::linear: {
-      const double range = t.max - t.min;
-      if (range == 0.0) return 0.0 / 0.0;
-      // Works for min > max as well: the ratio is then 1 at max and 0 at min (inverted).
-      return clamp01((x - t.min) / range);
-    }
+/// Percentile rank of x from `count` knots (values ascending at aux[first..], cumulative
+/// fractions at aux[first+count..]): linear interpolation between knots, 0 below, 1 above.
+GP_HD inline double percentile_rank(const double* aux, int first, int count, double x) {
+  const double* v = aux + first;
+  const double* f = aux + first + count;
+  if (count <= 0) return nan_value();
+  if (x <= v[0]) return x < v[0] ? 0.0 : f[0];
+  if (x >= v[count - 1]) return 1.0;
+  int lo = 0;
+  int hi = count - 1;  // v[lo] < x < v[hi]
+  while (hi - lo > 1) {
+    const int mid = (lo + hi) / 2;
+    if (v[mid] <= x) lo = mid;
+    else hi = mid;
   }
-  return 0.0 / 0.0;
+  const double span = v[hi] - v[lo];
+  const double t = span > 0.0 ? (x - v[lo]) / span : 1.0;
+  return f[lo] + t * (f[hi] - f[lo]);
 }
 
-/// Scores one cell. `raw(l)` returns the raw value of layer l at the cell (NaN = nodata); the
-/// accessor lets the CPU use an array of layer pointers and CUDA one strided device buffer.
-/// Returns NaN when the cell is nodata in the result.
-template <class RawAt>
-GP_HD inline double score_cell(const Program& p, RawAt raw_at) {
+/// Reclass: the score of the first matching rule, the fallback, or nodata.
+GP_HD inline double reclass_value(const Program& p, const TransformParams& t, double x) {
+  for (int r = t.first; r < t.first + t.count; ++r) {
+    const ReclassRule& rule = p.rules[r];
+    if (rule.is_value != 0 ? x == rule.lo : (x >= rule.lo && x < rule.hi)) return rule.score;
+  }
+  return t.has_default != 0 ? t.fallback : nan_value();
+}
+
+/// Applies a layer transform to a valid raw value. Returns NaN when the result is undefined
+/// (e.g. log of a non-positive number, an unmatched reclass value without default).
+GP_HD inline double apply_transform(const Program& p, const TransformParams& t, double x,
+                                    const double* aux) {
+  double y = nan_value();
+  switch (t.kind) {
+    case TransformKind::identity:
+      y = x;
+      break;
+    case TransformKind::linear:
+    case TransformKind::minmax: {
+      const double range = t.b - t.a;
+      // A constant layer carries no information: every cell gets 0 (the runner warns).
+      // min > max gives a negative range: 1 at max, 0 at min (inverted).
+      y = range == 0.0 ? 0.0 : clamp01((x - t.a) / range);
+      break;
+    }
+    case TransformKind::large:
+      // Undefined for x <= 0 by the formula; the limit as x -> 0+ is 0 (for spread > 0).
+      y = x <= 0.0 ? 0.0 : 1.0 / (1.0 + pow(x / t.a, -t.b));
+      break;
+    case TransformKind::small:
+      y = x <= 0.0 ? 1.0 : 1.0 / (1.0 + pow(x / t.a, t.b));
+      break;
+    case TransformKind::gaussian:
+      y = exp(-t.b * (x - t.a) * (x - t.a));
+      break;
+    case TransformKind::near:
+      y = 1.0 / (1.0 + t.b * (x - t.a) * (x - t.a));
+      break;
+    case TransformKind::ms_large: {
+      const double am = t.c * t.a;
+      const double bs = t.d * t.b;
+      y = x > am ? 1.0 - bs / (x - am + bs) : 0.0;
+      break;
+    }
+    case TransformKind::ms_small: {
+      const double am = t.c * t.a;
+      const double bs = t.d * t.b;
+      // ArcGIS documents 0 below a*m, which breaks continuity (the formula tends to 1 there);
+      // small values are the favourable ones, so they get 1.
+      y = x > am ? bs / (x - am + bs) : 1.0;
+      break;
+    }
+    case TransformKind::reclass:
+      y = reclass_value(p, t, x);
+      break;
+    case TransformKind::zscore:
+      y = t.b > 0.0 ? (x - t.a) / t.b : 0.0;
+      break;
+    case TransformKind::percentile:
+      y = percentile_rank(aux, t.first, t.count, x);
+      break;
+    case TransformKind::log10:
+      y = x + t.a > 0.0 ? log10(x + t.a) : nan_value();
+      break;
+    case TransformKind::clamp:
+      y = x < t.a ? t.a : (x > t.b ? t.b : x);
+      break;
+  }
+  if (t.invert != 0 && is_valid(y)) y = 1.0 - y;
+  return y;
+}
+
+/// Combines the inputs of group `g`; `node` holds every node value computed so far (NaN =
+/// nodata) and `skip[i]` whether node i may drop out when nodata.
+GP_HD inline double combine_group(const Program& p, const GroupOp& g, const double* node,
+                                  const unsigned char* skip) {
   double acc = 0.0;
   double wsum = 0.0;
+  double prod = 1.0;
+  double co_prod = 1.0;  // prod (1 - mu)
+  double mn = 0.0;
+  double mx = 0.0;
+  int used = 0;
   bool skipped = false;
-  for (int l = 0; l < p.n_layers; ++l) {
-    const LayerOp& op = p.layers[l];
-    const double raw = static_cast<double>(raw_at(l));
-    double fav = 0.0 / 0.0;
-    if (is_valid(raw)) fav = apply_transform(op.transform, raw);
-    if (!is_valid(fav)) {
-      if (op.skip_missing != 0) {
+  for (int k = g.first_input; k < g.first_input + g.n_inputs; ++k) {
+    const int id = p.inputs[k];
+    const double v = node[id];
+    if (!is_valid(v)) {
+      if (skip[id] != 0) {
         skipped = true;
         continue;
       }
-      return 0.0 / 0.0;
+      return nan_value();
     }
-    acc += op.weight * fav;
-    wsum += op.weight;
+    const double w = p.input_weights[k];
+    acc += w * v;
+    wsum += w;
+    prod *= v;
+    co_prod *= 1.0 - v;
+    mn = used == 0 ? v : (v < mn ? v : mn);
+    mx = used == 0 ? v : (v > mx ? v : mx);
+    ++used;
   }
-  if (!(wsum > 0.0)) return 0.0 / 0.0;
-  switch (p.combine) {
+  if (used == 0) return nan_value();
+  switch (g.method) {
     case CombineMethod::weighted_sum:
-      // Weights are normalised to sum 1 over all layers; when a `missing = "skip"` layer is
-      // absent, dividing by the weight of the layers present renormalises them for this cell.
+    case CombineMethod::index_overlay:
+      if (!(wsum > 0.0)) return nan_value();
+      // Weights sum to 1 within the group; when a skip input is absent, dividing by the weight
+      // of the inputs present renormalises them for this cell.
       return skipped ? acc / wsum : acc;
+    case CombineMethod::fuzzy_and:
+      return mn;
+    case CombineMethod::fuzzy_or:
+      return mx;
+    case CombineMethod::fuzzy_product:
+      return prod;
+    case CombineMethod::fuzzy_sum:
+      return 1.0 - co_prod;
+    case CombineMethod::fuzzy_gamma: {
+      const double fsum = 1.0 - co_prod;
+      // pow(0, 0) is 1, which is the limit the operator wants at gamma = 0 or 1.
+      return pow(fsum, g.gamma) * pow(prod, 1.0 - g.gamma);
+    }
   }
-  return 0.0 / 0.0;
+  return nan_value();
 }
 
-/// Result value to store for a cell: the score as float, or the program's nodata value.
-GP_HD inline float store_value(const Program& p, double score) {
-  return is_valid(score) ? static_cast<float>(score) : p.out_nodata;
+/// Evaluates the whole network for one cell. `raw_at(l)` returns the raw value of layer l
+/// (NaN = nodata); `store(b, v)` receives each output band's value (NaN = nodata).
+template <class RawAt, class Store>
+GP_HD inline void eval_cell(const Program& p, const double* aux, RawAt raw_at, Store store) {
+  double node[max_nodes];
+  unsigned char skip[max_nodes];
+  if (p.mask_layer >= 0 && !is_valid(static_cast<double>(raw_at(p.mask_layer)))) {
+    for (int b = 0; b < p.n_bands; ++b) store(b, nan_value());
+    return;
+  }
+  for (int l = 0; l < p.n_layers; ++l) {
+    const double raw = static_cast<double>(raw_at(l));
+    node[l] = is_valid(raw) ? apply_transform(p, p.layers[l].transform, raw, aux) : nan_value();
+    skip[l] = static_cast<unsigned char>(p.layers[l].skip_missing);
+  }
+  for (int g = 0; g < p.n_groups; ++g) {
+    node[p.n_layers + g] = combine_group(p, p.groups[g], node, skip);
+    skip[p.n_layers + g] = static_cast<unsigned char>(p.groups[g].skip_missing);
+  }
+  for (int b = 0; b < p.n_bands; ++b) store(b, node[p.bands[b]]);
+}
+
+/// Result value to store for a cell: the value as float, or the program's nodata value.
+GP_HD inline float store_value(const Program& p, double v) {
+  return is_valid(v) ? static_cast<float>(v) : p.out_nodata;
 }
 
 }  // namespace gp::kernels
