@@ -1,0 +1,62 @@
+#pragma once
+// Known occurrences (deposits, prospects) for training, validation and maps: points from any OGR
+// source, or a CSV with named lon/lat columns, optionally filtered, placed on a grid. Points
+// outside the grid, on nodata cells, without coordinates or that cannot be projected are
+// reported by name: nothing is dropped silently.
+
+#include "gp/geo/grid.hpp"
+#include "gp/geo/vector_source.hpp"
+
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+namespace gp::geo {
+
+/// Where deposits come from, and which to keep.
+struct DepositSpec {
+  /// The source: path, layer / sql / where (OGR), x_column / y_column and crs for tables
+  /// (x = longitude, y = latitude, crs default EPSG:4326).
+  VectorSpec source;
+  std::string name_column;  ///< the deposit's name; empty: "#<FID>"
+  /// A simple filter besides `where`: keep rows whose `filter_column` contains `filter_contains`
+  /// (case-insensitive) and/or equals `filter_equals` (exact).
+  std::string filter_column;
+  std::string filter_contains;
+  std::string filter_equals;
+};
+
+/// A deposit placed on a grid cell.
+struct PlacedDeposit {
+  std::string name;
+  double x{0.0};  ///< grid CRS
+  double y{0.0};
+  std::int64_t col{0};
+  std::int64_t row{0};
+};
+
+/// A deposit that could not be placed, with why ("outside the grid", "on a nodata cell", ...).
+struct RejectedDeposit {
+  std::string name;
+  std::string reason;
+};
+
+struct DepositPlacement {
+  std::vector<PlacedDeposit> placed;
+  std::vector<RejectedDeposit> rejected;
+};
+
+/// True when cell (col, row) of the grid holds data; used to reject deposits on nodata cells.
+using CellValidity = std::function<bool(std::int64_t col, std::int64_t row)>;
+
+/// Reads the deposits and places them on `grid`. `valid` (optional) rejects nodata cells.
+/// Throws gp::input_error (unreadable source, missing column) / gp::config_error.
+DepositPlacement place_deposits(const DepositSpec& spec, const Grid& grid,
+                                const CellValidity& valid = {});
+
+/// Validity from band 1 of a raster on `grid` (read one cell at a time through GDAL's cache):
+/// false where the value is its nodata value or not finite.
+CellValidity validity_from_raster(const std::string& path);
+
+}  // namespace gp::geo

@@ -1,0 +1,106 @@
+#include "gp/geo/deposits.hpp"
+
+#include "gp/error.hpp"
+#include "gp/geo/gdal_env.hpp"
+
+#include <gdal_priv.h>
+
+#include <algorithm>
+#include <cmath>
+#include <memory>
+
+namespace gp::geo {
+
+DepositPlacement place_deposits(const DepositSpec& spec, const Grid& grid,
+                                const CellValidity& valid) {
+  VectorSpec vs = spec.source;
+  if (vs.what.empty()) vs.what = "deposits";
+  const bool filtering = !spec.filter_column.empty();
+  if (filtering && spec.filter_contains.empty() && spec.filter_equals.empty()) {
+    throw config_error(vs.what + ": filter_column '" + spec.filter_column +
+                       "' needs filter_contains or filter_equals");
+  }
+  VectorSource src(vs);
+  if (filtering && !src.has_field(spec.filter_column)) {
+    throw input_error(vs.what + ": " + vs.path + " has no column '" + spec.filter_column +
+                      "' to filter on");
+  }
+  // The simple filter becomes an OGR attribute filter, ANDed with `where`.
+  if (filtering) {
+    std::string clause;
+    auto quote = [](const std::string& s) {
+      std::string q = "'";
+      for (char c : s) q += c == '\'' ? std::string("''") : std::string(1, c);
+      return q + "'";
+    };
+    const std::string col = "\"" + spec.filter_column + "\"";
+    if (!spec.filter_equals.empty()) clause = col + " = " + quote(spec.filter_equals);
+    if (!spec.filter_contains.empty()) {
+      // OGR SQL's LIKE is case-insensitive; % and _ in the text are taken literally via ESCAPE.
+      std::string pat;
+      for (char c : spec.filter_contains) {
+        if (c == '%' || c == '_' || c == '\\') pat += '\\';
+        pat += c;
+      }
+      clause += (clause.empty() ? "" : " AND ") + col + " LIKE " + quote("%" + pat + "%") +
+                " ESCAPE '\\'";
+    }
+    if (!vs.where.empty()) {
+      std::string both = "(";
+      both.append(vs.where).append(") AND (").append(clause).append(")");
+      clause = std::move(both);
+    }
+    vs.where = clause;
+  }
+  VectorSource filtered(vs);
+  std::vector<SkippedFeature> skipped;
+  const std::vector<Feature> feats = filtered.read(grid.crs_wkt, {}, spec.name_column, &skipped);
+  DepositPlacement out;
+  for (auto& s : skipped) out.rejected.push_back({s.name, s.reason});
+  for (const auto& f : feats) {
+    const OGRGeometry* g = f.geometry.get();
+    OGRPoint p;
+    if (wkbFlatten(g->getGeometryType()) == wkbPoint) {
+      p = *g->toPoint();
+    } else if (g->Centroid(&p) != OGRERR_NONE) {
+      out.rejected.push_back({f.name, "not a point and has no centroid"});
+      continue;
+    }
+    const double cx = (p.getX() - grid.x0) / grid.dx;
+    const double cy = (grid.y0 - p.getY()) / grid.dy;
+    if (!(cx >= 0.0 && cy >= 0.0 && cx < static_cast<double>(grid.width) &&
+          cy < static_cast<double>(grid.height))) {
+      out.rejected.push_back({f.name, "outside the grid"});
+      continue;
+    }
+    PlacedDeposit d{f.name, p.getX(), p.getY(), static_cast<std::int64_t>(std::floor(cx)),
+                    static_cast<std::int64_t>(std::floor(cy))};
+    if (valid && !valid(d.col, d.row)) {
+      out.rejected.push_back({f.name, "on a nodata cell"});
+      continue;
+    }
+    out.placed.push_back(std::move(d));
+  }
+  return out;
+}
+
+CellValidity validity_from_raster(const std::string& path) {
+  reset_gdal_error();
+  std::shared_ptr<GDALDataset> ds(GDALDataset::Open(path.c_str(), GDAL_OF_RASTER | GDAL_OF_READONLY),
+                                  [](GDALDataset* d) { GDALClose(GDALDataset::ToHandle(d)); });
+  if (!ds) throw input_error("cannot read " + path + ": " + last_gdal_error());
+  return [ds](std::int64_t col, std::int64_t row) {
+    GDALRasterBand* b = ds->GetRasterBand(1);
+    if (col < 0 || row < 0 || col >= b->GetXSize() || row >= b->GetYSize()) return false;
+    double v = 0.0;
+    if (b->RasterIO(GF_Read, static_cast<int>(col), static_cast<int>(row), 1, 1, &v, 1, 1,
+                    GDT_Float64, 0, 0, nullptr) != CE_None) {
+      return false;
+    }
+    int has = 0;
+    const double nd = b->GetNoDataValue(&has);
+    return std::isfinite(v) && !(has != 0 && v == nd);
+  };
+}
+
+}  // namespace gp::geo
