@@ -265,6 +265,39 @@ TEST(DemoRun, SirSamuelModel) {
       << valid << " valid cells of " << v.size();
 }
 
+TEST(DemoRun, SirSamuelFuzzyNetwork) {
+  const fs::path dir = scratch_dir();
+  const fs::path model = source_dir() / "data-samples" / "sirsam" / "ree_fuzzy.toml";
+  const fs::path out = dir / "fuzzy.tif";
+  const CliResult r = run_cli({"run", model.string(), "-o", out.string(), "--quiet"});
+  ASSERT_EQ(r.exit_code, 0) << "stderr:\n" << r.err;
+  GDALDatasetUniquePtr ds(GDALDataset::Open(out.c_str(), GDAL_OF_RASTER | GDAL_OF_READONLY));
+  ASSERT_TRUE(ds);
+  ASSERT_EQ(ds->GetRasterCount(), 3);
+  EXPECT_STREQ(ds->GetRasterBand(1)->GetDescription(), "prospectivity");
+  EXPECT_STREQ(ds->GetRasterBand(2)->GetDescription(), "radioelements");
+  EXPECT_STREQ(ds->GetRasterBand(3)->GetDescription(), "setting");
+  EXPECT_STREQ(ds->GetMetadataItem("GP_MODEL_NAME"), "sirsam-ree-fuzzy");
+  const auto fin = gp::test::read_raster(out, 1);
+  const auto rad = gp::test::read_raster(out, 2);
+  const auto set = gp::test::read_raster(out, 3);
+  std::size_t valid = 0;
+  for (std::size_t i = 0; i < fin.size(); ++i) {
+    if (fin[i] == out_nodata) continue;
+    ++valid;
+    ASSERT_NE(rad[i], out_nodata);
+    ASSERT_NE(set[i], out_nodata);
+    // The final band is the fuzzy gamma (0.9) of the two group bands written beside it.
+    const double a = rad[i];
+    const double b = set[i];
+    const double expect = std::pow(1.0 - (1.0 - a) * (1.0 - b), 0.9) * std::pow(a * b, 0.1);
+    ASSERT_NEAR(fin[i], expect, 2e-6) << "cell " << i;
+    ASSERT_GE(fin[i], 0.0f);
+    ASSERT_LE(fin[i], 1.0f);
+  }
+  EXPECT_GT(static_cast<double>(valid), 0.5 * static_cast<double>(fin.size()));
+}
+
 // --- A hand-made model, every cell worked out by hand ---------------------------------------------
 
 /// Three layers on one 5 x 4 grid, weights 2:1:1 (normalised 0.5, 0.25, 0.25):

@@ -235,3 +235,166 @@ TEST(DidYouMean, ClosestWithinDistance) {
   EXPECT_EQ(gm::did_you_mean("wieght", {"name", "weight", "path"}), "weight");
   EXPECT_EQ(gm::did_you_mean("qqqqqq", {"name", "weight", "path"}), "");
 }
+
+// ---- Transforms and the inference network (issue: knowledge-driven models) ----
+
+namespace {
+std::string layer_with(const std::string& name, const std::string& extra) {
+  return "[[layer]]\nname = \"" + name + "\"\npath = \"" + name + ".tif\"\n" + extra + "\n";
+}
+}  // namespace
+
+TEST(ModelTransforms, EveryKindParses) {
+  const gm::Model m = parse(
+      layer_with("a", "transform = { kind = \"large\", midpoint = 2, spread = 5 }") +
+      layer_with("b", "transform = { kind = \"small\", midpoint = 2, spread = 5, invert = true }") +
+      layer_with("c", "transform = { kind = \"gaussian\", midpoint = 2, spread = 0.1 }") +
+      layer_with("d", "transform = { kind = \"near\", midpoint = 2, spread = 0.1 }") +
+      layer_with("e", "transform = { kind = \"ms-large\", a = 1, b = 2 }") +
+      layer_with("f", "transform = { kind = \"ms-small\", a = 1, b = 2 }") +
+      layer_with("g", "transform = { kind = \"minmax\" }") +
+      layer_with("h", "transform = \"zscore\"") +
+      layer_with("i", "transform = { kind = \"percentile\" }") +
+      layer_with("j", "transform = { kind = \"log\", offset = 1 }") +
+      layer_with("k", "transform = { kind = \"clamp\", min = 0, max = 5 }") +
+      layer_with("l", "transform = { kind = \"reclass\", table = [ { value = 3, score = 0.9 },\n"
+                      "  { from = 10, to = 20, score = 0.4 } ], default = 0.1 }"));
+  ASSERT_EQ(m.layers.size(), 12u);
+  EXPECT_EQ(*m.layers[0].transform.midpoint, 2.0);
+  EXPECT_TRUE(m.layers[1].transform.invert);
+  EXPECT_EQ(*m.layers[4].transform.b, 2.0);
+  EXPECT_TRUE(m.layers[6].transform.needs_minmax());
+  EXPECT_TRUE(m.layers[7].transform.needs_moments());
+  EXPECT_TRUE(m.layers[8].transform.needs_percentiles());
+  EXPECT_EQ(m.layers[9].transform.offset, 1.0);
+  ASSERT_EQ(m.layers[11].transform.table.size(), 2u);
+  EXPECT_TRUE(m.layers[11].transform.table[0].is_value);
+  EXPECT_EQ(m.layers[11].transform.table[1].hi, 20.0);
+  EXPECT_EQ(*m.layers[11].transform.fallback, 0.1);
+  // A categorical reclass defaults to nearest-neighbour resampling.
+  EXPECT_EQ(m.layers[11].resampling, "nearest");
+  // The simple form becomes one weighted-sum group over every layer.
+  ASSERT_EQ(m.groups.size(), 1u);
+  EXPECT_EQ(m.groups[0].inputs.size(), 12u);
+}
+
+TEST(ModelTransforms, MissingParameterForKind) {
+  const std::string e = error_of(layer_with("u", "transform = { kind = \"large\", spread = 5 }"));
+  EXPECT_NE(e.find("midpoint"), std::string::npos) << e;
+  EXPECT_NE(e.find("kind \"large\" needs midpoint"), std::string::npos) << e;
+  EXPECT_NE(e.find("layer 'u'"), std::string::npos) << e;
+  EXPECT_NE(error_of(layer_with("u", "transform = { kind = \"ms-small\", a = 1 }")).find("needs b"),
+            std::string::npos);
+  EXPECT_NE(error_of(layer_with("u", "transform = { kind = \"reclass\" }")).find("table"),
+            std::string::npos);
+}
+
+TEST(ModelTransforms, ParameterOfAnotherKindIsUnknown) {
+  const std::string e =
+      error_of(layer_with("u", "transform = { kind = \"gaussian\", midpoint = 1, spread = 1, min = 0 }"));
+  EXPECT_NE(e.find("unknown key 'min'"), std::string::npos) << e;
+}
+
+TEST(ModelTransforms, ReclassOverlapsRefused) {
+  const std::string e = error_of(layer_with(
+      "lith", "transform = { kind = \"reclass\", table = [ { from = 0, to = 10, score = 1 }, "
+              "{ from = 5, to = 15, score = 0 } ] }"));
+  EXPECT_NE(e.find("entries 1 and 2 overlap"), std::string::npos) << e;
+  const std::string e2 = error_of(layer_with(
+      "lith", "transform = { kind = \"reclass\", table = [ { value = 3, score = 1 }, "
+              "{ from = 0, to = 10, score = 0 } ] }"));
+  EXPECT_NE(e2.find("overlap"), std::string::npos) << e2;
+  // Touching half-open ranges do not overlap.
+  EXPECT_NO_THROW(parse(layer_with(
+      "lith", "transform = { kind = \"reclass\", table = [ { from = 0, to = 10, score = 1 }, "
+              "{ from = 10, to = 20, score = 0 } ] }")));
+}
+
+TEST(ModelTransforms, CategoricalLayerRefusesInterpolatingResampling) {
+  const std::string e = error_of(layer_with(
+      "lith", "resampling = \"bilinear\"\ntransform = { kind = \"reclass\", table = [ { value = 3, "
+              "score = 1 } ] }"));
+  EXPECT_NE(e.find("categorical"), std::string::npos) << e;
+  EXPECT_NE(e.find("nearest"), std::string::npos) << e;
+  // Class breaks on a continuous layer (ranges only) may be interpolated.
+  EXPECT_NO_THROW(parse(layer_with(
+      "grade", "resampling = \"bilinear\"\ntransform = { kind = \"reclass\", table = [ { from = 0, "
+               "to = 1, score = 1 } ] }")));
+}
+
+TEST(ModelNetwork, GroupsAndFinal) {
+  const gm::Model m = parse(layer_with("la", "") + layer_with("ce", "") + layer_with("fault", "") +
+                            R"(
+[[group]]
+name = "geochem"
+method = "fuzzy-or"
+inputs = ["la", "ce"]
+[[group]]
+name = "final"
+method = "fuzzy-gamma"
+inputs = ["geochem", "fault"]
+gamma = 0.8
+[combine]
+final = "final"
+[output]
+bands = ["geochem", "fault"]
+)");
+  ASSERT_EQ(m.groups.size(), 2u);
+  EXPECT_EQ(m.groups[1].gamma, 0.8);
+  EXPECT_EQ(m.combine.final, "final");
+  EXPECT_EQ(m.output.bands, (std::vector<std::string>{"geochem", "fault"}));
+  // Default input weights: layers' weights (1), groups 1.
+  EXPECT_EQ(m.groups[0].weights, (std::vector<double>{1.0, 1.0}));
+}
+
+TEST(ModelNetwork, GammaOutsideUnitInterval) {
+  const std::string e = error_of(layer_with("a", "") + layer_with("b", "") +
+                                 "[[group]]\nname = \"g\"\nmethod = \"fuzzy-gamma\"\n"
+                                 "inputs = [\"a\", \"b\"]\ngamma = 1.5\n");
+  EXPECT_NE(e.find("gamma in [0, 1]"), std::string::npos) << e;
+  EXPECT_NE(error_of(layer_with("a", "") + "[combine]\nmethod = \"fuzzy-gamma\"\ngamma = -0.1\n")
+                .find("gamma"),
+            std::string::npos);
+}
+
+TEST(ModelNetwork, GroupReferringToItself) {
+  const std::string e = error_of(layer_with("a", "") +
+                                 "[[group]]\nname = \"g\"\nmethod = \"fuzzy-or\"\n"
+                                 "inputs = [\"a\", \"g\"]\n");
+  EXPECT_NE(e.find("[[group]] 'g'"), std::string::npos) << e;
+  EXPECT_NE(e.find("refers to itself"), std::string::npos) << e;
+}
+
+TEST(ModelNetwork, CycleNamesItsGroups) {
+  const std::string e = error_of(layer_with("a", "") +
+                                 "[[group]]\nname = \"x\"\ninputs = [\"a\", \"y\"]\n"
+                                 "[[group]]\nname = \"y\"\ninputs = [\"x\"]\n"
+                                 "[[group]]\nname = \"top\"\ninputs = [\"y\"]\n");
+  EXPECT_NE(e.find("cycle"), std::string::npos) << e;
+  EXPECT_NE(e.find("x -> y -> x"), std::string::npos) << e;
+}
+
+TEST(ModelNetwork, UnknownNameSuggests) {
+  const std::string e = error_of(layer_with("cerium", "") +
+                                 "[[group]]\nname = \"g\"\ninputs = [\"ceruim\"]\n");
+  EXPECT_NE(e.find("unknown layer or group 'ceruim'"), std::string::npos) << e;
+  EXPECT_NE(e.find("did you mean 'cerium'"), std::string::npos) << e;
+  EXPECT_NE(error_of(layer_with("a", "") + "[output]\nbands = [\"nope\"]\n").find("'nope'"),
+            std::string::npos);
+}
+
+TEST(ModelNetwork, UnusedLayersAndGroupsAreNamed) {
+  const std::string e = error_of(layer_with("a", "") + layer_with("b", "") + layer_with("c", "") +
+                                 "[[group]]\nname = \"side\"\ninputs = [\"c\"]\n"
+                                 "[[group]]\nname = \"final\"\ninputs = [\"a\"]\n");
+  EXPECT_NE(e.find("not used by the final map 'final'"), std::string::npos) << e;
+  EXPECT_NE(e.find("'b'"), std::string::npos) << e;
+  EXPECT_NE(e.find("'c'"), std::string::npos) << e;
+  EXPECT_NE(e.find("'side'"), std::string::npos) << e;
+}
+
+TEST(ModelNetwork, CombineMethodWithGroupsIsAmbiguous) {
+  const std::string e = error_of(layer_with("a", "") + "[[group]]\nname = \"g\"\ninputs = [\"a\"]\n"
+                                                       "[combine]\nmethod = \"fuzzy-or\"\n");
+  EXPECT_NE(e.find("each group has its own method"), std::string::npos) << e;
+}

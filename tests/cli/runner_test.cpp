@@ -223,3 +223,146 @@ TEST(RunModel, ThreadCountDoesNotChangeBytes) {
   gc::run_model(m, o2);
   EXPECT_TRUE(gp::test::file_bytes(o1.output) == gp::test::file_bytes(o2.output));
 }
+
+// ---- A three-level network on small rasters against a separate reference evaluation ----
+
+namespace {
+
+/// Reference memberships and operators, written independently of kernels/ from the formulas.
+double ref_large(double x, double mid, double spread) {
+  return x <= 0 ? 0.0 : 1.0 / (1.0 + std::pow(x / mid, -spread));
+}
+double ref_gauss(double x, double mid, double spread) {
+  return std::exp(-spread * (x - mid) * (x - mid));
+}
+double ref_linear(double x, double lo, double hi) {
+  return std::clamp((x - lo) / (hi - lo), 0.0, 1.0);
+}
+
+}  // namespace
+
+TEST(RunModel, ThreeLevelNetworkMatchesReference) {
+  const fs::path dir = scratch_dir();
+  const int w = 37;
+  const int h = 23;
+  std::vector<float> la(w * h), ce(w * h), dist(w * h), lith(w * h);
+  for (int i = 0; i < w * h; ++i) {
+    la[static_cast<std::size_t>(i)] = static_cast<float>((i * 37) % 101) * 0.5f;        // 0..50
+    ce[static_cast<std::size_t>(i)] = static_cast<float>((i * 53) % 97);                // 0..96
+    dist[static_cast<std::size_t>(i)] = static_cast<float>((i * 29) % 2000);            // metres
+    lith[static_cast<std::size_t>(i)] = static_cast<float>(i % 5);                      // codes
+  }
+  ce[10] = -9999.0f;   // nodata in a skip layer
+  dist[20] = -9999.0f; // nodata in a required layer
+  const double nd = -9999.0;
+  for (auto [name, v] : {std::pair{"la", &la}, {"ce", &ce}, {"dist", &dist}, {"lith", &lith}}) {
+    write_raster(dir / (std::string(name) + ".tif"), "EPSG:3577", 0, 2300, 100, 100, w, h, *v, &nd);
+  }
+  const auto m = model_from(dir, R"(
+[[layer]]
+name = "la"
+path = "la.tif"
+transform = { kind = "large", midpoint = 20, spread = 3 }
+[[layer]]
+name = "ce"
+path = "ce.tif"
+transform = { kind = "gaussian", midpoint = 50, spread = 0.001 }
+missing = "skip"
+[[layer]]
+name = "dist"
+path = "dist.tif"
+transform = { kind = "linear", min = 1500, max = 0 }
+[[layer]]
+name = "lith"
+path = "lith.tif"
+transform = { kind = "reclass", table = [ { value = 1, score = 0.9 }, { value = 3, score = 0.6 } ], default = 0.1 }
+[[group]]
+name = "geochem"
+method = "fuzzy-or"
+inputs = ["la", "ce"]
+[[group]]
+name = "host"
+method = "weighted-sum"
+inputs = ["dist", "lith"]
+weights = [3, 1]
+[[group]]
+name = "final"
+method = "fuzzy-gamma"
+inputs = ["geochem", "host"]
+gamma = 0.75
+[output]
+bands = ["geochem", "host", "lith"]
+)");
+  const auto res = gc::run_model(m, quiet_cpu(dir / "net.tif"));
+  ASSERT_EQ(res.bands.size(), 4u);
+  const auto f = gp::test::read_raster(dir / "net.tif", 1);
+  const auto g = gp::test::read_raster(dir / "net.tif", 2);
+  const auto hst = gp::test::read_raster(dir / "net.tif", 3);
+  const auto li = gp::test::read_raster(dir / "net.tif", 4);
+  for (int i = 0; i < w * h; ++i) {
+    const auto k = static_cast<std::size_t>(i);
+    const double mla = ref_large(la[k], 20, 3);
+    const bool ce_ok = ce[k] != -9999.0f;
+    const double geo = ce_ok ? std::max(mla, ref_gauss(ce[k], 50, 0.001)) : mla;
+    const int code = static_cast<int>(lith[k]);
+    const double mlith = code == 1 ? 0.9 : (code == 3 ? 0.6 : 0.1);
+    ASSERT_NEAR(g[k], geo, 1e-6) << i;
+    ASSERT_NEAR(li[k], mlith, 1e-7) << i;
+    if (dist[k] == -9999.0f) {
+      EXPECT_EQ(hst[k], -9999.0f);
+      EXPECT_EQ(f[k], -9999.0f);
+      continue;
+    }
+    const double host = 0.75 * ref_linear(dist[k], 1500, 0) + 0.25 * mlith;
+    const double fsum = 1.0 - (1.0 - geo) * (1.0 - host);
+    const double prod = geo * host;
+    const double fin = std::pow(fsum, 0.75) * std::pow(prod, 0.25);
+    ASSERT_NEAR(hst[k], host, 1e-6) << i;
+    ASSERT_NEAR(f[k], fin, 1e-6) << i;
+  }
+  GDALDatasetUniquePtr ds(GDALDataset::Open((dir / "net.tif").c_str(), GDAL_OF_RASTER));
+  EXPECT_STREQ(ds->GetRasterBand(1)->GetDescription(), "prospectivity");
+  EXPECT_STREQ(ds->GetRasterBand(2)->GetDescription(), "geochem");
+  EXPECT_STREQ(ds->GetRasterBand(4)->GetDescription(), "lith");
+}
+
+TEST(RunModel, StatisticsTransformsUseWholeGridStatistics) {
+  const fs::path dir = scratch_dir();
+  // Values 1..100 on a 10 x 10 grid: mean 50.5, population std sqrt((100^2 - 1) / 12).
+  std::vector<float> v(100);
+  for (int i = 0; i < 100; ++i) v[static_cast<std::size_t>(i)] = static_cast<float>(i + 1);
+  write_raster(dir / "a.tif", "EPSG:3577", 0, 1000, 100, 100, 10, 10, v);
+  const auto m = model_from(dir, R"(
+[[layer]]
+name = "a"
+path = "a.tif"
+transform = "zscore"
+[[layer]]
+name = "p"
+path = "a.tif"
+transform = "percentile"
+[[layer]]
+name = "mm"
+path = "a.tif"
+transform = "minmax"
+[combine]
+method = "fuzzy-or"
+[output]
+bands = ["a", "p", "mm"]
+)");
+  auto opt = quiet_cpu(dir / "s.tif");
+  opt.window_rows = 3;  // statistics must not depend on the windows
+  gc::run_model(m, opt);
+  const auto z = gp::test::read_raster(dir / "s.tif", 2);
+  const auto p = gp::test::read_raster(dir / "s.tif", 3);
+  const auto mm = gp::test::read_raster(dir / "s.tif", 4);
+  const double sd = std::sqrt((100.0 * 100.0 - 1.0) / 12.0);
+  for (int i = 0; i < 100; ++i) {
+    const double x = i + 1;
+    EXPECT_NEAR(z[static_cast<std::size_t>(i)], (x - 50.5) / sd, 1e-5) << i;
+    EXPECT_NEAR(mm[static_cast<std::size_t>(i)], (x - 1.0) / 99.0, 1e-6) << i;
+    // Rank of x among 1..100 (mid-rank (x - 0.5) / 100), within 1/4096 plus one cell's
+    // share, since 100 cells cannot resolve a rank finer than 1/100 between knots.
+    EXPECT_NEAR(p[static_cast<std::size_t>(i)], (x - 0.5) / 100.0, 0.5 / 100.0 + 1.0 / 4096) << i;
+  }
+}
