@@ -10,6 +10,7 @@ packages=(
   libcli11-dev libtomlplusplus-dev nlohmann-json3-dev libssl-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   python3-gdal python3-numpy
+  libcairo2-dev fonts-dejavu-core python3-qgis qgis-providers
   locales time
 )
 

@@ -352,6 +352,84 @@ void resolve_network(Model& m, const std::string& source) {
   }
 }
 
+/// `[output] classes`: false | true | { method = "quantile", top = [...] } |
+/// { method = "breaks", breaks = [...] } | { method = "natural", n = 5 }, each with optional
+/// names (lowest class first). At most 32 classes.
+ClassSpec parse_classes(const toml::node& n, TableReader& parent) {
+  ClassSpec spec;
+  if (n.is_boolean()) {
+    if (!*n.value<bool>()) spec.method = "none";
+    return spec;
+  }
+  const toml::table* t = n.as_table();
+  if (t == nullptr) {
+    parent.fail("classes", "expected false, or a table such as { method = \"quantile\", top = "
+                           "[2, 5, 10, 25] }, found " + type_name(n));
+  }
+  TableReader r(*t, parent.source(), parent.context() + " classes");
+  constexpr std::size_t max_classes = 32;
+  spec.method = r.str("method").value_or("quantile");
+  expect_one_of(r, "method", spec.method, {"quantile", "breaks", "natural", "none"});
+  auto ascending = [&](const char* key, bool required) {
+    std::vector<double> v;
+    const toml::node* a = r.get(key);
+    if (a == nullptr) {
+      if (required) r.fail(key, "missing (expected an ascending list of numbers)");
+      return v;
+    }
+    if (a->as_array() == nullptr || a->as_array()->empty()) {
+      r.fail(key, "expected a non-empty ascending list of numbers");
+    }
+    for (const auto& e : *a->as_array()) v.push_back(r.as_number(e, key));
+    for (std::size_t i = 1; i < v.size(); ++i) {
+      if (!(v[i - 1] < v[i])) r.fail(key, "expected strictly ascending numbers");
+    }
+    if (v.size() + 1 > max_classes) {
+      r.fail(key, "at most " + std::to_string(max_classes - 1) + " values (" +
+                      std::to_string(max_classes) + " classes)");
+    }
+    return v;
+  };
+  std::size_t n_classes = 0;
+  if (spec.method == "quantile") {
+    if (r.get("top") != nullptr) spec.top = ascending("top", false);
+    for (double p : spec.top) {
+      if (!(p > 0.0 && p < 100.0)) r.fail("top", "expected percentages between 0 and 100");
+    }
+    n_classes = spec.top.size() + 1;
+  } else if (spec.method == "breaks") {
+    spec.top.clear();
+    spec.breaks = ascending("breaks", true);
+    n_classes = spec.breaks.size() + 1;
+  } else if (spec.method == "natural") {
+    spec.top.clear();
+    const auto k = r.integer("n").value_or(5);
+    if (k < 2 || k > static_cast<std::int64_t>(max_classes)) {
+      r.fail("n", "expected 2 to " + std::to_string(max_classes) + " classes, found " +
+                      std::to_string(k));
+    }
+    spec.n = static_cast<int>(k);
+    n_classes = static_cast<std::size_t>(k);
+  }
+  if (spec.method != "none") {
+    if (const toml::node* nn = r.get("names")) {
+      const toml::array* a = nn->as_array();
+      if (a == nullptr || a->size() != n_classes) {
+        r.fail("names", "expected " + std::to_string(n_classes) +
+                            " names (one per class, lowest first)");
+      }
+      for (const auto& e : *a) {
+        if (!e.is_string() || e.value<std::string>()->empty()) {
+          r.fail("names", "expected non-empty strings");
+        }
+        spec.names.push_back(*e.value<std::string>());
+      }
+    }
+  }
+  r.finish();
+  return spec;
+}
+
 }  // namespace
 
 std::string did_you_mean(std::string_view word, const std::vector<std::string_view>& candidates) {
@@ -632,6 +710,19 @@ Model parse_model(std::string_view text, const std::string& source, const fs::pa
         m.output.bands.push_back(*e.value<std::string>());
       }
     }
+    // Finishing keys (issue 7).
+    if (auto f = r.str("format")) {
+      expect_one_of(r, "format", *f, {"cog", "gtiff"});
+      m.output.format = *f;
+    }
+    if (const toml::node* cn = r.get("classes")) m.output.classes = parse_classes(*cn, r);
+    if (auto cm = r.str("colormap")) {
+      expect_one_of(r, "colormap", *cm, {"viridis", "magma", "inferno", "plasma", "cividis"});
+      m.output.colormap = *cm;
+    }
+    if (auto q = r.boolean("quicklook")) m.output.quicklook = *q;
+    if (auto rep = r.boolean("report")) m.output.report = *rep;
+    if (auto st = r.boolean("style")) m.output.style = *st;
     r.finish();
   }
   top.finish();

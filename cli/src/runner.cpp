@@ -1,5 +1,6 @@
 #include "gp/cli/runner.hpp"
 
+#include "gp/cli/outputs.hpp"
 #include "gp/cli/progress.hpp"
 
 #include "gp/error.hpp"
@@ -352,6 +353,7 @@ RunResult run_model(const model::Model& m, const RunOptions& opt) {
     throw config_error("no output path: set [output] path in the model or pass -o OUT.tif");
   }
   geo::check_output_path(res.output, opt.overwrite);
+  OutputSet outputs(m, res.output, opt.overwrite, opt.threads);  // side files checked up front
   const geo::Grid grid = resolve_grid(m);
   res.grid = grid;
 
@@ -493,7 +495,7 @@ RunResult run_model(const model::Model& m, const RunOptions& opt) {
   wopt.metadata["GP_MODEL_SHA256"] = m.sha256;
   wopt.metadata["GP_VERSION"] = GP_VERSION;
   wopt.metadata["GP_FINAL_GROUP"] = m.combine.final;
-  geo::RasterWriter writer(res.output, grid, wopt);
+  geo::RasterWriter writer(outputs.map_temp(), grid, wopt);
 
   std::vector<std::vector<float>> out(n_bands, std::vector<float>(win_cells));
   std::vector<float*> out_ptrs(n_bands);
@@ -552,6 +554,7 @@ RunResult run_model(const model::Model& m, const RunOptions& opt) {
   writer.commit();
   res.seconds_score = seconds_since(t_score);
   bar.update(1.0);
+  outputs.finish(res);  // COG, classes, styles, quicklook, report; then all into place
   return res;
 }
 

@@ -87,11 +87,27 @@ struct CombineSpec {
   std::string final;  ///< with groups: the final group (default: the last one declared)
 };
 
+/// `[output] classes`: how the score is cut into classes (1 = lowest ... N = highest; 0 nodata).
+struct ClassSpec {
+  std::string method{"quantile"};  ///< quantile | breaks | natural | none
+  std::vector<double> top{2.0, 5.0, 10.0, 25.0};  ///< quantile: top % of the valid area, ascending
+  std::vector<double> breaks;      ///< breaks: ascending lower bounds of classes 2..N
+  int n{5};                        ///< natural: number of classes (Jenks)
+  std::vector<std::string> names;  ///< optional, one per class from lowest to highest
+};
+
 struct OutputSpec {
   std::filesystem::path path;  ///< absolute
   std::string compress{"ZSTD"};
   double nodata{-9999.0};
   std::vector<std::string> bands;  ///< extra bands: names of groups or layers
+  // Finishing (issue 7); see cli/include/gp/cli/outputs.hpp for what each produces.
+  std::string format{"cog"};      ///< cog (Cloud-Optimized GeoTIFF) | gtiff (tiled GeoTIFF)
+  ClassSpec classes;              ///< <base>_classes.tif from the score (band 1)
+  std::string colormap{"viridis"};  ///< viridis | magma | inferno | plasma | cividis
+  bool quicklook{true};           ///< <base>_quicklook.png
+  bool report{true};              ///< <base>_report.json
+  bool style{true};               ///< <base>.qml and <base>_classes.qml (QGIS styles)
 };
 
 struct Model {

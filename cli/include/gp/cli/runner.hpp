@@ -7,6 +7,8 @@
 #include "gp/kernels/percentile.hpp"
 #include "gp/kernels/program.hpp"
 
+#include <nlohmann/json.hpp>
+
 #include <cstdint>
 #include <filesystem>
 #include <functional>
@@ -61,6 +63,16 @@ struct RunResult {
   double seconds_stats{0.0};
   double seconds_score{0.0};
   std::vector<std::string> layer_modes;  ///< per layer: "direct" or "warped"
+  // Output finishing and the run report (issue 7, gp/cli/outputs.hpp).
+  /// Band 1 cells made nodata because the math gave no finite value (0 until the kernels
+  /// count them separately; they are included in nodata_cells).
+  std::uint64_t invalid_cells{0};
+  double seconds_outputs{0.0};                                 ///< COG, classes, styles, ...
+  std::vector<std::pair<std::string, double>> output_seconds;  ///< per finishing stage
+  std::vector<std::filesystem::path> files;                    ///< every file written, map last
+  /// Sections for the JSON run report from other steps (weights tables, validation,
+  /// uncertainty, ...): set before the outputs are finished; each key becomes a section.
+  nlohmann::ordered_json report;
 };
 
 /// Runs the model end to end. The output is complete and in place when this returns.

@@ -1,0 +1,43 @@
+#pragma once
+// Cloud-Optimized GeoTIFF finishing and safe placement of finished rasters.
+//
+// The runner streams the map into a tiled GeoTIFF; write_cog() then copies it with GDAL's COG
+// driver. The driver builds the overviews from the written file, block by block, into a
+// temporary overview file beside the destination, so memory stays bounded whatever the raster
+// size; it then writes the IFDs first, the overviews smallest first and the full-resolution
+// tiles last (the COG layout: a reader fetches the header and one overview in a few ranged
+// requests).
+
+#include <filesystem>
+#include <string>
+
+namespace gp::geo {
+
+struct CogOptions {
+  std::string compress{"ZSTD"};  ///< ZSTD | DEFLATE | LZW | NONE (the map's codec)
+  int level{1};                  ///< ZSTD / DEFLATE level
+  int predictor{3};              ///< 1 none, 2 horizontal (integers), 3 floating point
+  int blocksize{512};            ///< tile width and height
+  /// GDAL overview resampling: AVERAGE for continuous scores, MODE or NEAREST for classes.
+  std::string overview_resampling{"AVERAGE"};
+  int threads{0};  ///< compression threads (0: every core)
+};
+
+/// Copies raster `src` (every band, its georeferencing, nodata, band descriptions, statistics,
+/// metadata and colour table) to a Cloud-Optimized GeoTIFF at `dst` (a temporary name: the
+/// caller moves it into place). Items GDAL keeps only in PAM (category names) land in
+/// `dst.aux.xml`. Every GDAL status is checked, including the one reported at close; on failure
+/// `dst` and its sidecars are removed and gp::io_error is thrown naming `what`.
+void write_cog(const std::filesystem::path& src, const std::filesystem::path& dst,
+               const CogOptions& options, const std::string& what);
+
+/// Renames a finished raster `temp` over `dst`, with its `.aux.xml`: moved when `temp` has one,
+/// otherwise a stale `dst.aux.xml` (it would override the new file's metadata) is removed.
+/// Throws gp::io_error.
+void move_raster_into_place(const std::filesystem::path& temp, const std::filesystem::path& dst);
+
+/// Removes `path` and the sidecars GDAL may leave beside it (`.aux.xml`, `.ovr.tmp`,
+/// `.ovr`); missing files are fine. Never throws.
+void remove_raster_files(const std::filesystem::path& path) noexcept;
+
+}  // namespace gp::geo
