@@ -6,10 +6,19 @@
 #include <gdal_priv.h>
 
 #include <algorithm>
+#include <cctype>
 #include <cmath>
 #include <memory>
 
 namespace gp::geo {
+
+namespace {
+std::string lower(std::string s) {
+  std::transform(s.begin(), s.end(), s.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  return s;
+}
+}  // namespace
 
 DepositPlacement place_deposits(const DepositSpec& spec, const Grid& grid,
                                 const CellValidity& valid) {
@@ -21,40 +30,19 @@ DepositPlacement place_deposits(const DepositSpec& spec, const Grid& grid,
                        "' needs filter_contains or filter_equals");
   }
   VectorSource src(vs);
-  if (filtering && !src.has_field(spec.filter_column)) {
-    throw input_error(vs.what + ": " + vs.path + " has no column '" + spec.filter_column +
-                      "' to filter on");
-  }
-  // The simple filter becomes an OGR attribute filter, ANDed with `where`.
-  if (filtering) {
-    std::string clause;
-    auto quote = [](const std::string& s) {
-      std::string q = "'";
-      for (char c : s) q += c == '\'' ? std::string("''") : std::string(1, c);
-      return q + "'";
-    };
-    const std::string col = "\"" + spec.filter_column + "\"";
-    if (!spec.filter_equals.empty()) clause = col + " = " + quote(spec.filter_equals);
-    if (!spec.filter_contains.empty()) {
-      // OGR SQL's LIKE is case-insensitive; % and _ in the text are taken literally via ESCAPE.
-      std::string pat;
-      for (char c : spec.filter_contains) {
-        if (c == '%' || c == '_' || c == '\\') pat += '\\';
-        pat += c;
-      }
-      clause += (clause.empty() ? "" : " AND ") + col + " LIKE " + quote("%" + pat + "%") +
-                " ESCAPE '\\'";
-    }
-    if (!vs.where.empty()) {
-      std::string both = "(";
-      both.append(vs.where).append(") AND (").append(clause).append(")");
-      clause = std::move(both);
-    }
-    vs.where = clause;
-  }
-  VectorSource filtered(vs);
   std::vector<SkippedFeature> skipped;
-  const std::vector<Feature> feats = filtered.read(grid.crs_wkt, {}, spec.name_column, &skipped);
+  std::vector<Feature> feats =
+      src.read(grid.crs_wkt, {}, spec.name_column, &skipped, spec.filter_column);
+  if (filtering) {
+    // Done here rather than in OGR SQL: LIKE's case rules differ between drivers.
+    const std::string needle = lower(spec.filter_contains);
+    auto keep = [&](const std::string& text) {
+      if (!spec.filter_equals.empty() && text != spec.filter_equals) return false;
+      return needle.empty() || lower(text).find(needle) != std::string::npos;
+    };
+    std::erase_if(feats, [&](const Feature& f) { return !keep(f.tag); });
+    std::erase_if(skipped, [&](const SkippedFeature& f) { return !keep(f.tag); });
+  }
   DepositPlacement out;
   for (auto& s : skipped) out.rejected.push_back({s.name, s.reason});
   for (const auto& f : feats) {

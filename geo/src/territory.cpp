@@ -267,6 +267,22 @@ std::array<double, 4> geometry_extent(const OGRGeometry& g) {
   return {e.MinX, e.MinY, e.MaxX, e.MaxY};
 }
 
+Grid aligned_grid(const std::string& crs_wkt, const std::array<double, 4>& extent, double dx,
+                  double dy) {
+  constexpr double eps = 1e-9;
+  Grid g;
+  g.crs_wkt = crs_wkt;
+  g.dx = dx;
+  g.dy = dy;
+  g.x0 = std::floor(extent[0] / dx + eps) * dx;
+  g.y0 = std::ceil(extent[3] / dy - eps) * dy;
+  g.width = std::max<std::int64_t>(
+      1, static_cast<std::int64_t>(std::ceil((extent[2] - g.x0) / dx - eps)));
+  g.height = std::max<std::int64_t>(
+      1, static_cast<std::int64_t>(std::ceil((g.y0 - extent[1]) / dy - eps)));
+  return g;
+}
+
 void write_boundary_mask(const OGRGeometry& boundary, const Grid& grid, const fs::path& out,
                          const std::string& what) {
   burn_geometries_tiff({&boundary}, {1.0}, std::numeric_limits<double>::quiet_NaN(), false, grid,
@@ -280,44 +296,27 @@ std::string area_of_use_warning(const Grid& grid) {
   double w = 0, s = 0, e = 0, n = 0;
   const char* area = nullptr;
   if (!srs.GetAreaOfUse(&w, &s, &e, &n, &area)) return {};
+  // The area of use is a lon/lat box; a grid is a rectangle in its CRS, whose corners lie
+  // outside that box whenever the box is not a rectangle there. So compare in the grid's CRS:
+  // the box's projected bounds (edges densified; GDAL handles a box across the antimeridian).
   OGRSpatialReference ll = parse_crs("EPSG:4326", "area of use");
   std::unique_ptr<OGRCoordinateTransformation, CtDeleter> ct(
-      OGRCreateCoordinateTransformation(&srs, &ll));
+      OGRCreateCoordinateTransformation(&ll, &srs));
   if (!ct) return {};
-  constexpr int steps = 32;
-  std::vector<double> xs;
-  std::vector<double> ys;
-  for (int i = 0; i <= steps; ++i) {
-    const double f = static_cast<double>(i) / steps;
-    const double x = grid.x0 + f * (grid.xmax() - grid.x0);
-    const double y = grid.ymin() + f * (grid.y0 - grid.ymin());
-    xs.insert(xs.end(), {x, x, grid.x0, grid.xmax()});
-    ys.insert(ys.end(), {grid.y0, grid.ymin(), y, y});
-  }
-  std::vector<int> ok(xs.size());
-  ct->Transform(static_cast<int>(xs.size()), xs.data(), ys.data(), nullptr, ok.data());
-  constexpr double tol = 0.01;  // degrees: a grid snapped to its cells may poke out a little
-  const bool wraps = w > e;     // the area crosses the antimeridian (e.g. Alaska)
-  for (std::size_t i = 0; i < xs.size(); ++i) {
-    const double lon = xs[i];
-    const double lat = ys[i];
-    const bool lon_in = !wraps ? (lon >= w - tol && lon <= e + tol)
-                               : (lon >= w - tol || lon <= e + tol);
-    if (ok[i] == 0 || !lon_in || lat < s - tol || lat > n + tol) {
-      char where[96];
-      if (ok[i] != 0) {
-        std::snprintf(where, sizeof(where), " (e.g. lon %.3f, lat %.3f)", lon, lat);
-      } else {
-        std::snprintf(where, sizeof(where), " (a grid edge does not even project to lon/lat)");
-      }
-      char box[128];
-      std::snprintf(box, sizeof(box), "lon %.2f..%.2f, lat %.2f..%.2f", w, e, s, n);
-      return "the grid reaches outside the area of use of " + crs_label(srs) + " (" +
-             (area != nullptr ? std::string(area) : std::string()) + " " + box + ")" + where +
-             "; distances and areas there may be distorted";
-    }
-  }
-  return {};
+  double px0 = 0, py0 = 0, px1 = 0, py1 = 0;
+  if (!ct->TransformBounds(w, s, e, n, &px0, &py0, &px1, &py1, 101)) return {};
+  const double tol_x = 0.01 * (px1 - px0) + grid.dx;
+  const double tol_y = 0.01 * (py1 - py0) + grid.dy;
+  const double out = std::max({px0 - grid.x0 - tol_x, grid.xmax() - px1 - tol_x,
+                               py0 - grid.ymin() - tol_y, grid.y0 - py1 - tol_y});
+  if (out <= 0.0) return {};
+  char box[160];
+  std::snprintf(box, sizeof(box), "lon %.2f..%.2f, lat %.2f..%.2f", w, e, s, n);
+  std::string name = area != nullptr ? std::string(area) : std::string();
+  if (name.size() > 80) name = name.substr(0, 77) + "...";
+  return "the grid reaches outside the area of use of " + crs_label(srs) + " (" + name + " " +
+         box + ") by up to " + format_double(std::round(out + std::max(tol_x, tol_y))) +
+         " CRS units; distances and areas there may be distorted";
 }
 
 }  // namespace gp::geo

@@ -266,7 +266,8 @@ bool VectorSource::has_field(const std::string& name) const {
 std::vector<Feature> VectorSource::read(const std::string& target_wkt,
                                         const std::string& value_field,
                                         const std::string& name_field,
-                                        std::vector<SkippedFeature>* skipped) {
+                                        std::vector<SkippedFeature>* skipped,
+                                        const std::string& tag_field) {
   const std::string& what = spec_.what;
   OGRFeatureDefn* defn = layer_->GetLayerDefn();
   auto field_index = [&](const std::string& f, const char* role) {
@@ -280,6 +281,7 @@ std::vector<Feature> VectorSource::read(const std::string& target_wkt,
   };
   const int value_i = field_index(value_field, "the attribute to burn");
   const int name_i = field_index(name_field, "the name column");
+  const int tag_i = field_index(tag_field, "the filter column");
 
   OGRSpatialReference src;
   src.SetAxisMappingStrategy(OAMS_TRADITIONAL_GIS_ORDER);
@@ -297,8 +299,8 @@ std::vector<Feature> VectorSource::read(const std::string& target_wkt,
     }
   }
   std::vector<Feature> out;
-  auto skip = [&](std::string name, std::string reason) {
-    if (skipped != nullptr) skipped->push_back({std::move(name), std::move(reason)});
+  auto skip = [&](const Feature& ft, std::string reason) {
+    if (skipped != nullptr) skipped->push_back({ft.name, std::move(reason), ft.tag});
   };
   layer_->ResetReading();
   reset_gdal_error();
@@ -310,13 +312,14 @@ std::vector<Feature> VectorSource::read(const std::string& target_wkt,
       feat.name = std::to_string(f->GetFID());
       feat.name.insert(feat.name.begin(), '#');
     }
+    if (tag_i >= 0) feat.tag = f->GetFieldAsString(tag_i);
     if (value_i >= 0 && f->IsFieldSetAndNotNull(value_i)) {
       double v = 0.0;
       const OGRFieldType t = defn->GetFieldDefn(value_i)->GetType();
       if (t == OFTInteger || t == OFTInteger64 || t == OFTReal) {
         v = f->GetFieldAsDouble(value_i);
       } else if (!parse_number(f->GetFieldAsString(value_i), v)) {
-        skip(feat.name, "attribute '" + value_field + "' is not a number ('" +
+        skip(feat, "attribute '" + value_field + "' is not a number ('" +
                             f->GetFieldAsString(value_i) + "')");
         continue;
       }
@@ -327,7 +330,7 @@ std::vector<Feature> VectorSource::read(const std::string& target_wkt,
       double y = 0.0;
       if (!parse_number(f->GetFieldAsString(x_field_), x) ||
           !parse_number(f->GetFieldAsString(y_field_), y)) {
-        skip(feat.name, "no usable coordinates in columns '" + spec_.x_column + "', '" +
+        skip(feat, "no usable coordinates in columns '" + spec_.x_column + "', '" +
                             spec_.y_column + "'");
         continue;
       }
@@ -335,12 +338,12 @@ std::vector<Feature> VectorSource::read(const std::string& target_wkt,
     } else {
       feat.geometry.reset(f->StealGeometry());
       if (!feat.geometry || feat.geometry->IsEmpty()) {
-        skip(feat.name, "no geometry");
+        skip(feat, "no geometry");
         continue;
       }
     }
     if (ct && feat.geometry->transform(ct.get()) != OGRERR_NONE) {
-      skip(feat.name, "cannot be projected to the grid CRS");
+      skip(feat, "cannot be projected to the grid CRS");
       continue;
     }
     out.push_back(std::move(feat));

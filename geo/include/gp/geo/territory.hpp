@@ -57,6 +57,11 @@ std::unique_ptr<OGRGeometry> boundary_from_file(const std::string& path, const s
 /// [xmin, ymin, xmax, ymax] of a geometry.
 std::array<double, 4> geometry_extent(const OGRGeometry& g);
 
+/// The grid of dx x dy cells whose edges lie on multiples of the cell size (gdalwarp -tap)
+/// covering `extent` [xmin, ymin, xmax, ymax] in `crs_wkt`.
+Grid aligned_grid(const std::string& crs_wkt, const std::array<double, 4>& extent, double dx,
+                  double dy);
+
 /// Writes the mask of `boundary` (in the grid CRS) on `grid` as a Float32 tiled GeoTIFF:
 /// 1 where the cell centre is inside, NaN (nodata) elsewhere.
 void write_boundary_mask(const OGRGeometry& boundary, const Grid& grid,

@@ -47,12 +47,14 @@ struct Feature {
   std::unique_ptr<OGRGeometry> geometry;
   double value{std::numeric_limits<double>::quiet_NaN()};  ///< value_field, NaN when null
   std::string name;                                        ///< name_field, or "#FID"
+  std::string tag;                                         ///< tag_field's text (filters)
 };
 
 /// A feature that could not be used, by name, with the reason.
 struct SkippedFeature {
   std::string name;
   std::string reason;
+  std::string tag;  ///< as Feature::tag
 };
 
 /// An open vector layer (owns the GDAL dataset and, for SQL, the result set).
@@ -67,11 +69,12 @@ class VectorSource {
 
   /// Reads every selected feature, reprojected to `target_wkt`. `value_field` (optional) is read
   /// as a number (gp::input_error when the layer has no such field), `name_field` (optional) as
-  /// text. Features without geometry, with unreadable coordinates or that cannot be projected
+  /// text, `tag_field` (optional) as text into Feature::tag. Features without geometry, with unreadable coordinates or that cannot be projected
   /// go to `skipped` (when given) instead of the result.
   std::vector<Feature> read(const std::string& target_wkt, const std::string& value_field = {},
                             const std::string& name_field = {},
-                            std::vector<SkippedFeature>* skipped = nullptr);
+                            std::vector<SkippedFeature>* skipped = nullptr,
+                            const std::string& tag_field = {});
 
   /// Names of the layer's attribute fields.
   [[nodiscard]] std::vector<std::string> field_names() const;
