@@ -17,7 +17,7 @@ inline constexpr int bench_layers = 6;
 /// Seed of the synthetic data; fixed so every run scores the same bytes.
 inline constexpr std::uint64_t bench_seed = 42;
 /// Cells per hole decision: holes come in runs, like real nodata areas, not as isolated cells
-/// (isolated NaNs would make the branch in score_cell far less predictable than on real maps).
+/// (isolated NaNs would make the branches in eval_cell far less predictable than on real maps).
 inline constexpr std::size_t hole_run = 64;
 /// Probability that a run of `hole_run` cells is a hole (about 5% NaN per layer).
 inline constexpr double hole_fraction = 0.05;
@@ -93,21 +93,32 @@ inline const SyntheticLayers& synthetic_layers(std::int64_t side, int n_layers =
 
 /// A linear weighted sum over `n_layers` layers: each layer scaled over its range to 0..1, then
 /// weighted 0.25, 0.2, 0.15, 0.15, 0.15, 0.1 (normalised, as the runner normalises weights).
+/// One weighted-sum group over every layer, written to one band; no mask, no aux table.
 inline kernels::Program bench_program(int n_layers = bench_layers) {
   static constexpr double weights[] = {0.25, 0.2, 0.15, 0.15, 0.15, 0.1};
   kernels::Program p;
   p.n_layers = n_layers;
-  p.combine = kernels::CombineMethod::weighted_sum;
+  p.n_groups = 1;
+  p.n_bands = 1;
+  p.mask_layer = -1;
   p.out_nodata = -9999.0f;
   double wsum = 0.0;
   for (int l = 0; l < n_layers; ++l) wsum += weights[l % 6];
   for (int l = 0; l < n_layers; ++l) {
     kernels::LayerOp& op = p.layers[l];
     op.transform.kind = kernels::TransformKind::linear;
-    layer_range(l, op.transform.min, op.transform.max);
+    layer_range(l, op.transform.a, op.transform.b);
     op.weight = weights[l % 6] / wsum;
     op.skip_missing = 0;
+    p.inputs[l] = l;
+    p.input_weights[l] = weights[l % 6] / wsum;
   }
+  kernels::GroupOp& g = p.groups[0];
+  g.method = kernels::CombineMethod::weighted_sum;
+  g.first_input = 0;
+  g.n_inputs = n_layers;
+  g.skip_missing = 0;
+  p.bands[0] = n_layers;  // node numbering: layers first, then groups
   return p;
 }
 

@@ -4,7 +4,7 @@
 //                                scoring pass (half the bytes read + written = the copy size),
 //                                the practical ceiling for a memory-bound kernel.
 //   BM_cuda_score_kernel/side:N  the scoring kernel alone on layers already on the device: the
-//                                per-cell code of cell_ops.hpp (score_cell + store_value) in the
+//                                per-cell code of cell_ops.hpp (eval_cell + store_value) in the
 //                                same grid-stride shape and launch configuration as the CUDA
 //                                backend, with the program in __constant__ memory. Reports its
 //                                GB/s beside a copy measured in the same run (copy_GBps,
@@ -33,15 +33,19 @@ namespace {
 
 __constant__ kernels::Program c_bench_program;
 
-/// `layers` holds n_layers rows of `stride` floats (device memory); `out` n floats (device).
+/// `layers` holds n_layers rows of `stride` floats (device memory); `out` n_bands rows of
+/// `stride` floats (device). The benchmark program has no aux table (no percentile transform).
 __global__ void bench_score_kernel(const float* __restrict__ layers, std::size_t stride,
                                    std::size_t n, float* __restrict__ out) {
   const std::size_t step = static_cast<std::size_t>(blockDim.x) * gridDim.x;
   for (std::size_t i = static_cast<std::size_t>(blockIdx.x) * blockDim.x + threadIdx.x; i < n;
        i += step) {
-    const double s = kernels::score_cell(
-        c_bench_program, [&](int l) { return layers[static_cast<std::size_t>(l) * stride + i]; });
-    out[i] = kernels::store_value(c_bench_program, s);
+    kernels::eval_cell(
+        c_bench_program, nullptr,
+        [&](int l) { return layers[static_cast<std::size_t>(l) * stride + i]; },
+        [&](int b, double v) {
+          out[static_cast<std::size_t>(b) * stride + i] = kernels::store_value(c_bench_program, v);
+        });
   }
 }
 
@@ -139,7 +143,7 @@ unsigned launch_blocks(std::size_t n, int sm_count) {
   return static_cast<unsigned>(wanted < cap ? wanted : cap);
 }
 
-void launch_score(const DeviceData& d, cudaStream_t s) {
+void launch_score(DeviceData& d, cudaStream_t s) {
   bench_score_kernel<<<launch_blocks(d.cells, d.sm_count), 256, 0, s>>>(d.layers.data(), d.cells,
                                                                           d.cells, d.out.data());
   GP_CUDA_TRY(cudaGetLastError(), "launching the scoring kernel");
@@ -165,7 +169,7 @@ double copy_bytes_per_s(DeviceData& d, cudaStream_t s, EventTimer& timer, int re
   return best;
 }
 
-/// Compares every 4099th cell of the device result with the host's score_cell: the same code
+/// Compares every 4099th cell of the device result with the host's eval_cell: the same code
 /// with --fmad=false, so the floats must match exactly.
 std::string check_sample(const DeviceData& d) {
   const SyntheticLayers& host = synthetic_layers(d.side);
@@ -174,10 +178,10 @@ std::string check_sample(const DeviceData& d) {
     float got = 0.0f;
     GP_CUDA_TRY(cudaMemcpy(&got, d.out.data() + i, sizeof(float), cudaMemcpyDeviceToHost),
                 "reading back a result cell");
-    const float want = kernels::store_value(
-        program, kernels::score_cell(program, [&](int l) {
-          return host.layers[static_cast<std::size_t>(l)][i];
-        }));
+    float want = 0.0f;
+    kernels::eval_cell(
+        program, nullptr, [&](int l) { return host.layers[static_cast<std::size_t>(l)][i]; },
+        [&](int /*band*/, double v) { want = kernels::store_value(program, v); });
     if (!(got == want)) {
       return "cell " + std::to_string(i) + ": device " + std::to_string(got) + ", host " +
              std::to_string(want);

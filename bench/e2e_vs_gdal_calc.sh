@@ -12,7 +12,7 @@ set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 cd "$HERE/.."
-# shellcheck source=lib_bench.sh
+# shellcheck source=bench/lib_bench.sh
 source bench/lib_bench.sh
 
 SIZE=8192
@@ -25,7 +25,7 @@ GP_COMPRESS=""
 GP_ARGS=""
 
 usage() {
-  sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//'
+  awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0"
   exit "${1:-0}"
 }
 
@@ -125,12 +125,13 @@ CMP_AUTO=$("$BENCH_PY" bench/compare_rasters.py "$OUT_AUTO" "$OUT_GP" --json)
 set +e
 "$BENCH_PY" - "$SIZE" "$LAYERS" "$GP_WALL" "$GP_PEAK" "$CALC_WALL" "$CALC_PEAK" "$AUTO_WALL" \
   "$AUTO_PEAK" "$CMP" "$CMP_AUTO" "$(du -m "$OUT_GP" | cut -f1)" "$(du -m "$OUT_CALC" | cut -f1)" \
-  <<'EOF' | tee "$RUN/results.txt"
+  "$(basename "$MODEL")${GP_ARGS:+ $GP_ARGS}" "$RUNS" <<'EOF' | tee "$RUN/results.txt"
 import datetime, json, sys
 size, layers = int(sys.argv[1]), int(sys.argv[2])
 gw, gp, cw, cp, aw, ap = map(float, sys.argv[3:9])
 cmp, cmp_auto = json.loads(sys.argv[9]), json.loads(sys.argv[10])
 gp_mib, calc_mib = sys.argv[11], sys.argv[12]
+variant, runs = sys.argv[13], sys.argv[14]
 ratio = gw / cw
 rows = [
     ("geoprospect run (min/max given)", gw, gp, f"{gp_mib} MiB out"),
@@ -138,7 +139,8 @@ rows = [
     ("geoprospect run (auto stats, 2 passes)", aw, ap, f"{aw / cw:.3f} x gdal_calc"),
 ]
 print()
-print(f"e2e: {layers} layers of {size} x {size} Float32, {datetime.date.today().isoformat()}")
+print(f"e2e: {layers} layers of {size} x {size} Float32, {datetime.date.today().isoformat()}, "
+      f"geoprospect {variant}, best of {runs}")
 print(f"{'':40s} {'wall s':>9s} {'peak MiB':>9s}")
 for name, w, p, note in rows:
     print(f"{name:40s} {w:9.2f} {p:9.1f}   {note}")

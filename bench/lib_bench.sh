@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Shared helpers for the end-to-end benchmark scripts (sourced, not run).
 # Callers set -euo pipefail and cd to the repository root first.
 

@@ -1,4 +1,5 @@
 // Per-cell math against values worked out by hand from the formulas.
+#include "gp/kernels/backend.hpp"
 #include "gp/kernels/cell_ops.hpp"
 
 #include <gtest/gtest.h>
@@ -361,4 +362,56 @@ TEST(Network, ThreeLevelsWithBandsAndMask) {
   p.layers[1].skip_missing = 1;
   run({40.0f, nan_f, 250.0f, 1.0f});
   EXPECT_NEAR(out[1], 0.4, 1e-7);
+}
+
+TEST(Combine, LogisticWofeStdAndRatioByHand) {
+  // logistic: bias ln(0.25) + 1 * 0.5 + 1 * ln(2) -> logit ln(0.25 * 2) + 0.5
+  gk::Program p;
+  p.n_layers = 3;
+  gk::GroupOp g;
+  g.method = gk::CombineMethod::logistic;
+  g.n_inputs = 2;
+  g.bias = std::log(0.25);
+  p.inputs[0] = 0;
+  p.inputs[1] = 1;
+  p.input_weights[0] = 1.0;
+  p.input_weights[1] = 1.0;
+  unsigned char skip[gk::max_nodes] = {};
+  const double node[3] = {0.5, std::log(2.0), 0.0};
+  const double logit = std::log(0.5) + 0.5;
+  EXPECT_NEAR(gk::combine_group(p, g, node, skip), 1.0 / (1.0 + std::exp(-logit)), 1e-15);
+  // wofe_std: P = 0.2, variances 0.01 + 0.03, 1/N(D) = 0.05 -> 0.2 * sqrt(0.09) = 0.06
+  const double n2[3] = {0.2, 0.01, 0.03};
+  g.method = gk::CombineMethod::wofe_std;
+  g.n_inputs = 3;
+  g.bias = 0.05;
+  p.inputs[2] = 2;
+  EXPECT_NEAR(gk::combine_group(p, g, n2, skip), 0.06, 1e-15);
+  // ratio: 0.2 / 0.01 = 20; a zero denominator is nodata
+  g.method = gk::CombineMethod::ratio;
+  g.n_inputs = 2;
+  EXPECT_NEAR(gk::combine_group(p, g, n2, skip), 20.0, 1e-12);
+  const double n3[3] = {0.2, 0.0, 0.0};
+  EXPECT_TRUE(std::isnan(gk::combine_group(p, g, n3, skip)));
+}
+
+TEST(Network, OneInputFeedsTwoTransforms) {
+  // Layer 0 and layer 1 both read input 0: linear 0..10 and linear 10..0.
+  gk::Program p;
+  p.n_layers = 2;
+  p.n_inputs = 1;
+  p.layers[0].transform = linear(0.0, 10.0);
+  p.layers[1].transform = linear(10.0, 0.0);
+  p.layers[1].input = 0;
+  p.n_groups = 0;
+  p.n_bands = 2;
+  p.bands[0] = 0;
+  p.bands[1] = 1;
+  double out[2] = {};
+  const float cell[1] = {2.5f};
+  gk::eval_cell(
+      p, nullptr, [&](int l) { return cell[l]; }, [&](int b, double v) { out[b] = v; });
+  EXPECT_DOUBLE_EQ(out[0], 0.25);
+  EXPECT_DOUBLE_EQ(out[1], 0.75);
+  EXPECT_EQ(gk::program_inputs(p), 1);
 }

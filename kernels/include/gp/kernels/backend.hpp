@@ -30,7 +30,11 @@ struct LayerStats {
 };
 
 /// Number of input layers a program reads per cell (its layers plus the mask, if any).
-inline int program_inputs(const Program& p) { return p.n_layers + (p.mask_layer >= 0 ? 1 : 0); }
+/// The mask, when present, is the last input buffer (index program_inputs - 1 == mask_layer).
+inline int program_inputs(const Program& p) {
+  const int n = p.n_inputs >= 0 ? p.n_inputs : p.n_layers;
+  return p.mask_layer >= 0 && p.mask_layer + 1 > n ? p.mask_layer + 1 : n;
+}
 
 /// A compute backend. Not thread-safe: one per runner.
 class Backend {

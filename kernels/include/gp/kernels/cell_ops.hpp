@@ -116,6 +116,16 @@ GP_HD inline double apply_transform(const Program& p, const TransformParams& t, 
   return y;
 }
 
+/// sum of w_i x_i over the inputs of `g` with their raw (un-normalised) weights; inputs are valid.
+GP_HD inline double acc_raw(const Program& p, const GroupOp& g, const double* node) {
+  double s = 0.0;
+  for (int k = g.first_input; k < g.first_input + g.n_inputs; ++k) {
+    const double v = node[p.inputs[k]];
+    if (is_valid(v)) s += p.input_weights[k] * v;
+  }
+  return s;
+}
+
 /// Combines the inputs of group `g`; `node` holds every node value computed so far (NaN =
 /// nodata) and `skip[i]` whether node i may drop out when nodata.
 GP_HD inline double combine_group(const Program& p, const GroupOp& g, const double* node,
@@ -168,6 +178,20 @@ GP_HD inline double combine_group(const Program& p, const GroupOp& g, const doub
       // pow(0, 0) is 1, which is the limit the operator wants at gamma = 0 or 1.
       return pow(fsum, g.gamma) * pow(prod, 1.0 - g.gamma);
     }
+    case CombineMethod::logistic:
+      // Raw weights (not renormalised): sum w_i x_i is a logit contribution.
+      return 1.0 / (1.0 + exp(-(g.bias + acc_raw(p, g, node))));
+    case CombineMethod::wofe_std: {
+      const double p0 = node[p.inputs[g.first_input]];
+      double var = g.bias;
+      for (int k = g.first_input + 1; k < g.first_input + g.n_inputs; ++k) var += node[p.inputs[k]];
+      return var >= 0.0 ? p0 * sqrt(var) : nan_value();
+    }
+    case CombineMethod::ratio: {
+      if (g.n_inputs < 2) return nan_value();
+      const double den = node[p.inputs[g.first_input + 1]];
+      return den != 0.0 ? node[p.inputs[g.first_input]] / den : nan_value();
+    }
   }
   return nan_value();
 }
@@ -183,7 +207,8 @@ GP_HD inline void eval_cell(const Program& p, const double* aux, RawAt raw_at, S
     return;
   }
   for (int l = 0; l < p.n_layers; ++l) {
-    const double raw = static_cast<double>(raw_at(l));
+    const int in = p.layers[l].input >= 0 ? p.layers[l].input : l;
+    const double raw = static_cast<double>(raw_at(in));
     node[l] = is_valid(raw) ? apply_transform(p, p.layers[l].transform, raw, aux) : nan_value();
     skip[l] = static_cast<unsigned char>(p.layers[l].skip_missing);
   }

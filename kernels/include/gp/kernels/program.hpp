@@ -65,11 +65,16 @@ enum class CombineMethod : std::int32_t {
   fuzzy_sum = 4,      ///< 1 - prod (1 - mu_i)
   fuzzy_gamma = 5,    ///< fuzzy_sum^gamma * fuzzy_product^(1 - gamma)
   index_overlay = 6,  ///< weighted mean of class scores (as weighted_sum)
+  logistic = 7,       ///< 1 / (1 + exp(-(bias + sum w_i x_i))): WofE posterior, logistic regression
+  wofe_std = 8,       ///< x_0 * sqrt(bias + sum_{i>=1} x_i): s(P) = P sqrt(1/N(D) + sum s^2(W))
+  ratio = 9,          ///< x_0 / x_1 (nodata where x_1 == 0): e.g. confidence P / s(P)
 };
 
 /// One layer of the program.
 struct LayerOp {
   TransformParams transform{};
+  std::int32_t input{-1};        ///< input buffer this layer reads (-1: its own index), so
+                                 ///< one raster can feed several transforms
   double weight{1.0};            ///< simple form only (kept for reports)
   std::int32_t skip_missing{0};  ///< 1: where nodata, the layer drops out of every group using it
 };
@@ -81,12 +86,14 @@ struct GroupOp {
   std::int32_t n_inputs{0};
   std::int32_t skip_missing{0};  ///< 1: where nodata, the group drops out of groups using it
   double gamma{0.9};
+  double bias{0.0};              ///< logistic: intercept (prior logit); wofe_std: 1 / N(D)
 };
 
 /// The whole per-cell program. Node numbering: layers 0..n_layers-1, then groups
 /// n_layers..n_layers+n_groups-1 (groups in evaluation order: inputs before users).
 struct Program {
   std::int32_t n_layers{0};
+  std::int32_t n_inputs{-1};     ///< input buffers read per cell (-1: n_layers)
   std::int32_t n_groups{0};
   std::int32_t n_bands{1};
   std::int32_t mask_layer{-1};   ///< layer index whose nodata masks every band (-1: none)
