@@ -259,6 +259,9 @@ void RasterSource::read_direct(const Window& w, float* out) {
     throw input_error(what_ + ": reading rows " + std::to_string(r0) + ".." +
                       std::to_string(r1 - 1) + " failed: " + last_gdal_error());
   }
+  // Each window's blocks are read once: drop them from GDAL's block cache so that memory stays
+  // bounded by the window whatever the raster's width.
+  band_->FlushCache(false);
   // A mask band other than "all valid" or "nodata value" (alpha, per-dataset or internal
   // masks) marks further invalid cells.
   std::vector<std::uint8_t> mask;

@@ -74,10 +74,6 @@ RasterWriter::RasterWriter(fs::path path, const Grid& grid, WriterOptions option
     band->SetNoDataValue(opt_.nodata);
     band->SetDescription(opt_.band_descriptions[static_cast<std::size_t>(b)].c_str());
   }
-  strip_.assign(static_cast<std::size_t>(n_bands),
-                std::vector<float>(static_cast<std::size_t>(opt_.tile) *
-                                       static_cast<std::size_t>(grid_.width),
-                                   static_cast<float>(opt_.nodata)));
   tile_.resize(static_cast<std::size_t>(opt_.tile) * static_cast<std::size_t>(opt_.tile));
 }
 
@@ -98,12 +94,28 @@ void RasterWriter::close_dataset() {
 
 void RasterWriter::write_rows(const float* const* bands, std::int64_t rows) {
   const auto width = static_cast<std::size_t>(grid_.width);
+  const std::size_t n_bands = opt_.band_descriptions.size();
+  std::vector<const float*> src(n_bands);
   std::size_t done = 0;  // rows consumed so far
   while (rows > 0) {
     const std::int64_t strip_h =
         std::min<std::int64_t>(opt_.tile, grid_.height - tile_row_ * opt_.tile);
+    if (strip_rows_ == 0 && rows >= strip_h) {
+      // A whole tile row is here: emit it straight from the caller's rows, no staging copy
+      // (windows aligned to the tile height never touch the staging strip).
+      for (std::size_t b = 0; b < n_bands; ++b) src[b] = bands[b] + done * width;
+      emit_tile_row(src.data(), strip_h);
+      done += static_cast<std::size_t>(strip_h);
+      rows -= strip_h;
+      next_row_ += strip_h;
+      continue;
+    }
+    if (strip_.empty()) {
+      strip_.assign(n_bands, std::vector<float>(static_cast<std::size_t>(opt_.tile) * width,
+                                                static_cast<float>(opt_.nodata)));
+    }
     const std::int64_t take = std::min(rows, strip_h - strip_rows_);
-    for (std::size_t b = 0; b < strip_.size(); ++b) {
+    for (std::size_t b = 0; b < n_bands; ++b) {
       std::memcpy(strip_[b].data() + static_cast<std::size_t>(strip_rows_) * width,
                   bands[b] + done * width, static_cast<std::size_t>(take) * width * sizeof(float));
     }
@@ -111,36 +123,39 @@ void RasterWriter::write_rows(const float* const* bands, std::int64_t rows) {
     rows -= take;
     strip_rows_ += take;
     next_row_ += take;
-    if (strip_rows_ == strip_h) flush_tile_row();
+    if (strip_rows_ == strip_h) {
+      for (std::size_t b = 0; b < n_bands; ++b) src[b] = strip_[b].data();
+      emit_tile_row(src.data(), strip_h);
+      strip_rows_ = 0;
+    }
   }
 }
 
-void RasterWriter::flush_tile_row() {
+void RasterWriter::emit_tile_row(const float* const* rows_of_band, std::int64_t n_rows) {
   const auto width = static_cast<std::size_t>(grid_.width);
   const auto t = static_cast<std::size_t>(opt_.tile);
   const std::int64_t n_tiles = (grid_.width + opt_.tile - 1) / opt_.tile;
   // Band-interleaved: every tile of band 1 for this tile row, then band 2, ...
-  for (std::size_t b = 0; b < strip_.size(); ++b) {
-  GDALRasterBand* band = ds_->GetRasterBand(static_cast<int>(b) + 1);
-  const std::vector<float>& strip = strip_[b];
-  for (std::int64_t tx = 0; tx < n_tiles; ++tx) {
-    const std::size_t c0 = static_cast<std::size_t>(tx) * t;
-    const std::size_t cols = std::min(t, width - c0);
-    // Padding beyond the grid edge is nodata so that compressed bytes are deterministic.
-    std::fill(tile_.begin(), tile_.end(), static_cast<float>(opt_.nodata));
-    for (std::size_t r = 0; r < static_cast<std::size_t>(strip_rows_); ++r) {
-      std::memcpy(tile_.data() + r * t, strip.data() + r * width + c0, cols * sizeof(float));
+  for (std::size_t b = 0; b < opt_.band_descriptions.size(); ++b) {
+    GDALRasterBand* band = ds_->GetRasterBand(static_cast<int>(b) + 1);
+    const float* rows = rows_of_band[b];
+    for (std::int64_t tx = 0; tx < n_tiles; ++tx) {
+      const std::size_t c0 = static_cast<std::size_t>(tx) * t;
+      const std::size_t cols = std::min(t, width - c0);
+      // Padding beyond the grid edge is nodata so that compressed bytes are deterministic.
+      std::fill(tile_.begin(), tile_.end(), static_cast<float>(opt_.nodata));
+      for (std::size_t r = 0; r < static_cast<std::size_t>(n_rows); ++r) {
+        std::memcpy(tile_.data() + r * t, rows + r * width + c0, cols * sizeof(float));
+      }
+      reset_gdal_error();
+      if (band->WriteBlock(static_cast<int>(tx), static_cast<int>(tile_row_), tile_.data()) !=
+          CE_None) {
+        throw io_error("output " + path_.string() + ": writing tile row " +
+                       std::to_string(tile_row_) + " failed: " + last_gdal_error());
+      }
     }
-    reset_gdal_error();
-    if (band->WriteBlock(static_cast<int>(tx), static_cast<int>(tile_row_), tile_.data()) !=
-        CE_None) {
-      throw io_error("output " + path_.string() + ": writing tile row " +
-                     std::to_string(tile_row_) + " failed: " + last_gdal_error());
-    }
-  }
   }
   ++tile_row_;
-  strip_rows_ = 0;
 }
 
 void RasterWriter::set_statistics(int band, double min, double max, double mean, double stddev) {

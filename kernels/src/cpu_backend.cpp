@@ -54,24 +54,42 @@ class CpuBackend final : public Backend {
     {
       LayerStats s;
       const int t = omp_get_thread_num();
+      // Shifted sums (shift = the thread's first valid value): no division per cell, and
+      // accurate when values sit far from zero (the shift is close to the mean).
+      double shift = 0.0;
+      double s1 = 0.0;
+      double s2 = 0.0;
+      std::uint64_t valid = 0;
+      std::uint64_t invalid = 0;
+      double mn = 0.0;
+      double mx = 0.0;
 #pragma omp for schedule(static)
       for (std::ptrdiff_t i = 0; i < count; ++i) {
         const double v = data[i];
         if (!is_valid(v)) {
-          ++s.invalid;
+          ++invalid;
           continue;
         }
-        // Welford's update.
-        ++s.valid;
-        if (s.valid == 1) {
-          s.min = s.max = v;
-        } else {
-          s.min = v < s.min ? v : s.min;
-          s.max = v > s.max ? v : s.max;
+        if (valid == 0) {
+          shift = v;
+          mn = mx = v;
         }
-        const double delta = v - s.mean;
-        s.mean += delta / static_cast<double>(s.valid);
-        s.m2 += delta * (v - s.mean);
+        mn = v < mn ? v : mn;
+        mx = v > mx ? v : mx;
+        const double d = v - shift;
+        s1 += d;
+        s2 += d * d;
+        ++valid;
+      }
+      s.valid = valid;
+      s.invalid = invalid;
+      if (valid > 0) {
+        const double n = static_cast<double>(valid);
+        s.min = mn;
+        s.max = mx;
+        s.mean = shift + s1 / n;
+        s.m2 = s2 - s1 * s1 / n;
+        if (s.m2 < 0.0) s.m2 = 0.0;
       }
       partial[static_cast<std::size_t>(t)] = s;
     }

@@ -55,14 +55,16 @@ class RasterWriter {
   [[nodiscard]] const std::filesystem::path& temp_path() const { return temp_; }
 
  private:
-  void flush_tile_row();
+  /// Writes one row of tiles; `rows_of_band[b]` points to `n_rows` full-width rows of band b.
+  void emit_tile_row(const float* const* rows_of_band, std::int64_t n_rows);
   void close_dataset();
   std::filesystem::path path_;
   std::filesystem::path temp_;
   Grid grid_;
   WriterOptions opt_;
   GDALDataset* ds_{nullptr};
-  std::vector<std::vector<float>> strip_;  // per band, one row of tiles: tile x grid.width
+  // Per band, one row of tiles (tile x grid.width), allocated only when rows arrive unaligned.
+  std::vector<std::vector<float>> strip_;
   std::vector<float> tile_;
   std::int64_t strip_rows_{0};
   std::int64_t next_row_{0};
