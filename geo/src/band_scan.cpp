@@ -169,6 +169,9 @@ std::vector<std::uint64_t> classify_band(const fs::path& src, int band,
     throw io_error("output " + dst.string() + ": " + msg + (gdal.empty() ? "" : ": " + gdal));
   };
   std::vector<std::uint64_t> counts(n_classes + 1, 0);
+  // Scores are Float32: compare in Float32 so that a break written as 0.9 holds the cells whose
+  // score is 0.9f (a double 0.9 is above 0.9f and would push them a class down).
+  std::vector<float> thr(thresholds.begin(), thresholds.end());
   try {
     double gt[6];
     if (in->GetGeoTransform(gt) == CE_None) out->SetGeoTransform(gt);
@@ -200,10 +203,9 @@ std::vector<std::uint64_t> classify_band(const fs::path& src, int band,
       for (std::size_t i = 0; i < n; ++i) {
         std::uint8_t c = 0;
         if (valid(v[i])) {
-          const double x = v[i];
-          // Thresholds ascend: the count of those <= x is the upper bound's index.
-          c = static_cast<std::uint8_t>(
-              1 + (std::upper_bound(thresholds.begin(), thresholds.end(), x) - thresholds.begin()));
+          // Thresholds ascend: the count of those <= v is the upper bound's index.
+          c = static_cast<std::uint8_t>(1 + (std::upper_bound(thr.begin(), thr.end(), v[i]) -
+                                             thr.begin()));
         }
         cls[i] = c;
         ++counts[c];

@@ -83,7 +83,7 @@ struct ClassRasterOptions {
 };
 
 /// Classifies band `band` of `src` into a tiled Byte GeoTIFF at `dst` (same grid): a valid
-/// value v gets class 1 + (number of thresholds t with v >= t), i.e. classes 1..N from low to
+/// value v gets class 1 + (number of thresholds t with v >= float(t)), classes 1..N from low to
 /// high for N - 1 ascending thresholds; nodata and non-finite cells get 0 (the file's nodata).
 /// Writes the colour table (class 0 transparent) and the category names. Returns the cell
 /// count per class value 0..N. Throws gp::io_error; `dst` is removed on failure.

@@ -1,0 +1,150 @@
+#!/usr/bin/python3
+"""Loads geoprospect's outputs in QGIS itself (headless) and checks what a QGIS user sees.
+
+Runs `geoprospect run` on the shipped demo model into a scratch folder, then for the map and the
+classes raster: the layer is valid, its CRS is the grid's (from the run report), the .qml beside
+it was applied (renderer type, class count, labels, min/max), and a rendered picture of the
+layer is not blank. Fails, never skips, when QGIS's Python bindings are missing.
+
+Usage: qgis_outputs_test.py GEOPROSPECT_EXE MODEL.toml SCRATCH_DIR
+"""
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import traceback
+
+failures = []
+passes = 0
+
+
+def check(cond, what):
+    global passes
+    if cond:
+        passes += 1
+        print("ok   " + what)
+    else:
+        failures.append(what)
+        print("FAIL " + what)
+
+
+def main():
+    if len(sys.argv) != 4:
+        print(__doc__)
+        return 2
+    exe, model, scratch = sys.argv[1:4]
+    os.environ["QT_QPA_PLATFORM"] = "offscreen"
+    runtime = tempfile.mkdtemp(prefix="gp-qgis-xdg-")
+    os.chmod(runtime, 0o700)
+    os.environ["XDG_RUNTIME_DIR"] = runtime
+    try:
+        from qgis.core import (QgsApplication, QgsCoordinateReferenceSystem, QgsMapSettings,
+                               QgsMapRendererSequentialJob, QgsRasterLayer)
+        from qgis.PyQt.QtCore import QSize
+        from qgis.PyQt.QtGui import QColor
+    except ImportError as e:
+        print("FAIL: python3-qgis is missing or broken (%s): install the Debian packages "
+              "python3-qgis and qgis-providers (.ci/setup.sh does) to run this test" % e)
+        return 1
+
+    shutil.rmtree(scratch, ignore_errors=True)
+    os.makedirs(scratch)
+    out = os.path.join(scratch, "demo.tif")
+    run = subprocess.run([exe, "run", model, "-o", out, "--quiet"], capture_output=True, text=True)
+    check(run.returncode == 0, "geoprospect run exits 0 (stderr: %s)" % run.stderr.strip())
+    if run.returncode != 0:
+        return 1
+    base = os.path.join(scratch, "demo")
+    with open(base + "_report.json") as f:
+        report = json.load(f)
+    band1 = report["statistics"]["bands"][0]
+    classes = report["classes"]["classes"]
+
+    app = QgsApplication([], False)
+    app.initQgis()
+    try:
+        grid_crs = QgsCoordinateReferenceSystem.fromWkt(report["grid"]["crs_wkt"])
+        check(grid_crs.isValid(), "the report's grid CRS is a valid QGIS CRS")
+
+        def render(layer, name):
+            ms = QgsMapSettings()
+            ms.setLayers([layer])
+            ms.setDestinationCrs(layer.crs())
+            ms.setExtent(layer.extent())
+            ms.setOutputSize(QSize(300, 400))
+            ms.setBackgroundColor(QColor(255, 255, 255))
+            job = QgsMapRendererSequentialJob(ms)
+            job.start()
+            job.waitForFinished()
+            img = job.renderedImage()
+            img.save(os.path.join(scratch, "qgis_render_%s.png" % name))
+            colours = {}
+            for y in range(0, img.height(), 2):
+                for x in range(0, img.width(), 2):
+                    c = img.pixel(x, y) & 0xFFFFFF
+                    colours[c] = colours.get(c, 0) + 1
+            return colours
+
+        # The score map.
+        lyr = QgsRasterLayer(out, "score")
+        check(lyr.isValid(), "map: layer is valid")
+        check(lyr.crs() == grid_crs, "map: CRS equals the grid's (%s)" % lyr.crs().authid())
+        check(lyr.crs().authid() == "EPSG:3577", "map: CRS is EPSG:3577")
+        r = lyr.renderer()
+        check(r.type() == "singlebandpseudocolor",
+              "map: demo.qml applied (renderer %s, expected singlebandpseudocolor)" % r.type())
+        if r.type() == "singlebandpseudocolor":
+            check(abs(r.classificationMin() - band1["min"]) < 1e-6 and
+                  abs(r.classificationMax() - band1["max"]) < 1e-6,
+                  "map: ramp spans the statistics %g..%g (got %g..%g)" %
+                  (band1["min"], band1["max"], r.classificationMin(), r.classificationMax()))
+            items = r.shader().rasterShaderFunction().colorRampItemList()
+            check(len(items) == 33, "map: 33 ramp items (got %d)" % len(items))
+            check(items[0].color.name() == "#440154" and items[-1].color.name() == "#fde725",
+                  "map: viridis ends (%s .. %s)" % (items[0].color.name(), items[-1].color.name()))
+        stats = lyr.dataProvider().bandStatistics(1)
+        check(abs(stats.minimumValue - band1["min"]) < 1e-5, "map: GDAL statistics seen by QGIS")
+        colours = render(lyr, "map")
+        check(len(colours) >= 20, "map: rendering is not blank (%d colours)" % len(colours))
+        check(0xFDE725 in colours or any(c != 0xFFFFFF for c in colours),
+              "map: rendering has coloured pixels")
+
+        # The classes.
+        cl = QgsRasterLayer(base + "_classes.tif", "classes")
+        check(cl.isValid(), "classes: layer is valid")
+        check(cl.crs() == grid_crs, "classes: CRS equals the grid's")
+        cr = cl.renderer()
+        check(cr.type() == "paletted",
+              "classes: demo_classes.qml applied (renderer %s, expected paletted)" % cr.type())
+        if cr.type() == "paletted":
+            pc = cr.classes()
+            check(len(pc) == len(classes), "classes: %d palette classes (got %d)" %
+                  (len(classes), len(pc)))
+            check([c.value for c in pc] == [c["value"] for c in classes], "classes: values 1..N")
+            check([c.label for c in pc] == [c["label"] for c in classes],
+                  "classes: labels match the report (%s)" % [c.label for c in pc])
+            check([c.color.name() for c in pc] == [c["colour"] for c in classes],
+                  "classes: colours match the report")
+        colours = render(cl, "classes")
+        palette = {int(c["colour"][1:], 16) for c in classes}
+        drawn = palette & set(colours)
+        check(len(drawn) >= 4, "classes: rendering shows %d of the %d class colours" %
+              (len(drawn), len(palette)))
+    except Exception:  # an unexpected error is a failure, never a silent pass
+        traceback.print_exc()
+        failures.append("no exception while checking")
+    finally:
+        shutil.rmtree(runtime, ignore_errors=True)
+        print("%d passed, %d failed" % (passes, len(failures)))
+        sys.stdout.flush()
+        sys.stderr.flush()
+        # QGIS's bindings crash when Python tears down layers and the application after
+        # exitQgis(); the verdict is known, so leave at once, with the layers still alive.
+        os._exit(1 if failures else 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
