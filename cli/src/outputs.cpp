@@ -217,6 +217,8 @@ void OutputSet::finish(RunResult& res) {
     const auto t0 = Clock::now();
     gp::log::info("classifying the score (" + o.classes.method + ")");
     const geo::FineHistogram hist = geo::histogram_band(map_done, 1);
+    stage("classes_histogram", t0);
+    const auto t1 = Clock::now();
     const ClassPlan plan = plan_classes(o.classes, hist);
     const std::size_t n = plan.names.size();
     colors = class_colors(o.colormap, n);
@@ -239,6 +241,8 @@ void OutputSet::finish(RunResult& res) {
     const fs::path gtiff = temp_for(paths_.classes, "gtiff");
     const std::vector<std::uint64_t> counts =
         geo::classify_band(map_done, 1, plan.thresholds, gtiff, cro);
+    stage("classes_write", t1);
+    const auto t2 = Clock::now();
     classes_done = gtiff;
     if (o.format == "cog") {
       geo::CogOptions co;
@@ -250,6 +254,7 @@ void OutputSet::finish(RunResult& res) {
       geo::write_cog(gtiff, cog, co, "output " + paths_.classes.string());
       geo::remove_raster_files(gtiff);
       classes_done = cog;
+      stage("classes_cog", t2);
     }
     // Into the report.
     nlohmann::ordered_json cj;
@@ -365,6 +370,9 @@ void OutputSet::finish(RunResult& res) {
   }
   finished_ = true;
   res.seconds_outputs = seconds_since(t_all);
+  for (const auto& [tmp, dst] : moves) {
+    if (dst != paths_.map) gp::log::info("wrote " + dst.string());
+  }
 }
 
 nlohmann::ordered_json build_report(const model::Model& m, const RunResult& res,
