@@ -1,0 +1,147 @@
+// Shared pieces of the data-driven methods (issue 5) and the runner's entry point.
+
+#include "training_common.hpp"
+
+#include "gp/cli/logistic.hpp"
+#include "gp/cli/wofe.hpp"
+#include "gp/error.hpp"
+#include "gp/geo/deposits.hpp"
+#include "gp/geo/raster_writer.hpp"
+#include "gp/log.hpp"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <cmath>
+#include <fstream>
+#include <map>
+#include <numeric>
+
+namespace gp::cli {
+
+std::unique_ptr<Trained> train_model(const TrainingContext& ctx) {
+  if (ctx.model.combine.method == "wofe") return wofe::train(ctx);
+  if (ctx.model.combine.method == "logistic") return logistic::train(ctx);
+  throw config_error("[combine] method '" + ctx.model.combine.method + "' is not trained");
+}
+
+namespace training {
+
+namespace fs = std::filesystem;
+
+int mask_layer(const model::Model& m) {
+  for (std::size_t l = 0; l < m.layers.size(); ++l) {
+    if (m.layers[l].mask) return static_cast<int>(l);
+  }
+  return -1;
+}
+
+DepositCells place(const TrainingContext& ctx) {
+  const model::TrainingSpec& t = ctx.model.training;
+  geo::DepositSpec spec;
+  spec.source.path = t.deposits.string();
+  spec.source.layer = t.layer;
+  spec.source.sql = t.sql;
+  spec.source.where = t.where;
+  spec.source.x_column = t.x_column;
+  spec.source.y_column = t.y_column;
+  spec.source.crs = t.crs;
+  spec.source.what = "[training] deposits";
+  spec.name_column = t.name_column;
+  spec.filter_column = t.filter_column;
+  spec.filter_contains = t.filter_contains;
+  spec.filter_equals = t.filter_equals;
+  const geo::DepositPlacement placed = geo::place_deposits(spec, ctx.grid);
+  DepositCells d;
+  d.read = placed.placed.size() + placed.rejected.size();
+  for (const auto& r : placed.rejected) {
+    d.rejected.push_back({{"name", r.name}, {"reason", r.reason}});
+  }
+  // One entry per grid cell, in row-major order of the cells.
+  std::vector<std::size_t> order(placed.placed.size());
+  std::iota(order.begin(), order.end(), std::size_t{0});
+  std::stable_sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) {
+    const auto& pa = placed.placed[a];
+    const auto& pb = placed.placed[b];
+    return pa.row != pb.row ? pa.row < pb.row : pa.col < pb.col;
+  });
+  for (std::size_t k : order) {
+    const auto& p = placed.placed[k];
+    if (!d.col.empty() && d.row.back() == p.row && d.col.back() == p.col) {
+      d.shared.push_back({{"name", p.name}, {"same_cell_as", d.name.back()}});
+      continue;
+    }
+    d.col.push_back(p.col);
+    d.row.push_back(p.row);
+    d.name.push_back(p.name);
+  }
+  for (const auto& r : placed.rejected) {
+    gp::log::warning("[training] deposits: '" + r.name + "' not used: " + r.reason);
+  }
+  if (!d.shared.empty()) {
+    gp::log::info("[training] deposits: " + std::to_string(d.shared.size()) +
+                  " share a grid cell with another and count once");
+  }
+  if (d.col.empty()) {
+    throw input_error("[training] deposits: " + t.deposits.string() + ": none of the " +
+                      std::to_string(d.read) +
+                      " deposits read lies inside the grid (expected at least one; check the "
+                      "file, its CRS, the filters and [grid] extent)");
+  }
+  return d;
+}
+
+void drop_where(DepositCells& d, const std::vector<bool>& keep, const std::string& reason) {
+  DepositCells out;
+  out.read = d.read;
+  out.rejected = d.rejected;
+  out.shared = d.shared;
+  for (std::size_t i = 0; i < d.size(); ++i) {
+    if (keep[i]) {
+      out.col.push_back(d.col[i]);
+      out.row.push_back(d.row[i]);
+      out.name.push_back(d.name[i]);
+    } else {
+      out.rejected.push_back({{"name", d.name[i]}, {"reason", reason}});
+      gp::log::warning("[training] deposits: '" + d.name[i] + "' not used: " + reason);
+    }
+  }
+  d = std::move(out);
+}
+
+SideFile::SideFile(fs::path path, bool overwrite)
+    : path_(fs::absolute(std::move(path))), overwrite_(overwrite) {
+  geo::check_output_path(path_, overwrite_);
+  temp_ = path_.parent_path() /
+          ("." + path_.filename().string() + ".partial-" + std::to_string(::getpid()));
+}
+
+SideFile::~SideFile() {
+  if (written_ && !committed_) {
+    std::error_code ec;
+    fs::remove(temp_, ec);
+  }
+}
+
+void SideFile::write(const std::string& text) {
+  written_ = true;
+  std::ofstream out(temp_, std::ios::binary | std::ios::trunc);
+  out << text;
+  out.close();
+  if (!out) throw io_error("output " + path_.string() + ": cannot be written");
+}
+
+void SideFile::commit() {
+  std::error_code ec;
+  if (fs::exists(path_, ec) && !overwrite_) {
+    throw io_error("output " + path_.string() + " appeared during the run (pass --overwrite)");
+  }
+  fs::rename(temp_, path_, ec);
+  if (ec) throw io_error("output " + path_.string() + ": cannot move into place: " + ec.message());
+  committed_ = true;
+}
+
+double normal_upper_tail(double z) { return 0.5 * std::erfc(z / std::sqrt(2.0)); }
+
+}  // namespace training
+}  // namespace gp::cli

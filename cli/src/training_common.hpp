@@ -1,0 +1,105 @@
+#pragma once
+// Pieces shared by the data-driven methods (issue 5): deposits on the grid, the window loop of
+// the training pass, side files written safely. Private to cli/src.
+
+#include "gp/cli/trained.hpp"
+
+#include <nlohmann/json.hpp>
+
+#include <cstdint>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+namespace gp::cli::training {
+
+/// The deposits placed on the grid, one entry per grid cell (a deposit counts once per cell).
+struct DepositCells {
+  std::vector<std::int64_t> col;
+  std::vector<std::int64_t> row;
+  std::vector<std::string> name;             ///< the first deposit of each cell
+  std::size_t read{0};                       ///< deposits read (after filters)
+  nlohmann::ordered_json rejected = nlohmann::ordered_json::array();  ///< {name, reason}
+  nlohmann::ordered_json shared = nlohmann::ordered_json::array();    ///< {name, same_cell_as}
+  [[nodiscard]] std::size_t size() const { return col.size(); }
+};
+
+/// Reads `[training]` deposits and places them on the grid (cells sorted by row, then column);
+/// rejected points are logged by name. Throws gp::input_error when none is inside the grid.
+DepositCells place(const TrainingContext& ctx);
+
+/// Drops the deposit cells where `keep` is false, moving them to `rejected` with `reason`.
+void drop_where(DepositCells& d, const std::vector<bool>& keep, const std::string& reason);
+
+/// Index of the model layer that is the territory / boundary mask, or -1.
+int mask_layer(const model::Model& m);
+
+/// Calls `fn(window, buffers)` for every window, top to bottom, after reading every layer into
+/// `buffers[l]` (NaN = nodata); with a mask layer, cells outside it are set to NaN in every
+/// evidence layer first.
+template <class Fn>
+void for_each_window(const TrainingContext& ctx, Fn&& fn);
+
+/// A text side file beside the map: written under a hidden temporary name, moved into place by
+/// commit(), removed by the destructor otherwise.
+class SideFile {
+ public:
+  /// Checks up front that `path` may be written (gp::io_error otherwise).
+  SideFile(std::filesystem::path path, bool overwrite);
+  ~SideFile();
+  SideFile(const SideFile&) = delete;
+  SideFile& operator=(const SideFile&) = delete;
+  void write(const std::string& text);
+  void commit();
+  [[nodiscard]] const std::filesystem::path& path() const { return path_; }
+
+ private:
+  std::filesystem::path path_;
+  std::filesystem::path temp_;
+  bool overwrite_;
+  bool written_{false};
+  bool committed_{false};
+};
+
+/// Standard normal upper tail, 1 - Phi(z).
+double normal_upper_tail(double z);
+
+}  // namespace gp::cli::training
+
+#include "gp/geo/grid.hpp"
+
+namespace gp::cli::training {
+
+template <class Fn>
+void for_each_window(const TrainingContext& ctx, Fn&& fn) {
+  const geo::Grid& grid = ctx.grid;
+  const std::size_t n_layers = ctx.sources.size();
+  const std::int64_t rows = std::max<std::int64_t>(1, ctx.rows_per_window);
+  const std::size_t win_cells = static_cast<std::size_t>(std::min(rows, grid.height)) *
+                                static_cast<std::size_t>(grid.width);
+  std::vector<std::vector<float>> buf(n_layers, std::vector<float>(win_cells));
+  const int mask = mask_layer(ctx.model);
+  for (std::int64_t r0 = 0; r0 < grid.height; r0 += rows) {
+    geo::Window win;
+    win.col = 0;
+    win.cols = grid.width;
+    win.row = r0;
+    win.rows = std::min(rows, grid.height - r0);
+    for (std::size_t l = 0; l < n_layers; ++l) ctx.sources[l]->read(win, buf[l].data());
+    if (mask >= 0) {
+      const float* mk = buf[static_cast<std::size_t>(mask)].data();
+      const auto n = static_cast<std::ptrdiff_t>(win.cells());
+      for (std::size_t l = 0; l < n_layers; ++l) {
+        if (static_cast<int>(l) == mask) continue;
+        float* b = buf[l].data();
+#pragma omp parallel for schedule(static)
+        for (std::ptrdiff_t i = 0; i < n; ++i) {
+          if (mk[i] != mk[i]) b[i] = mk[i];
+        }
+      }
+    }
+    fn(win, buf);
+  }
+}
+
+}  // namespace gp::cli::training
