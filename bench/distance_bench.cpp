@@ -2,7 +2,8 @@
 // reading the mask, the transform itself (CPU or CUDA), and writing the result as a tiled
 // GeoTIFF, so that the total compares with gdal_proximity.py's wall time on the same input.
 //
-// Usage: gp_distance_bench MASK.tif OUT.tif [--cuda] [--threads N] [--repeat R]
+// Usage: gp_distance_bench MASK.tif OUT.tif [--cuda] [--threads N] [--repeat R] [--compress C]
+// (C: NONE, the default, as gdal_proximity.py writes; or ZSTD, as the runner's temporaries)
 
 #include "gp/geo/gdal_env.hpp"
 #include "gp/geo/grid.hpp"
@@ -25,17 +26,20 @@ double now_s() {
 
 int main(int argc, char** argv) {
   if (argc < 3) {
-    std::fprintf(stderr, "usage: %s MASK.tif OUT.tif [--cuda] [--threads N] [--repeat R]\n", argv[0]);
+    std::fprintf(stderr, "usage: %s MASK.tif OUT.tif [--cuda] [--threads N] [--repeat R] "
+                 "[--compress NONE|ZSTD]\n", argv[0]);
     return 2;
   }
   bool cuda = false;
   int threads = 0;
   int repeat = 3;
+  std::string compress = "NONE";
   for (int i = 3; i < argc; ++i) {
     const std::string a = argv[i];
     if (a == "--cuda") cuda = true;
     else if (a == "--threads" && i + 1 < argc) threads = std::atoi(argv[++i]);
     else if (a == "--repeat" && i + 1 < argc) repeat = std::atoi(argv[++i]);
+    else if (a == "--compress" && i + 1 < argc) compress = argv[++i];
   }
   gp::geo::init_gdal(256, threads);
   const double t0 = now_s();
@@ -79,7 +83,7 @@ int main(int argc, char** argv) {
     best = std::min(best, now_s() - a);
   }
   const double t1 = now_s();
-  gp::geo::write_grid_tiff(argv[2], g, out.data(), "distance");
+  gp::geo::write_grid_tiff(argv[2], g, out.data(), "distance", compress);
   const double t_write = now_s() - t1;
   std::printf("grid %lld x %lld, %s: read %.3f s, transform %.3f s (best of %d, %.1f Mcells/s), "
               "write %.3f s, total %.3f s\n",

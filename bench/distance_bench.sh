@@ -5,7 +5,7 @@
 # cell). With --cuda also times the CUDA path (needs a GPU build and a device).
 #
 # Usage: bench/distance_bench.sh [--size N] [--cell M] [--faults N] [--seed S] [--workdir DIR]
-#                                [--threads N] [--cuda]
+#                                [--threads N] [--runs N] [--cuda]
 # Environment: GP_DIST_BENCH (default build/bench/gp_distance_bench), BENCH_PY (/usr/bin/python3),
 #              GDAL_PROXIMITY (default /usr/bin/gdal_proximity.py).
 # Exit status: 0 target met, 2 a target missed, 1 an error.
@@ -21,6 +21,7 @@ SEED=42
 WORKDIR=bench/work
 THREADS=0
 CUDA=0
+RUNS=3
 BENCH_PY=${BENCH_PY:-/usr/bin/python3}
 GP_DIST_BENCH=${GP_DIST_BENCH:-build/bench/gp_distance_bench}
 GDAL_PROXIMITY=${GDAL_PROXIMITY:-/usr/bin/gdal_proximity.py}
@@ -34,6 +35,7 @@ while [[ $# -gt 0 ]]; do
     --workdir) WORKDIR=$2; shift 2 ;;
     --threads) THREADS=$2; shift 2 ;;
     --cuda) CUDA=1; shift ;;
+    --runs) RUNS=$2; shift 2 ;;
     -h | --help) sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "unknown option: $1" >&2; exit 1 ;;
   esac
@@ -50,21 +52,32 @@ cat "$DIR/faults_mask.tif" >/dev/null  # page cache warm for both contenders
 now() { date +%s.%N; }
 secs() { awk -v a="$1" -v b="$2" 'BEGIN{printf "%.2f", b-a}'; }
 
-echo "== gdal_proximity.py (GDAL $(gdal-config --version 2>/dev/null || echo '?'), -distunits GEO, Float32)"
-rm -f "$DIR/prox_gdal.tif"
-t0=$(now)
-"$BENCH_PY" "$GDAL_PROXIMITY" -q "$DIR/faults_mask.tif" "$DIR/prox_gdal.tif" -values 1 \
-  -distunits GEO -ot Float32 -co TILED=YES -co COMPRESS=ZSTD -co NUM_THREADS=ALL_CPUS
-t1=$(now)
-GDAL_S=$(secs "$t0" "$t1")
-echo "wall ${GDAL_S} s"
-
-echo "== geoprospect distance transform, CPU ($(nproc) cores)"
-t0=$(now)
-"$GP_DIST_BENCH" "$DIR/faults_mask.tif" "$DIR/prox_gp.tif" --threads "$THREADS" --repeat 1 | tee "$DIR/gp_cpu.txt"
-t1=$(now)
-GP_S=$(secs "$t0" "$t1")
-echo "wall ${GP_S} s (process, including read and write)"
+# Both contenders run RUNS times, alternating (so that both see the same machine load); the best
+# wall time of each counts. Both write an uncompressed GeoTIFF (gdal_proximity.py's default).
+best() { awk -v a="$1" -v b="$2" 'BEGIN{print (a == "" || b < a) ? b : a}'; }
+GDAL_S=""
+GP_S=""
+for ((i = 1; i <= RUNS; ++i)); do
+  rm -f "$DIR/prox_gdal.tif"
+  t0=$(now)
+  "$BENCH_PY" "$GDAL_PROXIMITY" -q "$DIR/faults_mask.tif" "$DIR/prox_gdal.tif" -values 1 \
+    -distunits GEO -ot Float32
+  t1=$(now)
+  g=$(secs "$t0" "$t1")
+  GDAL_S=$(best "$GDAL_S" "$g")
+  t0=$(now)
+  "$GP_DIST_BENCH" "$DIR/faults_mask.tif" "$DIR/prox_gp.tif" --threads "$THREADS" --repeat 1 \
+    >"$DIR/gp_cpu_$i.txt"
+  t1=$(now)
+  p=$(secs "$t0" "$t1")
+  GP_S=$(best "$GP_S" "$p")
+  echo "run $i: gdal_proximity.py ${g} s; geoprospect ${p} s ($(cat "$DIR/gp_cpu_$i.txt"))"
+done
+echo "== gdal_proximity.py (GDAL $(gdal-config --version 2>/dev/null || echo '?'), -distunits GEO, Float32): best wall ${GDAL_S} s"
+echo "== geoprospect CPU ($(nproc) cores), whole process (read mask, transform, write): best wall ${GP_S} s"
+"$GP_DIST_BENCH" "$DIR/faults_mask.tif" "$DIR/prox_gp_k.tif" --threads "$THREADS" --repeat 5 |
+  tee "$DIR/gp_cpu_kernel.txt"
+KERNEL_S=$(sed -n 's/.*transform \([0-9.]*\) s.*/\1/p' "$DIR/gp_cpu_kernel.txt")
 
 if [[ $CUDA -eq 1 ]]; then
   echo "== geoprospect distance transform, CUDA"
@@ -85,7 +98,8 @@ cell = float(sys.argv[3])
 d = np.abs(a - b)
 print(f"max |gp - gdal_proximity| = {d.max():.3f} m (half a cell = {cell / 2:g} m), "
       f"mean {d.mean():.4f} m, cells differing by > 1e-3 m: {(d > 1e-3).mean() * 100:.3f} %")
-print(f"gp never farther than gdal (exact vs approximate): {bool((b <= a + 1e-3).all())}")
+worse = (b - a) > 1e-5 * np.maximum(a, 1.0)
+print(f"cells where gp is farther than gdal_proximity (beyond float rounding): {int(worse.sum())}")
 ok = d.max() <= cell / 2
 if len(sys.argv) > 4:
     c = gdal.Open(sys.argv[4]).ReadAsArray()
@@ -98,6 +112,7 @@ AGREE=$?
 set -e
 
 RATIO=$(awk -v g="$GDAL_S" -v p="$GP_S" 'BEGIN{printf "%.2f", g/p}')
-echo "== result: gdal_proximity.py ${GDAL_S} s, geoprospect CPU ${GP_S} s -> ${RATIO}x (target >= 3x)"
+KRATIO=$(awk -v g="$GDAL_S" -v p="$KERNEL_S" 'BEGIN{printf "%.2f", g/p}')
+echo "== result: gdal_proximity.py ${GDAL_S} s; geoprospect CPU process ${GP_S} s (${RATIO}x), transform alone ${KERNEL_S} s (${KRATIO}x); target >= 3x"
 if awk -v r="$RATIO" 'BEGIN{exit !(r >= 3)}' && [[ $AGREE -eq 0 ]]; then exit 0; fi
 exit 2

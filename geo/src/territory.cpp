@@ -85,11 +85,6 @@ std::vector<Territory> build_table() {
     if (std::string(m.id) == "246") eu.iso_ids.emplace_back("248");
   }
   t.push_back(eu);
-  for (const auto& m : eu_members) {
-    Territory c{m.code, m.name, "EPSG:3035", laea_eu, {m.id}, {europe}};
-    if (std::string(m.id) == "246") c.iso_ids.emplace_back("248");
-    t.push_back(c);
-  }
   t.push_back({"NOR", "Norway (with Svalbard)", "EPSG:3035", laea_eu, {"578"}, {europe}});
   t.push_back({"GRL", "Greenland", "EPSG:6931",
                "WGS 84 / NSIDC EASE-Grid 2.0 North (polar Lambert azimuthal): equal-area; "
@@ -103,6 +98,11 @@ std::vector<Territory> build_table() {
                "Korea 2000 / Unified CS: the national CRS covering the whole country (TM; area "
                "distortion below 0.1 % over South Korea)",
                {"410"}, {}});
+  for (const auto& m : eu_members) {
+    Territory c{m.code, m.name, "EPSG:3035", laea_eu, {m.id}, {europe}};
+    if (std::string(m.id) == "246") c.iso_ids.emplace_back("248");
+    t.push_back(c);
+  }
   return t;
 }
 

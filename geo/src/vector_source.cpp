@@ -387,14 +387,14 @@ std::vector<std::uint8_t> rasterise_mask(const std::vector<Feature>& features, c
 }
 
 void write_grid_tiff(const fs::path& out, const Grid& grid, const float* data,
-                     const std::string& description) {
+                     const std::string& description, const std::string& compress) {
   GDALDriver* drv = GetGDALDriverManager()->GetDriverByName("GTiff");
   CPLStringList co;
   co.SetNameValue("TILED", "YES");
   co.SetNameValue("BLOCKXSIZE", "512");
   co.SetNameValue("BLOCKYSIZE", "512");
-  co.SetNameValue("COMPRESS", "ZSTD");
-  co.SetNameValue("ZSTD_LEVEL", "1");
+  co.SetNameValue("COMPRESS", compress.c_str());
+  if (compress == "ZSTD") co.SetNameValue("ZSTD_LEVEL", "1");
   co.SetNameValue("BIGTIFF", "IF_SAFER");
   co.SetNameValue("NUM_THREADS", "ALL_CPUS");
   reset_gdal_error();

@@ -132,8 +132,9 @@ void burn_geometries_tiff(const std::vector<const OGRGeometry*>& geometries,
                           const Grid& grid, const std::filesystem::path& out,
                           const std::string& what);
 
-/// Writes a whole-grid Float32 buffer as a tiled, ZSTD-compressed GeoTIFF (nodata NaN).
+/// Writes a whole-grid Float32 buffer as a tiled GeoTIFF (nodata NaN), compressed with
+/// `compress` (ZSTD level 1 by default; "NONE" for none). A null `data` leaves it empty.
 void write_grid_tiff(const std::filesystem::path& out, const Grid& grid, const float* data,
-                     const std::string& description);
+                     const std::string& description, const std::string& compress = "ZSTD");
 
 }  // namespace gp::geo

@@ -65,16 +65,19 @@ GP_HD inline void dt_column_pass(const std::uint8_t* features, float* g, std::in
 /// Row pass over one row of `n` cells, in place: on entry `line[q]` holds the column pass's row
 /// count (or +inf), on exit the distance in CRS units (clamped to max_distance, or +inf when
 /// the whole grid has no feature and there is no clamp). Scratch: `v` (n ints), `z` (n + 1
-/// doubles), `fv` (n doubles). Squared distances are worked in double, the result rounded once.
+/// doubles), `fv` (n doubles). Squared distances are worked in double in units of dx² (exact
+/// integers on square cells), the root taken once and scaled by dx.
 GP_HD inline void dt_row_pass(float* line, std::int64_t n, const DistanceParams& p,
                               std::int32_t* v, double* z, double* fv) {
-  const double dx2 = p.dx * p.dx;
+  const double ratio = p.dy / p.dx;
+  const double r2 = ratio * ratio;
   std::int64_t k = -1;
   for (std::int64_t q = 0; q < n; ++q) {
     const float gq = line[q];
     if (!(gq < dt_inf())) continue;  // no feature in this column: no parabola
-    const double h = p.dy * static_cast<double>(gq);
-    const double fq = h * h;
+    const double g = static_cast<double>(gq);
+    const double fq = r2 * g * g;
+    const double qd = static_cast<double>(q);
     if (k < 0) {
       k = 0;
       v[0] = static_cast<std::int32_t>(q);
@@ -83,13 +86,13 @@ GP_HD inline void dt_row_pass(float* line, std::int64_t n, const DistanceParams&
       z[1] = INFINITY;
       continue;
     }
-    // Abscissa (in cells) where the parabola of q falls below that of v[k].
+    // Abscissa (in cells) where the parabola of q falls below that of v[k]; z[0] = -inf ends
+    // the loop at k = 0 at the latest.
     double s = 0.0;
     for (;;) {
       const double vk = static_cast<double>(v[k]);
-      const double qd = static_cast<double>(q);
-      s = ((fq - fv[k]) / dx2 + (qd * qd - vk * vk)) / (2.0 * (qd - vk));
-      if (s > z[k] || k == 0) break;
+      s = ((fq + qd * qd) - (fv[k] + vk * vk)) / (2.0 * (qd - vk));
+      if (s > z[k]) break;
       --k;
     }
     ++k;
@@ -108,8 +111,8 @@ GP_HD inline void dt_row_pass(float* line, std::int64_t n, const DistanceParams&
   for (std::int64_t x = 0; x < n; ++x) {
     const double xd = static_cast<double>(x);
     while (z[j + 1] < xd) ++j;
-    const double a = p.dx * (xd - static_cast<double>(v[j]));
-    double d = sqrt(a * a + fv[j]);
+    const double a = xd - static_cast<double>(v[j]);
+    double d = p.dx * sqrt(a * a + fv[j]);
     if (clamp && d > p.max_distance) d = p.max_distance;
     line[x] = static_cast<float>(d);
   }
