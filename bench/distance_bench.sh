@@ -60,19 +60,25 @@ GP_S=""
 for ((i = 1; i <= RUNS; ++i)); do
   rm -f "$DIR/prox_gdal.tif"
   t0=$(now)
-  "$BENCH_PY" "$GDAL_PROXIMITY" -q "$DIR/faults_mask.tif" "$DIR/prox_gdal.tif" -values 1 \
+  /usr/bin/time -f "%U %S" -o "$DIR/gdal_cpu_$i.txt" \
+    "$BENCH_PY" "$GDAL_PROXIMITY" -q "$DIR/faults_mask.tif" "$DIR/prox_gdal.tif" -values 1 \
     -distunits GEO -ot Float32
   t1=$(now)
   g=$(secs "$t0" "$t1")
   GDAL_S=$(best "$GDAL_S" "$g")
   t0=$(now)
-  "$GP_DIST_BENCH" "$DIR/faults_mask.tif" "$DIR/prox_gp.tif" --threads "$THREADS" --repeat 1 \
+  /usr/bin/time -f "%U %S" -o "$DIR/gp_cpus_$i.txt" \
+    "$GP_DIST_BENCH" "$DIR/faults_mask.tif" "$DIR/prox_gp.tif" --threads "$THREADS" --repeat 1 \
     >"$DIR/gp_cpu_$i.txt"
   t1=$(now)
   p=$(secs "$t0" "$t1")
   GP_S=$(best "$GP_S" "$p")
-  echo "run $i: gdal_proximity.py ${g} s; geoprospect ${p} s ($(cat "$DIR/gp_cpu_$i.txt"))"
+  gc=$(awk '{printf "%.2f", $1 + $2}' "$DIR/gdal_cpu_$i.txt")
+  pc=$(awk '{printf "%.2f", $1 + $2}' "$DIR/gp_cpus_$i.txt")
+  echo "run $i: gdal_proximity.py ${g} s wall, ${gc} s CPU; geoprospect ${p} s wall, ${pc} s CPU" \
+    "($(cat "$DIR/gp_cpu_$i.txt"))"
 done
+echo "== machine load (1-min average) after the runs: $(cut -d' ' -f1 /proc/loadavg) on $(nproc) cores"
 echo "== gdal_proximity.py (GDAL $(gdal-config --version 2>/dev/null || echo '?'), -distunits GEO, Float32): best wall ${GDAL_S} s"
 echo "== geoprospect CPU ($(nproc) cores), whole process (read mask, transform, write): best wall ${GP_S} s"
 "$GP_DIST_BENCH" "$DIR/faults_mask.tif" "$DIR/prox_gp_k.tif" --threads "$THREADS" --repeat 5 |

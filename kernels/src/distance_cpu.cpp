@@ -48,7 +48,8 @@ void distance_transform_cpu(const std::uint8_t* features, std::int64_t width, st
     std::vector<std::int32_t> v(static_cast<std::size_t>(width));
     std::vector<double> z(static_cast<std::size_t>(width) + 1);
     std::vector<double> fv(static_cast<std::size_t>(width));
-#pragma omp for schedule(static)
+    // Dynamic chunks of rows: a thread the OS parks for a while does not hold the others up.
+#pragma omp for schedule(dynamic, 16)
     for (std::int64_t r = 0; r < height; ++r) {
       float* line = out + r * width;
       detail::dt_row_pass(line, width, params, v.data(), z.data(), fv.data());
