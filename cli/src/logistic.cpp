@@ -24,7 +24,7 @@ using J = nlohmann::ordered_json;
 
 std::string num(double v) {
   char buf[64];
-  const auto r = std::to_chars(buf, buf + sizeof buf, v);
+  const auto r = std::to_chars(buf, buf + sizeof buf, v, std::chars_format::general, 12);
   return std::string(buf, r.ptr);
 }
 
@@ -123,6 +123,19 @@ Fit irls(std::size_t p, double start_logit,
     if (change < tolerance) {
       f.converged = true;
       break;
+    }
+  }
+  if (!f.converged) {
+    // Newton steps under perfect separation tend to a constant size: the coefficients keep
+    // growing and the fitted probabilities reach 0 or 1.
+    for (std::size_t j = 0; j < p; ++j) {
+      if (std::abs(f.beta[j]) > 25.0) {
+        throw input_error("logistic regression does not converge (coefficient " +
+                          std::to_string(j) + " is " + num(f.beta[j]) +
+                          " after " + std::to_string(f.iterations) +
+                          " iterations: the deposits are perfectly separated by a predictor or "
+                          "class)");
+      }
     }
   }
   // Standard errors from the information at the final coefficients.

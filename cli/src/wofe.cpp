@@ -26,10 +26,17 @@ namespace {
 namespace fs = std::filesystem;
 using J = nlohmann::ordered_json;
 
-/// Locale-independent shortest round-trip text of a number ("." decimals).
+/// Locale-independent text of a number ("." decimals), 12 significant digits (tables, JSON).
 std::string num(double v) {
   char buf[64];
-  const auto r = std::to_chars(buf, buf + sizeof buf, v);
+  const auto r = std::to_chars(buf, buf + sizeof buf, v, std::chars_format::general, 12);
+  return std::string(buf, r.ptr);
+}
+
+/// The same with 4 significant digits, for the log.
+std::string short_num(double v) {
+  char buf[64];
+  const auto r = std::to_chars(buf, buf + sizeof buf, v, std::chars_format::general, 4);
   return std::string(buf, r.ptr);
 }
 
@@ -194,7 +201,7 @@ LayerWeights layer_weights(const std::string& layer, const model::WofeLayerSpec&
     for (const auto& [g, s] : gsum) {
       gw[g] = weights(static_cast<double>(s.first) * cell_units, static_cast<double>(s.second),
                       area_t, d_t);
-      if (!gw[g].wplus_defined) {
+      if (!gw[g].wplus_defined && !spec.groups.empty()) {
         lw.notes.push_back("generalised class " + std::to_string(g) +
                            " has no deposit: weight 0");
       }
@@ -211,10 +218,18 @@ LayerWeights layer_weights(const std::string& layer, const model::WofeLayerSpec&
       lw.class_gen[i] = r.gen_class;
       lw.rows.push_back(r);
     }
+    std::string empty;
+    std::size_t n_empty = 0;
     for (const auto& r : lw.rows) {
       if (!r.w.wplus_defined && spec.groups.empty()) {
-        lw.notes.push_back("class " + num(r.cls) + " has no deposit: weight 0");
+        if (n_empty < 10) empty += (n_empty == 0 ? "" : ", ") + num(r.cls);
+        ++n_empty;
       }
+    }
+    if (n_empty > 0) {
+      lw.notes.push_back(std::to_string(n_empty) + " class" + (n_empty == 1 ? "" : "es") +
+                         " without deposits (weight 0, flagged in the table): " + empty +
+                         (n_empty > 10 ? ", ..." : ""));
     }
     return lw;
   }
@@ -480,11 +495,11 @@ class WofeTrained final : public Trained {
                                {"p_value", p_value},
                                {"note", "one-sided test of T - n(D) > 0; a small p_value "
                                         "(< 0.05) rejects conditional independence"}};
-      gp::log::info("weights of evidence: conditional independence ratio " + num(ratio) +
-                    " (observed " + num(n_d) + " / predicted " + num(t_pred) +
-                    "), Agterberg-Cheng p = " + num(p_value));
+      gp::log::info("weights of evidence: conditional independence ratio " + short_num(ratio) +
+                    " (observed " + short_num(n_d) + " / predicted " + short_num(t_pred) +
+                    "), Agterberg-Cheng p = " + short_num(p_value));
       if (ratio < 0.85) {
-        const std::string msg = "conditional independence ratio " + num(ratio) +
+        const std::string msg = "conditional independence ratio " + short_num(ratio) +
                                 " is below 0.85: the evidence layers are likely not "
                                 "conditionally independent (posterior probabilities are inflated)";
         gp::log::warning("weights of evidence: " + msg);
@@ -771,8 +786,8 @@ std::unique_ptr<Trained> train(const TrainingContext& ctx) {
                    {"sharing_a_cell", dep.shared}};
   r["prior"] = {{"probability", prior}, {"logit", std::log(tr->n_d / (tr->n_t - tr->n_d))}};
   r["layers"] = jl;
-  gp::log::info("weights of evidence: study area " + num(tr->n_t) + " unit cells, " +
-                num(tr->n_d) + " deposits, prior probability " + num(prior));
+  gp::log::info("weights of evidence: study area " + short_num(tr->n_t) + " unit cells, " +
+                short_num(tr->n_d) + " deposits, prior probability " + short_num(prior));
   return tr;
 }
 
