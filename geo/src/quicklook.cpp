@@ -244,8 +244,16 @@ void write_quicklook(const fs::path& raster, const fs::path& png, const Quickloo
     note = "cells " + short_number(std::abs(gt[1]), 4) + " x " + short_number(std::abs(gt[5]), 4) +
            " (CRS units)";
   }
-  note += ", " + std::to_string(gw) + " x " + std::to_string(gh) + " cells, " +
-          (crs_wkt.empty() ? std::string("no CRS") : crs_label_wkt(crs_wkt));
+  std::string crs = "no CRS";
+  if (!crs_wkt.empty()) {
+    crs = crs_label_wkt(crs_wkt);
+    OGRSpatialReference srs;
+    if (srs.importFromWkt(crs_wkt.c_str()) == OGRERR_NONE && srs.GetName() != nullptr &&
+        crs != srs.GetName()) {
+      crs += std::string(" (") + srs.GetName() + ")";
+    }
+  }
+  note += ", " + std::to_string(gw) + " x " + std::to_string(gh) + " cells, " + crs;
   cairo_set_source_rgb(c, 0.25, 0.25, 0.25);
   text_at(c, mx, fy + 40, note, 12, false);
 

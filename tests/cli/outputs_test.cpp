@@ -13,6 +13,7 @@
 #include "gp/cli/model.hpp"
 #include "gp/cli/runner.hpp"
 #include "gp/error.hpp"
+#include "gp/geo/raster_writer.hpp"
 #include "outputs_support.hpp"
 #include "test_support.hpp"
 
@@ -279,7 +280,8 @@ TEST(Outputs, PlainGeoTiffAndEverythingElseOff) {
   int bx = 0;
   int by = 0;
   ds->GetRasterBand(1)->GetBlockSize(&bx, &by);
-  EXPECT_EQ(bx, 512);
+  EXPECT_EQ(bx, gp::geo::WriterOptions{}.tile) << "the streamed tiles, as written";
+  EXPECT_EQ(by, bx);
 }
 
 TEST(Outputs, UserBreaksNaturalBreaksAndColormap) {
