@@ -29,6 +29,30 @@ void check_distance_args(const std::uint8_t* features, std::int64_t width, std::
 }
 }  // namespace detail
 
+namespace {
+
+// The column pass selects on a byte mask per float: baseline x86-64 (SSE2) does not vectorise
+// that, AVX2 does (about 3x faster here). GCC's target_clones picks the variant at load time;
+// AVX2 without FMA keeps results bit-identical to the default path (no contraction).
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && !defined(__SANITIZE_ADDRESS__)
+#define GP_CPU_CLONES __attribute__((target_clones("avx2", "default")))
+#else
+#define GP_CPU_CLONES
+#endif
+
+GP_CPU_CLONES void column_strip(const std::uint8_t* features, float* out, std::int64_t width,
+                                std::int64_t height, std::int64_t c0, std::int64_t c1) {
+  detail::dt_column_pass(features, out, width, height, c0, c1);
+}
+
+GP_CPU_CLONES void row_line(float* line, std::int64_t width, const DistanceParams& params,
+                            std::int32_t* v, double* z, double* fv) {
+  detail::dt_row_pass(line, width, params, v, z, fv);
+  for (std::int64_t c = 0; c < width; ++c) line[c] = detail::dt_finish(line[c]);
+}
+
+}  // namespace
+
 void distance_transform_cpu(const std::uint8_t* features, std::int64_t width, std::int64_t height,
                             const DistanceParams& params, float* out, int threads) {
   detail::check_distance_args(features, width, height, params, out);
@@ -40,8 +64,7 @@ void distance_transform_cpu(const std::uint8_t* features, std::int64_t width, st
   const std::int64_t n_strips = (width + strip - 1) / strip;
 #pragma omp parallel for schedule(dynamic, 1) num_threads(nt)
   for (std::int64_t s = 0; s < n_strips; ++s) {
-    detail::dt_column_pass(features, out, width, height, s * strip,
-                           std::min(width, (s + 1) * strip));
+    column_strip(features, out, width, height, s * strip, std::min(width, (s + 1) * strip));
   }
 #pragma omp parallel num_threads(nt)
   {
@@ -51,9 +74,7 @@ void distance_transform_cpu(const std::uint8_t* features, std::int64_t width, st
     // Dynamic chunks of rows: a thread the OS parks for a while does not hold the others up.
 #pragma omp for schedule(dynamic, 16)
     for (std::int64_t r = 0; r < height; ++r) {
-      float* line = out + r * width;
-      detail::dt_row_pass(line, width, params, v.data(), z.data(), fv.data());
-      for (std::int64_t c = 0; c < width; ++c) line[c] = detail::dt_finish(line[c]);
+      row_line(out + r * width, width, params, v.data(), z.data(), fv.data());
     }
   }
 }
