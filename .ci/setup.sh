@@ -12,6 +12,8 @@ packages=(
   python3-gdal python3-numpy
   libcairo2-dev fonts-dejavu-core python3-qgis qgis-providers
   locales time
+  libopenmpi-dev openmpi-bin                    # cluster runs: mpirun -np N geoprospect run ...
+  clang libclang-rt-14-dev libomp-dev   # the fuzz preset: clang, libFuzzer, LLVM OpenMP
 )
 
 SUDO=""

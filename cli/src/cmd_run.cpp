@@ -1,5 +1,6 @@
 // `geoprospect run MODEL.toml [-o OUT.tif] [--device auto|cpu|cuda] [--quiet] ...`
 
+#include "gp/cli/cluster.hpp"
 #include "gp/cli/commands.hpp"
 #include "gp/cli/model.hpp"
 #include "gp/cli/runner.hpp"
@@ -19,9 +20,11 @@ std::function<void()> setup_run(CLI::App& app, GlobalOptions& global) {
     std::string device{"auto"};
     bool overwrite{false};
     std::int64_t window_rows{0};
-    std::int64_t window_cells{1 << 22};
+    std::int64_t window_cells{1 << 21};
+    int pipeline_depth{2};
     int threads{0};
     int cache_mib{96};
+    std::uint64_t vector_memory_mib{8192};
   };
   auto args = std::make_shared<Args>();
   CLI::App* run = app.add_subcommand("run", "Run a model file and write the prospectivity map");
@@ -34,11 +37,17 @@ std::function<void()> setup_run(CLI::App& app, GlobalOptions& global) {
   run->add_option("--window-rows", args->window_rows,
                   "Rows per processing window (default: about --window-cells cells)")
       ->check(CLI::PositiveNumber);
+  run->add_option("--pipeline-depth", args->pipeline_depth,
+                  "Windows in flight: 2 overlaps reading, scoring and writing; 1 runs them in turn")
+      ->check(CLI::Range(1, 8));
   run->add_option("--window-cells", args->window_cells, "Cells per processing window")
       ->check(CLI::PositiveNumber);
   run->add_option("--threads", args->threads, "CPU threads for compute and codecs (0: all cores)")
       ->check(CLI::NonNegativeNumber);
   run->add_option("--cache-mib", args->cache_mib, "GDAL block cache in MiB")
+      ->check(CLI::PositiveNumber);
+  run->add_option("--vector-memory-mib", args->vector_memory_mib,
+                  "Largest whole-grid buffer a distance/density vector layer may hold (MiB)")
       ->check(CLI::PositiveNumber);
 
   return [args, &global]() {
@@ -51,8 +60,11 @@ std::function<void()> setup_run(CLI::App& app, GlobalOptions& global) {
     opt.progress = !global.quiet;
     opt.window_rows = args->window_rows;
     opt.window_cells = args->window_cells;
+    opt.pipeline_depth = args->pipeline_depth;
     opt.threads = args->threads;
+    opt.vector_memory_mib = args->vector_memory_mib;
     const RunResult r = run_model(m, opt);
+    if (!cluster::is_root()) return;  // rank 0 reports for the whole run
     std::printf("wrote %s (%lld x %lld cells, %s, %llu valid, %llu nodata, score %.4g..%.4g)\n",
                 r.output.string().c_str(), static_cast<long long>(r.grid.width),
                 static_cast<long long>(r.grid.height), geo::crs_label_wkt(r.grid.crs_wkt).c_str(),

@@ -13,6 +13,7 @@
 
 #include <algorithm>
 #include <charconv>
+#include <chrono>
 #include <cmath>
 #include <map>
 
@@ -187,6 +188,7 @@ class LogisticTrained final : public Trained {
   }
   void after_outputs(RunResult& res) override {
     table->commit();
+    gp::log::info("wrote " + table->path().string());
     res.files.insert(res.files.begin(), table->path());
   }
 };
@@ -194,6 +196,7 @@ class LogisticTrained final : public Trained {
 }  // namespace
 
 std::unique_ptr<Trained> train(const TrainingContext& ctx) {
+  const auto t_start = std::chrono::steady_clock::now();
   const model::Model& m = ctx.model;
   const geo::Grid& grid = ctx.grid;
   auto tr = std::make_unique<LogisticTrained>();
@@ -464,6 +467,8 @@ std::unique_ptr<Trained> train(const TrainingContext& ctx) {
   r["log_likelihood"] = fit.loglik;
   r["passes_over_grid"] = passes + 1;
   r["table"] = tr->table->path().string();
+  r["training_seconds"] =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - t_start).count();
   tr->table_text = csv;
   return tr;
 }

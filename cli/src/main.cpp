@@ -1,6 +1,7 @@
 // geoprospect: thin entry point. Parses the command line, runs one subcommand, and turns every
 // error into one line on stderr and a documented exit code.
 
+#include "gp/cli/cluster.hpp"
 #include "gp/cli/commands.hpp"
 #include "gp/error.hpp"
 #include "gp/log.hpp"
@@ -23,6 +24,8 @@ int main(int argc, char** argv) {
       ->configurable(false);
   app.fallthrough();
   auto run = setup_run(app, global);
+  auto territories = setup_territories(app, global);
+  auto validate = setup_validate(app, global);
 
   try {
     app.parse(argc, argv);
@@ -36,13 +39,28 @@ int main(int argc, char** argv) {
   }
   if (global.quiet) gp::log::level() = gp::log::Level::error;
 
-  auto fail = [](int code, const char* what) {
+  // Under mpirun, every rank runs the same command; an error on any rank ends them all
+  // (MPI_Abort) after this rank has removed its temporary files.
+  bool mpi = false;
+  auto fail = [&mpi](int code, const char* what) {
     std::fflush(stdout);
-    std::fprintf(stderr, "geoprospect: error: %s\n", what);
+    std::fprintf(stderr, "geoprospect: error: %s%s\n", gp::cli::cluster::prefix().c_str(), what);
+    if (mpi && gp::cli::cluster::size() > 1) gp::cli::cluster::abort_all(code);
+    gp::cli::cluster::finalize();
     return code;
   };
   try {
-    if (app.got_subcommand("run")) run();
+    if (app.got_subcommand("run")) {
+      mpi = gp::cli::cluster::init(&argc, &argv);
+      if (!gp::cli::cluster::is_root()) {
+        gp::log::level() = gp::log::Level::warning;  // one progress bar and one log: rank 0's
+        global.quiet = true;
+      }
+      run();
+      gp::cli::cluster::finalize();
+    }
+    if (app.got_subcommand("territories")) territories();
+    if (app.got_subcommand("validate")) validate();
     return exit_ok;
   } catch (const gp::config_error& e) {
     return fail(exit_model, e.what());

@@ -1,6 +1,7 @@
 #include "gp/cli/model.hpp"
 
 #include "gp/error.hpp"
+#include "analysis_spec_toml.hpp"  // issue 6: [validation], [uncertainty]
 
 #include <openssl/evp.h>
 #include <toml++/toml.h>
@@ -164,7 +165,7 @@ const std::vector<std::string_view> transform_kinds = {
 
 const std::vector<std::string_view> combine_methods = {
     "weighted-sum", "fuzzy-and", "fuzzy-or", "fuzzy-product", "fuzzy-sum", "fuzzy-gamma",
-    "index-overlay"};
+    "index-overlay", "wofe", "logistic"};
 
 ReclassRuleSpec parse_rule(const toml::node& n, TableReader& parent, std::size_t idx) {
   const toml::table* t = n.as_table();
@@ -430,6 +431,201 @@ ClassSpec parse_classes(const toml::node& n, TableReader& parent) {
   return spec;
 }
 
+/// The vector keys of a [[layer]] (issue 4). Mode-specific keys must match the mode.
+void parse_vector_keys(TableReader& r, VectorLayerSpec& v) {
+  v.mode = r.str("vector").value_or("");
+  if (!v.mode.empty()) {
+    expect_one_of(r, "vector", v.mode, {"presence", "burn", "distance", "density"});
+  }
+  v.layer = r.str("layer").value_or("");
+  v.sql = r.str("sql").value_or("");
+  v.where = r.str("where").value_or("");
+  v.attribute = r.str("attribute").value_or("");
+  v.all_touched = r.boolean("all_touched").value_or(false);
+  v.max_distance = r.num("max_distance");
+  v.radius = r.num("radius");
+  v.x_column = r.str("x_column").value_or("");
+  v.y_column = r.str("y_column").value_or("");
+  v.crs = r.str("crs").value_or("");
+  if (!v.layer.empty() && !v.sql.empty()) r.fail("sql", "give layer or sql, not both");
+  if (v.x_column.empty() != v.y_column.empty()) {
+    r.fail(v.x_column.empty() ? "y_column" : "x_column",
+           "x_column and y_column go together (longitude and latitude columns)");
+  }
+  if (v.mode == "burn" && v.attribute.empty()) {
+    r.fail("vector", "vector = \"burn\" needs attribute = \"<numeric attribute>\"");
+  }
+  if (!v.attribute.empty() && v.mode != "burn") {
+    r.fail("attribute", "only used with vector = \"burn\"");
+  }
+  if (v.max_distance) {
+    if (v.mode != "distance") r.fail("max_distance", "only used with vector = \"distance\"");
+    if (!(*v.max_distance > 0)) r.fail("max_distance", "expected a distance > 0 (CRS units)");
+  }
+  if (v.mode == "density" && !v.radius) {
+    r.fail("vector", "vector = \"density\" needs radius = <metres>");
+  }
+  if (v.radius) {
+    if (v.mode != "density") r.fail("radius", "only used with vector = \"density\"");
+    if (!(*v.radius > 0)) r.fail("radius", "expected a radius > 0 (metres)");
+  }
+}
+
+// ---- issue 5: weights of evidence and logistic regression keys ----------------------------
+
+/// A layer's `wofe = { ... }` and `logistic = { ... }` blocks.
+void parse_training_layer_keys(TableReader& rl, LayerSpec& L) {
+  auto numbers_of = [&](TableReader& r, const toml::node& n, const std::string& key) {
+    std::vector<double> v;
+    if (n.as_array() == nullptr) r.fail(key, "expected a list of numbers");
+    for (const auto& e : *n.as_array()) v.push_back(r.as_number(e, key));
+    return v;
+  };
+  if (const toml::node* wn = rl.get("wofe")) {
+    const toml::table* t = wn->as_table();
+    if (t == nullptr) {
+      rl.fail("wofe", "expected a table such as { type = \"ascending\" }, found " + type_name(*wn));
+    }
+    TableReader r(*t, rl.source(), rl.context() + " wofe");
+    WofeLayerSpec& w = L.wofe;
+    w.type = r.str("type").value_or("");
+    if (w.type.empty()) r.fail("type", "missing (expected categorical, ascending or descending)");
+    expect_one_of(r, "type", w.type, {"categorical", "ascending", "descending"});
+    if (const toml::node* b = r.get("breaks")) {
+      w.breaks = numbers_of(r, *b, "breaks");
+      if (w.breaks.empty()) r.fail("breaks", "expected at least one break");
+      for (std::size_t i = 1; i < w.breaks.size(); ++i) {
+        if (!(w.breaks[i - 1] < w.breaks[i])) r.fail("breaks", "expected strictly ascending numbers");
+      }
+    }
+    w.threshold = r.num("threshold");
+    w.min_studc = r.num("min_studc");
+    if (const toml::node* g = r.get("groups")) {
+      const toml::array* a = g->as_array();
+      if (a == nullptr || a->empty()) {
+        r.fail("groups", "expected a list of class lists, such as [[1, 4], [2, 3]]");
+      }
+      std::set<double> seen;
+      for (const auto& e : *a) {
+        std::vector<double> cls = numbers_of(r, e, "groups");
+        if (cls.empty()) r.fail("groups", "expected non-empty class lists");
+        for (double c : cls) {
+          if (!seen.insert(c).second) {
+            r.fail("groups", "class " + std::to_string(c) + " is in more than one group");
+          }
+        }
+        w.groups.push_back(std::move(cls));
+      }
+    }
+    if (w.type == "categorical" && (w.threshold || w.min_studc)) {
+      r.fail(w.threshold ? "threshold" : "min_studc",
+             "only used with type = \"ascending\" or \"descending\"");
+    }
+    if (w.type != "categorical" && !w.groups.empty()) {
+      r.fail("groups", "only used with type = \"categorical\"");
+    }
+    if (w.threshold && w.min_studc) r.fail("min_studc", "give threshold or min_studc, not both");
+    r.finish();
+  }
+  if (const toml::node* ln = rl.get("logistic")) {
+    const toml::table* t = ln->as_table();
+    if (t == nullptr) {
+      rl.fail("logistic", "expected a table such as { type = \"continuous\" }, found " +
+                              type_name(*ln));
+    }
+    TableReader r(*t, rl.source(), rl.context() + " logistic");
+    L.logistic.type = r.str("type").value_or("");
+    if (L.logistic.type.empty()) r.fail("type", "missing (expected continuous or categorical)");
+    expect_one_of(r, "type", L.logistic.type, {"continuous", "categorical"});
+    r.finish();
+  }
+}
+
+/// `[training]`: the deposits (any OGR point source or a CSV) and the unit cell.
+TrainingSpec parse_training(const toml::table& t, const std::string& source,
+                            const fs::path& base_dir) {
+  TableReader r(t, source, "[training]");
+  TrainingSpec s;
+  s.given = true;
+  const auto dep = r.str("deposits");
+  if (!dep || dep->empty()) r.fail("deposits", "missing (expected the known deposits' file)");
+  s.deposits = (fs::path(*dep).is_absolute() ? fs::path(*dep) : base_dir / *dep).lexically_normal();
+  s.layer = r.str("layer").value_or("");
+  s.sql = r.str("sql").value_or("");
+  s.where = r.str("where").value_or("");
+  s.x_column = r.str("x_column").value_or("");
+  s.y_column = r.str("y_column").value_or("");
+  s.crs = r.str("crs").value_or("");
+  s.name_column = r.str("name_column").value_or("");
+  s.filter_column = r.str("filter_column").value_or("");
+  s.filter_contains = r.str("filter_contains").value_or("");
+  s.filter_equals = r.str("filter_equals").value_or("");
+  if (!s.layer.empty() && !s.sql.empty()) r.fail("sql", "give layer or sql, not both");
+  if (s.x_column.empty() != s.y_column.empty()) {
+    r.fail(s.x_column.empty() ? "y_column" : "x_column", "x_column and y_column go together");
+  }
+  if (!s.filter_column.empty() && s.filter_contains.empty() && s.filter_equals.empty()) {
+    r.fail("filter_column", "needs filter_contains or filter_equals");
+  }
+  if (auto u = r.num("unit_cell_km2")) {
+    if (!(*u > 0.0)) r.fail("unit_cell_km2", "expected an area > 0 (km²)");
+    s.unit_cell_km2 = *u;
+  }
+  if (auto it = r.integer("max_iterations")) {
+    if (*it < 1 || *it > 1000) r.fail("max_iterations", "expected 1 to 1000");
+    s.max_iterations = static_cast<int>(*it);
+  }
+  if (auto tol = r.num("tolerance")) {
+    if (!(*tol > 0.0)) r.fail("tolerance", "expected a tolerance > 0");
+    s.tolerance = *tol;
+  }
+  r.finish();
+  return s;
+}
+
+/// Cross-checks of the data-driven methods, once every table is read.
+void check_training(const Model& m, const std::string& source, bool user_groups) {
+  auto fail = [&](const std::string& msg) { throw config_error(source + ": " + msg); };
+  const std::string& method = m.combine.method;
+  const bool trained = method == "wofe" || method == "logistic";
+  for (const auto& g : m.groups) {
+    if (user_groups && (g.method == "wofe" || g.method == "logistic")) {
+      fail("group '" + g.name + "' method: \"" + g.method + "\" is a whole-model method (set "
+           "[combine] method = \"" + g.method + "\" without [[group]]s)");
+    }
+  }
+  for (const auto& L : m.layers) {
+    if (L.wofe.given() && method != "wofe") {
+      fail("layer '" + L.name + "' wofe: only used with [combine] method = \"wofe\"");
+    }
+    if (L.logistic.given() && method != "logistic") {
+      fail("layer '" + L.name + "' logistic: only used with [combine] method = \"logistic\"");
+    }
+    if (L.mask) continue;
+    if (method == "wofe" && !L.wofe.given()) {
+      fail("layer '" + L.name + "': missing wofe = { type = \"categorical\" | \"ascending\" | "
+           "\"descending\" } (every layer of a weights-of-evidence model needs one)");
+    }
+    if (method == "logistic" && !L.logistic.given()) {
+      fail("layer '" + L.name + "': missing logistic = { type = \"continuous\" | "
+           "\"categorical\" } (every layer of a logistic-regression model needs one)");
+    }
+    if (trained && L.transform.kind != "identity") {
+      fail("layer '" + L.name + "' transform: not used with [combine] method = \"" + method +
+           "\" (the weights come from the deposits; remove the transform)");
+    }
+  }
+  if (trained && !m.training.given) {
+    fail("[training]: missing (method \"" + method + "\" needs deposits = \"file\")");
+  }
+  if (!trained && m.training.given) {
+    fail("[training]: only used with [combine] method = \"wofe\" or \"logistic\"");
+  }
+  if (trained && !m.output.bands.empty()) {
+    fail("[output] bands: not used with method \"" + method + "\" (its bands are fixed)");
+  }
+}
+
 }  // namespace
 
 std::string did_you_mean(std::string_view word, const std::vector<std::string_view>& candidates) {
@@ -504,9 +700,23 @@ Model parse_model(std::string_view text, const std::string& source, const fs::pa
       }
       m.grid.extent = std::array<double, 4>{v[0], v[1], v[2], v[3]};
     }
-    if (r.get("territory") != nullptr) {
-      r.fail("territory", "territory masks are not available in this version "
-                          "(remove the key, or give crs and extent)");
+    // Territories and boundaries (issue 4): checked against the table when the grid is built.
+    if (auto tc = r.str("territory")) {
+      if (tc->empty()) r.fail("territory", "expected a territory code such as \"CONUS\"");
+      m.grid.territory = *tc;
+    }
+    if (auto b = r.str("boundary")) {
+      if (b->empty()) r.fail("boundary", "expected a vector file path");
+      m.grid.boundary = (fs::path(*b).is_absolute() ? fs::path(*b) : base_dir / *b).lexically_normal();
+    }
+    m.grid.boundary_layer = r.str("boundary_layer").value_or("");
+    m.grid.boundary_where = r.str("boundary_where").value_or("");
+    if (m.grid.territory && m.grid.boundary) {
+      r.fail("boundary", "give territory or boundary, not both");
+    }
+    if (!m.grid.boundary && (!m.grid.boundary_layer.empty() || !m.grid.boundary_where.empty())) {
+      r.fail(m.grid.boundary_layer.empty() ? "boundary_where" : "boundary_layer",
+             "needs boundary = \"file\"");
     }
     r.finish();
   }
@@ -573,6 +783,8 @@ Model parse_model(std::string_view text, const std::string& source, const fs::pa
       expect_one_of(rl, "missing", *miss, {"nodata", "skip"});
       L.missing_skip = *miss == "skip";
     }
+    parse_vector_keys(rl, L.vector);
+    parse_training_layer_keys(rl, L);  // issue 5
     rl.finish();
     m.layers.push_back(std::move(L));
   }
@@ -725,8 +937,15 @@ Model parse_model(std::string_view text, const std::string& source, const fs::pa
     if (auto st = r.boolean("style")) m.output.style = *st;
     r.finish();
   }
+  if (const toml::table* t = top.table("training")) m.training = parse_training(*t, source, base_dir);  // issue 5
+  // Issue 6: validation and Monte Carlo uncertainty (cli/src/analysis_spec.cpp).
+  if (const toml::table* t = top.table("validation")) {
+    m.validation = parse_validation(*t, source, base_dir);
+  }
+  if (const toml::table* t = top.table("uncertainty")) m.uncertainty = parse_uncertainty(*t, source);
   top.finish();
   resolve_network(m, source);
+  check_training(m, source, root.contains("group"));  // issue 5
   return m;
 }
 

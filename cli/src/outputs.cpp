@@ -159,6 +159,13 @@ OutputSet::OutputSet(const model::Model& m, fs::path map, bool overwrite, int th
   }
 }
 
+void OutputSet::configure_writer(geo::WriterOptions& w) const {
+  if (m_.output.format != "cog" || w.compress == "NONE") return;
+  w.compress = "ZSTD";
+  w.level = 1;
+  w.predictor = 1;
+}
+
 OutputSet::~OutputSet() {
   cancel_ = true;
   if (digests_.valid()) digests_.wait();

@@ -1,7 +1,13 @@
 #include "gp/cli/runner.hpp"
 
 #include "gp/cli/outputs.hpp"
+#include "gp/cli/cluster.hpp"
+#include "gp/cli/pipeline.hpp"
 #include "gp/cli/progress.hpp"
+#include "gp/cli/trained.hpp"
+#include "gp/cli/uncertainty.hpp"  // issue 6: validation + uncertainty hook
+#include "gp/cli/vector_plan.hpp"
+#include "gp/geo/territory.hpp"
 
 #include "gp/error.hpp"
 #include "gp/geo/crs.hpp"
@@ -12,10 +18,12 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstdlib>
 #include <cmath>
 #include <functional>
 #include <limits>
 #include <memory>
+#include <optional>
 
 #ifndef GP_VERSION
 #define GP_VERSION "0.0.0"
@@ -82,6 +90,9 @@ DeviceChoice parse_device(const std::string& s) {
 }
 
 geo::Grid resolve_grid(const model::Model& m) {
+  // Vector layers, territories, boundaries (issue 4, vector_plan.cpp): worked out there, from a
+  // raster-only view of the model that comes back here.
+  if (needs_vector_plan(m)) return resolve_vector_grid(m);
   GP_EXPECTS(!m.layers.empty(), config_error, "model has no layers");
   std::vector<geo::RasterInfo> infos;
   for (const auto& L : m.layers) infos.push_back(geo::describe_raster(L.path.string(), layer_what(L)));
@@ -173,6 +184,15 @@ geo::Grid resolve_grid(const model::Model& m) {
   if (g.width > max_side || g.height > max_side) {
     throw config_error("[grid]: " + std::to_string(g.width) + " x " + std::to_string(g.height) +
                        " cells exceeds the limit of 2^31-1 cells per side (check resolution)");
+  }
+  // Issue 9: a sane total (2^40 = 1.1e12 cells, e.g. the whole Earth at 40 m); more is a
+  // resolution typed in the wrong unit, not a map. Beyond 2^32 cells is fine (64-bit indices).
+  constexpr std::uint64_t max_cells = std::uint64_t{1} << 40;
+  if (g.cells() > max_cells) {
+    throw config_error("[grid]: " + std::to_string(g.width) + " x " + std::to_string(g.height) +
+                       " cells exceeds the limit of 2^40 cells (check resolution: " +
+                       geo::format_double(g.dx) + " x " + geo::format_double(g.dy) +
+                       " CRS units per cell)");
   }
   return g;
 }
@@ -343,7 +363,20 @@ kernels::Program build_program(const model::Model& m,
   p.n_bands = static_cast<std::int32_t>(names.size());
   p.bands[0] = node_of(m.combine.final);
   for (std::size_t b = 1; b < names.size(); ++b) p.bands[b] = node_of(names[b]);
+  for (std::size_t l = 0; l < m.layers.size(); ++l) {
+    if (m.layers[l].mask) p.mask_layer = static_cast<std::int32_t>(l);  // territory (issue 4)
+  }
   return p;
+}
+
+std::int64_t default_window_rows(std::int64_t window_cells, std::int64_t width,
+                                 std::int64_t height) {
+  // Whole rows of output tiles, so the writer never stages rows (geo::WriterOptions::tile):
+  // about `window_cells` cells, at least one tile row.
+  const std::int64_t tile = geo::WriterOptions{}.tile;
+  const std::int64_t rows = window_cells / std::max<std::int64_t>(width, 1);
+  const std::int64_t aligned = std::max<std::int64_t>(tile, rows / tile * tile);
+  return std::min(aligned, std::max<std::int64_t>(height, 1));
 }
 
 RunResult run_model(const model::Model& m, const RunOptions& opt) {
@@ -353,9 +386,20 @@ RunResult run_model(const model::Model& m, const RunOptions& opt) {
     throw config_error("no output path: set [output] path in the model or pass -o OUT.tif");
   }
   geo::check_output_path(res.output, opt.overwrite);
+  if (cluster::size() > 1 && (needs_vector_plan(m) || is_trained_method(m))) {
+    throw config_error("mpirun: this model uses vector layers, a territory mask or trained weights, "
+                       "which run on one process only for now (run it without mpirun)");
+  }
+  if (needs_vector_plan(m)) {
+    // Issue 4: vector layers and the territory mask become temporary rasters on the grid (in
+    // the output folder, removed when `plan` goes, also on failure); then a raster-only run.
+    const VectorPlan plan(m, res.output, opt);
+    return run_model(plan.model(), opt);
+  }
   OutputSet outputs(m, res.output, opt.overwrite, opt.threads);  // side files checked up front
   const geo::Grid grid = resolve_grid(m);
   res.grid = grid;
+  if (const std::string w = geo::area_of_use_warning(grid); !w.empty()) gp::log::warning(w);
 
   std::unique_ptr<kernels::Backend> backend;
   std::string why;
@@ -395,7 +439,7 @@ RunResult run_model(const model::Model& m, const RunOptions& opt) {
   const std::int64_t rows_per_window =
       opt.window_rows > 0
           ? opt.window_rows
-          : std::max<std::int64_t>(1, opt.window_cells / std::max<std::int64_t>(grid.width, 1));
+          : default_window_rows(opt.window_cells, grid.width, grid.height);
   const std::size_t win_cells =
       static_cast<std::size_t>(std::min(rows_per_window, grid.height)) *
       static_cast<std::size_t>(grid.width);
@@ -436,20 +480,31 @@ RunResult run_model(const model::Model& m, const RunOptions& opt) {
   std::vector<kernels::PercentileBuilder> pct(n_layers);
   auto for_each_window = [&](auto&& wanted, auto&& fn) {
     for (std::int64_t w = 0; w < n_windows; ++w) {
+      if (!cluster::owns(w)) continue;  // each MPI rank reads only its own windows
       const geo::Window win = window_at(w);
       for (std::size_t l = 0; l < n_layers; ++l) {
         if (!wanted(l)) continue;
         sources[l]->read(win, buf[l].data());
-        fn(l, win);
-        progress(1.0);
+        fn(w, l, win);
+        progress(static_cast<double>(cluster::size()));
       }
     }
   };
   if (n_stats_layers > 0) {
+    // Per-row partial statistics, folded in row order: the result is the same bits whatever
+    // the window size, thread count or number of MPI ranks.
+    const auto H = static_cast<std::size_t>(grid.height);
+    const auto W = static_cast<std::size_t>(grid.width);
+    std::vector<kernels::LayerStats> per_row(H * n_layers);
     for_each_window([&](std::size_t l) { return needs_stats(m.layers[l]); },
-                    [&](std::size_t l, const geo::Window& win) {
-                      stats[l].merge(backend->stats(buf[l].data(), win.cells()));
+                    [&](std::int64_t, std::size_t l, const geo::Window& win) {
+                      backend->row_stats(buf[l].data(), static_cast<std::size_t>(win.rows), W,
+                                         per_row.data() + l * H + static_cast<std::size_t>(win.row));
                     });
+    cluster::allreduce_bor(per_row.data(), per_row.size() * sizeof(kernels::LayerStats));
+    for (std::size_t l = 0; l < n_layers; ++l) {
+      for (std::size_t r = 0; r < H; ++r) stats[l].merge(per_row[l * H + r]);
+    }
   }
   if (n_pct_layers > 0) {
     auto is_pct = [&](std::size_t l) {
@@ -458,28 +513,42 @@ RunResult run_model(const model::Model& m, const RunOptions& opt) {
     for (std::size_t l = 0; l < n_layers; ++l) {
       if (is_pct(l)) pct[l] = kernels::PercentileBuilder(stats[l].min, stats[l].max, stats[l].valid);
     }
-    for_each_window(is_pct, [&](std::size_t l, const geo::Window& win) {
+    for_each_window(is_pct, [&](std::int64_t, std::size_t l, const geo::Window& win) {
       backend->histogram(buf[l].data(), win.cells(), pct[l].lo(), pct[l].hi(),
                          kernels::PercentileBuilder::coarse_bins, nullptr, 0, pct[l].coarse());
     });
     std::vector<bool> refine(n_layers, false);
-    for (std::size_t l = 0; l < n_layers; ++l) refine[l] = is_pct(l) && pct[l].plan_refinement();
+    for (std::size_t l = 0; l < n_layers; ++l) {
+      if (!is_pct(l)) continue;
+      cluster::allreduce_sum(pct[l].coarse(), kernels::PercentileBuilder::coarse_bins);
+      refine[l] = pct[l].plan_refinement();
+    }
     for_each_window([&](std::size_t l) { return static_cast<bool>(refine[l]); },
-                    [&](std::size_t l, const geo::Window& win) {
+                    [&](std::int64_t, std::size_t l, const geo::Window& win) {
                       backend->histogram(buf[l].data(), win.cells(), pct[l].lo(), pct[l].hi(),
                                          kernels::PercentileBuilder::coarse_bins, pct[l].slots(),
                                          kernels::PercentileBuilder::sub_bins, pct[l].fine());
                     });
+    for (std::size_t l = 0; l < n_layers; ++l) {
+      if (refine[l]) cluster::allreduce_sum(pct[l].fine(), pct[l].fine_size());
+    }
   }
   res.seconds_stats = seconds_since(t_stats);
   res.layer_stats = stats;
+  // Issue 5 (trained.hpp): weights of evidence / logistic regression train on the deposits
+  // first; their program, band names and report sections replace the model's own.
+  std::unique_ptr<Trained> trained;
+  if (is_trained_method(m)) {
+    trained = train_model({m, grid, sources, *backend, rows_per_window, res.output, opt.overwrite});
+  }
   std::vector<double> aux;
-  const kernels::Program program = build_program(m, stats, pct, aux);
+  const kernels::Program program = trained ? trained->program : build_program(m, stats, pct, aux);
+  if (trained) aux = trained->aux;
   backend->set_program(program, aux);
 
   // Scoring pass: read every layer's window, one fused kernel for the whole network, write.
   auto t_score = Clock::now();
-  const std::vector<std::string> names = band_names(m);
+  const std::vector<std::string> names = trained ? trained->band_names : band_names(m);
   const std::size_t n_bands = names.size();
   geo::WriterOptions wopt;
   wopt.compress = m.output.compress;
@@ -489,45 +558,115 @@ RunResult run_model(const model::Model& m, const RunOptions& opt) {
                        : 1;
   wopt.nodata = m.output.nodata;
   wopt.overwrite = opt.overwrite;
+  wopt.report_as = res.output;  // messages name the map asked for, not its staging name
   wopt.threads = opt.threads;
   wopt.band_descriptions = names;
   wopt.metadata["GP_MODEL_NAME"] = m.name;
   wopt.metadata["GP_MODEL_SHA256"] = m.sha256;
   wopt.metadata["GP_VERSION"] = GP_VERSION;
   wopt.metadata["GP_FINAL_GROUP"] = m.combine.final;
-  geo::RasterWriter writer(outputs.map_temp(), grid, wopt);
+  outputs.configure_writer(wopt);  // the staging file's codec (issue 7)
+  // Only rank 0 writes (the other MPI ranks send it their windows).
+  std::optional<geo::RasterWriter> writer;
+  if (cluster::is_root()) writer.emplace(outputs.map_temp(), grid, wopt);
 
-  std::vector<std::vector<float>> out(n_bands, std::vector<float>(win_cells));
-  std::vector<float*> out_ptrs(n_bands);
-  for (std::size_t b = 0; b < n_bands; ++b) out_ptrs[b] = out[b].data();
-  std::vector<const float*> ptrs(n_layers);
+  // Window buffers: `depth` slots circulate between reading (a reader thread), scoring (this
+  // thread) and encoding/writing (a writer thread), so the three overlap (pipeline.hpp).
+  struct Slot {
+    std::vector<std::vector<float>> in;
+    std::vector<std::vector<float>> out;
+    std::vector<const float*> in_ptrs;
+    std::vector<float*> out_ptrs;
+  };
+  const int depth = std::max(1, opt.pipeline_depth);
+  std::vector<Slot> slots(static_cast<std::size_t>(depth));
+  for (std::size_t k = 0; k < slots.size(); ++k) {
+    Slot& sl = slots[k];
+    if (k == 0) {
+      sl.in = std::move(buf);  // the statistics passes' buffers
+    } else {
+      sl.in.assign(n_layers, std::vector<float>(win_cells));
+    }
+    sl.out.assign(n_bands, std::vector<float>(win_cells));
+    for (auto& v : sl.in) sl.in_ptrs.push_back(v.data());
+    for (auto& v : sl.out) sl.out_ptrs.push_back(v.data());
+  }
   std::vector<kernels::LayerStats> band_acc(n_bands);
   std::vector<std::uint64_t> band_nodata(n_bands, 0);
   const float nd = program.out_nodata;
   auto cpu = kernels::make_cpu_backend(opt.threads);
   std::vector<float> valid_only(win_cells);
-  for (std::int64_t w = 0; w < n_windows; ++w) {
-    const geo::Window win = window_at(w);
-    for (std::size_t l = 0; l < n_layers; ++l) {
-      sources[l]->read(win, buf[l].data());
-      ptrs[l] = buf[l].data();
-      progress(0.5);
-    }
-    backend->score(ptrs.data(), win.cells(), out_ptrs.data());
-    // Band statistics: nodata cells become NaN in a scratch copy so the reduction skips them.
-    for (std::size_t b = 0; b < n_bands; ++b) {
-      std::size_t nodata = 0;
-      for (std::size_t i = 0; i < win.cells(); ++i) {
-        const float v = out[b][i];
-        const bool is_nd = v == nd;
-        nodata += is_nd ? 1 : 0;
-        valid_only[i] = is_nd ? std::numeric_limits<float>::quiet_NaN() : v;
-      }
-      band_nodata[b] += nodata;
-      band_acc[b].merge(cpu->stats(valid_only.data(), win.cells()));
-    }
-    writer.write_rows(out_ptrs.data(), win.rows);
-    progress(0.5 * static_cast<double>(n_layers));
+  std::vector<kernels::LayerStats> row_acc(static_cast<std::size_t>(std::min(rows_per_window, grid.height)));
+  // Issue 9: valid cells per layer on the grid (an all-nodata layer is refused below) and
+  // NaN/infinity counted by the sources in this pass only (the statistics pass read some too).
+  std::vector<std::uint64_t> layer_valid(n_layers, 0);
+  std::vector<std::uint64_t> invalid_before(n_layers, 0);
+  for (std::size_t l = 0; l < n_layers; ++l) invalid_before[l] = sources[l]->invalid_cells();
+  const bool root = cluster::is_root();
+  // Testing hook: GP_TEST_FAIL_RANK=r makes rank r fail at its second window (tests/cli/mpi_test.sh).
+  const char* fault_env = std::getenv("GP_TEST_FAIL_RANK");
+  const int fault_rank = fault_env != nullptr ? std::atoi(fault_env) : -1;
+  run_pipeline(
+      n_windows, depth,
+      [&](std::int64_t w, int s) {  // reader thread: only this rank's windows
+        if (!cluster::owns(w)) return;
+        if (fault_rank >= 0 && cluster::rank() == fault_rank && w >= cluster::size()) {
+          throw input_error("injected fault on rank " + std::to_string(fault_rank) +
+                            " (GP_TEST_FAIL_RANK)");
+        }
+        const geo::Window win = window_at(w);
+        Slot& sl = slots[static_cast<std::size_t>(s)];
+        for (std::size_t l = 0; l < n_layers; ++l) {
+          sources[l]->read(win, sl.in[l].data());
+          std::uint64_t nv = 0;
+          for (std::size_t i = 0; i < win.cells(); ++i) nv += std::isnan(sl.in[l][i]) ? 0 : 1;
+          layer_valid[l] += nv;
+        }
+      },
+      [&](std::int64_t w, int s) {  // this thread: score, or move windows between ranks
+        const geo::Window win = window_at(w);
+        Slot& sl = slots[static_cast<std::size_t>(s)];
+        const std::size_t cells = win.cells();
+        if (cluster::owns(w)) {
+          backend->score(sl.in_ptrs.data(), cells, sl.out_ptrs.data());
+          if (trained) trained->on_window(sl.out_ptrs.data(), cells);  // issue 5
+          if (!root) {
+            for (std::size_t b = 0; b < n_bands; ++b) cluster::send_floats(sl.out_ptrs[b], cells, 0, w);
+            return;
+          }
+        } else if (root) {
+          for (std::size_t b = 0; b < n_bands; ++b) {
+            cluster::recv_floats(sl.out_ptrs[b], cells, cluster::owner(w), w);
+          }
+        } else {
+          return;
+        }
+        // Band statistics (rank 0, every window in order): nodata cells become NaN in a
+        // scratch copy so the reduction skips them.
+        for (std::size_t b = 0; b < n_bands; ++b) {
+          std::size_t nodata = 0;
+          for (std::size_t i = 0; i < cells; ++i) {
+            const float v = sl.out[b][i];
+            const bool is_nd = v == nd;
+            nodata += is_nd ? 1 : 0;
+            valid_only[i] = is_nd ? std::numeric_limits<float>::quiet_NaN() : v;
+          }
+          band_nodata[b] += nodata;
+          cpu->row_stats(valid_only.data(), static_cast<std::size_t>(win.rows),
+                         static_cast<std::size_t>(grid.width), row_acc.data());
+          for (std::int64_t r = 0; r < win.rows; ++r) band_acc[b].merge(row_acc[static_cast<std::size_t>(r)]);
+        }
+        progress(static_cast<double>(n_layers));
+      },
+      [&](std::int64_t w, int s) {  // writer thread: rank 0 writes every window in order
+        if (!root) return;
+        writer->write_rows(slots[static_cast<std::size_t>(s)].out_ptrs.data(), window_at(w).rows);
+      });
+  // Per-layer valid counts of every rank (each rank read its own windows).
+  cluster::allreduce_sum(layer_valid.data(), layer_valid.size());
+  if (!root) {
+    res.seconds_score = seconds_since(t_score);
+    return res;  // rank 0 finishes, checks and writes the outputs
   }
   for (std::size_t b = 0; b < n_bands; ++b) {
     BandStats bs;
@@ -539,7 +678,7 @@ RunResult run_model(const model::Model& m, const RunOptions& opt) {
     bs.mean = band_acc[b].mean;
     bs.stddev = band_acc[b].stddev();
     if (bs.valid > 0) {
-      writer.set_statistics(static_cast<int>(b) + 1, bs.min, bs.max, bs.mean, bs.stddev);
+      writer->set_statistics(static_cast<int>(b) + 1, bs.min, bs.max, bs.mean, bs.stddev);
     }
     res.bands.push_back(bs);
   }
@@ -548,13 +687,38 @@ RunResult run_model(const model::Model& m, const RunOptions& opt) {
   res.min = res.bands[0].min;
   res.max = res.bands[0].max;
   res.mean = res.bands[0].mean;
-  if (res.valid_cells == 0) {
-    gp::log::warning("every cell of the result is nodata (check the layers' nodata and extents)");
+  // Issue 9: NaN / infinity inside valid cells are nodata, counted and reported; a layer with
+  // no valid cell on the grid, or a map with no valid cell, is an error (no output), not a map.
+  nlohmann::ordered_json invalid_report = nlohmann::ordered_json::object();
+  for (std::size_t l = 0; l < n_layers; ++l) {
+    const auto& L = m.layers[l];
+    res.layer_invalid.push_back(sources[l]->invalid_cells() - invalid_before[l]);
+    invalid_report[L.name] = res.layer_invalid.back();
+    if (res.layer_invalid.back() > 0) {
+      gp::log::warning(layer_what(L) + ": " + std::to_string(res.layer_invalid.back()) +
+                       " cells hold NaN or infinity (not its nodata value); treated as nodata");
+    }
+    if (layer_valid[l] == 0) {
+      const std::string empty = layer_what(L) + ": " + L.path.string() +
+                                " has no valid cell on the grid (every cell is nodata: check its "
+                                "nodata value, band and extent)";
+      if (!L.missing_skip) throw input_error(empty + "; the map would be all nodata");
+      gp::log::warning(empty + "; it is skipped everywhere (missing = \"skip\")");
+    }
   }
-  writer.commit();
+  res.report["invalid_input_cells"] = invalid_report;
+  if (res.valid_cells == 0) {
+    throw input_error("every cell of the result is nodata: no cell of the grid has valid values "
+                      "in all the layers it needs (check the layers' nodata values and extents)");
+  }
+  writer->commit();
   res.seconds_score = seconds_since(t_score);
   bar.update(1.0);
+  // Issue 6: [validation] and [uncertainty] on the committed map (gp/cli/uncertainty.hpp).
+  run_analyses(m, opt, {grid, program, aux, sources, rows_per_window, outputs.map_temp()}, res);
+  if (trained) trained->before_outputs(res);  // issue 5: report sections, weights tables
   outputs.finish(res);  // COG, classes, styles, quicklook, report; then all into place
+  if (trained) trained->after_outputs(res);
   return res;
 }
 

@@ -9,10 +9,12 @@
 #include "gp/error.hpp"
 #include "gp/geo/cell_area.hpp"
 #include "gp/geo/gdal_env.hpp"
+#include "gp/kernels/class_counts.hpp"
 #include "gp/log.hpp"
 
 #include <algorithm>
 #include <charconv>
+#include <chrono>
 #include <cfloat>
 #include <cmath>
 #include <cstring>
@@ -514,6 +516,7 @@ class WofeTrained final : public Trained {
   void after_outputs(RunResult& res) override {
     for (auto& t : tables) {
       t->commit();
+      gp::log::info("wrote " + t->path().string());
       res.files.insert(res.files.begin(), t->path());
     }
   }
@@ -522,6 +525,7 @@ class WofeTrained final : public Trained {
 }  // namespace
 
 std::unique_ptr<Trained> train(const TrainingContext& ctx) {
+  const auto t_start = std::chrono::steady_clock::now();
   const model::Model& m = ctx.model;
   const geo::Grid& grid = ctx.grid;
   auto tr = std::make_unique<WofeTrained>();
@@ -626,6 +630,13 @@ std::unique_ptr<Trained> train(const TrainingContext& ctx) {
   const std::size_t win_cap = static_cast<std::size_t>(std::min(ctx.rows_per_window, grid.height)) *
                               static_cast<std::size_t>(grid.width);
   std::vector<std::vector<float>> cls_buf;  // class indices of the break layers of one batch
+  // Integer-class layers: bins from int_lo[e] on, counted on the backend's device.
+  const bool on_cuda = ctx.backend.name().rfind("cuda", 0) == 0;
+  std::unique_ptr<kernels::ClassCounter> counter =
+      on_cuda ? kernels::make_cuda_class_counter(0) : kernels::make_cpu_class_counter(0);
+  std::vector<std::vector<std::uint64_t>> int_bins(n_ev);
+  std::vector<long long> int_lo(n_ev, 0);
+  std::vector<std::uint64_t> win_bins;
   std::size_t next_dep = 0;
   constexpr long long max_bins = 1LL << 22;
   std::vector<std::uint64_t> hist;
@@ -642,21 +653,39 @@ std::unique_ptr<Trained> train(const TrainingContext& ctx) {
   training::for_each_window(ctx, [&](const geo::Window& win,
                                      std::vector<std::vector<float>>& buf) {
     const std::size_t ncell = win.cells();
-    // Cells per class.
+    // Cells per integer class: one counting pass per layer; a window with classes outside the
+    // range seen so far (the first one, mostly) widens the range and is counted again.
     for (std::size_t e = 0; e < n_ev; ++e) {
       if (!breaks[e].empty()) continue;
       const float* data = buf[ev[e]].data();
-      const kernels::LayerStats st = ctx.backend.stats(data, ncell);
-      if (st.valid == 0) continue;
-      const auto lo = static_cast<long long>(std::floor(st.min));
-      const long long nbins = static_cast<long long>(std::floor(st.max)) - lo + 1;
-      if (nbins > max_bins) {
-        throw input_error(layer_what(m.layers[ev[e]].name) + ": its values span " +
-                          std::to_string(nbins) + " integer classes (at most " +
-                          std::to_string(max_bins) +
-                          "; give wofe breaks for a continuous layer)");
+      std::vector<std::uint64_t>& acc = int_bins[e];
+      auto nb = static_cast<long long>(acc.size());
+      win_bins.assign(acc.size(), 0);
+      kernels::ClassCountTally t = counter->count(data, ncell, int_lo[e], nb, win_bins.data());
+      if (t.valid == 0) continue;
+      if (nb == 0 || t.below > 0 || t.above > 0) {
+        const auto lo = nb == 0 ? static_cast<long long>(std::floor(t.min))
+                                : std::min(int_lo[e], static_cast<long long>(std::floor(t.min)));
+        const auto hi = nb == 0 ? static_cast<long long>(std::floor(t.max))
+                                : std::max(int_lo[e] + nb - 1, static_cast<long long>(std::floor(t.max)));
+        const long long nbins = hi - lo + 1;
+        if (nbins > max_bins) {
+          throw input_error(layer_what(m.layers[ev[e]].name) + ": its values span " +
+                            std::to_string(nbins) + " integer classes (at most " +
+                            std::to_string(max_bins) +
+                            "; give wofe breaks for a continuous layer)");
+        }
+        std::vector<std::uint64_t> wider(static_cast<std::size_t>(nbins), 0);
+        for (long long k = 0; k < nb; ++k) {
+          wider[static_cast<std::size_t>(int_lo[e] - lo + k)] = acc[static_cast<std::size_t>(k)];
+        }
+        acc.swap(wider);
+        int_lo[e] = lo;
+        nb = nbins;
+        win_bins.assign(acc.size(), 0);
+        t = counter->count(data, ncell, int_lo[e], nb, win_bins.data());
       }
-      add_hist(e, data, ncell, lo, nbins);
+      for (std::size_t k = 0; k < acc.size(); ++k) acc[k] += win_bins[k];
     }
     for (std::size_t bi = 0; bi < batches.size(); ++bi) {
       const auto& b = batches[bi];
@@ -705,6 +734,11 @@ std::unique_ptr<Trained> train(const TrainingContext& ctx) {
       ++next_dep;
     }
   });
+  for (std::size_t e = 0; e < n_ev; ++e) {
+    for (std::size_t k = 0; k < int_bins[e].size(); ++k) {
+      if (int_bins[e][k] != 0) cells[e][int_lo[e] + static_cast<long long>(k)] += int_bins[e][k];
+    }
+  }
   training::drop_where(dep, dep_in_union, "on a cell where every evidence layer is nodata");
   if (dep.size() == 0) {
     throw input_error("[training] deposits: no deposit lies on a cell with evidence (all are "
@@ -786,6 +820,8 @@ std::unique_ptr<Trained> train(const TrainingContext& ctx) {
                    {"sharing_a_cell", dep.shared}};
   r["prior"] = {{"probability", prior}, {"logit", std::log(tr->n_d / (tr->n_t - tr->n_d))}};
   r["layers"] = jl;
+  r["training_seconds"] =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - t_start).count();
   gp::log::info("weights of evidence: study area " + short_num(tr->n_t) + " unit cells, " +
                 short_num(tr->n_d) + " deposits, prior probability " + short_num(prior));
   return tr;

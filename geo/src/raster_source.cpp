@@ -21,7 +21,8 @@ namespace {
 
 GDALDatasetUniquePtr open_raster(const std::string& path, const std::string& what) {
   reset_gdal_error();
-  if (!std::filesystem::exists(path)) {
+  // GDAL virtual file systems (/vsizip/, /vsimem/, ...) are not on disk: GDAL says if missing.
+  if (path.rfind("/vsi", 0) != 0 && !std::filesystem::exists(path)) {
     throw input_error(what + ": file not found: " + path);
   }
   GDALDatasetUniquePtr ds(
@@ -120,7 +121,7 @@ std::string gdal_resampling_name(const std::string& method) {
 
 RasterSource::RasterSource(const std::string& path, int band, const std::string& resampling,
                            const Grid& grid, const std::string& what)
-    : what_(what), grid_(grid) {
+    : what_(what), path_(path), grid_(grid) {
   src_ = open_raster(path, what);
   if (band < 1 || band > src_->GetRasterCount()) {
     throw input_error(what + ": band " + std::to_string(band) + " does not exist in " + path +
@@ -229,12 +230,18 @@ void RasterSource::read(const Window& w, float* out) {
                         static_cast<int>(w.cols), static_cast<int>(w.rows), out,
                         static_cast<int>(w.cols), static_cast<int>(w.rows), GDT_Float32, 0, 0,
                         nullptr) != CE_None) {
-      throw input_error(what_ + ": reading rows " + std::to_string(w.row) + ".." +
-                        std::to_string(w.row + w.rows - 1) + " failed: " + last_gdal_error());
+      throw input_error(what_ + ": " + path_ + ": reading grid rows " + std::to_string(w.row) +
+                        ".." + std::to_string(w.row + w.rows - 1) +
+                        " failed (corrupt or truncated file?): " + last_gdal_error());
     }
+    std::uint64_t inf = 0;
     for (std::size_t i = 0; i < w.cells(); ++i) {
-      if (!std::isfinite(out[i])) out[i] = std::numeric_limits<float>::quiet_NaN();
+      if (!std::isfinite(out[i])) {
+        inf += std::isinf(out[i]) ? 1 : 0;
+        out[i] = std::numeric_limits<float>::quiet_NaN();
+      }
     }
+    invalid_ += inf;
   }
 }
 
@@ -256,8 +263,9 @@ void RasterSource::read_direct(const Window& w, float* out) {
   if (band_->RasterIO(GF_Read, static_cast<int>(c0), static_cast<int>(r0), static_cast<int>(nc),
                       static_cast<int>(nr), dst, static_cast<int>(nc), static_cast<int>(nr),
                       GDT_Float32, sizeof(float), line, nullptr) != CE_None) {
-    throw input_error(what_ + ": reading rows " + std::to_string(r0) + ".." +
-                      std::to_string(r1 - 1) + " failed: " + last_gdal_error());
+    throw input_error(what_ + ": " + path_ + ": reading rows " + std::to_string(r0) + ".." +
+                      std::to_string(r1 - 1) + " failed (corrupt or truncated file?): " +
+                      last_gdal_error());
   }
   // Each window's blocks are read once: drop them from GDAL's block cache so that memory stays
   // bounded by the window whatever the raster's width.
@@ -272,21 +280,26 @@ void RasterSource::read_direct(const Window& w, float* out) {
                                        static_cast<int>(nc), static_cast<int>(nr), mask.data(),
                                        static_cast<int>(nc), static_cast<int>(nr), GDT_Byte, 0, 0,
                                        nullptr) != CE_None) {
-      throw input_error(what_ + ": reading its mask failed: " + last_gdal_error());
+      throw input_error(what_ + ": " + path_ + ": reading its mask failed: " + last_gdal_error());
     }
   }
   const bool has_nd = nodata_.has_value() && !std::isnan(*nodata_);
   const float nd = has_nd ? static_cast<float>(*nodata_) : 0.0f;
+  // NaN nodata: NaN cells are nodata, infinities invalid. Otherwise every non-finite value in a
+  // cell that is neither nodata nor masked is invalid: nodata as well, but counted.
+  const bool nan_is_nodata = nodata_.has_value() && std::isnan(*nodata_);
+  std::uint64_t invalid = 0;
   for (std::int64_t r = 0; r < nr; ++r) {
     float* row = dst + r * w.cols;
     for (std::int64_t c = 0; c < nc; ++c) {
       const float v = row[c];
-      if (!std::isfinite(v) || (has_nd && v == nd) ||
-          (!mask.empty() && mask[static_cast<std::size_t>(r * nc + c)] == 0)) {
-        row[c] = nan;
-      }
+      const bool masked = (has_nd && v == nd) ||
+                          (!mask.empty() && mask[static_cast<std::size_t>(r * nc + c)] == 0);
+      if (!masked && !std::isfinite(v) && !(nan_is_nodata && std::isnan(v))) ++invalid;
+      if (masked || !std::isfinite(v)) row[c] = nan;
     }
   }
+  invalid_ += invalid;
 }
 
 }  // namespace gp::geo

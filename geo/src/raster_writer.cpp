@@ -8,12 +8,85 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
+#include <csignal>
 #include <cstring>
+#include <mutex>
 #include <system_error>
 
 namespace gp::geo {
 
 namespace fs = std::filesystem;
+
+namespace {
+
+/// Why a write failed, when the system says (issue 9): a full disk or a file-size limit is
+/// named as such; `errno` is cleared before the write so that a stale value is never shown.
+std::string write_failure_hint(int err, const fs::path& dir) {
+  std::string hint;
+  if (err == ENOSPC || err == EDQUOT) {
+    hint = " (the disk is full";
+    std::error_code ec;
+    const auto sp = fs::space(dir, ec);
+    if (!ec) hint += ": " + std::to_string(sp.available / 1024) + " KiB free in " + dir.string();
+    hint += ")";
+  } else if (err == EFBIG) {
+    hint = " (the file exceeds the file-size limit: " + std::string(std::strerror(err)) + ")";
+  } else if (err == EIO) {
+    hint = " (" + std::string(std::strerror(err)) + ")";
+  }
+  return hint;
+}
+
+}  // namespace
+
+namespace {
+
+// Temporary outputs still being written, removed by a SIGINT/SIGTERM handler so that an
+// interrupted run (Ctrl-C, mpirun killing ranks after a failure) leaves nothing behind.
+// Fixed-size C strings: the handler may only call async-signal-safe functions (unlink).
+constexpr int max_pending = 16;
+constexpr std::size_t max_path = 4096;
+char g_pending[max_pending][max_path];
+volatile std::sig_atomic_t g_pending_used[max_pending];
+std::mutex g_pending_mu;
+
+extern "C" void remove_pending_and_reraise(int sig) {
+  for (int i = 0; i < max_pending; ++i) {
+    if (g_pending_used[i] != 0) ::unlink(g_pending[i]);
+  }
+  std::signal(sig, SIG_DFL);
+  std::raise(sig);
+}
+
+}  // namespace
+
+void register_temporary(const fs::path& p, int& slot) {
+  static std::once_flag once;
+  std::call_once(once, [] {
+    std::signal(SIGINT, remove_pending_and_reraise);
+    std::signal(SIGTERM, remove_pending_and_reraise);
+  });
+  slot = -1;
+  const std::string s = p.string();
+  if (s.size() >= max_path) return;
+  std::lock_guard<std::mutex> lock(g_pending_mu);
+  for (int i = 0; i < max_pending; ++i) {
+    if (g_pending_used[i] == 0) {
+      std::memcpy(g_pending[i], s.c_str(), s.size() + 1);
+      g_pending_used[i] = 1;
+      slot = i;
+      return;
+    }
+  }
+}
+
+void unregister_temporary(int& slot) {
+  if (slot < 0) return;
+  std::lock_guard<std::mutex> lock(g_pending_mu);
+  g_pending_used[slot] = 0;
+  slot = -1;
+}
 
 void check_output_path(const fs::path& path, bool overwrite) {
   const fs::path abs = fs::absolute(path);
@@ -59,10 +132,11 @@ RasterWriter::RasterWriter(fs::path path, const Grid& grid, WriterOptions option
   if (opt_.band_descriptions.empty()) opt_.band_descriptions.emplace_back("prospectivity");
   if (opt_.band_descriptions.size() > 1) co.SetNameValue("INTERLEAVE", "BAND");
   const int n_bands = static_cast<int>(opt_.band_descriptions.size());
+  register_temporary(temp_, pending_slot_);
   ds_ = drv->Create(temp_.c_str(), static_cast<int>(grid_.width), static_cast<int>(grid_.height),
                     n_bands, GDT_Float32, co.List());
   if (ds_ == nullptr) {
-    throw io_error("output " + path.string() + ": cannot create " + temp_.string() + ": " +
+    throw io_error("output " + shown_path().string() + ": cannot create " + temp_.string() + ": " +
                    last_gdal_error());
   }
   auto gt = grid_.geotransform();
@@ -83,6 +157,7 @@ RasterWriter::~RasterWriter() {
     std::error_code ec;
     fs::remove(temp_, ec);
   }
+  unregister_temporary(pending_slot_);
 }
 
 void RasterWriter::close_dataset() {
@@ -148,10 +223,13 @@ void RasterWriter::emit_tile_row(const float* const* rows_of_band, std::int64_t 
         std::memcpy(tile_.data() + r * t, rows + r * width + c0, cols * sizeof(float));
       }
       reset_gdal_error();
+      errno = 0;
       if (band->WriteBlock(static_cast<int>(tx), static_cast<int>(tile_row_), tile_.data()) !=
           CE_None) {
-        throw io_error("output " + path_.string() + ": writing tile row " +
-                       std::to_string(tile_row_) + " failed: " + last_gdal_error());
+        const int err = errno;
+        throw io_error("output " + shown_path().string() + ": writing tile row " +
+                       std::to_string(tile_row_) + " failed: " + last_gdal_error() +
+                       write_failure_hint(err, path_.parent_path()));
       }
     }
   }
@@ -164,14 +242,17 @@ void RasterWriter::set_statistics(int band, double min, double max, double mean,
 
 void RasterWriter::commit() {
   if (next_row_ != grid_.height) {
-    throw io_error("output " + path_.string() + ": only " + std::to_string(next_row_) + " of " +
+    throw io_error("output " + shown_path().string() + ": only " + std::to_string(next_row_) + " of " +
                    std::to_string(grid_.height) + " rows were written");
   }
   reset_gdal_error();
+  errno = 0;
   close_dataset();
   // Write errors (e.g. a full disk) often surface only when the file is closed.
   if (CPLGetLastErrorType() == CE_Failure || CPLGetLastErrorType() == CE_Fatal) {
-    throw io_error("output " + path_.string() + ": writing failed: " + last_gdal_error());
+    const int err = errno;
+    throw io_error("output " + shown_path().string() + ": writing failed: " + last_gdal_error() +
+                   write_failure_hint(err, path_.parent_path()));
   }
   std::error_code ec;
   if (fs::exists(path_, ec) && !opt_.overwrite) {

@@ -46,56 +46,73 @@ class CpuBackend final : public Backend {
     }
   }
 
-  [[nodiscard]] LayerStats stats(const float* data, std::size_t n) override {
-    // Per-thread partials merged in thread order: deterministic for a given thread count.
-    std::vector<LayerStats> partial(static_cast<std::size_t>(threads_));
-    const auto count = static_cast<std::ptrdiff_t>(n);
-#pragma omp parallel num_threads(threads_)
-    {
-      LayerStats s;
-      const int t = omp_get_thread_num();
-      // Shifted sums (shift = the thread's first valid value): no division per cell, and
-      // accurate when values sit far from zero (the shift is close to the mean).
-      double shift = 0.0;
-      double s1 = 0.0;
-      double s2 = 0.0;
-      std::uint64_t valid = 0;
-      std::uint64_t invalid = 0;
-      double mn = 0.0;
-      double mx = 0.0;
-#pragma omp for schedule(static)
-      for (std::ptrdiff_t i = 0; i < count; ++i) {
-        const double v = data[i];
-        if (!is_valid(v)) {
-          ++invalid;
-          continue;
-        }
-        if (valid == 0) {
-          shift = v;
-          mn = mx = v;
-        }
-        mn = v < mn ? v : mn;
-        mx = v > mx ? v : mx;
-        const double d = v - shift;
-        s1 += d;
-        s2 += d * d;
-        ++valid;
-      }
-      s.valid = valid;
-      s.invalid = invalid;
-      if (valid > 0) {
-        const double n = static_cast<double>(valid);
-        s.min = mn;
-        s.max = mx;
-        s.mean = shift + s1 / n;
-        s.m2 = s2 - s1 * s1 / n;
-        if (s.m2 < 0.0) s.m2 = 0.0;
-      }
-      partial[static_cast<std::size_t>(t)] = s;
+  [[nodiscard]] LayerStats stats(const float* data, std::size_t n,
+                                 std::size_t row_length) override {
+    // Fixed chunks (the rows, or 65536 cells) reduced sequentially, then merged in chunk order:
+    // deterministic for any thread count.
+    const std::size_t chunk = row_length > 0 ? row_length : std::size_t{65536};
+    const std::size_t n_chunks = (n + chunk - 1) / chunk;
+    std::vector<LayerStats> partial(n_chunks);
+    const auto count = static_cast<std::ptrdiff_t>(n_chunks);
+#pragma omp parallel for schedule(static) num_threads(threads_)
+    for (std::ptrdiff_t c = 0; c < count; ++c) {
+      const std::size_t b = static_cast<std::size_t>(c) * chunk;
+      partial[static_cast<std::size_t>(c)] = chunk_stats(data + b, std::min(chunk, n - b));
     }
     LayerStats total;
     for (const auto& p : partial) total.merge(p);
     return total;
+  }
+
+  void row_stats(const float* data, std::size_t rows, std::size_t row_length,
+                 LayerStats* out) override {
+    const auto count = static_cast<std::ptrdiff_t>(rows);
+#pragma omp parallel for schedule(static) num_threads(threads_)
+    for (std::ptrdiff_t r = 0; r < count; ++r) {
+      const std::size_t b = static_cast<std::size_t>(r) * row_length;
+      out[r] = chunk_stats(data + b, row_length);
+    }
+  }
+
+  /// One chunk, sequentially. Shifted sums (shift = the first valid value): no division per
+  /// cell, and accurate when values sit far from zero (the shift is close to the mean).
+  static LayerStats chunk_stats(const float* data, std::size_t n) {
+    LayerStats s;
+    double shift = 0.0;
+    double s1 = 0.0;
+    double s2 = 0.0;
+    double mn = 0.0;
+    double mx = 0.0;
+    std::uint64_t valid = 0;
+    std::uint64_t invalid = 0;
+    for (std::size_t i = 0; i < n; ++i) {
+      const double v = data[i];
+      if (!is_valid(v)) {
+        ++invalid;
+        continue;
+      }
+      if (valid == 0) {
+        shift = v;
+        mn = mx = v;
+      }
+      mn = v < mn ? v : mn;
+      mx = v > mx ? v : mx;
+      const double d = v - shift;
+      s1 += d;
+      s2 += d * d;
+      ++valid;
+    }
+    s.valid = valid;
+    s.invalid = invalid;
+    if (valid > 0) {
+      const double cnt = static_cast<double>(valid);
+      s.min = mn;
+      s.max = mx;
+      s.mean = shift + s1 / cnt;
+      s.m2 = s2 - s1 * s1 / cnt;
+      if (s.m2 < 0.0) s.m2 = 0.0;
+    }
+    return s;
   }
 
   void histogram(const float* data, std::size_t n, double lo, double hi, int nbins,

@@ -47,6 +47,25 @@ __global__ void histogram_kernel(const float* __restrict__ data, std::size_t n, 
   }
 }
 
+/// One block per row: each thread folds a strided share of the row (shifted sums), then the
+/// block merges the threads' partials in a fixed tree order (deterministic for a block size).
+__global__ void row_stats_kernel(const float* __restrict__ data, std::size_t row_length,
+                                 LayerStats* __restrict__ out) {
+  __shared__ LayerStats part[256];
+  const float* row = data + static_cast<std::size_t>(blockIdx.x) * row_length;
+  LayerStats s;
+  for (std::size_t i = threadIdx.x; i < row_length; i += blockDim.x) {
+    s = merge_stats(s, single_stats(row[i]));
+  }
+  part[threadIdx.x] = s;
+  __syncthreads();
+  for (unsigned stride = blockDim.x / 2; stride > 0; stride /= 2) {
+    if (threadIdx.x < stride) part[threadIdx.x] = merge_stats(part[threadIdx.x], part[threadIdx.x + stride]);
+    __syncthreads();
+  }
+  if (threadIdx.x == 0) out[blockIdx.x] = part[0];
+}
+
 struct ToStats {
   const float* data;
   __host__ __device__ LayerStats operator()(std::size_t i) const { return single_stats(data[i]); }
@@ -113,7 +132,8 @@ class CudaBackend final : public Backend {
     GP_CUDA_TRY(cudaStreamSynchronize(stream_), "running the scoring kernel");
   }
 
-  [[nodiscard]] LayerStats stats(const float* data, std::size_t n) override {
+  [[nodiscard]] LayerStats stats(const float* data, std::size_t n,
+                                 std::size_t /*row_length*/) override {
     if (n == 0) return {};
     upload_single(data, n);
     const float* d = d_layers_.data();
@@ -122,6 +142,20 @@ class CudaBackend final : public Backend {
         thrust::counting_iterator<std::size_t>(n), ToStats{d}, LayerStats{}, MergeStats{});
     GP_CUDA_TRY(cudaStreamSynchronize(stream_), "reducing layer statistics");
     return r;
+  }
+
+  void row_stats(const float* data, std::size_t rows, std::size_t row_length,
+                 LayerStats* out) override {
+    if (rows == 0) return;
+    upload_single(data, rows * row_length);
+    d_rows_.reserve(rows);
+    row_stats_kernel<<<static_cast<unsigned>(rows), 256, 0, stream_>>>(d_layers_.data(), row_length,
+                                                                      d_rows_.data());
+    GP_CUDA_TRY(cudaGetLastError(), "launching the row statistics kernel");
+    GP_CUDA_TRY(cudaMemcpyAsync(out, d_rows_.data(), rows * sizeof(LayerStats),
+                                cudaMemcpyDeviceToHost, stream_),
+                "downloading row statistics");
+    GP_CUDA_TRY(cudaStreamSynchronize(stream_), "reducing row statistics");
   }
 
   void histogram(const float* data, std::size_t n, double lo, double hi, int nbins,
@@ -183,6 +217,7 @@ class CudaBackend final : public Backend {
   device_buffer<double> d_aux_;
   device_buffer<std::int32_t> d_slots_;
   device_buffer<unsigned long long> d_counts_;
+  device_buffer<LayerStats> d_rows_;
 };
 
 }  // namespace

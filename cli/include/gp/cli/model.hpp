@@ -10,6 +10,9 @@
 #include <string_view>
 #include <vector>
 
+#include "gp/cli/training_spec.hpp"  // issue 5: wofe / logistic keys
+#include "gp/cli/analysis_spec.hpp"  // issue 6: [validation], [uncertainty]
+
 namespace gp::model {
 
 /// One reclass rule: `value` (lo == hi) or the half-open range [lo, hi).
@@ -52,14 +55,40 @@ struct TransformSpec {
   }
 };
 
+/// How a vector [[layer]] becomes a raster on the grid (issue 4; see geo/vector_source.hpp).
+struct VectorLayerSpec {
+  std::string mode;  ///< presence | burn | distance | density; empty: decided by the path
+                     ///< (a raster is read as a raster, a vector source as "presence")
+  std::string layer;      ///< OGR layer name
+  std::string sql;        ///< OGR SQL selecting the features
+  std::string where;      ///< OGR attribute filter
+  std::string attribute;  ///< burn: the numeric attribute
+  bool all_touched{false};
+  std::optional<double> max_distance;  ///< distance: clamp, CRS units
+  std::optional<double> radius;        ///< density: disc radius, metres
+  std::string x_column;  ///< tables: longitude (or x) column
+  std::string y_column;  ///< tables: latitude (or y) column
+  std::string crs;       ///< CRS of the features' coordinates (x/y columns default EPSG:4326)
+  /// True when any vector key was given (the layer is then read as a vector source).
+  [[nodiscard]] bool given() const {
+    return !mode.empty() || !layer.empty() || !sql.empty() || !where.empty() ||
+           !attribute.empty() || all_touched || max_distance || radius || !x_column.empty() ||
+           !y_column.empty() || !crs.empty();
+  }
+};
+
 struct LayerSpec {
   std::string name;
   std::filesystem::path path;  ///< absolute (relative paths resolve against the model file)
+  VectorLayerSpec vector;      ///< vector keys (issue 4)
+  bool mask{false};  ///< internal (issue 4): a territory/boundary mask, Program::mask_layer
   int band{1};
   std::string resampling{"bilinear"};
   TransformSpec transform;
   double weight{1.0};  ///< as written; normalised within the group that uses the layer
   bool missing_skip{false};
+  WofeLayerSpec wofe;          ///< issue 5: [combine] method = "wofe"
+  LogisticLayerSpec logistic;  ///< issue 5: [combine] method = "logistic"
 };
 
 /// A group of the inference network: combines layers and other groups with one operator.
@@ -77,6 +106,12 @@ struct GridSpec {
   std::optional<std::string> crs;
   std::optional<std::array<double, 2>> resolution;  ///< x, y cell size in CRS units
   std::optional<std::array<double, 4>> extent;      ///< xmin, ymin, xmax, ymax
+  /// A built-in territory code (geoprospect territories): default crs and extent, and a mask.
+  std::optional<std::string> territory;
+  /// A user boundary (vector file, absolute path): default extent and a mask, like territory.
+  std::optional<std::filesystem::path> boundary;
+  std::string boundary_layer;  ///< OGR layer of the boundary file
+  std::string boundary_where;  ///< OGR attribute filter on the boundary file
 };
 
 /// `[combine]`: the simple form (one operator over every layer), or with [[group]]s the name of
@@ -119,6 +154,9 @@ struct Model {
   std::vector<GroupSpec> groups;  ///< with the simple form: one group "final" over all layers
   CombineSpec combine;
   OutputSpec output;
+  TrainingSpec training;  ///< issue 5: [training] (deposits, unit cell) for wofe / logistic
+  ValidationSpec validation;    ///< issue 6: [validation] (run after the map)
+  UncertaintySpec uncertainty;  ///< issue 6: [uncertainty] (Monte Carlo, after the map)
 };
 
 /// Reads and validates a model file. Throws gp::config_error (one line: file, key, expected).

@@ -20,6 +20,7 @@
 
 #include "gp/cli/model.hpp"
 #include "gp/cli/runner.hpp"
+#include "gp/geo/raster_writer.hpp"
 
 #include <nlohmann/json.hpp>
 
@@ -67,6 +68,12 @@ class OutputSet {
 
   /// Where the streaming writer must put the finished map (a temporary name beside the map).
   [[nodiscard]] const std::filesystem::path& map_temp() const { return map_temp_; }
+
+  /// Adjusts the streaming writer's options for that staging file. With format "cog" the staged
+  /// GeoTIFF is only read back by the COG step, so it is written with ZSTD level 1 and no
+  /// predictor (the floating-point predictor costs more to write and read back than it saves
+  /// there); the COG itself gets the map's codec and predictor. Unchanged for "gtiff".
+  void configure_writer(geo::WriterOptions& w) const;
   [[nodiscard]] const OutputPaths& paths() const { return paths_; }
 
   /// After the writer committed to map_temp(): COG, classes, styles, quicklook, report; then

@@ -27,9 +27,12 @@ struct RunOptions {
   DeviceChoice device{DeviceChoice::automatic};
   bool overwrite{false};
   bool progress{true};
-  std::int64_t window_cells{1 << 22};  ///< cells per window (rows = cells / width, >= 1)
+  std::int64_t window_cells{1 << 21};  ///< cells per window (rows: a multiple of the tile height)
   std::int64_t window_rows{0};         ///< when > 0, rows per window (overrides window_cells)
   int threads{0};                      ///< CPU threads (0: every core)
+  int pipeline_depth{2};  ///< window slots in flight (read / score / write overlap); 1: serial
+  /// Vector distance/density layers hold the whole grid in memory; above this they are refused.
+  std::uint64_t vector_memory_mib{8192};
 };
 
 /// The target grid worked out from a model: [grid] keys and the layers' footprints.
@@ -67,6 +70,9 @@ struct RunResult {
   /// Band 1 cells made nodata because the math gave no finite value (0 until the kernels
   /// count them separately; they are included in nodata_cells).
   std::uint64_t invalid_cells{0};
+  /// Per layer: cells whose raw value was NaN or +-infinity although not the layer's nodata
+  /// value (treated as nodata; issue 9). See geo::RasterSource::invalid_cells for warped layers.
+  std::vector<std::uint64_t> layer_invalid;
   double seconds_outputs{0.0};                                 ///< COG, classes, styles, ...
   std::vector<std::pair<std::string, double>> output_seconds;  ///< per finishing stage
   std::vector<std::filesystem::path> files;                    ///< every file written, map last
@@ -74,6 +80,9 @@ struct RunResult {
   /// uncertainty, ...): set before the outputs are finished; each key becomes a section.
   nlohmann::ordered_json report;
 };
+
+/// Rows per window by default: a multiple of the output tile height near `window_cells` cells.
+std::int64_t default_window_rows(std::int64_t window_cells, std::int64_t width, std::int64_t height);
 
 /// Runs the model end to end. The output is complete and in place when this returns.
 RunResult run_model(const model::Model& m, const RunOptions& opt);

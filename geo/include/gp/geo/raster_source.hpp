@@ -61,10 +61,16 @@ class RasterSource {
   /// True when the source is on the grid and read without warping.
   [[nodiscard]] bool direct() const { return direct_; }
   [[nodiscard]] const std::string& what() const { return what_; }
+  /// Cells read so far (every read() counts) whose value was NaN or +-infinity although not
+  /// the source's nodata: they come out as nodata (NaN) and are counted here (issue 9). Exact
+  /// for direct reads; for warped sources only infinities that reach the grid are seen (a NaN
+  /// there cannot be told from a cell outside the source).
+  [[nodiscard]] std::uint64_t invalid_cells() const { return invalid_; }
 
  private:
   void read_direct(const Window& window, float* out);
   std::string what_;
+  std::string path_;
   Grid grid_;
   GDALDatasetUniquePtr src_;
   GDALDatasetH band_vrt_{nullptr};  // band-selecting VRT feeding the warper (when band != 1)
@@ -74,6 +80,7 @@ class RasterSource {
   std::int64_t off_col_{0};  // grid column 0 in source columns (direct reads)
   std::int64_t off_row_{0};
   std::optional<double> nodata_;
+  std::uint64_t invalid_{0};  // NaN / infinity in valid cells (see invalid_cells)
 };
 
 }  // namespace gp::geo

@@ -19,12 +19,15 @@ struct WriterOptions {
   std::string compress{"ZSTD"};  ///< ZSTD | DEFLATE | LZW | NONE
   int level{1};                  ///< ZSTD_LEVEL / ZLEVEL
   int predictor{3};              ///< 1 none, 2 horizontal, 3 floating point
-  int tile{512};                 ///< tile width and height (multiple of 16)
+  int tile{256};                 ///< tile width and height (multiple of 16)
   int threads{0};                ///< compression threads (0: every core)
   double nodata{-9999.0};
   std::vector<std::string> band_descriptions{"prospectivity"};  ///< one per band
   std::map<std::string, std::string> metadata;  ///< dataset metadata items
   bool overwrite{false};  ///< replace an existing destination (only once complete)
+  /// The path error messages name, when the writer writes to a staging name for a caller that
+  /// moves the file into place later (the runner's OutputSet); empty: the path written.
+  std::filesystem::path report_as;
 };
 
 /// Checks, before any heavy work, that `path` can be written: its folder exists and is
@@ -53,6 +56,10 @@ class RasterWriter {
   void commit();
 
   [[nodiscard]] const std::filesystem::path& temp_path() const { return temp_; }
+  /// The path messages name: options.report_as, else the path written.
+  [[nodiscard]] const std::filesystem::path& shown_path() const {
+    return opt_.report_as.empty() ? path_ : opt_.report_as;
+  }
 
  private:
   /// Writes one row of tiles; `rows_of_band[b]` points to `n_rows` full-width rows of band b.
@@ -70,6 +77,12 @@ class RasterWriter {
   std::int64_t next_row_{0};
   std::int64_t tile_row_{0};
   bool committed_{false};
+  int pending_slot_{-1};  // registration for removal on SIGINT/SIGTERM
 };
+
+/// Registers a temporary file for removal if the process gets SIGINT or SIGTERM before
+/// unregister_temporary (used by the writer and by other stages that write side files).
+void register_temporary(const std::filesystem::path& path, int& slot);
+void unregister_temporary(int& slot);
 
 }  // namespace gp::geo

@@ -184,7 +184,11 @@ GP_HD inline double combine_group(const Program& p, const GroupOp& g, const doub
     case CombineMethod::wofe_std: {
       const double p0 = node[p.inputs[g.first_input]];
       double var = g.bias;
-      for (int k = g.first_input + 1; k < g.first_input + g.n_inputs; ++k) var += node[p.inputs[k]];
+      for (int k = g.first_input + 1; k < g.first_input + g.n_inputs; ++k) {
+        // A skipped (missing) evidence layer adds no variance, as it adds no weight.
+        const double v = node[p.inputs[k]];
+        if (is_valid(v)) var += v;
+      }
       return var >= 0.0 ? p0 * sqrt(var) : nan_value();
     }
     case CombineMethod::ratio: {

@@ -32,6 +32,7 @@ class PercentileBuilder {
   [[nodiscard]] const std::int32_t* slots() const { return slot_.data(); }
   /// Refined counts (slots x sub_bins), filled by the refinement pass.
   std::uint64_t* fine() { return fine_.data(); }
+  [[nodiscard]] std::size_t fine_size() const { return fine_.size(); }
 
   /// Appends this layer's knots to `aux` (values, then fractions); returns {first, count}.
   std::pair<std::int32_t, std::int32_t> append_knots(std::vector<double>& aux) const;

@@ -1,0 +1,165 @@
+// Monte Carlo uncertainty on the CPU (OpenMP): per cell, the layers' transforms no draw
+// changes are computed once, then every draw in a loop; pass 1 counts into per-thread
+// per-draw histograms, pass 2 keeps the cell's draws in a per-thread buffer and summarises them.
+#include "gp/error.hpp"
+#include "gp/kernels/backend.hpp"
+#include "gp/kernels/montecarlo.hpp"
+
+#include <omp.h>
+
+#include <algorithm>
+#include <string>
+
+namespace gp::kernels {
+namespace {
+
+class CpuMonteCarlo final : public MonteCarlo {
+ public:
+  explicit CpuMonteCarlo(int threads) : threads_(threads > 0 ? threads : omp_get_max_threads()) {}
+
+  [[nodiscard]] std::string name() const override {
+    return "cpu (OpenMP, " + std::to_string(threads_) + " thread" + (threads_ == 1 ? "" : "s") +
+           ")";
+  }
+
+  void set(const Program& program, const std::vector<double>& aux, const McSetup& setup,
+           const std::vector<double>& params) override {
+    GP_EXPECTS(setup.draws >= 1 && setup.draws <= mc_max_draws, error,
+               "Monte Carlo: draws out of range");
+    GP_EXPECTS(params.size() == static_cast<std::size_t>(setup.draws) *
+                                    static_cast<std::size_t>(setup.stride),
+               error, "Monte Carlo: parameter array does not match draws x stride");
+    program_ = program;
+    aux_ = aux;
+    setup_ = setup;
+    params_ = params;
+  }
+
+  void histogram(const float* const* layers, std::size_t n, std::uint64_t* hist) override {
+    const Program& p = program_;
+    const McSetup& s = setup_;
+    const double* aux = aux_.data();
+    const double* par = params_.data();
+    const int draws = s.draws;
+    const auto count = static_cast<std::ptrdiff_t>(n);
+    auto bin_of = [&](double v) {
+      return static_cast<std::size_t>(
+          mc_bin(static_cast<double>(static_cast<float>(v)), s.hist_lo, s.hist_hi));
+    };
+    // Per-thread copies of the histograms pay off only when there are many more increments
+    // than bins; a small call runs on one thread straight into `hist`.
+    const std::uint64_t increments = static_cast<std::uint64_t>(n) * static_cast<std::uint64_t>(draws);
+    const std::uint64_t per_copy = static_cast<std::uint64_t>(draws) * mc_bins;
+    const int threads = static_cast<int>(std::min<std::uint64_t>(
+        static_cast<std::uint64_t>(threads_), std::max<std::uint64_t>(1, increments / (4 * per_copy))));
+    if (threads == 1) {
+      double raw[max_layers + 1];
+      double base[max_nodes];
+      double node[max_nodes];
+      unsigned char skip[max_nodes];
+      for (std::size_t idx = 0; idx < n; ++idx) {
+        if (!mc_base(p, aux, s, [&](int l) { return layers[l][idx]; }, raw, base, skip)) continue;
+        for (int d = 0; d < draws; ++d) {
+          const double v = mc_draw(p, aux, s, par + static_cast<std::size_t>(d) * s.stride, raw,
+                                   base, skip, node);
+          if (is_valid(v)) ++hist[static_cast<std::size_t>(d) * mc_bins + bin_of(v)];
+        }
+      }
+      return;
+    }
+    // Draws in blocks so that the per-thread 32-bit copies stay under hist_budget_bytes; every
+    // draw is still evaluated once per cell (only mc_base repeats per block).
+    const int block = std::max(
+        1, static_cast<int>(hist_budget_bytes /
+                            (static_cast<std::size_t>(threads) * mc_bins * sizeof(std::uint32_t))));
+    for (int d0 = 0; d0 < draws; d0 += block) {
+      const int d1 = std::min(draws, d0 + block);
+      const std::size_t total = static_cast<std::size_t>(d1 - d0) * mc_bins;
+#pragma omp parallel num_threads(threads)
+      {
+        // 32-bit counts: a call sees at most 2^32 - 1 cells (the runner's windows are far
+        // smaller); merged into the 64-bit totals below.
+        std::vector<std::uint32_t> local(total, 0u);
+        double raw[max_layers + 1];
+        double base[max_nodes];
+        double node[max_nodes];
+        unsigned char skip[max_nodes];
+#pragma omp for schedule(static)
+        for (std::ptrdiff_t i = 0; i < count; ++i) {
+          const auto idx = static_cast<std::size_t>(i);
+          if (!mc_base(p, aux, s, [&](int l) { return layers[l][idx]; }, raw, base, skip)) continue;
+          for (int d = d0; d < d1; ++d) {
+            const double v = mc_draw(p, aux, s, par + static_cast<std::size_t>(d) * s.stride, raw,
+                                     base, skip, node);
+            if (is_valid(v)) ++local[static_cast<std::size_t>(d - d0) * mc_bins + bin_of(v)];
+          }
+        }
+        std::uint64_t* out = hist + static_cast<std::size_t>(d0) * mc_bins;
+#pragma omp critical
+        for (std::size_t k = 0; k < total; ++k) out[k] += local[k];
+      }
+    }
+  }
+
+  void cell_stats(const float* const* layers, std::size_t n,
+                  const std::vector<std::int32_t>& thresholds, float nodata,
+                  float* const* out) override {
+    GP_EXPECTS(thresholds.size() == static_cast<std::size_t>(setup_.draws), error,
+               "Monte Carlo: one threshold per draw expected");
+    const Program& p = program_;
+    const McSetup& s = setup_;
+    const double* aux = aux_.data();
+    const double* par = params_.data();
+    const std::int32_t* thr = thresholds.data();
+    const int draws = s.draws;
+    const auto count = static_cast<std::ptrdiff_t>(n);
+#pragma omp parallel num_threads(threads_)
+    {
+      std::vector<float> vals(static_cast<std::size_t>(draws));
+      double raw[max_layers + 1];
+      double base[max_nodes];
+      double node[max_nodes];
+      unsigned char skip[max_nodes];
+      float o[mc_outputs];
+#pragma omp for schedule(static)
+      for (std::ptrdiff_t i = 0; i < count; ++i) {
+        const auto idx = static_cast<std::size_t>(i);
+        if (!mc_base(p, aux, s, [&](int l) { return layers[l][idx]; }, raw, base, skip)) {
+          for (int k = 0; k < mc_outputs; ++k) out[k][idx] = nodata;
+          continue;
+        }
+        for (int d = 0; d < draws; ++d) {
+          const double v = mc_draw(p, aux, s, par + static_cast<std::size_t>(d) * s.stride, raw,
+                                   base, skip, node);
+          vals[static_cast<std::size_t>(d)] =
+              is_valid(v) ? static_cast<float>(v) : static_cast<float>(nan_value());
+        }
+        mc_summarise(vals.data(), 1, draws, thr, s.hist_lo, s.hist_hi, nodata, o);
+        for (int k = 0; k < mc_outputs; ++k) out[k][idx] = o[k];
+      }
+    }
+  }
+
+ private:
+  static constexpr std::size_t hist_budget_bytes = std::size_t{256} << 20;
+  int threads_;
+  Program program_{};
+  std::vector<double> aux_;
+  McSetup setup_{};
+  std::vector<double> params_;
+};
+
+}  // namespace
+
+std::unique_ptr<MonteCarlo> make_montecarlo_cpu(int threads) {
+  return std::make_unique<CpuMonteCarlo>(threads);
+}
+
+#if !defined(GP_WITH_CUDA)
+std::unique_ptr<MonteCarlo> make_montecarlo_cuda(int /*device*/) {
+  throw cuda_error("Monte Carlo on CUDA: this build has no CUDA backend "
+                   "(built with GP_ENABLE_CUDA=OFF)");
+}
+#endif
+
+}  // namespace gp::kernels

@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# MPI runs (CPU backend): 2 and 3 ranks give the same output bytes as one process, and a rank
+# failure ends the run with a clear message and no output. Usage: mpi_test.sh GEOPROSPECT SRC TMP
+set -euo pipefail
+exe=$1; src=$2; tmp=$3/mpi_test_$$
+rm -rf "$tmp"; mkdir -p "$tmp"
+export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_rmaps_base_oversubscribe=1
+fail() { echo "FAIL: $*" >&2; exit 1; }
+
+for model in ree_radiometric ree_fuzzy; do
+  m="$src/data-samples/sirsam/$model.toml"
+  # Small windows so that every rank gets several (the grid is 264 rows).
+  "$exe" run "$m" -o "$tmp/${model}_1.tif" --quiet --window-rows 16 >/dev/null
+  for n in 2 3; do
+    mpirun --oversubscribe -np "$n" "$exe" run "$m" -o "$tmp/${model}_$n.tif" --quiet \
+      --window-rows 16 >"$tmp/out_$n.txt" 2>"$tmp/err_$n.txt" || { cat "$tmp/err_$n.txt" >&2; fail "$model: mpirun -np $n failed"; }
+    cmp "$tmp/${model}_1.tif" "$tmp/${model}_$n.tif" || fail "$model: -np $n output differs from one process"
+    [ "$(grep -c '^wrote ' "$tmp/out_$n.txt")" = 1 ] || fail "$model: -np $n: expected one 'wrote' line from rank 0"
+    echo "ok: $model -np $n identical"
+  done
+done
+
+# A rank that fails: non-zero exit, an error line naming the rank, nothing left in the folder.
+mkdir -p "$tmp/fail"
+set +e
+GP_TEST_FAIL_RANK=1 mpirun --oversubscribe -np 2 -x GP_TEST_FAIL_RANK "$exe" run \
+  "$src/data-samples/sirsam/ree_radiometric.toml" -o "$tmp/fail/map.tif" --quiet --window-rows 16 \
+  >/dev/null 2>"$tmp/fail_err.txt"
+rc=$?
+set -e
+[ "$rc" -ne 0 ] || fail "a failing rank gave exit code 0"
+grep -q "geoprospect: error: rank 1/2: injected fault" "$tmp/fail_err.txt" || { cat "$tmp/fail_err.txt" >&2; fail "no clear error line naming the rank"; }
+left=$(ls -A "$tmp/fail")
+[ -z "$left" ] || fail "files left after a rank failure: $left"
+echo "ok: rank failure -> exit $rc, clear message, no output"
+rm -rf "$tmp"

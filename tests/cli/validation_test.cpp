@@ -1,0 +1,453 @@
+// Validation (issue 6): success-rate / ROC AUC, curves and capture efficiency against values
+// worked out by hand (ties, nodata, shared cells), against brute-force pairwise rank statistics
+// on random maps, the exact rank counter against a direct count, fold assignment, and the
+// `geoprospect validate` command end to end.
+
+#include "gp/cli/validation.hpp"
+#include "gp/error.hpp"
+#include "gp/kernels/rank.hpp"
+#include "test_support.hpp"
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include <algorithm>
+#include <cmath>
+#include <fstream>
+#include <limits>
+#include <map>
+#include <random>
+#include <set>
+
+namespace {
+
+namespace fs = std::filesystem;
+using gp::cli::RankedDeposit;
+using gp::cli::ValidateOptions;
+using gp::cli::ValidationResult;
+
+constexpr double nd = -9999.0;
+const float NaNf = std::numeric_limits<float>::quiet_NaN();
+
+/// A map on a 1-degree EPSG:4326 grid with its top-left corner at (120 E, 26 S); cell (c, r)
+/// has its centre at (120.5 + c, -26.5 - r).
+fs::path write_map(const fs::path& dir, int w, int h, const std::vector<float>& v) {
+  const fs::path p = dir / "map.tif";
+  gp::test::write_raster(p, "EPSG:4326", 120, -26, 1, 1, w, h, v, &nd);
+  return p;
+}
+
+struct Dep {
+  std::string name;
+  int col;
+  int row;
+};
+
+fs::path write_deposits(const fs::path& dir, const std::vector<Dep>& deps,
+                        const std::vector<std::string>& regions = {}) {
+  const fs::path p = dir / "deposits.csv";
+  std::ofstream out(p);
+  out << "name,lon,lat,region\n";
+  for (std::size_t i = 0; i < deps.size(); ++i) {
+    out << deps[i].name << "," << 120.5 + deps[i].col << "," << -26.5 - deps[i].row << ","
+        << (i < regions.size() ? regions[i] : "r") << "\n";
+  }
+  return p;
+}
+
+ValidateOptions options(const fs::path& map, const fs::path& csv) {
+  ValidateOptions o;
+  o.map = map;
+  o.deposits.source.path = csv.string();
+  o.deposits.source.x_column = "lon";
+  o.deposits.source.y_column = "lat";
+  o.deposits.name_column = "name";
+  o.device = gp::cli::DeviceChoice::cpu;
+  o.capture_percent = {10, 20, 35, 40, 50};
+  return o;
+}
+
+double capture_at(const gp::cli::RateSummary& s, double p) {
+  for (const auto& [pp, f] : s.capture)
+    if (pp == p) return f;
+  return NaNf;
+}
+
+/// Trapezoid area under a polyline.
+double trapezoid(const std::vector<gp::cli::CurvePoint>& pts) {
+  double a = 0.0;
+  for (std::size_t i = 1; i < pts.size(); ++i) {
+    a += (pts[i].x - pts[i - 1].x) * 0.5 * (pts[i].y + pts[i - 1].y);
+  }
+  return a;
+}
+
+// ---- edge cases first ---------------------------------------------------------------------
+
+TEST(RankKeys, OrderAndSignedZero) {
+  const std::vector<float> v = {-std::numeric_limits<float>::infinity(), -3.5f, -1e-30f, -0.0f,
+                                0.0f, 1e-30f, 0.25f, 1.0f, 3e38f};
+  for (std::size_t i = 1; i < v.size(); ++i) {
+    if (v[i - 1] == v[i]) {
+      EXPECT_EQ(gp::kernels::sortable_key(v[i - 1]), gp::kernels::sortable_key(v[i]));
+    } else {
+      EXPECT_LT(gp::kernels::sortable_key(v[i - 1]), gp::kernels::sortable_key(v[i])) << i;
+    }
+    EXPECT_EQ(gp::kernels::key_to_float(gp::kernels::sortable_key(v[i])), v[i] == 0 ? 0.0f : v[i]);
+  }
+}
+
+TEST(RankCounter, EmptyEdgesCountEveryValidCell) {
+  auto c = gp::kernels::make_rank_counter_cpu({}, 2);
+  const std::vector<float> v = {1.0f, NaNf, 2.0f, std::numeric_limits<float>::infinity()};
+  c->add(v.data(), v.size());
+  ASSERT_EQ(c->counts().size(), 1u);
+  EXPECT_EQ(c->counts()[0], 2u);
+  EXPECT_EQ(c->invalid(), 2u);
+}
+
+TEST(RankCounter, MatchesDirectCountOnRandomData) {
+  std::mt19937 rng(7);
+  std::uniform_int_distribution<int> q(0, 40);
+  std::vector<float> data(100003);
+  for (auto& x : data) x = q(rng) == 0 ? NaNf : static_cast<float>(q(rng)) / 8.0f - 2.0f;
+  data[5] = -0.0f;
+  const std::vector<float> edge_values = {0.0f, 1.5f, -2.0f, 1.5f, 3.125f, NaNf};
+  const auto edges = gp::kernels::edge_keys(edge_values);
+  ASSERT_EQ(edges.size(), 4u);
+  auto c = gp::kernels::make_rank_counter_cpu(edges, 3);
+  c->add(data.data(), 50000);  // two windows
+  c->add(data.data() + 50000, data.size() - 50000);
+  const auto counts = c->counts();
+  const std::vector<float> e = {-2.0f, 0.0f, 1.5f, 3.125f};
+  std::vector<std::uint64_t> want(9, 0);
+  std::uint64_t invalid = 0;
+  for (float x : data) {
+    if (std::isnan(x)) {
+      ++invalid;
+      continue;
+    }
+    std::size_t slot = 0;
+    for (std::size_t i = 0; i < e.size(); ++i) {
+      if (x == e[i]) slot = 2 * i + 1;
+      else if (x > e[i]) slot = 2 * i + 2;
+    }
+    ++want[slot];
+  }
+  EXPECT_EQ(counts, want);
+  EXPECT_EQ(c->invalid(), invalid);
+}
+
+TEST(Validation, NoDepositOnValidCellIsAnInputError) {
+  const fs::path dir = gp::test::scratch_dir();
+  const auto map = write_map(dir, 2, 1, {0.5f, static_cast<float>(nd)});
+  const auto csv = write_deposits(dir, {{"OnNodata", 1, 0}, {"Outside", 5, 0}});
+  EXPECT_THROW(gp::cli::validate_map(options(map, csv)), gp::input_error);
+}
+
+TEST(Validation, BadBandIsAConfigError) {
+  const fs::path dir = gp::test::scratch_dir();
+  const auto map = write_map(dir, 2, 1, {0.5f, 0.2f});
+  const auto csv = write_deposits(dir, {{"A", 0, 0}});
+  auto o = options(map, csv);
+  o.band = 2;
+  EXPECT_THROW(gp::cli::validate_map(o), gp::config_error);
+}
+
+// ---- hand-worked values ---------------------------------------------------------------------
+
+// Ten distinct scores 0.9, 0.8, ..., 0.0; deposits on the cells scoring 0.9 and 0.6.
+//   G = 0 and 3, E = 1 and 1, N = 10: success AUC = 1 - ((0 + .5) + (3 + .5)) / 2 / 10 = 0.8.
+//   ROC: P = 2, Q = 8; 0.9 beats 8 negatives, 0.6 beats 6: AUC = 14 / 16 = 0.875.
+//   Capture: top 10 % (1 cell) and 20 % hold 1 of 2 deposits; 35 % (3.5 cells) half of the
+//   0.6 cell more: 0.75; 40 %: both.
+TEST(Validation, HandWorkedDistinctScores) {
+  const fs::path dir = gp::test::scratch_dir();
+  std::vector<float> v;
+  for (int i = 0; i < 10; ++i) v.push_back(static_cast<float>(9 - i) / 10.0f);
+  const auto map = write_map(dir, 5, 2, v);
+  const auto csv = write_deposits(dir, {{"Top", 0, 0}, {"Fourth", 3, 0}});
+  const ValidationResult r = gp::cli::validate_map(options(map, csv));
+  EXPECT_EQ(r.valid_cells, 10u);
+  EXPECT_EQ(r.nodata_cells, 0u);
+  ASSERT_EQ(r.deposits.size(), 2u);
+  EXPECT_NEAR(r.all.auc, 0.8, 1e-12);
+  EXPECT_NEAR(r.all.roc_auc, 0.875, 1e-12);
+  EXPECT_NEAR(capture_at(r.all, 10), 0.5, 1e-12);
+  EXPECT_NEAR(capture_at(r.all, 20), 0.5, 1e-12);
+  EXPECT_NEAR(capture_at(r.all, 35), 0.75, 1e-12);
+  EXPECT_NEAR(capture_at(r.all, 40), 1.0, 1e-12);
+  EXPECT_NEAR(trapezoid(r.all.curve), 0.8, 1e-12);
+  EXPECT_NEAR(trapezoid(r.all.roc), 0.875, 1e-12);
+}
+
+// Scores (row-major, 4 x 2): 0.5 0.5 0.5 0.5 / 0.2 0.2 nodata 0.9; N = 7 valid cells.
+// Deposits: A on a 0.5 cell, B on a 0.2 cell, C on the nodata cell (left out, by name),
+// D outside the map (left out).
+//   A: G = 1 (the 0.9), E = 4; B: G = 5, E = 2.
+//   success AUC = 1 - ((1 + 2) / 7 + (5 + 1) / 7) / 2 = 1 - 9 / 14 = 5 / 14.
+//   ROC: P = 2, Q = 5. A: negatives below = 2 - 1 (B) = 1, equal = 3 -> 2.5;
+//        B: below 0, equal 1 -> 0.5; AUC = 3 / 10.
+//   Capture top 20 % (1.4 cells): A gets (1.4 - 1) / 4 = 0.1 -> 0.05; top 50 % (3.5): 0.3125.
+//   Curve: (0,0) (1/7,0) (5/7,1/2) (5/7,1/2) (1,1) (1,1).
+TEST(Validation, HandWorkedTiesAndNodata) {
+  const fs::path dir = gp::test::scratch_dir();
+  const auto map = write_map(dir, 4, 2,
+                             {0.5f, 0.5f, 0.5f, 0.5f, 0.2f, 0.2f, static_cast<float>(nd), 0.9f});
+  const auto csv =
+      write_deposits(dir, {{"A", 1, 0}, {"B", 0, 1}, {"C", 2, 1}, {"D", 9, 0}});
+  const ValidationResult r = gp::cli::validate_map(options(map, csv));
+  EXPECT_EQ(r.valid_cells, 7u);
+  EXPECT_EQ(r.nodata_cells, 1u);
+  ASSERT_EQ(r.deposits.size(), 2u);
+  ASSERT_EQ(r.rejected.size(), 2u);
+  std::map<std::string, std::string> why;
+  for (const auto& d : r.rejected) why[d.name] = d.reason;
+  EXPECT_EQ(why["C"], "on a nodata cell");
+  EXPECT_EQ(why["D"], "outside the grid");
+  EXPECT_EQ(r.deposits[0].above, 1u);
+  EXPECT_EQ(r.deposits[0].equal, 4u);
+  EXPECT_EQ(r.deposits[1].above, 5u);
+  EXPECT_EQ(r.deposits[1].equal, 2u);
+  EXPECT_NEAR(r.all.auc, 5.0 / 14.0, 1e-12);
+  EXPECT_NEAR(r.all.roc_auc, 0.3, 1e-12);
+  auto o = options(map, csv);
+  o.capture_percent = {20, 50};
+  const ValidationResult r2 = gp::cli::validate_map(o);
+  EXPECT_NEAR(capture_at(r2.all, 20), 0.05, 1e-12);
+  EXPECT_NEAR(capture_at(r2.all, 50), 0.3125, 1e-12);
+  const std::vector<std::pair<double, double>> want = {
+      {0, 0}, {1.0 / 7, 0}, {5.0 / 7, 0.5}, {5.0 / 7, 0.5}, {1, 1}, {1, 1}};
+  ASSERT_EQ(r.all.curve.size(), want.size());
+  for (std::size_t i = 0; i < want.size(); ++i) {
+    EXPECT_NEAR(r.all.curve[i].x, want[i].first, 1e-12) << i;
+    EXPECT_NEAR(r.all.curve[i].y, want[i].second, 1e-12) << i;
+  }
+  EXPECT_NEAR(trapezoid(r.all.curve), 5.0 / 14.0, 1e-12);
+}
+
+// Two deposits in the 0.9 cell and one in the 0.6 cell of the first map: the success rate
+// counts three deposits (G = 0, 0, 3): AUC = 1 - (0.05 + 0.05 + 0.35) / 3 = 0.85; the ROC has
+// two positive cells, as in HandWorkedDistinctScores: 0.875.
+TEST(Validation, SharedCellCountsEachDepositOncePositiveOnce) {
+  const fs::path dir = gp::test::scratch_dir();
+  std::vector<float> v;
+  for (int i = 0; i < 10; ++i) v.push_back(static_cast<float>(9 - i) / 10.0f);
+  const auto map = write_map(dir, 5, 2, v);
+  const auto csv = write_deposits(dir, {{"Top1", 0, 0}, {"Top2", 0, 0}, {"Fourth", 3, 0}});
+  const ValidationResult r = gp::cli::validate_map(options(map, csv));
+  EXPECT_NEAR(r.all.auc, 0.85, 1e-12);
+  EXPECT_EQ(r.all.cells, 2u);
+  EXPECT_NEAR(r.all.roc_auc, 0.875, 1e-12);
+  ASSERT_EQ(r.shared_cells.size(), 1u);
+  EXPECT_EQ(r.shared_cells[0], (std::vector<std::string>{"Top1", "Top2"}));
+}
+
+// ---- independent rank statistics on random maps --------------------------------------------
+
+TEST(Validation, MatchesBruteForcePairwiseRanksOnRandomMap) {
+  const fs::path dir = gp::test::scratch_dir();
+  const int w = 173;
+  const int h = 131;  // not multiples of anything; several windows below
+  std::mt19937 rng(2024);
+  std::uniform_int_distribution<int> level(0, 60);  // many ties
+  std::uniform_real_distribution<double> u(0.0, 1.0);
+  std::vector<float> v(static_cast<std::size_t>(w) * h);
+  for (auto& x : v) x = u(rng) < 0.1 ? static_cast<float>(nd) : static_cast<float>(level(rng)) / 60.0f;
+  const auto map = write_map(dir, w, h, v);
+  std::vector<Dep> deps;
+  std::uniform_int_distribution<int> cc(0, w - 1);
+  std::uniform_int_distribution<int> rr(0, h - 1);
+  for (int i = 0; i < 60; ++i) {
+    // Deposits lean towards high scores, some share a cell, some sit on nodata.
+    int c = cc(rng);
+    int r = rr(rng);
+    for (int t = 0; t < 3; ++t) {
+      const int c2 = cc(rng);
+      const int r2 = rr(rng);
+      if (v[static_cast<std::size_t>(r2) * w + c2] > v[static_cast<std::size_t>(r) * w + c]) {
+        c = c2;
+        r = r2;
+      }
+    }
+    deps.push_back({"d" + std::to_string(i), c, r});
+    if (i % 10 == 0) deps.push_back({"twin" + std::to_string(i), c, r});
+  }
+  const auto csv = write_deposits(dir, deps);
+  auto o = options(map, csv);
+  o.window_cells = 1000;  // 5 rows per window
+  o.capture_percent = {1, 2, 5, 10, 20};
+  const ValidationResult r = gp::cli::validate_map(o);
+
+  // Brute force: every valid cell, every deposit.
+  std::vector<float> valid;
+  for (float x : v)
+    if (x != static_cast<float>(nd)) valid.push_back(x);
+  const double n = static_cast<double>(valid.size());
+  std::vector<float> dep_scores;
+  std::set<std::pair<int, int>> dep_cells;
+  std::vector<float> pos;
+  for (const auto& d : deps) {
+    const float s = v[static_cast<std::size_t>(d.row) * w + d.col];
+    if (s == static_cast<float>(nd)) continue;
+    dep_scores.push_back(s);
+    if (dep_cells.insert({d.col, d.row}).second) pos.push_back(s);
+  }
+  ASSERT_EQ(r.deposits.size(), dep_scores.size());
+  ASSERT_EQ(r.valid_cells, valid.size());
+  // Success AUC: mean over deposits of P(deposit score beats a random valid cell), ties half.
+  double sum = 0.0;
+  for (float s : dep_scores) {
+    double beat = 0.0;
+    for (float c : valid) beat += s > c ? 1.0 : (s == c ? 0.5 : 0.0);
+    sum += beat / n;
+  }
+  EXPECT_NEAR(r.all.auc, sum / static_cast<double>(dep_scores.size()), 1e-9);
+  // ROC AUC: positives = deposit cells, negatives = the other valid cells (Mann-Whitney).
+  std::vector<float> neg;
+  for (int rr2 = 0; rr2 < h; ++rr2) {
+    for (int c2 = 0; c2 < w; ++c2) {
+      const float x = v[static_cast<std::size_t>(rr2) * w + c2];
+      if (x != static_cast<float>(nd) && dep_cells.count({c2, rr2}) == 0) neg.push_back(x);
+    }
+  }
+  double uu = 0.0;
+  for (float p : pos)
+    for (float q : neg) uu += p > q ? 1.0 : (p == q ? 0.5 : 0.0);
+  EXPECT_NEAR(r.all.roc_auc, uu / (static_cast<double>(pos.size()) * static_cast<double>(neg.size())), 1e-9);
+  // Capture: cells sorted high to low; a tie group straddling the cut contributes its deposits
+  // in proportion to the part of the group inside the cut.
+  std::vector<float> sorted = valid;
+  std::sort(sorted.begin(), sorted.end(), std::greater<>());
+  for (const auto& [p, got] : r.all.capture) {
+    const double cut = p / 100.0 * n;
+    double captured = 0.0;
+    for (float s : dep_scores) {
+      const auto first = std::lower_bound(sorted.begin(), sorted.end(), s, std::greater<>()) - sorted.begin();
+      const auto last = std::upper_bound(sorted.begin(), sorted.end(), s, std::greater<>()) - sorted.begin();
+      const double inside = std::clamp(cut - static_cast<double>(first), 0.0,
+                                       static_cast<double>(last - first));
+      captured += inside / static_cast<double>(last - first);
+    }
+    EXPECT_NEAR(got, captured / static_cast<double>(dep_scores.size()), 1e-12) << p;
+  }
+  EXPECT_NEAR(trapezoid(r.all.curve), r.all.auc, 1e-12);
+  EXPECT_NEAR(trapezoid(r.all.roc), r.all.roc_auc, 1e-12);
+}
+
+// ---- folds ------------------------------------------------------------------------------------
+
+std::vector<RankedDeposit> fake_deposits(int n) {
+  std::vector<RankedDeposit> d(static_cast<std::size_t>(n));
+  for (int i = 0; i < n; ++i) {
+    d[static_cast<std::size_t>(i)].name = "d" + std::to_string(i);
+    d[static_cast<std::size_t>(i)].col = i / 2;  // pairs share a cell
+    d[static_cast<std::size_t>(i)].group = "g" + std::to_string(i % 5);
+  }
+  return d;
+}
+
+TEST(Folds, KFoldCoversEveryDepositKeepsCellsTogetherAndIsSeeded) {
+  auto a = fake_deposits(40);
+  ASSERT_EQ(gp::cli::assign_folds(a, 0.0, 4, 9, false), 4);
+  std::vector<int> per(4, 0);
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    ASSERT_GE(a[i].fold, 0);
+    ASSERT_LT(a[i].fold, 4);
+    ++per[static_cast<std::size_t>(a[i].fold)];
+    if (i % 2 == 1) {
+      EXPECT_EQ(a[i].fold, a[i - 1].fold);  // same cell, same fold
+    }
+  }
+  for (int c : per) EXPECT_EQ(c, 10);  // 20 cells dealt round robin: 5 cells each
+  auto b = fake_deposits(40);
+  gp::cli::assign_folds(b, 0.0, 4, 9, false);
+  auto c = fake_deposits(40);
+  gp::cli::assign_folds(c, 0.0, 4, 10, false);
+  bool differs = false;
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    EXPECT_EQ(a[i].fold, b[i].fold);
+    differs = differs || a[i].fold != c[i].fold;
+  }
+  EXPECT_TRUE(differs);
+}
+
+TEST(Folds, HoldoutFractionAndGroups) {
+  auto a = fake_deposits(40);
+  ASSERT_EQ(gp::cli::assign_folds(a, 0.25, 0, 3, false), 1);
+  int held = 0;
+  for (const auto& d : a) held += d.fold == 0 ? 1 : 0;
+  EXPECT_EQ(held, 10);  // 5 cells of 2
+  auto g = fake_deposits(40);
+  ASSERT_EQ(gp::cli::assign_folds(g, 0.0, 5, 3, true), 5);
+  std::map<std::string, int> fold_of_group;
+  for (const auto& d : g) {
+    auto [it, fresh] = fold_of_group.emplace(d.group, d.fold);
+    if (!fresh) {
+      EXPECT_EQ(it->second, d.fold) << d.group;
+    }
+  }
+  auto few = fake_deposits(4);
+  EXPECT_THROW(gp::cli::assign_folds(few, 0.0, 5, 1, false), gp::config_error);
+}
+
+TEST(Validation, KFoldPredictionRatesUseHeldOutDeposits) {
+  const fs::path dir = gp::test::scratch_dir();
+  std::vector<float> v;
+  for (int i = 0; i < 100; ++i) v.push_back(static_cast<float>(i % 37) / 37.0f);
+  const auto map = write_map(dir, 10, 10, v);
+  std::vector<Dep> deps;
+  for (int i = 0; i < 12; ++i) deps.push_back({"d" + std::to_string(i), (i * 7) % 10, (i * 3) % 10});
+  const auto csv = write_deposits(dir, deps);
+  auto o = options(map, csv);
+  o.kfold = 3;
+  o.seed = 5;
+  const ValidationResult r = gp::cli::validate_map(o);
+  ASSERT_EQ(r.folds.size(), 3u);
+  std::size_t total = 0;
+  for (const auto& f : r.folds) {
+    // The fold's AUC from its own deposits, by the closed form on the ranks.
+    std::vector<const RankedDeposit*> held;
+    for (const auto& d : r.deposits)
+      if (d.fold == f.fold) held.push_back(&d);
+    double s = 0.0;
+    for (const auto* d : held) s += (static_cast<double>(d->above) + 0.5 * static_cast<double>(d->equal)) / 100.0;
+    EXPECT_NEAR(f.prediction.auc, 1.0 - s / static_cast<double>(held.size()), 1e-12);
+    EXPECT_EQ(f.prediction.deposits + f.training.deposits, r.deposits.size());
+    total += f.prediction.deposits;
+  }
+  EXPECT_EQ(total, r.deposits.size());
+}
+
+// ---- the command ------------------------------------------------------------------------------
+
+TEST(ValidateCli, WritesJsonCsvSvgAndNamesLeftOutDeposits) {
+  const fs::path dir = gp::test::scratch_dir();
+  const auto map = write_map(dir, 4, 2,
+                             {0.5f, 0.5f, 0.5f, 0.5f, 0.2f, 0.2f, static_cast<float>(nd), 0.9f});
+  const auto csv = write_deposits(dir, {{"A", 1, 0}, {"B", 0, 1}, {"C", 2, 1}});
+  const auto res = gp::test::run_cli({"validate", map.string(), "--deposits", csv.string(),
+                                      "--x-column", "lon", "--y-column", "lat", "--name-column",
+                                      "name", "--device", "cpu", "--out", dir.string()});
+  ASSERT_EQ(res.exit_code, 0) << res.err;
+  EXPECT_NE(res.err.find("'C' left out: on a nodata cell"), std::string::npos) << res.err;
+  std::ifstream in(dir / "map_validation.json");
+  const auto j = nlohmann::json::parse(in);
+  EXPECT_NEAR(j["success_rate"]["auc"].get<double>(), 5.0 / 14.0, 1e-12);
+  EXPECT_NEAR(j["success_rate"]["roc_auc"].get<double>(), 0.3, 1e-12);
+  EXPECT_EQ(j["deposits_left_out"][0]["name"], "C");
+  const std::string svg = gp::test::file_bytes(dir / "map_validation.svg");
+  EXPECT_NE(svg.find("<svg"), std::string::npos);
+  EXPECT_NE(svg.find("AUC = 0.3571"), std::string::npos);
+  const auto csv_lines = gp::test::lines(gp::test::file_bytes(dir / "map_success_rate.csv"));
+  ASSERT_GE(csv_lines.size(), 2u);
+  EXPECT_EQ(csv_lines[0], "curve,fold,area_fraction,deposit_fraction,score");
+  EXPECT_TRUE(fs::exists(dir / "map_roc.csv"));
+  // A second run without --overwrite refuses to replace the outputs.
+  const auto again = gp::test::run_cli({"validate", map.string(), "--deposits", csv.string(),
+                                        "--x-column", "lon", "--y-column", "lat", "--out",
+                                        dir.string()});
+  EXPECT_EQ(again.exit_code, 5) << again.err;
+}
+
+}  // namespace
