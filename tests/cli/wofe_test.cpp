@@ -600,8 +600,13 @@ method = "wofe"
     const auto a = gp::test::read_raster(dir / "cpu.tif", b);
     const auto g = gp::test::read_raster(dir / "gpu.tif", b);
     ASSERT_EQ(a.size(), g.size());
+    // Same counts, same program: equal to the last bits but for CUDA's exp/sqrt rounding,
+    // which may differ from glibc's by an ulp of a double before the float store.
     std::size_t diff = 0;
-    for (std::size_t i = 0; i < a.size(); ++i) diff += a[i] == g[i] ? 0 : 1;
+    for (std::size_t i = 0; i < a.size(); ++i) {
+      const bool same = a[i] == g[i] || std::abs(a[i] - g[i]) <= 1e-6f * std::abs(a[i]);
+      diff += same ? 0 : 1;
+    }
     EXPECT_EQ(diff, 0u) << "band " << b;
   }
 }
