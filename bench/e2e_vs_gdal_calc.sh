@@ -62,6 +62,15 @@ if [[ -n "$GP_COMPRESS" ]]; then
     "$DATA/model.toml" >"$MODEL"
 fi
 
+# The core map only (a tiled GTiff, as gdal_calc.py writes) unless GP_OUTPUTS=full, which keeps
+# the defaults of [output]: COG with overviews, classes, QGIS styles, quicklook and report.
+if [[ "${GP_OUTPUTS:-core}" != "full" ]]; then
+  CORE="${MODEL%.toml}_core.toml"
+  sed 's/^path = "out_gp.tif"$/path = "out_gp.tif"\nformat = "gtiff"\nclasses = false\nquicklook = false\nreport = false/' \
+    "$MODEL" >"$CORE"
+  MODEL="$CORE"
+fi
+
 # gdal_calc.py's inputs and expression: sum of w_i * clip((X - min_i) / (max_i - min_i), 0, 1)
 # with the exact min/max of stats.json (as in model.toml) and the weights normalised to sum 1,
 # as geoprospect normalises them. gdal_calc.py makes a cell nodata when any input is nodata.
@@ -110,6 +119,11 @@ if [[ -n "$GP_COMPRESS" ]]; then
   AUTO_MODEL="$DATA/model_autostats_${GP_COMPRESS,,}.toml"
   sed "s/^path = \"out_gp.tif\"$/path = \"out_gp.tif\"\ncompress = \"${GP_COMPRESS^^}\"/" \
     "$DATA/model_autostats.toml" >"$AUTO_MODEL"
+fi
+if [[ "${GP_OUTPUTS:-core}" != "full" ]]; then
+  sed 's/^path = "out_gp.tif"$/path = "out_gp.tif"\nformat = "gtiff"\nclasses = false\nquicklook = false\nreport = false/' \
+    "$AUTO_MODEL" >"${AUTO_MODEL%.toml}_core.toml"
+  AUTO_MODEL="${AUTO_MODEL%.toml}_core.toml"
 fi
 bench_warm_cache "$DATA"
 echo "running geoprospect (model_autostats.toml, min/max from a first pass) ..."

@@ -50,7 +50,14 @@ for size in $SIZES; do
   bench_ensure_data "$data" "$size" "$LAYERS" "$SEED"
   bench_warm_cache "$data"
   echo "running geoprospect on $size x $size ($MODEL_NAME${GP_ARGS:+, $GP_ARGS}) ..."
-  bench_timed "gp_$size" "$RUN" "$GP_BIN" run "$data/$MODEL_NAME" -o "$RUN/out_$size.tif" \
+  model="$data/$MODEL_NAME"
+  if [[ "${GP_OUTPUTS:-core}" != "full" ]]; then
+    # The core map only (as bench/e2e_vs_gdal_calc.sh); GP_OUTPUTS=full keeps COG, classes, ...
+    sed 's/^path = "out_gp.tif"$/path = "out_gp.tif"\nformat = "gtiff"\nclasses = false\nquicklook = false\nreport = false/' \
+      "$model" >"${model%.toml}_core.toml"
+    model="${model%.toml}_core.toml"
+  fi
+  bench_timed "gp_$size" "$RUN" "$GP_BIN" run "$model" -o "$RUN/out_$size.tif" \
     --overwrite --quiet "${GP_EXTRA[@]}"
   [[ $BT_RC -eq 0 ]] || exit 1
   rm -f "$RUN/out_$size.tif"
