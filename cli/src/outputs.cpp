@@ -191,25 +191,12 @@ void OutputSet::finish(RunResult& res) {
   };
   const std::string map_what = "output " + paths_.map.string();
 
-  // The map: a COG copy of the streamed GeoTIFF (overviews built from the written file).
+  // The staged map (streamed GeoTIFF): classes are read from it (cheaper to decode than the
+  // COG), then the COG is copied from it.
   fs::path map_done = map_temp_;
-  if (o.format == "cog") {
-    const auto t0 = Clock::now();
-    gp::log::info("writing the Cloud-Optimized GeoTIFF (overviews, layout)");
-    geo::CogOptions co;
-    co.compress = o.compress;
-    co.predictor = predictor_for(o.compress);
-    co.overview_resampling = "AVERAGE";
-    co.threads = threads_;
-    const fs::path cog = temp_for(paths_.map, "cog");
-    geo::write_cog(map_temp_, cog, co, map_what);
-    geo::remove_raster_files(map_temp_);
-    map_done = cog;
-    stage("cog", t0);
-  }
 
   // What QGIS will read: the statistics stored in the file.
-  const auto stats = geo::stored_statistics(map_done, 1);
+  const auto stats = geo::stored_statistics(map_temp_, 1);
   const bool have_valid = stats.has_value() && res.valid_cells > 0;
   const double smin = stats ? stats->min : 0.0;
   const double smax = stats ? stats->max : 1.0;
@@ -223,7 +210,7 @@ void OutputSet::finish(RunResult& res) {
   } else if (o.classes.method != "none") {
     const auto t0 = Clock::now();
     gp::log::info("classifying the score (" + o.classes.method + ")");
-    const geo::FineHistogram hist = geo::histogram_band(map_done, 1);
+    const geo::FineHistogram hist = geo::histogram_band(map_temp_, 1);
     stage("classes_histogram", t0);
     const auto t1 = Clock::now();
     const ClassPlan plan = plan_classes(o.classes, hist);
@@ -247,7 +234,7 @@ void OutputSet::finish(RunResult& res) {
                     {"GP_CLASS_THRESHOLDS", thr}};
     const fs::path gtiff = temp_for(paths_.classes, "gtiff");
     const std::vector<std::uint64_t> counts =
-        geo::classify_band(map_done, 1, plan.thresholds, gtiff, cro);
+        geo::classify_band(map_temp_, 1, plan.thresholds, gtiff, cro);
     stage("classes_write", t1);
     const auto t2 = Clock::now();
     classes_done = gtiff;
@@ -292,6 +279,22 @@ void OutputSet::finish(RunResult& res) {
     cj["classes"] = list;
     res.report["classes"] = cj;
     stage("classes", t0);
+  }
+
+  // The map: a COG copy of the streamed GeoTIFF (overviews built from the written file).
+  if (o.format == "cog") {
+    const auto t0 = Clock::now();
+    gp::log::info("writing the Cloud-Optimized GeoTIFF (overviews, layout)");
+    geo::CogOptions co;
+    co.compress = o.compress;
+    co.predictor = predictor_for(o.compress);
+    co.overview_resampling = "AVERAGE";
+    co.threads = threads_;
+    const fs::path cog = temp_for(paths_.map, "cog");
+    geo::write_cog(map_temp_, cog, co, map_what);
+    geo::remove_raster_files(map_temp_);
+    map_done = cog;
+    stage("cog", t0);
   }
 
   // QGIS styles.

@@ -116,6 +116,8 @@ TEST(Outputs, DefaultRunWritesEverythingQgisNeeds) {
     ASSERT_TRUE(ds);
     EXPECT_STREQ(ds->GetMetadataItem("LAYOUT", "IMAGE_STRUCTURE"), "COG");
     EXPECT_STREQ(ds->GetMetadataItem("COMPRESSION", "IMAGE_STRUCTURE"), "ZSTD");
+    EXPECT_STREQ(ds->GetMetadataItem("PREDICTOR", "IMAGE_STRUCTURE"), "3")
+        << "the map keeps the floating-point predictor (only the staging file drops it)";
     EXPECT_STREQ(ds->GetMetadataItem("GP_MODEL_NAME"), "outputs-test");
     GDALRasterBand* b = ds->GetRasterBand(1);
     EXPECT_STREQ(b->GetDescription(), "prospectivity");
