@@ -566,7 +566,6 @@ RunResult run_model(const model::Model& m, const RunOptions& opt) {
   wopt.metadata["GP_VERSION"] = GP_VERSION;
   wopt.metadata["GP_FINAL_GROUP"] = m.combine.final;
   outputs.configure_writer(wopt);  // the staging file's codec (issue 7)
-  outputs.configure_writer(wopt);  // the staging file's codec (issue 7)
   // Only rank 0 writes (the other MPI ranks send it their windows).
   std::optional<geo::RasterWriter> writer;
   if (cluster::is_root()) writer.emplace(outputs.map_temp(), grid, wopt);
