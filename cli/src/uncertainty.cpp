@@ -12,6 +12,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <functional>
 #include <limits>
 
 namespace gp::cli {
@@ -408,9 +409,22 @@ void run_analyses(const model::Model& m, const RunOptions& opt, const AnalysisCo
                   " deposits)");
   }
   if (m.uncertainty.given) {
+    // Node names in program order: layers, then groups in build_program's evaluation order
+    // (depth first: a group after the groups it reads).
     std::vector<std::string> names;
     for (const auto& L : m.layers) names.push_back(L.name);
-    // Group names in program order are not known here; messages fall back to "group #n".
+    std::vector<int> state(m.groups.size(), 0);
+    std::function<void(std::size_t)> visit = [&](std::size_t g) {
+      if (state[g] != 0) return;
+      state[g] = 1;
+      for (const auto& in : m.groups[g].inputs) {
+        for (std::size_t j = 0; j < m.groups.size(); ++j) {
+          if (m.groups[j].name == in) visit(j);
+        }
+      }
+      names.push_back(m.groups[g].name);
+    };
+    for (std::size_t g = 0; g < m.groups.size(); ++g) visit(g);
     const fs::path out = dir / (stem + "_uncertainty.tif");
     const UncertaintyResult ur =
         run_uncertainty(m.uncertainty, ctx, res.min, res.max, out, opt, m.output.nodata,
