@@ -176,11 +176,23 @@ fs::path OutputSet::temp_for(const fs::path& final_path, const std::string& tag)
   fs::path t = final_path.parent_path() / ("." + final_path.filename().string() + ".partial-" +
                                            std::to_string(::getpid()) + "." + tag);
   temps_.push_back(t);
+  // Removed by the SIGINT/SIGTERM handler too, with the side files GDAL may write beside it.
+  for (const char* suffix : {"", ".aux.xml", ".ovr.tmp"}) {
+    int slot = -1;
+    geo::register_temporary(fs::path(t.string() + suffix), slot);
+    if (slot >= 0) slots_.push_back(slot);
+  }
   return t;
 }
 
 void OutputSet::remove_temps() noexcept {
   for (const auto& t : temps_) geo::remove_raster_files(t);
+  release_slots();
+}
+
+void OutputSet::release_slots() noexcept {
+  for (int& slot : slots_) geo::unregister_temporary(slot);
+  slots_.clear();
 }
 
 void OutputSet::finish(RunResult& res) {
@@ -379,6 +391,7 @@ void OutputSet::finish(RunResult& res) {
     }
   }
   finished_ = true;
+  release_slots();
   res.seconds_outputs = seconds_since(t_all);
   for (const auto& [tmp, dst] : moves) {
     if (dst != paths_.map) gp::log::info("wrote " + dst.string());

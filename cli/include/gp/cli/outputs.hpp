@@ -84,6 +84,7 @@ class OutputSet {
  private:
   std::filesystem::path temp_for(const std::filesystem::path& final_path, const std::string& tag);
   void remove_temps() noexcept;
+  void release_slots() noexcept;
 
   const model::Model& m_;
   OutputPaths paths_;
@@ -91,6 +92,7 @@ class OutputSet {
   int threads_;
   std::filesystem::path map_temp_;
   std::vector<std::filesystem::path> temps_;  // removed (with GDAL sidecars) unless finished
+  std::vector<int> slots_;  // geo::register_temporary slots: removed on SIGINT/SIGTERM too
   bool finished_{false};
   std::string started_utc_;
   std::atomic<bool> cancel_{false};
