@@ -22,6 +22,7 @@ std::function<void()> setup_run(CLI::App& app, GlobalOptions& global) {
     std::int64_t window_rows{0};
     std::int64_t window_cells{1 << 21};
     int pipeline_depth{2};
+    std::vector<int> devices;
     int threads{0};
     int cache_mib{96};
     std::uint64_t vector_memory_mib{8192};
@@ -32,6 +33,10 @@ std::function<void()> setup_run(CLI::App& app, GlobalOptions& global) {
   run->add_option("-o,--output", args->output, "Output GeoTIFF (overrides [output] path)");
   run->add_option("--device", args->device, "Compute backend: auto (CUDA when present), cpu, cuda")
       ->check(CLI::IsMember({"auto", "cpu", "cuda"}));
+  run->add_option("--devices", args->devices,
+                  "CUDA devices that share the work, e.g. 0,2 (default: every visible one)")
+      ->delimiter(',')
+      ->check(CLI::NonNegativeNumber);
   run->add_flag("--overwrite", args->overwrite,
                 "Replace an existing output (only once the new one is complete)");
   run->add_option("--window-rows", args->window_rows,
@@ -61,6 +66,7 @@ std::function<void()> setup_run(CLI::App& app, GlobalOptions& global) {
     opt.window_rows = args->window_rows;
     opt.window_cells = args->window_cells;
     opt.pipeline_depth = args->pipeline_depth;
+    opt.devices = args->devices;
     opt.threads = args->threads;
     opt.vector_memory_mib = args->vector_memory_mib;
     const RunResult r = run_model(m, opt);

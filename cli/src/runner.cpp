@@ -82,6 +82,19 @@ double seconds_since(Clock::time_point t) {
 
 }  // namespace
 
+/// Every listed CUDA device (all visible ones when the list is empty) as one backend.
+std::unique_ptr<kernels::Backend> make_cuda_backends(const std::vector<int>& wanted) {
+  const int count = kernels::cuda_device_count();
+  std::vector<int> ids = wanted;
+  if (ids.empty()) {
+    for (int d = 0; d < count; ++d) ids.push_back(d);
+  }
+  if (ids.empty()) ids.push_back(0);  // make_cuda_backend explains that there is none
+  std::vector<std::unique_ptr<kernels::Backend>> parts;
+  for (int d : ids) parts.push_back(kernels::make_cuda_backend(d));
+  return kernels::make_multi_backend(std::move(parts));
+}
+
 DeviceChoice parse_device(const std::string& s) {
   if (s == "auto") return DeviceChoice::automatic;
   if (s == "cpu") return DeviceChoice::cpu;
@@ -409,12 +422,12 @@ RunResult run_model(const model::Model& m, const RunOptions& opt) {
       why = "requested";
       break;
     case DeviceChoice::cuda:
-      backend = kernels::make_cuda_backend(0);
+      backend = make_cuda_backends(opt.devices);
       why = "requested";
       break;
     case DeviceChoice::automatic:
       if (kernels::cuda_device_count() > 0) {
-        backend = kernels::make_cuda_backend(0);
+        backend = make_cuda_backends(opt.devices);
         why = "auto: CUDA device found";
       } else {
         backend = kernels::make_cpu_backend(opt.threads);

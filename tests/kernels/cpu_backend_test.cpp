@@ -138,3 +138,42 @@ TEST(CpuBackend, HistogramCountsAndRefinement) {
   be->histogram(v.data(), v.size(), 0.0, 1.0, 4, slots, 5, fine.data());
   EXPECT_EQ(fine, (std::vector<std::uint64_t>{1, 0, 1, 0, 0}));
 }
+
+TEST(MultiBackend, SharesGiveTheSameResultsAsOneBackend) {
+  // Three CPU backends stand in for three GPUs: every call split three ways must equal one.
+  std::vector<std::unique_ptr<gk::Backend>> parts;
+  for (int i = 0; i < 3; ++i) parts.push_back(gk::make_cpu_backend(1));
+  auto multi = gk::make_multi_backend(std::move(parts));
+  auto one = gk::make_cpu_backend(1);
+  const gk::Program p = two_layer_program();
+  const std::size_t width = 37;
+  const std::size_t rows = 29;
+  const std::size_t n = width * rows;
+  std::vector<float> a(n), b(n);
+  for (std::size_t i = 0; i < n; ++i) {
+    a[i] = static_cast<float>((i * 7919) % 1000);
+    b[i] = i % 11 == 0 ? std::numeric_limits<float>::quiet_NaN() : 0.25f;
+  }
+  const float* layers[2] = {a.data(), b.data()};
+  std::vector<float> o1(n), o2(n);
+  float* b1[1] = {o1.data()};
+  float* b2[1] = {o2.data()};
+  multi->set_program(p, {});
+  one->set_program(p, {});
+  multi->score(layers, n, b1);
+  one->score(layers, n, b2);
+  EXPECT_EQ(o1, o2);
+  std::vector<gk::LayerStats> r1(rows), r2(rows);
+  multi->row_stats(a.data(), rows, width, r1.data());
+  one->row_stats(a.data(), rows, width, r2.data());
+  for (std::size_t r = 0; r < rows; ++r) {
+    EXPECT_EQ(r1[r].valid, r2[r].valid);
+    EXPECT_EQ(r1[r].mean, r2[r].mean);
+    EXPECT_EQ(r1[r].m2, r2[r].m2);
+  }
+  std::vector<std::uint64_t> h1(10, 0), h2(10, 0);
+  multi->histogram(a.data(), n, 0.0, 1000.0, 10, nullptr, 0, h1.data());
+  one->histogram(a.data(), n, 0.0, 1000.0, 10, nullptr, 0, h2.data());
+  EXPECT_EQ(h1, h2);
+  EXPECT_NE(multi->name().find(" + "), std::string::npos);
+}

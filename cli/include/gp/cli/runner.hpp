@@ -30,6 +30,7 @@ struct RunOptions {
   std::int64_t window_cells{1 << 21};  ///< cells per window (rows: a multiple of the tile height)
   std::int64_t window_rows{0};         ///< when > 0, rows per window (overrides window_cells)
   int threads{0};                      ///< CPU threads (0: every core)
+  std::vector<int> devices;  ///< CUDA devices to share the windows (empty: every visible one)
   int pipeline_depth{2};  ///< window slots in flight (read / score / write overlap); 1: serial
   /// Vector distance/density layers hold the whole grid in memory; above this they are refused.
   std::uint64_t vector_memory_mib{8192};

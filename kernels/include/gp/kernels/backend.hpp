@@ -73,6 +73,10 @@ class Backend {
                          std::uint64_t* counts) = 0;
 };
 
+/// Several backends (e.g. one per GPU) as one: every call is split into contiguous shares run
+/// at once; results equal a single backend's. One part is returned as is.
+std::unique_ptr<Backend> make_multi_backend(std::vector<std::unique_ptr<Backend>> parts);
+
 /// The OpenMP backend; `threads` <= 0 uses every core.
 std::unique_ptr<Backend> make_cpu_backend(int threads = 0);
 
