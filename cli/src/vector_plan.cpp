@@ -4,6 +4,7 @@
 #include "gp/geo/crs.hpp"
 #include "gp/geo/gdal_env.hpp"
 #include "gp/geo/raster_source.hpp"
+#include "gp/geo/raster_writer.hpp"
 #include "gp/geo/territory.hpp"
 #include "gp/geo/vector_source.hpp"
 #include "gp/kernels/backend.hpp"
@@ -197,7 +198,7 @@ VectorPlan::VectorPlan(const model::Model& m, const fs::path& output, const RunO
       ro.threads = opt.threads;
       ro.memory_limit_bytes = opt.vector_memory_mib * 1024ull * 1024ull;
       const fs::path tmp = dir / (stem + std::to_string(i) + ".tif");
-      temps_.push_back(tmp);
+      add_temp(tmp);
       geo::materialise_vector(vector_spec(L), ro, grid_, tmp);
       L.path = tmp;
       L.vector = model::VectorLayerSpec{};
@@ -206,7 +207,7 @@ VectorPlan::VectorPlan(const model::Model& m, const fs::path& output, const RunO
     }
     if (plan.boundary) {
       const fs::path tmp = dir / (stem + "mask.tif");
-      temps_.push_back(tmp);
+      add_temp(tmp);
       geo::write_boundary_mask(*plan.boundary, grid_, tmp, plan.mask_name);
       model::LayerSpec M;
       M.name = "(" + plan.mask_name + " mask)";
@@ -217,21 +218,28 @@ VectorPlan::VectorPlan(const model::Model& m, const fs::path& output, const RunO
       model_.layers.push_back(M);
     }
   } catch (...) {
-    for (const auto& p : temps_) {
-      std::error_code ec;
-      fs::remove(p, ec);
-      fs::remove(p.string() + ".aux.xml", ec);
-    }
+    remove_temps();
     throw;
   }
 }
 
-VectorPlan::~VectorPlan() {
-  for (const auto& p : temps_) {
+VectorPlan::~VectorPlan() { remove_temps(); }
+
+void VectorPlan::add_temp(const fs::path& p) {
+  temps_.push_back(p);
+  slots_.push_back(-1);
+  geo::register_temporary(p, slots_.back());
+}
+
+void VectorPlan::remove_temps() noexcept {
+  for (std::size_t i = 0; i < temps_.size(); ++i) {
     std::error_code ec;
-    fs::remove(p, ec);
-    fs::remove(p.string() + ".aux.xml", ec);
+    fs::remove(temps_[i], ec);
+    fs::remove(temps_[i].string() + ".aux.xml", ec);
+    geo::unregister_temporary(slots_[i]);
   }
+  temps_.clear();
+  slots_.clear();
 }
 
 }  // namespace gp::cli

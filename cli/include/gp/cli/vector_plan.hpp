@@ -14,7 +14,7 @@
 // grid) and the mask is an extra internal layer (LayerSpec::mask -> Program::mask_layer) that
 // makes every band nodata outside. The temporary files sit in the output folder, named
 // ".<output>.gp-tmp-<pid>-<n>.tif", and are removed when the plan is destroyed, on success or
-// failure.
+// failure (and on SIGINT/SIGTERM, through geo::register_temporary).
 
 #include "gp/cli/model.hpp"
 #include "gp/cli/runner.hpp"
@@ -52,6 +52,9 @@ class VectorPlan {
   model::Model model_;
   geo::Grid grid_;
   std::vector<std::filesystem::path> temps_;
+  std::vector<int> slots_;  // geo::register_temporary: removed on SIGINT/SIGTERM too
+  void add_temp(const std::filesystem::path& p);
+  void remove_temps() noexcept;
 };
 
 }  // namespace gp::cli
