@@ -27,27 +27,28 @@ sed -e "s|^path = \"out_gp.tif\"|path = \"$OUT/det.tif\"|" "$DATA/model.toml" > 
   printf "$PERTURB\n"
   printf 'top_percent = 10\n'
 } > "$DATA/model_mc_bench.toml"
-run() {  # model -> wall seconds
-  local t0 t1
-  t0=$(date +%s.%N)
-  "$GP" run "$1" --device "$DEVICE" --overwrite --quiet > /dev/null
-  t1=$(date +%s.%N)
-  echo "$t1 - $t0" | bc -l
+run() {  # model -> "wall_s cpu_s" (cpu: user + system, every thread)
+  /usr/bin/time -f "%e %U %S" -o "$OUT/time.txt" "$GP" run "$1" --device "$DEVICE" --overwrite --quiet > /dev/null
+  awk '{print $1, $2 + $3}' "$OUT/time.txt"
 }
 DET_WALL=$(run "$DATA/model_det_bench.toml")
 MC_WALL=$(run "$DATA/model_mc_bench.toml")
-/usr/bin/python3 - "$OUT" "$SIZE" "$DRAWS" "$DET_WALL" "$MC_WALL" <<'PY'
+/usr/bin/python3 - "$OUT" "$SIZE" "$DRAWS" $DET_WALL $MC_WALL <<'PY'
 import json, sys
-out, size, draws, det_wall, mc_wall = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), float(sys.argv[4]), float(sys.argv[5])
+out, size, draws = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+det_wall, det_cpu, mc_wall, mc_cpu = map(float, sys.argv[4:8])
 det = json.load(open(f"{out}/det_report.json"))
 mc = json.load(open(f"{out}/mc_report.json"))
 score = det["timings_s"]["score"]  # read + score + write of the deterministic map
 u = mc["uncertainty"]
 mc_s = u["seconds_histogram_pass"] + u["seconds_cell_pass"]
 cells = size * size
+mc_c = u["cpu_seconds_histogram_pass"] + u["cpu_seconds_cell_pass"]
 print(f"size {size}x{size} x 6 layers, {draws} draws, device {u['device']}")
-print(f"deterministic run: wall {det_wall:.2f} s, scoring pass {score:.2f} s")
-print(f"monte carlo: histogram pass {u['seconds_histogram_pass']:.2f} s + cell pass {u['seconds_cell_pass']:.2f} s = {mc_s:.2f} s (run wall {mc_wall:.2f} s)")
-print(f"draws x cells per second: {draws * cells / mc_s:.3e}")
-print(f"ratio monte carlo / deterministic scoring pass: {mc_s / score:.1f} ({mc_s / score / draws:.3f} per draw)")
+print(f"deterministic run: wall {det_wall:.2f} s, cpu {det_cpu:.2f} s (scoring pass wall {score:.2f} s)")
+print(f"monte carlo passes: wall {u['seconds_histogram_pass']:.2f} + {u['seconds_cell_pass']:.2f} = {mc_s:.2f} s, "
+      f"cpu {u['cpu_seconds_histogram_pass']:.2f} + {u['cpu_seconds_cell_pass']:.2f} = {mc_c:.2f} s (whole run wall {mc_wall:.2f} s, cpu {mc_cpu:.2f} s)")
+print(f"draws x cells per wall second: {draws * cells / mc_s:.3e}; per cpu second: {draws * cells / mc_c:.3e}")
+print(f"ratio monte carlo / one deterministic run: wall {mc_s / det_wall:.1f}, cpu {mc_c / det_cpu:.1f} "
+      f"({mc_c / det_cpu / draws:.3f} deterministic runs per draw, by cpu time)")
 PY

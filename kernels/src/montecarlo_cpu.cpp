@@ -41,7 +41,6 @@ class CpuMonteCarlo final : public MonteCarlo {
     const double* aux = aux_.data();
     const double* par = params_.data();
     const int draws = s.draws;
-    const auto count = static_cast<std::ptrdiff_t>(n);
     auto bin_of = [&](double v) {
       return static_cast<std::size_t>(
           mc_bin(static_cast<double>(static_cast<float>(v)), s.hist_lo, s.hist_hi));
@@ -80,18 +79,40 @@ class CpuMonteCarlo final : public MonteCarlo {
         // 32-bit counts: a call sees at most 2^32 - 1 cells (the runner's windows are far
         // smaller); merged into the 64-bit totals below.
         std::vector<std::uint32_t> local(total, 0u);
+        // Scores of a tile of cells, draw-major: each draw's tile is counted in one go, so the
+        // increments stay within one draw's histogram (64 KiB) instead of hopping across all.
+        const std::size_t nd = static_cast<std::size_t>(d1 - d0);
+        std::vector<float> sc(nd * tile);
         double raw[max_layers + 1];
         double base[max_nodes];
         double node[max_nodes];
         unsigned char skip[max_nodes];
+        const auto tiles = static_cast<std::ptrdiff_t>((n + tile - 1) / tile);
 #pragma omp for schedule(static)
-        for (std::ptrdiff_t i = 0; i < count; ++i) {
-          const auto idx = static_cast<std::size_t>(i);
-          if (!mc_base(p, aux, s, [&](int l) { return layers[l][idx]; }, raw, base, skip)) continue;
-          for (int d = d0; d < d1; ++d) {
-            const double v = mc_draw(p, aux, s, par + static_cast<std::size_t>(d) * s.stride, raw,
-                                     base, skip, node);
-            if (is_valid(v)) ++local[static_cast<std::size_t>(d - d0) * mc_bins + bin_of(v)];
+        for (std::ptrdiff_t t = 0; t < tiles; ++t) {
+          const std::size_t i0 = static_cast<std::size_t>(t) * tile;
+          const std::size_t m = std::min(tile, n - i0);
+          for (std::size_t j = 0; j < m; ++j) {
+            const std::size_t idx = i0 + j;
+            const bool ok = mc_base(p, aux, s, [&](int l) { return layers[l][idx]; }, raw, base, skip);
+            for (int d = d0; d < d1; ++d) {
+              float f = static_cast<float>(nan_value());
+              if (ok) {
+                const double v = mc_draw(p, aux, s, par + static_cast<std::size_t>(d) * s.stride,
+                                         raw, base, skip, node);
+                if (is_valid(v)) f = static_cast<float>(v);
+              }
+              sc[static_cast<std::size_t>(d - d0) * tile + j] = f;
+            }
+          }
+          for (std::size_t k = 0; k < nd; ++k) {
+            const float* row = sc.data() + k * tile;
+            std::uint32_t* h = local.data() + k * mc_bins;
+            for (std::size_t j = 0; j < m; ++j) {
+              if (row[j] == row[j]) {
+                ++h[mc_bin(static_cast<double>(row[j]), s.hist_lo, s.hist_hi)];
+              }
+            }
           }
         }
         std::uint64_t* out = hist + static_cast<std::size_t>(d0) * mc_bins;
@@ -142,6 +163,7 @@ class CpuMonteCarlo final : public MonteCarlo {
 
  private:
   static constexpr std::size_t hist_budget_bytes = std::size_t{256} << 20;
+  static constexpr std::size_t tile = 256;  ///< cells per tile in the histogram pass
   int threads_;
   Program program_{};
   std::vector<double> aux_;

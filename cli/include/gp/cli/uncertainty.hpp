@@ -82,6 +82,8 @@ struct UncertaintyResult {
   std::vector<BandStats> bands;  ///< mean, std, p05, p95, p_top
   double seconds_histogram{0.0};
   double seconds_cells{0.0};
+  double cpu_seconds_histogram{0.0};  ///< process CPU time (all threads) of each pass
+  double cpu_seconds_cells{0.0};
   std::uint64_t cells{0};
 };
 
