@@ -271,7 +271,10 @@ std::unique_ptr<Trained> train(const TrainingContext& ctx) {
       dep_ok[d] = ok;
     });
   });
-  training::drop_where(dep, dep_ok, "on a cell where an evidence layer is nodata");
+  training::drop_where(dep, dep_ok,
+                       mask >= 0 ? "outside the territory / boundary mask, or on a cell where "
+                                   "an evidence layer is nodata"
+                                 : "on a cell where an evidence layer is nodata");
   if (dep.size() == 0) {
     throw input_error("[training] deposits: no deposit lies on a cell where every evidence layer "
                       "holds data");

@@ -739,7 +739,10 @@ std::unique_ptr<Trained> train(const TrainingContext& ctx) {
       if (int_bins[e][k] != 0) cells[e][int_lo[e] + static_cast<long long>(k)] += int_bins[e][k];
     }
   }
-  training::drop_where(dep, dep_in_union, "on a cell where every evidence layer is nodata");
+  training::drop_where(dep, dep_in_union,
+                       mask >= 0 ? "outside the territory / boundary mask, or on a cell where "
+                                   "every evidence layer is nodata"
+                                 : "on a cell where every evidence layer is nodata");
   if (dep.size() == 0) {
     throw input_error("[training] deposits: no deposit lies on a cell with evidence (all are "
                       "outside the grid or on nodata)");

@@ -475,6 +475,35 @@ TEST(WofeSmallGrid, UnitCellScalesAreas) {
   EXPECT_NEAR(post[0], 1.0 / (1.0 + std::exp(-logit)), 1e-7);
 }
 
+TEST(WofeSmallGrid, BoundaryMaskLimitsTheStudyArea) {
+  // A boundary over columns 0-2: T = 18 cells; d4 (column 5) falls outside; geology class 2:
+  // 6 cells, 2 deposit cells (d1/d2, d3); class 1: 12 cells, 1 (d5). W+(2) = ln[(2/3)/(4/15)].
+  const SmallGrid g = make_small_grid();
+  std::ofstream(g.dir / "half.geojson")
+      << R"({"type":"FeatureCollection","crs":{"type":"name","properties":{"name":)"
+      << R"("urn:ogc:def:crs:EPSG::3577"}},"features":[{"type":"Feature","properties":{},)"
+      << R"("geometry":{"type":"Polygon","coordinates":[[[1000000,-2000000],[1003000,-2000000],)"
+      << R"([1003000,-2006000],[1000000,-2006000],[1000000,-2000000]]]}}]})";
+  std::string text = gp::test::file_bytes(g.model);
+  text.replace(text.find("[training]"), 10,
+               "[grid]\nboundary = \"half.geojson\"\nextent = [1000000, -2006000, 1006000, "
+               "-2000000]\n[training]");
+  std::ofstream(g.model, std::ios::trunc) << text;
+  gc::run_model(gm::load_model(g.model), cpu_options(g.out));
+  const auto ta = read_table(g.dir / "out_wofe_geology.csv");
+  ASSERT_EQ(ta.size(), 2u);
+  EXPECT_EQ(d(ta[1].at("AREA_UNITS")), 6.0);
+  EXPECT_EQ(ta[1].at("NO_POINTS"), "2");
+  EXPECT_NEAR(d(ta[1].at("WPLUS")), std::log((2.0 / 3) / (4.0 / 15)), 1e-10);
+  const auto post = gp::test::read_raster(g.out, 1);
+  // Outside the boundary: nodata.
+  EXPECT_EQ(post[5], -9999.0f);
+  std::ifstream rin(g.dir / "out_report.json");
+  const nlohmann::json rep = nlohmann::json::parse(rin);
+  EXPECT_EQ(rep.at("weights_of_evidence").at("study_area").at("cells"), 18);
+  EXPECT_EQ(rep.at("weights_of_evidence").at("deposits").at("used_cells"), 3);
+}
+
 // ---- bad input: one clear line, no output -----------------------------------------------------
 
 void expect_clean_failure(const SmallGrid& g, int code, const std::string& needle) {
