@@ -302,4 +302,68 @@ TEST(CloncurryDemo, MulticlassWofeGeneralisation) {
   EXPECT_EQ(gp::test::read_raster(out, 1).size(), 1259u * 2487u);
 }
 
+TEST(CloncurryDemo, LogisticRegressionIsTheMaximumLikelihoodFit) {
+  const fs::path dir = gp::test::scratch_dir();
+  const fs::path out = dir / "lr.tif";
+  const auto r = run_cli({"run", (demo / "iocg_logistic.toml").string(), "-o", out.string(),
+                          "--device", "cpu", "--quiet"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  // Coefficients from the CSV: intercept, Dist2Fault=1, FaultDensity=2, StratNo=2, Dist2Breccia_m.
+  std::ifstream in(dir / "lr_logistic.csv");
+  std::string line;
+  std::getline(in, line);
+  EXPECT_EQ(line, "TERM,COEFFICIENT,STD_ERROR,Z");
+  std::vector<std::string> terms;
+  std::vector<double> beta;
+  while (std::getline(in, line)) {
+    const auto q = line.find("\",");
+    terms.push_back(line.substr(1, q - 1));
+    std::stringstream rest(line.substr(q + 2));
+    std::string c;
+    std::getline(rest, c, ',');
+    beta.push_back(num(c));
+  }
+  ASSERT_EQ(terms, (std::vector<std::string>{"intercept", "Dist2Fault=1", "FaultDensity=2",
+                                             "StratNo=2", "Dist2Breccia_m"}));
+  // The test's own design: indicators where the binary layers are 1 / 2 / 2 (the reference is
+  // each layer's more common class: 2 / 1 / 1 in these files), distance standardised with the
+  // population mean and standard deviation over every cell.
+  const Raster fault = read(demo / "inputs_binary" / "Dist2Fault.tif");
+  const Raster dens = read(demo / "inputs_binary" / "FaultDensity.tif");
+  const Raster strat = read(demo / "inputs_binary" / "StratNo.tif");
+  const Raster dist = read(demo / "inputs_multiclass" / "Dist2Breccia.tif");
+  const std::size_t n = dist.v.size();
+  double mean = 0.0;
+  for (double v : dist.v) mean += v;
+  mean /= static_cast<double>(n);
+  double var = 0.0;
+  for (double v : dist.v) var += (v - mean) * (v - mean);
+  const double sd = std::sqrt(var / static_cast<double>(n));
+  const std::set<std::size_t> dep = deposit_cells(dist);
+  const auto prob = gp::test::read_raster(out, 1);
+  // Score equations at the reported coefficients: sum x (y - a p) = 0 (a = 0.01 unit cells).
+  std::vector<double> grad(5, 0.0);
+  std::size_t bad = 0;
+  for (std::size_t i = 0; i < n; ++i) {
+    const double x[5] = {1.0, fault.v[i] == 1 ? 1.0 : 0.0, dens.v[i] == 2 ? 1.0 : 0.0,
+                         strat.v[i] == 2 ? 1.0 : 0.0, (dist.v[i] - mean) / sd};
+    double eta = 0.0;
+    for (int j = 0; j < 5; ++j) eta += x[j] * beta[static_cast<std::size_t>(j)];
+    const double p = 1.0 / (1.0 + std::exp(-eta));
+    if (std::abs(prob[i] - p) > 1e-5 * p && bad++ < 5) {
+      ADD_FAILURE() << "cell " << i << ": " << prob[i] << " expected " << p;
+    }
+    const double y = dep.count(i) != 0 ? 1.0 : 0.0;
+    for (int j = 0; j < 5; ++j) grad[static_cast<std::size_t>(j)] += x[j] * (y - 0.01 * p);
+  }
+  EXPECT_EQ(bad, 0u);
+  for (std::size_t j = 0; j < 5; ++j) EXPECT_NEAR(grad[j], 0.0, 1e-3) << terms[j];
+  std::ifstream rin(dir / "lr_report.json");
+  const nlohmann::json rep = nlohmann::json::parse(rin);
+  EXPECT_TRUE(rep.at("logistic_regression").at("converged").get<bool>());
+  GDALDatasetUniquePtr ds(GDALDataset::Open(out.c_str(), GDAL_OF_RASTER | GDAL_OF_READONLY));
+  ASSERT_TRUE(ds);
+  EXPECT_STREQ(ds->GetRasterBand(1)->GetDescription(), "probability");
+}
+
 }  // namespace
