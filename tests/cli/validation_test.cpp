@@ -8,7 +8,9 @@
 #include "gp/kernels/rank.hpp"
 #include "test_support.hpp"
 
+#include <gdal_priv.h>
 #include <gtest/gtest.h>
+#include <ogrsf_frmts.h>
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
@@ -448,6 +450,64 @@ TEST(ValidateCli, WritesJsonCsvSvgAndNamesLeftOutDeposits) {
                                         "--x-column", "lon", "--y-column", "lat", "--out",
                                         dir.string()});
   EXPECT_EQ(again.exit_code, 5) << again.err;
+}
+
+// The Cloncurry weights-of-evidence map (data-samples, real GA data): validated by the command
+// with the model's own training deposits, against ranks worked out here from the written map and
+// the shapefile's points (sort + binary search, no code shared with geoprospect).
+TEST(ValidateCli, CloncurryWofeMapAgainstIndependentRanks) {
+  const fs::path dir = gp::test::scratch_dir();
+  const fs::path demo = gp::test::source_dir() / "data-samples" / "cloncurry";
+  const fs::path map = dir / "cl.tif";
+  auto r = gp::test::run_cli({"run", (demo / "iocg_wofe_binary.toml").string(), "-o", map.string(),
+                              "--device", "cpu", "--quiet"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const fs::path shp = demo / "deposits" / "IOCG_Deposits.shp";
+  r = gp::test::run_cli({"validate", map.string(), "--deposits", shp.string(), "--name-column",
+                         "Deposit", "--device", "cpu", "--out", dir.string()});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  std::ifstream in(dir / "cl_validation.json");
+  const auto j = nlohmann::json::parse(in);
+
+  GDALDatasetUniquePtr ds(GDALDataset::Open(map.c_str(), GDAL_OF_RASTER));
+  ASSERT_TRUE(ds);
+  double gt[6];
+  ds->GetGeoTransform(gt);
+  const int w = ds->GetRasterXSize();
+  const int h = ds->GetRasterYSize();
+  int has = 0;
+  const double ndv = ds->GetRasterBand(1)->GetNoDataValue(&has);
+  ds.reset();
+  const std::vector<float> v = gp::test::read_raster(map, 1);
+  auto valid_at = [&](std::size_t i) { return std::isfinite(v[i]) && !(has && v[i] == static_cast<float>(ndv)); };
+  std::vector<float> sorted;
+  for (std::size_t i = 0; i < v.size(); ++i)
+    if (valid_at(i)) sorted.push_back(v[i]);
+  std::sort(sorted.begin(), sorted.end());
+  const double n = static_cast<double>(sorted.size());
+  GDALDatasetUniquePtr vs(GDALDataset::Open(shp.c_str(), GDAL_OF_VECTOR));
+  ASSERT_TRUE(vs);
+  double sum = 0.0;
+  std::size_t used = 0;
+  for (auto& f : vs->GetLayer(0)) {
+    const OGRPoint* p = f->GetGeometryRef()->toPoint();
+    const double cx = std::floor((p->getX() - gt[0]) / gt[1]);
+    const double cy = std::floor((p->getY() - gt[3]) / gt[5]);
+    if (cx < 0 || cy < 0 || cx >= w || cy >= h) continue;
+    const std::size_t i = static_cast<std::size_t>(cy) * static_cast<std::size_t>(w) + static_cast<std::size_t>(cx);
+    if (!valid_at(i)) continue;
+    const auto lo = std::lower_bound(sorted.begin(), sorted.end(), v[i]) - sorted.begin();
+    const auto hi = std::upper_bound(sorted.begin(), sorted.end(), v[i]) - sorted.begin();
+    const double above = n - static_cast<double>(hi);
+    const double equal = static_cast<double>(hi - lo);
+    sum += (above + 0.5 * equal) / n;
+    ++used;
+  }
+  ASSERT_GT(used, 200u);
+  EXPECT_EQ(j["deposits_used"].get<std::size_t>(), used);
+  EXPECT_EQ(j["valid_cells"].get<std::uint64_t>(), sorted.size());
+  EXPECT_NEAR(j["success_rate"]["auc"].get<double>(), 1.0 - sum / static_cast<double>(used), 1e-9);
+  EXPECT_GT(j["success_rate"]["auc"].get<double>(), 0.6);  // the model was trained on them
 }
 
 }  // namespace
