@@ -86,3 +86,41 @@ bench_best_of() {
   BT_WALL=$best_wall
   BT_PEAK_MIB=$worst_peak
 }
+
+# Round-robin measurements (bench/network_vs_sum.sh, io_floor.sh, mpi_scaling.sh): the compared
+# variants run in turn (A B C A B C ...) so that a load change on the shared machine hits all of
+# them alike. bench_record NAME folds the last bench_timed into BR_WALL[NAME] (fastest),
+# BR_PEAK[NAME] (largest peak) and BR_ALL[NAME] (every wall time, space-separated).
+declare -gA BR_WALL=() BR_PEAK=() BR_ALL=()
+bench_record() {
+  local name=$1
+  BR_ALL[$name]="${BR_ALL[$name]:-}${BR_ALL[$name]:+ }$BT_WALL"
+  if [[ -z "${BR_WALL[$name]:-}" ]] || awk -v a="$BT_WALL" -v b="${BR_WALL[$name]}" 'BEGIN{exit !(a<b)}'; then
+    BR_WALL[$name]=$BT_WALL
+  fi
+  if [[ -z "${BR_PEAK[$name]:-}" ]] || awk -v a="$BT_PEAK_MIB" -v b="${BR_PEAK[$name]}" 'BEGIN{exit !(a>b)}'; then
+    BR_PEAK[$name]=$BT_PEAK_MIB
+  fi
+}
+
+# bench_load: the 1/5/15-minute load averages, for the results (2 cores: above 2 the timings are
+# noisy and favour processes with more runnable threads).
+bench_load() {
+  awk '{printf "%s %s %s", $1, $2, $3}' /proc/loadavg
+}
+
+# bench_core_model MODEL: writes MODEL's core-map variant (${MODEL%.toml}_core.toml: a tiled
+# GTiff only, no COG/classes/quicklook/report, as bench/e2e_vs_gdal_calc.sh) and prints its path.
+# The keys go right after the [output] table's header, so [output] must not set them itself.
+bench_core_model() {
+  local m=$1 core="${1%.toml}_core.toml"
+  awk '{ print } /^\[output\][[:space:]]*$/ {
+         print "format = \"gtiff\""; print "classes = false"; print "quicklook = false"
+         print "report = false" }' "$m" >"$core"
+  echo "$core"
+}
+
+# bench_ratio A B: prints A / B with 3 decimals.
+bench_ratio() {
+  awk -v a="$1" -v b="$2" 'BEGIN{printf "%.3f", a / b}'
+}
