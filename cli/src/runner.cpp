@@ -287,9 +287,16 @@ kernels::Program build_program(const model::Model& m,
         t.b = *T.max;
         break;
       case kernels::TransformKind::percentile: {
-        const auto [first, count] = percentiles.at(i).append_knots(aux);
+        const auto& pb = percentiles.at(i);
+        const auto [first, count] = pb.append_knots(aux);
         t.first = first;
         t.count = count;
+        // The knots' start table (see percentile_rank): its bins and range.
+        if (pb.hi() > pb.lo()) {
+          t.a = pb.lo();
+          t.b = pb.hi();
+          t.has_default = kernels::PercentileBuilder::coarse_bins;
+        }
         break;
       }
       case kernels::TransformKind::reclass:

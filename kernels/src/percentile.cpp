@@ -65,6 +65,17 @@ std::pair<std::int32_t, std::int32_t> PercentileBuilder::append_knots(
   const auto count = static_cast<std::int32_t>(values.size());
   aux.insert(aux.end(), values.begin(), values.end());
   aux.insert(aux.end(), below.begin(), below.end());
+  if (hi_ > lo_) {
+    // Start table: for each coarse bin (and one past the end), the first knot index at or after
+    // its left edge (as doubles, the aux array's type; exact below 2^53).
+    const double width = (hi_ - lo_) / coarse_bins;
+    std::size_t k = 0;
+    for (int b = 0; b <= coarse_bins; ++b) {
+      const double edge = lo_ + static_cast<double>(b) * width;
+      while (k < values.size() && values[k] < edge) ++k;
+      aux.push_back(static_cast<double>(k < values.size() ? k : values.size() - 1));
+    }
+  }
   return {first, count};
 }
 

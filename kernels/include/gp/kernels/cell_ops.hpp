@@ -25,22 +25,41 @@ GP_HD inline double clamp01(double v) { return v < 0.0 ? 0.0 : (v > 1.0 ? 1.0 : 
 
 /// Percentile rank of x from `count` knots (values ascending at aux[first..], cumulative
 /// fractions at aux[first+count..]): linear interpolation between knots, 0 below, 1 above.
-GP_HD inline double percentile_rank(const double* aux, int first, int count, double x) {
+/// When `bins` > 0, aux[first+2*count ..] holds, for each of `bins` equal bins over [lo, hi]
+/// plus one, the index of the first knot at or after the bin's left edge: the search starts
+/// there instead of bisecting every knot (same knots found, so the same result).
+GP_HD inline double percentile_rank(const double* aux, int first, int count, double x,
+                                    double lo = 0.0, double hi = 0.0, int bins = 0) {
   const double* v = aux + first;
   const double* f = aux + first + count;
   if (count <= 0) return nan_value();
   if (x <= v[0]) return x < v[0] ? 0.0 : f[0];
   if (x >= v[count - 1]) return 1.0;
-  int lo = 0;
-  int hi = count - 1;  // v[lo] < x < v[hi]
-  while (hi - lo > 1) {
-    const int mid = (lo + hi) / 2;
-    if (v[mid] <= x) lo = mid;
-    else hi = mid;
+  int a = 0;          // v[a] <= x
+  int b = count - 1;  // x < v[b]
+  if (bins > 0 && hi > lo) {
+    const double* start = aux + first + 2 * count;
+    long long bin = static_cast<long long>((x - lo) / ((hi - lo) / bins));
+    if (bin < 0) bin = 0;
+    if (bin >= bins) bin = bins - 1;
+    int k = static_cast<int>(start[bin]);
+    const int k_end = static_cast<int>(start[bin + 1]);
+    // Rounding at bin edges: step back or forward to the knot pair around x.
+    while (k > 0 && v[k] > x) --k;
+    while (k + 1 < count && v[k + 1] <= x && k < k_end + 1) ++k;
+    if (v[k] <= x && k + 1 < count && x < v[k + 1]) {
+      a = k;
+      b = k + 1;
+    }
   }
-  const double span = v[hi] - v[lo];
-  const double t = span > 0.0 ? (x - v[lo]) / span : 1.0;
-  return f[lo] + t * (f[hi] - f[lo]);
+  while (b - a > 1) {  // v[a] <= x < v[b]
+    const int mid = (a + b) / 2;
+    if (v[mid] <= x) a = mid;
+    else b = mid;
+  }
+  const double span = v[b] - v[a];
+  const double t = span > 0.0 ? (x - v[a]) / span : 1.0;
+  return f[a] + t * (f[b] - f[a]);
 }
 
 /// Reclass: the score of the first matching rule, the fallback, or nodata.
@@ -103,7 +122,7 @@ GP_HD inline double apply_transform(const Program& p, const TransformParams& t, 
       y = t.b > 0.0 ? (x - t.a) / t.b : 0.0;
       break;
     case TransformKind::percentile:
-      y = percentile_rank(aux, t.first, t.count, x);
+      y = percentile_rank(aux, t.first, t.count, x, t.a, t.b, t.has_default);
       break;
     case TransformKind::log10:
       y = x + t.a > 0.0 ? log10(x + t.a) : nan_value();

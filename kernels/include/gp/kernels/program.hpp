@@ -44,7 +44,8 @@ struct TransformParams {
   double d{1.0};
   std::int32_t first{0};         ///< reclass: first rule; percentile: first aux knot
   std::int32_t count{0};         ///< reclass: rule count; percentile: knot count
-  std::int32_t has_default{0};   ///< reclass: unmatched values get `fallback` (else nodata)
+  std::int32_t has_default{0};   ///< reclass: unmatched values get `fallback` (else nodata);
+                                 ///< percentile: bins of the knots start table over [a, b]
   double fallback{0.0};
 };
 
