@@ -1,3 +1,23 @@
+#include <math.h>
+
+// glibc's vector math library (libmvec): declaring exp and log with GCC's simd attribute lets
+// the per-kind loops below call their vector variants (_ZGVbN2v_exp, ...; at most 4 ulp in
+// double, far below the float a map stores) instead of one scalar call per cell. The scoring
+// loop's transcendental functions (large, small, gaussian, logistic) are most of its cost.
+// glibc declares these only under -ffast-math, which this code cannot use (NaN is nodata).
+// GP_CPU_CLONES builds the block evaluation twice, for AVX2 (4 doubles per vector call) and
+// for baseline x86-64 (2), picked at load time. No FMA in either (-ffp-contract=off, and the
+// avx2 target does not enable it): the arithmetic is the same, only the vector exp/log of the
+// two libmvec variants may round differently (by an ulp of a double), so output bytes are
+// reproducible on one machine type, not necessarily between an AVX2 and a pre-AVX2 CPU.
+#if defined(GP_HAVE_LIBMVEC)
+extern "C" __attribute__((simd("notinbranch"))) double exp(double) noexcept;
+extern "C" __attribute__((simd("notinbranch"))) double log(double) noexcept;
+#define GP_CPU_CLONES __attribute__((target_clones("avx2", "default")))
+#else
+#define GP_CPU_CLONES
+#endif
+
 #include "gp/kernels/backend.hpp"
 #include "gp/kernels/cell_ops.hpp"
 #include "gp/kernels/reduce_ops.hpp"
@@ -19,6 +39,126 @@ double LayerStats::stddev() const {
 
 namespace {
 
+/// Cells evaluated together, node by node, in CpuBackend::score.
+constexpr std::size_t score_block = 512;
+
+/// Node values of cell `i` of a block: node k at nodes[k * score_block + i].
+struct BlockNode {
+  const double* nodes;
+  std::size_t i;
+  double operator()(int k) const { return nodes[static_cast<std::size_t>(k) * score_block + i]; }
+};
+
+/// One layer over m cells with transform kind K fixed at compile time: the same arithmetic as
+/// eval_cell's apply_transform, without a per-cell switch.
+template <TransformKind K>
+[[gnu::always_inline]] inline void transform_cells(const Program& p, const TransformParams& t, const double* aux,
+                     const float* raw, std::size_t m, double* out) {
+#pragma omp simd
+  for (std::size_t i = 0; i < m; ++i) {
+    const double x = static_cast<double>(raw[i]);
+    double y = is_valid(x) ? transform_as(K, p, t, x, aux) : nan_value();
+    if (t.invert != 0 && is_valid(y)) y = 1.0 - y;
+    out[i] = y;
+  }
+}
+
+/// One group over m cells with method M fixed at compile time (eval_cell's combine_group).
+template <CombineMethod M>
+[[gnu::always_inline]] inline void combine_cells(const Program& p, const GroupOp& g,
+                                                 const double* nodes, const unsigned char* skip,
+                                                 std::size_t m, double* out) {
+  if constexpr (M == CombineMethod::fuzzy_gamma) {
+    // Two passes so that the exp/log of the gamma operator run as vector calls: the fuzzy sum
+    // and product of each cell (nodata rules as combine_as: NaN where the group is nodata),
+    // then gamma_of, the formula combine_as's fuzzy_gamma case uses, over the whole block.
+    double fsum[score_block];
+    for (std::size_t i = 0; i < m; ++i) {
+      fsum[i] = combine_as(CombineMethod::fuzzy_sum, p, g, BlockNode{nodes, i}, skip);
+      out[i] = combine_as(CombineMethod::fuzzy_product, p, g, BlockNode{nodes, i}, skip);
+    }
+    const double gamma = g.gamma;
+#pragma omp simd
+    for (std::size_t i = 0; i < m; ++i) out[i] = gamma_of(fsum[i], out[i], gamma);
+  } else {
+    for (std::size_t i = 0; i < m; ++i) out[i] = combine_as(M, p, g, BlockNode{nodes, i}, skip);
+  }
+}
+
+/// eval_cell for the m cells from `first`, evaluated node by node over the block instead of
+/// cell by cell: every value comes from the same per-cell functions (transform_as,
+/// combine_as, store_value) in the same order of operations, so the result is bit-identical to
+/// eval_cell (and to the CUDA kernel up to its math library); the interpreter's switches run
+/// once per block instead of once per cell. `nodes` holds (layers + groups) x score_block.
+GP_CPU_CLONES void score_cells(const Program& p, const double* aux, const float* const* layers,
+                 std::size_t first, std::size_t m, double* nodes, float* const* bands) {
+  unsigned char skip[max_nodes];
+  for (int l = 0; l < p.n_layers; ++l) {
+    const LayerOp& op = p.layers[l];
+    const float* raw = layers[op.input >= 0 ? op.input : l] + first;
+    double* out = nodes + static_cast<std::size_t>(l) * score_block;
+    skip[l] = static_cast<unsigned char>(op.skip_missing);
+    const TransformParams& t = op.transform;
+    switch (t.kind) {
+#define GP_TRANSFORM_CASE(K)                               \
+  case TransformKind::K:                                   \
+    transform_cells<TransformKind::K>(p, t, aux, raw, m, out); \
+    break;
+      GP_TRANSFORM_CASE(identity)
+      GP_TRANSFORM_CASE(linear)
+      GP_TRANSFORM_CASE(large)
+      GP_TRANSFORM_CASE(small)
+      GP_TRANSFORM_CASE(gaussian)
+      GP_TRANSFORM_CASE(near)
+      GP_TRANSFORM_CASE(ms_large)
+      GP_TRANSFORM_CASE(ms_small)
+      GP_TRANSFORM_CASE(reclass)
+      GP_TRANSFORM_CASE(minmax)
+      GP_TRANSFORM_CASE(zscore)
+      GP_TRANSFORM_CASE(percentile)
+      GP_TRANSFORM_CASE(log10)
+      GP_TRANSFORM_CASE(clamp)
+#undef GP_TRANSFORM_CASE
+      default:
+        for (std::size_t i = 0; i < m; ++i) out[i] = nan_value();
+    }
+  }
+  for (int g = 0; g < p.n_groups; ++g) {
+    const GroupOp& G = p.groups[g];
+    const int id = p.n_layers + g;
+    double* out = nodes + static_cast<std::size_t>(id) * score_block;
+    switch (G.method) {
+#define GP_COMBINE_CASE(M)                                      \
+  case CombineMethod::M:                                        \
+    combine_cells<CombineMethod::M>(p, G, nodes, skip, m, out); \
+    break;
+      GP_COMBINE_CASE(weighted_sum)
+      GP_COMBINE_CASE(fuzzy_and)
+      GP_COMBINE_CASE(fuzzy_or)
+      GP_COMBINE_CASE(fuzzy_product)
+      GP_COMBINE_CASE(fuzzy_sum)
+      GP_COMBINE_CASE(fuzzy_gamma)
+      GP_COMBINE_CASE(index_overlay)
+      GP_COMBINE_CASE(logistic)
+      GP_COMBINE_CASE(wofe_std)
+      GP_COMBINE_CASE(ratio)
+#undef GP_COMBINE_CASE
+      default:
+        for (std::size_t i = 0; i < m; ++i) out[i] = nan_value();
+    }
+    skip[id] = static_cast<unsigned char>(G.skip_missing);
+  }
+  const float* mask = p.mask_layer >= 0 ? layers[p.mask_layer] + first : nullptr;
+  for (int b = 0; b < p.n_bands; ++b) {
+    const double* v = nodes + static_cast<std::size_t>(p.bands[b]) * score_block;
+    float* dst = bands[b] + first;
+    for (std::size_t i = 0; i < m; ++i) {
+      const bool masked = mask != nullptr && !is_valid(static_cast<double>(mask[i]));
+      dst[i] = store_value(p, masked ? nan_value() : v[i]);
+    }
+  }
+}
+
 class CpuBackend final : public Backend {
  public:
   explicit CpuBackend(int threads) : threads_(threads > 0 ? threads : omp_get_max_threads()) {}
@@ -34,15 +174,19 @@ class CpuBackend final : public Backend {
   }
 
   void score(const float* const* layers, std::size_t n, float* const* bands) override {
-    const auto count = static_cast<std::ptrdiff_t>(n);
     const Program& p = program_;
     const double* aux = aux_.data();
-#pragma omp parallel for schedule(static) num_threads(threads_)
-    for (std::ptrdiff_t i = 0; i < count; ++i) {
-      const auto idx = static_cast<std::size_t>(i);
-      eval_cell(
-          p, aux, [&](int l) { return layers[l][idx]; },
-          [&](int b, double v) { bands[b][idx] = store_value(p, v); });
+    const std::size_t n_blocks = (n + score_block - 1) / score_block;
+    const auto count = static_cast<std::ptrdiff_t>(n_blocks);
+    const std::size_t n_nodes = static_cast<std::size_t>(p.n_layers + p.n_groups);
+#pragma omp parallel num_threads(threads_)
+    {
+      std::vector<double> nodes(n_nodes * score_block);
+#pragma omp for schedule(static)
+      for (std::ptrdiff_t b = 0; b < count; ++b) {
+        const std::size_t first = static_cast<std::size_t>(b) * score_block;
+        score_cells(p, aux, layers, first, std::min(score_block, n - first), nodes.data(), bands);
+      }
     }
   }
 

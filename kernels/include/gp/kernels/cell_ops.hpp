@@ -71,12 +71,21 @@ GP_HD inline double reclass_value(const Program& p, const TransformParams& t, do
   return t.has_default != 0 ? t.fallback : nan_value();
 }
 
-/// Applies a layer transform to a valid raw value. Returns NaN when the result is undefined
-/// (e.g. log of a non-positive number, an unmatched reclass value without default).
-GP_HD inline double apply_transform(const Program& p, const TransformParams& t, double x,
-                                    const double* aux) {
+/// (x / a)^e for x > 0, a > 0 (the model refuses midpoint <= 0), as exp(e log(x / a)): one
+/// log and one exp cost about two thirds of a pow, and the result differs by a few units in the
+/// last place of a double, far below the float the map stores. e = 0 gives exactly 1 (pow's
+/// value), also where x / a overflows to infinity.
+GP_HD inline double ratio_power(double x, double a, double e) {
+  return e == 0.0 ? 1.0 : exp(e * log(x / a));
+}
+
+/// Applies transform kind `k` (t.kind, or a constant in a per-kind loop) to a valid raw value,
+/// without `invert`. Returns NaN when the result is undefined (e.g. log of a non-positive
+/// number, an unmatched reclass value without default).
+GP_HD GP_INLINE double transform_as(TransformKind k, const Program& p, const TransformParams& t,
+                                    double x, const double* aux) {
   double y = nan_value();
-  switch (t.kind) {
+  switch (k) {
     case TransformKind::identity:
       y = x;
       break;
@@ -90,10 +99,10 @@ GP_HD inline double apply_transform(const Program& p, const TransformParams& t, 
     }
     case TransformKind::large:
       // Undefined for x <= 0 by the formula; the limit as x -> 0+ is 0 (for spread > 0).
-      y = x <= 0.0 ? 0.0 : 1.0 / (1.0 + pow(x / t.a, -t.b));
+      y = x <= 0.0 ? 0.0 : 1.0 / (1.0 + ratio_power(x, t.a, -t.b));
       break;
     case TransformKind::small:
-      y = x <= 0.0 ? 1.0 : 1.0 / (1.0 + pow(x / t.a, t.b));
+      y = x <= 0.0 ? 1.0 : 1.0 / (1.0 + ratio_power(x, t.a, t.b));
       break;
     case TransformKind::gaussian:
       y = exp(-t.b * (x - t.a) * (x - t.a));
@@ -131,24 +140,43 @@ GP_HD inline double apply_transform(const Program& p, const TransformParams& t, 
       y = x < t.a ? t.a : (x > t.b ? t.b : x);
       break;
   }
+  return y;
+}
+
+/// Applies a layer transform (and its `invert`) to a valid raw value.
+GP_HD inline double apply_transform(const Program& p, const TransformParams& t, double x,
+                                    const double* aux) {
+  double y = transform_as(t.kind, p, t, x, aux);
   if (t.invert != 0 && is_valid(y)) y = 1.0 - y;
   return y;
 }
 
+/// The fuzzy gamma operator from the fuzzy sum and product of the inputs:
+/// fsum^gamma * prod^(1 - gamma), as one exp of two logs (two pows cost three times as much).
+/// gamma 0 and 1 are the plain product and sum (pow(0, 0) = 1 is the limit wanted there); a
+/// zero sum or product gives log -inf and exp(-inf) = 0, as pow would; NaN stays NaN.
+GP_HD GP_INLINE double gamma_of(double fsum, double prod, double gamma) {
+  const double v = exp(gamma * log(fsum) + (1.0 - gamma) * log(prod));
+  return gamma == 0.0 ? prod : (gamma == 1.0 ? fsum : v);
+}
+
 /// sum of w_i x_i over the inputs of `g` with their raw (un-normalised) weights; inputs are valid.
-GP_HD inline double acc_raw(const Program& p, const GroupOp& g, const double* node) {
+template <class NodeAt>
+GP_HD GP_INLINE double acc_raw(const Program& p, const GroupOp& g, NodeAt node) {
   double s = 0.0;
   for (int k = g.first_input; k < g.first_input + g.n_inputs; ++k) {
-    const double v = node[p.inputs[k]];
+    const double v = node(p.inputs[k]);
     if (is_valid(v)) s += p.input_weights[k] * v;
   }
   return s;
 }
 
-/// Combines the inputs of group `g`; `node` holds every node value computed so far (NaN =
-/// nodata) and `skip[i]` whether node i may drop out when nodata.
-GP_HD inline double combine_group(const Program& p, const GroupOp& g, const double* node,
-                                  const unsigned char* skip) {
+/// Combines the inputs of group `g` by method `m` (g.method, or a constant in a per-method
+/// loop); `node(i)` returns node i's value computed so far (NaN = nodata) and `skip[i]` says
+/// whether node i may drop out when nodata.
+template <class NodeAt>
+GP_HD GP_INLINE double combine_as(CombineMethod m, const Program& p, const GroupOp& g,
+                                  NodeAt node, const unsigned char* skip) {
   double acc = 0.0;
   double wsum = 0.0;
   double prod = 1.0;
@@ -159,7 +187,7 @@ GP_HD inline double combine_group(const Program& p, const GroupOp& g, const doub
   bool skipped = false;
   for (int k = g.first_input; k < g.first_input + g.n_inputs; ++k) {
     const int id = p.inputs[k];
-    const double v = node[id];
+    const double v = node(id);
     if (!is_valid(v)) {
       if (skip[id] != 0) {
         skipped = true;
@@ -177,7 +205,7 @@ GP_HD inline double combine_group(const Program& p, const GroupOp& g, const doub
     ++used;
   }
   if (used == 0) return nan_value();
-  switch (g.method) {
+  switch (m) {
     case CombineMethod::weighted_sum:
     case CombineMethod::index_overlay:
       if (!(wsum > 0.0)) return nan_value();
@@ -193,30 +221,41 @@ GP_HD inline double combine_group(const Program& p, const GroupOp& g, const doub
     case CombineMethod::fuzzy_sum:
       return 1.0 - co_prod;
     case CombineMethod::fuzzy_gamma: {
-      const double fsum = 1.0 - co_prod;
-      // pow(0, 0) is 1, which is the limit the operator wants at gamma = 0 or 1.
-      return pow(fsum, g.gamma) * pow(prod, 1.0 - g.gamma);
+      return gamma_of(1.0 - co_prod, prod, g.gamma);
     }
     case CombineMethod::logistic:
       // Raw weights (not renormalised): sum w_i x_i is a logit contribution.
       return 1.0 / (1.0 + exp(-(g.bias + acc_raw(p, g, node))));
     case CombineMethod::wofe_std: {
-      const double p0 = node[p.inputs[g.first_input]];
+      const double p0 = node(p.inputs[g.first_input]);
       double var = g.bias;
       for (int k = g.first_input + 1; k < g.first_input + g.n_inputs; ++k) {
         // A skipped (missing) evidence layer adds no variance, as it adds no weight.
-        const double v = node[p.inputs[k]];
+        const double v = node(p.inputs[k]);
         if (is_valid(v)) var += v;
       }
       return var >= 0.0 ? p0 * sqrt(var) : nan_value();
     }
     case CombineMethod::ratio: {
       if (g.n_inputs < 2) return nan_value();
-      const double den = node[p.inputs[g.first_input + 1]];
-      return den != 0.0 ? node[p.inputs[g.first_input]] / den : nan_value();
+      const double den = node(p.inputs[g.first_input + 1]);
+      return den != 0.0 ? node(p.inputs[g.first_input]) / den : nan_value();
     }
   }
   return nan_value();
+}
+
+/// Node values of one cell, in an array indexed by node.
+struct NodeArray {
+  const double* v;
+  GP_HD double operator()(int i) const { return v[i]; }
+};
+
+/// Combines the inputs of group `g`; `node` holds every node value computed so far (NaN =
+/// nodata) and `skip[i]` whether node i may drop out when nodata.
+GP_HD inline double combine_group(const Program& p, const GroupOp& g, const double* node,
+                                  const unsigned char* skip) {
+  return combine_as(g.method, p, g, NodeArray{node}, skip);
 }
 
 /// Evaluates the whole network for one cell. `raw_at(l)` returns the raw value of layer l
