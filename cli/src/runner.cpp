@@ -83,7 +83,8 @@ double seconds_since(Clock::time_point t) {
 }  // namespace
 
 /// Every listed CUDA device (all visible ones when the list is empty) as one backend.
-std::unique_ptr<kernels::Backend> make_cuda_backends(const std::vector<int>& wanted) {
+std::unique_ptr<kernels::Backend> make_cuda_backends(const std::vector<int>& wanted,
+                                                     int threads) {
   const int count = kernels::cuda_device_count();
   std::vector<int> ids = wanted;
   if (ids.empty()) {
@@ -91,7 +92,12 @@ std::unique_ptr<kernels::Backend> make_cuda_backends(const std::vector<int>& wan
   }
   if (ids.empty()) ids.push_back(0);  // make_cuda_backend explains that there is none
   std::vector<std::unique_ptr<kernels::Backend>> parts;
-  for (int d : ids) parts.push_back(kernels::make_cuda_backend(d));
+  for (int d : ids) {
+    // Out of device memory even in small chunks: that device's share moves to the CPU.
+    parts.push_back(kernels::make_fallback_backend(
+        kernels::make_cuda_backend(d), [threads] { return kernels::make_cpu_backend(threads); },
+        [](const std::string& w) { gp::log::warning(w); }));
+  }
   return kernels::make_multi_backend(std::move(parts));
 }
 
@@ -429,12 +435,12 @@ RunResult run_model(const model::Model& m, const RunOptions& opt) {
       why = "requested";
       break;
     case DeviceChoice::cuda:
-      backend = make_cuda_backends(opt.devices);
+      backend = make_cuda_backends(opt.devices, opt.threads);
       why = "requested";
       break;
     case DeviceChoice::automatic:
       if (kernels::cuda_device_count() > 0) {
-        backend = make_cuda_backends(opt.devices);
+        backend = make_cuda_backends(opt.devices, opt.threads);
         why = "auto: CUDA device found";
       } else {
         backend = kernels::make_cpu_backend(opt.threads);

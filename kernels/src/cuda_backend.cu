@@ -4,6 +4,7 @@
 #include "gp/error.hpp"
 #include "gp/kernels/backend.hpp"
 #include "gp/kernels/cell_ops.hpp"
+#include "gp/kernels/chunking.hpp"
 #include "gp/kernels/device_buffer.cuh"
 #include "gp/kernels/reduce_ops.hpp"
 
@@ -11,10 +12,13 @@
 #include <thrust/transform_reduce.h>
 #include <thrust/functional.h>
 #include <thrust/iterator/counting_iterator.h>
+#include <thrust/system_error.h>
 
 #include <cuda_runtime.h>
 
+#include <new>
 #include <string>
+#include <vector>
 
 namespace gp::kernels {
 namespace {
@@ -108,86 +112,130 @@ class CudaBackend final : public Backend {
     GP_CUDA_TRY(cudaStreamSynchronize(stream_), "uploading the model program");
   }
 
+  // Every entry point works in chunks (for_each_chunk): a whole window when it fits, halves,
+  // quarters, ... after an out-of-memory, down to min_chunk cells; then the error goes up to
+  // the fallback wrapper, which continues on the CPU. Chunks only change where the work is
+  // split, never a cell's arithmetic (scores) or what is counted (histograms, row statistics).
+
   void score(const float* const* layers, std::size_t n, float* const* bands) override {
     if (n == 0) return;
     GP_CUDA_TRY(cudaSetDevice(device_), "selecting the device");
     const auto n_in = static_cast<std::size_t>(program_inputs(program_));
     const auto n_out = static_cast<std::size_t>(program_.n_bands);
-    d_layers_.reserve(n_in * n);
-    d_out_.reserve(n_out * n);
-    for (std::size_t l = 0; l < n_in; ++l) {
-      GP_CUDA_TRY(cudaMemcpyAsync(d_layers_.data() + l * n, layers[l], n * sizeof(float),
-                                  cudaMemcpyHostToDevice, stream_),
-                  "uploading a layer window");
-    }
-    score_kernel<<<blocks_for(n), threads_per_block, 0, stream_>>>(d_layers_.data(),
-                                                                   d_aux_.data(), n, n,
-                                                                   d_out_.data());
-    GP_CUDA_TRY(cudaGetLastError(), "launching the scoring kernel");
-    for (std::size_t b = 0; b < n_out; ++b) {
-      GP_CUDA_TRY(cudaMemcpyAsync(bands[b], d_out_.data() + b * n, n * sizeof(float),
-                                  cudaMemcpyDeviceToHost, stream_),
-                  "downloading the scores");
-    }
-    GP_CUDA_TRY(cudaStreamSynchronize(stream_), "running the scoring kernel");
+    for_each_chunk(
+        n, chunk_cells_, min_chunk,
+        [&](std::size_t first, std::size_t m) {
+          d_layers_.reserve(n_in * m);
+          d_out_.reserve(n_out * m);
+          for (std::size_t l = 0; l < n_in; ++l) {
+            GP_CUDA_TRY(cudaMemcpyAsync(d_layers_.data() + l * m, layers[l] + first,
+                                        m * sizeof(float), cudaMemcpyHostToDevice, stream_),
+                        "uploading a layer window");
+          }
+          score_kernel<<<blocks_for(m), threads_per_block, 0, stream_>>>(
+              d_layers_.data(), d_aux_.data(), m, m, d_out_.data());
+          GP_CUDA_TRY(cudaGetLastError(), "launching the scoring kernel");
+          for (std::size_t b = 0; b < n_out; ++b) {
+            GP_CUDA_TRY(cudaMemcpyAsync(bands[b] + first, d_out_.data() + b * m,
+                                        m * sizeof(float), cudaMemcpyDeviceToHost, stream_),
+                        "downloading the scores");
+          }
+          GP_CUDA_TRY(cudaStreamSynchronize(stream_), "running the scoring kernel");
+        },
+        [&](std::size_t) { free_buffers(); });
   }
 
   [[nodiscard]] LayerStats stats(const float* data, std::size_t n,
                                  std::size_t /*row_length*/) override {
-    if (n == 0) return {};
-    upload_single(data, n);
-    const float* d = d_layers_.data();
-    LayerStats r = thrust::transform_reduce(
-        thrust::cuda::par.on(stream_), thrust::counting_iterator<std::size_t>(0),
-        thrust::counting_iterator<std::size_t>(n), ToStats{d}, LayerStats{}, MergeStats{});
-    GP_CUDA_TRY(cudaStreamSynchronize(stream_), "reducing layer statistics");
-    return r;
+    LayerStats total;
+    for_each_chunk(
+        n, chunk_cells_, min_chunk,
+        [&](std::size_t first, std::size_t m) {
+          upload_single(data + first, m);
+          const float* d = d_layers_.data();
+          LayerStats r;
+          try {
+            r = thrust::transform_reduce(thrust::cuda::par.on(stream_),
+                                         thrust::counting_iterator<std::size_t>(0),
+                                         thrust::counting_iterator<std::size_t>(m), ToStats{d},
+                                         LayerStats{}, MergeStats{});
+          } catch (const std::bad_alloc&) {  // Thrust's temporary storage
+            cudaGetLastError();
+            throw device_out_of_memory("CUDA error while reducing layer statistics: out of memory");
+          } catch (const thrust::system_error& e) {
+            cudaGetLastError();
+            throw cuda_error(std::string("CUDA error while reducing layer statistics: ") + e.what());
+          }
+          GP_CUDA_TRY(cudaStreamSynchronize(stream_), "reducing layer statistics");
+          total.merge(r);
+        },
+        [&](std::size_t) { free_buffers(); });
+    return total;
   }
 
   void row_stats(const float* data, std::size_t rows, std::size_t row_length,
                  LayerStats* out) override {
-    if (rows == 0) return;
-    upload_single(data, rows * row_length);
-    d_rows_.reserve(rows);
-    row_stats_kernel<<<static_cast<unsigned>(rows), 256, 0, stream_>>>(d_layers_.data(), row_length,
-                                                                      d_rows_.data());
-    GP_CUDA_TRY(cudaGetLastError(), "launching the row statistics kernel");
-    GP_CUDA_TRY(cudaMemcpyAsync(out, d_rows_.data(), rows * sizeof(LayerStats),
-                                cudaMemcpyDeviceToHost, stream_),
-                "downloading row statistics");
-    GP_CUDA_TRY(cudaStreamSynchronize(stream_), "reducing row statistics");
+    if (rows == 0 || row_length == 0) return;
+    // Chunks of whole rows: capacity in rows, derived from the cell capacity.
+    std::size_t row_cap = chunk_cells_ > 0 ? std::max<std::size_t>(chunk_cells_ / row_length, 1) : 0;
+    for_each_chunk(
+        rows, row_cap, 1,
+        [&](std::size_t first, std::size_t m) {
+          upload_single(data + first * row_length, m * row_length);
+          d_rows_.reserve(m);
+          row_stats_kernel<<<static_cast<unsigned>(m), 256, 0, stream_>>>(
+              d_layers_.data(), row_length, d_rows_.data());
+          GP_CUDA_TRY(cudaGetLastError(), "launching the row statistics kernel");
+          GP_CUDA_TRY(cudaMemcpyAsync(out + first, d_rows_.data(), m * sizeof(LayerStats),
+                                      cudaMemcpyDeviceToHost, stream_),
+                      "downloading row statistics");
+          GP_CUDA_TRY(cudaStreamSynchronize(stream_), "reducing row statistics");
+        },
+        [&](std::size_t m) {
+          free_buffers();
+          chunk_cells_ = std::max<std::size_t>(m / 2, 1) * row_length;
+        });
   }
 
   void histogram(const float* data, std::size_t n, double lo, double hi, int nbins,
                  const std::int32_t* slot_of_bin, int sub_bins, std::uint64_t* counts) override {
     if (n == 0) return;
     std::size_t total_bins = static_cast<std::size_t>(nbins);
-    int slots = 0;
     if (slot_of_bin != nullptr) {
+      int slots = 0;
       for (int b = 0; b < nbins; ++b) slots = slot_of_bin[b] + 1 > slots ? slot_of_bin[b] + 1 : slots;
       total_bins = static_cast<std::size_t>(slots) * static_cast<std::size_t>(sub_bins);
-      d_slots_.reserve(static_cast<std::size_t>(nbins));
-      GP_CUDA_TRY(cudaMemcpyAsync(d_slots_.data(), slot_of_bin, nbins * sizeof(std::int32_t),
-                                  cudaMemcpyHostToDevice, stream_),
-                  "uploading histogram slots");
     }
     if (total_bins == 0) return;
-    upload_single(data, n);
-    d_counts_.reserve(total_bins);
-    GP_CUDA_TRY(cudaMemsetAsync(d_counts_.data(), 0, total_bins * sizeof(unsigned long long),
-                                stream_),
-                "clearing a histogram");
-    histogram_kernel<<<blocks_for(n), threads_per_block, 0, stream_>>>(
-        d_layers_.data(), n, lo, hi, nbins, slot_of_bin != nullptr ? d_slots_.data() : nullptr,
-        sub_bins, d_counts_.data());
-    GP_CUDA_TRY(cudaGetLastError(), "launching the histogram kernel");
     std::vector<unsigned long long> host(total_bins);
-    GP_CUDA_TRY(cudaMemcpyAsync(host.data(), d_counts_.data(),
-                                total_bins * sizeof(unsigned long long), cudaMemcpyDeviceToHost,
-                                stream_),
-                "downloading a histogram");
-    GP_CUDA_TRY(cudaStreamSynchronize(stream_), "computing a histogram");
-    for (std::size_t k = 0; k < total_bins; ++k) counts[k] += host[k];
+    for_each_chunk(
+        n, chunk_cells_, min_chunk,
+        [&](std::size_t first, std::size_t m) {
+          if (slot_of_bin != nullptr) {
+            d_slots_.reserve(static_cast<std::size_t>(nbins));
+            GP_CUDA_TRY(cudaMemcpyAsync(d_slots_.data(), slot_of_bin,
+                                        static_cast<std::size_t>(nbins) * sizeof(std::int32_t),
+                                        cudaMemcpyHostToDevice, stream_),
+                        "uploading histogram slots");
+          }
+          upload_single(data + first, m);
+          d_counts_.reserve(total_bins);
+          GP_CUDA_TRY(cudaMemsetAsync(d_counts_.data(), 0,
+                                      total_bins * sizeof(unsigned long long), stream_),
+                      "clearing a histogram");
+          histogram_kernel<<<blocks_for(m), threads_per_block, 0, stream_>>>(
+              d_layers_.data(), m, lo, hi, nbins,
+              slot_of_bin != nullptr ? d_slots_.data() : nullptr, sub_bins, d_counts_.data());
+          GP_CUDA_TRY(cudaGetLastError(), "launching the histogram kernel");
+          GP_CUDA_TRY(cudaMemcpyAsync(host.data(), d_counts_.data(),
+                                      total_bins * sizeof(unsigned long long),
+                                      cudaMemcpyDeviceToHost, stream_),
+                      "downloading a histogram");
+          GP_CUDA_TRY(cudaStreamSynchronize(stream_), "computing a histogram");
+          // Added only once the chunk succeeded: a retried chunk is never counted twice.
+          for (std::size_t k = 0; k < total_bins; ++k) counts[k] += host[k];
+        },
+        [&](std::size_t) { free_buffers(); });
   }
 
  private:
@@ -199,6 +247,18 @@ class CudaBackend final : public Backend {
     return static_cast<unsigned>(wanted < cap ? wanted : cap);
   }
 
+  /// Smallest chunk tried after an out-of-memory (64 Ki cells, 256 KiB per layer); below it the
+  /// device is unusable for this run and the fallback wrapper takes over.
+  static constexpr std::size_t min_chunk = std::size_t{1} << 16;
+
+  /// Frees every window buffer (not the program's aux table) before a smaller retry.
+  void free_buffers() {
+    d_layers_.clear();
+    d_out_.clear();
+    d_counts_.clear();
+    d_rows_.clear();
+  }
+
   void upload_single(const float* data, std::size_t n) {
     GP_CUDA_TRY(cudaSetDevice(device_), "selecting the device");
     d_layers_.reserve(n);
@@ -208,6 +268,7 @@ class CudaBackend final : public Backend {
   }
 
   int device_;
+  std::size_t chunk_cells_{0};  ///< cells per chunk after an out-of-memory (0: whole windows)
   int sm_count_{1};
   std::string name_;
   cudaStream_t stream_{};

@@ -4,10 +4,15 @@
 
 #include <gtest/gtest.h>
 
+#if defined(GP_WITH_CUDA)
+#include <cuda_runtime.h>
+#endif
+
 #include <cmath>
 #include <cstdint>
 #include <cstring>
 #include <limits>
+#include <string>
 #include <vector>
 
 namespace gk = gp::kernels;
@@ -136,4 +141,103 @@ TEST(CudaBackend, LinearNetworkMatchesCpuBitForBit) {
 TEST(CudaBackend, EveryTransformAndOperatorMatchesCpu) {
   if (gk::cuda_device_count() == 0) GTEST_SKIP() << "no CUDA device";
   compare_backends(true);
+}
+
+#if defined(GP_WITH_CUDA)
+namespace {
+/// Takes all but `leave` bytes of the device's free memory for the test's lifetime.
+class MemoryHog {
+ public:
+  explicit MemoryHog(std::size_t leave) {
+    std::size_t free_b = 0;
+    std::size_t total_b = 0;
+    if (cudaMemGetInfo(&free_b, &total_b) != cudaSuccess) return;
+    // cudaMalloc rounds up (2 MiB pages): take in 64 MiB pieces, then smaller ones.
+    for (std::size_t piece = std::size_t{64} << 20; piece >= (std::size_t{1} << 20); piece /= 2) {
+      for (;;) {
+        if (cudaMemGetInfo(&free_b, &total_b) != cudaSuccess) return;
+        if (free_b < leave + piece) break;
+        void* p = nullptr;
+        if (cudaMalloc(&p, piece) != cudaSuccess) {
+          cudaGetLastError();
+          break;
+        }
+        ptrs_.push_back(p);
+      }
+    }
+  }
+  ~MemoryHog() {
+    for (void* p : ptrs_) cudaFree(p);
+  }
+  MemoryHog(const MemoryHog&) = delete;
+  MemoryHog& operator=(const MemoryHog&) = delete;
+
+ private:
+  std::vector<void*> ptrs_;
+};
+}  // namespace
+#endif
+
+// Issue 9: a window larger than the device's free memory is scored in smaller chunks (same
+// bits as the CPU: linear program), and when even 64 Ki-cell chunks do not fit the work moves
+// to the CPU with one warning; a bare CUDA backend then reports device_out_of_memory.
+TEST(CudaBackend, OutOfMemoryShrinksChunksThenFallsBackToTheCpu) {
+#if !defined(GP_WITH_CUDA)
+  GTEST_SKIP() << "built without CUDA";
+#else
+  if (gk::cuda_device_count() == 0) GTEST_SKIP() << "no CUDA device";
+  const int L = 12;
+  const std::size_t n = std::size_t{16} << 20;  // 16 Mi cells: 14 x 64 MiB on the device
+  std::vector<std::vector<float>> data(L, std::vector<float>(n));
+  SplitMix rng{7};
+  for (auto& layer : data) {
+    for (auto& v : layer) {
+      v = rng.next() < 0.05 ? std::numeric_limits<float>::quiet_NaN()
+                            : static_cast<float>(rng.next() * 120.0 - 10.0);
+    }
+  }
+  std::vector<const float*> ptrs;
+  for (auto& layer : data) ptrs.push_back(layer.data());
+  const gk::Program p = program(L, false);
+  auto cpu = gk::make_cpu_backend(0);
+  cpu->set_program(p, {});
+  std::vector<float> c0(n), c1(n);
+  float* cb[2] = {c0.data(), c1.data()};
+  cpu->score(ptrs.data(), n, cb);
+  std::vector<std::uint64_t> hc(100, 0);
+  cpu->histogram(data[0].data(), n, -10.0, 110.0, 100, nullptr, 0, hc.data());
+
+  std::vector<std::string> warnings;
+  auto gpu = gk::make_fallback_backend(
+      gk::make_cuda_backend(0), [] { return gk::make_cpu_backend(0); },
+      [&](const std::string& w) { warnings.push_back(w); });
+  gpu->set_program(p, {});
+  {
+    MemoryHog hog(std::size_t{300} << 20);  // 300 MiB left: a quarter of the window fits
+    std::vector<float> g0(n, 7.0f), g1(n, 7.0f);
+    float* gb[2] = {g0.data(), g1.data()};
+    gpu->score(ptrs.data(), n, gb);
+    EXPECT_TRUE(warnings.empty()) << warnings.front();
+    EXPECT_EQ(gpu->name().rfind("cuda", 0), 0u) << gpu->name();
+    EXPECT_EQ(std::memcmp(g0.data(), c0.data(), n * sizeof(float)), 0);
+    EXPECT_EQ(std::memcmp(g1.data(), c1.data(), n * sizeof(float)), 0);
+    std::vector<std::uint64_t> hg(100, 0);
+    gpu->histogram(data[0].data(), n, -10.0, 110.0, 100, nullptr, 0, hg.data());
+    EXPECT_EQ(hg, hc);
+  }
+  {
+    MemoryHog hog(std::size_t{1} << 20);  // 1 MiB left: not even 64 Ki cells x 14 buffers
+    auto bare = gk::make_cuda_backend(0);
+    bare->set_program(p, {});
+    std::vector<float> g0(n, 7.0f), g1(n, 7.0f);
+    float* gb[2] = {g0.data(), g1.data()};
+    EXPECT_THROW(bare->score(ptrs.data(), n, gb), gp::device_out_of_memory);
+    gpu->score(ptrs.data(), n, gb);
+    ASSERT_EQ(warnings.size(), 1u);
+    EXPECT_NE(warnings[0].find("ran out of memory while scoring"), std::string::npos)
+        << warnings[0];
+    EXPECT_EQ(std::memcmp(g0.data(), c0.data(), n * sizeof(float)), 0);
+    EXPECT_EQ(std::memcmp(g1.data(), c1.data(), n * sizeof(float)), 0);
+  }
+#endif
 }

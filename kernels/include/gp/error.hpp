@@ -37,6 +37,14 @@ class cuda_error : public error {
   using error::error;
 };
 
+/// The device had no memory for a buffer (cudaErrorMemoryAllocation, or Thrust's bad_alloc).
+/// Recoverable: the CUDA backend retries with smaller chunks, then the fallback wrapper moves
+/// the work to the CPU (kernels/fallback_backend.cpp); exit code 6 only if both fail.
+class device_out_of_memory : public cuda_error {
+ public:
+  using cuda_error::cuda_error;
+};
+
 }  // namespace gp
 
 #define GP_STRINGIFY_DETAIL(x) #x

@@ -7,6 +7,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -76,6 +77,14 @@ class Backend {
 /// Several backends (e.g. one per GPU) as one: every call is split into contiguous shares run
 /// at once; results equal a single backend's. One part is returned as is.
 std::unique_ptr<Backend> make_multi_backend(std::vector<std::unique_ptr<Backend>> parts);
+
+/// `primary` (a device backend) until it throws gp::device_out_of_memory (it has already
+/// retried in smaller chunks); then `warn` is called once and that call and every later one
+/// run on the backend `make_fallback` returns (the CPU), with the same program. Other errors
+/// propagate.
+std::unique_ptr<Backend> make_fallback_backend(
+    std::unique_ptr<Backend> primary, std::function<std::unique_ptr<Backend>()> make_fallback,
+    std::function<void(const std::string&)> warn);
 
 /// The OpenMP backend; `threads` <= 0 uses every core.
 std::unique_ptr<Backend> make_cpu_backend(int threads = 0);

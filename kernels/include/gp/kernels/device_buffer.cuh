@@ -8,15 +8,18 @@
 #include <cstddef>
 #include <string>
 
-/// Checks a CUDA runtime call; throws gp::cuda_error naming `stage` and CUDA's message.
+/// Checks a CUDA runtime call; throws gp::cuda_error naming `stage` and CUDA's message
+/// (gp::device_out_of_memory for cudaErrorMemoryAllocation, which the caller may recover from).
 #define GP_CUDA_TRY(call, stage)                                                          \
   do {                                                                                    \
     const cudaError_t gp_status_ = (call);                                                \
     if (gp_status_ != cudaSuccess) {                                                      \
       cudaGetLastError();                                                                 \
-      throw ::gp::cuda_error(std::string("CUDA error while ") + (stage) + ": " +          \
-                             cudaGetErrorString(gp_status_) + " (" __FILE__ ":" +         \
-                             std::to_string(__LINE__) + ")");                             \
+      const std::string gp_msg_ = std::string("CUDA error while ") + (stage) + ": " +     \
+                                  cudaGetErrorString(gp_status_) + " (" __FILE__ ":" +    \
+                                  std::to_string(__LINE__) + ")";                         \
+      if (gp_status_ == cudaErrorMemoryAllocation) throw ::gp::device_out_of_memory(gp_msg_); \
+      throw ::gp::cuda_error(gp_msg_);                                                    \
     }                                                                                     \
   } while (0)
 
@@ -35,15 +38,26 @@ class device_buffer {
     o.size_ = 0;
   }
 
-  /// Ensures room for `n` elements; previous contents are not kept.
+  /// Ensures room for `n` elements; previous contents are not kept. Throws
+  /// gp::device_out_of_memory when the device has no room (the buffer is then empty).
   void reserve(std::size_t n) {
     if (n <= size_) return;
     release();
     void* p = nullptr;
-    GP_CUDA_TRY(cudaMalloc(&p, n * sizeof(T)), "allocating device memory");
+    const cudaError_t st = cudaMalloc(&p, n * sizeof(T));
+    if (st == cudaErrorMemoryAllocation) {
+      cudaGetLastError();  // not sticky: clear it, the context stays usable
+      throw ::gp::device_out_of_memory("CUDA error while allocating " +
+                                       std::to_string((n * sizeof(T) + (1u << 20) - 1) >> 20) +
+                                       " MiB of device memory: out of memory");
+    }
+    GP_CUDA_TRY(st, "allocating device memory");
     ptr_ = static_cast<T*>(p);
     size_ = n;
   }
+
+  /// Frees the allocation (before a retry with smaller chunks).
+  void clear() { release(); }
 
   [[nodiscard]] T* data() { return ptr_; }
   [[nodiscard]] const T* data() const { return ptr_; }

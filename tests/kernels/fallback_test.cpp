@@ -1,0 +1,260 @@
+// Device out-of-memory handling (issue 9), without a GPU: the chunking rule the CUDA backend
+// uses (for_each_chunk) and the wrapper that moves work to the CPU (make_fallback_backend),
+// driven by a fake device backend that runs out of memory on demand. The CUDA backend itself is
+// exercised under real memory pressure in cuda_backend_test.cpp (label gpu).
+#include "gp/error.hpp"
+#include "gp/kernels/backend.hpp"
+#include "gp/kernels/chunking.hpp"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstdint>
+#include <limits>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace gk = gp::kernels;
+
+namespace {
+
+struct Call {
+  std::size_t first, count;
+  bool operator==(const Call& o) const { return first == o.first && count == o.count; }
+};
+
+}  // namespace
+
+TEST(ForEachChunk, WholeRangeInOneCallWhenItFits) {
+  std::size_t cap = 0;
+  std::vector<Call> calls;
+  int shrinks = 0;
+  gk::for_each_chunk(
+      5000, cap, 64, [&](std::size_t f, std::size_t c) { calls.push_back({f, c}); },
+      [&](std::size_t) { ++shrinks; });
+  EXPECT_EQ(calls, (std::vector<Call>{{0, 5000}}));
+  EXPECT_EQ(cap, 0u);
+  EXPECT_EQ(shrinks, 0);
+}
+
+TEST(ForEachChunk, HalvesUntilAChunkFitsThenCoversEveryUnitOnce) {
+  // "Device" with room for 1000 units: 5000 -> 2500 -> 1250 fail, 625 fits: 8 chunks of 625.
+  std::size_t cap = 0;
+  std::vector<Call> done;
+  std::vector<std::size_t> shrunk_from;
+  gk::for_each_chunk(
+      5000, cap, 64,
+      [&](std::size_t f, std::size_t c) {
+        if (c > 1000) throw gp::device_out_of_memory("fake: out of memory");
+        done.push_back({f, c});
+      },
+      [&](std::size_t c) { shrunk_from.push_back(c); });
+  EXPECT_EQ(shrunk_from, (std::vector<std::size_t>{5000, 2500, 1250}));
+  EXPECT_EQ(cap, 625u);
+  ASSERT_EQ(done.size(), 8u);
+  std::size_t next = 0;
+  for (const auto& c : done) {
+    EXPECT_EQ(c.first, next);
+    EXPECT_EQ(c.count, 625u);
+    next += c.count;
+  }
+  EXPECT_EQ(next, 5000u);
+  // The smaller capacity is kept: the next call starts at 625 without failing first.
+  done.clear();
+  shrunk_from.clear();
+  gk::for_each_chunk(
+      1300, cap, 64,
+      [&](std::size_t f, std::size_t c) {
+        if (c > 1000) throw gp::device_out_of_memory("fake");
+        done.push_back({f, c});
+      },
+      [&](std::size_t c) { shrunk_from.push_back(c); });
+  EXPECT_TRUE(shrunk_from.empty());
+  EXPECT_EQ(done, (std::vector<Call>{{0, 625}, {625, 625}, {1250, 50}}));
+}
+
+TEST(ForEachChunk, GivesUpAtTheFloorAndLeavesOtherErrorsAlone) {
+  std::size_t cap = 0;
+  std::size_t smallest = 0;
+  EXPECT_THROW(gk::for_each_chunk(
+                   100000, cap, 4096,
+                   [&](std::size_t, std::size_t c) {
+                     smallest = c;
+                     throw gp::device_out_of_memory("fake: out of memory");
+                   },
+                   [](std::size_t) {}),
+               gp::device_out_of_memory);
+  EXPECT_EQ(smallest, 4096u);  // tried down to the floor, not below
+  std::size_t cap2 = 0;
+  int calls = 0;
+  EXPECT_THROW(gk::for_each_chunk(
+                   100000, cap2, 4096,
+                   [&](std::size_t, std::size_t) {
+                     ++calls;
+                     throw gp::cuda_error("fake: illegal address");
+                   },
+                   [](std::size_t) {}),
+               gp::cuda_error);
+  EXPECT_EQ(calls, 1);  // a device fault is not retried
+  EXPECT_EQ(cap2, 0u);
+}
+
+namespace {
+
+/// A device that runs out of memory for windows above `room` cells (score, stats, histogram)
+/// and otherwise computes on the CPU. Its histogram adds half of its counts before failing, as a
+/// device that dies part-way through its chunks would.
+class FakeDevice final : public gk::Backend {
+ public:
+  FakeDevice(std::size_t room, int* calls) : room_(room), calls_(calls) {}
+  [[nodiscard]] std::string name() const override { return "fake-device"; }
+  void set_program(const gk::Program& p, const std::vector<double>& aux) override {
+    cpu_->set_program(p, aux);
+  }
+  void score(const float* const* layers, std::size_t n, float* const* bands) override {
+    ++*calls_;
+    if (n > room_) throw gp::device_out_of_memory("fake: out of memory");
+    cpu_->score(layers, n, bands);
+  }
+  gk::LayerStats stats(const float* d, std::size_t n, std::size_t rl) override {
+    ++*calls_;
+    if (n > room_) throw gp::device_out_of_memory("fake: out of memory");
+    return cpu_->stats(d, n, rl);
+  }
+  void row_stats(const float* d, std::size_t rows, std::size_t rl, gk::LayerStats* o) override {
+    ++*calls_;
+    if (rows * rl > room_) throw gp::device_out_of_memory("fake: out of memory");
+    cpu_->row_stats(d, rows, rl, o);
+  }
+  void histogram(const float* d, std::size_t n, double lo, double hi, int nb,
+                 const std::int32_t* slots, int sub, std::uint64_t* counts) override {
+    ++*calls_;
+    if (n > room_) {
+      cpu_->histogram(d, n / 2, lo, hi, nb, slots, sub, counts);  // partial work, then failure
+      throw gp::device_out_of_memory("fake: out of memory");
+    }
+    cpu_->histogram(d, n, lo, hi, nb, slots, sub, counts);
+  }
+
+ private:
+  std::size_t room_;
+  int* calls_;
+  std::unique_ptr<gk::Backend> cpu_ = gk::make_cpu_backend(1);
+};
+
+gk::Program two_layer_sum() {
+  gk::Program p;
+  p.n_layers = 2;
+  p.layers[0].transform.kind = gk::TransformKind::large;  // 1 / (1 + (x / 5)^-2)
+  p.layers[0].transform.a = 5.0;
+  p.layers[0].transform.b = 2.0;
+  p.layers[1].transform.kind = gk::TransformKind::identity;
+  p.n_groups = 1;
+  p.groups[0].n_inputs = 2;
+  p.inputs[0] = 0;
+  p.inputs[1] = 1;
+  p.input_weights[0] = 0.5;
+  p.input_weights[1] = 0.5;
+  p.bands[0] = 2;
+  return p;
+}
+
+}  // namespace
+
+TEST(FallbackBackend, MovesToTheCpuOnceTheDeviceRunsOutOfMemory) {
+  int device_calls = 0;
+  std::vector<std::string> warnings;
+  auto be = gk::make_fallback_backend(
+      std::make_unique<FakeDevice>(1000, &device_calls), [] { return gk::make_cpu_backend(1); },
+      [&](const std::string& w) { warnings.push_back(w); });
+  be->set_program(two_layer_sum(), {});
+  EXPECT_EQ(be->name(), "fake-device");
+
+  const std::size_t n = 4000;
+  std::vector<float> a(n), b(n);
+  for (std::size_t i = 0; i < n; ++i) {
+    a[i] = static_cast<float>(i % 20);        // 0 .. 19
+    b[i] = i % 13 == 0 ? std::numeric_limits<float>::quiet_NaN() : 0.25f;
+  }
+  const float* layers[2] = {a.data(), b.data()};
+  const auto expected = [&](std::size_t i) {
+    if (i % 13 == 0) return -9999.0f;
+    const double x = static_cast<double>(i % 20);
+    const double mu = x <= 0.0 ? 0.0 : 1.0 / (1.0 + (5.0 / x) * (5.0 / x));
+    return static_cast<float>(0.5 * mu + 0.5 * 0.25);
+  };
+
+  // Fits: the device does the work, no warning.
+  std::vector<float> small(500, 7.0f);
+  float* sb[1] = {small.data()};
+  be->score(layers, small.size(), sb);
+  EXPECT_EQ(device_calls, 1);
+  EXPECT_TRUE(warnings.empty());
+  for (std::size_t i = 0; i < small.size(); ++i) ASSERT_FLOAT_EQ(small[i], expected(i)) << i;
+
+  // Does not fit: one warning naming the device and the stage, the CPU gives every cell.
+  std::vector<float> out(n, 7.0f);
+  float* ob[1] = {out.data()};
+  be->score(layers, n, ob);
+  ASSERT_EQ(warnings.size(), 1u);
+  EXPECT_NE(warnings[0].find("fake-device ran out of memory while scoring"), std::string::npos)
+      << warnings[0];
+  EXPECT_NE(warnings[0].find("continuing on cpu"), std::string::npos) << warnings[0];
+  for (std::size_t i = 0; i < n; ++i) ASSERT_FLOAT_EQ(out[i], expected(i)) << i;
+  EXPECT_NE(be->name().find("after fake-device ran out of memory"), std::string::npos);
+
+  // Later calls, even small ones, stay on the CPU: the device is not tried again.
+  const int calls_before = device_calls;
+  be->score(layers, small.size(), sb);
+  const auto s = be->stats(a.data(), n, 0);
+  EXPECT_EQ(device_calls, calls_before);
+  EXPECT_EQ(s.valid, n);
+  EXPECT_EQ(s.max, 19.0);
+  EXPECT_EQ(warnings.size(), 1u);
+}
+
+TEST(FallbackBackend, HistogramRedoneOnTheCpuCountsEveryValueOnce) {
+  int device_calls = 0;
+  std::vector<std::string> warnings;
+  auto be = gk::make_fallback_backend(
+      std::make_unique<FakeDevice>(100, &device_calls), [] { return gk::make_cpu_backend(1); },
+      [&](const std::string& w) { warnings.push_back(w); });
+  const std::size_t n = 1000;
+  std::vector<float> v(n);
+  for (std::size_t i = 0; i < n; ++i) v[i] = static_cast<float>(i % 10);  // 100 of each 0..9
+  std::vector<std::uint64_t> counts(10, 5);  // histogram() adds to what is there
+  be->histogram(v.data(), n, 0.0, 10.0, 10, nullptr, 0, counts.data());
+  EXPECT_EQ(counts, std::vector<std::uint64_t>(10, 105));
+  EXPECT_EQ(warnings.size(), 1u);
+  EXPECT_NE(warnings[0].find("while computing a histogram"), std::string::npos);
+}
+
+TEST(FallbackBackend, OtherDeviceErrorsAreNotHidden) {
+  class Faulty final : public gk::Backend {
+   public:
+    [[nodiscard]] std::string name() const override { return "faulty"; }
+    void set_program(const gk::Program&, const std::vector<double>&) override {}
+    void score(const float* const*, std::size_t, float* const*) override {
+      throw gp::cuda_error("CUDA error while running the scoring kernel: an illegal memory access");
+    }
+    gk::LayerStats stats(const float*, std::size_t, std::size_t) override { return {}; }
+    void row_stats(const float*, std::size_t, std::size_t, gk::LayerStats*) override {}
+    void histogram(const float*, std::size_t, double, double, int, const std::int32_t*, int,
+                   std::uint64_t*) override {}
+  };
+  int fallbacks = 0;
+  auto be = gk::make_fallback_backend(
+      std::make_unique<Faulty>(),
+      [&] {
+        ++fallbacks;
+        return gk::make_cpu_backend(1);
+      },
+      [](const std::string&) {});
+  const float x = 1.0f;
+  const float* layers[1] = {&x};
+  float y = 0.0f;
+  float* bands[1] = {&y};
+  EXPECT_THROW(be->score(layers, 1, bands), gp::cuda_error);
+  EXPECT_EQ(fallbacks, 0);
+}
