@@ -238,7 +238,30 @@ UncertaintyResult run_uncertainty(const model::UncertaintySpec& spec, const Anal
                     (opt.device == DeviceChoice::automatic && kernels::cuda_device_count() > 0);
   mc = cuda ? kernels::make_montecarlo_cuda(0) : kernels::make_montecarlo_cpu(opt.threads);
   res.device = mc->name();
-  mc->set(ctx.program, ctx.aux, plan.setup, plan.params);
+  bool on_device = cuda;
+  // Runs `call` on the engine; when the device runs out of memory (issue 9), warns once and
+  // runs it, and every later call, on the CPU engine with the same set-up. Calls are
+  // self-contained (a histogram call counts into a zeroed buffer the caller adds), so redoing
+  // one on the CPU counts nothing twice.
+  auto on_engine = [&](const char* stage, auto&& call) {
+    if (on_device) {
+      try {
+        call(*mc);
+        return;
+      } catch (const gp::device_out_of_memory& e) {
+        gp::log::warning(std::string("uncertainty: ") + mc->name() + " ran out of memory while " +
+                         stage + " (" + e.what() + "); continuing on the CPU");
+        mc = kernels::make_montecarlo_cpu(opt.threads);
+        mc->set(ctx.program, ctx.aux, plan.setup, plan.params);
+        res.device = mc->name() + " (after the device ran out of memory)";
+        on_device = false;
+      }
+    }
+    call(*mc);
+  };
+  on_engine("uploading the draws", [&](kernels::MonteCarlo& m) {
+    m.set(ctx.program, ctx.aux, plan.setup, plan.params);
+  });
   gp::log::info("uncertainty: " + std::to_string(spec.draws) + " draws on " + res.device);
 
   const geo::Grid& grid = ctx.grid;
@@ -267,9 +290,19 @@ UncertaintyResult run_uncertainty(const model::UncertaintySpec& spec, const Anal
   auto t1 = Clock::now();
   const std::clock_t c1 = std::clock();
   std::vector<std::uint64_t> hist(static_cast<std::size_t>(spec.draws) * kernels::mc_bins, 0);
+  std::vector<std::uint64_t> part;  // the device's counts of one window, added once complete
   for (std::int64_t r0 = 0; r0 < grid.height; r0 += rows) {
     const geo::Window win = read_window(r0);
-    mc->histogram(ptrs.data(), win.cells(), hist.data());
+    if (!on_device) {
+      mc->histogram(ptrs.data(), win.cells(), hist.data());
+      continue;
+    }
+    part.assign(hist.size(), 0);
+    on_engine("counting the draws' histograms", [&](kernels::MonteCarlo& m) {
+      std::fill(part.begin(), part.end(), 0);
+      m.histogram(ptrs.data(), win.cells(), part.data());
+    });
+    for (std::size_t k = 0; k < hist.size(); ++k) hist[k] += part[k];
   }
   std::vector<double> excess;
   const std::vector<std::int32_t> thr = top_thresholds(hist, spec.draws, spec.top_percent, &excess);
@@ -301,7 +334,9 @@ UncertaintyResult run_uncertainty(const model::UncertaintySpec& spec, const Anal
   std::vector<float> scratch(win_cells);
   for (std::int64_t r0 = 0; r0 < grid.height; r0 += rows) {
     const geo::Window win = read_window(r0);
-    mc->cell_stats(ptrs.data(), win.cells(), thr, ndf, optr.data());
+    on_engine("summarising the draws per cell", [&](kernels::MonteCarlo& m) {
+      m.cell_stats(ptrs.data(), win.cells(), thr, ndf, optr.data());
+    });
     for (int k = 0; k < kernels::mc_outputs; ++k) {
       const float* v = optr[static_cast<std::size_t>(k)];
       for (std::size_t i = 0; i < win.cells(); ++i) {

@@ -491,9 +491,19 @@ std::size_t materialise_vector(const VectorSpec& spec, const RasteriseOptions& o
       const std::vector<std::uint8_t> mask = rasterise_mask(feats, grid, opt.all_touched, what);
       std::vector<float> dist(grid.cells());
       const kernels::DistanceParams p{grid.dx, grid.dy, opt.max_distance};
+      bool on_cpu = !opt.use_cuda;
       if (opt.use_cuda) {
-        kernels::distance_transform_cuda(mask.data(), grid.width, grid.height, p, dist.data(), 0);
-      } else {
+        try {
+          kernels::distance_transform_cuda(mask.data(), grid.width, grid.height, p, dist.data(),
+                                           0);
+        } catch (const device_out_of_memory& e) {
+          // The transform is a pure function of the mask: redo it on the CPU (issue 9).
+          gp::log::warning(what + ": the distance transform ran out of device memory (" +
+                           e.what() + "); computing it on the CPU");
+          on_cpu = true;
+        }
+      }
+      if (on_cpu) {
         kernels::distance_transform_cpu(mask.data(), grid.width, grid.height, p, dist.data(),
                                         opt.threads);
       }
