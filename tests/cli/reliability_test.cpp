@@ -698,6 +698,33 @@ TEST(ReliabilityOutput, DiskFullByFileSizeLimit) {
   EXPECT_TRUE(fs::is_empty(out.parent_path())) << "files left behind";
 }
 
+TEST(ReliabilityOutput, DiskFullDuringTheCogCopy) {
+  // format = "cog": the map is streamed to a temporary GeoTIFF (4 MiB uncompressed), then
+  // copied with overviews into the COG (about 5.4 MiB). A 4.7 MiB file-size limit lets the
+  // streamed file through and stops the copy part-way: the failure is the COG step's.
+  const fs::path dir = scratch_dir();
+  const fs::path model = noisy_model(dir);
+  const fs::path cog_model = dir / "noise_cog.toml";
+  std::string text = file_bytes(model);
+  const std::string from = "format = \"gtiff\"";
+  text.replace(text.find(from), from.size(), "format = \"cog\"");
+  write_text(cog_model, text);
+  const fs::path out = dir / "out" / "map.tif";
+  fs::create_directories(out.parent_path());
+  write_text(out, "the previous map");
+  // prlimit (util-linux) takes bytes, whatever sh's ulimit unit is (dash 512, bash 1024).
+  const std::string cmd = "trap '' XFSZ; exec prlimit --fsize=4928307 '" +
+                          gp::test::exe().string() +
+                          "' run '" + cog_model.string() + "' -o '" + out.string() +
+                          "' --device cpu --overwrite";
+  const CliResult r = run_cli_shell(cmd);
+  EXPECT_NE(r.err.find("writing the Cloud-Optimized GeoTIFF"), std::string::npos)
+      << "the failure should come from the COG copy:\n" << r.err;
+  ASSERT_EQ(r.exit_code, exit_output) << r.err;
+  EXPECT_EQ(file_bytes(out), "the previous map");
+  EXPECT_TRUE(partial_files(out.parent_path()).empty()) << join(partial_files(out.parent_path()));
+}
+
 // --- --overwrite and atomicity -------------------------------------------------------------------
 
 TEST(ReliabilityOutput, FailedRunKeepsTheExistingMapEvenWithOverwrite) {
