@@ -68,7 +68,38 @@ template <CombineMethod M>
 [[gnu::always_inline]] inline void combine_cells(const Program& p, const GroupOp& g,
                                                  const double* nodes, const unsigned char* skip,
                                                  std::size_t m, double* out) {
-  if constexpr (M == CombineMethod::fuzzy_gamma) {
+  if constexpr (M == CombineMethod::weighted_sum || M == CombineMethod::index_overlay) {
+    // Input by input over the block (vectorised), with combine_as's rules: a nodata input that
+    // may not be skipped makes the cell nodata; skipped inputs renormalise the weights present;
+    // no input present gives nodata. Sums are taken in input order, as combine_as does, so the
+    // value is bit-identical.
+    double acc[score_block];
+    double wsum[score_block];
+    unsigned char state[score_block];  // bit 0: an input skipped, bit 1: nodata, bit 2: one used
+    for (std::size_t i = 0; i < m; ++i) {
+      acc[i] = 0.0;
+      wsum[i] = 0.0;
+      state[i] = 0;
+    }
+    for (int k = g.first_input; k < g.first_input + g.n_inputs; ++k) {
+      const int id = p.inputs[k];
+      const double* v = nodes + static_cast<std::size_t>(id) * score_block;
+      const double w = p.input_weights[k];
+      const unsigned char missing = skip[id] != 0 ? 1 : 2;
+#pragma omp simd
+      for (std::size_t i = 0; i < m; ++i) {
+        const bool ok = is_valid(v[i]);
+        acc[i] += ok ? w * v[i] : 0.0;
+        wsum[i] += ok ? w : 0.0;
+        state[i] |= ok ? 4 : missing;
+      }
+    }
+#pragma omp simd
+    for (std::size_t i = 0; i < m; ++i) {
+      const bool nodata = (state[i] & 2) != 0 || (state[i] & 4) == 0 || !(wsum[i] > 0.0);
+      out[i] = nodata ? nan_value() : ((state[i] & 1) != 0 ? acc[i] / wsum[i] : acc[i]);
+    }
+  } else if constexpr (M == CombineMethod::fuzzy_gamma) {
     // Two passes so that the exp/log of the gamma operator run as vector calls: the fuzzy sum
     // and product of each cell (nodata rules as combine_as: NaN where the group is nodata),
     // then gamma_of, the formula combine_as's fuzzy_gamma case uses, over the whole block.
