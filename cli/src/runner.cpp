@@ -395,6 +395,17 @@ kernels::Program build_program(const model::Model& m,
   return p;
 }
 
+std::int64_t default_window_cols(std::int64_t window_cells, std::int64_t width) {
+  // Full width while one tile row of it fits in about `window_cells`; wider grids are cut into
+  // windows of one tile row and whole column segments, so that memory stays bounded by the
+  // window whatever the width (a CONUS-wide 30 m row is ~150 000 cells).
+  const std::int64_t tile = geo::WriterOptions{}.tile;
+  const std::int64_t seg = geo::segment_columns(tile);
+  if (width <= seg || window_cells >= tile * width) return width;
+  const std::int64_t cols = std::max<std::int64_t>(seg, window_cells / tile / seg * seg);
+  return std::min(cols, width);
+}
+
 std::int64_t default_window_rows(std::int64_t window_cells, std::int64_t width,
                                  std::int64_t height) {
   // Whole rows of output tiles, so the writer never stages rows (geo::WriterOptions::tile):
@@ -462,17 +473,29 @@ RunResult run_model(const model::Model& m, const RunOptions& opt) {
     res.layer_modes.emplace_back(sources.back()->direct() ? "direct" : "warped");
   }
 
+  // Windows: bands of whole tile rows, each cut into column windows of whole segments when
+  // the grid is too wide for full-width windows (default_window_cols). Window w is column
+  // window w % n_col_windows of band w / n_col_windows; an MPI rank owns whole bands.
+  const std::int64_t cols_per_window =
+      opt.window_rows > 0 ? grid.width : default_window_cols(opt.window_cells, grid.width);
   const std::int64_t rows_per_window =
-      opt.window_rows > 0
-          ? opt.window_rows
+      opt.window_rows > 0 ? opt.window_rows
+      : cols_per_window < grid.width
+          ? std::min<std::int64_t>(geo::WriterOptions{}.tile, grid.height)
           : default_window_rows(opt.window_cells, grid.width, grid.height);
+  const std::int64_t n_col_windows = (grid.width + cols_per_window - 1) / cols_per_window;
   const std::size_t win_cells =
       static_cast<std::size_t>(std::min(rows_per_window, grid.height)) *
-      static_cast<std::size_t>(grid.width);
+      static_cast<std::size_t>(cols_per_window);
   const std::size_t n_layers = m.layers.size();
   std::vector<std::vector<float>> buf(n_layers, std::vector<float>(win_cells));
 
-  const std::int64_t n_windows = (grid.height + rows_per_window - 1) / rows_per_window;
+  const std::int64_t n_bands_of_rows = (grid.height + rows_per_window - 1) / rows_per_window;
+  const std::int64_t n_windows = n_bands_of_rows * n_col_windows;
+  auto owns = [&](std::int64_t w) { return cluster::owns(w / n_col_windows); };
+  auto owner = [&](std::int64_t w) { return cluster::owner(w / n_col_windows); };
+  res.report["windows"] = {{"rows", rows_per_window}, {"cols", cols_per_window},
+                           {"count", n_windows}};
   std::size_t n_stats_layers = 0;
   std::size_t n_pct_layers = 0;
   for (const auto& L : m.layers) {
@@ -492,11 +515,43 @@ RunResult run_model(const model::Model& m, const RunOptions& opt) {
 
   auto window_at = [&](std::int64_t w) {
     geo::Window win;
-    win.col = 0;
-    win.cols = grid.width;
-    win.row = w * rows_per_window;
+    win.col = (w % n_col_windows) * cols_per_window;
+    win.cols = std::min(cols_per_window, grid.width - win.col);
+    win.row = (w / n_col_windows) * rows_per_window;
     win.rows = std::min(rows_per_window, grid.height - win.row);
     return win;
+  };
+  // Statistics of each row of a window, folded segment by segment (geo::column_segment) into
+  // acc[0 .. win.rows): the same bits whether a row came in one window or in several.
+  const std::int64_t seg_cols = geo::segment_columns(geo::WriterOptions{}.tile);
+  std::vector<kernels::LayerStats> seg_tmp;
+  auto fold_rows = [&](kernels::Backend& be, const float* data, const geo::Window& win,
+                       kernels::LayerStats* acc) {
+    const auto rows = static_cast<std::size_t>(win.rows);
+    const auto cols = static_cast<std::size_t>(win.cols);
+    const auto seg = static_cast<std::size_t>(seg_cols);
+    const std::size_t full = cols / seg;
+    const std::size_t rem = cols % seg;
+    if (full == 0 || (full == 1 && rem == 0)) {  // one segment per row
+      seg_tmp.resize(rows);
+      be.row_stats(data, rows, cols, seg_tmp.data());
+      for (std::size_t r = 0; r < rows; ++r) acc[r].merge(seg_tmp[r]);
+      return;
+    }
+    if (rem == 0) {  // rows of whole segments: every segment is a "row" of seg cells
+      seg_tmp.resize(rows * full);
+      be.row_stats(data, rows * full, seg, seg_tmp.data());
+      for (std::size_t r = 0; r < rows; ++r) {
+        for (std::size_t k = 0; k < full; ++k) acc[r].merge(seg_tmp[r * full + k]);
+      }
+      return;
+    }
+    seg_tmp.resize(full + 1);
+    for (std::size_t r = 0; r < rows; ++r) {
+      be.row_stats(data + r * cols, full, seg, seg_tmp.data());
+      be.row_stats(data + r * cols + full * seg, 1, rem, seg_tmp.data() + full);
+      for (std::size_t k = 0; k <= full; ++k) acc[r].merge(seg_tmp[k]);
+    }
   };
 
   // Statistics passes (only for layers whose transform needs them): moments and range, then
@@ -506,7 +561,7 @@ RunResult run_model(const model::Model& m, const RunOptions& opt) {
   std::vector<kernels::PercentileBuilder> pct(n_layers);
   auto for_each_window = [&](auto&& wanted, auto&& fn) {
     for (std::int64_t w = 0; w < n_windows; ++w) {
-      if (!cluster::owns(w)) continue;  // each MPI rank reads only its own windows
+      if (!owns(w)) continue;  // each MPI rank reads only its own windows
       const geo::Window win = window_at(w);
       for (std::size_t l = 0; l < n_layers; ++l) {
         if (!wanted(l)) continue;
@@ -520,12 +575,11 @@ RunResult run_model(const model::Model& m, const RunOptions& opt) {
     // Per-row partial statistics, folded in row order: the result is the same bits whatever
     // the window size, thread count or number of MPI ranks.
     const auto H = static_cast<std::size_t>(grid.height);
-    const auto W = static_cast<std::size_t>(grid.width);
     std::vector<kernels::LayerStats> per_row(H * n_layers);
     for_each_window([&](std::size_t l) { return needs_stats(m.layers[l]); },
                     [&](std::int64_t, std::size_t l, const geo::Window& win) {
-                      backend->row_stats(buf[l].data(), static_cast<std::size_t>(win.rows), W,
-                                         per_row.data() + l * H + static_cast<std::size_t>(win.row));
+                      fold_rows(*backend, buf[l].data(), win,
+                                per_row.data() + l * H + static_cast<std::size_t>(win.row));
                     });
     cluster::allreduce_bor(per_row.data(), per_row.size() * sizeof(kernels::LayerStats));
     for (std::size_t l = 0; l < n_layers; ++l) {
@@ -622,7 +676,11 @@ RunResult run_model(const model::Model& m, const RunOptions& opt) {
   const float nd = program.out_nodata;
   auto cpu = kernels::make_cpu_backend(opt.threads);
   std::vector<float> valid_only(win_cells);
-  std::vector<kernels::LayerStats> row_acc(static_cast<std::size_t>(std::min(rows_per_window, grid.height)));
+  // Per band, the rows of the current band of windows, folded segment by segment as its column
+  // windows come, then into band_acc row by row once the band is complete.
+  const auto band_rows = static_cast<std::size_t>(std::min(rows_per_window, grid.height));
+  std::vector<std::vector<kernels::LayerStats>> row_acc(n_bands,
+                                                        std::vector<kernels::LayerStats>(band_rows));
   // Issue 9: valid cells per layer on the grid (an all-nodata layer is refused below) and
   // NaN/infinity counted by the sources in this pass only (the statistics pass read some too).
   std::vector<std::uint64_t> layer_valid(n_layers, 0);
@@ -635,7 +693,7 @@ RunResult run_model(const model::Model& m, const RunOptions& opt) {
   run_pipeline(
       n_windows, depth,
       [&](std::int64_t w, int s) {  // reader thread: only this rank's windows
-        if (!cluster::owns(w)) return;
+        if (!owns(w)) return;
         if (fault_rank >= 0 && cluster::rank() == fault_rank && w >= cluster::size()) {
           throw input_error("injected fault on rank " + std::to_string(fault_rank) +
                             " (GP_TEST_FAIL_RANK)");
@@ -653,7 +711,7 @@ RunResult run_model(const model::Model& m, const RunOptions& opt) {
         const geo::Window win = window_at(w);
         Slot& sl = slots[static_cast<std::size_t>(s)];
         const std::size_t cells = win.cells();
-        if (cluster::owns(w)) {
+        if (owns(w)) {
           backend->score(sl.in_ptrs.data(), cells, sl.out_ptrs.data());
           if (trained) trained->on_window(sl.out_ptrs.data(), cells);  // issue 5
           if (!root) {
@@ -662,7 +720,7 @@ RunResult run_model(const model::Model& m, const RunOptions& opt) {
           }
         } else if (root) {
           for (std::size_t b = 0; b < n_bands; ++b) {
-            cluster::recv_floats(sl.out_ptrs[b], cells, cluster::owner(w), w);
+            cluster::recv_floats(sl.out_ptrs[b], cells, owner(w), w);
           }
         } else {
           return;
@@ -678,15 +736,23 @@ RunResult run_model(const model::Model& m, const RunOptions& opt) {
             valid_only[i] = is_nd ? std::numeric_limits<float>::quiet_NaN() : v;
           }
           band_nodata[b] += nodata;
-          cpu->row_stats(valid_only.data(), static_cast<std::size_t>(win.rows),
-                         static_cast<std::size_t>(grid.width), row_acc.data());
-          for (std::int64_t r = 0; r < win.rows; ++r) band_acc[b].merge(row_acc[static_cast<std::size_t>(r)]);
+          auto& rows_b = row_acc[b];
+          if (win.col == 0) std::fill(rows_b.begin(), rows_b.end(), kernels::LayerStats{});
+          fold_rows(*cpu, valid_only.data(), win, rows_b.data());
+          if (win.col + win.cols == grid.width) {
+            for (std::int64_t r = 0; r < win.rows; ++r) band_acc[b].merge(rows_b[static_cast<std::size_t>(r)]);
+          }
         }
         progress(static_cast<double>(n_layers));
       },
       [&](std::int64_t w, int s) {  // writer thread: rank 0 writes every window in order
         if (!root) return;
-        writer->write_rows(slots[static_cast<std::size_t>(s)].out_ptrs.data(), window_at(w).rows);
+        const geo::Window win = window_at(w);
+        if (win.cols == grid.width) {
+          writer->write_rows(slots[static_cast<std::size_t>(s)].out_ptrs.data(), win.rows);
+        } else {
+          writer->write_window(slots[static_cast<std::size_t>(s)].out_ptrs.data(), win);
+        }
       });
   // Per-layer valid counts of every rank (each rank read its own windows).
   cluster::allreduce_sum(layer_valid.data(), layer_valid.size());

@@ -12,6 +12,8 @@
 #include <csignal>
 #include <cstring>
 #include <mutex>
+#include <stdexcept>
+#include <string>
 #include <system_error>
 
 namespace gp::geo {
@@ -207,33 +209,68 @@ void RasterWriter::write_rows(const float* const* bands, std::int64_t rows) {
 }
 
 void RasterWriter::emit_tile_row(const float* const* rows_of_band, std::int64_t n_rows) {
+  emit_tiles(rows_of_band, static_cast<std::size_t>(grid_.width), 0, grid_.width, n_rows);
+  ++tile_row_;
+}
+
+void RasterWriter::write_window(const float* const* bands, const Window& win) {
+  const std::int64_t strip_h =
+      std::min<std::int64_t>(opt_.tile, grid_.height - tile_row_ * opt_.tile);
+  const bool aligned = strip_rows_ == 0 && win.row == next_row_ && win.rows == strip_h &&
+                       win.col == next_col_ && win.col % segment_columns(opt_.tile) == 0 &&
+                       (win.cols % segment_columns(opt_.tile) == 0 ||
+                        win.col + win.cols == grid_.width) &&
+                       win.col + win.cols <= grid_.width;
+  if (!aligned) {
+    throw std::logic_error("RasterWriter::write_window: window (col " + std::to_string(win.col) +
+                           ", row " + std::to_string(win.row) + ", " + std::to_string(win.cols) +
+                           " x " + std::to_string(win.rows) +
+                           ") is not the next segment-aligned part of a tile row");
+  }
+  emit_tiles(bands, static_cast<std::size_t>(win.cols), win.col, win.cols, win.rows);
+  next_col_ = win.col + win.cols;
+  if (next_col_ == grid_.width) {
+    next_col_ = 0;
+    next_row_ += strip_h;
+    ++tile_row_;
+  }
+}
+
+void RasterWriter::emit_tiles(const float* const* rows_of_band, std::size_t stride,
+                              std::int64_t col, std::int64_t cols, std::int64_t n_rows) {
   const auto width = static_cast<std::size_t>(grid_.width);
   const auto t = static_cast<std::size_t>(opt_.tile);
-  const std::int64_t n_tiles = (grid_.width + opt_.tile - 1) / opt_.tile;
-  // Band-interleaved: every tile of band 1 for this tile row, then band 2, ...
-  for (std::size_t b = 0; b < opt_.band_descriptions.size(); ++b) {
-    GDALRasterBand* band = ds_->GetRasterBand(static_cast<int>(b) + 1);
-    const float* rows = rows_of_band[b];
-    for (std::int64_t tx = 0; tx < n_tiles; ++tx) {
-      const std::size_t c0 = static_cast<std::size_t>(tx) * t;
-      const std::size_t cols = std::min(t, width - c0);
-      // Padding beyond the grid edge is nodata so that compressed bytes are deterministic.
-      std::fill(tile_.begin(), tile_.end(), static_cast<float>(opt_.nodata));
-      for (std::size_t r = 0; r < static_cast<std::size_t>(n_rows); ++r) {
-        std::memcpy(tile_.data() + r * t, rows + r * width + c0, cols * sizeof(float));
-      }
-      reset_gdal_error();
-      errno = 0;
-      if (band->WriteBlock(static_cast<int>(tx), static_cast<int>(tile_row_), tile_.data()) !=
-          CE_None) {
-        const int err = errno;
-        throw io_error("output " + shown_path().string() + ": writing tile row " +
-                       std::to_string(tile_row_) + " failed: " + last_gdal_error() +
-                       write_failure_hint(err, path_.parent_path()));
+  const std::int64_t end = col + cols;
+  const std::int64_t seg = segment_columns(opt_.tile);
+  for (std::int64_t s0 = col; s0 < end; s0 += seg) {
+    const std::int64_t s1 = std::min(end, s0 + seg);
+    const std::int64_t tx0 = s0 / opt_.tile;
+    const std::int64_t tx1 = (s1 + opt_.tile - 1) / opt_.tile;
+    // Band-interleaved within a segment: its tiles of band 1, then of band 2, ...
+    for (std::size_t b = 0; b < opt_.band_descriptions.size(); ++b) {
+      GDALRasterBand* band = ds_->GetRasterBand(static_cast<int>(b) + 1);
+      const float* rows = rows_of_band[b];
+      for (std::int64_t tx = tx0; tx < tx1; ++tx) {
+        const std::size_t c0 = static_cast<std::size_t>(tx) * t;
+        const std::size_t n_cols = std::min(t, width - c0);
+        const std::size_t src_col = c0 - static_cast<std::size_t>(col);
+        // Padding beyond the grid edge is nodata so that compressed bytes are deterministic.
+        std::fill(tile_.begin(), tile_.end(), static_cast<float>(opt_.nodata));
+        for (std::size_t r = 0; r < static_cast<std::size_t>(n_rows); ++r) {
+          std::memcpy(tile_.data() + r * t, rows + r * stride + src_col, n_cols * sizeof(float));
+        }
+        reset_gdal_error();
+        errno = 0;
+        if (band->WriteBlock(static_cast<int>(tx), static_cast<int>(tile_row_), tile_.data()) !=
+            CE_None) {
+          const int err = errno;
+          throw io_error("output " + shown_path().string() + ": writing tile row " +
+                         std::to_string(tile_row_) + " failed: " + last_gdal_error() +
+                         write_failure_hint(err, path_.parent_path()));
+        }
       }
     }
   }
-  ++tile_row_;
 }
 
 void RasterWriter::set_statistics(int band, double min, double max, double mean, double stddev) {

@@ -858,4 +858,96 @@ TEST(ReliabilityDeterminism, MultiBandNetworkSameBytesAcrossRunsWindowsAndThread
   }
 }
 
+// Issue 8: grids wider than a column segment (8192) are cut into windows of one tile row and
+// whole segments, so memory does not grow with the width. Output bytes and whole-grid
+// statistics (linear's min/max, ms-large's mean/std, percentile) must not depend on it: the
+// default split, full-width windows of several heights and one thread all give the same file.
+TEST(ReliabilityDeterminism, WideGridSameBytesWithColumnWindowsAndFullWidthWindows) {
+  const fs::path dir = scratch_dir();
+  const int w = 2 * 8192 + 700;  // two whole segments and a partial one
+  const int h = 300;             // a whole tile row and a partial one
+  const double nd = -9999.0;
+  for (int k = 0; k < 3; ++k) {
+    std::vector<float> v(static_cast<std::size_t>(w) * static_cast<std::size_t>(h));
+    for (int r = 0; r < h; ++r) {
+      for (int c = 0; c < w; ++c) {
+        const bool hole = (r * 13 + c * 7 + k) % 97 == 0;
+        v[static_cast<std::size_t>(r) * static_cast<std::size_t>(w) + static_cast<std::size_t>(c)] =
+            hole ? -9999.0f
+                 : static_cast<float>(std::sin(r * 0.03 + k) * 50.0 + c * 0.01 + k * 10.0);
+      }
+    }
+    write_raster(dir / ("w" + std::to_string(k) + ".tif"), "EPSG:3577", -1060000, -2985000, 30,
+                 30, w, h, v, &nd);
+  }
+  write_text(dir / "wide.toml", R"(
+[model]
+name = "wide"
+[[layer]]
+name = "a"
+path = "w0.tif"
+transform = { kind = "linear" }
+[[layer]]
+name = "b"
+path = "w1.tif"
+transform = { kind = "ms-large", a = 1.0, b = 1.0 }
+[[layer]]
+name = "c"
+path = "w2.tif"
+transform = { kind = "percentile" }
+[[group]]
+name = "g"
+method = "fuzzy-or"
+inputs = ["b", "c"]
+[[group]]
+name = "final"
+method = "weighted-sum"
+inputs = ["a", "g"]
+weights = [1, 2]
+[combine]
+final = "final"
+[output]
+bands = ["g", "a"]
+format = "gtiff"
+)");
+  const gm::Model m = gm::load_model(dir / "wide.toml");
+  struct Setting {
+    std::int64_t rows;
+    std::int64_t cells;
+    int threads;
+    std::int64_t expect_cols;
+  };
+  const std::vector<Setting> settings = {
+      {0, 1 << 21, 0, 8192},   // default: 256 x 8192 windows, 2 bands x 3 column windows
+      {0, 1 << 22, 1, 16384},  // 256 x 16384
+      {0, 1 << 26, 2, w},      // full width, 256 rows
+      {300, 0, 0, w},          // full width, whole grid
+      {7, 0, 3, w},            // full width, 7 rows
+  };
+  std::string first;
+  int i = 0;
+  for (const auto& s : settings) {
+    SCOPED_TRACE("window rows " + std::to_string(s.rows) + ", cells " + std::to_string(s.cells) +
+                 ", threads " + std::to_string(s.threads));
+    gc::RunOptions opt;
+    opt.output = dir / ("wide_" + std::to_string(i++) + ".tif");
+    opt.device = gc::DeviceChoice::cpu;
+    opt.progress = false;
+    opt.window_rows = s.rows;
+    if (s.cells > 0) opt.window_cells = s.cells;
+    opt.threads = s.threads;
+    const gc::RunResult res = gc::run_model(m, opt);
+    EXPECT_EQ(res.report["windows"]["cols"].get<std::int64_t>(), s.expect_cols);
+    ASSERT_EQ(res.bands.size(), 3u);
+    const std::string bytes = file_bytes(opt.output);
+    ASSERT_FALSE(bytes.empty());
+    if (first.empty()) {
+      first = bytes;
+      EXPECT_GT(res.valid_cells, static_cast<std::uint64_t>(w) * h / 2);
+    } else {
+      EXPECT_TRUE(bytes == first) << "output bytes differ";
+    }
+  }
+}
+
 }  // namespace

@@ -27,6 +27,20 @@ struct Grid {
   }
 };
 
+/// Columns per segment: rows wider than this are handled in segments of this many columns
+/// (32 tiles of 256), a fixed unit so that results do not depend on how a run cuts its
+/// windows. Output tiles are written segment by segment within each tile row (band by band
+/// inside a segment), and whole-grid statistics fold each row's segments left to right. A
+/// window that does not span the full width spans whole segments (geo::RasterWriter and the
+/// runner rely on it). Grids at most this wide have one segment per row.
+inline constexpr std::int64_t column_segment = 8192;
+
+/// column_segment rounded down to whole tiles of `tile` columns (at least one tile).
+inline constexpr std::int64_t segment_columns(std::int64_t tile) {
+  return tile <= 0 ? column_segment
+                   : (column_segment / tile > 0 ? column_segment / tile : 1) * tile;
+}
+
 /// A rectangle of cells of a grid: columns [col, col+cols), rows [row, row+rows).
 struct Window {
   std::int64_t col{0};

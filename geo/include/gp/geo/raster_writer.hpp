@@ -47,6 +47,12 @@ class RasterWriter {
   /// Single-band convenience.
   void write_rows(const float* data, std::int64_t rows) { write_rows(&data, rows); }
 
+  /// Appends a window that covers part of one whole tile row: `win.rows` is that tile row's
+  /// height, windows arrive left to right, `win.col` and `win.cols` are multiples of
+  /// segment_columns(tile) (or reach the grid's right edge); `bands[b]` holds win.rows x win.cols
+  /// floats. The file's bytes equal those of the same rows given to write_rows.
+  void write_window(const float* const* bands, const Window& win);
+
   /// Stores statistics (GDAL STATISTICS_* metadata) of band `band` (1-based) before closing.
   void set_statistics(int band, double min, double max, double mean, double stddev);
 
@@ -62,7 +68,12 @@ class RasterWriter {
   }
 
  private:
-  /// Writes one row of tiles; `rows_of_band[b]` points to `n_rows` full-width rows of band b.
+  /// Writes the tiles of columns [col, col + cols) of the current tile row, segment by segment
+  /// (segment_columns(tile)), band by band inside a segment; `rows_of_band[b]` points to `n_rows` rows
+  /// of `stride` floats whose first column is grid column `col`.
+  void emit_tiles(const float* const* rows_of_band, std::size_t stride, std::int64_t col,
+                  std::int64_t cols, std::int64_t n_rows);
+  /// Writes one whole row of tiles from full-width rows and moves to the next tile row.
   void emit_tile_row(const float* const* rows_of_band, std::int64_t n_rows);
   void close_dataset();
   std::filesystem::path path_;
@@ -76,6 +87,7 @@ class RasterWriter {
   std::int64_t strip_rows_{0};
   std::int64_t next_row_{0};
   std::int64_t tile_row_{0};
+  std::int64_t next_col_{0};  // write_window: first column of the tile row not yet written
   bool committed_{false};
   int pending_slot_{-1};  // registration for removal on SIGINT/SIGTERM
 };
