@@ -20,6 +20,39 @@ for model in ree_radiometric ree_fuzzy; do
   done
 done
 
+# A grid wider than a column segment (8192): windows of one tile row x 8192 columns, an MPI
+# rank owns whole bands of them; still the same bytes as one process (and as full-width windows).
+w="$tmp/wide"; mkdir -p "$w"
+gdal_translate -q -outsize 17000 300 -r bilinear "$src/data-samples/sirsam/U_15v1.tif" "$w/u.tif"
+gdal_translate -q -outsize 17000 300 -r bilinear "$src/data-samples/sirsam/k_15v5.tif" "$w/k.tif"
+cat >"$w/wide.toml" <<'TOML'
+[model]
+name = "wide"
+[[layer]]
+name = "u"
+path = "u.tif"
+transform = { kind = "linear" }
+weight = 0.6
+[[layer]]
+name = "k"
+path = "k.tif"
+transform = { kind = "percentile" }
+weight = 0.4
+[combine]
+method = "weighted-sum"
+[output]
+format = "gtiff"
+TOML
+"$exe" run "$w/wide.toml" -o "$w/one.tif" --quiet >/dev/null
+"$exe" run "$w/wide.toml" -o "$w/full.tif" --quiet --window-rows 300 >/dev/null
+cmp "$w/one.tif" "$w/full.tif" || fail "wide grid: column windows differ from full-width windows"
+for n in 2 3; do
+  mpirun --oversubscribe -np "$n" "$exe" run "$w/wide.toml" -o "$w/np$n.tif" --quiet \
+    >/dev/null 2>"$tmp/err_w$n.txt" || { cat "$tmp/err_w$n.txt" >&2; fail "wide: mpirun -np $n failed"; }
+  cmp "$w/one.tif" "$w/np$n.tif" || fail "wide grid: -np $n output differs from one process"
+  echo "ok: wide grid (column windows) -np $n identical"
+done
+
 # A rank that fails: non-zero exit, an error line naming the rank, nothing left in the folder.
 mkdir -p "$tmp/fail"
 set +e
