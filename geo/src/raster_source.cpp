@@ -247,16 +247,17 @@ void RasterSource::read(const Window& w, float* out) {
 
 void RasterSource::read_direct(const Window& w, float* out) {
   constexpr float nan = std::numeric_limits<float>::quiet_NaN();
-  std::fill(out, out + w.cells(), nan);
   const std::int64_t sw = src_->GetRasterXSize();
   const std::int64_t sh = src_->GetRasterYSize();
   const std::int64_t c0 = std::max<std::int64_t>(w.col + off_col_, 0);
   const std::int64_t r0 = std::max<std::int64_t>(w.row + off_row_, 0);
   const std::int64_t c1 = std::min<std::int64_t>(w.col + w.cols + off_col_, sw);
   const std::int64_t r1 = std::min<std::int64_t>(w.row + w.rows + off_row_, sh);
-  if (c0 >= c1 || r0 >= r1) return;
-  const std::int64_t nc = c1 - c0;
-  const std::int64_t nr = r1 - r0;
+  const std::int64_t nc = c1 > c0 ? c1 - c0 : 0;
+  const std::int64_t nr = r1 > r0 ? r1 - r0 : 0;
+  // Cells of the window outside the source are nodata (no pass when the source covers it).
+  if (nc != w.cols || nr != w.rows) std::fill(out, out + w.cells(), nan);
+  if (nc == 0 || nr == 0) return;
   float* dst = out + (r0 - off_row_ - w.row) * w.cols + (c0 - off_col_ - w.col);
   const auto line = static_cast<GSpacing>(w.cols) * static_cast<GSpacing>(sizeof(float));
   reset_gdal_error();
@@ -291,6 +292,16 @@ void RasterSource::read_direct(const Window& w, float* out) {
   std::uint64_t invalid = 0;
   for (std::int64_t r = 0; r < nr; ++r) {
     float* row = dst + r * w.cols;
+    if (mask.empty()) {  // the common case, without the per-cell mask test (vectorised)
+      for (std::int64_t c = 0; c < nc; ++c) {
+        const float v = row[c];
+        const bool masked = has_nd && v == nd;
+        const bool finite = std::isfinite(v);
+        invalid += (!masked && !finite && !(nan_is_nodata && v != v)) ? 1 : 0;
+        row[c] = (masked || !finite) ? nan : v;
+      }
+      continue;
+    }
     for (std::int64_t c = 0; c < nc; ++c) {
       const float v = row[c];
       const bool masked = (has_nd && v == nd) ||
