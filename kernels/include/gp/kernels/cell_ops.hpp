@@ -94,7 +94,10 @@ GP_HD GP_INLINE double transform_as(TransformKind k, const Program& p, const Tra
       const double range = t.b - t.a;
       // A constant layer carries no information: every cell gets 0 (the runner warns).
       // min > max gives a negative range: 1 at max, 0 at min (inverted).
-      y = range == 0.0 ? 0.0 : clamp01((x - t.a) / range);
+      // Times the reciprocal: constant over a layer, so the CPU's block loop computes it once
+      // instead of dividing every cell (a double rounding differs from (x - a) / range by at most
+      // an ulp of a double; CUDA evaluates the same expression, so the backends still agree).
+      y = range == 0.0 ? 0.0 : clamp01((x - t.a) * (1.0 / range));
       break;
     }
     case TransformKind::large:
