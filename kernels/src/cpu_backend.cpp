@@ -63,22 +63,37 @@ template <TransformKind K>
   }
 }
 
+/// Methods combine_cells evaluates input by input over the block (vectorised).
+template <CombineMethod M>
+inline constexpr bool input_major =
+    M == CombineMethod::weighted_sum || M == CombineMethod::index_overlay ||
+    M == CombineMethod::fuzzy_and || M == CombineMethod::fuzzy_or ||
+    M == CombineMethod::fuzzy_product || M == CombineMethod::fuzzy_sum ||
+    M == CombineMethod::fuzzy_gamma;
+
 /// One group over m cells with method M fixed at compile time (eval_cell's combine_group).
+/// The weighted sums and fuzzy operators go input by input over the block, with combine_as's
+/// rules: a nodata input that may not be skipped makes the cell nodata, skipped inputs drop out
+/// (weighted sums renormalise the weights present), no input present gives nodata. Sums,
+/// products, minima and maxima are taken in input order with the same operations as
+/// combine_as, so every value is bit-identical; fuzzy gamma's exp/log run as vector calls
+/// (gamma_of, the formula combine_as uses). Other methods call combine_as per cell.
 template <CombineMethod M>
 [[gnu::always_inline]] inline void combine_cells(const Program& p, const GroupOp& g,
                                                  const double* nodes, const unsigned char* skip,
                                                  std::size_t m, double* out) {
-  if constexpr (M == CombineMethod::weighted_sum || M == CombineMethod::index_overlay) {
-    // Input by input over the block (vectorised), with combine_as's rules: a nodata input that
-    // may not be skipped makes the cell nodata; skipped inputs renormalise the weights present;
-    // no input present gives nodata. Sums are taken in input order, as combine_as does, so the
-    // value is bit-identical.
-    double acc[score_block];
-    double wsum[score_block];
+  if constexpr (input_major<M>) {
+    constexpr bool sums = M == CombineMethod::weighted_sum || M == CombineMethod::index_overlay;
+    constexpr bool is_and = M == CombineMethod::fuzzy_and;
+    constexpr bool is_or = M == CombineMethod::fuzzy_or;
+    constexpr bool prod = M == CombineMethod::fuzzy_product || M == CombineMethod::fuzzy_gamma;
+    constexpr bool co_prod = M == CombineMethod::fuzzy_sum || M == CombineMethod::fuzzy_gamma;
+    double a[score_block];     // sum w x, min, max or product
+    double b[score_block];     // sum of weights present, or product of (1 - x)
     unsigned char state[score_block];  // bit 0: an input skipped, bit 1: nodata, bit 2: one used
     for (std::size_t i = 0; i < m; ++i) {
-      acc[i] = 0.0;
-      wsum[i] = 0.0;
+      a[i] = prod ? 1.0 : 0.0;
+      b[i] = co_prod ? 1.0 : 0.0;
       state[i] = 0;
     }
     for (int k = g.first_input; k < g.first_input + g.n_inputs; ++k) {
@@ -88,29 +103,40 @@ template <CombineMethod M>
       const unsigned char missing = skip[id] != 0 ? 1 : 2;
 #pragma omp simd
       for (std::size_t i = 0; i < m; ++i) {
-        const bool ok = is_valid(v[i]);
-        acc[i] += ok ? w * v[i] : 0.0;
-        wsum[i] += ok ? w : 0.0;
+        const double x = v[i];
+        const bool ok = is_valid(x);
+        const bool first_used = (state[i] & 4) == 0;
+        if constexpr (sums) {
+          a[i] += ok ? w * x : 0.0;
+          b[i] += ok ? w : 0.0;
+        } else if constexpr (is_and) {
+          a[i] = ok ? (first_used ? x : (x < a[i] ? x : a[i])) : a[i];
+        } else if constexpr (is_or) {
+          a[i] = ok ? (first_used ? x : (x > a[i] ? x : a[i])) : a[i];
+        } else {
+          if constexpr (prod) a[i] = ok ? a[i] * x : a[i];
+          if constexpr (co_prod) b[i] = ok ? b[i] * (1.0 - x) : b[i];
+        }
         state[i] |= ok ? 4 : missing;
       }
     }
-#pragma omp simd
-    for (std::size_t i = 0; i < m; ++i) {
-      const bool nodata = (state[i] & 2) != 0 || (state[i] & 4) == 0 || !(wsum[i] > 0.0);
-      out[i] = nodata ? nan_value() : ((state[i] & 1) != 0 ? acc[i] / wsum[i] : acc[i]);
-    }
-  } else if constexpr (M == CombineMethod::fuzzy_gamma) {
-    // Two passes so that the exp/log of the gamma operator run as vector calls: the fuzzy sum
-    // and product of each cell (nodata rules as combine_as: NaN where the group is nodata),
-    // then gamma_of, the formula combine_as's fuzzy_gamma case uses, over the whole block.
-    double fsum[score_block];
-    for (std::size_t i = 0; i < m; ++i) {
-      fsum[i] = combine_as(CombineMethod::fuzzy_sum, p, g, BlockNode{nodes, i}, skip);
-      out[i] = combine_as(CombineMethod::fuzzy_product, p, g, BlockNode{nodes, i}, skip);
-    }
     const double gamma = g.gamma;
 #pragma omp simd
-    for (std::size_t i = 0; i < m; ++i) out[i] = gamma_of(fsum[i], out[i], gamma);
+    for (std::size_t i = 0; i < m; ++i) {
+      bool nodata = (state[i] & 2) != 0 || (state[i] & 4) == 0;
+      double r;
+      if constexpr (sums) {
+        nodata = nodata || !(b[i] > 0.0);
+        r = (state[i] & 1) != 0 ? a[i] / b[i] : a[i];
+      } else if constexpr (M == CombineMethod::fuzzy_sum) {
+        r = 1.0 - b[i];
+      } else if constexpr (M == CombineMethod::fuzzy_gamma) {
+        r = gamma_of(1.0 - b[i], a[i], gamma);
+      } else {
+        r = a[i];
+      }
+      out[i] = nodata ? nan_value() : r;
+    }
   } else {
     for (std::size_t i = 0; i < m; ++i) out[i] = combine_as(M, p, g, BlockNode{nodes, i}, skip);
   }
