@@ -423,13 +423,16 @@ RunResult run_model(const model::Model& m, const RunOptions& opt) {
     throw config_error("no output path: set [output] path in the model or pass -o OUT.tif");
   }
   geo::check_output_path(res.output, opt.overwrite);
-  if (cluster::size() > 1 && (needs_vector_plan(m) || is_trained_method(m))) {
-    throw config_error("mpirun: this model uses vector layers, a territory mask or trained weights, "
-                       "which run on one process only for now (run it without mpirun)");
+  if (cluster::size() > 1 && is_trained_method(m)) {
+    throw config_error("mpirun: this model trains its weights (weights of evidence / logistic "
+                       "regression), which runs on one process only for now (run it without "
+                       "mpirun)");
   }
   if (needs_vector_plan(m)) {
     // Issue 4: vector layers and the territory mask become temporary rasters on the grid (in
     // the output folder, removed when `plan` goes, also on failure); then a raster-only run.
+    // Under mpirun every rank materialises its own copy (names carry the rank), so no rank
+    // waits on another's files; the copies are identical, and each rank reads its windows.
     const VectorPlan plan(m, res.output, opt);
     return run_model(plan.model(), opt);
   }

@@ -1,5 +1,6 @@
 #include "gp/cli/vector_plan.hpp"
 
+#include "gp/cli/cluster.hpp"
 #include "gp/error.hpp"
 #include "gp/geo/crs.hpp"
 #include "gp/geo/gdal_env.hpp"
@@ -176,7 +177,9 @@ VectorPlan::VectorPlan(const model::Model& m, const fs::path& output, const RunO
 
   const fs::path dir = output.parent_path().empty() ? fs::path(".") : output.parent_path();
   const std::string stem = "." + output.filename().string() + ".gp-tmp-" +
-                           std::to_string(::getpid()) + "-";
+                           std::to_string(::getpid()) + "-" +
+                           (cluster::size() > 1 ? "r" + std::to_string(cluster::rank()) + "-"
+                                                : std::string());
   const bool cuda = opt.device == DeviceChoice::cuda ||
                     (opt.device == DeviceChoice::automatic && kernels::cuda_device_count() > 0);
   try {

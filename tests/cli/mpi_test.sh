@@ -53,6 +53,49 @@ for n in 2 3; do
   echo "ok: wide grid (column windows) -np $n identical"
 done
 
+# A boundary mask and a vector layer (distance to features): every rank materialises its own
+# copies (names carry the rank), the outputs are identical and no temporary file is left.
+v="$tmp/vector"; mkdir -p "$v"
+cat >"$v/area.geojson" <<'JSON'
+{"type":"FeatureCollection","features":[
+{"type":"Feature","properties":{"name":"area"},"geometry":{"type":"Polygon","coordinates":[[[121.37,-27.36],[121.50,-27.35],[121.49,-27.52],[121.38,-27.50],[121.37,-27.36]]]}},
+{"type":"Feature","properties":{"name":"dyke"},"geometry":{"type":"LineString","coordinates":[[121.36,-27.45],[121.52,-27.40]]}}]}
+JSON
+cat >"$v/vector.toml" <<TOML
+[model]
+name = "mpi-vector"
+[grid]
+crs = "EPSG:3577"
+resolution = 90.0
+boundary = "area.geojson"
+[[layer]]
+name = "uranium"
+path = "$src/data-samples/sirsam/U_15v1.tif"
+resampling = "bilinear"
+transform = { kind = "linear" }
+weight = 0.6
+[[layer]]
+name = "features"
+path = "area.geojson"
+vector = "distance"
+max_distance = 20000
+transform = { kind = "small", midpoint = 2000, spread = 2 }
+weight = 0.4
+[combine]
+method = "weighted-sum"
+[output]
+format = "gtiff"
+TOML
+"$exe" run "$v/vector.toml" -o "$v/one.tif" --quiet --window-rows 16 >/dev/null
+for n in 2 3; do
+  mpirun --oversubscribe -np "$n" "$exe" run "$v/vector.toml" -o "$v/np$n.tif" --quiet \
+    --window-rows 16 >/dev/null 2>"$tmp/err_v$n.txt" || { cat "$tmp/err_v$n.txt" >&2; fail "vector: mpirun -np $n failed"; }
+  cmp "$v/one.tif" "$v/np$n.tif" || fail "vector model: -np $n output differs from one process"
+  echo "ok: boundary mask + distance layer -np $n identical"
+done
+left=$(ls -A "$v" | grep gp-tmp || true)
+[ -z "$left" ] || fail "temporary vector rasters left: $left"
+
 # A rank that fails: non-zero exit, an error line naming the rank, nothing left in the folder.
 mkdir -p "$tmp/fail"
 set +e
