@@ -491,7 +491,9 @@ RunResult run_model(const model::Model& m, const RunOptions& opt) {
       static_cast<std::size_t>(std::min(rows_per_window, grid.height)) *
       static_cast<std::size_t>(cols_per_window);
   const std::size_t n_layers = m.layers.size();
-  std::vector<std::vector<float>> buf(n_layers, std::vector<float>(win_cells));
+  // Window buffers from the backend: pinned host memory on CUDA (full-speed transfers).
+  std::vector<kernels::HostFloats> buf;
+  for (std::size_t l = 0; l < n_layers; ++l) buf.push_back(backend->host_floats(win_cells));
 
   const std::int64_t n_bands_of_rows = (grid.height + rows_per_window - 1) / rows_per_window;
   const std::int64_t n_windows = n_bands_of_rows * n_col_windows;
@@ -656,8 +658,8 @@ RunResult run_model(const model::Model& m, const RunOptions& opt) {
   // Window buffers: `depth` slots circulate between reading (a reader thread), scoring (this
   // thread) and encoding/writing (a writer thread), so the three overlap (pipeline.hpp).
   struct Slot {
-    std::vector<std::vector<float>> in;
-    std::vector<std::vector<float>> out;
+    std::vector<kernels::HostFloats> in;
+    std::vector<kernels::HostFloats> out;
     std::vector<const float*> in_ptrs;
     std::vector<float*> out_ptrs;
   };
@@ -668,9 +670,9 @@ RunResult run_model(const model::Model& m, const RunOptions& opt) {
     if (k == 0) {
       sl.in = std::move(buf);  // the statistics passes' buffers
     } else {
-      sl.in.assign(n_layers, std::vector<float>(win_cells));
+      for (std::size_t l = 0; l < n_layers; ++l) sl.in.push_back(backend->host_floats(win_cells));
     }
-    sl.out.assign(n_bands, std::vector<float>(win_cells));
+    for (std::size_t b = 0; b < n_bands; ++b) sl.out.push_back(backend->host_floats(win_cells));
     for (auto& v : sl.in) sl.in_ptrs.push_back(v.data());
     for (auto& v : sl.out) sl.out_ptrs.push_back(v.data());
   }

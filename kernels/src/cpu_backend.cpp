@@ -33,6 +33,10 @@ namespace gp::kernels {
 
 void LayerStats::merge(const LayerStats& o) { *this = merge_stats(*this, o); }
 
+HostFloats plain_host_floats(std::size_t n) {
+  return HostFloats(n > 0 ? new float[n]() : nullptr, n, [](float* p) { delete[] p; });
+}
+
 double LayerStats::stddev() const {
   return valid > 1 ? std::sqrt(m2 / static_cast<double>(valid)) : 0.0;
 }

@@ -26,6 +26,10 @@ class FallbackBackend final : public Backend {
         make_fallback_(std::move(make_fallback)),
         warn_(std::move(warn)) {}
 
+  [[nodiscard]] HostFloats host_floats(std::size_t n) override {
+    return primary_->host_floats(n);  // pinned memory also serves the CPU fallback
+  }
+
   [[nodiscard]] std::string name() const override {
     return fallback_ ? fallback_->name() + " (after " + primary_->name() + " ran out of memory)"
                      : primary_->name();

@@ -17,6 +17,11 @@ class MultiBackend final : public Backend {
  public:
   explicit MultiBackend(std::vector<std::unique_ptr<Backend>> parts) : parts_(std::move(parts)) {}
 
+  /// The first part's memory: pinned host memory of one CUDA device is pinned for all (UVA).
+  [[nodiscard]] HostFloats host_floats(std::size_t n) override {
+    return parts_.front()->host_floats(n);
+  }
+
   [[nodiscard]] std::string name() const override {
     std::string n;
     for (const auto& p : parts_) n += (n.empty() ? "" : " + ") + p->name();

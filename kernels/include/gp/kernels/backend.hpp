@@ -37,10 +37,61 @@ inline int program_inputs(const Program& p) {
   return p.mask_layer >= 0 && p.mask_layer + 1 > n ? p.mask_layer + 1 : n;
 }
 
+/// Host floats for the windows a backend works on: page-locked (pinned) memory from a CUDA
+/// backend, so that uploads and downloads run at full bus speed without a staging copy;
+/// ordinary memory otherwise (or when pinned memory is refused). Zero-filled, move-only.
+class HostFloats {
+ public:
+  using Free = void (*)(float*);
+  HostFloats() = default;
+  HostFloats(float* p, std::size_t n, Free release) : p_(p), n_(n), free_(release) {}
+  ~HostFloats() { reset(); }
+  HostFloats(HostFloats&& o) noexcept : p_(o.p_), n_(o.n_), free_(o.free_) {
+    o.p_ = nullptr;
+    o.n_ = 0;
+  }
+  HostFloats& operator=(HostFloats&& o) noexcept {
+    if (this != &o) {
+      reset();
+      p_ = o.p_;
+      n_ = o.n_;
+      free_ = o.free_;
+      o.p_ = nullptr;
+      o.n_ = 0;
+    }
+    return *this;
+  }
+  HostFloats(const HostFloats&) = delete;
+  HostFloats& operator=(const HostFloats&) = delete;
+
+  [[nodiscard]] float* data() { return p_; }
+  [[nodiscard]] const float* data() const { return p_; }
+  [[nodiscard]] std::size_t size() const { return n_; }
+  float& operator[](std::size_t i) { return p_[i]; }
+  const float& operator[](std::size_t i) const { return p_[i]; }
+
+ private:
+  void reset() {
+    if (p_ != nullptr && free_ != nullptr) free_(p_);
+    p_ = nullptr;
+    n_ = 0;
+  }
+  float* p_{nullptr};
+  std::size_t n_{0};
+  Free free_{nullptr};
+};
+
+/// `n` zeroed floats of ordinary host memory.
+HostFloats plain_host_floats(std::size_t n);
+
 /// A compute backend. Not thread-safe: one per runner.
 class Backend {
  public:
   virtual ~Backend() = default;
+
+  /// Host memory for `n` floats that this backend transfers fastest (see HostFloats).
+  [[nodiscard]] virtual HostFloats host_floats(std::size_t n) { return plain_host_floats(n); }
+
   /// Human-readable description, e.g. "cpu (OpenMP, 2 threads)" or "cuda:0 (NVIDIA H100)".
   [[nodiscard]] virtual std::string name() const = 0;
 
