@@ -690,7 +690,11 @@ RunResult run_model(const model::Model& m, const RunOptions& opt) {
   // NaN/infinity counted by the sources in this pass only (the statistics pass read some too).
   std::vector<std::uint64_t> layer_valid(n_layers, 0);
   std::vector<std::uint64_t> invalid_before(n_layers, 0);
-  for (std::size_t l = 0; l < n_layers; ++l) invalid_before[l] = sources[l]->invalid_cells();
+  std::vector<std::uint64_t> valid_before(n_layers, 0);
+  for (std::size_t l = 0; l < n_layers; ++l) {
+    invalid_before[l] = sources[l]->invalid_cells();
+    valid_before[l] = sources[l]->valid_cells();
+  }
   const bool root = cluster::is_root();
   // Testing hook: GP_TEST_FAIL_RANK=r makes rank r fail at its second window (tests/cli/mpi_test.sh).
   const char* fault_env = std::getenv("GP_TEST_FAIL_RANK");
@@ -705,12 +709,7 @@ RunResult run_model(const model::Model& m, const RunOptions& opt) {
         }
         const geo::Window win = window_at(w);
         Slot& sl = slots[static_cast<std::size_t>(s)];
-        for (std::size_t l = 0; l < n_layers; ++l) {
-          sources[l]->read(win, sl.in[l].data());
-          std::uint64_t nv = 0;
-          for (std::size_t i = 0; i < win.cells(); ++i) nv += std::isnan(sl.in[l][i]) ? 0 : 1;
-          layer_valid[l] += nv;
-        }
+        for (std::size_t l = 0; l < n_layers; ++l) sources[l]->read(win, sl.in[l].data());
       },
       [&](std::int64_t w, int s) {  // this thread: score, or move windows between ranks
         const geo::Window win = window_at(w);
@@ -759,7 +758,10 @@ RunResult run_model(const model::Model& m, const RunOptions& opt) {
           writer->write_window(slots[static_cast<std::size_t>(s)].out_ptrs.data(), win);
         }
       });
-  // Per-layer valid counts of every rank (each rank read its own windows).
+  // Per-layer valid counts of every rank (each rank read its own windows in this pass).
+  for (std::size_t l = 0; l < n_layers; ++l) {
+    layer_valid[l] = sources[l]->valid_cells() - valid_before[l];
+  }
   cluster::allreduce_sum(layer_valid.data(), layer_valid.size());
   if (!root) {
     res.seconds_score = seconds_since(t_score);

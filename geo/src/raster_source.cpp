@@ -235,13 +235,17 @@ void RasterSource::read(const Window& w, float* out) {
                         " failed (corrupt or truncated file?): " + last_gdal_error());
     }
     std::uint64_t inf = 0;
+    std::uint64_t valid = 0;
     for (std::size_t i = 0; i < w.cells(); ++i) {
       if (!std::isfinite(out[i])) {
         inf += std::isinf(out[i]) ? 1 : 0;
         out[i] = std::numeric_limits<float>::quiet_NaN();
+      } else {
+        ++valid;
       }
     }
     invalid_ += inf;
+    valid_ += valid;
   }
 }
 
@@ -290,6 +294,7 @@ void RasterSource::read_direct(const Window& w, float* out) {
   // cell that is neither nodata nor masked is invalid: nodata as well, but counted.
   const bool nan_is_nodata = nodata_.has_value() && std::isnan(*nodata_);
   std::uint64_t invalid = 0;
+  std::uint64_t nodata = 0;
   for (std::int64_t r = 0; r < nr; ++r) {
     float* row = dst + r * w.cols;
     if (mask.empty()) {  // the common case, without the per-cell mask test (vectorised)
@@ -298,6 +303,7 @@ void RasterSource::read_direct(const Window& w, float* out) {
         const bool masked = has_nd && v == nd;
         const bool finite = std::isfinite(v);
         invalid += (!masked && !finite && !(nan_is_nodata && v != v)) ? 1 : 0;
+        nodata += (masked || !finite) ? 1 : 0;
         row[c] = (masked || !finite) ? nan : v;
       }
       continue;
@@ -307,10 +313,14 @@ void RasterSource::read_direct(const Window& w, float* out) {
       const bool masked = (has_nd && v == nd) ||
                           (!mask.empty() && mask[static_cast<std::size_t>(r * nc + c)] == 0);
       if (!masked && !std::isfinite(v) && !(nan_is_nodata && std::isnan(v))) ++invalid;
-      if (masked || !std::isfinite(v)) row[c] = nan;
+      if (masked || !std::isfinite(v)) {
+        row[c] = nan;
+        ++nodata;
+      }
     }
   }
   invalid_ += invalid;
+  valid_ += static_cast<std::uint64_t>(nc) * static_cast<std::uint64_t>(nr) - nodata;
 }
 
 }  // namespace gp::geo

@@ -67,6 +67,9 @@ class RasterSource {
   /// there cannot be told from a cell outside the source).
   [[nodiscard]] std::uint64_t invalid_cells() const { return invalid_; }
 
+  /// Cells read so far (every read() counts) that came out valid (not NaN).
+  [[nodiscard]] std::uint64_t valid_cells() const { return valid_; }
+
  private:
   void read_direct(const Window& window, float* out);
   std::string what_;
@@ -81,6 +84,7 @@ class RasterSource {
   std::int64_t off_row_{0};
   std::optional<double> nodata_;
   std::uint64_t invalid_{0};  // NaN / infinity in valid cells (see invalid_cells)
+  std::uint64_t valid_{0};    // cells read that are not nodata (see valid_cells)
 };
 
 }  // namespace gp::geo
