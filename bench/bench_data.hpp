@@ -6,6 +6,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <cstdlib>
 #include <limits>
 #include <string>
 #include <vector>
@@ -91,10 +92,60 @@ inline const SyntheticLayers& synthetic_layers(std::int64_t side, int n_layers =
   return cache;
 }
 
+/// Issue 3's network (bench/network_vs_sum.sh) on the six synthetic layers: l1 large, l2 small
+/// (midpoint: the middle of the layer's range, spread 5), l3 gaussian, l4 near (midpoint the
+/// middle, spread 1 / (range / 4)^2), l5 linear, l6 linear inverted; g1 = fuzzy-or(l1, l2),
+/// g2 = weighted-sum(l3..l6; 0.3, 0.3, 0.2, 0.2), final = fuzzy-gamma(g1, g2; 0.9).
+inline kernels::Program network_program() {
+  using K = kernels::TransformKind;
+  kernels::Program p;
+  p.n_layers = 6;
+  p.n_groups = 3;
+  p.n_bands = 1;
+  p.mask_layer = -1;
+  p.out_nodata = -9999.0f;
+  const K kinds[] = {K::large, K::small, K::gaussian, K::near, K::linear, K::linear};
+  for (int l = 0; l < 6; ++l) {
+    double lo = 0.0;
+    double hi = 1.0;
+    layer_range(l, lo, hi);
+    kernels::TransformParams& t = p.layers[l].transform;
+    t.kind = kinds[l];
+    const double mid = 0.5 * (lo + hi);
+    const double quarter = (hi - lo) / 4.0;
+    if (l < 2) {
+      t.a = mid;
+      t.b = 5.0;
+    } else if (l < 4) {
+      t.a = mid;
+      t.b = 1.0 / (quarter * quarter);
+    } else {
+      t.a = l == 4 ? lo : hi;
+      t.b = l == 4 ? hi : lo;
+    }
+  }
+  const int in[] = {0, 1, 2, 3, 4, 5, 6, 7};
+  const double w[] = {0.5, 0.5, 0.3, 0.3, 0.2, 0.2, 0.5, 0.5};
+  for (int k = 0; k < 8; ++k) {
+    p.inputs[k] = in[k];
+    p.input_weights[k] = w[k];
+  }
+  p.groups[0] = {kernels::CombineMethod::fuzzy_or, 0, 2, 0, 0.9, 0.0};
+  p.groups[1] = {kernels::CombineMethod::weighted_sum, 2, 4, 0, 0.9, 0.0};
+  p.groups[2] = {kernels::CombineMethod::fuzzy_gamma, 6, 2, 0, 0.9, 0.0};
+  p.bands[0] = 8;  // node numbering: layers 0-5, groups 6-8
+  return p;
+}
+
 /// A linear weighted sum over `n_layers` layers: each layer scaled over its range to 0..1, then
 /// weighted 0.25, 0.2, 0.15, 0.15, 0.15, 0.1 (normalised, as the runner normalises weights).
 /// One weighted-sum group over every layer, written to one band; no mask, no aux table.
+/// GP_BENCH_PROGRAM=network (six layers) benchmarks network_program() instead.
 inline kernels::Program bench_program(int n_layers = bench_layers) {
+  if (const char* e = std::getenv("GP_BENCH_PROGRAM");
+      e != nullptr && std::string(e) == "network" && n_layers == 6) {
+    return network_program();
+  }
   static constexpr double weights[] = {0.25, 0.2, 0.15, 0.15, 0.15, 0.1};
   kernels::Program p;
   p.n_layers = n_layers;
