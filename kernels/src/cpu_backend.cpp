@@ -322,12 +322,7 @@ class CpuBackend final : public Backend {
 
   void histogram(const float* data, std::size_t n, double lo, double hi, int nbins,
                  const std::int32_t* slot_of_bin, int sub_bins, std::uint64_t* counts) override {
-    std::size_t total_bins = static_cast<std::size_t>(nbins);
-    if (slot_of_bin != nullptr) {
-      int slots = 0;
-      for (int b = 0; b < nbins; ++b) slots = std::max(slots, slot_of_bin[b] + 1);
-      total_bins = static_cast<std::size_t>(slots) * static_cast<std::size_t>(sub_bins);
-    }
+    const std::size_t total_bins = histogram_size(nbins, slot_of_bin, sub_bins);
     const auto count = static_cast<std::ptrdiff_t>(n);
 #pragma omp parallel num_threads(threads_)
     {

@@ -214,12 +214,7 @@ class CudaBackend final : public Backend {
   void histogram(const float* data, std::size_t n, double lo, double hi, int nbins,
                  const std::int32_t* slot_of_bin, int sub_bins, std::uint64_t* counts) override {
     if (n == 0) return;
-    std::size_t total_bins = static_cast<std::size_t>(nbins);
-    if (slot_of_bin != nullptr) {
-      int slots = 0;
-      for (int b = 0; b < nbins; ++b) slots = slot_of_bin[b] + 1 > slots ? slot_of_bin[b] + 1 : slots;
-      total_bins = static_cast<std::size_t>(slots) * static_cast<std::size_t>(sub_bins);
-    }
+    const std::size_t total_bins = histogram_size(nbins, slot_of_bin, sub_bins);
     if (total_bins == 0) return;
     std::vector<unsigned long long> host(total_bins);
     for_each_chunk(

@@ -62,12 +62,7 @@ class FallbackBackend final : public Backend {
                  const std::int32_t* slot_of_bin, int sub_bins, std::uint64_t* counts) override {
     // histogram() adds to `counts`: the device counts into a copy, added only when the whole
     // call succeeded, so a call that fails half-way and is redone on the CPU counts once.
-    std::size_t total = static_cast<std::size_t>(nbins);
-    if (slot_of_bin != nullptr) {
-      int slots = 0;
-      for (int b = 0; b < nbins; ++b) slots = std::max(slots, slot_of_bin[b] + 1);
-      total = static_cast<std::size_t>(slots) * static_cast<std::size_t>(sub_bins);
-    }
+    const std::size_t total = histogram_size(nbins, slot_of_bin, sub_bins);
     if (fallback_) {
       fallback_->histogram(data, n, lo, hi, nbins, slot_of_bin, sub_bins, counts);
       return;

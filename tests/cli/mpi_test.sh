@@ -7,17 +7,27 @@ rm -rf "$tmp"; mkdir -p "$tmp"
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_rmaps_base_oversubscribe=1
 fail() { echo "FAIL: $*" >&2; exit 1; }
 
+# same_with_ranks LABEL MODEL REFERENCE [RUN ARGS...]: -np 2 and -np 3 write the same bytes as
+# REFERENCE (a one-process run), and only rank 0 reports a written map.
+same_with_ranks() {
+  local label=$1 model=$2 ref=$3
+  shift 3
+  local n out
+  for n in 2 3; do
+    out="${ref%.tif}_np$n.tif"
+    mpirun --oversubscribe -np "$n" "$exe" run "$model" -o "$out" --quiet "$@" \
+      >"$tmp/out_$n.txt" 2>"$tmp/err_$n.txt" || { cat "$tmp/err_$n.txt" >&2; fail "$label: mpirun -np $n failed"; }
+    cmp "$ref" "$out" || fail "$label: -np $n output differs from one process"
+    [ "$(grep -c '^wrote ' "$tmp/out_$n.txt")" = 1 ] || fail "$label: -np $n: expected one 'wrote' line from rank 0"
+    echo "ok: $label -np $n identical"
+  done
+}
+
 for model in ree_radiometric ree_fuzzy; do
   m="$src/data-samples/sirsam/$model.toml"
   # Small windows so that every rank gets several (the grid is 264 rows).
   "$exe" run "$m" -o "$tmp/${model}_1.tif" --quiet --window-rows 16 >/dev/null
-  for n in 2 3; do
-    mpirun --oversubscribe -np "$n" "$exe" run "$m" -o "$tmp/${model}_$n.tif" --quiet \
-      --window-rows 16 >"$tmp/out_$n.txt" 2>"$tmp/err_$n.txt" || { cat "$tmp/err_$n.txt" >&2; fail "$model: mpirun -np $n failed"; }
-    cmp "$tmp/${model}_1.tif" "$tmp/${model}_$n.tif" || fail "$model: -np $n output differs from one process"
-    [ "$(grep -c '^wrote ' "$tmp/out_$n.txt")" = 1 ] || fail "$model: -np $n: expected one 'wrote' line from rank 0"
-    echo "ok: $model -np $n identical"
-  done
+  same_with_ranks "$model" "$m" "$tmp/${model}_1.tif" --window-rows 16
 done
 
 # A grid wider than a column segment (8192): windows of one tile row x 8192 columns, an MPI
@@ -46,12 +56,7 @@ TOML
 "$exe" run "$w/wide.toml" -o "$w/one.tif" --quiet >/dev/null
 "$exe" run "$w/wide.toml" -o "$w/full.tif" --quiet --window-rows 300 >/dev/null
 cmp "$w/one.tif" "$w/full.tif" || fail "wide grid: column windows differ from full-width windows"
-for n in 2 3; do
-  mpirun --oversubscribe -np "$n" "$exe" run "$w/wide.toml" -o "$w/np$n.tif" --quiet \
-    >/dev/null 2>"$tmp/err_w$n.txt" || { cat "$tmp/err_w$n.txt" >&2; fail "wide: mpirun -np $n failed"; }
-  cmp "$w/one.tif" "$w/np$n.tif" || fail "wide grid: -np $n output differs from one process"
-  echo "ok: wide grid (column windows) -np $n identical"
-done
+same_with_ranks "wide grid (column windows)" "$w/wide.toml" "$w/one.tif"
 
 # A boundary mask and a vector layer (distance to features): every rank materialises its own
 # copies (names carry the rank), the outputs are identical and no temporary file is left.
@@ -87,12 +92,7 @@ method = "weighted-sum"
 format = "gtiff"
 TOML
 "$exe" run "$v/vector.toml" -o "$v/one.tif" --quiet --window-rows 16 >/dev/null
-for n in 2 3; do
-  mpirun --oversubscribe -np "$n" "$exe" run "$v/vector.toml" -o "$v/np$n.tif" --quiet \
-    --window-rows 16 >/dev/null 2>"$tmp/err_v$n.txt" || { cat "$tmp/err_v$n.txt" >&2; fail "vector: mpirun -np $n failed"; }
-  cmp "$v/one.tif" "$v/np$n.tif" || fail "vector model: -np $n output differs from one process"
-  echo "ok: boundary mask + distance layer -np $n identical"
-done
+same_with_ranks "boundary mask + distance layer" "$v/vector.toml" "$v/one.tif" --window-rows 16
 left=$(ls -A "$v" | grep gp-tmp || true)
 [ -z "$left" ] || fail "temporary vector rasters left: $left"
 

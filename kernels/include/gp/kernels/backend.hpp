@@ -81,6 +81,15 @@ class HostFloats {
   Free free_{nullptr};
 };
 
+/// Length of the `counts` array Backend::histogram fills: `nbins`, or with `slot_of_bin`,
+/// (largest slot + 1) x `sub_bins`.
+inline std::size_t histogram_size(int nbins, const std::int32_t* slot_of_bin, int sub_bins) {
+  if (slot_of_bin == nullptr) return static_cast<std::size_t>(nbins > 0 ? nbins : 0);
+  int slots = 0;
+  for (int b = 0; b < nbins; ++b) slots = slot_of_bin[b] + 1 > slots ? slot_of_bin[b] + 1 : slots;
+  return static_cast<std::size_t>(slots) * static_cast<std::size_t>(sub_bins > 0 ? sub_bins : 0);
+}
+
 /// `n` zeroed floats of ordinary host memory.
 HostFloats plain_host_floats(std::size_t n);
 
