@@ -530,7 +530,8 @@ RunResult run_model(const model::Model& m, const RunOptions& opt) {
   // acc[0 .. win.rows): the same bits whether a row came in one window or in several.
   const std::int64_t seg_cols = geo::segment_columns(geo::WriterOptions{}.tile);
   std::vector<kernels::LayerStats> seg_tmp;
-  auto fold_rows = [&](kernels::Backend& be, const float* data, const geo::Window& win,
+  // `row_stats(data, rows, length, out)`: Backend::row_stats or an equivalent.
+  auto fold_rows = [&](auto&& row_stats, const float* data, const geo::Window& win,
                        kernels::LayerStats* acc) {
     const auto rows = static_cast<std::size_t>(win.rows);
     const auto cols = static_cast<std::size_t>(win.cols);
@@ -539,13 +540,13 @@ RunResult run_model(const model::Model& m, const RunOptions& opt) {
     const std::size_t rem = cols % seg;
     if (full == 0 || (full == 1 && rem == 0)) {  // one segment per row
       seg_tmp.resize(rows);
-      be.row_stats(data, rows, cols, seg_tmp.data());
+      row_stats(data, rows, cols, seg_tmp.data());
       for (std::size_t r = 0; r < rows; ++r) acc[r].merge(seg_tmp[r]);
       return;
     }
     if (rem == 0) {  // rows of whole segments: every segment is a "row" of seg cells
       seg_tmp.resize(rows * full);
-      be.row_stats(data, rows * full, seg, seg_tmp.data());
+      row_stats(data, rows * full, seg, seg_tmp.data());
       for (std::size_t r = 0; r < rows; ++r) {
         for (std::size_t k = 0; k < full; ++k) acc[r].merge(seg_tmp[r * full + k]);
       }
@@ -553,8 +554,8 @@ RunResult run_model(const model::Model& m, const RunOptions& opt) {
     }
     seg_tmp.resize(full + 1);
     for (std::size_t r = 0; r < rows; ++r) {
-      be.row_stats(data + r * cols, full, seg, seg_tmp.data());
-      be.row_stats(data + r * cols + full * seg, 1, rem, seg_tmp.data() + full);
+      row_stats(data + r * cols, full, seg, seg_tmp.data());
+      row_stats(data + r * cols + full * seg, 1, rem, seg_tmp.data() + full);
       for (std::size_t k = 0; k <= full; ++k) acc[r].merge(seg_tmp[k]);
     }
   };
@@ -583,7 +584,10 @@ RunResult run_model(const model::Model& m, const RunOptions& opt) {
     std::vector<kernels::LayerStats> per_row(H * n_layers);
     for_each_window([&](std::size_t l) { return needs_stats(m.layers[l]); },
                     [&](std::int64_t, std::size_t l, const geo::Window& win) {
-                      fold_rows(*backend, buf[l].data(), win,
+                      fold_rows(
+                          [&](const float* d, std::size_t r, std::size_t len,
+                              kernels::LayerStats* o) { backend->row_stats(d, r, len, o); },
+                          buf[l].data(), win,
                                 per_row.data() + l * H + static_cast<std::size_t>(win.row));
                     });
     cluster::allreduce_bor(per_row.data(), per_row.size() * sizeof(kernels::LayerStats));
@@ -677,10 +681,7 @@ RunResult run_model(const model::Model& m, const RunOptions& opt) {
     for (auto& v : sl.out) sl.out_ptrs.push_back(v.data());
   }
   std::vector<kernels::LayerStats> band_acc(n_bands);
-  std::vector<std::uint64_t> band_nodata(n_bands, 0);
   const float nd = program.out_nodata;
-  auto cpu = kernels::make_cpu_backend(opt.threads);
-  std::vector<float> valid_only(win_cells);
   // Per band, the rows of the current band of windows, folded segment by segment as its column
   // windows come, then into band_acc row by row once the band is complete.
   const auto band_rows = static_cast<std::size_t>(std::min(rows_per_window, grid.height));
@@ -729,20 +730,16 @@ RunResult run_model(const model::Model& m, const RunOptions& opt) {
         } else {
           return;
         }
-        // Band statistics (rank 0, every window in order): nodata cells become NaN in a
-        // scratch copy so the reduction skips them.
+        // Band statistics (rank 0, every window in order), in one pass: the map's nodata value
+        // counts as invalid (row_stats_excluding); its invalid cells are the band's nodata.
         for (std::size_t b = 0; b < n_bands; ++b) {
-          std::size_t nodata = 0;
-          for (std::size_t i = 0; i < cells; ++i) {
-            const float v = sl.out[b][i];
-            const bool is_nd = v == nd;
-            nodata += is_nd ? 1 : 0;
-            valid_only[i] = is_nd ? std::numeric_limits<float>::quiet_NaN() : v;
-          }
-          band_nodata[b] += nodata;
           auto& rows_b = row_acc[b];
           if (win.col == 0) std::fill(rows_b.begin(), rows_b.end(), kernels::LayerStats{});
-          fold_rows(*cpu, valid_only.data(), win, rows_b.data());
+          fold_rows(
+              [&](const float* d, std::size_t r, std::size_t len, kernels::LayerStats* o) {
+                kernels::row_stats_excluding(d, r, len, nd, o, opt.threads);
+              },
+              sl.out[b].data(), win, rows_b.data());
           if (win.col + win.cols == grid.width) {
             for (std::int64_t r = 0; r < win.rows; ++r) band_acc[b].merge(rows_b[static_cast<std::size_t>(r)]);
           }
@@ -771,7 +768,7 @@ RunResult run_model(const model::Model& m, const RunOptions& opt) {
     BandStats bs;
     bs.name = names[b];
     bs.valid = band_acc[b].valid;
-    bs.nodata = band_nodata[b];
+    bs.nodata = band_acc[b].invalid;  // cells holding the nodata value (or not a number)
     bs.min = band_acc[b].min;
     bs.max = band_acc[b].max;
     bs.mean = band_acc[b].mean;

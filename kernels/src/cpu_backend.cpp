@@ -220,6 +220,50 @@ GP_CPU_CLONES void score_cells(const Program& p, const double* aux, const float*
   }
 }
 
+/// One chunk, sequentially. Shifted sums (shift = the first valid value): no division per
+/// cell, and accurate when values sit far from zero (the shift is close to the mean). With
+/// Exclude, cells equal to `excluded` count as invalid too (the same bits as replacing them by
+/// NaN first).
+template <bool Exclude>
+LayerStats chunk_stats_excluding(const float* data, std::size_t n, float excluded) {
+  LayerStats s;
+  double shift = 0.0;
+  double s1 = 0.0;
+  double s2 = 0.0;
+  double mn = 0.0;
+  double mx = 0.0;
+  std::uint64_t valid = 0;
+  std::uint64_t invalid = 0;
+  for (std::size_t i = 0; i < n; ++i) {
+    const double v = data[i];
+    if (!is_valid(v) || (Exclude && data[i] == excluded)) {
+      ++invalid;
+      continue;
+    }
+    if (valid == 0) {
+      shift = v;
+      mn = mx = v;
+    }
+    mn = v < mn ? v : mn;
+    mx = v > mx ? v : mx;
+    const double d = v - shift;
+    s1 += d;
+    s2 += d * d;
+    ++valid;
+  }
+  s.valid = valid;
+  s.invalid = invalid;
+  if (valid > 0) {
+    const double cnt = static_cast<double>(valid);
+    s.min = mn;
+    s.max = mx;
+    s.mean = shift + s1 / cnt;
+    s.m2 = s2 - s1 * s1 / cnt;
+    if (s.m2 < 0.0) s.m2 = 0.0;
+  }
+  return s;
+}
+
 class CpuBackend final : public Backend {
  public:
   explicit CpuBackend(int threads) : threads_(threads > 0 ? threads : omp_get_max_threads()) {}
@@ -279,45 +323,8 @@ class CpuBackend final : public Backend {
     }
   }
 
-  /// One chunk, sequentially. Shifted sums (shift = the first valid value): no division per
-  /// cell, and accurate when values sit far from zero (the shift is close to the mean).
   static LayerStats chunk_stats(const float* data, std::size_t n) {
-    LayerStats s;
-    double shift = 0.0;
-    double s1 = 0.0;
-    double s2 = 0.0;
-    double mn = 0.0;
-    double mx = 0.0;
-    std::uint64_t valid = 0;
-    std::uint64_t invalid = 0;
-    for (std::size_t i = 0; i < n; ++i) {
-      const double v = data[i];
-      if (!is_valid(v)) {
-        ++invalid;
-        continue;
-      }
-      if (valid == 0) {
-        shift = v;
-        mn = mx = v;
-      }
-      mn = v < mn ? v : mn;
-      mx = v > mx ? v : mx;
-      const double d = v - shift;
-      s1 += d;
-      s2 += d * d;
-      ++valid;
-    }
-    s.valid = valid;
-    s.invalid = invalid;
-    if (valid > 0) {
-      const double cnt = static_cast<double>(valid);
-      s.min = mn;
-      s.max = mx;
-      s.mean = shift + s1 / cnt;
-      s.m2 = s2 - s1 * s1 / cnt;
-      if (s.m2 < 0.0) s.m2 = 0.0;
-    }
-    return s;
+    return chunk_stats_excluding<false>(data, n, 0.0f);
   }
 
   void histogram(const float* data, std::size_t n, double lo, double hi, int nbins,
@@ -344,6 +351,17 @@ class CpuBackend final : public Backend {
 };
 
 }  // namespace
+
+void row_stats_excluding(const float* data, std::size_t rows, std::size_t row_length,
+                         float excluded, LayerStats* out, int threads) {
+  const auto count = static_cast<std::ptrdiff_t>(rows);
+  const int nt = threads > 0 ? threads : omp_get_max_threads();
+#pragma omp parallel for schedule(static) num_threads(nt)
+  for (std::ptrdiff_t r = 0; r < count; ++r) {
+    const std::size_t b = static_cast<std::size_t>(r) * row_length;
+    out[r] = chunk_stats_excluding<true>(data + b, row_length, excluded);
+  }
+}
 
 std::unique_ptr<Backend> make_cpu_backend(int threads) {
   return std::make_unique<CpuBackend>(threads);

@@ -146,6 +146,11 @@ std::unique_ptr<Backend> make_fallback_backend(
     std::unique_ptr<Backend> primary, std::function<std::unique_ptr<Backend>()> make_fallback,
     std::function<void(const std::string&)> warn);
 
+/// Backend::row_stats of the CPU backend with cells equal to `excluded` (a map's nodata value)
+/// counted as invalid, as if they were NaN: statistics of a written band in one pass.
+void row_stats_excluding(const float* data, std::size_t rows, std::size_t row_length,
+                         float excluded, LayerStats* out, int threads = 0);
+
 /// The OpenMP backend; `threads` <= 0 uses every core.
 std::unique_ptr<Backend> make_cpu_backend(int threads = 0);
 
