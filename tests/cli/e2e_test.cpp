@@ -26,6 +26,10 @@
 
 namespace {
 
+using gp::test::write_text;
+using gp::test::partial_files;
+using gp::test::join;
+
 namespace fs = std::filesystem;
 using gp::test::CliResult;
 using gp::test::file_bytes;
@@ -43,12 +47,6 @@ constexpr int exit_device = 6;
 constexpr float out_nodata = -9999.0f;
 const std::string error_prefix = "geoprospect: error:";
 
-void write_text(const fs::path& path, const std::string& text) {
-  std::ofstream out(path, std::ios::binary);
-  out << text;
-  ASSERT_TRUE(out.good()) << "cannot write " << path;
-}
-
 /// SHA-256 of a file computed by coreutils, independently of the project's own function.
 std::string sha256sum(const fs::path& path) {
   const std::string cmd = "sha256sum '" + path.string() + "'";
@@ -59,25 +57,6 @@ std::string sha256sum(const fs::path& path) {
   while (std::fgets(buf.data(), static_cast<int>(buf.size()), p) != nullptr) out += buf.data();
   ::pclose(p);
   return out.substr(0, out.find(' '));
-}
-
-/// Hidden temporary files the writer may leave: `.<name>.partial-*`.
-std::vector<std::string> partial_files(const fs::path& dir) {
-  std::vector<std::string> found;
-  std::error_code ec;
-  for (const auto& e : fs::directory_iterator(dir, ec)) {
-    const std::string name = e.path().filename().string();
-    if (name.rfind('.', 0) == 0 && name.find(".partial-") != std::string::npos) {
-      found.push_back(name);
-    }
-  }
-  return found;
-}
-
-std::string join(const std::vector<std::string>& v) {
-  std::string s;
-  for (const auto& x : v) s += x + "\n";
-  return s;
 }
 
 // --- Small rasters on one grid: 5 x 4 cells of 100 m in EPSG:3577 -----------------------------

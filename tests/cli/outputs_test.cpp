@@ -30,6 +30,9 @@
 
 namespace {
 
+using gp::test::write_text;
+using gp::test::partial_files;
+
 namespace fs = std::filesystem;
 using gp::test::file_bytes;
 using gp::test::lines;
@@ -42,11 +45,6 @@ constexpr int W = 1300;
 constexpr int H = 1001;
 constexpr std::uint64_t valid_cells = 1'300'000;
 constexpr std::uint64_t nodata_cells = 1300;
-
-void write_text(const fs::path& p, const std::string& s) {
-  std::ofstream out(p, std::ios::binary);
-  out << s;
-}
 
 /// The layer and a model over it with `output_table` as its [output] body.
 fs::path write_model(const fs::path& dir, const std::string& output_table) {
@@ -69,15 +67,6 @@ fs::path write_model(const fs::path& dir, const std::string& output_table) {
              "transform = { kind = \"linear\", min = 0.0, max = 1000.0 }\n\n"
              "[output]\n" + output_table);
   return model;
-}
-
-std::vector<std::string> partial_files(const fs::path& dir) {
-  std::vector<std::string> found;
-  for (const auto& e : fs::directory_iterator(dir)) {
-    const std::string name = e.path().filename().string();
-    if (name.find(".partial-") != std::string::npos) found.push_back(name);
-  }
-  return found;
 }
 
 std::set<std::string> file_names(const fs::path& dir) {

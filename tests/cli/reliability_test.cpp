@@ -37,6 +37,10 @@
 
 namespace {
 
+using gp::test::write_text;
+using gp::test::partial_files;
+using gp::test::join;
+
 namespace fs = std::filesystem;
 namespace gc = gp::cli;
 namespace gm = gp::model;
@@ -56,30 +60,6 @@ const std::string error_prefix = "geoprospect: error:";
 constexpr double x0 = 1'000'000.0;
 constexpr double y0 = -3'000'000.0;
 constexpr double cell = 100.0;
-
-void write_text(const fs::path& path, const std::string& text) {
-  std::ofstream out(path, std::ios::binary);
-  out << text;
-  ASSERT_TRUE(out.good()) << "cannot write " << path;
-}
-
-std::vector<std::string> partial_files(const fs::path& dir) {
-  std::vector<std::string> found;
-  std::error_code ec;
-  for (const auto& e : fs::directory_iterator(dir, ec)) {
-    const std::string name = e.path().filename().string();
-    if (name.rfind('.', 0) == 0 && name.find(".partial-") != std::string::npos) {
-      found.push_back(name);
-    }
-  }
-  return found;
-}
-
-std::string join(const std::vector<std::string>& v) {
-  std::string s;
-  for (const auto& x : v) s += x + "\n";
-  return s;
-}
 
 void expect_no_output(const fs::path& out) {
   EXPECT_FALSE(fs::exists(out)) << out << " was written";

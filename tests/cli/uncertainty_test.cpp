@@ -14,12 +14,9 @@
 
 namespace {
 
-namespace fs = std::filesystem;
+using gp::test::write_text;
 
-void write_text(const fs::path& p, const std::string& s) {
-  std::ofstream out(p, std::ios::binary);
-  out << s;
-}
+namespace fs = std::filesystem;
 
 /// Two layers on a 0.01-degree grid (48 x 37 cells) and 30 deposits (some on nodata).
 fs::path make_inputs(const fs::path& dir) {

@@ -114,4 +114,26 @@ std::vector<std::string> lines(const std::string& text) {
   return out;
 }
 
+void write_text(const std::filesystem::path& path, const std::string& text) {
+  std::ofstream out(path, std::ios::binary);
+  out << text;
+  if (!out.good()) ADD_FAILURE() << "cannot write " << path;
+}
+
+std::vector<std::string> partial_files(const std::filesystem::path& dir) {
+  std::vector<std::string> found;
+  std::error_code ec;
+  for (const auto& e : std::filesystem::directory_iterator(dir, ec)) {
+    const std::string name = e.path().filename().string();
+    if (name.find(".partial-") != std::string::npos) found.push_back(name);
+  }
+  return found;
+}
+
+std::string join(const std::vector<std::string>& v) {
+  std::string s;
+  for (const auto& x : v) s += x + "\n";
+  return s;
+}
+
 }  // namespace gp::test

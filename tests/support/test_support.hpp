@@ -39,4 +39,13 @@ std::string file_bytes(const std::filesystem::path& path);
 /// Non-empty lines of a text.
 std::vector<std::string> lines(const std::string& text);
 
+/// Writes `text` to `path` (binary); a failed write fails the running test.
+void write_text(const std::filesystem::path& path, const std::string& text);
+
+/// Temporary files an interrupted or failed write could leave in `dir`: `*.partial-*`.
+std::vector<std::string> partial_files(const std::filesystem::path& dir);
+
+/// The strings, one per line (for failure messages).
+std::string join(const std::vector<std::string>& v);
+
 }  // namespace gp::test
