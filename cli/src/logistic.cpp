@@ -186,11 +186,7 @@ class LogisticTrained final : public Trained {
     res.report["logistic_regression"] = report;
     table->write(table_text);
   }
-  void after_outputs(RunResult& res) override {
-    table->commit();
-    gp::log::info("wrote " + table->path().string());
-    res.files.insert(res.files.begin(), table->path());
-  }
+  void after_outputs(RunResult& res) override { table->commit_into(res); }
 };
 
 }  // namespace
@@ -202,10 +198,7 @@ std::unique_ptr<Trained> train(const TrainingContext& ctx) {
   auto tr = std::make_unique<LogisticTrained>();
   tr->band_names = {"probability"};
   const int mask = training::mask_layer(m);
-  std::vector<std::size_t> ev;
-  for (std::size_t l = 0; l < m.layers.size(); ++l) {
-    if (static_cast<int>(l) != mask) ev.push_back(l);
-  }
+  const std::vector<std::size_t> ev = training::evidence_layers(m);  // all but the mask
   const double unit_km2 = m.training.unit_cell_km2;
   const double cell_km2 = geo::cell_area_km2(grid, "[training] unit_cell_km2");
   const double a = cell_km2 / unit_km2;

@@ -3,6 +3,7 @@
 #include "training_common.hpp"
 
 #include "gp/cli/logistic.hpp"
+#include "gp/cli/runner.hpp"
 #include "gp/cli/wofe.hpp"
 #include "gp/error.hpp"
 #include "gp/geo/deposits.hpp"
@@ -34,6 +35,15 @@ int mask_layer(const model::Model& m) {
     if (m.layers[l].mask) return static_cast<int>(l);
   }
   return -1;
+}
+
+std::vector<std::size_t> evidence_layers(const model::Model& m) {
+  const int mask = mask_layer(m);
+  std::vector<std::size_t> ev;
+  for (std::size_t l = 0; l < m.layers.size(); ++l) {
+    if (static_cast<int>(l) != mask) ev.push_back(l);
+  }
+  return ev;
 }
 
 DepositCells place(const TrainingContext& ctx) {
@@ -139,6 +149,12 @@ void SideFile::commit() {
   fs::rename(temp_, path_, ec);
   if (ec) throw io_error("output " + path_.string() + ": cannot move into place: " + ec.message());
   committed_ = true;
+}
+
+void SideFile::commit_into(RunResult& res) {
+  commit();
+  gp::log::info("wrote " + path_.string());
+  res.files.insert(res.files.begin(), path_);
 }
 
 double normal_upper_tail(double z) { return 0.5 * std::erfc(z / std::sqrt(2.0)); }

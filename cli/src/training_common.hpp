@@ -34,6 +34,9 @@ void drop_where(DepositCells& d, const std::vector<bool>& keep, const std::strin
 /// Index of the model layer that is the territory / boundary mask, or -1.
 int mask_layer(const model::Model& m);
 
+/// Model indices of the evidence layers: every layer but the mask.
+std::vector<std::size_t> evidence_layers(const model::Model& m);
+
 /// Calls `fn(window, buffers)` for every window, top to bottom, after reading every layer into
 /// `buffers[l]` (NaN = nodata); with a mask layer, cells outside it are set to NaN in every
 /// evidence layer first.
@@ -51,6 +54,8 @@ class SideFile {
   SideFile& operator=(const SideFile&) = delete;
   void write(const std::string& text);
   void commit();
+  /// commit(), then logs the file and lists it first among the run's files.
+  void commit_into(RunResult& res);
   [[nodiscard]] const std::filesystem::path& path() const { return path_; }
 
  private:

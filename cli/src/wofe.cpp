@@ -514,11 +514,7 @@ class WofeTrained final : public Trained {
   }
 
   void after_outputs(RunResult& res) override {
-    for (auto& t : tables) {
-      t->commit();
-      gp::log::info("wrote " + t->path().string());
-      res.files.insert(res.files.begin(), t->path());
-    }
+    for (auto& t : tables) t->commit_into(res);
   }
 };
 
@@ -532,10 +528,7 @@ std::unique_ptr<Trained> train(const TrainingContext& ctx) {
   tr->nodata = static_cast<float>(m.output.nodata);
   tr->band_names = {"posterior", "posterior_std", "confidence"};
   const int mask = training::mask_layer(m);
-  std::vector<std::size_t> ev;  // model indices of the evidence layers
-  for (std::size_t l = 0; l < m.layers.size(); ++l) {
-    if (static_cast<int>(l) != mask) ev.push_back(l);
-  }
+  const std::vector<std::size_t> ev = training::evidence_layers(m);  // all but the mask
   if (2 * ev.size() > static_cast<std::size_t>(kernels::max_layers)) {
     throw config_error("weights of evidence: at most " + std::to_string(kernels::max_layers / 2) +
                        " evidence layers (the model has " + std::to_string(ev.size()) + ")");
