@@ -33,27 +33,6 @@ gc::RunOptions quiet_cpu(const fs::path& out) {
   return o;
 }
 
-/// Three layers: on-grid EPSG:3577, a coarser EPSG:3577 and an EPSG:4326 one (both warped).
-void make_three_layers(const fs::path& dir) {
-  const int w = 301;
-  const int h = 211;
-  std::vector<float> a(static_cast<std::size_t>(w * h));
-  for (int r = 0; r < h; ++r) {
-    for (int c = 0; c < w; ++c) {
-      a[static_cast<std::size_t>(r * w + c)] =
-          (r * 7 + c * 3) % 50 == 0 ? -9999.0f : static_cast<float>(std::sin(r * 0.05) * c);
-    }
-  }
-  const double nd = -9999.0;
-  write_raster(dir / "a.tif", "EPSG:3577", -1060000, -2985000, 100, 100, w, h, a, &nd);
-  std::vector<float> b(static_cast<std::size_t>(130 * 90));
-  for (std::size_t i = 0; i < b.size(); ++i) b[i] = static_cast<float>((i * 13) % 1000);
-  write_raster(dir / "b.tif", "EPSG:3577", -1065000, -2980000, 250, 250, 130, 90, b, &nd);
-  std::vector<float> c(static_cast<std::size_t>(80 * 60));
-  for (std::size_t i = 0; i < c.size(); ++i) c[i] = static_cast<float>(std::cos(static_cast<double>(i) * 0.01));
-  write_raster(dir / "c.tif", "EPSG:4326", 121.0, -27.0, 0.01, 0.01, 80, 60, c);
-}
-
 const char* three_layer_model = R"(
 [model]
 name = "three"
@@ -88,7 +67,7 @@ TEST(ParseDevice, KnownAndUnknown) {
 
 TEST(ResolveGrid, DefaultsToFirstLayerGridOverTheCommonExtent) {
   const fs::path dir = scratch_dir();
-  make_three_layers(dir);
+  gp::test::write_three_layers(dir);
   const auto g = gc::resolve_grid(model_from(dir, three_layer_model));
   // First layer: 100 m, edges on its own lattice; the extent is the intersection of all three.
   EXPECT_DOUBLE_EQ(g.dx, 100.0);
@@ -105,7 +84,7 @@ TEST(ResolveGrid, DefaultsToFirstLayerGridOverTheCommonExtent) {
 
 TEST(ResolveGrid, ExplicitCrsResolutionAndExtent) {
   const fs::path dir = scratch_dir();
-  make_three_layers(dir);
+  gp::test::write_three_layers(dir);
   const std::string text = std::string("[grid]\ncrs = \"EPSG:3577\"\nresolution = 333\n"
                                        "extent = [-1050000, -3000000, -1040000, -2990000]\n") +
                            three_layer_model;
@@ -180,7 +159,7 @@ TEST(RunModel, AllNodataLayerWithAutoLinearIsRefused) {
 
 TEST(RunModel, OutputIsByteIdenticalWhateverTheWindowSize) {
   const fs::path dir = scratch_dir();
-  make_three_layers(dir);
+  gp::test::write_three_layers(dir);
   const auto m = model_from(dir, three_layer_model);
   std::string first;
   for (std::int64_t rows : {std::int64_t{0}, std::int64_t{1}, std::int64_t{17}, std::int64_t{64},
@@ -213,7 +192,7 @@ TEST(RunModel, OutputIsByteIdenticalWhateverTheWindowSize) {
 
 TEST(RunModel, ThreadCountDoesNotChangeBytes) {
   const fs::path dir = scratch_dir();
-  make_three_layers(dir);
+  gp::test::write_three_layers(dir);
   const auto m = model_from(dir, three_layer_model);
   auto o1 = quiet_cpu(dir / "t1.tif");
   o1.threads = 1;

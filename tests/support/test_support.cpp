@@ -6,6 +6,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cmath>
 #include <cstdio>
 #include <fstream>
 #include <sstream>
@@ -135,5 +136,26 @@ std::string join(const std::vector<std::string>& v) {
   for (const auto& x : v) s += x + "\n";
   return s;
 }
+
+void write_three_layers(const std::filesystem::path& dir) {
+  const int w = 301;
+  const int h = 211;
+  std::vector<float> a(static_cast<std::size_t>(w * h));
+  for (int r = 0; r < h; ++r) {
+    for (int c = 0; c < w; ++c) {
+      a[static_cast<std::size_t>(r * w + c)] =
+          (r * 7 + c * 3) % 50 == 0 ? -9999.0f : static_cast<float>(std::sin(r * 0.05) * c);
+    }
+  }
+  const double nd = -9999.0;
+  write_raster(dir / "a.tif", "EPSG:3577", -1060000, -2985000, 100, 100, w, h, a, &nd);
+  std::vector<float> b(static_cast<std::size_t>(130 * 90));
+  for (std::size_t i = 0; i < b.size(); ++i) b[i] = static_cast<float>((i * 13) % 1000);
+  write_raster(dir / "b.tif", "EPSG:3577", -1065000, -2980000, 250, 250, 130, 90, b, &nd);
+  std::vector<float> c(static_cast<std::size_t>(80 * 60));
+  for (std::size_t i = 0; i < c.size(); ++i) c[i] = static_cast<float>(std::cos(static_cast<double>(i) * 0.01));
+  write_raster(dir / "c.tif", "EPSG:4326", 121.0, -27.0, 0.01, 0.01, 80, 60, c);
+}
+
 
 }  // namespace gp::test

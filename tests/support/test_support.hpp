@@ -21,6 +21,11 @@ void write_raster(const std::filesystem::path& path, const std::string& crs, dou
                   double dx, double dy, int width, int height, const std::vector<float>& values,
                   const double* nodata = nullptr);
 
+/// Three layers in `dir`: a.tif on a 100 m EPSG:3577 grid (301 x 211, nodata -9999 at regular
+/// cells), b.tif on a coarser 250 m EPSG:3577 grid and c.tif in EPSG:4326 (on a's grid both
+/// are read through the warper).
+void write_three_layers(const std::filesystem::path& dir);
+
 /// Reads band `band` of a raster as floats (row-major).
 std::vector<float> read_raster(const std::filesystem::path& path, int band = 1);
 
