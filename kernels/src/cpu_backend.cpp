@@ -25,6 +25,7 @@ extern "C" __attribute__((simd("notinbranch"))) double log(double) noexcept;
 #include <omp.h>
 
 #include <algorithm>
+#include <cstdint>
 #include <cmath>
 #include <string>
 #include <vector>
@@ -56,14 +57,27 @@ struct BlockNode {
 /// One layer over m cells with transform kind K fixed at compile time: the same arithmetic as
 /// eval_cell's apply_transform, without a per-cell switch.
 template <TransformKind K>
-[[gnu::always_inline]] inline void transform_cells(const Program& p, const TransformParams& t, const double* aux,
+[[gnu::always_inline]] inline void transform_cells(const Program& p, const TransformParams& t_in, const double* aux,
                      const float* raw, std::size_t m, double* out) {
+  // A local copy of the parameters: stores to `out` cannot alias it, so the loops vectorise.
+  const TransformParams t = t_in;
+  // Widened first, in a loop of its own: tested as floats, the validity masks would need
+  // shuffling from 32-bit to 64-bit lanes for every cell (more work than the transform).
 #pragma omp simd
-  for (std::size_t i = 0; i < m; ++i) {
-    const double x = static_cast<double>(raw[i]);
-    double y = is_valid(x) ? transform_as(K, p, t, x, aux) : nan_value();
-    if (t.invert != 0 && is_valid(y)) y = 1.0 - y;
-    out[i] = y;
+  for (std::size_t i = 0; i < m; ++i) out[i] = static_cast<double>(raw[i]);
+  if (t.invert != 0) {
+#pragma omp simd
+    for (std::size_t i = 0; i < m; ++i) {
+      const double x = out[i];
+      const double y = is_valid(x) ? transform_as(K, p, t, x, aux) : nan_value();
+      out[i] = is_valid(y) ? 1.0 - y : y;
+    }
+  } else {
+#pragma omp simd
+    for (std::size_t i = 0; i < m; ++i) {
+      const double x = out[i];
+      out[i] = is_valid(x) ? transform_as(K, p, t, x, aux) : nan_value();
+    }
   }
 }
 
@@ -94,7 +108,11 @@ template <CombineMethod M>
     constexpr bool co_prod = M == CombineMethod::fuzzy_sum || M == CombineMethod::fuzzy_gamma;
     double a[score_block];     // sum w x, min, max or product
     double b[score_block];     // sum of weights present, or product of (1 - x)
-    unsigned char state[score_block];  // bit 0: an input skipped, bit 1: nodata, bit 2: one used
+    // bit 0: an input skipped, bit 1: nodata, bit 2: one used. As wide as a double, so that the
+    // vector loops need no byte packing and unpacking (which cost more than the arithmetic).
+    // bit 0: an input skipped, bit 1: nodata, bit 2: one used. As wide as a double, so that the
+    // vector loops need no byte packing and unpacking (which cost more than the arithmetic).
+    std::uint64_t state[score_block];
     for (std::size_t i = 0; i < m; ++i) {
       a[i] = prod ? 1.0 : 0.0;
       b[i] = co_prod ? 1.0 : 0.0;
@@ -104,7 +122,7 @@ template <CombineMethod M>
       const int id = p.inputs[k];
       const double* v = nodes + static_cast<std::size_t>(id) * score_block;
       const double w = p.input_weights[k];
-      const unsigned char missing = skip[id] != 0 ? 1 : 2;
+      const std::uint64_t missing = skip[id] != 0 ? 1 : 2;
 #pragma omp simd
       for (std::size_t i = 0; i < m; ++i) {
         const double x = v[i];
@@ -124,7 +142,13 @@ template <CombineMethod M>
         state[i] |= ok ? 4 : missing;
       }
     }
+    // The value first, then nodata over it, in separate loops: fuzzy gamma's exp and log stay
+    // vector calls only in a loop that does not also test the state bits.
     const double gamma = g.gamma;
+    if constexpr (M == CombineMethod::fuzzy_gamma) {
+#pragma omp simd
+      for (std::size_t i = 0; i < m; ++i) out[i] = gamma_of(1.0 - b[i], a[i], gamma);
+    }
 #pragma omp simd
     for (std::size_t i = 0; i < m; ++i) {
       bool nodata = (state[i] & 2) != 0 || (state[i] & 4) == 0;
@@ -135,7 +159,7 @@ template <CombineMethod M>
       } else if constexpr (M == CombineMethod::fuzzy_sum) {
         r = 1.0 - b[i];
       } else if constexpr (M == CombineMethod::fuzzy_gamma) {
-        r = gamma_of(1.0 - b[i], a[i], gamma);
+        r = out[i];
       } else {
         r = a[i];
       }
@@ -213,8 +237,16 @@ GP_CPU_CLONES void score_cells(const Program& p, const double* aux, const float*
   for (int b = 0; b < p.n_bands; ++b) {
     const double* v = nodes + static_cast<std::size_t>(p.bands[b]) * score_block;
     float* dst = bands[b] + first;
+    if (mask == nullptr) {
+      // store_value with the nodata value held locally: a store to dst could otherwise alias
+      // p.out_nodata, and the loop would stay scalar.
+      const float nd = p.out_nodata;
+#pragma omp simd
+      for (std::size_t i = 0; i < m; ++i) dst[i] = is_valid(v[i]) ? static_cast<float>(v[i]) : nd;
+      continue;
+    }
     for (std::size_t i = 0; i < m; ++i) {
-      const bool masked = mask != nullptr && !is_valid(static_cast<double>(mask[i]));
+      const bool masked = !is_valid(static_cast<double>(mask[i]));
       dst[i] = store_value(p, masked ? nan_value() : v[i]);
     }
   }
