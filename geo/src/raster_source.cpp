@@ -298,14 +298,27 @@ void RasterSource::read_direct(const Window& w, float* out) {
   for (std::int64_t r = 0; r < nr; ++r) {
     float* row = dst + r * w.cols;
     if (mask.empty()) {  // the common case, without the per-cell mask test (vectorised)
+      // 32-bit counters per row, as wide as the floats (a row has fewer than 2^31 cells), and
+      // finiteness as |v| <= FLT_MAX (false for NaN): the loop then vectorises without
+      // widening masks.
+      const auto nd_flag = static_cast<std::uint32_t>(has_nd);
+      const auto nan_flag = static_cast<std::uint32_t>(nan_is_nodata);
+      constexpr float fmax = std::numeric_limits<float>::max();
+      std::uint32_t row_invalid = 0;
+      std::uint32_t row_nodata = 0;
       for (std::int64_t c = 0; c < nc; ++c) {
         const float v = row[c];
-        const bool masked = has_nd && v == nd;
-        const bool finite = std::isfinite(v);
-        invalid += (!masked && !finite && !(nan_is_nodata && v != v)) ? 1 : 0;
-        nodata += (masked || !finite) ? 1 : 0;
-        row[c] = (masked || !finite) ? nan : v;
+        // Bitwise, not short-circuit: no branches in the loop.
+        const std::uint32_t masked = nd_flag & static_cast<std::uint32_t>(v == nd);
+        const auto finite = static_cast<std::uint32_t>(std::fabs(v) <= fmax);
+        const auto is_nan = static_cast<std::uint32_t>(v != v);
+        const std::uint32_t gone = masked | (finite ^ 1U);
+        row_invalid += (masked ^ 1U) & (finite ^ 1U) & ((nan_flag & is_nan) ^ 1U);
+        row_nodata += gone;
+        row[c] = gone != 0 ? nan : v;
       }
+      invalid += row_invalid;
+      nodata += row_nodata;
       continue;
     }
     for (std::int64_t c = 0; c < nc; ++c) {
