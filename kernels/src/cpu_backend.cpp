@@ -5,15 +5,16 @@
 // double, far below the float a map stores) instead of one scalar call per cell. The scoring
 // loop's transcendental functions (large, small, gaussian, logistic) are most of its cost.
 // glibc declares these only under -ffast-math, which this code cannot use (NaN is nodata).
-// GP_CPU_CLONES builds the block evaluation twice, for AVX2 (4 doubles per vector call) and
-// for baseline x86-64 (2), picked at load time. No FMA in either (-ffp-contract=off, and the
-// avx2 target does not enable it): the arithmetic is the same, only the vector exp/log of the
-// two libmvec variants may round differently (by an ulp of a double), so output bytes are
-// reproducible on one machine type, not necessarily between an AVX2 and a pre-AVX2 CPU.
+// GP_CPU_CLONES builds the block evaluation three times, for AVX-512 (8 doubles per vector
+// call), AVX2 (4) and baseline x86-64 (2), picked at load time (AVX-512 made the weighted sum
+// 1.23x and the issue-3 network 1.13x faster per core than AVX2, bench/README.md). No FMA in
+// any (-ffp-contract=off; the arithmetic is the same IEEE operations in the same order), only
+// the vector exp/log of the libmvec variants may round differently (by an ulp of a double), so
+// output bytes are reproducible on one machine type, not necessarily between CPU generations.
 #if defined(GP_HAVE_LIBMVEC)
 extern "C" __attribute__((simd("notinbranch"))) double exp(double) noexcept;
 extern "C" __attribute__((simd("notinbranch"))) double log(double) noexcept;
-#define GP_CPU_CLONES __attribute__((target_clones("avx2", "default")))
+#define GP_CPU_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
 #else
 #define GP_CPU_CLONES
 #endif
