@@ -349,8 +349,15 @@ ValidationResult validate_map(const ValidateOptions& opt) {
   std::unique_ptr<kernels::RankCounter> counter;
   const bool cuda = opt.device == DeviceChoice::cuda ||
                     (opt.device == DeviceChoice::automatic && kernels::cuda_device_count() > 0);
-  counter = cuda ? kernels::make_rank_counter_cuda(edges, 0)
-                 : kernels::make_rank_counter_cpu(edges, opt.threads);
+  if (cuda) {
+    // Out of device memory: smaller chunks, then the CPU for the rest (issue 9).
+    counter = kernels::make_fallback_rank_counter(
+        kernels::make_rank_counter_cuda(edges, 0),
+        [&edges, &opt] { return kernels::make_rank_counter_cpu(edges, opt.threads); },
+        [](const std::string& w) { gp::log::warning(w); });
+  } else {
+    counter = kernels::make_rank_counter_cpu(edges, opt.threads);
+  }
   res.device = counter->name();
   int bx = 0;
   int by = 0;

@@ -625,8 +625,13 @@ std::unique_ptr<Trained> train(const TrainingContext& ctx) {
   std::vector<std::vector<float>> cls_buf;  // class indices of the break layers of one batch
   // Integer-class layers: bins from int_lo[e] on, counted on the backend's device.
   const bool on_cuda = ctx.backend.name().rfind("cuda", 0) == 0;
+  // On the device, out of memory means smaller chunks, then the CPU for the rest (issue 9).
   std::unique_ptr<kernels::ClassCounter> counter =
-      on_cuda ? kernels::make_cuda_class_counter(0) : kernels::make_cpu_class_counter(0);
+      on_cuda ? kernels::make_fallback_class_counter(
+                    kernels::make_cuda_class_counter(0),
+                    [] { return kernels::make_cpu_class_counter(0); },
+                    [](const std::string& w) { gp::log::warning(w); })
+              : kernels::make_cpu_class_counter(0);
   std::vector<std::vector<std::uint64_t>> int_bins(n_ev);
   std::vector<long long> int_lo(n_ev, 0);
   std::vector<std::uint64_t> win_bins;

@@ -1,13 +1,17 @@
 // Device out-of-memory handling (issue 9), without a GPU: the chunking rule the CUDA backend
 // uses (for_each_chunk) and the wrapper that moves work to the CPU (make_fallback_backend),
-// driven by a fake device backend that runs out of memory on demand. The CUDA backend itself is
+// driven by a fake device backend that runs out of memory on demand; the same for the rank
+// counter (validation) and the class counter (weights of evidence). The CUDA backend itself is
 // exercised under real memory pressure in cuda_backend_test.cpp (label gpu).
 #include "gp/error.hpp"
 #include "gp/kernels/backend.hpp"
 #include "gp/kernels/chunking.hpp"
+#include "gp/kernels/class_counts.hpp"
+#include "gp/kernels/rank.hpp"
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <limits>
@@ -257,4 +261,142 @@ TEST(FallbackBackend, OtherDeviceErrorsAreNotHidden) {
   float* bands[1] = {&y};
   EXPECT_THROW(be->score(layers, 1, bands), gp::cuda_error);
   EXPECT_EQ(fallbacks, 0);
+}
+
+namespace {
+
+/// A device rank counter with room for `room` cells per call, that runs out of memory for good
+/// after `budget` successful calls (a device that other work fills up); it counts on the CPU.
+class FakeRankDevice final : public gk::RankCounter {
+ public:
+  FakeRankDevice(std::vector<std::uint32_t> edges, std::size_t room, int budget)
+      : cpu_(gk::make_rank_counter_cpu(std::move(edges), 1)), room_(room), budget_(budget) {}
+  void add(const float* d, std::size_t n) override {
+    if (n > room_ || budget_ <= 0) throw gp::device_out_of_memory("fake: out of memory");
+    --budget_;
+    cpu_->add(d, n);
+  }
+  std::vector<std::uint64_t> counts() override { return cpu_->counts(); }
+  std::uint64_t invalid() override { return cpu_->invalid(); }
+  [[nodiscard]] std::string name() const override { return "fake-device"; }
+
+ private:
+  std::unique_ptr<gk::RankCounter> cpu_;
+  std::size_t room_;
+  int budget_;
+};
+
+class FakeClassDevice final : public gk::ClassCounter {
+ public:
+  FakeClassDevice(std::size_t room, int budget) : room_(room), budget_(budget) {}
+  gk::ClassCountTally count(const float* d, std::size_t n, long long lo, long long nb,
+                            std::uint64_t* counts) override {
+    if (n > room_ || budget_ <= 0) throw gp::device_out_of_memory("fake: out of memory");
+    --budget_;
+    return cpu_->count(d, n, lo, nb, counts);
+  }
+
+ private:
+  std::unique_ptr<gk::ClassCounter> cpu_ = gk::make_cpu_class_counter(1);
+  std::size_t room_;
+  int budget_;
+};
+
+/// 0, 1, ..., 9 repeated, every 7th cell NaN.
+std::vector<float> tens(std::size_t n) {
+  std::vector<float> v(n);
+  for (std::size_t i = 0; i < n; ++i) {
+    v[i] = i % 7 == 0 ? std::numeric_limits<float>::quiet_NaN() : static_cast<float>(i % 10);
+  }
+  return v;
+}
+
+}  // namespace
+
+TEST(FallbackRankCounter, ShrinksThenCountsTheRestOnTheCpuWithTheDeviceCountsKept) {
+  // Slots around the deposit scores 2 and 5: below 2, = 2, between, = 5, above 5.
+  const std::vector<float> scores = {2.0f, 5.0f};
+  const std::size_t n = 300000;  // above the device's room of 100000 cells per call
+  const std::vector<float> v = tens(n);
+  std::vector<std::uint64_t> expected(5, 0);
+  std::uint64_t nan = 0;
+  for (const float x : v) {
+    if (x != x) {
+      ++nan;
+      continue;
+    }
+    expected[x < 2.0f ? 0 : x == 2.0f ? 1 : x < 5.0f ? 2 : x == 5.0f ? 3 : 4] += 1;
+  }
+  std::vector<std::string> warnings;
+  // Room for 100000 cells and three calls: 300000 -> 150000 -> 75000 cells, three chunks
+  // fit, the fourth finds the device full and the last 75000 cells go to the CPU.
+  auto c = gk::make_fallback_rank_counter(
+      std::make_unique<FakeRankDevice>(gk::edge_keys(scores), 100000, 3),
+      [&] { return gk::make_rank_counter_cpu(gk::edge_keys(scores), 1); },
+      [&](const std::string& w) { warnings.push_back(w); });
+  EXPECT_EQ(c->name(), "fake-device");
+  c->add(v.data(), n);
+  ASSERT_EQ(warnings.size(), 1u);
+  EXPECT_NE(warnings[0].find("fake-device ran out of memory while counting map ranks"),
+            std::string::npos)
+      << warnings[0];
+  c->add(v.data(), 1000);  // a later call goes straight to the CPU, no second warning
+  EXPECT_EQ(warnings.size(), 1u);
+  for (std::size_t i = 0; i < 1000; ++i) {
+    const float x = v[i];
+    if (x != x) {
+      ++nan;
+      continue;
+    }
+    expected[x < 2.0f ? 0 : x == 2.0f ? 1 : x < 5.0f ? 2 : x == 5.0f ? 3 : 4] += 1;
+  }
+  EXPECT_EQ(c->counts(), expected);
+  EXPECT_EQ(c->invalid(), nan);
+  EXPECT_NE(c->name().find("cpu (after fake-device ran out of memory)"), std::string::npos);
+}
+
+TEST(FallbackClassCounter, SameCountsAndTallyAsTheCpuAfterTheDeviceRunsOut) {
+  const std::size_t n = 200000;
+  const std::vector<float> v = tens(n);
+  // Bins 2..7 (lo = 2, 6 bins): classes 0, 1 below, 8, 9 above.
+  std::vector<std::uint64_t> expected(6, 0);
+  std::uint64_t valid = 0, below = 0, above = 0;
+  for (const float x : v) {
+    if (x != x) continue;
+    ++valid;
+    const int c = static_cast<int>(x);
+    if (c < 2) ++below;
+    else if (c > 7) ++above;
+    else expected[static_cast<std::size_t>(c - 2)] += 1;
+  }
+  std::vector<std::string> warnings;
+  auto c = gk::make_fallback_class_counter(
+      std::make_unique<FakeClassDevice>(80000, 2), [] { return gk::make_cpu_class_counter(1); },
+      [&](const std::string& w) { warnings.push_back(w); });
+  std::vector<std::uint64_t> counts(6, 0);
+  const gk::ClassCountTally t = c->count(v.data(), n, 2, 6, counts.data());
+  ASSERT_EQ(warnings.size(), 1u);
+  EXPECT_NE(warnings[0].find("counting evidence classes"), std::string::npos) << warnings[0];
+  EXPECT_EQ(counts, expected);
+  EXPECT_EQ(t.valid, valid);
+  EXPECT_EQ(t.below, below);
+  EXPECT_EQ(t.above, above);
+  EXPECT_EQ(t.min, 0.0);
+  EXPECT_EQ(t.max, 9.0);
+}
+
+TEST(FallbackClassCounter, DeviceThatCopesIsUsedAlone) {
+  const std::vector<float> v = tens(5000);
+  std::vector<std::string> warnings;
+  auto c = gk::make_fallback_class_counter(
+      std::make_unique<FakeClassDevice>(100000, 1000), [] { return gk::make_cpu_class_counter(1); },
+      [&](const std::string& w) { warnings.push_back(w); });
+  std::vector<std::uint64_t> counts(10, 0);
+  const gk::ClassCountTally t = c->count(v.data(), v.size(), 0, 10, counts.data());
+  EXPECT_TRUE(warnings.empty());
+  std::uint64_t total = 0;
+  for (const auto k : counts) total += k;
+  EXPECT_EQ(t.valid, total);
+  EXPECT_EQ(counts[3], static_cast<std::uint64_t>(std::count_if(
+                           v.begin(), v.end(), [](float x) { return x == 3.0f; })));
 }

@@ -11,6 +11,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -48,5 +49,12 @@ std::unique_ptr<ClassCounter> make_cpu_class_counter(int threads = 0);
 /// CUDA counter on `device` (shared-memory histograms, one upload per call). Throws
 /// gp::cuda_error when the build has no CUDA or the device is unusable.
 std::unique_ptr<ClassCounter> make_cuda_class_counter(int device = 0);
+/// `primary` (a device counter), retried in smaller chunks when the device runs out of memory;
+/// when even 64 Ki cells do not fit, `warn` is called once and that call's remaining cells and
+/// every later call are counted by the counter `make_fallback` returns (the CPU).
+std::unique_ptr<ClassCounter> make_fallback_class_counter(
+    std::unique_ptr<ClassCounter> primary,
+    std::function<std::unique_ptr<ClassCounter>()> make_fallback,
+    std::function<void(const std::string&)> warn);
 
 }  // namespace gp::kernels

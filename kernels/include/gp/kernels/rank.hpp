@@ -15,6 +15,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -77,5 +78,12 @@ std::unique_ptr<RankCounter> make_rank_counter_cpu(std::vector<std::uint32_t> ed
 /// CUDA counter on `device` (host pointers in). Throws gp::cuda_error when unavailable.
 std::unique_ptr<RankCounter> make_rank_counter_cuda(std::vector<std::uint32_t> edges,
                                                     int device = 0);
+/// `primary` (a device counter), retried in smaller chunks when the device runs out of memory;
+/// when even 64 Ki cells do not fit, `warn` is called once and the rest of the pass is counted
+/// by the counter `make_fallback` returns (the CPU), its counts added to the device's so far.
+std::unique_ptr<RankCounter> make_fallback_rank_counter(
+    std::unique_ptr<RankCounter> primary,
+    std::function<std::unique_ptr<RankCounter>()> make_fallback,
+    std::function<void(const std::string&)> warn);
 
 }  // namespace gp::kernels
