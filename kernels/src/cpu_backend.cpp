@@ -27,7 +27,9 @@ extern "C" __attribute__((simd("notinbranch"))) double log(double) noexcept;
 
 #include <algorithm>
 #include <cstdint>
+#include <cstring>
 #include <cmath>
+#include <limits>
 #include <string>
 #include <vector>
 
@@ -254,17 +256,18 @@ GP_CPU_CLONES void score_cells(const Program& p, const double* aux, const float*
 }
 
 /// One chunk. Shifted sums (shift = the first valid value): no division per cell, and accurate
-/// when values sit far from zero (the shift is close to the mean). With Exclude, cells equal to
+/// when values sit far from zero (the shift is close to the mean). With `exclude`, cells equal to
 /// `excluded` count as invalid too (the same bits as replacing them by NaN first).
 /// Eight interleaved partial sums (cell i goes to lane i % 8 counted from the first valid
 /// cell), added up in lane order at the end: the loop vectorises (one running sum would chain
 /// every addition to the one before, about four cycles a cell), and the order is fixed by this
 /// code, not by the compiler or the vector width, so the bits are the same on every build.
-template <bool Exclude>
-LayerStats chunk_stats_excluding(const float* data, std::size_t n, float excluded) {
-  auto usable = [excluded](float f) {
-    return is_valid(static_cast<double>(f)) && !(Exclude && f == excluded);
-  };
+GP_CPU_CLONES LayerStats chunk_stats_excluding(const float* data, std::size_t n, bool exclude,
+                                               float excluded) {
+  // Every test in double (the float-to-double conversion is exact), so that masks and values
+  // share one lane width and the loop vectorises.
+  const double ex = excluded;
+  auto usable = [ex, exclude](double v) { return is_valid(v) && !(exclude && v == ex); };
   LayerStats s;
   std::size_t first = 0;
   while (first < n && !usable(data[first])) ++first;
@@ -274,28 +277,56 @@ LayerStats chunk_stats_excluding(const float* data, std::size_t n, float exclude
   }
   constexpr std::size_t lanes = 8;
   const double shift = data[first];
-  double s1[lanes] = {};
-  double s2[lanes] = {};
+  // GCC vector extensions: eight lanes whatever the target's vector width (the compiler did not
+  // if-convert the equivalent loop over arrays), the same IEEE operations per lane.
+  using v8d = double __attribute__((vector_size(lanes * sizeof(double))));
+  using v8l = std::int64_t __attribute__((vector_size(lanes * sizeof(double))));
+  using v8f = float __attribute__((vector_size(lanes * sizeof(float))));
+  constexpr double big = std::numeric_limits<double>::max();
+  v8d vs1 = {};
+  v8d vs2 = {};
+  v8d vmn = v8d{} + shift;
+  v8d vmx = vmn;
+  v8l vcnt = {};
+  const v8d zero = {};
+  const v8l keep_equal = v8l{} - (exclude ? 0 : 1);  // all ones: cells equal to `excluded` stay
+  std::size_t i = first;
+  const std::size_t full = first + (n - first) / lanes * lanes;
+  for (; i < full; i += lanes) {
+    v8f f;
+    std::memcpy(&f, data + i, sizeof f);
+    const v8d v = __builtin_convertvector(f, v8d);
+    v8l ok = (v == v) & (v <= big) & (v >= -big);  // is_valid, lane by lane
+    ok &= (v != ex) | keep_equal;
+    const v8d d = ok ? v - shift : zero;
+    vs1 += d;
+    vs2 += d * d;
+    vmn = (ok & (v < vmn)) ? v : vmn;
+    vmx = (ok & (v > vmx)) ? v : vmx;
+    vcnt -= ok;  // true lanes are -1
+  }
+  double s1[lanes];
+  double s2[lanes];
   double mn[lanes];
   double mx[lanes];
-  std::uint64_t cnt[lanes] = {};
-  for (std::size_t j = 0; j < lanes; ++j) mn[j] = mx[j] = shift;
-  auto add = [&](std::size_t j, float f) {
-    const bool ok = usable(f);
-    const double v = f;
+  std::uint64_t cnt[lanes];
+  for (std::size_t j = 0; j < lanes; ++j) {
+    s1[j] = vs1[j];
+    s2[j] = vs2[j];
+    mn[j] = vmn[j];
+    mx[j] = vmx[j];
+    cnt[j] = static_cast<std::uint64_t>(vcnt[j]);
+  }
+  for (std::size_t j = 0; i + j < n; ++j) {
+    const double v = data[i + j];
+    const bool ok = usable(v);
     const double d = ok ? v - shift : 0.0;
     s1[j] += d;
     s2[j] += d * d;
     mn[j] = ok && v < mn[j] ? v : mn[j];
     mx[j] = ok && v > mx[j] ? v : mx[j];
     cnt[j] += ok ? 1 : 0;
-  };
-  std::size_t i = first;
-  for (; i + lanes <= n; i += lanes) {
-#pragma omp simd
-    for (std::size_t j = 0; j < lanes; ++j) add(j, data[i + j]);
   }
-  for (std::size_t j = 0; i + j < n; ++j) add(j, data[i + j]);
   double t1 = 0.0;
   double t2 = 0.0;
   std::uint64_t valid = 0;
@@ -379,7 +410,7 @@ class CpuBackend final : public Backend {
   }
 
   static LayerStats chunk_stats(const float* data, std::size_t n) {
-    return chunk_stats_excluding<false>(data, n, 0.0f);
+    return chunk_stats_excluding(data, n, false, 0.0f);
   }
 
   void histogram(const float* data, std::size_t n, double lo, double hi, int nbins,
@@ -414,7 +445,7 @@ void row_stats_excluding(const float* data, std::size_t rows, std::size_t row_le
 #pragma omp parallel for schedule(static) num_threads(nt)
   for (std::ptrdiff_t r = 0; r < count; ++r) {
     const std::size_t b = static_cast<std::size_t>(r) * row_length;
-    out[r] = chunk_stats_excluding<true>(data + b, row_length, excluded);
+    out[r] = chunk_stats_excluding(data + b, row_length, true, excluded);
   }
 }
 
