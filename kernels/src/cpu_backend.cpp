@@ -92,6 +92,36 @@ inline constexpr bool input_major =
     M == CombineMethod::fuzzy_product || M == CombineMethod::fuzzy_sum ||
     M == CombineMethod::fuzzy_gamma;
 
+/// A weighted sum (or index overlay) none of whose inputs may be skipped, the usual case: any
+/// nodata input makes the cell nodata, so the weights present always add up to the sum of all
+/// weights (taken in the same order, so the same bits as combine_cells' general loop) and
+/// there is nothing to renormalise: one running sum and one nodata flag per cell.
+[[gnu::always_inline]] inline void sum_required_inputs(const Program& p, const GroupOp& g,
+                                                       const double* nodes, std::size_t m,
+                                                       double* out) {
+  double a[score_block];
+  std::uint64_t bad[score_block];
+  for (std::size_t i = 0; i < m; ++i) {
+    a[i] = 0.0;
+    bad[i] = 0;
+  }
+  double weights = 0.0;
+  for (int k = g.first_input; k < g.first_input + g.n_inputs; ++k) {
+    const double* v = nodes + static_cast<std::size_t>(p.inputs[k]) * score_block;
+    const double w = p.input_weights[k];
+    weights += w;
+#pragma omp simd
+    for (std::size_t i = 0; i < m; ++i) {
+      const bool ok = is_valid(v[i]);
+      a[i] += ok ? w * v[i] : 0.0;
+      bad[i] |= ok ? 0 : 1;
+    }
+  }
+  const bool none = g.n_inputs == 0 || !(weights > 0.0);
+#pragma omp simd
+  for (std::size_t i = 0; i < m; ++i) out[i] = (bad[i] != 0 || none) ? nan_value() : a[i];
+}
+
 /// One group over m cells with method M fixed at compile time (eval_cell's combine_group).
 /// The weighted sums and fuzzy operators go input by input over the block, with combine_as's
 /// rules: a nodata input that may not be skipped makes the cell nodata, skipped inputs drop out
@@ -103,6 +133,16 @@ template <CombineMethod M>
 [[gnu::always_inline]] inline void combine_cells(const Program& p, const GroupOp& g,
                                                  const double* nodes, const unsigned char* skip,
                                                  std::size_t m, double* out) {
+  if constexpr (M == CombineMethod::weighted_sum || M == CombineMethod::index_overlay) {
+    bool any_skip = false;
+    for (int k = g.first_input; k < g.first_input + g.n_inputs; ++k) {
+      any_skip = any_skip || skip[p.inputs[k]] != 0;
+    }
+    if (!any_skip) {
+      sum_required_inputs(p, g, nodes, m, out);
+      return;
+    }
+  }
   if constexpr (input_major<M>) {
     constexpr bool sums = M == CombineMethod::weighted_sum || M == CombineMethod::index_overlay;
     constexpr bool is_and = M == CombineMethod::fuzzy_and;
@@ -111,8 +151,6 @@ template <CombineMethod M>
     constexpr bool co_prod = M == CombineMethod::fuzzy_sum || M == CombineMethod::fuzzy_gamma;
     double a[score_block];     // sum w x, min, max or product
     double b[score_block];     // sum of weights present, or product of (1 - x)
-    // bit 0: an input skipped, bit 1: nodata, bit 2: one used. As wide as a double, so that the
-    // vector loops need no byte packing and unpacking (which cost more than the arithmetic).
     // bit 0: an input skipped, bit 1: nodata, bit 2: one used. As wide as a double, so that the
     // vector loops need no byte packing and unpacking (which cost more than the arithmetic).
     std::uint64_t state[score_block];

@@ -234,6 +234,7 @@ gk::Program every_op_program(int mask_layer) {
   };
   const std::vector<G> gs = {
       {M::weighted_sum, {0, 1, 2}, {0.5, 0.3, 0.2}, 0.9, 0, 0},
+      {M::weighted_sum, {1, 2, 3}, {0.2, 0.3, 0.5}, 0.9, 0, 0},  // no input may be skipped
       {M::fuzzy_and, {3, 4}, {0.5, 0.5}, 0.9, 0, 0},
       {M::fuzzy_or, {5, 6}, {0.5, 0.5}, 0.9, 0, 1},
       {M::fuzzy_product, {7, 8}, {0.5, 0.5}, 0.9, 0, 0},
