@@ -4,12 +4,11 @@
 
 #include "training_common.hpp"
 
+#include "gp/cli/cluster.hpp"
 #include "gp/cli/runner.hpp"
 #include "gp/error.hpp"
 #include "gp/geo/cell_area.hpp"
 #include "gp/log.hpp"
-
-#include <omp.h>
 
 #include <algorithm>
 #include <charconv>
@@ -89,6 +88,19 @@ void NormalSums::merge(const NormalSums& o) {
   for (std::size_t i = 0; i < xtwx.size(); ++i) xtwx[i] += o.xtwx[i];
   for (std::size_t i = 0; i < grad.size(); ++i) grad[i] += o.grad[i];
   loglik += o.loglik;
+}
+
+void NormalSums::store(double* record) const {
+  std::copy(xtwx.begin(), xtwx.end(), record);
+  std::copy(grad.begin(), grad.end(), record + xtwx.size());
+  record[xtwx.size() + grad.size()] = loglik;
+}
+
+void NormalSums::merge_record(const double* record) {
+  for (std::size_t i = 0; i < xtwx.size(); ++i) xtwx[i] += record[i];
+  const double* g = record + xtwx.size();
+  for (std::size_t i = 0; i < grad.size(); ++i) grad[i] += g[i];
+  loglik += g[grad.size()];
 }
 
 Fit irls(std::size_t p, double start_logit,
@@ -218,6 +230,8 @@ std::unique_ptr<Trained> train(const TrainingContext& ctx) {
   std::vector<bool> cat(n_ev);
   for (std::size_t e = 0; e < n_ev; ++e) cat[e] = m.layers[ev[e]].logistic.type == "categorical";
   std::vector<kernels::LayerStats> st(n_ev);
+  const auto n_windows = static_cast<std::size_t>(training::window_count(ctx));
+  std::vector<kernels::LayerStats> win_stats(n_windows * n_ev);  // per window, then folded
   std::vector<std::map<long long, std::uint64_t>> classes(n_ev);
   std::vector<bool> dep_ok(dep.size(), false);
   std::uint64_t complete = 0;
@@ -228,12 +242,14 @@ std::unique_ptr<Trained> train(const TrainingContext& ctx) {
       fn(d, static_cast<std::size_t>((dep.row[d] - win.row) * win.cols + dep.col[d]));
     }
   };
-  training::for_each_window(ctx, [&](const geo::Window& win, std::vector<std::vector<float>>& buf) {
+  training::for_each_window(ctx, [&](std::int64_t w, const geo::Window& win,
+                                     std::vector<std::vector<float>>& buf) {
     const std::size_t n = win.cells();
     for (std::size_t e = 0; e < n_ev; ++e) {
       const float* data = buf[ev[e]].data();
-      const kernels::LayerStats s = ctx.backend.stats(data, n);
-      st[e].merge(s);
+      // Rows reduced in order: the same bits whatever the thread count of this rank.
+      const kernels::LayerStats s = ctx.backend.stats(data, n, static_cast<std::size_t>(win.cols));
+      win_stats[static_cast<std::size_t>(w) * n_ev + e] = s;
       if (cat[e] && s.valid > 0) {
         const auto lo = static_cast<long long>(std::floor(s.min));
         const long long nb = static_cast<long long>(std::floor(s.max)) - lo + 1;
@@ -264,6 +280,14 @@ std::unique_ptr<Trained> train(const TrainingContext& ctx) {
       dep_ok[d] = ok;
     });
   });
+  // Every rank's windows together: moments folded in window order (the same bits on 1 or N
+  // ranks), integer counts summed, each deposit's flag from the rank that read its cell.
+  cluster::fold_in_window_order(win_stats, n_ev, [&](std::size_t, const kernels::LayerStats* s) {
+    for (std::size_t e = 0; e < n_ev; ++e) st[e].merge(s[e]);
+  });
+  for (auto& c : classes) training::sum_over_ranks(c);
+  cluster::allreduce_sum(&complete, 1);
+  training::or_over_ranks(dep_ok);
   training::drop_where(dep, dep_ok,
                        mask >= 0 ? "outside the territory / boundary mask, or on a cell where "
                                    "an evidence layer is nodata"
@@ -343,37 +367,55 @@ std::unique_ptr<Trained> train(const TrainingContext& ctx) {
     }
     return true;
   };
+  // One IRLS pass: a partial of the sums per window, then the partials folded in window order
+  // on every rank. Inside a window the cells go in chunks that depend only on the window's
+  // size, each summed in cell order and folded in chunk order, so a partial's bits depend
+  // neither on the thread count nor on which rank computed it: 1 or N ranks fit the same bits.
+  constexpr std::size_t min_chunk_cells = 4096;
+  constexpr std::size_t max_chunks = 64;
+  const std::size_t record = NormalSums(p).record_size();
+  std::vector<double> win_sums;
   int passes = 0;
   auto pass = [&](const std::vector<double>& beta) {
     ++passes;
-    NormalSums total(p);
-    training::for_each_window(ctx, [&](const geo::Window& win,
+    win_sums.assign(n_windows * record, 0.0);
+    training::for_each_window(ctx, [&](std::int64_t w, const geo::Window& win,
                                        std::vector<std::vector<float>>& buf) {
-      const auto n = static_cast<std::ptrdiff_t>(win.cells());
-      const int nt = omp_get_max_threads();
-      std::vector<NormalSums> part(static_cast<std::size_t>(nt), NormalSums(p));
-#pragma omp parallel num_threads(nt)
+      const std::size_t n = win.cells();
+      const std::size_t n_chunks =
+          std::clamp<std::size_t>((n + min_chunk_cells - 1) / min_chunk_cells, 1, max_chunks);
+      const std::size_t chunk = (n + n_chunks - 1) / n_chunks;
+      std::vector<NormalSums> part(n_chunks, NormalSums(p));
+#pragma omp parallel
       {
-        NormalSums& s = part[static_cast<std::size_t>(omp_get_thread_num())];
         std::vector<double> x(p);
-#pragma omp for schedule(static)
-        for (std::ptrdiff_t i = 0; i < n; ++i) {
-          if (design(buf, static_cast<std::size_t>(i), x.data())) s.add(x.data(), a, 0.0, beta);
+#pragma omp for schedule(dynamic)
+        for (std::ptrdiff_t c = 0; c < static_cast<std::ptrdiff_t>(n_chunks); ++c) {
+          NormalSums& s = part[static_cast<std::size_t>(c)];
+          const std::size_t end = std::min(n, (static_cast<std::size_t>(c) + 1) * chunk);
+          for (std::size_t i = static_cast<std::size_t>(c) * chunk; i < end; ++i) {
+            if (design(buf, i, x.data())) s.add(x.data(), a, 0.0, beta);
+          }
         }
       }
-      for (const auto& s : part) total.merge(s);
+      NormalSums sum(p);
+      for (const auto& s : part) sum.merge(s);
       // Deposit cells: y = 1 adds x to the gradient and x . beta to the log-likelihood.
       std::vector<double> x(p);
       each_dep_in(win, [&](std::size_t, std::size_t idx) {
         if (!design(buf, idx, x.data())) return;
         double eta = 0.0;
         for (std::size_t j = 0; j < p; ++j) {
-          total.grad[j] += x[j];
+          sum.grad[j] += x[j];
           eta += x[j] * beta[j];
         }
-        total.loglik += eta;
+        sum.loglik += eta;
       });
+      sum.store(win_sums.data() + static_cast<std::size_t>(w) * record);
     });
+    NormalSums total(p);
+    cluster::fold_in_window_order(win_sums, record,
+                                  [&](std::size_t, const double* r) { total.merge_record(r); });
     return total;
   };
   gp::log::info("logistic regression: " + std::to_string(p) + " coefficients, " +
@@ -382,8 +424,8 @@ std::unique_ptr<Trained> train(const TrainingContext& ctx) {
   const Fit fit = irls(p, std::log(n_d / (n_t - n_d)), pass, m.training.max_iterations,
                        m.training.tolerance);
   if (!fit.converged) {
-    gp::log::warning("logistic regression: not converged after " +
-                     std::to_string(fit.iterations) + " iterations (raise max_iterations)");
+    training::warning("logistic regression: not converged after " + std::to_string(fit.iterations) +
+                      " iterations (raise max_iterations)");
   }
   gp::log::info("logistic regression: " + std::to_string(fit.iterations) + " iterations, log L = " +
                 num(fit.loglik));

@@ -423,11 +423,6 @@ RunResult run_model(const model::Model& m, const RunOptions& opt) {
     throw config_error("no output path: set [output] path in the model or pass -o OUT.tif");
   }
   geo::check_output_path(res.output, opt.overwrite);
-  if (cluster::size() > 1 && is_trained_method(m)) {
-    throw config_error("mpirun: this model trains its weights (weights of evidence / logistic "
-                       "regression), which runs on one process only for now (run it without "
-                       "mpirun)");
-  }
   if (needs_vector_plan(m)) {
     // Issue 4: vector layers and the territory mask become temporary rasters on the grid (in
     // the output folder, removed when `plan` goes, also on failure); then a raster-only run.
@@ -625,7 +620,8 @@ RunResult run_model(const model::Model& m, const RunOptions& opt) {
   res.seconds_stats = seconds_since(t_stats);
   res.layer_stats = stats;
   // Issue 5 (trained.hpp): weights of evidence / logistic regression train on the deposits
-  // first; their program, band names and report sections replace the model's own.
+  // first; their program, band names and report sections replace the model's own. Under
+  // mpirun every rank trains on its own windows and ends with the same program (issue 8).
   std::unique_ptr<Trained> trained;
   if (is_trained_method(m)) {
     trained = train_model({m, grid, sources, *backend, rows_per_window, res.output, opt.overwrite});
@@ -718,7 +714,6 @@ RunResult run_model(const model::Model& m, const RunOptions& opt) {
         const std::size_t cells = win.cells();
         if (owns(w)) {
           backend->score(sl.in_ptrs.data(), cells, sl.out_ptrs.data());
-          if (trained) trained->on_window(sl.out_ptrs.data(), cells);  // issue 5
           if (!root) {
             for (std::size_t b = 0; b < n_bands; ++b) cluster::send_floats(sl.out_ptrs[b], cells, 0, w);
             return;
@@ -730,6 +725,9 @@ RunResult run_model(const model::Model& m, const RunOptions& opt) {
         } else {
           return;
         }
+        // Issue 5: the trained method sees every scored window in order, on rank 0 (which
+        // finishes the report), as it would in one process.
+        if (trained) trained->on_window(sl.out_ptrs.data(), cells);
         // Band statistics (rank 0, every window in order), in one pass: the map's nodata value
         // counts as invalid (row_stats_excluding); its invalid cells are the band's nodata.
         for (std::size_t b = 0; b < n_bands; ++b) {

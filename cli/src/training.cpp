@@ -30,6 +30,36 @@ namespace training {
 
 namespace fs = std::filesystem;
 
+std::int64_t window_count(const TrainingContext& ctx) {
+  const std::int64_t rows = std::max<std::int64_t>(1, ctx.rows_per_window);
+  return (ctx.grid.height + rows - 1) / rows;
+}
+
+void sum_over_ranks(std::map<long long, std::uint64_t>& counts) {
+  if (cluster::size() == 1) return;
+  struct Entry {
+    long long cls;
+    std::uint64_t count;
+  };
+  std::vector<Entry> mine;
+  mine.reserve(counts.size());
+  for (const auto& [cls, count] : counts) mine.push_back({cls, count});
+  counts.clear();
+  // Integer sums: the same whatever order the ranks' entries are added in.
+  for (const Entry& e : cluster::allgather(mine)) counts[e.cls] += e.count;
+}
+
+void or_over_ranks(std::vector<bool>& flags) {
+  if (cluster::size() == 1) return;
+  std::vector<unsigned char> bytes(flags.begin(), flags.end());
+  cluster::allreduce_bor(bytes.data(), bytes.size());
+  for (std::size_t i = 0; i < flags.size(); ++i) flags[i] = bytes[i] != 0;
+}
+
+void warning(const std::string& msg) {
+  if (cluster::is_root()) gp::log::warning(msg);
+}
+
 int mask_layer(const model::Model& m) {
   for (std::size_t l = 0; l < m.layers.size(); ++l) {
     if (m.layers[l].mask) return static_cast<int>(l);
@@ -86,7 +116,7 @@ DepositCells place(const TrainingContext& ctx) {
     d.name.push_back(p.name);
   }
   for (const auto& r : placed.rejected) {
-    gp::log::warning("[training] deposits: '" + r.name + "' not used: " + r.reason);
+    warning("[training] deposits: '" + r.name + "' not used: " + r.reason);
   }
   if (!d.shared.empty()) {
     gp::log::info("[training] deposits: " + std::to_string(d.shared.size()) +
@@ -113,7 +143,7 @@ void drop_where(DepositCells& d, const std::vector<bool>& keep, const std::strin
       out.name.push_back(d.name[i]);
     } else {
       out.rejected.push_back({{"name", d.name[i]}, {"reason", reason}});
-      gp::log::warning("[training] deposits: '" + d.name[i] + "' not used: " + reason);
+      warning("[training] deposits: '" + d.name[i] + "' not used: " + reason);
     }
   }
   d = std::move(out);

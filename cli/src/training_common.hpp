@@ -1,13 +1,20 @@
 #pragma once
 // Pieces shared by the data-driven methods (issue 5): deposits on the grid, the window loop of
 // the training pass, side files written safely. Private to cli/src.
+//
+// Under mpirun (issue 8) every rank trains: each reads only the windows it owns (bands of rows,
+// as in the runner's passes), integer counts are summed across ranks, floating-point sums are
+// folded from per-window partials in window order (cluster::fold_in_window_order), so every
+// rank ends with the same trained program, bit for bit the one a single process trains.
 
+#include "gp/cli/cluster.hpp"
 #include "gp/cli/trained.hpp"
 
 #include <nlohmann/json.hpp>
 
 #include <cstdint>
 #include <filesystem>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -37,11 +44,26 @@ int mask_layer(const model::Model& m);
 /// Model indices of the evidence layers: every layer but the mask.
 std::vector<std::size_t> evidence_layers(const model::Model& m);
 
-/// Calls `fn(window, buffers)` for every window, top to bottom, after reading every layer into
-/// `buffers[l]` (NaN = nodata); with a mask layer, cells outside it are set to NaN in every
-/// evidence layer first.
+/// Number of windows of the training pass: bands of `ctx.rows_per_window` full-width rows.
+std::int64_t window_count(const TrainingContext& ctx);
+
+/// Calls `fn(index, window, buffers)` for every window this rank owns (all of them alone), top
+/// to bottom, after reading every layer into `buffers[l]` (NaN = nodata); with a mask layer,
+/// cells outside it are set to NaN in every evidence layer first. Window `index` is band
+/// `index` of rows, owned by rank index % size like the runner's bands.
 template <class Fn>
 void for_each_window(const TrainingContext& ctx, Fn&& fn);
+
+/// Cells (or deposits) per integer class, summed over the ranks: every rank ends with the
+/// whole grid's counts (exact; the ranks' classes need not be the same).
+void sum_over_ranks(std::map<long long, std::uint64_t>& counts);
+
+/// Flags (one per deposit) set on any rank: a deposit's cell lies in one rank's window, where
+/// its flag is decided; every rank ends with every deposit's flag.
+void or_over_ranks(std::vector<bool>& flags);
+
+/// A training warning, logged once for the run (by rank 0; every rank trains the same way).
+void warning(const std::string& msg);
 
 /// A text side file beside the map: written under a hidden temporary name, moved into place by
 /// commit(), removed by the destructor otherwise.
@@ -84,7 +106,9 @@ void for_each_window(const TrainingContext& ctx, Fn&& fn) {
                                 static_cast<std::size_t>(grid.width);
   std::vector<std::vector<float>> buf(n_layers, std::vector<float>(win_cells));
   const int mask = mask_layer(ctx.model);
-  for (std::int64_t r0 = 0; r0 < grid.height; r0 += rows) {
+  for (std::int64_t w = 0; w * rows < grid.height; ++w) {
+    if (!cluster::owns(w)) continue;  // each MPI rank reads only its own bands of rows
+    const std::int64_t r0 = w * rows;
     geo::Window win;
     win.col = 0;
     win.cols = grid.width;
@@ -103,7 +127,7 @@ void for_each_window(const TrainingContext& ctx, Fn&& fn) {
         }
       }
     }
-    fn(win, buf);
+    fn(w, win, buf);
   }
 }
 

@@ -5,6 +5,7 @@
 
 #include "training_common.hpp"
 
+#include "gp/cli/cluster.hpp"
 #include "gp/cli/runner.hpp"
 #include "gp/error.hpp"
 #include "gp/geo/cell_area.hpp"
@@ -637,6 +638,13 @@ std::unique_ptr<Trained> train(const TrainingContext& ctx) {
   std::vector<std::uint64_t> win_bins;
   std::size_t next_dep = 0;
   constexpr long long max_bins = 1LL << 22;
+  auto check_span = [&](std::size_t e, long long nbins) {
+    if (nbins > max_bins) {
+      throw input_error(layer_what(m.layers[ev[e]].name) + ": its values span " +
+                        std::to_string(nbins) + " integer classes (at most " +
+                        std::to_string(max_bins) + "; give wofe breaks for a continuous layer)");
+    }
+  };
   std::vector<std::uint64_t> hist;
   auto add_hist = [&](std::size_t e, const float* data, std::size_t ncell, long long lo,
                       long long nbins) {
@@ -648,7 +656,7 @@ std::unique_ptr<Trained> train(const TrainingContext& ctx) {
     }
   };
 
-  training::for_each_window(ctx, [&](const geo::Window& win,
+  training::for_each_window(ctx, [&](std::int64_t, const geo::Window& win,
                                      std::vector<std::vector<float>>& buf) {
     const std::size_t ncell = win.cells();
     // Cells per integer class: one counting pass per layer; a window with classes outside the
@@ -667,12 +675,7 @@ std::unique_ptr<Trained> train(const TrainingContext& ctx) {
         const auto hi = nb == 0 ? static_cast<long long>(std::floor(t.max))
                                 : std::max(int_lo[e] + nb - 1, static_cast<long long>(std::floor(t.max)));
         const long long nbins = hi - lo + 1;
-        if (nbins > max_bins) {
-          throw input_error(layer_what(m.layers[ev[e]].name) + ": its values span " +
-                            std::to_string(nbins) + " integer classes (at most " +
-                            std::to_string(max_bins) +
-                            "; give wofe breaks for a continuous layer)");
-        }
+        check_span(e, nbins);
         std::vector<std::uint64_t> wider(static_cast<std::size_t>(nbins), 0);
         for (long long k = 0; k < nb; ++k) {
           wider[static_cast<std::size_t>(int_lo[e] - lo + k)] = acc[static_cast<std::size_t>(k)];
@@ -716,7 +719,9 @@ std::unique_ptr<Trained> train(const TrainingContext& ctx) {
       }
     }
     union_cells += u;
-    // Deposit cells in this window (sorted by row).
+    // Deposit cells in this window (sorted by row; under MPI, those of the windows before it
+    // may lie in another rank's windows).
+    while (next_dep < dep.size() && dep.row[next_dep] < win.row) ++next_dep;
     while (next_dep < dep.size() && dep.row[next_dep] < win.row + win.rows) {
       const auto idx = static_cast<std::size_t>((dep.row[next_dep] - win.row) * win.cols +
                                                 dep.col[next_dep]);
@@ -737,6 +742,19 @@ std::unique_ptr<Trained> train(const TrainingContext& ctx) {
       if (int_bins[e][k] != 0) cells[e][int_lo[e] + static_cast<long long>(k)] += int_bins[e][k];
     }
   }
+  // Under mpirun each rank counted its own windows: every count is an integer, so the sums
+  // over the ranks are the one-process counts exactly.
+  for (std::size_t e = 0; e < n_ev; ++e) {
+    training::sum_over_ranks(cells[e]);
+    training::sum_over_ranks(deps[e]);
+    // One process sees the whole range of an integer-class layer; a rank only its share.
+    if (breaks[e].empty() && !cells[e].empty()) {
+      check_span(e, cells[e].rbegin()->first - cells[e].begin()->first + 1);
+    }
+  }
+  cluster::allreduce_sum(dep_on_nodata.data(), dep_on_nodata.size());
+  cluster::allreduce_sum(&union_cells, 1);
+  training::or_over_ranks(dep_in_union);
   training::drop_where(dep, dep_in_union,
                        mask >= 0 ? "outside the territory / boundary mask, or on a cell where "
                                    "every evidence layer is nodata"
@@ -769,7 +787,7 @@ std::unique_ptr<Trained> train(const TrainingContext& ctx) {
       cc.push_back(k);
     }
     LayerWeights lw = layer_weights(L.name, L.wofe, cc, tr->cell_units, tr->cell_km2);
-    for (const auto& note : lw.notes) gp::log::warning(layer_what(L.name) + ": " + note);
+    for (const auto& note : lw.notes) training::warning(layer_what(L.name) + ": " + note);
     std::string msg = layer_what(L.name) + ": " + std::to_string(lw.classes.size()) +
                       " classes, " + std::to_string(lw.deposits) + " deposits";
     if (lw.threshold) msg += ", threshold " + num(*lw.threshold) + " (" + lw.threshold_rule + ")";

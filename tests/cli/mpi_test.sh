@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# MPI runs (CPU backend): 2 and 3 ranks give the same output bytes as one process, and a rank
-# failure ends the run with a clear message and no output. Usage: mpi_test.sh GEOPROSPECT SRC TMP
+# MPI runs (CPU backend): 2 and 3 ranks give the same output bytes as one process (trained
+# models' side files included), and a rank failure ends the run with a clear message and no
+# output. Usage: mpi_test.sh GEOPROSPECT SRC TMP
 set -euo pipefail
 exe=$1; src=$2; tmp=$3/mpi_test_$$
 rm -rf "$tmp"; mkdir -p "$tmp"
@@ -96,17 +97,64 @@ same_with_ranks "boundary mask + distance layer" "$v/vector.toml" "$v/one.tif" -
 left=$(ls -A "$v" | grep gp-tmp || true)
 [ -z "$left" ] || fail "temporary vector rasters left: $left"
 
-# A rank that fails: non-zero exit, an error line naming the rank, nothing left in the folder.
-mkdir -p "$tmp/fail"
-set +e
-GP_TEST_FAIL_RANK=1 mpirun --oversubscribe -np 2 -x GP_TEST_FAIL_RANK "$exe" run \
-  "$src/data-samples/sirsam/ree_radiometric.toml" -o "$tmp/fail/map.tif" --quiet --window-rows 16 \
-  >/dev/null 2>"$tmp/fail_err.txt"
-rc=$?
-set -e
-[ "$rc" -ne 0 ] || fail "a failing rank gave exit code 0"
-grep -q "geoprospect: error: rank 1/2: injected fault" "$tmp/fail_err.txt" || { cat "$tmp/fail_err.txt" >&2; fail "no clear error line naming the rank"; }
-left=$(ls -A "$tmp/fail")
-[ -z "$left" ] || fail "files left after a rank failure: $left"
-echo "ok: rank failure -> exit $rc, clear message, no output"
+# Trained models (weights of evidence, logistic regression): every rank trains on its own
+# windows. The map and every side file (weights tables, styles, classes map, quicklook) are the
+# same bytes as one process; so is the report, but for what describes the run itself (times,
+# threads) and the folder its paths name.
+report_body() {
+  python3 - "$1" <<'PY'
+import json, os, sys
+path = sys.argv[1]
+with open(path) as f:
+    r = json.load(f)
+for key in ("run", "timings_s", "device"):
+    r.pop(key, None)
+for method in ("weights_of_evidence", "logistic_regression"):
+    r.get(method, {}).pop("training_seconds", None)
+print(json.dumps(r, indent=1).replace(os.path.dirname(path) + "/", "OUT/"))
+PY
+}
+for model in iocg_wofe_multiclass iocg_logistic; do
+  m="$src/data-samples/cloncurry/$model.toml"
+  for n in 1 2 3; do
+    d="$tmp/$model/np$n"; mkdir -p "$d"
+    # Windows of 32 rows: 78 bands of the 2487-row grid, several per rank.
+    if [ "$n" = 1 ]; then
+      "$exe" run "$m" -o "$d/map.tif" --quiet --window-rows 32 >/dev/null
+      continue
+    fi
+    mpirun --oversubscribe -np "$n" "$exe" run "$m" -o "$d/map.tif" --quiet --window-rows 32 \
+      >"$tmp/out_$n.txt" 2>"$tmp/err_$n.txt" || { cat "$tmp/err_$n.txt" >&2; fail "$model: mpirun -np $n failed"; }
+    [ "$(grep -c '^wrote ' "$tmp/out_$n.txt")" = 1 ] || fail "$model: -np $n: expected one 'wrote' line from rank 0"
+    [ ! -s "$tmp/err_$n.txt" ] || { cat "$tmp/err_$n.txt" >&2; fail "$model: -np $n wrote to stderr"; }
+    ref="$tmp/$model/np1"
+    [ "$(ls "$ref")" = "$(ls "$d")" ] || fail "$model: -np $n wrote other files: $(ls "$d")"
+    for f in "$ref"/*; do
+      name=$(basename "$f")
+      case "$name" in
+        *_report.json) [ "$(report_body "$f")" = "$(report_body "$d/$name")" ] ||
+                         fail "$model: -np $n report differs from one process" ;;
+        *) cmp "$f" "$d/$name" || fail "$model: -np $n $name differs from one process" ;;
+      esac
+    done
+    echo "ok: $model -np $n: all $(ls "$d" | wc -l) files (map, side files, report) identical"
+  done
+done
+
+# A rank that fails: non-zero exit, an error line naming the rank, nothing left in the folder
+# (a trained model's side files included).
+for model in sirsam/ree_radiometric cloncurry/iocg_wofe_binary; do
+  rm -rf "$tmp/fail"; mkdir -p "$tmp/fail"
+  set +e
+  GP_TEST_FAIL_RANK=1 mpirun --oversubscribe -np 2 -x GP_TEST_FAIL_RANK "$exe" run \
+    "$src/data-samples/$model.toml" -o "$tmp/fail/map.tif" --quiet --window-rows 16 \
+    >/dev/null 2>"$tmp/fail_err.txt"
+  rc=$?
+  set -e
+  [ "$rc" -ne 0 ] || fail "$model: a failing rank gave exit code 0"
+  grep -q "geoprospect: error: rank 1/2: injected fault" "$tmp/fail_err.txt" || { cat "$tmp/fail_err.txt" >&2; fail "$model: no clear error line naming the rank"; }
+  left=$(ls -A "$tmp/fail")
+  [ -z "$left" ] || fail "$model: files left after a rank failure: $left"
+  echo "ok: $model: rank failure -> exit $rc, clear message, no output"
+done
 rm -rf "$tmp"

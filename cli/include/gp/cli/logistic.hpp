@@ -29,6 +29,12 @@ struct NormalSums {
   void add(const double* x, double trials, double successes, const std::vector<double>& beta);
   /// Folds `o` into this.
   void merge(const NormalSums& o);
+  /// The sums as one flat record of record_size() doubles (X^T W X, gradient, log-likelihood):
+  /// the form in which per-window partials travel between MPI ranks.
+  [[nodiscard]] std::size_t record_size() const { return p * p + p + 1; }
+  void store(double* record) const;
+  /// Folds a record written by store() into this: the same additions as merge().
+  void merge_record(const double* record);
 };
 
 struct Fit {

@@ -40,7 +40,8 @@ class Trained {
   kernels::Program program{};
   std::vector<double> aux;
   std::vector<std::string> band_names;  ///< band 1 first
-  /// Each scored window: `bands[b]` holds `n` values (program.out_nodata where nodata).
+  /// Each scored window, in window order, on rank 0 only under mpirun (the rank that writes
+  /// the outputs): `bands[b]` holds `n` values (program.out_nodata where nodata).
   virtual void on_window(const float* const* bands, std::size_t n) { (void)bands; (void)n; }
   /// After the map is written and its band statistics known, before the outputs are finished:
   /// adds report sections to res.report and writes side files under temporary names.
@@ -55,7 +56,9 @@ inline bool is_trained_method(const model::Model& m) {
 }
 
 /// Runs the training pass of the model's method. Throws gp::input_error / gp::config_error
-/// (one line) before any output is written.
+/// (one line) before any output is written. Under mpirun every rank calls it (it is
+/// collective): each reads its own windows, and all return the same program, bit for bit the
+/// one of a single process.
 std::unique_ptr<Trained> train_model(const TrainingContext& ctx);
 
 }  // namespace gp::cli
