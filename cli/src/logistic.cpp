@@ -236,12 +236,6 @@ std::unique_ptr<Trained> train(const TrainingContext& ctx) {
   std::vector<bool> dep_ok(dep.size(), false);
   std::uint64_t complete = 0;
   std::vector<std::uint64_t> hist;
-  auto each_dep_in = [&](const geo::Window& win, auto&& fn) {
-    for (std::size_t d = 0; d < dep.size(); ++d) {
-      if (dep.row[d] < win.row || dep.row[d] >= win.row + win.rows) continue;
-      fn(d, static_cast<std::size_t>((dep.row[d] - win.row) * win.cols + dep.col[d]));
-    }
-  };
   training::for_each_window(ctx, [&](std::int64_t w, const geo::Window& win,
                                      std::vector<std::vector<float>>& buf) {
     const std::size_t n = win.cells();
@@ -274,7 +268,7 @@ std::unique_ptr<Trained> train(const TrainingContext& ctx) {
       c += ok ? 1 : 0;
     }
     complete += c;
-    each_dep_in(win, [&](std::size_t d, std::size_t idx) {
+    training::for_each_deposit_in(dep, win, [&](std::size_t d, std::size_t idx) {
       bool ok = true;
       for (std::size_t e = 0; e < n_ev && ok; ++e) ok = std::isfinite(buf[ev[e]][idx]);
       dep_ok[d] = ok;
@@ -402,7 +396,7 @@ std::unique_ptr<Trained> train(const TrainingContext& ctx) {
       for (const auto& s : part) sum.merge(s);
       // Deposit cells: y = 1 adds x to the gradient and x . beta to the log-likelihood.
       std::vector<double> x(p);
-      each_dep_in(win, [&](std::size_t, std::size_t idx) {
+      training::for_each_deposit_in(dep, win, [&](std::size_t, std::size_t idx) {
         if (!design(buf, idx, x.data())) return;
         double eta = 0.0;
         for (std::size_t j = 0; j < p; ++j) {

@@ -624,7 +624,8 @@ RunResult run_model(const model::Model& m, const RunOptions& opt) {
   // mpirun every rank trains on its own windows and ends with the same program (issue 8).
   std::unique_ptr<Trained> trained;
   if (is_trained_method(m)) {
-    trained = train_model({m, grid, sources, *backend, rows_per_window, res.output, opt.overwrite});
+    trained = train_model({m, grid, sources, *backend, rows_per_window, res.output, opt.overwrite,
+                           cols_per_window});
   }
   std::vector<double> aux;
   const kernels::Program program = trained ? trained->program : build_program(m, stats, pct, aux);

@@ -622,7 +622,7 @@ std::unique_ptr<Trained> train(const TrainingContext& ctx) {
   }
 
   const std::size_t win_cap = static_cast<std::size_t>(std::min(ctx.rows_per_window, grid.height)) *
-                              static_cast<std::size_t>(grid.width);
+                              static_cast<std::size_t>(training::window_cols(ctx));
   std::vector<std::vector<float>> cls_buf;  // class indices of the break layers of one batch
   // Integer-class layers: bins from int_lo[e] on, counted on the backend's device.
   const bool on_cuda = ctx.backend.name().rfind("cuda", 0) == 0;
@@ -636,7 +636,6 @@ std::unique_ptr<Trained> train(const TrainingContext& ctx) {
   std::vector<std::vector<std::uint64_t>> int_bins(n_ev);
   std::vector<long long> int_lo(n_ev, 0);
   std::vector<std::uint64_t> win_bins;
-  std::size_t next_dep = 0;
   constexpr long long max_bins = 1LL << 22;
   auto check_span = [&](std::size_t e, long long nbins) {
     if (nbins > max_bins) {
@@ -719,23 +718,18 @@ std::unique_ptr<Trained> train(const TrainingContext& ctx) {
       }
     }
     union_cells += u;
-    // Deposit cells in this window (sorted by row; under MPI, those of the windows before it
-    // may lie in another rank's windows).
-    while (next_dep < dep.size() && dep.row[next_dep] < win.row) ++next_dep;
-    while (next_dep < dep.size() && dep.row[next_dep] < win.row + win.rows) {
-      const auto idx = static_cast<std::size_t>((dep.row[next_dep] - win.row) * win.cols +
-                                                dep.col[next_dep]);
+    // Deposit cells in this window.
+    training::for_each_deposit_in(dep, win, [&](std::size_t d, std::size_t idx) {
       for (std::size_t e = 0; e < n_ev; ++e) {
         const float v = buf[ev[e]][idx];
         if (!std::isfinite(v)) {
           ++dep_on_nodata[e];
           continue;
         }
-        dep_in_union[next_dep] = true;
+        dep_in_union[d] = true;
         deps[e][static_cast<long long>(class_of(static_cast<double>(v), breaks[e]))] += 1;
       }
-      ++next_dep;
-    }
+    });
   });
   for (std::size_t e = 0; e < n_ev; ++e) {
     for (std::size_t k = 0; k < int_bins[e].size(); ++k) {

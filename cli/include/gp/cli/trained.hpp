@@ -31,6 +31,9 @@ struct TrainingContext {
   std::int64_t rows_per_window{1};
   std::filesystem::path output;  ///< the map's final path (side files go beside it)
   bool overwrite{false};
+  /// Columns of a training window (the runner's column segments on wide grids, so memory stays
+  /// bounded by the window whatever the width); 0: the grid's width.
+  std::int64_t cols_per_window{0};
 };
 
 /// A trained model, ready for the runner's mapping pass.
