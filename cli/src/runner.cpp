@@ -810,7 +810,9 @@ RunResult run_model(const model::Model& m, const RunOptions& opt) {
   res.seconds_score = seconds_since(t_score);
   bar.update(1.0);
   // Issue 6: [validation] and [uncertainty] on the committed map (gp/cli/uncertainty.hpp).
-  run_analyses(m, opt, {grid, program, aux, sources, rows_per_window, outputs.map_temp()}, res);
+  run_analyses(m, opt,
+               {grid, program, aux, sources, rows_per_window, outputs.map_temp(), cols_per_window},
+               res);
   if (trained) trained->before_outputs(res);  // issue 5: report sections, weights tables
   outputs.finish(res);  // COG, classes, styles, quicklook, report; then all into place
   if (trained) trained->after_outputs(res);

@@ -268,17 +268,23 @@ UncertaintyResult run_uncertainty(const model::UncertaintySpec& spec, const Anal
   const int n_in = kernels::program_inputs(ctx.program);
   GP_EXPECTS(static_cast<int>(ctx.sources.size()) >= n_in, error,
              "uncertainty: fewer sources than program inputs");
+  // The runner's windows: bands of rows, cut into column segments on grids wider than a
+  // segment, so memory is bounded by the window whatever the width.
   const std::int64_t rows = std::max<std::int64_t>(1, ctx.rows_per_window);
+  const std::int64_t cols =
+      ctx.cols_per_window > 0 ? std::min(ctx.cols_per_window, grid.width) : grid.width;
+  const std::int64_t n_segments = (grid.width + cols - 1) / cols;
+  const std::int64_t n_windows = (grid.height + rows - 1) / rows * n_segments;
   const std::size_t win_cells = static_cast<std::size_t>(std::min(rows, grid.height)) *
-                                static_cast<std::size_t>(grid.width);
+                                static_cast<std::size_t>(cols);
   std::vector<std::vector<float>> buf(static_cast<std::size_t>(n_in), std::vector<float>(win_cells));
   std::vector<const float*> ptrs(static_cast<std::size_t>(n_in));
-  auto read_window = [&](std::int64_t r0) {
+  auto read_window = [&](std::int64_t w) {
     geo::Window win;
-    win.col = 0;
-    win.cols = grid.width;
-    win.row = r0;
-    win.rows = std::min(rows, grid.height - r0);
+    win.col = (w % n_segments) * cols;
+    win.cols = std::min(cols, grid.width - win.col);
+    win.row = (w / n_segments) * rows;
+    win.rows = std::min(rows, grid.height - win.row);
     for (int l = 0; l < n_in; ++l) {
       ctx.sources[static_cast<std::size_t>(l)]->read(win, buf[static_cast<std::size_t>(l)].data());
       ptrs[static_cast<std::size_t>(l)] = buf[static_cast<std::size_t>(l)].data();
@@ -291,8 +297,8 @@ UncertaintyResult run_uncertainty(const model::UncertaintySpec& spec, const Anal
   const std::clock_t c1 = std::clock();
   std::vector<std::uint64_t> hist(static_cast<std::size_t>(spec.draws) * kernels::mc_bins, 0);
   std::vector<std::uint64_t> part;  // the device's counts of one window, added once complete
-  for (std::int64_t r0 = 0; r0 < grid.height; r0 += rows) {
-    const geo::Window win = read_window(r0);
+  for (std::int64_t w = 0; w < n_windows; ++w) {
+    const geo::Window win = read_window(w);
     if (!on_device) {
       mc->histogram(ptrs.data(), win.cells(), hist.data());
       continue;
@@ -332,8 +338,8 @@ UncertaintyResult run_uncertainty(const model::UncertaintySpec& spec, const Anal
   const auto ndf = static_cast<float>(nodata);
   auto cpu = kernels::make_cpu_backend(opt.threads);
   std::vector<float> scratch(win_cells);
-  for (std::int64_t r0 = 0; r0 < grid.height; r0 += rows) {
-    const geo::Window win = read_window(r0);
+  for (std::int64_t w = 0; w < n_windows; ++w) {
+    const geo::Window win = read_window(w);
     on_engine("summarising the draws per cell", [&](kernels::MonteCarlo& m) {
       m.cell_stats(ptrs.data(), win.cells(), thr, ndf, optr.data());
     });
@@ -346,7 +352,11 @@ UncertaintyResult run_uncertainty(const model::UncertaintySpec& spec, const Anal
       }
       acc[static_cast<std::size_t>(k)].merge(cpu->stats(scratch.data(), win.cells()));
     }
-    writer.write_rows(optr.data(), win.rows);
+    if (win.cols == grid.width) {
+      writer.write_rows(optr.data(), win.rows);
+    } else {
+      writer.write_window(optr.data(), win);
+    }
     res.cells += win.cells();
   }
   for (int k = 0; k < kernels::mc_outputs; ++k) {

@@ -26,6 +26,7 @@
 #include <cmath>
 #include <cstdint>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <limits>
@@ -820,10 +821,13 @@ TEST(ReliabilityDeterminism, MultiBandNetworkSameBytesAcrossRunsWindowsAndThread
 // whole segments, so memory does not grow with the width. Output bytes and whole-grid
 // statistics (linear's min/max, ms-large's mean/std, percentile) must not depend on it: the
 // default split, full-width windows of several heights and one thread all give the same file.
-TEST(ReliabilityDeterminism, WideGridSameBytesWithColumnWindowsAndFullWidthWindows) {
-  const fs::path dir = scratch_dir();
-  const int w = 2 * 8192 + 700;  // two whole segments and a partial one
-  const int h = 300;             // a whole tile row and a partial one
+constexpr int wide_w = 2 * 8192 + 700;  // two whole segments and a partial one
+constexpr int wide_h = 300;             // a whole tile row and a partial one
+
+/// w0.tif, w1.tif, w2.tif in `dir`: wide_w x wide_h smooth layers with scattered nodata.
+void write_wide_layers(const fs::path& dir) {
+  const int w = wide_w;
+  const int h = wide_h;
   const double nd = -9999.0;
   for (int k = 0; k < 3; ++k) {
     std::vector<float> v(static_cast<std::size_t>(w) * static_cast<std::size_t>(h));
@@ -838,6 +842,12 @@ TEST(ReliabilityDeterminism, WideGridSameBytesWithColumnWindowsAndFullWidthWindo
     write_raster(dir / ("w" + std::to_string(k) + ".tif"), "EPSG:3577", -1060000, -2985000, 30,
                  30, w, h, v, &nd);
   }
+}
+
+TEST(ReliabilityDeterminism, WideGridSameBytesWithColumnWindowsAndFullWidthWindows) {
+  const fs::path dir = scratch_dir();
+  const int w = wide_w;
+  write_wide_layers(dir);
   write_text(dir / "wide.toml", R"(
 [model]
 name = "wide"
@@ -901,9 +911,65 @@ format = "gtiff"
     ASSERT_FALSE(bytes.empty());
     if (first.empty()) {
       first = bytes;
-      EXPECT_GT(res.valid_cells, static_cast<std::uint64_t>(w) * h / 2);
+      EXPECT_GT(res.valid_cells, static_cast<std::uint64_t>(w) * wide_h / 2);
     } else {
       EXPECT_TRUE(bytes == first) << "output bytes differ";
+    }
+  }
+}
+
+// The [uncertainty] passes read the runner's windows too (column segments on a wide grid):
+// the Monte Carlo bands must not depend on the split. Cell values are compared (the bands'
+// STATISTICS_* metadata fold window by window, so their last digits may differ).
+TEST(ReliabilityDeterminism, WideGridUncertaintySameCellsWithColumnWindows) {
+  const fs::path dir = scratch_dir();
+  write_wide_layers(dir);
+  write_text(dir / "wide_mc.toml", R"(
+[model]
+name = "wide-mc"
+[[layer]]
+name = "a"
+path = "w0.tif"
+transform = { kind = "linear" }
+weight = 0.6
+[[layer]]
+name = "b"
+path = "w1.tif"
+transform = { kind = "large", midpoint = 20.0, spread = 2.0 }
+weight = 0.4
+[combine]
+method = "weighted-sum"
+[output]
+format = "gtiff"
+[uncertainty]
+draws = 6
+seed = 11
+weights = { dirichlet = 30 }
+membership = { midpoint = 0.1, spread = 0.1 }
+)");
+  const gm::Model m = gm::load_model(dir / "wide_mc.toml");
+  std::vector<std::vector<float>> first;
+  for (const std::int64_t rows : {std::int64_t{0}, std::int64_t{256}}) {
+    SCOPED_TRACE("window rows " + std::to_string(rows));
+    gc::RunOptions opt;
+    opt.output = dir / ("mc_" + std::to_string(rows) + ".tif");
+    opt.device = gc::DeviceChoice::cpu;
+    opt.progress = false;
+    opt.window_rows = rows;
+    const gc::RunResult res = gc::run_model(m, opt);
+    EXPECT_EQ(res.report["windows"]["cols"].get<std::int64_t>(), rows == 0 ? 8192 : wide_w);
+    const fs::path mc = dir / ("mc_" + std::to_string(rows) + "_uncertainty.tif");
+    ASSERT_TRUE(fs::exists(mc));
+    std::vector<std::vector<float>> bands;
+    for (int b = 1; b <= 5; ++b) bands.push_back(gp::test::read_raster(mc, b));
+    ASSERT_EQ(bands[0].size(), static_cast<std::size_t>(wide_w) * wide_h);
+    if (first.empty()) {
+      first = bands;
+      continue;
+    }
+    for (int b = 0; b < 5; ++b) {
+      EXPECT_TRUE(std::memcmp(first[b].data(), bands[b].data(), bands[b].size() * sizeof(float)) == 0)
+          << "band " << b + 1 << " differs";
     }
   }
 }

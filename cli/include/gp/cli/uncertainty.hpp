@@ -95,6 +95,8 @@ struct AnalysisContext {
   const std::vector<std::unique_ptr<geo::RasterSource>>& sources;  ///< one per program input
   std::int64_t rows_per_window;
   std::filesystem::path map;  ///< the committed map (temporary name until outputs finish)
+  /// Columns of a window (the runner's column segments on wide grids); 0: the grid's width.
+  std::int64_t cols_per_window{0};
 };
 
 /// Runs the Monte Carlo passes and writes `out` (a multi-band GeoTIFF). `score_lo`/`score_hi`:
