@@ -362,24 +362,37 @@ ValidationResult validate_map(const ValidateOptions& opt) {
   int bx = 0;
   int by = 0;
   band->GetBlockSize(&bx, &by);
+  // Windows of whole blocks: full-width strips of about window_cells, or, when a row of blocks
+  // does not fit (a continental map), one row of blocks cut into column segments, so that no
+  // block is decoded twice and memory stays bounded by the window whatever the width. The
+  // counts are integers: the split does not change them.
   std::int64_t rows = std::max<std::int64_t>(1, opt.window_cells / std::max<std::int64_t>(1, grid.width));
+  std::int64_t cols = grid.width;
   if (by > 0 && rows > by) rows = rows / by * by;  // whole blocks
+  if (by > 1 && rows < by && bx > 0 && grid.width > geo::segment_columns(bx)) {
+    rows = by;
+    cols = std::max<std::int64_t>(bx, opt.window_cells / by / bx * bx);
+    cols = std::min(cols, grid.width);
+  }
   std::vector<float> buf(static_cast<std::size_t>(std::min(rows, grid.height)) *
-                         static_cast<std::size_t>(grid.width));
+                         static_cast<std::size_t>(cols));
   for (std::int64_t r0 = 0; r0 < grid.height; r0 += rows) {
-    const std::int64_t nr = std::min(rows, grid.height - r0);
-    if (band->RasterIO(GF_Read, 0, static_cast<int>(r0), static_cast<int>(grid.width),
-                       static_cast<int>(nr), buf.data(), static_cast<int>(grid.width),
-                       static_cast<int>(nr), GDT_Float32, 0, 0, nullptr) != CE_None) {
-      throw input_error("cannot read " + opt.map.string() + ": " + geo::last_gdal_error());
-    }
-    const std::size_t cells = static_cast<std::size_t>(nr) * static_cast<std::size_t>(grid.width);
-    if (has_nd != 0) {
-      for (std::size_t i = 0; i < cells; ++i) {
-        if (is_nodata(buf[i])) buf[i] = std::numeric_limits<float>::quiet_NaN();
+    for (std::int64_t c0 = 0; c0 < grid.width; c0 += cols) {
+      const std::int64_t nr = std::min(rows, grid.height - r0);
+      const std::int64_t nc = std::min(cols, grid.width - c0);
+      if (band->RasterIO(GF_Read, static_cast<int>(c0), static_cast<int>(r0), static_cast<int>(nc),
+                         static_cast<int>(nr), buf.data(), static_cast<int>(nc),
+                         static_cast<int>(nr), GDT_Float32, 0, 0, nullptr) != CE_None) {
+        throw input_error("cannot read " + opt.map.string() + ": " + geo::last_gdal_error());
       }
+      const std::size_t cells = static_cast<std::size_t>(nr) * static_cast<std::size_t>(nc);
+      if (has_nd != 0) {
+        for (std::size_t i = 0; i < cells; ++i) {
+          if (is_nodata(buf[i])) buf[i] = std::numeric_limits<float>::quiet_NaN();
+        }
+      }
+      counter->add(buf.data(), cells);
     }
-    counter->add(buf.data(), cells);
   }
   const std::vector<std::uint64_t> counts = counter->counts();
   res.valid_cells = std::accumulate(counts.begin(), counts.end(), std::uint64_t{0});

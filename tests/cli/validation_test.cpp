@@ -337,6 +337,56 @@ TEST(Validation, MatchesBruteForcePairwiseRanksOnRandomMap) {
   EXPECT_NEAR(trapezoid(r.all.roc), r.all.roc_auc, 1e-12);
 }
 
+// A tiled map wider than a column segment whose block rows do not fit the window: validate
+// reads one row of blocks in column windows (each block decoded once, memory bounded by the
+// window). The counts are integers, so every figure equals one whole-map window's, and the
+// valid count is the brute-force one.
+TEST(Validation, WideTiledMapInColumnWindowsSameAsOneWindow) {
+  const fs::path dir = gp::test::scratch_dir();
+  const int w = 8192 + 600;
+  const int h = 300;
+  std::vector<float> v(static_cast<std::size_t>(w) * h);
+  std::uint64_t valid = 0;
+  for (int r = 0; r < h; ++r) {
+    for (int c = 0; c < w; ++c) {
+      const bool hole = (r * 31 + c * 17) % 89 == 0;
+      const float x = static_cast<float>(((r * 7 + c * 3) % 1000) / 1000.0);
+      v[static_cast<std::size_t>(r) * w + c] = hole ? static_cast<float>(nd) : x;
+      valid += hole ? 0 : 1;
+    }
+  }
+  const fs::path strips = write_map(dir, w, h, v);
+  const fs::path tiled = dir / "tiled.tif";
+  {
+    GDALDataset* src = static_cast<GDALDataset*>(GDALOpen(strips.c_str(), GA_ReadOnly));
+    ASSERT_NE(src, nullptr);
+    const char* co[] = {"TILED=YES", "BLOCKXSIZE=256", "BLOCKYSIZE=256", nullptr};
+    GDALDataset* dst = GetGDALDriverManager()->GetDriverByName("GTiff")->CreateCopy(
+        tiled.c_str(), src, FALSE, const_cast<char**>(co), nullptr, nullptr);
+    ASSERT_NE(dst, nullptr);
+    GDALClose(dst);
+    GDALClose(src);
+  }
+  std::vector<Dep> deps;
+  for (int i = 0; i < 40; ++i) deps.push_back({"d" + std::to_string(i), (i * 211) % w, (i * 7) % h});
+  const auto csv = write_deposits(dir, deps);
+  auto small = options(tiled, csv);
+  small.window_cells = 1 << 16;  // 7 full-width rows: less than a block row -> column windows
+  auto whole = options(tiled, csv);
+  whole.window_cells = static_cast<std::int64_t>(w) * h;
+  const ValidationResult a = gp::cli::validate_map(small);
+  const ValidationResult b = gp::cli::validate_map(whole);
+  EXPECT_EQ(a.valid_cells, valid);
+  EXPECT_EQ(b.valid_cells, valid);
+  EXPECT_EQ(a.nodata_cells, b.nodata_cells);
+  ASSERT_EQ(a.deposits.size(), b.deposits.size());
+  EXPECT_EQ(a.all.auc, b.all.auc);
+  EXPECT_EQ(a.all.roc_auc, b.all.roc_auc);
+  for (std::size_t i = 0; i < a.deposits.size(); ++i) {
+    EXPECT_EQ(a.deposits[i].score, b.deposits[i].score) << i;
+  }
+}
+
 // ---- folds ------------------------------------------------------------------------------------
 
 std::vector<RankedDeposit> fake_deposits(int n) {
