@@ -584,4 +584,48 @@ TEST(BadInput, ExistingOutputIsReplacedWithOverwrite) {
   EXPECT_TRUE(partial_files(dir).empty()) << join(partial_files(dir));
 }
 
+
+// --- OpenMP wait policy --------------------------------------------------------------------------
+// geoprospect sets OMP_WAIT_POLICY=passive before libgomp reads its environment
+// (cli/src/openmp_wait_policy.cpp); libgomp then takes a spin count of 0: idle OpenMP threads
+// sleep at once and leave the cores to GDAL's decoders. libgomp itself reports the spin count it
+// took, with OMP_DISPLAY_ENV=verbose; that report is checked here, not the program's own
+// environment (libgomp reads it before main, so setting it any later has no effect).
+
+/// Runs `geoprospect --version` with OMP_DISPLAY_ENV=verbose and the given OMP_WAIT_POLICY
+/// (unset when null); returns libgomp's report line for its spin count.
+std::string spin_count_libgomp_took(const char* user_policy) {
+  const char* saved = std::getenv("OMP_WAIT_POLICY");
+  const std::string saved_value = saved != nullptr ? saved : "";
+  if (user_policy != nullptr) {
+    ::setenv("OMP_WAIT_POLICY", user_policy, 1);
+  } else {
+    ::unsetenv("OMP_WAIT_POLICY");
+  }
+  ::setenv("OMP_DISPLAY_ENV", "verbose", 1);
+  const CliResult r = run_cli({"--version"});
+  ::unsetenv("OMP_DISPLAY_ENV");
+  if (saved != nullptr) {
+    ::setenv("OMP_WAIT_POLICY", saved_value.c_str(), 1);
+  } else {
+    ::unsetenv("OMP_WAIT_POLICY");
+  }
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  for (const std::string& line : gp::test::lines(r.err + r.out)) {
+    if (line.find("GOMP_SPINCOUNT") != std::string::npos) return line;
+  }
+  return "";
+}
+
+TEST(OpenMp, IdleThreadsSleepAtOnceUnlessTheUserChoseOtherwise) {
+  if (std::getenv("GOMP_SPINCOUNT") != nullptr) GTEST_SKIP() << "GOMP_SPINCOUNT is set here";
+  const std::string line = spin_count_libgomp_took(nullptr);
+  if (line.empty()) GTEST_SKIP() << "the OpenMP runtime is not libgomp (no GOMP_SPINCOUNT shown)";
+  EXPECT_NE(line.find("= '0'"), std::string::npos) << line;
+  // A user's own policy is kept: active waiting spins (libgomp: 3e10 spins).
+  const std::string active = spin_count_libgomp_took("active");
+  EXPECT_EQ(active.find("= '0'"), std::string::npos) << active;
+  EXPECT_NE(active.find("GOMP_SPINCOUNT"), std::string::npos) << active;
+}
+
 }  // namespace
