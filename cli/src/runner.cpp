@@ -684,6 +684,7 @@ RunResult run_model(const model::Model& m, const RunOptions& opt) {
   const auto band_rows = static_cast<std::size_t>(std::min(rows_per_window, grid.height));
   std::vector<std::vector<kernels::LayerStats>> row_acc(n_bands,
                                                         std::vector<kernels::LayerStats>(band_rows));
+  std::vector<kernels::LayerStats> seg_stats;  // the current window's, [band][row][segment]
   // Issue 9: valid cells per layer on the grid (an all-nodata layer is refused below) and
   // NaN/infinity counted by the sources in this pass only (the statistics pass read some too).
   std::vector<std::uint64_t> layer_valid(n_layers, 0);
@@ -713,15 +714,26 @@ RunResult run_model(const model::Model& m, const RunOptions& opt) {
         const geo::Window win = window_at(w);
         Slot& sl = slots[static_cast<std::size_t>(s)];
         const std::size_t cells = win.cells();
+        const auto rows = static_cast<std::size_t>(win.rows);
+        const auto cols = static_cast<std::size_t>(win.cols);
+        const auto seg = static_cast<std::size_t>(seg_cols);
+        const std::size_t n_seg = (cols + seg - 1) / seg;
+        // Band statistics (rank 0, every window in order), per row segment (fold_rows' cut):
+        // the map's nodata value counts as invalid; its invalid cells are the band's nodata.
+        seg_stats.resize(n_bands * rows * n_seg);
         if (owns(w)) {
-          backend->score(sl.in_ptrs.data(), cells, sl.out_ptrs.data());
           if (!root) {
+            backend->score(sl.in_ptrs.data(), cells, sl.out_ptrs.data());
             for (std::size_t b = 0; b < n_bands; ++b) cluster::send_floats(sl.out_ptrs[b], cells, 0, w);
             return;
           }
+          backend->score_with_stats(sl.in_ptrs.data(), rows, cols, sl.out_ptrs.data(), n_bands, nd,
+                                    seg, seg_stats.data(), opt.threads);
         } else if (root) {
           for (std::size_t b = 0; b < n_bands; ++b) {
             cluster::recv_floats(sl.out_ptrs[b], cells, owner(w), w);
+            kernels::segment_stats_excluding(sl.out_ptrs[b], rows, cols, seg, nd,
+                                             seg_stats.data() + b * rows * n_seg, opt.threads);
           }
         } else {
           return;
@@ -729,16 +741,13 @@ RunResult run_model(const model::Model& m, const RunOptions& opt) {
         // Issue 5: the trained method sees every scored window in order, on rank 0 (which
         // finishes the report), as it would in one process.
         if (trained) trained->on_window(sl.out_ptrs.data(), cells);
-        // Band statistics (rank 0, every window in order), in one pass: the map's nodata value
-        // counts as invalid (row_stats_excluding); its invalid cells are the band's nodata.
         for (std::size_t b = 0; b < n_bands; ++b) {
           auto& rows_b = row_acc[b];
           if (win.col == 0) std::fill(rows_b.begin(), rows_b.end(), kernels::LayerStats{});
-          fold_rows(
-              [&](const float* d, std::size_t r, std::size_t len, kernels::LayerStats* o) {
-                kernels::row_stats_excluding(d, r, len, nd, o, opt.threads);
-              },
-              sl.out[b].data(), win, rows_b.data());
+          const kernels::LayerStats* st = seg_stats.data() + b * rows * n_seg;
+          for (std::size_t r = 0; r < rows; ++r) {
+            for (std::size_t k = 0; k < n_seg; ++k) rows_b[r].merge(st[r * n_seg + k]);
+          }
           if (win.col + win.cols == grid.width) {
             for (std::int64_t r = 0; r < win.rows; ++r) band_acc[b].merge(rows_b[static_cast<std::size_t>(r)]);
           }

@@ -107,7 +107,6 @@ class CudaBackend final : public Backend {
       cudaGetLastError();
       return plain_host_floats(n);
     }
-    std::memset(p, 0, n * sizeof(float));
     return HostFloats(static_cast<float*>(p), n, [](float* q) { cudaFreeHost(q); });
   }
 

@@ -4,7 +4,10 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
+#include <cstdint>
+#include <string>
 #include <limits>
 #include <vector>
 
@@ -325,5 +328,81 @@ TEST(CpuBackend, BlockEvaluationMatchesPerCellEvaluation) {
     }
     // The inputs reach every branch: most band values are numbers, not nodata.
     EXPECT_GT(values, n * static_cast<std::size_t>(p.n_bands) / 3) << "mask " << mask;
+  }
+}
+
+// score_with_stats: the CPU backend scores a window row by row and reduces each row's
+// segments while they are in cache. Checked against values worked out here from the formula,
+// and bit for bit against the base class's score-then-reduce path.
+TEST(CpuBackend, ScoreWithStatsReducesEveryRowSegment) {
+  const gk::Program p = two_layer_program();
+  const std::size_t rows = 5;
+  const std::size_t cols = 21;
+  const std::size_t segment = 8;  // segments of 8, 8 and 5 columns
+  const std::size_t n_seg = 3;
+  const std::size_t n = rows * cols;
+  std::vector<float> a(n);
+  std::vector<float> b(n);
+  std::vector<float> want(n);
+  for (std::size_t i = 0; i < n; ++i) {
+    a[i] = static_cast<float>((i * 37) % 1000);
+    const bool hole = i % 7 == 0;
+    b[i] = hole ? std::numeric_limits<float>::quiet_NaN() : 0.5f;
+    // 0.6 * a / 1000 + 0.4 * b, or the map's nodata value where b is missing.
+    want[i] = hole ? -9999.0f
+                   : static_cast<float>(0.6 * static_cast<double>(a[i]) / 1000.0 + 0.4 * 0.5);
+  }
+  const float* layers[2] = {a.data(), b.data()};
+  for (int threads : {1, 2, 3}) {
+    auto be = gk::make_cpu_backend(threads);
+    be->set_program(p, {});
+    std::vector<float> out(n, 7.0f);
+    float* bands[1] = {out.data()};
+    std::vector<gk::LayerStats> st(rows * n_seg);
+    be->score_with_stats(layers, rows, cols, bands, 1, p.out_nodata, segment, st.data());
+    for (std::size_t i = 0; i < n; ++i) ASSERT_FLOAT_EQ(out[i], want[i]) << "cell " << i;
+    for (std::size_t r = 0; r < rows; ++r) {
+      for (std::size_t k = 0; k < n_seg; ++k) {
+        std::uint64_t valid = 0;
+        std::uint64_t nodata = 0;
+        double lo = 1e300;
+        double hi = -1e300;
+        double sum = 0.0;
+        for (std::size_t c = k * segment; c < std::min(cols, (k + 1) * segment); ++c) {
+          const float v = out[r * cols + c];
+          if (v == p.out_nodata) {
+            ++nodata;
+            continue;
+          }
+          ++valid;
+          lo = std::min(lo, static_cast<double>(v));
+          hi = std::max(hi, static_cast<double>(v));
+          sum += v;
+        }
+        const gk::LayerStats& s = st[r * n_seg + k];
+        SCOPED_TRACE("threads " + std::to_string(threads) + " row " + std::to_string(r) +
+                     " segment " + std::to_string(k));
+        EXPECT_EQ(s.valid, valid);
+        EXPECT_EQ(s.invalid, nodata);
+        EXPECT_EQ(s.min, lo);
+        EXPECT_EQ(s.max, hi);
+        EXPECT_NEAR(s.mean, sum / static_cast<double>(valid), 1e-12);
+      }
+    }
+    // The base class's path (score, then segment_stats_excluding): the same bits.
+    std::vector<float> out2(n, 7.0f);
+    float* bands2[1] = {out2.data()};
+    std::vector<gk::LayerStats> st2(rows * n_seg);
+    be->gk::Backend::score_with_stats(layers, rows, cols, bands2, 1, p.out_nodata, segment,
+                                      st2.data(), threads);
+    EXPECT_EQ(out, out2);
+    for (std::size_t j = 0; j < st.size(); ++j) {
+      EXPECT_EQ(st[j].valid, st2[j].valid);
+      EXPECT_EQ(st[j].invalid, st2[j].invalid);
+      EXPECT_EQ(st[j].min, st2[j].min);
+      EXPECT_EQ(st[j].max, st2[j].max);
+      EXPECT_EQ(st[j].mean, st2[j].mean);
+      EXPECT_EQ(st[j].m2, st2[j].m2);
+    }
   }
 }
