@@ -12,12 +12,54 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
 #include <filesystem>
 #include <limits>
 #include <vector>
 
 namespace gp::geo {
 namespace {
+
+/// Counts of one row's validity pass.
+struct RowCounts {
+  std::uint32_t invalid;  ///< non-finite values that are not the nodata value (NaN nodata: inf)
+  std::uint32_t nodata;   ///< cells that became NaN (nodata value or not finite)
+};
+
+// The validity pass below built for AVX-512, AVX2 and baseline x86-64, picked at load time
+// (as the scoring kernel, kernels/src/cpu_backend.cpp): AVX-512's masked stores write only the
+// cells that become NaN, so the cache lines of a row without nodata stay clean.
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && \
+    !defined(__SANITIZE_ADDRESS__)
+#define GP_GEO_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
+#else
+#define GP_GEO_CLONES
+#endif
+
+/// One row of read_direct's validity pass without a mask band: nodata and non-finite cells
+/// become NaN. 32-bit counters, as wide as the floats (a row has fewer than 2^31 cells), and
+/// finiteness as |v| <= FLT_MAX (false for NaN): the loop vectorises without widening masks.
+GP_GEO_CLONES RowCounts validity_pass(float* row, std::int64_t n, bool has_nd, float nd,
+                                      bool nan_is_nodata) {
+  constexpr float nan = std::numeric_limits<float>::quiet_NaN();
+  constexpr float fmax = std::numeric_limits<float>::max();
+  const auto nd_flag = static_cast<std::uint32_t>(has_nd);
+  const auto nan_flag = static_cast<std::uint32_t>(nan_is_nodata);
+  std::uint32_t row_invalid = 0;
+  std::uint32_t row_nodata = 0;
+  for (std::int64_t c = 0; c < n; ++c) {
+    const float v = row[c];
+    // Bitwise, not short-circuit: no branches in the loop.
+    const std::uint32_t masked = nd_flag & static_cast<std::uint32_t>(v == nd);
+    const auto finite = static_cast<std::uint32_t>(std::fabs(v) <= fmax);
+    const auto is_nan = static_cast<std::uint32_t>(v != v);
+    const std::uint32_t gone = masked | (finite ^ 1U);
+    row_invalid += (masked ^ 1U) & (finite ^ 1U) & ((nan_flag & is_nan) ^ 1U);
+    row_nodata += gone;
+    if (gone != 0) row[c] = nan;  // a masked store where vectorised
+  }
+  return {row_invalid, row_nodata};
+}
 
 GDALDatasetUniquePtr open_raster(const std::string& path, const std::string& what) {
   reset_gdal_error();
@@ -298,27 +340,9 @@ void RasterSource::read_direct(const Window& w, float* out) {
   for (std::int64_t r = 0; r < nr; ++r) {
     float* row = dst + r * w.cols;
     if (mask.empty()) {  // the common case, without the per-cell mask test (vectorised)
-      // 32-bit counters per row, as wide as the floats (a row has fewer than 2^31 cells), and
-      // finiteness as |v| <= FLT_MAX (false for NaN): the loop then vectorises without
-      // widening masks.
-      const auto nd_flag = static_cast<std::uint32_t>(has_nd);
-      const auto nan_flag = static_cast<std::uint32_t>(nan_is_nodata);
-      constexpr float fmax = std::numeric_limits<float>::max();
-      std::uint32_t row_invalid = 0;
-      std::uint32_t row_nodata = 0;
-      for (std::int64_t c = 0; c < nc; ++c) {
-        const float v = row[c];
-        // Bitwise, not short-circuit: no branches in the loop.
-        const std::uint32_t masked = nd_flag & static_cast<std::uint32_t>(v == nd);
-        const auto finite = static_cast<std::uint32_t>(std::fabs(v) <= fmax);
-        const auto is_nan = static_cast<std::uint32_t>(v != v);
-        const std::uint32_t gone = masked | (finite ^ 1U);
-        row_invalid += (masked ^ 1U) & (finite ^ 1U) & ((nan_flag & is_nan) ^ 1U);
-        row_nodata += gone;
-        row[c] = gone != 0 ? nan : v;
-      }
-      invalid += row_invalid;
-      nodata += row_nodata;
+      const RowCounts rc = validity_pass(row, nc, has_nd, nd, nan_is_nodata);
+      invalid += rc.invalid;
+      nodata += rc.nodata;
       continue;
     }
     for (std::int64_t c = 0; c < nc; ++c) {
