@@ -6,10 +6,12 @@
 #include "gp/error.hpp"
 #include "gp/log.hpp"
 
+#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <exception>
 #include <string>
+#include <thread>
 
 #if defined(__linux__)
 #include <unistd.h>
@@ -94,10 +96,16 @@ int main(int argc, char** argv) {
   if (global.quiet) gp::log::level() = gp::log::Level::error;
 
   // Under mpirun, every rank runs the same command; an error on any rank ends them all
-  // (MPI_Abort) after this rank has removed its temporary files.
+  // (MPI_Abort) after this rank has removed its temporary files. Most errors (the model, a
+  // missing or unreadable input) come to every rank alike: rank 0 says so at once and its
+  // abort ends the others, while they wait up to two seconds before speaking, so that one line
+  // is shown, not one per rank. An error of one rank alone still comes, two seconds later.
   bool mpi = false;
   auto fail = [&mpi](int code, const char* what) {
     std::fflush(stdout);
+    if (mpi && gp::cli::cluster::size() > 1 && !gp::cli::cluster::is_root()) {
+      std::this_thread::sleep_for(std::chrono::seconds(2));
+    }
     std::fprintf(stderr, "geoprospect: error: %s%s\n", gp::cli::cluster::prefix().c_str(), what);
     if (mpi && gp::cli::cluster::size() > 1) gp::cli::cluster::abort_all(code);
     gp::cli::cluster::finalize();

@@ -186,4 +186,20 @@ for model in sirsam/ree_radiometric cloncurry/iocg_wofe_binary; do
   [ -z "$left" ] || fail "$model: files left after a rank failure: $left"
   echo "ok: $model: rank failure -> exit $rc, clear message, no output"
 done
+
+# An error every rank meets (the model's layers are missing): one error line, rank 0's, not one
+# per rank; exit code 4 (input); nothing written.
+rm -rf "$tmp/same"; mkdir -p "$tmp/same"
+cp "$src/data-samples/sirsam/ree_radiometric.toml" "$tmp/same/model.toml"  # layer paths now dangle
+set +e
+mpirun --oversubscribe -np 3 "$exe" run "$tmp/same/model.toml" -o "$tmp/same/map.tif" --quiet \
+  >/dev/null 2>"$tmp/same_err.txt"
+rc=$?
+set -e
+[ "$rc" -ne 0 ] || fail "missing layers under -np 3 gave exit code 0"
+n_err=$(grep -c 'geoprospect: error:' "$tmp/same_err.txt" || true)
+[ "$n_err" = 1 ] || { cat "$tmp/same_err.txt" >&2; fail "an error every rank meets: $n_err error lines, expected 1"; }
+grep -q 'geoprospect: error: rank 0/3: .*layer' "$tmp/same_err.txt" || { cat "$tmp/same_err.txt" >&2; fail "the error line is not rank 0's or does not name the layer"; }
+[ ! -e "$tmp/same/map.tif" ] || fail "a map was written despite the error"
+echo "ok: an error on every rank -> exit $rc, one line (rank 0's)"
 rm -rf "$tmp"
