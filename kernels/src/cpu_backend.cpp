@@ -432,20 +432,12 @@ class CpuBackend final : public Backend {
   }
 
   void score(const float* const* layers, std::size_t n, float* const* bands) override {
-    const Program& p = program_;
     const double* aux = aux_.data();
     const std::size_t n_blocks = (n + score_block - 1) / score_block;
-    const auto count = static_cast<std::ptrdiff_t>(n_blocks);
-    const std::size_t n_nodes = static_cast<std::size_t>(p.n_layers + p.n_groups);
-#pragma omp parallel num_threads(threads_)
-    {
-      std::vector<double> nodes(n_nodes * score_block);
-#pragma omp for schedule(static)
-      for (std::ptrdiff_t b = 0; b < count; ++b) {
-        const std::size_t first = static_cast<std::size_t>(b) * score_block;
-        score_cells(p, aux, layers, first, std::min(score_block, n - first), nodes.data(), bands);
-      }
-    }
+    for_each_in_parallel(n_blocks, [&](std::size_t b, double* nodes) {
+      const std::size_t first = b * score_block;
+      score_cells(program_, aux, layers, first, std::min(score_block, n - first), nodes, bands);
+    });
   }
 
   /// Row by row: each row is scored, then its bands' segments reduced while they are in cache
@@ -454,30 +446,22 @@ class CpuBackend final : public Backend {
   void score_with_stats(const float* const* layers, std::size_t rows, std::size_t cols,
                         float* const* bands, std::size_t n_bands, float excluded,
                         std::size_t segment, LayerStats* stats, int /*threads*/) override {
-    const Program& p = program_;
     const double* aux = aux_.data();
     const std::size_t n_seg = (cols + segment - 1) / segment;
-    const auto count = static_cast<std::ptrdiff_t>(rows);
-    const std::size_t n_nodes = static_cast<std::size_t>(p.n_layers + p.n_groups);
-#pragma omp parallel num_threads(threads_)
-    {
-      std::vector<double> nodes(n_nodes * score_block);
-#pragma omp for schedule(static)
-      for (std::ptrdiff_t r = 0; r < count; ++r) {
-        const std::size_t row0 = static_cast<std::size_t>(r) * cols;
-        for (std::size_t first = row0; first < row0 + cols; first += score_block) {
-          score_cells(p, aux, layers, first, std::min(score_block, row0 + cols - first),
-                      nodes.data(), bands);
-        }
-        for (std::size_t b = 0; b < n_bands; ++b) {
-          LayerStats* out = stats + (b * rows + static_cast<std::size_t>(r)) * n_seg;
-          for (std::size_t k = 0; k < n_seg; ++k) {
-            out[k] = chunk_stats_excluding(bands[b] + row0 + k * segment,
-                                           std::min(segment, cols - k * segment), true, excluded);
-          }
+    for_each_in_parallel(rows, [&](std::size_t r, double* nodes) {
+      const std::size_t row0 = r * cols;
+      for (std::size_t first = row0; first < row0 + cols; first += score_block) {
+        score_cells(program_, aux, layers, first, std::min(score_block, row0 + cols - first),
+                    nodes, bands);
+      }
+      for (std::size_t b = 0; b < n_bands; ++b) {
+        LayerStats* out = stats + (b * rows + r) * n_seg;
+        for (std::size_t k = 0; k < n_seg; ++k) {
+          out[k] = chunk_stats_excluding(bands[b] + row0 + k * segment,
+                                         std::min(segment, cols - k * segment), true, excluded);
         }
       }
-    }
+    });
   }
 
   [[nodiscard]] LayerStats stats(const float* data, std::size_t n,
@@ -530,6 +514,20 @@ class CpuBackend final : public Backend {
   }
 
  private:
+  /// body(i, nodes) for i in [0, count), shared statically among the threads; `nodes` is the
+  /// thread's score_cells scratch, (layers + groups) x score_block doubles.
+  template <class Body>
+  void for_each_in_parallel(std::size_t count, Body&& body) {
+    const auto n = static_cast<std::ptrdiff_t>(count);
+    const auto n_nodes = static_cast<std::size_t>(program_.n_layers + program_.n_groups);
+#pragma omp parallel num_threads(threads_)
+    {
+      std::vector<double> nodes(n_nodes * score_block);
+#pragma omp for schedule(static)
+      for (std::ptrdiff_t i = 0; i < n; ++i) body(static_cast<std::size_t>(i), nodes.data());
+    }
+  }
+
   int threads_;
   Program program_{};
   std::vector<double> aux_;
