@@ -535,17 +535,6 @@ class CpuBackend final : public Backend {
 
 }  // namespace
 
-void row_stats_excluding(const float* data, std::size_t rows, std::size_t row_length,
-                         float excluded, LayerStats* out, int threads) {
-  const auto count = static_cast<std::ptrdiff_t>(rows);
-  const int nt = threads > 0 ? threads : omp_get_max_threads();
-#pragma omp parallel for schedule(static) num_threads(nt)
-  for (std::ptrdiff_t r = 0; r < count; ++r) {
-    const std::size_t b = static_cast<std::size_t>(r) * row_length;
-    out[r] = chunk_stats_excluding(data + b, row_length, true, excluded);
-  }
-}
-
 void segment_stats_excluding(const float* data, std::size_t rows, std::size_t cols,
                              std::size_t segment, float excluded, LayerStats* out, int threads) {
   const std::size_t n_seg = (cols + segment - 1) / segment;

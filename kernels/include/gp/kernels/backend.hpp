@@ -115,8 +115,8 @@ class Backend {
   virtual void score(const float* const* layers, std::size_t n, float* const* bands) = 0;
 
   /// score() over a window of `rows` x `cols` cells (row-major), and the statistics of each of
-  /// the `n_bands` output bands' rows in segments of `segment` columns (the last of a row may be shorter),
-  /// cells equal to `excluded` (the map's nodata value) counting as invalid:
+  /// the `n_bands` output bands' rows in segments of `segment` columns (the last of a row may
+  /// be shorter), cells equal to `excluded` (the map's nodata value) counting as invalid:
   /// stats[(b * rows + r) * n_seg + k] with n_seg = ceil(cols / segment). The statistics' bits
   /// are those of segment_stats_excluding() over the scored bands. The CPU backend reduces
   /// each row right after scoring it, while the row is in cache; this default scores the
@@ -159,16 +159,12 @@ std::unique_ptr<Backend> make_fallback_backend(
     std::unique_ptr<Backend> primary, std::function<std::unique_ptr<Backend>()> make_fallback,
     std::function<void(const std::string&)> warn);
 
-/// Backend::row_stats of the CPU backend with cells equal to `excluded` (a map's nodata value)
-/// counted as invalid, as if they were NaN: statistics of a written band in one pass.
-void row_stats_excluding(const float* data, std::size_t rows, std::size_t row_length,
-                         float excluded, LayerStats* out, int threads = 0);
-
 /// Statistics of each row of `rows` x `cols` host floats in segments of `segment` columns (the
-/// last of a row may be shorter) with cells equal to `excluded` counted as invalid, into
-/// out[r * n_seg + k], n_seg = ceil(cols / segment): row_stats_excluding per segment. Folding
-/// a row's segments left to right gives the same bits however the row was cut into windows
-/// of whole segments. `threads` <= 0 uses every core.
+/// last of a row may be shorter), as Backend::row_stats of the CPU backend but with cells equal
+/// to `excluded` (a map's nodata value) counted as invalid, as if they were NaN: into
+/// out[r * n_seg + k], n_seg = ceil(cols / segment). Folding a row's segments left to right
+/// gives the same bits however the row was cut into windows of whole segments. `threads` <= 0
+/// uses every core.
 void segment_stats_excluding(const float* data, std::size_t rows, std::size_t cols,
                              std::size_t segment, float excluded, LayerStats* out,
                              int threads = 0);
