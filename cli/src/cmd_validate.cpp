@@ -102,14 +102,12 @@ std::function<void()> setup_validate(CLI::App& app, GlobalOptions& global) {
     // Refuse existing outputs before the (possibly long) pass.
     std::error_code ec;
     if (!std::filesystem::is_directory(dir, ec)) throw io_error("--out: no such folder: " + dir.string());
-    if (!a->overwrite) {
-      for (const auto& p : validation_output_paths(dir, stem)) {
-        if (std::filesystem::exists(p, ec)) throw io_error(p.string() + " exists (use --overwrite to replace it)");
-      }
-    }
+    StagedFiles staged(a->overwrite, {{map, "the map"}, {a->deposits, "the deposits"}});
+    for (const auto& p : validation_output_paths(dir, stem)) staged.check(p);
     const ValidationResult r = validate_map(o);
     const auto files = write_validation_outputs(r, dir, stem, "Validation of " + map.filename().string(),
-                                                a->overwrite);
+                                                staged);
+    staged.commit();  // all four files or none
     std::printf("validated %s: %zu deposits (%zu left out) on %llu valid cells (%s)\n",
                 a->map.c_str(), r.deposits.size(), r.rejected.size(),
                 static_cast<unsigned long long>(r.valid_cells), r.device.c_str());

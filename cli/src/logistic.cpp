@@ -198,7 +198,6 @@ class LogisticTrained final : public Trained {
     res.report["logistic_regression"] = report;
     table->write(table_text);
   }
-  void after_outputs(RunResult& res) override { table->commit_into(res); }
 };
 
 }  // namespace
@@ -222,7 +221,7 @@ std::unique_ptr<Trained> train(const TrainingContext& ctx) {
   }
   const fs::path out = fs::absolute(ctx.output);
   tr->table = std::make_unique<training::SideFile>(
-      out.parent_path() / (out.stem().string() + "_logistic.csv"), ctx.overwrite);
+      ctx.files, out.parent_path() / (out.stem().string() + "_logistic.csv"));
   training::DepositCells dep = training::place(ctx);
 
   // Pass 1: moments of continuous layers, classes of categorical ones, complete deposit cells.

@@ -2,6 +2,7 @@
 
 #include "gp/cli/classes.hpp"
 #include "gp/cli/qml.hpp"
+#include "gp/cli/validation.hpp"
 
 #include "gp/error.hpp"
 #include "gp/geo/band_scan.hpp"
@@ -121,18 +122,24 @@ std::string sha256_file(const fs::path& path, const std::atomic<bool>* cancel) {
   return s;
 }
 
-void write_text_file(const fs::path& path, const std::string& text) {
-  std::ofstream out(path, std::ios::binary | std::ios::trunc);
-  out << text;
-  out.close();
-  if (!out) throw io_error("output " + path.string() + ": cannot be written");
+std::vector<ProtectedInput> run_inputs(const model::Model& m) {
+  std::vector<ProtectedInput> in;
+  if (!m.file.empty()) in.push_back({m.file, "the model file"});
+  for (const auto& L : m.layers) {
+    if (!L.mask) in.push_back({L.path, "layer '" + L.name + "'"});
+  }
+  if (m.grid.boundary) in.push_back({*m.grid.boundary, "the [grid] boundary"});
+  if (m.training.given) in.push_back({m.training.deposits, "the [training] deposits"});
+  if (m.validation.given) in.push_back({m.validation.deposits.path, "the [validation] deposits"});
+  return in;
 }
 
-OutputSet::OutputSet(const model::Model& m, fs::path map, bool overwrite, int threads)
+OutputSet::OutputSet(const model::Model& m, fs::path map, bool overwrite, int threads,
+                     std::vector<ProtectedInput> inputs)
     : m_(m),
       paths_(output_paths(fs::absolute(map))),
-      overwrite_(overwrite),
       threads_(threads),
+      files_(overwrite, std::move(inputs)),
       started_utc_(utc_now()) {
   const auto& o = m_.output;
   if (!geo::is_colormap(o.colormap)) {
@@ -144,18 +151,24 @@ OutputSet::OutputSet(const model::Model& m, fs::path map, bool overwrite, int th
   if (o.style && o.classes.method != "none") sidecars.push_back(paths_.classes_style);
   if (o.quicklook) sidecars.push_back(paths_.quicklook);
   if (o.report) sidecars.push_back(paths_.report);
-  for (const auto& p : sidecars) {
+  const fs::path dir = paths_.map.parent_path();
+  const std::string stem = paths_.map.stem().string();
+  if (m_.validation.given) {
+    for (const auto& p : validation_output_paths(dir, stem)) sidecars.push_back(p);
+  }
+  if (m_.uncertainty.given) sidecars.push_back(dir / (stem + "_uncertainty.tif"));
+  files_.check(paths_.map);  for (const auto& p : sidecars) {
     if (p == paths_.map) {
       throw config_error("[output] path " + paths_.map.string() + ": a side file would have the "
                          "same name (use a name ending .tif)");
     }
-    geo::check_output_path(p, overwrite_);
+    files_.check(p);
   }
-  map_temp_ = temp_for(paths_.map, "gtiff");
+  map_temp_ = files_.temporary(paths_.map, "gtiff");
   if (o.report) {
-    std::vector<std::string> inputs;
-    for (const auto& L : m_.layers) inputs.push_back(L.path.string());
-    digests_ = std::async(std::launch::async, digest_inputs, std::move(inputs), &cancel_);
+    std::vector<std::string> layer_paths;
+    for (const auto& L : m_.layers) layer_paths.push_back(L.path.string());
+    digests_ = std::async(std::launch::async, digest_inputs, std::move(layer_paths), &cancel_);
   }
 }
 
@@ -169,30 +182,6 @@ void OutputSet::configure_writer(geo::WriterOptions& w) const {
 OutputSet::~OutputSet() {
   cancel_ = true;
   if (digests_.valid()) digests_.wait();
-  if (!finished_) remove_temps();
-}
-
-fs::path OutputSet::temp_for(const fs::path& final_path, const std::string& tag) {
-  fs::path t = final_path.parent_path() / ("." + final_path.filename().string() + ".partial-" +
-                                           std::to_string(::getpid()) + "." + tag);
-  temps_.push_back(t);
-  // Removed by the SIGINT/SIGTERM handler too, with the side files GDAL may write beside it.
-  for (const char* suffix : {"", ".aux.xml", ".ovr.tmp"}) {
-    int slot = -1;
-    geo::register_temporary(fs::path(t.string() + suffix), slot);
-    if (slot >= 0) slots_.push_back(slot);
-  }
-  return t;
-}
-
-void OutputSet::remove_temps() noexcept {
-  for (const auto& t : temps_) geo::remove_raster_files(t);
-  release_slots();
-}
-
-void OutputSet::release_slots() noexcept {
-  for (int& slot : slots_) geo::unregister_temporary(slot);
-  slots_.clear();
 }
 
 void OutputSet::finish(RunResult& res) {
@@ -244,7 +233,7 @@ void OutputSet::finish(RunResult& res) {
                     {"GP_VERSION", GP_VERSION},
                     {"GP_CLASS_METHOD", plan.method},
                     {"GP_CLASS_THRESHOLDS", thr}};
-    const fs::path gtiff = temp_for(paths_.classes, "gtiff");
+    const fs::path gtiff = files_.temporary(paths_.classes, "gtiff");
     const std::vector<std::uint64_t> counts =
         geo::classify_band(map_temp_, 1, plan.thresholds, gtiff, cro);
     stage("classes_write", t1);
@@ -256,9 +245,9 @@ void OutputSet::finish(RunResult& res) {
       co.predictor = 1;
       co.overview_resampling = "MODE";
       co.threads = threads_;
-      const fs::path cog = temp_for(paths_.classes, "cog");
+      const fs::path cog = files_.temporary(paths_.classes, "cog");
       geo::write_cog(gtiff, cog, co, "output " + paths_.classes.string());
-      geo::remove_raster_files(gtiff);
+      files_.discard(gtiff);
       classes_done = cog;
       stage("classes_cog", t2);
     }
@@ -302,24 +291,20 @@ void OutputSet::finish(RunResult& res) {
     co.predictor = predictor_for(o.compress);
     co.overview_resampling = "AVERAGE";
     co.threads = threads_;
-    const fs::path cog = temp_for(paths_.map, "cog");
+    const fs::path cog = files_.temporary(paths_.map, "cog");
     geo::write_cog(map_temp_, cog, co, map_what);
-    geo::remove_raster_files(map_temp_);
+    files_.discard(map_temp_);
     map_done = cog;
     stage("cog", t0);
   }
 
   // QGIS styles.
-  fs::path map_style_tmp;
-  fs::path classes_style_tmp;
+  std::string map_style;
+  std::string classes_style;
   if (o.style) {
     const auto t0 = Clock::now();
-    map_style_tmp = temp_for(paths_.map_style, "qml");
-    write_text_file(map_style_tmp, score_qml(o.colormap, smin, smax));
-    if (!classes_done.empty()) {
-      classes_style_tmp = temp_for(paths_.classes_style, "qml");
-      write_text_file(classes_style_tmp, classes_qml(class_labels, colors));
-    }
+    map_style = score_qml(o.colormap, smin, smax);
+    if (!classes_done.empty()) classes_style = classes_qml(class_labels, colors);
     stage("styles", t0);
   }
 
@@ -334,7 +319,7 @@ void OutputSet::finish(RunResult& res) {
     qo.colormap = o.colormap;
     qo.min = smin;
     qo.max = smax;
-    quicklook_tmp = temp_for(paths_.quicklook, "png");
+    quicklook_tmp = files_.temporary(paths_.quicklook, "png");
     geo::write_quicklook(map_done, quicklook_tmp, qo);
     stage("quicklook", t0);
   } else if (o.quicklook) {
@@ -342,58 +327,53 @@ void OutputSet::finish(RunResult& res) {
   }
 
   // What will stand where, in the order it is moved (the map last).
-  std::vector<std::pair<fs::path, fs::path>> moves;
-  if (!classes_done.empty()) moves.emplace_back(classes_done, paths_.classes);
-  if (!classes_style_tmp.empty()) moves.emplace_back(classes_style_tmp, paths_.classes_style);
-  if (!map_style_tmp.empty()) moves.emplace_back(map_style_tmp, paths_.map_style);
-  if (!quicklook_tmp.empty()) moves.emplace_back(quicklook_tmp, paths_.quicklook);
-  fs::path report_tmp;
-  if (o.report) report_tmp = temp_for(paths_.report, "json");
-  if (o.report) moves.emplace_back(report_tmp, paths_.report);
-  moves.emplace_back(map_done, paths_.map);
+  std::vector<fs::path> written;
+  if (!classes_done.empty()) written.push_back(paths_.classes);
+  if (!classes_style.empty()) written.push_back(paths_.classes_style);
+  if (!map_style.empty()) written.push_back(paths_.map_style);
+  if (!quicklook_tmp.empty()) written.push_back(paths_.quicklook);
+  if (o.report) written.push_back(paths_.report);
+  written.push_back(paths_.map);
 
-  res.files.clear();
-  for (const auto& [tmp, dst] : moves) res.files.push_back(dst);
+  res.files = files_.destinations();  // side files staged by training and the analyses
+  res.files.insert(res.files.end(), written.begin(), written.end());
   res.seconds_outputs = seconds_since(t_all);
 
+  if (!classes_done.empty()) files_.publish(classes_done, paths_.classes, true);
+  if (!classes_style.empty()) files_.write_text(paths_.classes_style, classes_style, "qml");
+  if (!map_style.empty()) files_.write_text(paths_.map_style, map_style, "qml");
+  if (!quicklook_tmp.empty()) files_.publish(quicklook_tmp, paths_.quicklook);
   if (o.report) {
     const auto t0 = Clock::now();
     std::vector<InputDigest> digests = digests_.valid() ? digests_.get() : std::vector<InputDigest>{};
+    auto staged = [&](const fs::path& dst) -> fs::path {
+      if (dst == paths_.map) return map_done;
+      if (dst == paths_.classes) return classes_done;
+      if (dst == paths_.quicklook) return quicklook_tmp;
+      return {};
+    };
     nlohmann::ordered_json files = nlohmann::ordered_json::array();
-    for (const auto& [tmp, dst] : moves) {
+    for (const auto& dst : written) {
       nlohmann::ordered_json f;
       f["path"] = dst.string();
       std::error_code ec;
-      if (tmp != report_tmp) f["bytes"] = fs::file_size(tmp, ec);
+      if (dst == paths_.map_style) f["bytes"] = map_style.size();
+      else if (dst == paths_.classes_style) f["bytes"] = classes_style.size();
+      else if (dst != paths_.report) f["bytes"] = fs::file_size(staged(dst), ec);
       files.push_back(f);
     }
     res.report["outputs"] = files;
     res.report["run"] = {{"started_utc", started_utc_}, {"finished_utc", utc_now()}};
     stage("report", t0);
     res.seconds_outputs = seconds_since(t_all);
-    write_text_file(report_tmp, build_report(m_, res, digests).dump(2) + "\n");
+    files_.write_text(paths_.report, build_report(m_, res, digests).dump(2) + "\n", "json");
   }
+  files_.publish(map_done, paths_.map, true);
 
-  // Everything is complete: move into place, the map last.
-  for (const auto& [tmp, dst] : moves) {
-    std::error_code ec;
-    if (fs::exists(dst, ec) && !overwrite_) {
-      throw io_error("output " + dst.string() + " appeared during the run (pass --overwrite)");
-    }
-  }
-  for (const auto& [tmp, dst] : moves) {
-    if (dst.extension() == ".tif") {
-      geo::move_raster_into_place(tmp, dst);
-    } else {
-      std::error_code ec;
-      fs::rename(tmp, dst, ec);
-      if (ec) throw io_error("output " + dst.string() + ": cannot move into place: " + ec.message());
-    }
-  }
-  finished_ = true;
-  release_slots();
+  // Everything is complete: move into place, all or nothing, the map last.
+  files_.commit();
   res.seconds_outputs = seconds_since(t_all);
-  for (const auto& [tmp, dst] : moves) {
+  for (const auto& dst : res.files) {
     if (dst != paths_.map) gp::log::info("wrote " + dst.string());
   }
 }

@@ -416,22 +416,28 @@ std::int64_t default_window_rows(std::int64_t window_cells, std::int64_t width,
   return std::min(aligned, std::max<std::int64_t>(height, 1));
 }
 
-RunResult run_model(const model::Model& m, const RunOptions& opt) {
+namespace {
+
+/// The run, with the files it must not overwrite: those of the model as the user wrote it
+/// (a vector plan replaces vector layers by temporary rasters, and the inputs stay the user's).
+RunResult run_model_protecting(const model::Model& m, const RunOptions& opt,
+                               const std::vector<ProtectedInput>& inputs) {
   RunResult res;
   res.output = opt.output.empty() ? m.output.path : opt.output;
   if (res.output.empty()) {
     throw config_error("no output path: set [output] path in the model or pass -o OUT.tif");
   }
-  geo::check_output_path(res.output, opt.overwrite);
+  StagedFiles(opt.overwrite, inputs).check(res.output);
   if (needs_vector_plan(m)) {
     // Issue 4: vector layers and the territory mask become temporary rasters on the grid (in
     // the output folder, removed when `plan` goes, also on failure); then a raster-only run.
     // Under mpirun every rank materialises its own copy (names carry the rank), so no rank
     // waits on another's files; the copies are identical, and each rank reads its windows.
     const VectorPlan plan(m, res.output, opt);
-    return run_model(plan.model(), opt);
+    return run_model_protecting(plan.model(), opt, inputs);
   }
-  OutputSet outputs(m, res.output, opt.overwrite, opt.threads);  // side files checked up front
+  // Side files checked up front; every file of the run is staged in outputs.files().
+  OutputSet outputs(m, res.output, opt.overwrite, opt.threads, inputs);
   const geo::Grid grid = resolve_grid(m);
   res.grid = grid;
   if (const std::string w = geo::area_of_use_warning(grid); !w.empty()) gp::log::warning(w);
@@ -624,8 +630,8 @@ RunResult run_model(const model::Model& m, const RunOptions& opt) {
   // mpirun every rank trains on its own windows and ends with the same program (issue 8).
   std::unique_ptr<Trained> trained;
   if (is_trained_method(m)) {
-    trained = train_model({m, grid, sources, *backend, rows_per_window, res.output, opt.overwrite,
-                           cols_per_window});
+    trained = train_model({m, grid, sources, *backend, rows_per_window, res.output,
+                           outputs.files(), cols_per_window});
   }
   std::vector<double> aux;
   const kernels::Program program = trained ? trained->program : build_program(m, stats, pct, aux);
@@ -643,7 +649,6 @@ RunResult run_model(const model::Model& m, const RunOptions& opt) {
                        ? 3
                        : 1;
   wopt.nodata = m.output.nodata;
-  wopt.overwrite = opt.overwrite;
   wopt.report_as = res.output;  // messages name the map asked for, not its staging name
   wopt.threads = opt.threads;
   wopt.band_descriptions = names;
@@ -815,17 +820,23 @@ RunResult run_model(const model::Model& m, const RunOptions& opt) {
     throw input_error("every cell of the result is nodata: no cell of the grid has valid values "
                       "in all the layers it needs (check the layers' nodata values and extents)");
   }
-  writer->commit();
+  writer->close();
   res.seconds_score = seconds_since(t_score);
   bar.update(1.0);
   // Issue 6: [validation] and [uncertainty] on the committed map (gp/cli/uncertainty.hpp).
   run_analyses(m, opt,
-               {grid, program, aux, sources, rows_per_window, outputs.map_temp(), cols_per_window},
+               {grid, program, aux, sources, rows_per_window, outputs.map_temp(), cols_per_window,
+                outputs.files()},
                res);
   if (trained) trained->before_outputs(res);  // issue 5: report sections, weights tables
   outputs.finish(res);  // COG, classes, styles, quicklook, report; then all into place
-  if (trained) trained->after_outputs(res);
   return res;
+}
+
+}  // namespace
+
+RunResult run_model(const model::Model& m, const RunOptions& opt) {
+  return run_model_protecting(m, opt, run_inputs(m));
 }
 
 }  // namespace gp::cli

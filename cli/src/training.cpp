@@ -155,43 +155,12 @@ void drop_where(DepositCells& d, const std::vector<bool>& keep, const std::strin
   d = std::move(out);
 }
 
-SideFile::SideFile(fs::path path, bool overwrite)
-    : path_(fs::absolute(std::move(path))), overwrite_(overwrite) {
-  geo::check_output_path(path_, overwrite_);
-  temp_ = path_.parent_path() /
-          ("." + path_.filename().string() + ".partial-" + std::to_string(::getpid()));
+SideFile::SideFile(StagedFiles& files, fs::path path)
+    : files_(files), path_(fs::absolute(std::move(path))) {
+  files_.check(path_);
 }
 
-SideFile::~SideFile() {
-  if (written_ && !committed_) {
-    std::error_code ec;
-    fs::remove(temp_, ec);
-  }
-}
-
-void SideFile::write(const std::string& text) {
-  written_ = true;
-  std::ofstream out(temp_, std::ios::binary | std::ios::trunc);
-  out << text;
-  out.close();
-  if (!out) throw io_error("output " + path_.string() + ": cannot be written");
-}
-
-void SideFile::commit() {
-  std::error_code ec;
-  if (fs::exists(path_, ec) && !overwrite_) {
-    throw io_error("output " + path_.string() + " appeared during the run (pass --overwrite)");
-  }
-  fs::rename(temp_, path_, ec);
-  if (ec) throw io_error("output " + path_.string() + ": cannot move into place: " + ec.message());
-  committed_ = true;
-}
-
-void SideFile::commit_into(RunResult& res) {
-  commit();
-  gp::log::info("wrote " + path_.string());
-  res.files.insert(res.files.begin(), path_);
-}
+void SideFile::write(const std::string& text) { files_.write_text(path_, text, "csv"); }
 
 double normal_upper_tail(double z) { return 0.5 * std::erfc(z / std::sqrt(2.0)); }
 

@@ -77,27 +77,19 @@ void or_over_ranks(std::vector<bool>& flags);
 /// A training warning, logged once for the run (by rank 0; every rank trains the same way).
 void warning(const std::string& msg);
 
-/// A text side file beside the map: written under a hidden temporary name, moved into place by
-/// commit(), removed by the destructor otherwise.
+/// A text side file beside the map (a weights table), staged with the run's other outputs:
+/// checked when made, moved into place with the map, all or nothing.
 class SideFile {
  public:
   /// Checks up front that `path` may be written (gp::io_error otherwise).
-  SideFile(std::filesystem::path path, bool overwrite);
-  ~SideFile();
-  SideFile(const SideFile&) = delete;
-  SideFile& operator=(const SideFile&) = delete;
+  SideFile(StagedFiles& files, std::filesystem::path path);
+  /// Stages the text (written under a hidden name now, moved into place with the map).
   void write(const std::string& text);
-  void commit();
-  /// commit(), then logs the file and lists it first among the run's files.
-  void commit_into(RunResult& res);
   [[nodiscard]] const std::filesystem::path& path() const { return path_; }
 
  private:
+  StagedFiles& files_;
   std::filesystem::path path_;
-  std::filesystem::path temp_;
-  bool overwrite_;
-  bool written_{false};
-  bool committed_{false};
 };
 
 /// Standard normal upper tail, 1 - Phi(z).

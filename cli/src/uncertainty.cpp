@@ -323,13 +323,14 @@ UncertaintyResult run_uncertainty(const model::UncertaintySpec& spec, const Anal
   wopt.compress = compress;
   wopt.predictor = compress == "NONE" ? 1 : 3;
   wopt.nodata = nodata;
-  wopt.overwrite = opt.overwrite;
   wopt.threads = opt.threads;
   wopt.band_descriptions = {"mean", "std", "p05", "p95", "p_top"};
   wopt.metadata["GP_UNCERTAINTY_DRAWS"] = std::to_string(spec.draws);
   wopt.metadata["GP_UNCERTAINTY_SEED"] = std::to_string(spec.seed);
   wopt.metadata["GP_UNCERTAINTY_TOP_PERCENT"] = geo::format_double(spec.top_percent);
-  geo::RasterWriter writer(out, grid, wopt);
+  const fs::path staged = ctx.files.temporary(out, "gtiff");
+  wopt.report_as = out;
+  geo::RasterWriter writer(staged, grid, wopt);
   std::vector<std::vector<float>> o(kernels::mc_outputs, std::vector<float>(win_cells));
   std::vector<float*> optr(kernels::mc_outputs);
   for (int k = 0; k < kernels::mc_outputs; ++k) optr[static_cast<std::size_t>(k)] = o[static_cast<std::size_t>(k)].data();
@@ -372,7 +373,8 @@ UncertaintyResult run_uncertainty(const model::UncertaintySpec& spec, const Anal
     if (a.valid > 0) writer.set_statistics(k + 1, bs.min, bs.max, bs.mean, bs.stddev);
     res.bands.push_back(bs);
   }
-  writer.commit();
+  writer.close();
+  ctx.files.publish(staged, out, true);
   res.seconds_cells = since(t2);
   res.cpu_seconds_cells = static_cast<double>(std::clock() - c2) / CLOCKS_PER_SEC;
   return res;
@@ -445,7 +447,7 @@ void run_analyses(const model::Model& m, const RunOptions& opt, const AnalysisCo
     vo.model_kind = kind;
     ValidationResult vr = validate_map(vo);
     vr.map = res.output;
-    const auto files = write_validation_outputs(vr, dir, stem, "Validation of " + m.name, opt.overwrite);
+    const auto files = write_validation_outputs(vr, dir, stem, "Validation of " + m.name, ctx.files);
     nlohmann::ordered_json j = validation_json(vr);
     j["model_kind"] = kind;
     if (kind == "data-driven" && vr.split != "none") {

@@ -72,29 +72,6 @@ std::string xml_escape(const std::string& s) {
   return o;
 }
 
-/// Writes `text` to `path` through a temporary name in the same folder.
-void write_atomically(const fs::path& path, const std::string& text) {
-  const fs::path tmp = path.parent_path() /
-                       ("." + path.filename().string() + ".partial-" + std::to_string(::getpid()));
-  {
-    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    if (!out) throw io_error("cannot write " + tmp.string());
-    out << text;
-    out.flush();
-    if (!out) {
-      std::error_code ec;
-      fs::remove(tmp, ec);
-      throw io_error("cannot write " + path.string() + " (disk full?)");
-    }
-  }
-  std::error_code ec;
-  fs::rename(tmp, path, ec);
-  if (ec) {
-    fs::remove(tmp, ec);
-    throw io_error("cannot move " + tmp.string() + " into place as " + path.string());
-  }
-}
-
 }  // namespace
 
 void rank_from_counts(std::vector<RankedDeposit>& deps, const std::vector<std::uint32_t>& edges,
@@ -604,15 +581,9 @@ std::vector<fs::path> validation_output_paths(const fs::path& dir, const std::st
 
 std::vector<fs::path> write_validation_outputs(const ValidationResult& r, const fs::path& dir,
                                                const std::string& stem, const std::string& title,
-                                               bool overwrite) {
+                                               StagedFiles& files) {
   const std::vector<fs::path> paths = validation_output_paths(dir, stem);
-  std::error_code ec;
-  if (!fs::is_directory(dir, ec)) throw io_error("output folder does not exist: " + dir.string());
-  for (const auto& p : paths) {
-    if (!overwrite && fs::exists(p, ec)) {
-      throw io_error(p.string() + " exists (use --overwrite to replace it)");
-    }
-  }
+  for (const auto& p : paths) files.check(p);
   std::string success = "curve,fold,area_fraction,deposit_fraction,score\n";
   std::string roc = "curve,fold,false_positive_rate,true_positive_rate,score\n";
   auto add = [](std::string& out, const char* name, const std::string& fold,
@@ -628,10 +599,10 @@ std::vector<fs::path> write_validation_outputs(const ValidationResult& r, const 
     add(success, "prediction", std::to_string(f.fold + 1), f.prediction.curve);
     add(roc, "held_out", std::to_string(f.fold + 1), f.prediction.roc);
   }
-  write_atomically(paths[0], validation_json(r).dump(2) + "\n");
-  write_atomically(paths[1], success);
-  write_atomically(paths[2], roc);
-  write_atomically(paths[3], validation_svg(r, title));
+  files.write_text(paths[0], validation_json(r).dump(2) + "\n", "json");
+  files.write_text(paths[1], success, "csv");
+  files.write_text(paths[2], roc, "csv");
+  files.write_text(paths[3], validation_svg(r, title), "svg");
   return paths;
 }
 

@@ -175,11 +175,11 @@ VectorPlan::VectorPlan(const model::Model& m, const fs::path& output, const RunO
   model_.grid.resolution = std::array<double, 2>{grid_.dx, grid_.dy};
   model_.grid.extent = std::array<double, 4>{grid_.x0, grid_.ymin(), grid_.xmax(), grid_.y0};
 
-  const fs::path dir = output.parent_path().empty() ? fs::path(".") : output.parent_path();
-  const std::string stem = "." + output.filename().string() + ".gp-tmp-" +
-                           std::to_string(::getpid()) + "-" +
-                           (cluster::size() > 1 ? "r" + std::to_string(cluster::rank()) + "-"
-                                                : std::string());
+  const std::string rank =
+      cluster::size() > 1 ? "r" + std::to_string(cluster::rank()) + "-" : std::string();
+  auto temp_name = [&](const std::string& what) {
+    return hidden_sibling(fs::absolute(output), "gp-tmp", rank + what + ".tif");
+  };
   const bool cuda = opt.device == DeviceChoice::cuda ||
                     (opt.device == DeviceChoice::automatic && kernels::cuda_device_count() > 0);
   try {
@@ -200,7 +200,7 @@ VectorPlan::VectorPlan(const model::Model& m, const fs::path& output, const RunO
       ro.use_cuda = cuda;
       ro.threads = opt.threads;
       ro.memory_limit_bytes = opt.vector_memory_mib * 1024ull * 1024ull;
-      const fs::path tmp = dir / (stem + std::to_string(i) + ".tif");
+      const fs::path tmp = temp_name(std::to_string(i));
       add_temp(tmp);
       geo::materialise_vector(vector_spec(L), ro, grid_, tmp);
       L.path = tmp;
@@ -209,7 +209,7 @@ VectorPlan::VectorPlan(const model::Model& m, const fs::path& output, const RunO
       L.resampling = "nearest";
     }
     if (plan.boundary) {
-      const fs::path tmp = dir / (stem + "mask.tif");
+      const fs::path tmp = temp_name("mask");
       add_temp(tmp);
       geo::write_boundary_mask(*plan.boundary, grid_, tmp, plan.mask_name);
       model::LayerSpec M;
@@ -230,19 +230,16 @@ VectorPlan::~VectorPlan() { remove_temps(); }
 
 void VectorPlan::add_temp(const fs::path& p) {
   temps_.push_back(p);
-  slots_.push_back(-1);
-  geo::register_temporary(p, slots_.back());
+  registrations_.push_back(register_temporary(p));
 }
 
 void VectorPlan::remove_temps() noexcept {
   for (std::size_t i = 0; i < temps_.size(); ++i) {
-    std::error_code ec;
-    fs::remove(temps_[i], ec);
-    fs::remove(temps_[i].string() + ".aux.xml", ec);
-    geo::unregister_temporary(slots_[i]);
+    remove_with_side_files(temps_[i]);
+    unregister_temporary(registrations_[i]);
   }
   temps_.clear();
-  slots_.clear();
+  registrations_.clear();
 }
 
 }  // namespace gp::cli

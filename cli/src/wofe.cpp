@@ -514,9 +514,6 @@ class WofeTrained final : public Trained {
     for (std::size_t i = 0; i < tables.size(); ++i) tables[i]->write(table_text[i]);
   }
 
-  void after_outputs(RunResult& res) override {
-    for (auto& t : tables) t->commit_into(res);
-  }
 };
 
 }  // namespace
@@ -551,8 +548,7 @@ std::unique_ptr<Trained> train(const TrainingContext& ctx) {
   const std::string stem = out.stem().string();
   for (std::size_t l : ev) {
     tr->tables.push_back(std::make_unique<training::SideFile>(
-        out.parent_path() / (stem + "_wofe_" + safe_name(m.layers[l].name) + ".csv"),
-        ctx.overwrite));
+        ctx.files, out.parent_path() / (stem + "_wofe_" + safe_name(m.layers[l].name) + ".csv")));
   }
 
   training::DepositCells dep = training::place(ctx);

@@ -82,23 +82,4 @@ void write_cog(const fs::path& src, const fs::path& dst, const CogOptions& optio
   if (fs::exists(with_suffix(dst, ".ovr.tmp"), ec)) fs::remove(with_suffix(dst, ".ovr.tmp"), ec);
 }
 
-void move_raster_into_place(const fs::path& temp, const fs::path& dst) {
-  std::error_code ec;
-  const fs::path temp_aux = with_suffix(temp, ".aux.xml");
-  const fs::path dst_aux = with_suffix(dst, ".aux.xml");
-  if (fs::exists(temp_aux, ec)) {
-    fs::rename(temp_aux, dst_aux, ec);
-    if (ec) {
-      throw io_error("output " + dst_aux.string() + ": cannot move into place: " + ec.message());
-    }
-  } else if (fs::exists(dst_aux, ec)) {
-    fs::remove(dst_aux, ec);
-  }
-  fs::rename(temp, dst, ec);
-  if (ec) {
-    throw io_error("output " + dst.string() + ": cannot move the finished file into place: " +
-                   ec.message());
-  }
-}
-
 }  // namespace gp::geo

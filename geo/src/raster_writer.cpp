@@ -22,99 +22,38 @@ namespace fs = std::filesystem;
 
 namespace {
 
-/// Why a write failed, when the system says (issue 9): a full disk or a file-size limit is
-/// named as such; `errno` is cleared before the write so that a stale value is never shown.
-std::string write_failure_hint(int err, const fs::path& dir) {
-  std::string hint;
+/// Why a write failed: a full disk or a file-size limit named as such (the system's errno,
+/// cleared before the write so that a stale value is never shown), else GDAL's message, else
+/// the system's. Never empty.
+std::string failure_text(const std::string& gdal, int err, const fs::path& dir) {
   if (err == ENOSPC || err == EDQUOT) {
-    hint = " (the disk is full";
+    std::string t = "the disk is full";
     std::error_code ec;
     const auto sp = fs::space(dir, ec);
-    if (!ec) hint += ": " + std::to_string(sp.available / 1024) + " KiB free in " + dir.string();
-    hint += ")";
-  } else if (err == EFBIG) {
-    hint = " (the file exceeds the file-size limit: " + std::string(std::strerror(err)) + ")";
-  } else if (err == EIO) {
-    hint = " (" + std::string(std::strerror(err)) + ")";
+    if (!ec) t += " (" + std::to_string(sp.available / 1024) + " KiB free in " + dir.string() + ")";
+    return t;
   }
-  return hint;
+  if (err == EFBIG) return "the file exceeds the file-size limit";
+  if (!gdal.empty()) return gdal;
+  if (err == ENOMEM) return "out of memory";
+  if (err != 0) return std::strerror(err);
+  return "GDAL gave no reason";
+}
+
+bool gdal_failed() {
+  const CPLErr e = CPLGetLastErrorType();
+  return e == CE_Failure || e == CE_Fatal;
 }
 
 }  // namespace
-
-namespace {
-
-// Temporary outputs still being written, removed by a SIGINT/SIGTERM handler so that an
-// interrupted run (Ctrl-C, mpirun killing ranks after a failure) leaves nothing behind.
-// Fixed-size C strings: the handler may only call async-signal-safe functions (unlink).
-constexpr int max_pending = 16;
-constexpr std::size_t max_path = 4096;
-char g_pending[max_pending][max_path];
-volatile std::sig_atomic_t g_pending_used[max_pending];
-std::mutex g_pending_mu;
-
-extern "C" void remove_pending_and_reraise(int sig) {
-  for (int i = 0; i < max_pending; ++i) {
-    if (g_pending_used[i] != 0) ::unlink(g_pending[i]);
-  }
-  std::signal(sig, SIG_DFL);
-  std::raise(sig);
-}
-
-}  // namespace
-
-void register_temporary(const fs::path& p, int& slot) {
-  static std::once_flag once;
-  std::call_once(once, [] {
-    std::signal(SIGINT, remove_pending_and_reraise);
-    std::signal(SIGTERM, remove_pending_and_reraise);
-  });
-  slot = -1;
-  const std::string s = p.string();
-  if (s.size() >= max_path) return;
-  std::lock_guard<std::mutex> lock(g_pending_mu);
-  for (int i = 0; i < max_pending; ++i) {
-    if (g_pending_used[i] == 0) {
-      std::memcpy(g_pending[i], s.c_str(), s.size() + 1);
-      g_pending_used[i] = 1;
-      slot = i;
-      return;
-    }
-  }
-}
-
-void unregister_temporary(int& slot) {
-  if (slot < 0) return;
-  std::lock_guard<std::mutex> lock(g_pending_mu);
-  g_pending_used[slot] = 0;
-  slot = -1;
-}
-
-void check_output_path(const fs::path& path, bool overwrite) {
-  const fs::path abs = fs::absolute(path);
-  const fs::path dir = abs.parent_path();
-  std::error_code ec;
-  if (!fs::is_directory(dir, ec)) {
-    throw io_error("output " + path.string() + ": folder " + dir.string() +
-                   " does not exist (create it first)");
-  }
-  if (::access(dir.c_str(), W_OK) != 0) {
-    throw io_error("output " + path.string() + ": folder " + dir.string() + " is not writable");
-  }
-  if (fs::is_directory(abs, ec)) {
-    throw io_error("output " + path.string() + " is a folder (expected a file name ending .tif)");
-  }
-  if (fs::exists(abs, ec) && !overwrite) {
-    throw io_error("output " + path.string() +
-                   " already exists (pass --overwrite to replace it once the new map is complete)");
-  }
-}
 
 RasterWriter::RasterWriter(fs::path path, const Grid& grid, WriterOptions options)
     : path_(fs::absolute(path)), grid_(grid), opt_(std::move(options)) {
-  check_output_path(path_, opt_.overwrite);
-  temp_ = path_.parent_path() /
-          ("." + path_.filename().string() + ".partial-" + std::to_string(::getpid()));
+  std::error_code exists_ec;
+  if (fs::symlink_status(path_, exists_ec).type() != fs::file_type::not_found) {
+    // The writer creates new files only (the caller stages outputs and moves them into place).
+    throw io_error("output " + shown_path().string() + ": " + path_.string() + " already exists");
+  }
   GDALDriver* drv = GetGDALDriverManager()->GetDriverByName("GTiff");
   if (drv == nullptr) throw io_error("GDAL has no GTiff driver");
   CPLStringList co;
@@ -134,32 +73,46 @@ RasterWriter::RasterWriter(fs::path path, const Grid& grid, WriterOptions option
   if (opt_.band_descriptions.empty()) opt_.band_descriptions.emplace_back("prospectivity");
   if (opt_.band_descriptions.size() > 1) co.SetNameValue("INTERLEAVE", "BAND");
   const int n_bands = static_cast<int>(opt_.band_descriptions.size());
-  register_temporary(temp_, pending_slot_);
-  ds_ = drv->Create(temp_.c_str(), static_cast<int>(grid_.width), static_cast<int>(grid_.height),
+  ds_ = drv->Create(path_.c_str(), static_cast<int>(grid_.width), static_cast<int>(grid_.height),
                     n_bands, GDT_Float32, co.List());
   if (ds_ == nullptr) {
-    throw io_error("output " + shown_path().string() + ": cannot create " + temp_.string() + ": " +
-                   last_gdal_error());
+    throw io_error("output " + shown_path().string() + ": cannot be created: " +
+                   failure_text(last_gdal_error(), errno, path_.parent_path()));
   }
+  // Every setting is checked: a map without the grid's CRS or nodata must never be called done
+  // (under memory pressure GDAL can fail any of these).
+  auto fail = [&](const std::string& step) {
+    const std::string why = failure_text(last_gdal_error(), errno, path_.parent_path());
+    close_dataset();
+    std::error_code ec;
+    fs::remove(path_, ec);
+    fs::remove(fs::path(path_.string() + ".aux.xml"), ec);
+    throw io_error("output " + shown_path().string() + ": " + step + " failed: " + why);
+  };
   auto gt = grid_.geotransform();
-  ds_->SetGeoTransform(gt.data());
-  ds_->SetProjection(grid_.crs_wkt.c_str());
-  for (const auto& [k, v] : opt_.metadata) ds_->SetMetadataItem(k.c_str(), v.c_str());
+  if (ds_->SetGeoTransform(gt.data()) != CE_None) fail("setting the geotransform");
+  if (!grid_.crs_wkt.empty() && ds_->SetProjection(grid_.crs_wkt.c_str()) != CE_None) {
+    fail("setting the CRS");
+  }
+  for (const auto& [k, v] : opt_.metadata) {
+    if (ds_->SetMetadataItem(k.c_str(), v.c_str()) != CE_None) fail("setting metadata " + k);
+  }
   for (int b = 0; b < n_bands; ++b) {
     GDALRasterBand* band = ds_->GetRasterBand(b + 1);
-    band->SetNoDataValue(opt_.nodata);
+    if (band == nullptr || band->SetNoDataValue(opt_.nodata) != CE_None) fail("setting nodata");
     band->SetDescription(opt_.band_descriptions[static_cast<std::size_t>(b)].c_str());
   }
+  if (gdal_failed()) fail("creating the file");
   tile_.resize(static_cast<std::size_t>(opt_.tile) * static_cast<std::size_t>(opt_.tile));
 }
 
 RasterWriter::~RasterWriter() {
-  if (!committed_) {
+  if (!closed_) {
     close_dataset();
     std::error_code ec;
-    fs::remove(temp_, ec);
+    fs::remove(path_, ec);
+    fs::remove(fs::path(path_.string() + ".aux.xml"), ec);
   }
-  unregister_temporary(pending_slot_);
 }
 
 void RasterWriter::close_dataset() {
@@ -265,8 +218,8 @@ void RasterWriter::emit_tiles(const float* const* rows_of_band, std::size_t stri
             CE_None) {
           const int err = errno;
           throw io_error("output " + shown_path().string() + ": writing tile row " +
-                         std::to_string(tile_row_) + " failed: " + last_gdal_error() +
-                         write_failure_hint(err, path_.parent_path()));
+                         std::to_string(tile_row_) + " failed: " +
+                         failure_text(last_gdal_error(), err, path_.parent_path()));
         }
       }
     }
@@ -274,10 +227,14 @@ void RasterWriter::emit_tiles(const float* const* rows_of_band, std::size_t stri
 }
 
 void RasterWriter::set_statistics(int band, double min, double max, double mean, double stddev) {
-  ds_->GetRasterBand(band)->SetStatistics(min, max, mean, stddev);
+  reset_gdal_error();
+  if (ds_->GetRasterBand(band)->SetStatistics(min, max, mean, stddev) != CE_None) {
+    throw io_error("output " + shown_path().string() + ": storing band " + std::to_string(band) +
+                   " statistics failed: " + failure_text(last_gdal_error(), errno, path_.parent_path()));
+  }
 }
 
-void RasterWriter::commit() {
+void RasterWriter::close() {
   if (next_row_ != grid_.height) {
     throw io_error("output " + shown_path().string() + ": only " + std::to_string(next_row_) + " of " +
                    std::to_string(grid_.height) + " rows were written");
@@ -286,21 +243,12 @@ void RasterWriter::commit() {
   errno = 0;
   close_dataset();
   // Write errors (e.g. a full disk) often surface only when the file is closed.
-  if (CPLGetLastErrorType() == CE_Failure || CPLGetLastErrorType() == CE_Fatal) {
+  if (gdal_failed()) {
     const int err = errno;
-    throw io_error("output " + shown_path().string() + ": writing failed: " + last_gdal_error() +
-                   write_failure_hint(err, path_.parent_path()));
+    throw io_error("output " + shown_path().string() + ": writing failed: " +
+                   failure_text(last_gdal_error(), err, path_.parent_path()));
   }
-  std::error_code ec;
-  if (fs::exists(path_, ec) && !opt_.overwrite) {
-    throw io_error("output " + path_.string() + " appeared during the run (pass --overwrite)");
-  }
-  fs::rename(temp_, path_, ec);
-  if (ec) {
-    throw io_error("output " + path_.string() + ": cannot move the finished map into place: " +
-                   ec.message());
-  }
-  committed_ = true;
+  closed_ = true;
 }
 
 }  // namespace gp::geo

@@ -367,7 +367,7 @@ TEST(OutputSet, AFailedFinishLeavesNothingBehind) {
   const gp::model::Model m = gp::model::load_model(write_model(dir, ""));
   const fs::path out = dir / "fail.tif";
   {
-    gp::cli::OutputSet set(m, out, false, 1);
+    gp::cli::OutputSet set(m, out, false, 1, gp::cli::run_inputs(m));
     EXPECT_EQ(set.map_temp().parent_path(), fs::absolute(dir));
     // Not a GeoTIFF: the COG step cannot read it.
     write_text(set.map_temp(), "not a raster");

@@ -47,22 +47,10 @@ void write_in_chunks(const fs::path& path, const gg::Grid& g, const std::vector<
     const std::int64_t n = std::min(chunk_rows, g.height - r);
     w.write_rows(v.data() + r * g.width, n);
   }
-  w.commit();
+  w.close();
 }
 
 }  // namespace
-
-TEST(CheckOutputPath, MissingFolderIsAnIoError) {
-  const fs::path dir = scratch_dir();
-  EXPECT_THROW(gg::check_output_path(dir / "no" / "such" / "x.tif", false), gp::io_error);
-}
-
-TEST(CheckOutputPath, ExistingFileNeedsOverwrite) {
-  const fs::path dir = scratch_dir();
-  std::ofstream(dir / "x.tif") << "old";
-  EXPECT_THROW(gg::check_output_path(dir / "x.tif", false), gp::io_error);
-  EXPECT_NO_THROW(gg::check_output_path(dir / "x.tif", true));
-}
 
 TEST(RasterWriter, UncommittedWriterLeavesNothing) {
   const fs::path dir = scratch_dir();
@@ -73,8 +61,8 @@ TEST(RasterWriter, UncommittedWriterLeavesNothing) {
     opt.tile = 64;
     gg::RasterWriter w(dir / "out.tif", g, opt);
     w.write_rows(v.data(), 40);
-    EXPECT_TRUE(fs::exists(w.temp_path()));
-    // destroyed without commit: as when a run fails half way
+    EXPECT_TRUE(fs::exists(w.path()));
+    // destroyed without close(): as when a run fails half way
   }
   EXPECT_FALSE(fs::exists(dir / "out.tif"));
   EXPECT_EQ(count_entries(dir), 0u);
@@ -89,23 +77,19 @@ TEST(RasterWriter, IncompleteCommitThrowsAndLeavesNothing) {
     opt.tile = 64;
     gg::RasterWriter w(dir / "out.tif", g, opt);
     w.write_rows(v.data(), 69);
-    EXPECT_THROW(w.commit(), gp::io_error);
+    EXPECT_THROW(w.close(), gp::io_error);
   }
   EXPECT_EQ(count_entries(dir), 0u);
 }
 
-TEST(RasterWriter, FailedRunKeepsTheExistingGoodFile) {
+TEST(RasterWriter, NeverWritesOverAnExistingFile) {
+  // The writer creates new files only; replacing a map is the staged-file set's job.
   const fs::path dir = scratch_dir();
   std::ofstream(dir / "out.tif") << "previous good map";
   const auto g = small_grid(100, 70);
-  {
-    gg::WriterOptions opt;
-    opt.tile = 64;
-    opt.overwrite = true;
-    gg::RasterWriter w(dir / "out.tif", g, opt);
-    const auto v = ramp(100 * 10);
-    w.write_rows(v.data(), 10);
-  }
+  gg::WriterOptions opt;
+  opt.tile = 64;
+  EXPECT_THROW(gg::RasterWriter(dir / "out.tif", g, opt), gp::io_error);
   EXPECT_EQ(gp::test::file_bytes(dir / "out.tif"), "previous good map");
   EXPECT_EQ(count_entries(dir), 1u);
 }

@@ -14,13 +14,15 @@
 //   <base>_quicklook.png   the score with ramp, legend and scale note
 //   <base>_report.json     the run report (build_report)
 //
-// Every file is written under a hidden temporary name in the destination folder
-// (`.<name>.partial-<pid>...`) and renamed into place only when all are complete (the map last);
-// a failure removes every temporary. Existing files are replaced only with --overwrite.
+// Every file is staged through one StagedFiles set (cli/outputs/staged_files.hpp), which the
+// weights tables and the analyses' files join too: hidden temporaries beside their
+// destinations, moved into place together, all or nothing (the map last), when the run is
+// complete; no output may replace an input. Existing files are replaced only with --overwrite.
 
 #include "gp/cli/model.hpp"
 #include "gp/cli/runner.hpp"
 #include "gp/geo/raster_writer.hpp"
+#include "outputs/staged_files.hpp"
 
 #include <nlohmann/json.hpp>
 
@@ -61,7 +63,8 @@ class OutputSet {
   /// Checks that every file the spec asks for can be written (folder writable; absent unless
   /// `overwrite`; throws gp::io_error), and starts hashing the inputs in the background when a
   /// report is asked for. `m` must outlive this object.
-  OutputSet(const model::Model& m, std::filesystem::path map, bool overwrite, int threads);
+  OutputSet(const model::Model& m, std::filesystem::path map, bool overwrite, int threads,
+            std::vector<ProtectedInput> inputs);
   ~OutputSet();
   OutputSet(const OutputSet&) = delete;
   OutputSet& operator=(const OutputSet&) = delete;
@@ -75,25 +78,20 @@ class OutputSet {
   /// there); the COG itself gets the map's codec and predictor. Unchanged for "gtiff".
   void configure_writer(geo::WriterOptions& w) const;
   [[nodiscard]] const OutputPaths& paths() const { return paths_; }
+  /// The run's staged files: other steps (weights tables, validation, uncertainty) add theirs.
+  [[nodiscard]] StagedFiles& files() { return files_; }
 
   /// After the writer committed to map_temp(): COG, classes, styles, quicklook, report; then
-  /// moves everything into place. Fills res.files, res.output_seconds, res.seconds_outputs.
+  /// moves everything staged into place. Fills res.files, res.output_seconds, res.seconds_outputs.
   /// Throws gp::io_error; nothing is left in place or behind on failure.
   void finish(RunResult& res);
 
  private:
-  std::filesystem::path temp_for(const std::filesystem::path& final_path, const std::string& tag);
-  void remove_temps() noexcept;
-  void release_slots() noexcept;
-
   const model::Model& m_;
   OutputPaths paths_;
-  bool overwrite_;
   int threads_;
+  StagedFiles files_;
   std::filesystem::path map_temp_;
-  std::vector<std::filesystem::path> temps_;  // removed (with GDAL sidecars) unless finished
-  std::vector<int> slots_;  // geo::register_temporary slots: removed on SIGINT/SIGTERM too
-  bool finished_{false};
   std::string started_utc_;
   std::atomic<bool> cancel_{false};
   std::future<std::vector<InputDigest>> digests_;
@@ -106,7 +104,8 @@ class OutputSet {
 nlohmann::ordered_json build_report(const model::Model& m, const RunResult& res,
                                     const std::vector<InputDigest>& inputs);
 
-/// Writes text to `path` (binary, as is). Throws gp::io_error.
-void write_text_file(const std::filesystem::path& path, const std::string& text);
+/// Every file a model run reads (model file, layers, boundary, deposits): no output may
+/// replace one of them.
+std::vector<ProtectedInput> run_inputs(const model::Model& m);
 
 }  // namespace gp::cli

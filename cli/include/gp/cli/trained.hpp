@@ -10,6 +10,7 @@
 #include "gp/geo/raster_source.hpp"
 #include "gp/kernels/backend.hpp"
 #include "gp/kernels/program.hpp"
+#include "outputs/staged_files.hpp"
 
 #include <cstdint>
 #include <filesystem>
@@ -30,7 +31,7 @@ struct TrainingContext {
   kernels::Backend& backend;
   std::int64_t rows_per_window{1};
   std::filesystem::path output;  ///< the map's final path (side files go beside it)
-  bool overwrite{false};
+  StagedFiles& files;            ///< the run's outputs: side files are staged here
   /// Columns of a training window (the runner's column segments on wide grids, so memory stays
   /// bounded by the window whatever the width); 0: the grid's width.
   std::int64_t cols_per_window{0};
@@ -47,10 +48,8 @@ class Trained {
   /// the outputs): `bands[b]` holds `n` values (program.out_nodata where nodata).
   virtual void on_window(const float* const* bands, std::size_t n) { (void)bands; (void)n; }
   /// After the map is written and its band statistics known, before the outputs are finished:
-  /// adds report sections to res.report and writes side files under temporary names.
+  /// adds report sections to res.report and stages its side files (moved with the map).
   virtual void before_outputs(RunResult& res) { (void)res; }
-  /// After every output is in place: moves the side files into place too.
-  virtual void after_outputs(RunResult& res) { (void)res; }
 };
 
 /// True for [combine] methods that train on deposits.

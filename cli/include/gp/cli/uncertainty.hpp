@@ -25,6 +25,7 @@
 // so a draw's top holds X % of the area plus at most the cells of one bin; the report gives
 // that excess (max over draws) and the bin width.
 
+#include "outputs/staged_files.hpp"
 #include "gp/cli/model.hpp"
 #include "gp/cli/runner.hpp"
 #include "gp/geo/grid.hpp"
@@ -97,6 +98,7 @@ struct AnalysisContext {
   std::filesystem::path map;  ///< the committed map (temporary name until outputs finish)
   /// Columns of a window (the runner's column segments on wide grids); 0: the grid's width.
   std::int64_t cols_per_window{0};
+  StagedFiles& files;  ///< the run's outputs: the analyses' files are staged here
 };
 
 /// Runs the Monte Carlo passes and writes `out` (a multi-band GeoTIFF). `score_lo`/`score_hi`:

@@ -24,6 +24,7 @@
 
 #include "gp/cli/runner.hpp"
 #include "gp/geo/deposits.hpp"
+#include "outputs/staged_files.hpp"
 
 #include <nlohmann/json.hpp>
 
@@ -136,13 +137,13 @@ nlohmann::ordered_json validation_json(const ValidationResult& r);
 std::string validation_svg(const ValidationResult& r, const std::string& title);
 
 /// Writes <dir>/<stem>_validation.json, <stem>_success_rate.csv, <stem>_roc.csv and
-/// <stem>_validation.svg (each under a temporary name, renamed when complete). Existing files
-/// are replaced only with `overwrite` (gp::io_error otherwise). Returns the paths.
+/// <stem>_validation.svg: staged in `files` (checked, written under hidden names), moved into
+/// place when the caller commits the set, all or nothing. Returns the paths.
 std::vector<std::filesystem::path> write_validation_outputs(const ValidationResult& r,
                                                             const std::filesystem::path& dir,
                                                             const std::string& stem,
                                                             const std::string& title,
-                                                            bool overwrite);
+                                                            StagedFiles& files);
 
 /// The paths write_validation_outputs writes.
 std::vector<std::filesystem::path> validation_output_paths(const std::filesystem::path& dir,

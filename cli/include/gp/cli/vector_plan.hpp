@@ -13,12 +13,13 @@
 // the model in which those files replace the vector layers (read directly: they are on the
 // grid) and the mask is an extra internal layer (LayerSpec::mask -> Program::mask_layer) that
 // makes every band nodata outside. The temporary files sit in the output folder, named
-// ".<output>.gp-tmp-<pid>-<n>.tif", and are removed when the plan is destroyed, on success or
-// failure (and on SIGINT/SIGTERM, through geo::register_temporary).
+// ".<output>.gp-tmp-<pid>.<n>.tif" (hidden_sibling), and are removed when the plan is destroyed,
+// on success or failure (and on SIGINT/SIGTERM, through register_temporary).
 
 #include "gp/cli/model.hpp"
 #include "gp/cli/runner.hpp"
 #include "gp/geo/grid.hpp"
+#include "outputs/staged_files.hpp"
 
 #include <filesystem>
 #include <vector>
@@ -52,7 +53,7 @@ class VectorPlan {
   model::Model model_;
   geo::Grid grid_;
   std::vector<std::filesystem::path> temps_;
-  std::vector<int> slots_;  // geo::register_temporary: removed on SIGINT/SIGTERM too
+  std::vector<void*> registrations_;  // register_temporary: removed on SIGINT/SIGTERM too
   void add_temp(const std::filesystem::path& p);
   void remove_temps() noexcept;
 };

@@ -31,11 +31,6 @@ struct CogOptions {
 void write_cog(const std::filesystem::path& src, const std::filesystem::path& dst,
                const CogOptions& options, const std::string& what);
 
-/// Renames a finished raster `temp` over `dst`, with its `.aux.xml`: moved when `temp` has one,
-/// otherwise a stale `dst.aux.xml` (it would override the new file's metadata) is removed.
-/// Throws gp::io_error.
-void move_raster_into_place(const std::filesystem::path& temp, const std::filesystem::path& dst);
-
 /// Removes `path` and the sidecars GDAL may leave beside it (`.aux.xml`, `.ovr.tmp`,
 /// `.ovr`); missing files are fine. Never throws.
 void remove_raster_files(const std::filesystem::path& path) noexcept;

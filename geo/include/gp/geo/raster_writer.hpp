@@ -1,8 +1,9 @@
 #pragma once
-// Writes a Float32 tiled, compressed GeoTIFF (one or more bands, band-interleaved) safely: under a temporary name in the
-// destination folder, tiles emitted in row-major order (the file's bytes do not depend on how
-// rows were handed in), renamed over the destination only by commit(). A writer destroyed
-// without commit() deletes its temporary file, so no half-written output ever stands.
+// Writes a Float32 tiled, compressed GeoTIFF (one or more bands, band-interleaved) at the path
+// it is given, which must not exist (the application stages every output under a temporary
+// name and moves it into place: cli/outputs/staged_files.hpp). Tiles are emitted in row-major
+// order (the file's bytes do not depend on how rows were handed in). Every GDAL status on the
+// write path is checked; a writer destroyed without close() deletes its file.
 
 #include "gp/geo/grid.hpp"
 
@@ -24,15 +25,10 @@ struct WriterOptions {
   double nodata{-9999.0};
   std::vector<std::string> band_descriptions{"prospectivity"};  ///< one per band
   std::map<std::string, std::string> metadata;  ///< dataset metadata items
-  bool overwrite{false};  ///< replace an existing destination (only once complete)
   /// The path error messages name, when the writer writes to a staging name for a caller that
   /// moves the file into place later (the runner's OutputSet); empty: the path written.
   std::filesystem::path report_as;
 };
-
-/// Checks, before any heavy work, that `path` can be written: its folder exists and is
-/// writable, and it does not exist unless `overwrite`. Throws gp::io_error.
-void check_output_path(const std::filesystem::path& path, bool overwrite);
 
 class RasterWriter {
  public:
@@ -58,10 +54,11 @@ class RasterWriter {
 
   [[nodiscard]] int band_count() const { return static_cast<int>(opt_.band_descriptions.size()); }
 
-  /// Flushes, closes, checks for write errors and renames into place. Throws gp::io_error.
-  void commit();
+  /// Checks that every row was written, flushes, closes and checks for write errors (many
+  /// appear only at close). Throws gp::io_error.
+  void close();
 
-  [[nodiscard]] const std::filesystem::path& temp_path() const { return temp_; }
+  [[nodiscard]] const std::filesystem::path& path() const { return path_; }
   /// The path messages name: options.report_as, else the path written.
   [[nodiscard]] const std::filesystem::path& shown_path() const {
     return opt_.report_as.empty() ? path_ : opt_.report_as;
@@ -77,7 +74,6 @@ class RasterWriter {
   void emit_tile_row(const float* const* rows_of_band, std::int64_t n_rows);
   void close_dataset();
   std::filesystem::path path_;
-  std::filesystem::path temp_;
   Grid grid_;
   WriterOptions opt_;
   GDALDataset* ds_{nullptr};
@@ -88,13 +84,7 @@ class RasterWriter {
   std::int64_t next_row_{0};
   std::int64_t tile_row_{0};
   std::int64_t next_col_{0};  // write_window: first column of the tile row not yet written
-  bool committed_{false};
-  int pending_slot_{-1};  // registration for removal on SIGINT/SIGTERM
+  bool closed_{false};
 };
-
-/// Registers a temporary file for removal if the process gets SIGINT or SIGTERM before
-/// unregister_temporary (used by the writer and by other stages that write side files).
-void register_temporary(const std::filesystem::path& path, int& slot);
-void unregister_temporary(int& slot);
 
 }  // namespace gp::geo
