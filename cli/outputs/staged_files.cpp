@@ -162,9 +162,15 @@ StagedFiles::~StagedFiles() {
   if (!committed_) remove_all_temps();
 }
 
-void StagedFiles::check(const fs::path& dst) const {
+void StagedFiles::check(const fs::path& dst, bool raster) const {
   const fs::path abs = fs::absolute(dst);
   const std::string what = "output " + dst.string();
+  const std::size_t name_bytes = abs.filename().string().size() + (raster ? 8 : 0);
+  if (name_bytes > NAME_MAX) {
+    throw io_error(what + ": the file name is " + std::to_string(name_bytes) + " bytes" +
+                   (raster ? " with its .aux.xml side file" : "") + "; file names hold at most " +
+                   std::to_string(NAME_MAX) + " (choose a shorter output name)");
+  }
   const fs::path dir = abs.parent_path();
   std::error_code ec;
   if (!fs::is_directory(dir, ec)) {

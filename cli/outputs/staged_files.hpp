@@ -39,8 +39,10 @@ class StagedFiles {
   StagedFiles(const StagedFiles&) = delete;
   StagedFiles& operator=(const StagedFiles&) = delete;
 
-  /// Checks that `dst` may be written (see the file comment). Throws gp::io_error naming `dst`.
-  void check(const std::filesystem::path& dst) const;
+  /// Checks that `dst` may be written (see the file comment), and that its name fits the file
+  /// system (with `.aux.xml` added for a `raster`, where GDAL keeps what TIFF tags cannot
+  /// hold). Throws gp::io_error naming `dst`.
+  void check(const std::filesystem::path& dst, bool raster = false) const;
 
   /// A registered temporary beside `dst` (checked first), tagged `tag` (a short word: "gtiff",
   /// "cog", "csv"). Removed unless published and committed.

@@ -146,7 +146,7 @@ OutputSet::OutputSet(const model::Model& m, fs::path map, bool overwrite, int th
     throw config_error("[output] colormap: unknown '" + o.colormap + "'");
   }
   std::vector<fs::path> sidecars;
-  if (o.classes.method != "none") sidecars.push_back(paths_.classes);
+  std::vector<fs::path> rasters{paths_.map};
   if (o.style) sidecars.push_back(paths_.map_style);
   if (o.style && o.classes.method != "none") sidecars.push_back(paths_.classes_style);
   if (o.quicklook) sidecars.push_back(paths_.quicklook);
@@ -156,8 +156,10 @@ OutputSet::OutputSet(const model::Model& m, fs::path map, bool overwrite, int th
   if (m_.validation.given) {
     for (const auto& p : validation_output_paths(dir, stem)) sidecars.push_back(p);
   }
-  if (m_.uncertainty.given) sidecars.push_back(dir / (stem + "_uncertainty.tif"));
-  files_.check(paths_.map);  for (const auto& p : sidecars) {
+  if (m_.uncertainty.given) rasters.push_back(dir / (stem + "_uncertainty.tif"));
+  if (o.classes.method != "none") rasters.push_back(paths_.classes);
+  for (const auto& p : rasters) files_.check(p, true);
+  for (const auto& p : sidecars) {
     if (p == paths_.map) {
       throw config_error("[output] path " + paths_.map.string() + ": a side file would have the "
                          "same name (use a name ending .tif)");
