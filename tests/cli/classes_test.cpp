@@ -1,7 +1,7 @@
 // cli/classes: quantile, natural-breaks and user-break classes on histograms whose answer is
 // counted by hand.
 
-#include "gp/cli/classes.hpp"
+#include "outputs/classes.hpp"
 
 #include "gp/error.hpp"
 

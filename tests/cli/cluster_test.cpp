@@ -1,6 +1,6 @@
 // The cluster helpers on one rank (no mpirun): what the runner and the training passes rely on
 // to give one process the same arithmetic as N ranks. Several ranks: tests/cli/mpi_test.sh.
-#include "gp/cli/cluster.hpp"
+#include "run/cluster.hpp"
 
 #include <gtest/gtest.h>
 

@@ -2,7 +2,7 @@
 // hand-computed values, the --device choices, and bad input (one error line, the documented exit
 // code, no output and no leftover temporary file).
 //
-// Exit codes (cli/include/gp/cli/commands.hpp, README): 2 usage, 3 model, 4 input, 5 output,
+// Exit codes (cli/app/commands.hpp, README): 2 usage, 3 model, 4 input, 5 output,
 // 6 device.
 
 #include "test_support.hpp"
@@ -587,7 +587,7 @@ TEST(BadInput, ExistingOutputIsReplacedWithOverwrite) {
 
 // --- OpenMP wait policy --------------------------------------------------------------------------
 // geoprospect sets OMP_WAIT_POLICY=passive before libgomp reads its environment
-// (cli/src/openmp_wait_policy.cpp); libgomp then takes a spin count of 0: idle OpenMP threads
+// (cli/app/openmp_wait_policy.cpp); libgomp then takes a spin count of 0: idle OpenMP threads
 // sleep at once and leave the cores to GDAL's decoders. libgomp itself reports the spin count it
 // took, with OMP_DISPLAY_ENV=verbose; that report is checked here, not the program's own
 // environment (libgomp reads it before main, so setting it any later has no effect).

@@ -1,9 +1,9 @@
 // Logistic regression (issue 5): a closed-form case, a reference fit written separately here
 // (Newton-Raphson with Gauss-Jordan elimination, not the code's Cholesky IRLS), the errors, and
 // a small grid mapped end to end against the reference fit of the same cells.
-#include "gp/cli/logistic.hpp"
-#include "gp/cli/model.hpp"
-#include "gp/cli/runner.hpp"
+#include "train/logistic.hpp"
+#include "model/model.hpp"
+#include "run/runner.hpp"
 #include "gp/error.hpp"
 #include "test_support.hpp"
 

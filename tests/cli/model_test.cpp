@@ -1,5 +1,5 @@
 // The model file: contract keys, defaults, and one clear error per mistake.
-#include "gp/cli/model.hpp"
+#include "model/model.hpp"
 #include "gp/error.hpp"
 
 #include <gtest/gtest.h>

@@ -8,10 +8,10 @@
 // 980..999, the top 5 % those of 950..999 (65 000), the top 10 % 900..999 (130 000) and the top
 // 25 % 750..999 (325 000): classes 5..1 hold 26 000, 39 000, 65 000, 195 000 and 975 000 cells.
 
-#include "gp/cli/outputs.hpp"
+#include "outputs/outputs.hpp"
 
-#include "gp/cli/model.hpp"
-#include "gp/cli/runner.hpp"
+#include "model/model.hpp"
+#include "run/runner.hpp"
 #include "gp/error.hpp"
 #include "gp/geo/raster_writer.hpp"
 #include "outputs_support.hpp"

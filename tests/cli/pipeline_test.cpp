@@ -1,5 +1,5 @@
 // The three-stage window pipeline: order, overlap bound, and error propagation.
-#include "gp/cli/pipeline.hpp"
+#include "run/pipeline.hpp"
 
 #include <gtest/gtest.h>
 

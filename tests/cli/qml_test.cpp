@@ -1,7 +1,7 @@
 // cli/qml: the QGIS styles are well-formed XML (GDAL's parser and Python's strict one) with the
 // renderer, ramp and palette QGIS needs; numbers never take a locale's decimal comma.
 
-#include "gp/cli/qml.hpp"
+#include "outputs/qml.hpp"
 
 #include "outputs_support.hpp"
 #include "test_support.hpp"

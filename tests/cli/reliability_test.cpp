@@ -3,7 +3,7 @@
 // hidden `.<name>.partial-*` temporary). Also: determinism of multi-band network models, and
 // NaN / infinity inside valid cells (nodata, counted, never numbers in the map).
 //
-// Exit codes (cli/include/gp/cli/commands.hpp, README): 3 model, 4 input, 5 output, 6 device.
+// Exit codes (cli/app/commands.hpp, README): 3 model, 4 input, 5 output, 6 device.
 //
 // Run as root (as in CI containers), chmod does not stop writes: the read-only folder is a
 // read-only tmpfs mounted by the test, and the full disk a 1 MiB tmpfs; both skip when mount(2)
@@ -12,8 +12,8 @@
 
 #include "test_support.hpp"
 
-#include "gp/cli/model.hpp"
-#include "gp/cli/runner.hpp"
+#include "model/model.hpp"
+#include "run/runner.hpp"
 #include "gp/error.hpp"
 
 #include <gdal_priv.h>

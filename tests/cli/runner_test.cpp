@@ -1,6 +1,6 @@
 // The streaming runner: grid resolution, statistics pass, window-size independence.
-#include "gp/cli/model.hpp"
-#include "gp/cli/runner.hpp"
+#include "model/model.hpp"
+#include "run/runner.hpp"
 #include "gp/error.hpp"
 #include "test_support.hpp"
 

@@ -3,7 +3,7 @@
 // on random maps, the exact rank counter against a direct count, fold assignment, and the
 // `geoprospect validate` command end to end.
 
-#include "gp/cli/validation.hpp"
+#include "analysis/validation.hpp"
 #include "gp/error.hpp"
 #include "gp/kernels/rank.hpp"
 #include "test_support.hpp"

@@ -6,9 +6,9 @@
 //   W+ = ln[(N(B∩D)/N(D)) / (N(B∩¬D)/N(¬D))],  s²(W+) = 1/N(B∩D) + 1/N(B∩¬D), W- likewise,
 //   C = W+ - W-, s(C) = sqrt(s²(W+) + s²(W-)), P = 1/(1+exp(-(ln(N(D)/N(¬D)) + Σ W))),
 //   s(P) = P sqrt(1/N(D) + Σ s²(W)).
-#include "gp/cli/model.hpp"
-#include "gp/cli/runner.hpp"
-#include "gp/cli/wofe.hpp"
+#include "model/model.hpp"
+#include "run/runner.hpp"
+#include "train/wofe.hpp"
 #include "gp/error.hpp"
 #include "gp/kernels/backend.hpp"
 #include "test_support.hpp"

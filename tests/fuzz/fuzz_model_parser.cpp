@@ -3,7 +3,7 @@
 // Built as a libFuzzer target with clang (GP_FUZZ=ON), and otherwise linked with
 // replay_main.cpp, a deterministic mutation driver that ctest runs in every build.
 
-#include "gp/cli/model.hpp"
+#include "model/model.hpp"
 #include "gp/error.hpp"
 
 #include <cstddef>

@@ -4,7 +4,7 @@
 // per-cell percentiles are the exact type-7 order statistics, and the top-X % thresholds.
 // CUDA against the CPU when a device is present (label gpu: MonteCarloCuda.*).
 
-#include "gp/cli/uncertainty.hpp"
+#include "analysis/uncertainty.hpp"
 #include "gp/error.hpp"
 #include "gp/kernels/backend.hpp"
 #include "gp/kernels/cell_ops.hpp"

@@ -1,0 +1,609 @@
+// Validation of a map against known deposits (issue 6); see gp/cli/validation.hpp.
+#include "analysis/validation.hpp"
+
+#include "gp/error.hpp"
+#include "gp/geo/gdal_env.hpp"
+#include "gp/geo/vector_source.hpp"
+#include "gp/kernels/rank.hpp"
+#include "gp/log.hpp"
+
+#include <gdal_priv.h>
+
+#include <algorithm>
+#include <charconv>
+#include <chrono>
+#include <cmath>
+#include <fstream>
+#include <limits>
+#include <map>
+#include <numeric>
+#include <set>
+#include <unistd.h>
+
+namespace gp::cli {
+namespace fs = std::filesystem;
+namespace {
+
+constexpr double nan_d = std::numeric_limits<double>::quiet_NaN();
+
+std::uint64_t splitmix64(std::uint64_t x) {
+  x += 0x9e3779b97f4a7c15ULL;
+  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
+  x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
+  return x ^ (x >> 31);
+}
+
+std::uint64_t fnv1a(const std::string& s) {
+  std::uint64_t h = 1469598103934665603ULL;
+  for (unsigned char c : s) {
+    h ^= c;
+    h *= 1099511628211ULL;
+  }
+  return h;
+}
+
+/// Locale-independent fixed-point text.
+std::string fixed(double v, int digits) {
+  if (!std::isfinite(v)) return "nan";
+  char buf[64];
+  auto r = std::to_chars(buf, buf + sizeof buf, v, std::chars_format::fixed, digits);
+  return std::string(buf, r.ptr);
+}
+
+/// Shortest round-trip text (CSV values).
+std::string exact(double v) {
+  if (!std::isfinite(v)) return "";
+  char buf[64];
+  auto r = std::to_chars(buf, buf + sizeof buf, v);
+  return std::string(buf, r.ptr);
+}
+
+std::string xml_escape(const std::string& s) {
+  std::string o;
+  for (char c : s) {
+    switch (c) {
+      case '&': o += "&amp;"; break;
+      case '<': o += "&lt;"; break;
+      case '>': o += "&gt;"; break;
+      case '"': o += "&quot;"; break;
+      default: o += c;
+    }
+  }
+  return o;
+}
+
+}  // namespace
+
+void rank_from_counts(std::vector<RankedDeposit>& deps, const std::vector<std::uint32_t>& edges,
+                      const std::vector<std::uint64_t>& counts) {
+  GP_EXPECTS(counts.size() == 2 * edges.size() + 1, error,
+             "validation: rank counts do not match the edges");
+  // above[s] = sum of counts of slots > s.
+  std::vector<std::uint64_t> above(counts.size(), 0);
+  for (std::size_t s = counts.size() - 1; s-- > 0;) above[s] = above[s + 1] + counts[s + 1];
+  for (auto& d : deps) {
+    const std::uint32_t key = kernels::sortable_key(d.score);
+    const int slot = kernels::edge_slot(key, edges.data(), static_cast<int>(edges.size()));
+    GP_EXPECTS(slot % 2 == 1, error, "validation: a deposit score is not among the edges");
+    d.above = above[static_cast<std::size_t>(slot)];
+    d.equal = counts[static_cast<std::size_t>(slot)];
+  }
+}
+
+RateSummary summarise_ranks(std::uint64_t valid_cells,
+                            const std::vector<const RankedDeposit*>& deps,
+                            const std::vector<double>& capture_percent) {
+  RateSummary r;
+  r.deposits = deps.size();
+  const double n = static_cast<double>(valid_cells);
+  const double dn = static_cast<double>(deps.size());
+  if (deps.empty() || valid_cells == 0) {
+    r.auc = r.roc_auc = nan_d;
+    for (double p : capture_percent) r.capture.emplace_back(p, nan_d);
+    return r;
+  }
+  // Success rate: AUC from the closed form, curve from tie groups, highest score first.
+  std::vector<const RankedDeposit*> by_score(deps);
+  std::stable_sort(by_score.begin(), by_score.end(), [](const auto* a, const auto* b) {
+    return kernels::sortable_key(a->score) > kernels::sortable_key(b->score);
+  });
+  double mean_rank = 0.0;
+  for (const auto* d : by_score) {
+    mean_rank += (static_cast<double>(d->above) + 0.5 * static_cast<double>(d->equal)) / n;
+  }
+  r.auc = 1.0 - mean_rank / dn;
+  r.curve.push_back({0.0, 0.0, nan_d});
+  std::size_t seen = 0;
+  for (std::size_t i = 0; i < by_score.size();) {
+    std::size_t j = i;
+    while (j < by_score.size() && by_score[j]->score == by_score[i]->score) ++j;
+    const auto* d = by_score[i];
+    const double y0 = static_cast<double>(seen) / dn;
+    seen += j - i;
+    const double y1 = static_cast<double>(seen) / dn;
+    r.curve.push_back({static_cast<double>(d->above) / n, y0, d->score});
+    r.curve.push_back({static_cast<double>(d->above + d->equal) / n, y1, d->score});
+    i = j;
+  }
+  r.curve.push_back({1.0, 1.0, nan_d});
+  for (double p : capture_percent) {
+    const double cut = p / 100.0 * n;
+    double c = 0.0;
+    for (const auto* d : deps) {
+      const double f = (cut - static_cast<double>(d->above)) / static_cast<double>(d->equal);
+      c += std::clamp(f, 0.0, 1.0);
+    }
+    r.capture.emplace_back(p, c / dn);
+  }
+  // ROC: distinct deposit cells against every other valid cell.
+  std::vector<const RankedDeposit*> cells;
+  std::set<std::pair<std::int64_t, std::int64_t>> seen_cells;
+  for (const auto* d : by_score) {
+    if (seen_cells.insert({d->col, d->row}).second) cells.push_back(d);
+  }
+  r.cells = cells.size();
+  const double pn = static_cast<double>(cells.size());
+  const double qn = n - pn;
+  r.roc.push_back({0.0, 0.0, nan_d});
+  if (qn <= 0.0) {
+    r.roc_auc = nan_d;
+    r.roc.push_back({1.0, 1.0, nan_d});
+    return r;
+  }
+  double u = 0.0;
+  std::uint64_t pos_above = 0;
+  for (std::size_t i = 0; i < cells.size();) {
+    std::size_t j = i;
+    while (j < cells.size() && cells[j]->score == cells[i]->score) ++j;
+    const auto* d = cells[i];
+    const std::uint64_t c = j - i;
+    const std::uint64_t pos_below = cells.size() - pos_above - c;
+    const double neg_above = static_cast<double>(d->above - pos_above);
+    const double neg_equal = static_cast<double>(d->equal - c);
+    const double neg_below =
+        static_cast<double>(valid_cells - d->above - d->equal - pos_below);
+    u += static_cast<double>(c) * (neg_below + 0.5 * neg_equal);
+    r.roc.push_back({neg_above / qn, static_cast<double>(pos_above) / pn, d->score});
+    pos_above += c;
+    r.roc.push_back({(neg_above + neg_equal) / qn, static_cast<double>(pos_above) / pn, d->score});
+    i = j;
+  }
+  r.roc.push_back({1.0, 1.0, nan_d});
+  r.roc_auc = u / (pn * qn);
+  return r;
+}
+
+int assign_folds(std::vector<RankedDeposit>& deps, double holdout, int kfold, std::uint64_t seed,
+                 bool use_groups) {
+  for (auto& d : deps) d.fold = -1;
+  if (kfold <= 0 && !(holdout > 0.0)) return 0;
+  // Units: group values, or distinct cells (deposits sharing a cell stay together).
+  std::map<std::string, std::vector<std::size_t>> units;
+  for (std::size_t i = 0; i < deps.size(); ++i) {
+    const std::string key = use_groups ? "g:" + deps[i].group
+                                       : "c:" + std::to_string(deps[i].col) + "," +
+                                             std::to_string(deps[i].row);
+    units[key].push_back(i);
+  }
+  std::vector<std::pair<std::uint64_t, const std::vector<std::size_t>*>> order;
+  for (const auto& [key, members] : units) {
+    order.emplace_back(splitmix64(seed ^ splitmix64(fnv1a(key))), &members);
+  }
+  std::sort(order.begin(), order.end(),
+            [](const auto& a, const auto& b) { return a.first < b.first; });
+  if (kfold > 0) {
+    if (order.size() < static_cast<std::size_t>(kfold)) {
+      throw config_error("[validation] kfold = " + std::to_string(kfold) + ": only " +
+                         std::to_string(order.size()) + (use_groups ? " groups" : " deposit cells") +
+                         " to split (expected at least one per fold)");
+    }
+    for (std::size_t u = 0; u < order.size(); ++u) {
+      for (std::size_t i : *order[u].second) deps[i].fold = static_cast<int>(u % static_cast<std::size_t>(kfold));
+    }
+    return kfold;
+  }
+  if (order.size() < 2) {
+    throw config_error(std::string("[validation] holdout: only one ") +
+                       (use_groups ? "group" : "deposit cell") + " (expected at least two to split)");
+  }
+  const auto want = std::max<std::size_t>(
+      1, static_cast<std::size_t>(std::llround(holdout * static_cast<double>(deps.size()))));
+  std::size_t held = 0;
+  for (std::size_t u = 0; u + 1 < order.size() && held < want; ++u) {
+    for (std::size_t i : *order[u].second) deps[i].fold = 0;
+    held += order[u].second->size();
+  }
+  return 1;
+}
+
+ValidationResult validate_map(const ValidateOptions& opt) {
+  const auto t0 = std::chrono::steady_clock::now();
+  ValidationResult res;
+  res.map = opt.map;
+  res.band = opt.band;
+  res.holdout = opt.holdout;
+  res.kfold = opt.kfold;
+  res.seed = opt.seed;
+  res.split_by = opt.split_by;
+  res.model_kind = opt.model_kind;
+  res.split = opt.kfold > 0 ? "kfold" : (opt.holdout > 0.0 ? "holdout" : "none");
+
+  geo::reset_gdal_error();
+  GDALDatasetUniquePtr ds(GDALDataset::Open(opt.map.string().c_str(),
+                                            GDAL_OF_RASTER | GDAL_OF_READONLY));
+  if (!ds) throw input_error("cannot read the map " + opt.map.string() + ": " + geo::last_gdal_error());
+  if (opt.band < 1 || opt.band > ds->GetRasterCount()) {
+    throw config_error("--band " + std::to_string(opt.band) + ": " + opt.map.string() + " has " +
+                       std::to_string(ds->GetRasterCount()) + " band(s)");
+  }
+  GDALRasterBand* band = ds->GetRasterBand(opt.band);
+  double gt[6];
+  if (ds->GetGeoTransform(gt) != CE_None || gt[2] != 0.0 || gt[4] != 0.0 || !(gt[5] < 0.0)) {
+    throw input_error(opt.map.string() + ": expected a north-up georeferenced raster");
+  }
+  geo::Grid grid;
+  grid.crs_wkt = ds->GetProjectionRef() != nullptr ? ds->GetProjectionRef() : "";
+  if (grid.crs_wkt.empty()) throw input_error(opt.map.string() + " has no CRS (deposits cannot be placed)");
+  grid.x0 = gt[0];
+  grid.y0 = gt[3];
+  grid.dx = gt[1];
+  grid.dy = -gt[5];
+  grid.width = ds->GetRasterXSize();
+  grid.height = ds->GetRasterYSize();
+  int has_nd = 0;
+  const double nd = band->GetNoDataValue(&has_nd);
+  const auto nd_f = static_cast<float>(nd);
+  auto is_nodata = [&](float v) {
+    return !kernels::finite_score(v) || (has_nd != 0 && (v == nd_f || static_cast<double>(v) == nd));
+  };
+  auto read_cell = [&](std::int64_t col, std::int64_t row) {
+    float v = std::numeric_limits<float>::quiet_NaN();
+    if (band->RasterIO(GF_Read, static_cast<int>(col), static_cast<int>(row), 1, 1, &v, 1, 1,
+                       GDT_Float32, 0, 0, nullptr) != CE_None) {
+      throw input_error("cannot read " + opt.map.string() + ": " + geo::last_gdal_error());
+    }
+    return v;
+  };
+
+  // Deposits: placed on the map's grid; nodata cells rejected by name.
+  const geo::DepositPlacement placed = geo::place_deposits(
+      opt.deposits, grid,
+      [&](std::int64_t c, std::int64_t r) { return !is_nodata(read_cell(c, r)); });
+  res.rejected = placed.rejected;
+  for (const auto& p : placed.placed) {
+    RankedDeposit d;
+    d.name = p.name;
+    d.col = p.col;
+    d.row = p.row;
+    d.score = read_cell(p.col, p.row);
+    if (d.score == 0.0f) d.score = 0.0f;  // -0 -> +0, as the keys do
+    res.deposits.push_back(std::move(d));
+  }
+  for (const auto& r : res.rejected) {
+    gp::log::warning("validation: deposit '" + r.name + "' left out: " + r.reason);
+  }
+  if (res.deposits.empty()) {
+    throw input_error((opt.deposits.source.what.empty() ? std::string("deposits")
+                                                        : opt.deposits.source.what) +
+                      ": no deposit falls on a valid cell of " + opt.map.string() + " (" +
+                      std::to_string(res.rejected.size()) + " left out)");
+  }
+  // Shared cells, by name.
+  std::map<std::pair<std::int64_t, std::int64_t>, std::vector<std::string>> by_cell;
+  for (const auto& d : res.deposits) by_cell[{d.col, d.row}].push_back(d.name);
+  for (auto& [cell, names] : by_cell) {
+    if (names.size() > 1) res.shared_cells.push_back(names);
+  }
+  // split_by: the attribute of each placed deposit, matched by name and position.
+  if (!opt.split_by.empty()) {
+    geo::VectorSpec vs = opt.deposits.source;
+    geo::VectorSource src(vs);
+    if (!src.has_field(opt.split_by)) {
+      throw config_error("[validation] split_by: the deposits have no attribute '" + opt.split_by + "'");
+    }
+    std::vector<geo::Feature> feats =
+        src.read(grid.crs_wkt, {}, opt.deposits.name_column, nullptr, opt.split_by);
+    std::map<std::tuple<std::string, std::int64_t, std::int64_t>, std::string> tag;
+    for (const auto& f : feats) {
+      OGRPoint p;
+      const OGRGeometry* g = f.geometry.get();
+      if (wkbFlatten(g->getGeometryType()) == wkbPoint) p = *g->toPoint();
+      else if (g->Centroid(&p) != OGRERR_NONE) continue;
+      const double cx = std::floor((p.getX() - grid.x0) / grid.dx);
+      const double cy = std::floor((grid.y0 - p.getY()) / grid.dy);
+      tag[{f.name, static_cast<std::int64_t>(cx), static_cast<std::int64_t>(cy)}] = f.tag;
+    }
+    for (auto& d : res.deposits) {
+      auto it = tag.find({d.name, d.col, d.row});
+      d.group = it != tag.end() ? it->second : std::string();
+    }
+  }
+
+  // The exact pass: every valid cell counted against the deposit scores.
+  std::vector<float> scores;
+  for (const auto& d : res.deposits) scores.push_back(d.score);
+  const std::vector<std::uint32_t> edges = kernels::edge_keys(scores);
+  std::unique_ptr<kernels::RankCounter> counter;
+  const bool cuda = opt.device == DeviceChoice::cuda ||
+                    (opt.device == DeviceChoice::automatic && kernels::cuda_device_count() > 0);
+  if (cuda) {
+    // Out of device memory: smaller chunks, then the CPU for the rest (issue 9).
+    counter = kernels::make_fallback_rank_counter(
+        kernels::make_rank_counter_cuda(edges, 0),
+        [&edges, &opt] { return kernels::make_rank_counter_cpu(edges, opt.threads); },
+        [](const std::string& w) { gp::log::warning(w); });
+  } else {
+    counter = kernels::make_rank_counter_cpu(edges, opt.threads);
+  }
+  res.device = counter->name();
+  int bx = 0;
+  int by = 0;
+  band->GetBlockSize(&bx, &by);
+  // Windows of whole blocks: full-width strips of about window_cells, or, when a row of blocks
+  // does not fit (a continental map), one row of blocks cut into column segments, so that no
+  // block is decoded twice and memory stays bounded by the window whatever the width. The
+  // counts are integers: the split does not change them.
+  std::int64_t rows = std::max<std::int64_t>(1, opt.window_cells / std::max<std::int64_t>(1, grid.width));
+  std::int64_t cols = grid.width;
+  if (by > 0 && rows > by) rows = rows / by * by;  // whole blocks
+  if (by > 1 && rows < by && bx > 0 && grid.width > geo::segment_columns(bx)) {
+    rows = by;
+    cols = std::max<std::int64_t>(bx, opt.window_cells / by / bx * bx);
+    cols = std::min(cols, grid.width);
+  }
+  std::vector<float> buf(static_cast<std::size_t>(std::min(rows, grid.height)) *
+                         static_cast<std::size_t>(cols));
+  for (std::int64_t r0 = 0; r0 < grid.height; r0 += rows) {
+    for (std::int64_t c0 = 0; c0 < grid.width; c0 += cols) {
+      const std::int64_t nr = std::min(rows, grid.height - r0);
+      const std::int64_t nc = std::min(cols, grid.width - c0);
+      if (band->RasterIO(GF_Read, static_cast<int>(c0), static_cast<int>(r0), static_cast<int>(nc),
+                         static_cast<int>(nr), buf.data(), static_cast<int>(nc),
+                         static_cast<int>(nr), GDT_Float32, 0, 0, nullptr) != CE_None) {
+        throw input_error("cannot read " + opt.map.string() + ": " + geo::last_gdal_error());
+      }
+      const std::size_t cells = static_cast<std::size_t>(nr) * static_cast<std::size_t>(nc);
+      if (has_nd != 0) {
+        for (std::size_t i = 0; i < cells; ++i) {
+          if (is_nodata(buf[i])) buf[i] = std::numeric_limits<float>::quiet_NaN();
+        }
+      }
+      counter->add(buf.data(), cells);
+    }
+  }
+  const std::vector<std::uint64_t> counts = counter->counts();
+  res.valid_cells = std::accumulate(counts.begin(), counts.end(), std::uint64_t{0});
+  res.nodata_cells = counter->invalid();
+  rank_from_counts(res.deposits, edges, counts);
+
+  std::vector<const RankedDeposit*> all;
+  for (const auto& d : res.deposits) all.push_back(&d);
+  res.all = summarise_ranks(res.valid_cells, all, opt.capture_percent);
+
+  const int folds = assign_folds(res.deposits, opt.holdout, opt.kfold, opt.seed, !opt.split_by.empty());
+  for (int f = 0; f < folds; ++f) {
+    std::vector<const RankedDeposit*> held;
+    std::vector<const RankedDeposit*> rest;
+    for (const auto& d : res.deposits) (d.fold == f ? held : rest).push_back(&d);
+    FoldResult fr;
+    fr.fold = f;
+    fr.prediction = summarise_ranks(res.valid_cells, held, opt.capture_percent);
+    fr.training = summarise_ranks(res.valid_cells, rest, opt.capture_percent);
+    res.folds.push_back(std::move(fr));
+  }
+  res.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  return res;
+}
+
+namespace {
+
+nlohmann::ordered_json summary_json(const RateSummary& s) {
+  nlohmann::ordered_json j;
+  auto num = [](double v) { return std::isfinite(v) ? nlohmann::ordered_json(v) : nlohmann::ordered_json(); };
+  j["deposits"] = s.deposits;
+  j["deposit_cells"] = s.cells;
+  j["auc"] = num(s.auc);
+  j["roc_auc"] = num(s.roc_auc);
+  nlohmann::ordered_json cap = nlohmann::ordered_json::array();
+  for (const auto& [p, f] : s.capture) cap.push_back({{"top_percent", p}, {"deposit_fraction", num(f)}});
+  j["capture"] = cap;
+  return j;
+}
+
+}  // namespace
+
+nlohmann::ordered_json validation_json(const ValidationResult& r) {
+  nlohmann::ordered_json j;
+  j["map"] = r.map.string();
+  j["band"] = r.band;
+  j["device"] = r.device;
+  j["method"] =
+      "exact: every valid cell counted against the deposit-cell scores (Float32 keys); ties "
+      "ranked together, curves linear along ties, ROC ties count one half";
+  j["valid_cells"] = r.valid_cells;
+  j["nodata_cells"] = r.nodata_cells;
+  j["deposits_used"] = r.deposits.size();
+  nlohmann::ordered_json rej = nlohmann::ordered_json::array();
+  for (const auto& d : r.rejected) rej.push_back({{"name", d.name}, {"reason", d.reason}});
+  j["deposits_left_out"] = rej;
+  j["shared_cells"] = r.shared_cells;
+  j["shared_cells_rule"] =
+      "each deposit counts in the success-rate curve and capture; a shared cell is one "
+      "positive in the ROC; a random split keeps a cell's deposits in one fold";
+  j["success_rate"] = summary_json(r.all);
+  if (r.split != "none") {
+    nlohmann::ordered_json s;
+    s["method"] = r.split;
+    if (r.split == "holdout") s["holdout"] = r.holdout;
+    if (r.split == "kfold") s["k"] = r.kfold;
+    s["seed"] = r.seed;
+    if (!r.split_by.empty()) s["split_by"] = r.split_by;
+    if (r.model_kind == "knowledge-driven") {
+      s["note"] = "knowledge-driven map: its thresholds do not use the deposits, so the same "
+                  "map is scored on each held-out fold; the spread of the prediction-rate AUC "
+                  "shows how much the figures depend on which deposits are known";
+    }
+    nlohmann::ordered_json folds = nlohmann::ordered_json::array();
+    double sum = 0.0;
+    double sum2 = 0.0;
+    int n = 0;
+    for (const auto& f : r.folds) {
+      nlohmann::ordered_json fj;
+      fj["fold"] = f.fold + 1;
+      std::vector<std::string> names;
+      for (const auto& d : r.deposits) {
+        if (d.fold == f.fold) names.push_back(d.name);
+      }
+      fj["held_out"] = names;
+      fj["prediction_rate"] = summary_json(f.prediction);
+      fj["training_success_rate"] = summary_json(f.training);
+      folds.push_back(fj);
+      if (std::isfinite(f.prediction.auc)) {
+        sum += f.prediction.auc;
+        sum2 += f.prediction.auc * f.prediction.auc;
+        ++n;
+      }
+    }
+    s["folds"] = folds;
+    if (n > 0) {
+      const double mean = sum / n;
+      s["prediction_auc_mean"] = mean;
+      s["prediction_auc_std"] = std::sqrt(std::max(0.0, sum2 / n - mean * mean));
+    }
+    j["split"] = s;
+  }
+  j["seconds"] = r.seconds;
+  return j;
+}
+
+std::string validation_svg(const ValidationResult& r, const std::string& title) {
+  constexpr int W = 980;
+  constexpr int H = 520;
+  constexpr int P = 360;  // plot side
+  const int top = 70;
+  const int lefts[2] = {80, 570};
+  const char* colours[] = {"#d95f02", "#7570b3", "#e7298a", "#66a61e", "#e6ab02", "#a6761d"};
+  std::string s;
+  s += "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n";
+  s += "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"" + std::to_string(W) + "\" height=\"" +
+       std::to_string(H) + "\" viewBox=\"0 0 " + std::to_string(W) + " " + std::to_string(H) +
+       "\" font-family=\"DejaVu Sans, Arial, sans-serif\" font-size=\"12\">\n";
+  s += "<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n";
+  s += "<text x=\"" + std::to_string(W / 2) + "\" y=\"28\" text-anchor=\"middle\" font-size=\"17\">" +
+       xml_escape(title) + "</text>\n";
+  s += "<text x=\"" + std::to_string(W / 2) + "\" y=\"48\" text-anchor=\"middle\" fill=\"#555\">" +
+       std::to_string(r.deposits.size()) + " deposits on " + std::to_string(r.valid_cells) +
+       " valid cells" + (r.rejected.empty() ? "" : ", " + std::to_string(r.rejected.size()) + " left out") +
+       "</text>\n";
+  auto px = [&](int panel, double x) { return fixed(lefts[panel] + x * P, 2); };
+  auto py = [&](double y) { return fixed(top + (1.0 - y) * P, 2); };
+  auto polyline = [&](int panel, const std::vector<CurvePoint>& pts, const std::string& colour,
+                      double width, const std::string& dash) {
+    std::string o = "<polyline fill=\"none\" stroke=\"" + colour + "\" stroke-width=\"" +
+                    fixed(width, 1) + "\"" +
+                    (dash.empty() ? "" : " stroke-dasharray=\"" + dash + "\"") + " points=\"";
+    for (const auto& p : pts) o += px(panel, p.x) + "," + py(p.y) + " ";
+    return o + "\"/>\n";
+  };
+  const char* titles[2] = {"Success-rate curve", "ROC: deposit cells vs other cells"};
+  const char* xlabels[2] = {"fraction of area, highest scores first", "false-positive rate"};
+  const char* ylabels[2] = {"fraction of deposits", "true-positive rate"};
+  for (int panel = 0; panel < 2; ++panel) {
+    const int L = lefts[panel];
+    s += "<text x=\"" + std::to_string(L + P / 2) + "\" y=\"" + std::to_string(top - 10) +
+         "\" text-anchor=\"middle\" font-size=\"14\">" + titles[panel] + "</text>\n";
+    for (int k = 0; k <= 5; ++k) {
+      const double v = k / 5.0;
+      s += "<line x1=\"" + px(panel, v) + "\" y1=\"" + py(0) + "\" x2=\"" + px(panel, v) +
+           "\" y2=\"" + py(1) + "\" stroke=\"#e5e5e5\"/>\n";
+      s += "<line x1=\"" + px(panel, 0) + "\" y1=\"" + py(v) + "\" x2=\"" + px(panel, 1) +
+           "\" y2=\"" + py(v) + "\" stroke=\"#e5e5e5\"/>\n";
+      s += "<text x=\"" + px(panel, v) + "\" y=\"" + fixed(top + P + 16, 0) +
+           "\" text-anchor=\"middle\">" + fixed(v, 1) + "</text>\n";
+      s += "<text x=\"" + std::to_string(L - 6) + "\" y=\"" + fixed(top + (1.0 - v) * P + 4, 2) +
+           "\" text-anchor=\"end\">" + fixed(v, 1) + "</text>\n";
+    }
+    s += "<rect x=\"" + std::to_string(L) + "\" y=\"" + std::to_string(top) + "\" width=\"" +
+         std::to_string(P) + "\" height=\"" + std::to_string(P) +
+         "\" fill=\"none\" stroke=\"#333\"/>\n";
+    s += "<text x=\"" + std::to_string(L + P / 2) + "\" y=\"" + std::to_string(top + P + 36) +
+         "\" text-anchor=\"middle\">" + xlabels[panel] + "</text>\n";
+    s += "<text transform=\"translate(" + std::to_string(L - 42) + "," + std::to_string(top + P / 2) +
+         ") rotate(-90)\" text-anchor=\"middle\">" + ylabels[panel] + "</text>\n";
+    s += polyline(panel, {{0, 0, 0}, {1, 1, 0}}, "#888", 1.2, "6,4");
+    std::vector<std::pair<std::string, std::string>> legend;  // colour, text
+    for (std::size_t f = 0; f < r.folds.size(); ++f) {
+      const auto& fr = r.folds[f];
+      const std::string c = colours[f % 6];
+      s += polyline(panel, panel == 0 ? fr.prediction.curve : fr.prediction.roc, c, 1.3, "");
+      const std::string lbl = (r.split == "holdout" ? std::string("held out") : "fold " + std::to_string(f + 1)) +
+                              " (" + std::to_string(fr.prediction.deposits) + "): AUC " +
+                              fixed(panel == 0 ? fr.prediction.auc : fr.prediction.roc_auc, 3);
+      legend.emplace_back(c, (panel == 0 ? "prediction rate, " : "") + lbl);
+    }
+    s += polyline(panel, panel == 0 ? r.all.curve : r.all.roc, "#1b6ca8", 2.4, "");
+    legend.insert(legend.begin(),
+                  {"#1b6ca8", (panel == 0 ? "success rate, AUC = " + fixed(r.all.auc, 4)
+                                          : "ROC AUC = " + fixed(r.all.roc_auc, 4)) +
+                                  " (" + std::to_string(panel == 0 ? r.all.deposits : r.all.cells) +
+                                  (panel == 0 ? " deposits)" : " cells)")});
+    legend.emplace_back("#888", "random (AUC = 0.5)");
+    const std::size_t shown = std::min<std::size_t>(legend.size(), 9);
+    const int lx = L + P / 2 - 10;
+    int ly = top + P - 14 - static_cast<int>(shown) * 16;
+    s += "<rect x=\"" + std::to_string(lx - 6) + "\" y=\"" + std::to_string(ly - 12) +
+         "\" width=\"" + std::to_string(P / 2 + 12) + "\" height=\"" +
+         std::to_string(static_cast<int>(shown) * 16 + 8) +
+         "\" fill=\"white\" fill-opacity=\"0.85\" stroke=\"#ccc\"/>\n";
+    for (std::size_t k = 0; k < shown; ++k) {
+      const auto& [c, text] = legend[k == shown - 1 ? legend.size() - 1 : k];
+      s += "<line x1=\"" + std::to_string(lx) + "\" y1=\"" + std::to_string(ly - 4) + "\" x2=\"" +
+           std::to_string(lx + 18) + "\" y2=\"" + std::to_string(ly - 4) + "\" stroke=\"" + c +
+           "\" stroke-width=\"2.4\"" + (c == "#888" ? " stroke-dasharray=\"6,4\"" : "") + "/>\n";
+      s += "<text x=\"" + std::to_string(lx + 24) + "\" y=\"" + std::to_string(ly) +
+           "\" font-size=\"11\">" + xml_escape(text) + "</text>\n";
+      ly += 16;
+    }
+  }
+  // Capture efficiency line under the plots.
+  std::string cap = "capture efficiency (all deposits):";
+  for (const auto& [p, f] : r.all.capture) cap += "  top " + exact(p) + " %: " + fixed(100.0 * f, 1) + " %";
+  s += "<text x=\"" + std::to_string(W / 2) + "\" y=\"" + std::to_string(H - 18) +
+       "\" text-anchor=\"middle\" fill=\"#333\">" + xml_escape(cap) + "</text>\n";
+  s += "</svg>\n";
+  return s;
+}
+
+std::vector<fs::path> validation_output_paths(const fs::path& dir, const std::string& stem) {
+  return {dir / (stem + "_validation.json"), dir / (stem + "_success_rate.csv"),
+          dir / (stem + "_roc.csv"), dir / (stem + "_validation.svg")};
+}
+
+std::vector<fs::path> write_validation_outputs(const ValidationResult& r, const fs::path& dir,
+                                               const std::string& stem, const std::string& title,
+                                               StagedFiles& files) {
+  const std::vector<fs::path> paths = validation_output_paths(dir, stem);
+  for (const auto& p : paths) files.check(p);
+  std::string success = "curve,fold,area_fraction,deposit_fraction,score\n";
+  std::string roc = "curve,fold,false_positive_rate,true_positive_rate,score\n";
+  auto add = [](std::string& out, const char* name, const std::string& fold,
+                const std::vector<CurvePoint>& pts) {
+    for (const auto& p : pts) {
+      out += std::string(name) + "," + fold + "," + exact(p.x) + "," + exact(p.y) + "," +
+             exact(p.score) + "\n";
+    }
+  };
+  add(success, "success", "", r.all.curve);
+  add(roc, "all", "", r.all.roc);
+  for (const auto& f : r.folds) {
+    add(success, "prediction", std::to_string(f.fold + 1), f.prediction.curve);
+    add(roc, "held_out", std::to_string(f.fold + 1), f.prediction.roc);
+  }
+  files.write_text(paths[0], validation_json(r).dump(2) + "\n", "json");
+  files.write_text(paths[1], success, "csv");
+  files.write_text(paths[2], roc, "csv");
+  files.write_text(paths[3], validation_svg(r, title), "svg");
+  return paths;
+}
+
+}  // namespace gp::cli

@@ -1,0 +1,152 @@
+#pragma once
+// Validation of a prospectivity map against known deposits (issue 6): success-rate and
+// prediction-rate curves, their AUC, the ROC AUC and capture efficiency, computed exactly.
+//
+// Exactness. The map's valid cells are streamed once, window by window, and each finite score
+// is counted by its order-preserving 32-bit key into the slots between and at the distinct
+// deposit-cell scores (kernels/rank.hpp, OpenMP or CUDA). For every deposit this gives, as
+// exact integers, G = cells scoring strictly higher and E = cells scoring the same (its own
+// cell included). Everything below follows from N (valid cells) and (G, E) per deposit, with
+// no binning, so the AUCs are exact up to double rounding (~1e-15) for any map size. Scores
+// are compared as the Float32 values of the band (Float64 maps are rounded to Float32).
+//
+// Ties. Cells of equal score are ranked together: along a tie group the curves run linearly
+// (the expected curve over random orderings of the tied cells). Hence
+//   success-rate AUC = 1 - mean over deposits of (G + E / 2) / N,
+//   capture(p)       = mean over deposits of clamp((p N - G) / E, 0, 1),
+//   ROC AUC          = Mann-Whitney U / (P Q) over deposit cells (P) vs the other valid
+//                      cells (Q = N - P), a tie counting one half.
+//
+// Deposits. Deposits outside the map or on nodata cells are reported by name and left out.
+// Deposits sharing a cell each count in the success-rate curve and capture (a cell with two
+// deposits captures two), but the cell is one positive in the ROC (a cell is either a deposit
+// cell or not); shared cells are listed by name, and a random split keeps them in one fold.
+
+#include "run/runner.hpp"
+#include "gp/geo/deposits.hpp"
+#include "outputs/staged_files.hpp"
+
+#include <nlohmann/json.hpp>
+
+#include <cstdint>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+namespace gp::cli {
+
+/// A placed deposit with the exact rank of its cell's score.
+struct RankedDeposit {
+  std::string name;
+  std::int64_t col{0};
+  std::int64_t row{0};
+  float score{0.0f};
+  std::uint64_t above{0};  ///< valid cells scoring strictly higher
+  std::uint64_t equal{0};  ///< valid cells scoring the same (its own cell included)
+  std::string group;       ///< split_by attribute value (empty without split_by)
+  int fold{-1};            ///< held-out fold (k-fold: 0..k-1; hold-out: 0; -1: never held out)
+};
+
+struct CurvePoint {
+  double x{0.0};      ///< area fraction (success / prediction rate) or false-positive rate (ROC)
+  double y{0.0};      ///< deposit fraction or true-positive rate
+  double score{0.0};  ///< the score at this point (NaN at the ends)
+};
+
+/// Curves and figures for one set of deposits.
+struct RateSummary {
+  std::size_t deposits{0};
+  std::size_t cells{0};         ///< distinct deposit cells (ROC positives)
+  double auc{0.0};              ///< success- (or prediction-) rate AUC
+  double roc_auc{0.0};          ///< NaN when there are no positives or no negatives
+  std::vector<std::pair<double, double>> capture;  ///< (top % of area, fraction of deposits)
+  std::vector<CurvePoint> curve;  ///< (0,0) .. (1,1)
+  std::vector<CurvePoint> roc;    ///< (0,0) .. (1,1)
+};
+
+/// The figures for `deps` on a map with `valid_cells` valid cells (pure; exact as described).
+RateSummary summarise_ranks(std::uint64_t valid_cells,
+                            const std::vector<const RankedDeposit*>& deps,
+                            const std::vector<double>& capture_percent);
+
+/// Fills above/equal of each deposit from its score and the slot counts of a RankCounter
+/// built on `edges` (kernels::edge_keys of the scores).
+void rank_from_counts(std::vector<RankedDeposit>& deps, const std::vector<std::uint32_t>& edges,
+                      const std::vector<std::uint64_t>& counts);
+
+/// Assigns folds: units are distinct deposit cells, or with `use_groups` the distinct
+/// `group` values; units are shuffled by a hash of (seed, unit) and dealt round robin into k
+/// folds (kfold), or taken in that order until at least holdout x deposits are held out
+/// (fold 0). Returns the number of folds (0 when neither is asked).
+int assign_folds(std::vector<RankedDeposit>& deps, double holdout, int kfold, std::uint64_t seed,
+                 bool use_groups);
+
+struct FoldResult {
+  int fold{0};
+  RateSummary prediction;  ///< the held-out deposits
+  RateSummary training;    ///< the rest
+};
+
+struct ValidateOptions {
+  std::filesystem::path map;
+  int band{1};
+  geo::DepositSpec deposits;
+  double holdout{0.0};
+  int kfold{0};
+  std::uint64_t seed{42};
+  std::string split_by;
+  std::vector<double> capture_percent{1.0, 2.0, 5.0, 10.0, 20.0};
+  DeviceChoice device{DeviceChoice::automatic};
+  int threads{0};
+  std::int64_t window_cells{1 << 22};
+  /// Said in the report: "knowledge-driven" maps do not depend on the deposits, so a split only
+  /// shows how the AUC varies across deposit subsets.
+  std::string model_kind;
+};
+
+struct ValidationResult {
+  std::filesystem::path map;
+  int band{1};
+  std::string device;
+  std::uint64_t valid_cells{0};
+  std::uint64_t nodata_cells{0};
+  std::vector<RankedDeposit> deposits;
+  std::vector<geo::RejectedDeposit> rejected;
+  std::vector<std::vector<std::string>> shared_cells;  ///< deposit names per shared cell
+  RateSummary all;
+  std::string split{"none"};  ///< none | holdout | kfold
+  double holdout{0.0};
+  int kfold{0};
+  std::uint64_t seed{0};
+  std::string split_by;
+  std::string model_kind;
+  std::vector<FoldResult> folds;
+  double seconds{0.0};
+};
+
+/// Reads the deposits, places them on the map's grid, streams the map once and computes
+/// everything. Throws gp::input_error (unreadable map, no CRS, no deposit on valid cells),
+/// gp::config_error, gp::cuda_error.
+ValidationResult validate_map(const ValidateOptions& opt);
+
+/// The numbers as JSON (for <stem>_validation.json and the run report).
+nlohmann::ordered_json validation_json(const ValidationResult& r);
+
+/// The plot: success-rate (and prediction-rate) curves and ROC, each with the diagonal and the
+/// AUCs in the legend, as a standalone SVG document.
+std::string validation_svg(const ValidationResult& r, const std::string& title);
+
+/// Writes <dir>/<stem>_validation.json, <stem>_success_rate.csv, <stem>_roc.csv and
+/// <stem>_validation.svg: staged in `files` (checked, written under hidden names), moved into
+/// place when the caller commits the set, all or nothing. Returns the paths.
+std::vector<std::filesystem::path> write_validation_outputs(const ValidationResult& r,
+                                                            const std::filesystem::path& dir,
+                                                            const std::string& stem,
+                                                            const std::string& title,
+                                                            StagedFiles& files);
+
+/// The paths write_validation_outputs writes.
+std::vector<std::filesystem::path> validation_output_paths(const std::filesystem::path& dir,
+                                                           const std::string& stem);
+
+}  // namespace gp::cli

@@ -1,0 +1,82 @@
+// `geoprospect run MODEL.toml [-o OUT.tif] [--device auto|cpu|cuda] [--quiet] ...`
+
+#include "run/cluster.hpp"
+#include "app/commands.hpp"
+#include "model/model.hpp"
+#include "run/runner.hpp"
+#include "gp/geo/crs.hpp"
+#include "gp/geo/gdal_env.hpp"
+#include "gp/log.hpp"
+
+#include <cstdio>
+#include <memory>
+
+namespace gp::cli {
+
+std::function<void()> setup_run(CLI::App& app, GlobalOptions& global) {
+  struct Args {
+    std::string model;
+    std::string output;
+    std::string device{"auto"};
+    bool overwrite{false};
+    std::int64_t window_rows{0};
+    std::int64_t window_cells{1 << 21};
+    int pipeline_depth{2};
+    std::vector<int> devices;
+    int threads{0};
+    int cache_mib{96};
+    std::uint64_t vector_memory_mib{8192};
+  };
+  auto args = std::make_shared<Args>();
+  CLI::App* run = app.add_subcommand("run", "Run a model file and write the prospectivity map");
+  run->add_option("model", args->model, "Model file (TOML)")->required();
+  run->add_option("-o,--output", args->output, "Output GeoTIFF (overrides [output] path)");
+  run->add_option("--device", args->device, "Compute backend: auto (CUDA when present), cpu, cuda")
+      ->check(CLI::IsMember({"auto", "cpu", "cuda"}));
+  run->add_option("--devices", args->devices,
+                  "CUDA devices that share the work, e.g. 0,2 (default: every visible one)")
+      ->delimiter(',')
+      ->check(CLI::NonNegativeNumber);
+  run->add_flag("--overwrite", args->overwrite,
+                "Replace an existing output (only once the new one is complete)");
+  run->add_option("--window-rows", args->window_rows,
+                  "Rows per processing window (default: about --window-cells cells)")
+      ->check(CLI::PositiveNumber);
+  run->add_option("--pipeline-depth", args->pipeline_depth,
+                  "Windows in flight: 2 overlaps reading, scoring and writing; 1 runs them in turn")
+      ->check(CLI::Range(1, 8));
+  run->add_option("--window-cells", args->window_cells, "Cells per processing window")
+      ->check(CLI::PositiveNumber);
+  run->add_option("--threads", args->threads, "CPU threads for compute and codecs (0: all cores)")
+      ->check(CLI::NonNegativeNumber);
+  run->add_option("--cache-mib", args->cache_mib, "GDAL block cache in MiB")
+      ->check(CLI::PositiveNumber);
+  run->add_option("--vector-memory-mib", args->vector_memory_mib,
+                  "Largest whole-grid buffer a distance/density vector layer may hold (MiB)")
+      ->check(CLI::PositiveNumber);
+
+  return [args, &global]() {
+    geo::init_gdal(args->cache_mib, args->threads);
+    const model::Model m = model::load_model(args->model);
+    RunOptions opt;
+    opt.output = args->output;
+    opt.device = parse_device(args->device);
+    opt.overwrite = args->overwrite;
+    opt.progress = !global.quiet;
+    opt.window_rows = args->window_rows;
+    opt.window_cells = args->window_cells;
+    opt.pipeline_depth = args->pipeline_depth;
+    opt.devices = args->devices;
+    opt.threads = args->threads;
+    opt.vector_memory_mib = args->vector_memory_mib;
+    const RunResult r = run_model(m, opt);
+    if (!cluster::is_root()) return;  // rank 0 reports for the whole run
+    std::printf("wrote %s (%lld x %lld cells, %s, %llu valid, %llu nodata, score %.4g..%.4g)\n",
+                r.output.string().c_str(), static_cast<long long>(r.grid.width),
+                static_cast<long long>(r.grid.height), geo::crs_label_wkt(r.grid.crs_wkt).c_str(),
+                static_cast<unsigned long long>(r.valid_cells),
+                static_cast<unsigned long long>(r.nodata_cells), r.min, r.max);
+  };
+}
+
+}  // namespace gp::cli

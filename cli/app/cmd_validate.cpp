@@ -1,0 +1,131 @@
+// `geoprospect validate MAP.tif --deposits DEPOSITS [--band N] [--out DIR] ...`: success-rate
+// and ROC curves, AUCs and capture efficiency of a finished map (gp/cli/validation.hpp).
+
+#include "app/commands.hpp"
+#include "analysis/validation.hpp"
+#include "gp/error.hpp"
+#include "gp/geo/gdal_env.hpp"
+#include "gp/log.hpp"
+
+#include <cstdio>
+#include <memory>
+
+namespace gp::cli {
+
+std::function<void()> setup_validate(CLI::App& app, GlobalOptions& global) {
+  struct Args {
+    std::string map;
+    std::string deposits;
+    int band{1};
+    std::string out;
+    std::string layer, sql, where, x_column, y_column, crs, name_column;
+    std::string filter_column, filter_contains, filter_equals;
+    double holdout{0.0};
+    int kfold{0};
+    std::uint64_t seed{42};
+    std::string split_by;
+    std::vector<double> capture{1.0, 2.0, 5.0, 10.0, 20.0};
+    std::string device{"auto"};
+    int threads{0};
+    bool overwrite{false};
+  };
+  auto a = std::make_shared<Args>();
+  CLI::App* c = app.add_subcommand(
+      "validate", "Success-rate / ROC curves, AUC and capture efficiency of a map against known deposits");
+  c->add_option("map", a->map, "The prospectivity map (GeoTIFF or any GDAL raster)")->required();
+  c->add_option("--deposits", a->deposits, "Known deposits: any OGR point source or a CSV")->required();
+  c->add_option("--band", a->band, "Band of the map holding the score")->check(CLI::PositiveNumber);
+  c->add_option("--out", a->out, "Folder for <map>_validation.json/.svg, _success_rate.csv, _roc.csv "
+                                   "(default: the map's folder)");
+  c->add_option("--layer", a->layer, "OGR layer of the deposits");
+  c->add_option("--sql", a->sql, "OGR SQL selecting the deposits");
+  c->add_option("--where", a->where, "OGR attribute filter on the deposits");
+  c->add_option("--x-column", a->x_column, "CSV: x / longitude column");
+  c->add_option("--y-column", a->y_column, "CSV: y / latitude column");
+  c->add_option("--crs", a->crs, "CRS of the x/y columns (default EPSG:4326)");
+  c->add_option("--name-column", a->name_column, "Attribute naming each deposit");
+  c->add_option("--filter-column", a->filter_column, "Keep deposits whose attribute ...");
+  c->add_option("--filter-contains", a->filter_contains, "... contains this (case-insensitive)");
+  c->add_option("--filter-equals", a->filter_equals, "... or equals this");
+  c->add_option("--holdout", a->holdout, "Hold out this fraction of the deposits (prediction rate)")
+      ->check(CLI::Range(0.0, 1.0));
+  c->add_option("--kfold", a->kfold, "Prediction-rate curves for k folds")->check(CLI::Range(2, 100));
+  c->add_option("--seed", a->seed, "Seed of the random split");
+  c->add_option("--split-by", a->split_by, "Attribute whose values are kept together in a split");
+  c->add_option("--capture", a->capture, "Top %% of the area for capture efficiency")
+      ->delimiter(',');
+  c->add_option("--device", a->device, "auto (CUDA when present), cpu, cuda")
+      ->check(CLI::IsMember({"auto", "cpu", "cuda"}));
+  c->add_option("--threads", a->threads, "CPU threads (0: all cores)")->check(CLI::NonNegativeNumber);
+  c->add_flag("--overwrite", a->overwrite, "Replace existing validation outputs");
+
+  return [a, &global]() {
+    (void)global;
+    geo::init_gdal(96, a->threads);
+    if (a->holdout > 0.0 && a->kfold > 0) throw config_error("--holdout and --kfold: give one, not both");
+    if (!a->split_by.empty() && !(a->holdout > 0.0) && a->kfold == 0) {
+      throw config_error("--split-by needs --holdout or --kfold");
+    }
+    if ((a->x_column.empty()) != (a->y_column.empty())) {
+      throw config_error("--x-column and --y-column go together");
+    }
+    for (double p : a->capture) {
+      if (!(p > 0.0 && p <= 100.0)) throw config_error("--capture: expected percentages in (0, 100]");
+    }
+    ValidateOptions o;
+    o.map = a->map;
+    o.band = a->band;
+    o.deposits.source.path = a->deposits;
+    o.deposits.source.layer = a->layer;
+    o.deposits.source.sql = a->sql;
+    o.deposits.source.where = a->where;
+    o.deposits.source.x_column = a->x_column;
+    o.deposits.source.y_column = a->y_column;
+    o.deposits.source.crs = a->crs;
+    o.deposits.source.what = "deposits " + a->deposits;
+    o.deposits.name_column = a->name_column;
+    o.deposits.filter_column = a->filter_column;
+    o.deposits.filter_contains = a->filter_contains;
+    o.deposits.filter_equals = a->filter_equals;
+    o.holdout = a->holdout;
+    o.kfold = a->kfold;
+    o.seed = a->seed;
+    o.split_by = a->split_by;
+    o.capture_percent = a->capture;
+    o.device = parse_device(a->device);
+    o.threads = a->threads;
+    const std::filesystem::path map(a->map);
+    const std::filesystem::path dir =
+        a->out.empty() ? (map.has_parent_path() ? map.parent_path() : std::filesystem::path("."))
+                       : std::filesystem::path(a->out);
+    const std::string stem = map.stem().string();
+    // Refuse existing outputs before the (possibly long) pass.
+    std::error_code ec;
+    if (!std::filesystem::is_directory(dir, ec)) throw io_error("--out: no such folder: " + dir.string());
+    StagedFiles staged(a->overwrite, {{map, "the map"}, {a->deposits, "the deposits"}});
+    for (const auto& p : validation_output_paths(dir, stem)) staged.check(p);
+    const ValidationResult r = validate_map(o);
+    const auto files = write_validation_outputs(r, dir, stem, "Validation of " + map.filename().string(),
+                                                staged);
+    staged.commit();  // all four files or none
+    std::printf("validated %s: %zu deposits (%zu left out) on %llu valid cells (%s)\n",
+                a->map.c_str(), r.deposits.size(), r.rejected.size(),
+                static_cast<unsigned long long>(r.valid_cells), r.device.c_str());
+    std::printf("success-rate AUC %.6f, ROC AUC %.6f\n", r.all.auc, r.all.roc_auc);
+    std::string cap = "capture:";
+    for (const auto& [p, f] : r.all.capture) {
+      char buf[64];
+      std::snprintf(buf, sizeof buf, " top %g%% -> %.1f%%", p, 100.0 * f);
+      cap += buf;
+    }
+    std::printf("%s\n", cap.c_str());
+    for (const auto& f : r.folds) {
+      std::printf("%s %d: %zu held out, prediction-rate AUC %.6f, ROC AUC %.6f\n",
+                  r.split == "holdout" ? "hold-out" : "fold", f.fold + 1, f.prediction.deposits,
+                  f.prediction.auc, f.prediction.roc_auc);
+    }
+    for (const auto& p : files) std::printf("wrote %s\n", p.string().c_str());
+  };
+}
+
+}  // namespace gp::cli

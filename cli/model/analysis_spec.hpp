@@ -1,0 +1,68 @@
+#pragma once
+// Model-file keys of validation and Monte Carlo uncertainty (issue 6): the `[validation]` and
+// `[uncertainty]` tables. Parsed by parse_validation / parse_uncertainty
+// (cli/model/analysis_spec.cpp), called from model.cpp; run after the map by the runner
+// (cli/analysis/validation.hpp, uncertainty.hpp).
+//
+// [validation]
+// deposits = "deposits.csv"      # any OGR point source or a CSV (path relative to the model)
+// layer / sql / where / x_column / y_column / crs / name_column /
+// filter_column / filter_contains / filter_equals   # as [training] (geo::DepositSpec)
+// holdout = 0.3                   # or kfold = 5 (not both): prediction-rate curves per fold
+// seed = 42                       # the random split
+// split_by = "region"             # optional: split whole groups of this attribute's values
+// capture = [1, 2, 5, 10, 20]     # top % of the area for capture efficiency
+//
+// [uncertainty]
+// draws = 100                     # 1 .. 10000
+// seed = 7
+// weights = { dirichlet = 100 }   # concentration; or { uniform = 0.1 } (+- 10 %, renormalised)
+// membership = { midpoint = 0.1, spread = 0.1 }   # uniform +- fractions
+// top_percent = 10                # P(cell in its draw's top 10 % of the area)
+
+#include <cstdint>
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace gp::model {
+
+/// Where validation deposits come from (the keys of geo::DepositSpec).
+struct DepositSourceSpec {
+  std::filesystem::path path;  ///< absolute
+  std::string layer;
+  std::string sql;
+  std::string where;
+  std::string x_column;
+  std::string y_column;
+  std::string crs;
+  std::string name_column;
+  std::string filter_column;
+  std::string filter_contains;
+  std::string filter_equals;
+};
+
+struct ValidationSpec {
+  bool given{false};
+  DepositSourceSpec deposits;
+  double holdout{0.0};  ///< fraction of deposits held out (0: none)
+  int kfold{0};         ///< k folds (0: none)
+  std::uint64_t seed{42};
+  std::string split_by;  ///< attribute whose values are kept together when splitting
+  std::vector<double> capture_percent{1.0, 2.0, 5.0, 10.0, 20.0};
+};
+
+struct UncertaintySpec {
+  bool given{false};
+  int draws{100};
+  std::uint64_t seed{1};
+  std::string weights_mode{"none"};  ///< none | dirichlet | uniform
+  double dirichlet_concentration{0.0};
+  double uniform_fraction{0.0};
+  double midpoint_fraction{0.0};
+  double spread_fraction{0.0};
+  double top_percent{10.0};
+};
+
+}  // namespace gp::model

@@ -1,0 +1,20 @@
+#pragma once
+// Parsing of [validation] and [uncertainty] (issue 6), called from model.cpp.
+#include "model/analysis_spec.hpp"
+
+#include <toml++/toml.h>
+
+#include <filesystem>
+#include <string>
+
+namespace gp::model {
+
+/// Parses `[validation]`; paths resolve against `base_dir`. Throws gp::config_error naming
+/// `source`, the line and the key.
+ValidationSpec parse_validation(const toml::table& t, const std::string& source,
+                                const std::filesystem::path& base_dir);
+
+/// Parses `[uncertainty]`. Throws gp::config_error.
+UncertaintySpec parse_uncertainty(const toml::table& t, const std::string& source);
+
+}  // namespace gp::model

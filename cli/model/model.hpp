@@ -1,0 +1,175 @@
+#pragma once
+// The model file (TOML): parsed, validated and resolved to absolute paths before any heavy work.
+// Every step names its table and key in errors; unknown keys are errors with a "did you mean".
+
+#include <array>
+#include <cstdint>
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "model/training_spec.hpp"  // issue 5: wofe / logistic keys
+#include "model/analysis_spec.hpp"  // issue 6: [validation], [uncertainty]
+
+namespace gp::model {
+
+/// One reclass rule: `value` (lo == hi) or the half-open range [lo, hi).
+struct ReclassRuleSpec {
+  bool is_value{false};
+  double lo{0.0};
+  double hi{0.0};
+  double score{0.0};
+};
+
+/// Transform kinds: identity | linear | large | small | gaussian | near | ms-large | ms-small |
+/// reclass | minmax | zscore | percentile | log | clamp. Parameters as ArcGIS Pro's Fuzzy
+/// Membership tool names them; `invert` follows any kind with 1 - x.
+struct TransformSpec {
+  std::string kind{"identity"};
+  std::optional<double> min;       ///< linear (omitted: the layer's min on the grid), clamp
+  std::optional<double> max;       ///< linear (omitted: the layer's max on the grid), clamp
+  std::optional<double> midpoint;  ///< large, small, gaussian, near
+  std::optional<double> spread;    ///< large, small, gaussian, near
+  std::optional<double> a;         ///< ms-large, ms-small: mean multiplier
+  std::optional<double> b;         ///< ms-large, ms-small: standard-deviation multiplier
+  double offset{0.0};              ///< log: log10(x + offset)
+  std::vector<ReclassRuleSpec> table;  ///< reclass
+  std::optional<double> fallback;  ///< reclass `default` (omitted: unmatched -> nodata)
+  bool invert{false};
+
+  /// True for kinds whose parameters come from whole-grid statistics of the layer.
+  [[nodiscard]] bool needs_minmax() const {
+    return kind == "minmax" || (kind == "linear" && (!min || !max));
+  }
+  [[nodiscard]] bool needs_moments() const {
+    return kind == "zscore" || kind == "ms-large" || kind == "ms-small";
+  }
+  [[nodiscard]] bool needs_percentiles() const { return kind == "percentile"; }
+  [[nodiscard]] bool categorical() const {
+    for (const auto& r : table) {
+      if (r.is_value) return true;
+    }
+    return false;
+  }
+};
+
+/// How a vector [[layer]] becomes a raster on the grid (issue 4; see geo/vector_source.hpp).
+struct VectorLayerSpec {
+  std::string mode;  ///< presence | burn | distance | density; empty: decided by the path
+                     ///< (a raster is read as a raster, a vector source as "presence")
+  std::string layer;      ///< OGR layer name
+  std::string sql;        ///< OGR SQL selecting the features
+  std::string where;      ///< OGR attribute filter
+  std::string attribute;  ///< burn: the numeric attribute
+  bool all_touched{false};
+  std::optional<double> max_distance;  ///< distance: clamp, CRS units
+  std::optional<double> radius;        ///< density: disc radius, metres
+  std::string x_column;  ///< tables: longitude (or x) column
+  std::string y_column;  ///< tables: latitude (or y) column
+  std::string crs;       ///< CRS of the features' coordinates (x/y columns default EPSG:4326)
+  /// True when any vector key was given (the layer is then read as a vector source).
+  [[nodiscard]] bool given() const {
+    return !mode.empty() || !layer.empty() || !sql.empty() || !where.empty() ||
+           !attribute.empty() || all_touched || max_distance || radius || !x_column.empty() ||
+           !y_column.empty() || !crs.empty();
+  }
+};
+
+struct LayerSpec {
+  std::string name;
+  std::filesystem::path path;  ///< absolute (relative paths resolve against the model file)
+  VectorLayerSpec vector;      ///< vector keys (issue 4)
+  bool mask{false};  ///< internal (issue 4): a territory/boundary mask, Program::mask_layer
+  int band{1};
+  std::string resampling{"bilinear"};
+  TransformSpec transform;
+  double weight{1.0};  ///< as written; normalised within the group that uses the layer
+  bool missing_skip{false};
+  WofeLayerSpec wofe;          ///< issue 5: [combine] method = "wofe"
+  LogisticLayerSpec logistic;  ///< issue 5: [combine] method = "logistic"
+};
+
+/// A group of the inference network: combines layers and other groups with one operator.
+struct GroupSpec {
+  std::string name;
+  std::string method{"weighted-sum"};  ///< weighted-sum | fuzzy-and | fuzzy-or | fuzzy-product
+                                       ///< | fuzzy-sum | fuzzy-gamma | index-overlay
+  std::vector<std::string> inputs;     ///< layer or group names
+  std::vector<double> weights;         ///< per input (weighted-sum, index-overlay)
+  double gamma{0.9};                   ///< fuzzy-gamma
+  bool missing_skip{false};
+};
+
+struct GridSpec {
+  std::optional<std::string> crs;
+  std::optional<std::array<double, 2>> resolution;  ///< x, y cell size in CRS units
+  std::optional<std::array<double, 4>> extent;      ///< xmin, ymin, xmax, ymax
+  /// A built-in territory code (geoprospect territories): default crs and extent, and a mask.
+  std::optional<std::string> territory;
+  /// A user boundary (vector file, absolute path): default extent and a mask, like territory.
+  std::optional<std::filesystem::path> boundary;
+  std::string boundary_layer;  ///< OGR layer of the boundary file
+  std::string boundary_where;  ///< OGR attribute filter on the boundary file
+};
+
+/// `[combine]`: the simple form (one operator over every layer), or with [[group]]s the name of
+/// the group that is the final map.
+struct CombineSpec {
+  std::string method{"weighted-sum"};
+  double gamma{0.9};
+  std::string final;  ///< with groups: the final group (default: the last one declared)
+};
+
+/// `[output] classes`: how the score is cut into classes (1 = lowest ... N = highest; 0 nodata).
+struct ClassSpec {
+  std::string method{"quantile"};  ///< quantile | breaks | natural | none
+  std::vector<double> top{2.0, 5.0, 10.0, 25.0};  ///< quantile: top % of the valid area, ascending
+  std::vector<double> breaks;      ///< breaks: ascending lower bounds of classes 2..N
+  int n{5};                        ///< natural: number of classes (Jenks)
+  std::vector<std::string> names;  ///< optional, one per class from lowest to highest
+};
+
+struct OutputSpec {
+  std::filesystem::path path;  ///< absolute
+  std::string compress{"ZSTD"};
+  double nodata{-9999.0};
+  std::vector<std::string> bands;  ///< extra bands: names of groups or layers
+  // Finishing (issue 7); see cli/outputs/outputs.hpp for what each produces.
+  std::string format{"cog"};      ///< cog (Cloud-Optimized GeoTIFF) | gtiff (tiled GeoTIFF)
+  ClassSpec classes;              ///< <base>_classes.tif from the score (band 1)
+  std::string colormap{"viridis"};  ///< viridis | magma | inferno | plasma | cividis
+  bool quicklook{true};           ///< <base>_quicklook.png
+  bool report{true};              ///< <base>_report.json
+  bool style{true};               ///< <base>.qml and <base>_classes.qml (QGIS styles)
+};
+
+struct Model {
+  std::filesystem::path file;  ///< the model file (absolute), or empty for in-memory text
+  std::string sha256;          ///< SHA-256 of the model file's bytes (hex)
+  std::string name;
+  GridSpec grid;
+  std::vector<LayerSpec> layers;
+  std::vector<GroupSpec> groups;  ///< with the simple form: one group "final" over all layers
+  CombineSpec combine;
+  OutputSpec output;
+  TrainingSpec training;  ///< issue 5: [training] (deposits, unit cell) for wofe / logistic
+  ValidationSpec validation;    ///< issue 6: [validation] (run after the map)
+  UncertaintySpec uncertainty;  ///< issue 6: [uncertainty] (Monte Carlo, after the map)
+};
+
+/// Reads and validates a model file. Throws gp::config_error (one line: file, key, expected).
+Model load_model(const std::filesystem::path& file);
+
+/// Parses model text; `source` names it in messages, `base_dir` resolves relative paths.
+Model parse_model(std::string_view text, const std::string& source,
+                  const std::filesystem::path& base_dir);
+
+/// Hex SHA-256 of bytes.
+std::string sha256_hex(std::string_view bytes);
+
+/// The closest candidate to `word` within a small edit distance, or empty.
+std::string did_you_mean(std::string_view word, const std::vector<std::string_view>& candidates);
+
+}  // namespace gp::model

@@ -1,0 +1,56 @@
+#pragma once
+// Model-file keys of the data-driven methods (issue 5): `[combine] method = "wofe" | "logistic"`,
+// the `[training]` table (the deposit point set, the unit cell) and each layer's `wofe` or
+// `logistic` block. Parsed in model.cpp with the other keys; used by cli/train/wofe.cpp and
+// cli/train/logistic.cpp.
+
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace gp::model {
+
+/// A layer's `wofe = { type = ..., breaks = [...], threshold = t, min_studc = s, groups = [...] }`.
+struct WofeLayerSpec {
+  /// categorical (each class against the rest) | ascending (cumulative, class <= threshold is
+  /// favourable) | descending (cumulative, class >= threshold); empty: no block given.
+  std::string type;
+  /// Continuous layers: ascending class breaks b_1 < ... < b_k; classes are (-inf, b_1),
+  /// [b_1, b_2), ..., [b_k, inf), numbered 0..k. Empty: classes are the layer's integer values.
+  std::vector<double> breaks;
+  std::optional<double> threshold;  ///< cumulative: a user threshold (a class value)
+  std::optional<double> min_studc;  ///< cumulative: max contrast among studentised C >= this
+  /// categorical: generalised classes 1..k, each a list of class values; the classes not
+  /// listed form class k+1. Empty: each class keeps its own weight.
+  std::vector<std::vector<double>> groups;
+  [[nodiscard]] bool given() const { return !type.empty(); }
+};
+
+/// A layer's `logistic = { type = "continuous" | "categorical" }`.
+struct LogisticLayerSpec {
+  std::string type;  ///< continuous (standardised) | categorical (one indicator per class
+                     ///< but the most common, which is the reference); empty: not given
+  [[nodiscard]] bool given() const { return !type.empty(); }
+};
+
+/// `[training]`: the known deposits and the unit of area.
+struct TrainingSpec {
+  bool given{false};
+  std::filesystem::path deposits;  ///< absolute path of the point source (any OGR source, CSV)
+  std::string layer;               ///< OGR layer
+  std::string sql;                 ///< OGR SQL
+  std::string where;               ///< OGR attribute filter
+  std::string x_column;            ///< CSV: x / longitude column
+  std::string y_column;            ///< CSV: y / latitude column
+  std::string crs;                 ///< CRS of x/y columns
+  std::string name_column;         ///< the deposit's name in messages and the report
+  std::string filter_column;       ///< keep rows whose filter_column ...
+  std::string filter_contains;     ///< ... contains this (case-insensitive)
+  std::string filter_equals;       ///< ... or equals this
+  double unit_cell_km2{1.0};       ///< ArcSDM's unit cell: areas and counts in these units
+  int max_iterations{50};          ///< logistic: IRLS iterations at most
+  double tolerance{1e-8};          ///< logistic: stop when the largest coefficient change is below
+};
+
+}  // namespace gp::model

@@ -1,0 +1,467 @@
+#include "outputs/outputs.hpp"
+
+#include "outputs/classes.hpp"
+#include "outputs/qml.hpp"
+#include "analysis/validation.hpp"
+
+#include "gp/error.hpp"
+#include "gp/geo/band_scan.hpp"
+#include "gp/geo/cog.hpp"
+#include "gp/geo/colormap.hpp"
+#include "gp/geo/crs.hpp"
+#include "gp/geo/quicklook.hpp"
+#include "gp/geo/raster_source.hpp"
+#include "gp/geo/raster_writer.hpp"
+#include "gp/log.hpp"
+
+#include <openssl/evp.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <ctime>
+#include <fstream>
+#include <map>
+#include <memory>
+
+#ifndef GP_VERSION
+#define GP_VERSION "0.0.0"
+#endif
+
+namespace gp::cli {
+namespace fs = std::filesystem;
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+double seconds_since(Clock::time_point t) {
+  return std::chrono::duration<double>(Clock::now() - t).count();
+}
+
+std::string utc_now() {
+  const std::time_t t = std::time(nullptr);
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return buf;
+}
+
+int predictor_for(const std::string& compress) { return compress == "NONE" ? 1 : 3; }
+
+/// Class colours: the colour map sampled evenly from its low to its high end.
+std::vector<geo::Rgb> class_colors(const std::string& colormap, std::size_t n) {
+  std::vector<geo::Rgb> c;
+  for (std::size_t i = 0; i < n; ++i) {
+    c.push_back(geo::colormap_at(colormap, n > 1 ? static_cast<double>(i) / static_cast<double>(n - 1) : 1.0));
+  }
+  return c;
+}
+
+std::vector<InputDigest> digest_inputs(std::vector<std::string> paths,
+                                       const std::atomic<bool>* cancel) {
+  std::vector<InputDigest> out;
+  std::map<std::string, InputDigest> seen;
+  for (const auto& p : paths) {
+    auto it = seen.find(p);
+    if (it == seen.end()) {
+      InputDigest d;
+      d.path = p;
+      std::error_code ec;
+      d.bytes = fs::file_size(p, ec);
+      try {
+        d.sha256 = sha256_file(p, cancel);
+      } catch (const std::exception& e) {
+        d.error = e.what();
+      }
+      it = seen.emplace(p, d).first;
+    }
+    out.push_back(it->second);
+  }
+  return out;
+}
+
+}  // namespace
+
+OutputPaths output_paths(const fs::path& map) {
+  const fs::path dir = map.parent_path();
+  const std::string stem = map.stem().string();
+  OutputPaths p;
+  p.map = map;
+  p.classes = dir / (stem + "_classes.tif");
+  p.map_style = dir / (stem + ".qml");
+  p.classes_style = dir / (stem + "_classes.qml");
+  p.quicklook = dir / (stem + "_quicklook.png");
+  p.report = dir / (stem + "_report.json");
+  return p;
+}
+
+std::string sha256_file(const fs::path& path, const std::atomic<bool>* cancel) {
+  std::unique_ptr<std::FILE, int (*)(std::FILE*)> f(std::fopen(path.c_str(), "rb"), &std::fclose);
+  if (!f) throw input_error(path.string() + ": cannot be read for its checksum");
+  std::unique_ptr<EVP_MD_CTX, void (*)(EVP_MD_CTX*)> ctx(EVP_MD_CTX_new(), &EVP_MD_CTX_free);
+  if (!ctx || EVP_DigestInit_ex(ctx.get(), EVP_sha256(), nullptr) != 1) {
+    throw input_error(path.string() + ": SHA-256 is not available");
+  }
+  std::vector<unsigned char> buf(std::size_t{1} << 20);
+  std::size_t n = 0;
+  while ((n = std::fread(buf.data(), 1, buf.size(), f.get())) > 0) {
+    if (cancel != nullptr && cancel->load(std::memory_order_relaxed)) return {};
+    EVP_DigestUpdate(ctx.get(), buf.data(), n);
+  }
+  if (std::ferror(f.get()) != 0) throw input_error(path.string() + ": read error");
+  unsigned char md[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  EVP_DigestFinal_ex(ctx.get(), md, &len);
+  static const char* hex = "0123456789abcdef";
+  std::string s;
+  for (unsigned int i = 0; i < len; ++i) {
+    s += hex[md[i] >> 4];
+    s += hex[md[i] & 15];
+  }
+  return s;
+}
+
+std::vector<ProtectedInput> run_inputs(const model::Model& m) {
+  std::vector<ProtectedInput> in;
+  if (!m.file.empty()) in.push_back({m.file, "the model file"});
+  for (const auto& L : m.layers) {
+    if (!L.mask) in.push_back({L.path, "layer '" + L.name + "'"});
+  }
+  if (m.grid.boundary) in.push_back({*m.grid.boundary, "the [grid] boundary"});
+  if (m.training.given) in.push_back({m.training.deposits, "the [training] deposits"});
+  if (m.validation.given) in.push_back({m.validation.deposits.path, "the [validation] deposits"});
+  return in;
+}
+
+OutputSet::OutputSet(const model::Model& m, fs::path map, bool overwrite, int threads,
+                     std::vector<ProtectedInput> inputs)
+    : m_(m),
+      paths_(output_paths(fs::absolute(map))),
+      threads_(threads),
+      files_(overwrite, std::move(inputs)),
+      started_utc_(utc_now()) {
+  const auto& o = m_.output;
+  if (!geo::is_colormap(o.colormap)) {
+    throw config_error("[output] colormap: unknown '" + o.colormap + "'");
+  }
+  std::vector<fs::path> sidecars;
+  std::vector<fs::path> rasters{paths_.map};
+  if (o.style) sidecars.push_back(paths_.map_style);
+  if (o.style && o.classes.method != "none") sidecars.push_back(paths_.classes_style);
+  if (o.quicklook) sidecars.push_back(paths_.quicklook);
+  if (o.report) sidecars.push_back(paths_.report);
+  const fs::path dir = paths_.map.parent_path();
+  const std::string stem = paths_.map.stem().string();
+  if (m_.validation.given) {
+    for (const auto& p : validation_output_paths(dir, stem)) sidecars.push_back(p);
+  }
+  if (m_.uncertainty.given) rasters.push_back(dir / (stem + "_uncertainty.tif"));
+  if (o.classes.method != "none") rasters.push_back(paths_.classes);
+  for (const auto& p : rasters) files_.check(p, true);
+  for (const auto& p : sidecars) {
+    if (p == paths_.map) {
+      throw config_error("[output] path " + paths_.map.string() + ": a side file would have the "
+                         "same name (use a name ending .tif)");
+    }
+    files_.check(p);
+  }
+  map_temp_ = files_.temporary(paths_.map, "gtiff");
+  if (o.report) {
+    std::vector<std::string> layer_paths;
+    for (const auto& L : m_.layers) layer_paths.push_back(L.path.string());
+    digests_ = std::async(std::launch::async, digest_inputs, std::move(layer_paths), &cancel_);
+  }
+}
+
+void OutputSet::configure_writer(geo::WriterOptions& w) const {
+  if (m_.output.format != "cog" || w.compress == "NONE") return;
+  w.compress = "ZSTD";
+  w.level = 1;
+  w.predictor = 1;
+}
+
+OutputSet::~OutputSet() {
+  cancel_ = true;
+  if (digests_.valid()) digests_.wait();
+}
+
+void OutputSet::finish(RunResult& res) {
+  const auto t_all = Clock::now();
+  const auto& o = m_.output;
+  auto stage = [&](const char* name, Clock::time_point t0) {
+    res.output_seconds.emplace_back(name, seconds_since(t0));
+  };
+  const std::string map_what = "output " + paths_.map.string();
+
+  // The staged map (streamed GeoTIFF): classes are read from it (cheaper to decode than the
+  // COG), then the COG is copied from it.
+  fs::path map_done = map_temp_;
+
+  // What QGIS will read: the statistics stored in the file.
+  const auto stats = geo::stored_statistics(map_temp_, 1);
+  const bool have_valid = stats.has_value() && res.valid_cells > 0;
+  const double smin = stats ? stats->min : 0.0;
+  const double smax = stats ? stats->max : 1.0;
+
+  // Classes.
+  fs::path classes_done;
+  std::vector<std::string> class_labels;
+  std::vector<geo::Rgb> colors;
+  if (o.classes.method != "none" && !have_valid) {
+    gp::log::warning("no valid cell: no classes written");
+  } else if (o.classes.method != "none") {
+    const auto t0 = Clock::now();
+    gp::log::info("classifying the score (" + o.classes.method + ")");
+    const geo::FineHistogram hist = geo::histogram_band(map_temp_, 1);
+    stage("classes_histogram", t0);
+    const auto t1 = Clock::now();
+    const ClassPlan plan = plan_classes(o.classes, hist);
+    const std::size_t n = plan.names.size();
+    colors = class_colors(o.colormap, n);
+    class_labels = plan.labels;
+    geo::ClassRasterOptions cro;
+    cro.names.emplace_back("");
+    cro.names.insert(cro.names.end(), plan.names.begin(), plan.names.end());
+    cro.colors.push_back({0, 0, 0});
+    cro.colors.insert(cro.colors.end(), colors.begin(), colors.end());
+    cro.description = "class";
+    cro.compress = o.compress;
+    cro.threads = threads_;
+    std::string thr;
+    for (double t : plan.thresholds) thr += (thr.empty() ? "" : " ") + geo::short_number(t, 9);
+    cro.metadata = {{"GP_MODEL_NAME", m_.name},
+                    {"GP_MODEL_SHA256", m_.sha256},
+                    {"GP_VERSION", GP_VERSION},
+                    {"GP_CLASS_METHOD", plan.method},
+                    {"GP_CLASS_THRESHOLDS", thr}};
+    const fs::path gtiff = files_.temporary(paths_.classes, "gtiff");
+    const std::vector<std::uint64_t> counts =
+        geo::classify_band(map_temp_, 1, plan.thresholds, gtiff, cro);
+    stage("classes_write", t1);
+    const auto t2 = Clock::now();
+    classes_done = gtiff;
+    if (o.format == "cog") {
+      geo::CogOptions co;
+      co.compress = o.compress;
+      co.predictor = 1;
+      co.overview_resampling = "MODE";
+      co.threads = threads_;
+      const fs::path cog = files_.temporary(paths_.classes, "cog");
+      geo::write_cog(gtiff, cog, co, "output " + paths_.classes.string());
+      files_.discard(gtiff);
+      classes_done = cog;
+      stage("classes_cog", t2);
+    }
+    // Into the report.
+    nlohmann::ordered_json cj;
+    cj["method"] = plan.method;
+    if (plan.method == "quantile") cj["top_percent"] = o.classes.top;
+    if (plan.method == "natural") cj["n"] = o.classes.n;
+    cj["thresholds"] = plan.thresholds;
+    cj["histogram_bins"] = hist.count.size();
+    const double cell_area = res.grid.dx * res.grid.dy;
+    const double unit_m = geo::crs_linear_unit_m(res.grid.crs_wkt);
+    nlohmann::ordered_json list = nlohmann::ordered_json::array();
+    for (std::size_t c = 0; c < n; ++c) {
+      nlohmann::ordered_json e;
+      e["value"] = c + 1;
+      e["name"] = plan.names[c];
+      e["label"] = plan.labels[c];
+      e["from"] = c == 0 ? nlohmann::ordered_json() : nlohmann::ordered_json(plan.thresholds[c - 1]);
+      e["to"] = c + 1 == n ? nlohmann::ordered_json() : nlohmann::ordered_json(plan.thresholds[c]);
+      e["colour"] = geo::to_hex(colors[c]);
+      e["cells"] = counts[c + 1];
+      e["percent_of_valid"] =
+          hist.valid > 0 ? 100.0 * static_cast<double>(counts[c + 1]) / static_cast<double>(hist.valid) : 0.0;
+      if (unit_m > 0.0) {
+        e["area_km2"] = static_cast<double>(counts[c + 1]) * cell_area * unit_m * unit_m / 1e6;
+      }
+      list.push_back(e);
+    }
+    cj["classes"] = list;
+    res.report["classes"] = cj;
+    stage("classes", t0);
+  }
+
+  // The map: a COG copy of the streamed GeoTIFF (overviews built from the written file).
+  if (o.format == "cog") {
+    const auto t0 = Clock::now();
+    gp::log::info("writing the Cloud-Optimized GeoTIFF (overviews, layout)");
+    geo::CogOptions co;
+    co.compress = o.compress;
+    co.predictor = predictor_for(o.compress);
+    co.overview_resampling = "AVERAGE";
+    co.threads = threads_;
+    const fs::path cog = files_.temporary(paths_.map, "cog");
+    geo::write_cog(map_temp_, cog, co, map_what);
+    files_.discard(map_temp_);
+    map_done = cog;
+    stage("cog", t0);
+  }
+
+  // QGIS styles.
+  std::string map_style;
+  std::string classes_style;
+  if (o.style) {
+    const auto t0 = Clock::now();
+    map_style = score_qml(o.colormap, smin, smax);
+    if (!classes_done.empty()) classes_style = classes_qml(class_labels, colors);
+    stage("styles", t0);
+  }
+
+  // Quicklook.
+  fs::path quicklook_tmp;
+  if (o.quicklook && have_valid) {
+    const auto t0 = Clock::now();
+    gp::log::info("drawing the quicklook");
+    geo::QuicklookOptions qo;
+    qo.title = m_.name;
+    qo.legend_label = "score";
+    qo.colormap = o.colormap;
+    qo.min = smin;
+    qo.max = smax;
+    quicklook_tmp = files_.temporary(paths_.quicklook, "png");
+    geo::write_quicklook(map_done, quicklook_tmp, qo);
+    stage("quicklook", t0);
+  } else if (o.quicklook) {
+    gp::log::warning("no valid cell: no quicklook drawn");
+  }
+
+  // What will stand where, in the order it is moved (the map last).
+  std::vector<fs::path> written;
+  if (!classes_done.empty()) written.push_back(paths_.classes);
+  if (!classes_style.empty()) written.push_back(paths_.classes_style);
+  if (!map_style.empty()) written.push_back(paths_.map_style);
+  if (!quicklook_tmp.empty()) written.push_back(paths_.quicklook);
+  if (o.report) written.push_back(paths_.report);
+  written.push_back(paths_.map);
+
+  res.files = files_.destinations();  // side files staged by training and the analyses
+  res.files.insert(res.files.end(), written.begin(), written.end());
+  res.seconds_outputs = seconds_since(t_all);
+
+  if (!classes_done.empty()) files_.publish(classes_done, paths_.classes, true);
+  if (!classes_style.empty()) files_.write_text(paths_.classes_style, classes_style, "qml");
+  if (!map_style.empty()) files_.write_text(paths_.map_style, map_style, "qml");
+  if (!quicklook_tmp.empty()) files_.publish(quicklook_tmp, paths_.quicklook);
+  if (o.report) {
+    const auto t0 = Clock::now();
+    std::vector<InputDigest> digests = digests_.valid() ? digests_.get() : std::vector<InputDigest>{};
+    auto staged = [&](const fs::path& dst) -> fs::path {
+      if (dst == paths_.map) return map_done;
+      if (dst == paths_.classes) return classes_done;
+      if (dst == paths_.quicklook) return quicklook_tmp;
+      return {};
+    };
+    nlohmann::ordered_json files = nlohmann::ordered_json::array();
+    for (const auto& dst : written) {
+      nlohmann::ordered_json f;
+      f["path"] = dst.string();
+      std::error_code ec;
+      if (dst == paths_.map_style) f["bytes"] = map_style.size();
+      else if (dst == paths_.classes_style) f["bytes"] = classes_style.size();
+      else if (dst != paths_.report) f["bytes"] = fs::file_size(staged(dst), ec);
+      files.push_back(f);
+    }
+    res.report["outputs"] = files;
+    res.report["run"] = {{"started_utc", started_utc_}, {"finished_utc", utc_now()}};
+    stage("report", t0);
+    res.seconds_outputs = seconds_since(t_all);
+    files_.write_text(paths_.report, build_report(m_, res, digests).dump(2) + "\n", "json");
+  }
+  files_.publish(map_done, paths_.map, true);
+
+  // Everything is complete: move into place, all or nothing, the map last.
+  files_.commit();
+  res.seconds_outputs = seconds_since(t_all);
+  for (const auto& dst : res.files) {
+    if (dst != paths_.map) gp::log::info("wrote " + dst.string());
+  }
+}
+
+nlohmann::ordered_json build_report(const model::Model& m, const RunResult& res,
+                                    const std::vector<InputDigest>& inputs) {
+  using J = nlohmann::ordered_json;
+  J r;
+  r["geoprospect"] = {{"version", GP_VERSION}, {"report_format", 1}};
+  if (res.report.contains("run")) r["run"] = res.report["run"];
+  r["model"] = {{"name", m.name},
+                {"file", m.file.empty() ? J() : J(m.file.string())},
+                {"sha256", m.sha256},
+                {"combine", m.combine.method}};
+  J in = J::array();
+  for (std::size_t i = 0; i < m.layers.size(); ++i) {
+    const auto& L = m.layers[i];
+    J e;
+    e["layer"] = L.name;
+    e["path"] = L.path.string();
+    e["band"] = L.band;
+    e["resampling"] = L.resampling;
+    e["transform"] = L.transform.kind;
+    e["read"] = i < res.layer_modes.size() ? J(res.layer_modes[i]) : J();
+    try {
+      const geo::RasterInfo info = geo::describe_raster(L.path.string(), "layer '" + L.name + "'");
+      e["crs"] = info.crs_wkt.empty() ? J() : J(geo::crs_label_wkt(info.crs_wkt));
+      e["width"] = info.width;
+      e["height"] = info.height;
+      e["bands"] = info.band_count;
+      if (info.has_geotransform) e["geotransform"] = info.geotransform;
+    } catch (const std::exception& ex) {
+      e["error"] = ex.what();
+    }
+    if (i < inputs.size()) {
+      e["bytes"] = inputs[i].bytes;
+      e["sha256"] = inputs[i].sha256.empty() ? J() : J(inputs[i].sha256);
+      if (!inputs[i].error.empty()) e["checksum_error"] = inputs[i].error;
+    }
+    in.push_back(e);
+  }
+  r["inputs"] = in;
+  const geo::Grid& g = res.grid;
+  r["grid"] = {{"crs", g.crs_wkt.empty() ? std::string() : geo::crs_label_wkt(g.crs_wkt)},
+               {"crs_wkt", g.crs_wkt},
+               {"geotransform", g.geotransform()},
+               {"width", g.width},
+               {"height", g.height},
+               {"cell_size", {g.dx, g.dy}},
+               {"extent", {g.x0, g.ymin(), g.xmax(), g.y0}}};
+  r["device"] = res.device;
+  J t;
+  t["statistics"] = res.seconds_stats;
+  t["score"] = res.seconds_score;
+  for (const auto& [name, s] : res.output_seconds) t[name] = s;
+  t["outputs"] = res.seconds_outputs;
+  t["total"] = res.seconds_stats + res.seconds_score + res.seconds_outputs;
+  r["timings_s"] = t;
+  J st;
+  st["cells"] = g.cells();
+  st["valid_cells"] = res.valid_cells;
+  st["nodata_cells"] = res.nodata_cells;
+  st["invalid_cells"] = res.invalid_cells;
+  J bands = J::array();
+  for (std::size_t b = 0; b < res.bands.size(); ++b) {
+    const auto& bs = res.bands[b];
+    bands.push_back({{"band", b + 1},
+                     {"name", bs.name},
+                     {"valid_cells", bs.valid},
+                     {"nodata_cells", bs.nodata},
+                     {"min", bs.min},
+                     {"max", bs.max},
+                     {"mean", bs.mean},
+                     {"stddev", bs.stddev}});
+  }
+  st["bands"] = bands;
+  r["statistics"] = st;
+  r["output"] = {{"format", m.output.format},
+                 {"compress", m.output.compress},
+                 {"nodata", m.output.nodata},
+                 {"colormap", m.output.colormap}};
+  // Sections from the finishing step and from other steps, in the order they were added.
+  for (const auto& [k, v] : res.report.items()) {
+    if (k != "run") r[k] = v;
+  }
+  return r;
+}
+
+}  // namespace gp::cli

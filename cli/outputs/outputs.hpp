@@ -1,0 +1,111 @@
+#pragma once
+// Finishing a run's outputs (issue 7): everything beside the map shares its base name, so `-o`
+// moves them all. For a map `<base>.tif`:
+//
+//   <base>.tif             the score (+ [output] bands): Cloud-Optimized GeoTIFF by default
+//                          (format = "cog"; "gtiff" keeps the streamed tiled GeoTIFF): 512 x 512
+//                          tiles, the map's codec, AVERAGE overviews, nodata, band descriptions,
+//                          statistics and GP_* metadata
+//   <base>_classes.tif     band 1 cut into classes (cli/outputs/classes.hpp): Byte,
+//                          1 = lowest .. N = highest, 0 = nodata, colour table, category names,
+//                          MODE overviews (COG)
+//   <base>.qml             QGIS style of the map (pseudocolour ramp over min..max)
+//   <base>_classes.qml     QGIS style of the classes (paletted, labelled)
+//   <base>_quicklook.png   the score with ramp, legend and scale note
+//   <base>_report.json     the run report (build_report)
+//
+// Every file is staged through one StagedFiles set (cli/outputs/staged_files.hpp), which the
+// weights tables and the analyses' files join too: hidden temporaries beside their
+// destinations, moved into place together, all or nothing (the map last), when the run is
+// complete; no output may replace an input. Existing files are replaced only with --overwrite.
+
+#include "model/model.hpp"
+#include "run/runner.hpp"
+#include "gp/geo/raster_writer.hpp"
+#include "outputs/staged_files.hpp"
+
+#include <nlohmann/json.hpp>
+
+#include <atomic>
+#include <filesystem>
+#include <future>
+#include <string>
+#include <vector>
+
+namespace gp::cli {
+
+struct OutputPaths {
+  std::filesystem::path map;
+  std::filesystem::path classes;
+  std::filesystem::path map_style;
+  std::filesystem::path classes_style;
+  std::filesystem::path quicklook;
+  std::filesystem::path report;
+};
+
+/// The sidecar names for a map path: `<dir>/<stem>_classes.tif`, `<dir>/<stem>.qml`, ...
+OutputPaths output_paths(const std::filesystem::path& map);
+
+/// SHA-256 (hex) of a file's bytes, read in 1 MiB chunks. Throws gp::input_error.
+/// `cancel`, when given and set, stops early (the result is then empty).
+std::string sha256_file(const std::filesystem::path& path, const std::atomic<bool>* cancel = nullptr);
+
+/// One input as the report lists it.
+struct InputDigest {
+  std::string path;
+  std::uintmax_t bytes{0};
+  std::string sha256;  ///< empty when it could not be read (error says why)
+  std::string error;
+};
+
+class OutputSet {
+ public:
+  /// Checks that every file the spec asks for can be written (folder writable; absent unless
+  /// `overwrite`; throws gp::io_error), and starts hashing the inputs in the background when a
+  /// report is asked for. `m` must outlive this object.
+  OutputSet(const model::Model& m, std::filesystem::path map, bool overwrite, int threads,
+            std::vector<ProtectedInput> inputs);
+  ~OutputSet();
+  OutputSet(const OutputSet&) = delete;
+  OutputSet& operator=(const OutputSet&) = delete;
+
+  /// Where the streaming writer must put the finished map (a temporary name beside the map).
+  [[nodiscard]] const std::filesystem::path& map_temp() const { return map_temp_; }
+
+  /// Adjusts the streaming writer's options for that staging file. With format "cog" the staged
+  /// GeoTIFF is only read back by the COG step, so it is written with ZSTD level 1 and no
+  /// predictor (the floating-point predictor costs more to write and read back than it saves
+  /// there); the COG itself gets the map's codec and predictor. Unchanged for "gtiff".
+  void configure_writer(geo::WriterOptions& w) const;
+  [[nodiscard]] const OutputPaths& paths() const { return paths_; }
+  /// The run's staged files: other steps (weights tables, validation, uncertainty) add theirs.
+  [[nodiscard]] StagedFiles& files() { return files_; }
+
+  /// After the writer committed to map_temp(): COG, classes, styles, quicklook, report; then
+  /// moves everything staged into place. Fills res.files, res.output_seconds, res.seconds_outputs.
+  /// Throws gp::io_error; nothing is left in place or behind on failure.
+  void finish(RunResult& res);
+
+ private:
+  const model::Model& m_;
+  OutputPaths paths_;
+  int threads_;
+  StagedFiles files_;
+  std::filesystem::path map_temp_;
+  std::string started_utc_;
+  std::atomic<bool> cancel_{false};
+  std::future<std::vector<InputDigest>> digests_;
+};
+
+/// The JSON run report: geoprospect version, model (file, SHA-256), every input (path, CRS,
+/// size, band, read mode, SHA-256), grid, device, per-stage timings, statistics and counts,
+/// classes, output files, and every section of res.report (other steps' additions: weights
+/// tables, validation, uncertainty) at top level. `inputs` may be empty (no checksums).
+nlohmann::ordered_json build_report(const model::Model& m, const RunResult& res,
+                                    const std::vector<InputDigest>& inputs);
+
+/// Every file a model run reads (model file, layers, boundary, deposits): no output may
+/// replace one of them.
+std::vector<ProtectedInput> run_inputs(const model::Model& m);
+
+}  // namespace gp::cli

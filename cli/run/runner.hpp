@@ -1,0 +1,102 @@
+#pragma once
+// The streaming runner: model -> plan (grid, sources, program) -> windows -> GeoTIFF.
+
+#include "model/model.hpp"
+#include "gp/geo/grid.hpp"
+#include "gp/kernels/backend.hpp"
+#include "gp/kernels/percentile.hpp"
+#include "gp/kernels/program.hpp"
+
+#include <nlohmann/json.hpp>
+
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <string>
+#include <vector>
+
+namespace gp::cli {
+
+enum class DeviceChoice { automatic, cpu, cuda };
+
+/// Parses "auto" | "cpu" | "cuda"; throws gp::config_error.
+DeviceChoice parse_device(const std::string& s);
+
+struct RunOptions {
+  std::filesystem::path output;  ///< overrides [output] path when not empty
+  DeviceChoice device{DeviceChoice::automatic};
+  bool overwrite{false};
+  bool progress{true};
+  std::int64_t window_cells{1 << 21};  ///< cells per window (rows: a multiple of the tile height)
+  std::int64_t window_rows{0};         ///< when > 0, rows per window (overrides window_cells)
+  int threads{0};                      ///< CPU threads (0: every core)
+  std::vector<int> devices;  ///< CUDA devices to share the windows (empty: every visible one)
+  int pipeline_depth{2};  ///< window slots in flight (read / score / write overlap); 1: serial
+  /// Vector distance/density layers hold the whole grid in memory; above this they are refused.
+  std::uint64_t vector_memory_mib{8192};
+};
+
+/// The target grid worked out from a model: [grid] keys and the layers' footprints.
+/// Throws gp::config_error / gp::input_error.
+geo::Grid resolve_grid(const model::Model& m);
+
+/// Statistics of one output band, over its valid cells.
+struct BandStats {
+  std::string name;
+  std::uint64_t valid{0};
+  std::uint64_t nodata{0};
+  double min{0.0};
+  double max{0.0};
+  double mean{0.0};
+  double stddev{0.0};
+};
+
+struct RunResult {
+  std::filesystem::path output;
+  geo::Grid grid;
+  std::string device;
+  std::uint64_t valid_cells{0};   ///< band 1
+  std::uint64_t nodata_cells{0};  ///< band 1
+  double min{0.0};                ///< band 1
+  double max{0.0};
+  double mean{0.0};
+  std::vector<BandStats> bands;
+  /// Per layer: whole-grid statistics of its raw values when a transform needed them
+  /// (valid == 0 and invalid == 0 otherwise), and the transform parameters used.
+  std::vector<kernels::LayerStats> layer_stats;
+  double seconds_stats{0.0};
+  double seconds_score{0.0};
+  std::vector<std::string> layer_modes;  ///< per layer: "direct" or "warped"
+  // Output finishing and the run report (issue 7, gp/cli/outputs.hpp).
+  /// Band 1 cells made nodata because the math gave no finite value (0 until the kernels
+  /// count them separately; they are included in nodata_cells).
+  std::uint64_t invalid_cells{0};
+  /// Per layer: cells whose raw value was NaN or +-infinity although not the layer's nodata
+  /// value (treated as nodata; issue 9). See geo::RasterSource::invalid_cells for warped layers.
+  std::vector<std::uint64_t> layer_invalid;
+  double seconds_outputs{0.0};                                 ///< COG, classes, styles, ...
+  std::vector<std::pair<std::string, double>> output_seconds;  ///< per finishing stage
+  std::vector<std::filesystem::path> files;                    ///< every file written, map last
+  /// Sections for the JSON run report from other steps (weights tables, validation,
+  /// uncertainty, ...): set before the outputs are finished; each key becomes a section.
+  nlohmann::ordered_json report;
+};
+
+/// Rows per window by default: a multiple of the output tile height near `window_cells` cells.
+std::int64_t default_window_rows(std::int64_t window_cells, std::int64_t width, std::int64_t height);
+
+/// Runs the model end to end. The output is complete and in place when this returns.
+RunResult run_model(const model::Model& m, const RunOptions& opt);
+
+/// Names of the output bands: "prospectivity" for the final map, then [output] bands.
+std::vector<std::string> band_names(const model::Model& m);
+
+/// The per-cell program for a model. `stats[l]` holds whole-grid statistics of layer l where
+/// its transform needs them; `aux` receives the percentile knots (built from `percentiles`,
+/// one per layer, used where the transform is "percentile").
+kernels::Program build_program(const model::Model& m,
+                               const std::vector<kernels::LayerStats>& stats,
+                               const std::vector<kernels::PercentileBuilder>& percentiles,
+                               std::vector<double>& aux);
+
+}  // namespace gp::cli

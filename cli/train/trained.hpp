@@ -1,0 +1,66 @@
+#pragma once
+// The runner's hook for data-driven methods (issue 5: [combine] method = "wofe" | "logistic"):
+// a training pass over the grid's windows turns the deposits and the layers into a per-cell
+// program; the runner then maps it with its usual window loop and writer, shows each scored
+// window to the method (for the conditional-independence sums), and lets it add its report
+// sections and side files (weights tables) around the output finishing.
+
+#include "model/model.hpp"
+#include "gp/geo/grid.hpp"
+#include "gp/geo/raster_source.hpp"
+#include "gp/kernels/backend.hpp"
+#include "gp/kernels/program.hpp"
+#include "outputs/staged_files.hpp"
+
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace gp::cli {
+
+struct RunResult;
+
+/// What a training step may use.
+struct TrainingContext {
+  const model::Model& model;
+  const geo::Grid& grid;
+  std::vector<std::unique_ptr<geo::RasterSource>>& sources;  ///< one per model layer
+  kernels::Backend& backend;
+  std::int64_t rows_per_window{1};
+  std::filesystem::path output;  ///< the map's final path (side files go beside it)
+  StagedFiles& files;            ///< the run's outputs: side files are staged here
+  /// Columns of a training window (the runner's column segments on wide grids, so memory stays
+  /// bounded by the window whatever the width); 0: the grid's width.
+  std::int64_t cols_per_window{0};
+};
+
+/// A trained model, ready for the runner's mapping pass.
+class Trained {
+ public:
+  virtual ~Trained() = default;
+  kernels::Program program{};
+  std::vector<double> aux;
+  std::vector<std::string> band_names;  ///< band 1 first
+  /// Each scored window, in window order, on rank 0 only under mpirun (the rank that writes
+  /// the outputs): `bands[b]` holds `n` values (program.out_nodata where nodata).
+  virtual void on_window(const float* const* bands, std::size_t n) { (void)bands; (void)n; }
+  /// After the map is written and its band statistics known, before the outputs are finished:
+  /// adds report sections to res.report and stages its side files (moved with the map).
+  virtual void before_outputs(RunResult& res) { (void)res; }
+};
+
+/// True for [combine] methods that train on deposits.
+inline bool is_trained_method(const model::Model& m) {
+  return m.combine.method == "wofe" || m.combine.method == "logistic";
+}
+
+/// Runs the training pass of the model's method. Throws gp::input_error / gp::config_error
+/// (one line) before any output is written. Under mpirun every rank calls it (it is
+/// collective): each reads its own windows, and all return the same program, bit for bit the
+/// one of a single process.
+std::unique_ptr<Trained> train_model(const TrainingContext& ctx);
+
+}  // namespace gp::cli

@@ -1,0 +1,168 @@
+// Shared pieces of the data-driven methods (issue 5) and the runner's entry point.
+
+#include "training_common.hpp"
+
+#include "train/logistic.hpp"
+#include "run/runner.hpp"
+#include "train/wofe.hpp"
+#include "gp/error.hpp"
+#include "gp/geo/deposits.hpp"
+#include "gp/geo/raster_writer.hpp"
+#include "gp/log.hpp"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <cmath>
+#include <fstream>
+#include <map>
+#include <numeric>
+
+namespace gp::cli {
+
+std::unique_ptr<Trained> train_model(const TrainingContext& ctx) {
+  if (ctx.model.combine.method == "wofe") return wofe::train(ctx);
+  if (ctx.model.combine.method == "logistic") return logistic::train(ctx);
+  throw config_error("[combine] method '" + ctx.model.combine.method + "' is not trained");
+}
+
+namespace training {
+
+namespace fs = std::filesystem;
+
+std::int64_t window_cols(const TrainingContext& ctx) {
+  return ctx.cols_per_window > 0 ? std::min(ctx.cols_per_window, ctx.grid.width)
+                                 : ctx.grid.width;
+}
+
+std::int64_t window_count(const TrainingContext& ctx) {
+  const std::int64_t rows = std::max<std::int64_t>(1, ctx.rows_per_window);
+  const std::int64_t cols = window_cols(ctx);
+  return (ctx.grid.height + rows - 1) / rows * ((ctx.grid.width + cols - 1) / cols);
+}
+
+void sum_over_ranks(std::map<long long, std::uint64_t>& counts) {
+  if (cluster::size() == 1) return;
+  struct Entry {
+    long long cls;
+    std::uint64_t count;
+  };
+  std::vector<Entry> mine;
+  mine.reserve(counts.size());
+  for (const auto& [cls, count] : counts) mine.push_back({cls, count});
+  counts.clear();
+  // Integer sums: the same whatever order the ranks' entries are added in.
+  for (const Entry& e : cluster::allgather(mine)) counts[e.cls] += e.count;
+}
+
+void or_over_ranks(std::vector<bool>& flags) {
+  if (cluster::size() == 1) return;
+  std::vector<unsigned char> bytes(flags.begin(), flags.end());
+  cluster::allreduce_bor(bytes.data(), bytes.size());
+  for (std::size_t i = 0; i < flags.size(); ++i) flags[i] = bytes[i] != 0;
+}
+
+void warning(const std::string& msg) {
+  if (cluster::is_root()) gp::log::warning(msg);
+}
+
+int mask_layer(const model::Model& m) {
+  for (std::size_t l = 0; l < m.layers.size(); ++l) {
+    if (m.layers[l].mask) return static_cast<int>(l);
+  }
+  return -1;
+}
+
+std::vector<std::size_t> evidence_layers(const model::Model& m) {
+  const int mask = mask_layer(m);
+  std::vector<std::size_t> ev;
+  for (std::size_t l = 0; l < m.layers.size(); ++l) {
+    if (static_cast<int>(l) != mask) ev.push_back(l);
+  }
+  return ev;
+}
+
+DepositCells place(const TrainingContext& ctx) {
+  const model::TrainingSpec& t = ctx.model.training;
+  geo::DepositSpec spec;
+  spec.source.path = t.deposits.string();
+  spec.source.layer = t.layer;
+  spec.source.sql = t.sql;
+  spec.source.where = t.where;
+  spec.source.x_column = t.x_column;
+  spec.source.y_column = t.y_column;
+  spec.source.crs = t.crs;
+  spec.source.what = "[training] deposits";
+  spec.name_column = t.name_column;
+  spec.filter_column = t.filter_column;
+  spec.filter_contains = t.filter_contains;
+  spec.filter_equals = t.filter_equals;
+  const geo::DepositPlacement placed = geo::place_deposits(spec, ctx.grid);
+  DepositCells d;
+  d.read = placed.placed.size() + placed.rejected.size();
+  for (const auto& r : placed.rejected) {
+    d.rejected.push_back({{"name", r.name}, {"reason", r.reason}});
+  }
+  // One entry per grid cell, in row-major order of the cells.
+  std::vector<std::size_t> order(placed.placed.size());
+  std::iota(order.begin(), order.end(), std::size_t{0});
+  std::stable_sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) {
+    const auto& pa = placed.placed[a];
+    const auto& pb = placed.placed[b];
+    return pa.row != pb.row ? pa.row < pb.row : pa.col < pb.col;
+  });
+  for (std::size_t k : order) {
+    const auto& p = placed.placed[k];
+    if (!d.col.empty() && d.row.back() == p.row && d.col.back() == p.col) {
+      d.shared.push_back({{"name", p.name}, {"same_cell_as", d.name.back()}});
+      continue;
+    }
+    d.col.push_back(p.col);
+    d.row.push_back(p.row);
+    d.name.push_back(p.name);
+  }
+  for (const auto& r : placed.rejected) {
+    warning("[training] deposits: '" + r.name + "' not used: " + r.reason);
+  }
+  if (!d.shared.empty()) {
+    gp::log::info("[training] deposits: " + std::to_string(d.shared.size()) +
+                  " share a grid cell with another and count once");
+  }
+  if (d.col.empty()) {
+    throw input_error("[training] deposits: " + t.deposits.string() + ": none of the " +
+                      std::to_string(d.read) +
+                      " deposits read lies inside the grid (expected at least one; check the "
+                      "file, its CRS, the filters and [grid] extent)");
+  }
+  return d;
+}
+
+void drop_where(DepositCells& d, const std::vector<bool>& keep, const std::string& reason) {
+  DepositCells out;
+  out.read = d.read;
+  out.rejected = d.rejected;
+  out.shared = d.shared;
+  for (std::size_t i = 0; i < d.size(); ++i) {
+    if (keep[i]) {
+      out.col.push_back(d.col[i]);
+      out.row.push_back(d.row[i]);
+      out.name.push_back(d.name[i]);
+    } else {
+      out.rejected.push_back({{"name", d.name[i]}, {"reason", reason}});
+      warning("[training] deposits: '" + d.name[i] + "' not used: " + reason);
+    }
+  }
+  d = std::move(out);
+}
+
+SideFile::SideFile(StagedFiles& files, fs::path path)
+    : files_(files), path_(fs::absolute(std::move(path))) {
+  files_.check(path_);
+}
+
+void SideFile::write(const std::string& text) { files_.write_text(path_, text, "csv"); }
+
+double normal_upper_tail(double z) { return 0.5 * std::erfc(z / std::sqrt(2.0)); }
+
+}  // namespace training
+}  // namespace gp::cli

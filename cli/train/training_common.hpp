@@ -1,0 +1,152 @@
+#pragma once
+// Pieces shared by the data-driven methods (issue 5): deposits on the grid, the window loop of
+// the training pass, side files written safely. Private to cli/train.
+//
+// Under mpirun (issue 8) every rank trains: each reads only the windows it owns (bands of rows,
+// as in the runner's passes), integer counts are summed across ranks, floating-point sums are
+// folded from per-window partials in window order (cluster::fold_in_window_order), so every
+// rank ends with the same trained program, bit for bit the one a single process trains.
+
+#include "run/cluster.hpp"
+#include "train/trained.hpp"
+
+#include <nlohmann/json.hpp>
+
+#include <algorithm>
+#include <cstdint>
+#include <filesystem>
+#include <map>
+#include <string>
+#include <vector>
+
+namespace gp::cli::training {
+
+/// The deposits placed on the grid, one entry per grid cell (a deposit counts once per cell).
+struct DepositCells {
+  std::vector<std::int64_t> col;
+  std::vector<std::int64_t> row;
+  std::vector<std::string> name;             ///< the first deposit of each cell
+  std::size_t read{0};                       ///< deposits read (after filters)
+  nlohmann::ordered_json rejected = nlohmann::ordered_json::array();  ///< {name, reason}
+  nlohmann::ordered_json shared = nlohmann::ordered_json::array();    ///< {name, same_cell_as}
+  [[nodiscard]] std::size_t size() const { return col.size(); }
+};
+
+/// Reads `[training]` deposits and places them on the grid (cells sorted by row, then column);
+/// rejected points are logged by name. Throws gp::input_error when none is inside the grid.
+DepositCells place(const TrainingContext& ctx);
+
+/// Calls `fn(d, i)` for every deposit cell d inside `win`, in order, with i its cell's index in
+/// the window's buffers (row-major, win.cols wide).
+template <class Fn>
+void for_each_deposit_in(const DepositCells& dep, const geo::Window& win, Fn&& fn);
+
+/// Drops the deposit cells where `keep` is false, moving them to `rejected` with `reason`.
+void drop_where(DepositCells& d, const std::vector<bool>& keep, const std::string& reason);
+
+/// Index of the model layer that is the territory / boundary mask, or -1.
+int mask_layer(const model::Model& m);
+
+/// Model indices of the evidence layers: every layer but the mask.
+std::vector<std::size_t> evidence_layers(const model::Model& m);
+
+/// Columns of a training window: `ctx.cols_per_window`, or the grid's width.
+std::int64_t window_cols(const TrainingContext& ctx);
+
+/// Number of windows of the training pass: bands of `ctx.rows_per_window` rows, each cut into
+/// column segments of window_cols(ctx) (one segment on grids up to 8192 wide), as the runner's.
+std::int64_t window_count(const TrainingContext& ctx);
+
+/// Calls `fn(index, window, buffers)` for every window this rank owns (all of them alone), band
+/// by band from the top, segment by segment from the left, after reading every layer into
+/// `buffers[l]` (window.rows x window.cols cells, NaN = nodata); with a mask layer, cells
+/// outside it are set to NaN in every evidence layer first. Window `index` is segment
+/// index % n_segments of band index / n_segments; a band belongs to rank band % size, like the
+/// runner's bands.
+template <class Fn>
+void for_each_window(const TrainingContext& ctx, Fn&& fn);
+
+/// Cells (or deposits) per integer class, summed over the ranks: every rank ends with the
+/// whole grid's counts (exact; the ranks' classes need not be the same).
+void sum_over_ranks(std::map<long long, std::uint64_t>& counts);
+
+/// Flags (one per deposit) set on any rank: a deposit's cell lies in one rank's window, where
+/// its flag is decided; every rank ends with every deposit's flag.
+void or_over_ranks(std::vector<bool>& flags);
+
+/// A training warning, logged once for the run (by rank 0; every rank trains the same way).
+void warning(const std::string& msg);
+
+/// A text side file beside the map (a weights table), staged with the run's other outputs:
+/// checked when made, moved into place with the map, all or nothing.
+class SideFile {
+ public:
+  /// Checks up front that `path` may be written (gp::io_error otherwise).
+  SideFile(StagedFiles& files, std::filesystem::path path);
+  /// Stages the text (written under a hidden name now, moved into place with the map).
+  void write(const std::string& text);
+  [[nodiscard]] const std::filesystem::path& path() const { return path_; }
+
+ private:
+  StagedFiles& files_;
+  std::filesystem::path path_;
+};
+
+/// Standard normal upper tail, 1 - Phi(z).
+double normal_upper_tail(double z);
+
+}  // namespace gp::cli::training
+
+#include "gp/geo/grid.hpp"
+
+namespace gp::cli::training {
+
+template <class Fn>
+void for_each_deposit_in(const DepositCells& dep, const geo::Window& win, Fn&& fn) {
+  // Cells are sorted by row: the window's rows are one run of them.
+  std::size_t d = static_cast<std::size_t>(
+      std::lower_bound(dep.row.begin(), dep.row.end(), win.row) - dep.row.begin());
+  for (; d < dep.size() && dep.row[d] < win.row + win.rows; ++d) {
+    if (dep.col[d] < win.col || dep.col[d] >= win.col + win.cols) continue;
+    fn(d, static_cast<std::size_t>((dep.row[d] - win.row) * win.cols + (dep.col[d] - win.col)));
+  }
+}
+
+template <class Fn>
+void for_each_window(const TrainingContext& ctx, Fn&& fn) {
+  const geo::Grid& grid = ctx.grid;
+  const std::size_t n_layers = ctx.sources.size();
+  const std::int64_t rows = std::max<std::int64_t>(1, ctx.rows_per_window);
+  const std::int64_t cols = window_cols(ctx);
+  const std::int64_t n_segments = (grid.width + cols - 1) / cols;
+  const std::size_t win_cells = static_cast<std::size_t>(std::min(rows, grid.height)) *
+                                static_cast<std::size_t>(cols);
+  std::vector<std::vector<float>> buf(n_layers, std::vector<float>(win_cells));
+  const int mask = mask_layer(ctx.model);
+  const std::int64_t n_windows = window_count(ctx);
+  for (std::int64_t w = 0; w < n_windows; ++w) {
+    const std::int64_t band = w / n_segments;
+    if (!cluster::owns(band)) continue;  // each MPI rank reads only its own bands of rows
+    geo::Window win;
+    win.col = (w % n_segments) * cols;
+    win.cols = std::min(cols, grid.width - win.col);
+    win.row = band * rows;
+    win.rows = std::min(rows, grid.height - win.row);
+    for (std::size_t l = 0; l < n_layers; ++l) ctx.sources[l]->read(win, buf[l].data());
+    if (mask >= 0) {
+      const float* mk = buf[static_cast<std::size_t>(mask)].data();
+      const auto n = static_cast<std::ptrdiff_t>(win.cells());
+      for (std::size_t l = 0; l < n_layers; ++l) {
+        if (static_cast<int>(l) == mask) continue;
+        float* b = buf[l].data();
+#pragma omp parallel for schedule(static)
+        for (std::ptrdiff_t i = 0; i < n; ++i) {
+          if (mk[i] != mk[i]) b[i] = mk[i];
+        }
+      }
+    }
+    fn(w, win, buf);
+  }
+}
+
+}  // namespace gp::cli::training

@@ -1,0 +1,839 @@
+// Weights of evidence (issue 5): counts, weights, generalisation, tables, the map program and
+// the conditional-independence checks. See gp/cli/wofe.hpp.
+
+#include "train/wofe.hpp"
+
+#include "training_common.hpp"
+
+#include "run/cluster.hpp"
+#include "run/runner.hpp"
+#include "gp/error.hpp"
+#include "gp/geo/cell_area.hpp"
+#include "gp/geo/gdal_env.hpp"
+#include "gp/kernels/class_counts.hpp"
+#include "gp/log.hpp"
+
+#include <algorithm>
+#include <charconv>
+#include <chrono>
+#include <cfloat>
+#include <cmath>
+#include <cstring>
+#include <map>
+#include <numeric>
+#include <unordered_map>
+
+namespace gp::cli::wofe {
+namespace {
+
+namespace fs = std::filesystem;
+using J = nlohmann::ordered_json;
+
+/// Locale-independent text of a number ("." decimals), 12 significant digits (tables, JSON).
+std::string num(double v) {
+  char buf[64];
+  const auto r = std::to_chars(buf, buf + sizeof buf, v, std::chars_format::general, 12);
+  return std::string(buf, r.ptr);
+}
+
+/// The same with 4 significant digits, for the log.
+std::string short_num(double v) {
+  char buf[64];
+  const auto r = std::to_chars(buf, buf + sizeof buf, v, std::chars_format::general, 4);
+  return std::string(buf, r.ptr);
+}
+
+std::string layer_what(const std::string& layer) { return "layer '" + layer + "'"; }
+
+/// Weight and standard deviation as the map uses them: 0 where undefined.
+double used(bool defined, double v) { return defined ? v : 0.0; }
+
+std::string flag_note(const Weights& w, bool cumulative_whole) {
+  std::string n;
+  if (!w.wplus_defined) n = "W+ undefined (no deposit, or area <= deposits), set to 0";
+  if (!w.wminus_defined) {
+    if (!n.empty()) n += "; ";
+    n += cumulative_whole ? "W- undefined (the whole layer), set to 0"
+                          : "W- undefined (every deposit inside), set to 0";
+  }
+  return n;
+}
+
+std::string safe_name(const std::string& s) {
+  std::string o;
+  for (char c : s) {
+    const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                    c == '-' || c == '_' || c == '.';
+    o += ok ? c : '_';
+  }
+  return o;
+}
+
+}  // namespace
+
+Weights weights(double area_b, double dep_b, double area_t, double dep_t) {
+  Weights w;
+  const double nd = dep_t;
+  const double n_not_d = area_t - dep_t;
+  const double b_d = dep_b;
+  const double b_not_d = area_b - dep_b;
+  double not_b = area_t - area_b;
+  if (not_b <= 1e-12 * area_t) not_b = 0.0;  // B is the whole area (sums of the same cells)
+  const double nb_d = dep_t - dep_b;
+  const double nb_not_d = not_b - nb_d;
+  const bool base = nd > 0.0 && n_not_d > 0.0;
+  if (base && b_d > 0.0 && b_not_d > 0.0) {
+    w.wplus = std::log((b_d / nd) / (b_not_d / n_not_d));
+    w.s_wplus = std::sqrt(1.0 / b_d + 1.0 / b_not_d);
+    w.wplus_defined = true;
+  }
+  if (base && nb_d > 0.0 && nb_not_d > 0.0) {
+    w.wminus = std::log((nb_d / nd) / (nb_not_d / n_not_d));
+    w.s_wminus = std::sqrt(1.0 / nb_d + 1.0 / nb_not_d);
+    w.wminus_defined = true;
+  }
+  if (w.defined()) {
+    w.contrast = w.wplus - w.wminus;
+    w.s_contrast = std::sqrt(w.s_wplus * w.s_wplus + w.s_wminus * w.s_wminus);
+    w.studc = w.s_contrast > 0.0 ? w.contrast / w.s_contrast : 0.0;
+  }
+  return w;
+}
+
+double class_of(double v, const std::vector<double>& breaks) {
+  if (breaks.empty()) return std::floor(v);
+  return static_cast<double>(std::upper_bound(breaks.begin(), breaks.end(), v) - breaks.begin());
+}
+
+LayerWeights layer_weights(const std::string& layer, const model::WofeLayerSpec& spec,
+                           std::vector<ClassCount> classes, double cell_units,
+                           double cell_area_km2) {
+  const std::string what = layer_what(layer);
+  LayerWeights lw;
+  lw.layer = layer;
+  lw.type = spec.type;
+  std::erase_if(classes, [](const ClassCount& c) { return c.cells == 0; });
+  std::sort(classes.begin(), classes.end(),
+            [](const ClassCount& a, const ClassCount& b) { return a.value < b.value; });
+  lw.classes = classes;
+  std::uint64_t cells_t = 0;
+  std::uint64_t dep_t = 0;
+  std::size_t with_deposits = 0;
+  for (const auto& c : classes) {
+    cells_t += c.cells;
+    dep_t += c.deposits;
+    with_deposits += c.deposits > 0 ? 1 : 0;
+  }
+  lw.area_units = static_cast<double>(cells_t) * cell_units;
+  lw.deposits = dep_t;
+  if (classes.size() < 2) {
+    throw input_error(what + ": a single class" +
+                      (classes.empty() ? std::string() : " (" + num(classes[0].value) + ")") +
+                      " on the grid (weights of evidence need at least two classes" +
+                      (spec.breaks.empty() ? "" : "; check breaks") + ")");
+  }
+  if (dep_t == 0) {
+    throw input_error(what + ": no deposit lies on a valid cell of the layer");
+  }
+  if (with_deposits == 1) {
+    double v = 0.0;
+    for (const auto& c : classes) {
+      if (c.deposits > 0) v = c.value;
+    }
+    throw input_error(what + ": all " + std::to_string(dep_t) + " deposits fall in class " +
+                      num(v) + " (W- is undefined; expected deposits in at least two classes: "
+                               "group or re-break the classes)");
+  }
+  const double area_t = lw.area_units;
+  const double d_t = static_cast<double>(dep_t);
+  if (!(area_t > d_t)) {
+    throw input_error(what + ": its area is " + num(area_t) + " unit cells for " +
+                      std::to_string(dep_t) +
+                      " deposits (expected more unit cells than deposits: lower unit_cell_km2)");
+  }
+  auto row_of = [&](double value, std::uint64_t cells, std::uint64_t deps) {
+    TableRow r;
+    r.cls = value;
+    r.area_units = static_cast<double>(cells) * cell_units;
+    r.area_km2 = static_cast<double>(cells) * cell_area_km2;
+    r.points = deps;
+    r.w = weights(r.area_units, static_cast<double>(deps), area_t, d_t);
+    return r;
+  };
+  const std::size_t n = classes.size();
+  lw.class_weight.assign(n, 0.0);
+  lw.class_std.assign(n, 0.0);
+  lw.class_gen.assign(n, 0);
+
+  if (spec.type == "categorical") {
+    // Generalised classes: user groups 1..k (the rest k+1), else each class is its own.
+    std::vector<int> gen(n);
+    const int rest = static_cast<int>(spec.groups.size()) + 1;
+    bool any_rest = false;
+    for (std::size_t i = 0; i < n; ++i) {
+      if (spec.groups.empty()) {
+        gen[i] = static_cast<int>(classes[i].value);
+        continue;
+      }
+      gen[i] = rest;
+      for (std::size_t g = 0; g < spec.groups.size(); ++g) {
+        for (double v : spec.groups[g]) {
+          if (v == classes[i].value) gen[i] = static_cast<int>(g) + 1;
+        }
+      }
+      any_rest = any_rest || gen[i] == rest;
+    }
+    std::map<int, std::pair<std::uint64_t, std::uint64_t>> gsum;  // gen -> cells, deposits
+    for (std::size_t i = 0; i < n; ++i) {
+      gsum[gen[i]].first += classes[i].cells;
+      gsum[gen[i]].second += classes[i].deposits;
+    }
+    if (!spec.groups.empty()) {
+      for (std::size_t g = 0; g < spec.groups.size(); ++g) {
+        if (gsum.count(static_cast<int>(g) + 1) == 0) {
+          lw.notes.push_back("group " + std::to_string(g + 1) + " has no cell on the grid");
+        }
+      }
+      if (gsum.size() < 2) {
+        throw input_error(what + " wofe groups: every class is in one generalised class "
+                                 "(expected at least two)");
+      }
+      (void)any_rest;
+    }
+    std::map<int, Weights> gw;
+    for (const auto& [g, s] : gsum) {
+      gw[g] = weights(static_cast<double>(s.first) * cell_units, static_cast<double>(s.second),
+                      area_t, d_t);
+      if (!gw[g].wplus_defined && !spec.groups.empty()) {
+        lw.notes.push_back("generalised class " + std::to_string(g) +
+                           " has no deposit: weight 0");
+      }
+    }
+    for (std::size_t i = 0; i < n; ++i) {
+      TableRow r = row_of(classes[i].value, classes[i].cells, classes[i].deposits);
+      r.gen_class = gen[i];
+      const Weights& g = gw[gen[i]];
+      r.weight = used(g.wplus_defined, g.wplus);
+      r.w_std = used(g.wplus_defined, g.s_wplus);
+      r.note = flag_note(r.w, false);
+      lw.class_weight[i] = r.weight;
+      lw.class_std[i] = r.w_std;
+      lw.class_gen[i] = r.gen_class;
+      lw.rows.push_back(r);
+    }
+    std::string empty;
+    std::size_t n_empty = 0;
+    for (const auto& r : lw.rows) {
+      if (!r.w.wplus_defined && spec.groups.empty()) {
+        if (n_empty < 10) empty += (n_empty == 0 ? "" : ", ") + num(r.cls);
+        ++n_empty;
+      }
+    }
+    if (n_empty > 0) {
+      lw.notes.push_back(std::to_string(n_empty) + " class" + (n_empty == 1 ? "" : "es") +
+                         " without deposits (weight 0, flagged in the table): " + empty +
+                         (n_empty > 10 ? ", ..." : ""));
+    }
+    return lw;
+  }
+
+  // Cumulative: ascending (B = class <= v) or descending (B = class >= v).
+  const bool asc = spec.type == "ascending";
+  std::vector<std::size_t> order(n);
+  std::iota(order.begin(), order.end(), std::size_t{0});
+  if (!asc) std::reverse(order.begin(), order.end());
+  std::uint64_t cum_cells = 0;
+  std::uint64_t cum_deps = 0;
+  for (std::size_t k = 0; k < n; ++k) {
+    const ClassCount& c = classes[order[k]];
+    cum_cells += c.cells;
+    cum_deps += c.deposits;
+    TableRow r = row_of(c.value, cum_cells, cum_deps);
+    r.note = flag_note(r.w, k + 1 == n);
+    lw.rows.push_back(r);
+  }
+  std::optional<std::size_t> pick;
+  if (spec.threshold) {
+    const double t = *spec.threshold;
+    for (std::size_t k = 0; k < n; ++k) {
+      const double v = lw.rows[k].cls;
+      if (asc ? v <= t : v >= t) pick = k;
+    }
+    if (!pick) {
+      throw input_error(what + " wofe threshold: " + num(t) + " is " + (asc ? "below" : "above") +
+                        " every class of the layer (classes " + num(classes.front().value) +
+                        " to " + num(classes.back().value) + ")");
+    }
+    if (!lw.rows[*pick].w.defined()) {
+      throw input_error(what + " wofe threshold: " + num(t) + " gives class " +
+                        num(lw.rows[*pick].cls) + " where the weights are undefined (" +
+                        lw.rows[*pick].note + ")");
+    }
+    lw.threshold_rule = "user threshold " + num(t);
+  } else if (spec.min_studc) {
+    for (std::size_t k = 0; k < n; ++k) {
+      const Weights& w = lw.rows[k].w;
+      if (!w.defined() || w.studc < *spec.min_studc) continue;
+      if (!pick || w.contrast > lw.rows[*pick].w.contrast) pick = k;
+    }
+    if (!pick) {
+      double best = 0.0;
+      for (const auto& r : lw.rows) best = r.w.defined() ? std::max(best, r.w.studc) : best;
+      throw input_error(what + " wofe min_studc: no threshold has a studentised contrast >= " +
+                        num(*spec.min_studc) + " (the largest is " + num(best) + ")");
+    }
+    lw.threshold_rule = "maximum contrast with studentised contrast >= " + num(*spec.min_studc);
+  } else {
+    for (std::size_t k = 0; k < n; ++k) {
+      const Weights& w = lw.rows[k].w;
+      if (!w.defined()) continue;
+      if (!pick || w.studc > lw.rows[*pick].w.studc) pick = k;
+    }
+    if (!pick) {
+      throw input_error(what + ": no threshold has defined weights (W+ and W- need deposits "
+                               "on both sides)");
+    }
+    lw.threshold_rule = "maximum studentised contrast";
+  }
+  const TableRow& chosen = lw.rows[*pick];
+  lw.threshold = chosen.cls;
+  for (std::size_t k = 0; k < n; ++k) {
+    const bool inside = k <= *pick;
+    TableRow& r = lw.rows[k];
+    r.gen_class = inside ? 2 : 1;
+    r.weight = inside ? chosen.w.wplus : chosen.w.wminus;
+    r.w_std = inside ? chosen.w.s_wplus : chosen.w.s_wminus;
+    const std::size_t i = order[k];
+    lw.class_weight[i] = r.weight;
+    lw.class_std[i] = r.w_std;
+    lw.class_gen[i] = r.gen_class;
+  }
+  return lw;
+}
+
+std::string table_csv(const LayerWeights& lw) {
+  std::string s =
+      "CLASS,CLASS_AREA,AREA_UNITS,NO_POINTS,WPLUS,S_WPLUS,WMINUS,S_WMINUS,CONTRAST,S_CONTRAST,"
+      "STUDC,GEN_CLASS,WEIGHT,W_STD,NOTE\n";
+  for (const auto& r : lw.rows) {
+    const Weights& w = r.w;
+    s += num(r.cls) + "," + num(r.area_km2) + "," + num(r.area_units) + "," +
+         std::to_string(r.points) + "," + num(w.wplus) + "," + num(w.s_wplus) + "," +
+         num(w.wminus) + "," + num(w.s_wminus) + "," + num(w.contrast) + "," +
+         num(w.s_contrast) + "," + num(w.studc) + "," + std::to_string(r.gen_class) + "," +
+         num(r.weight) + "," + num(r.w_std) + "," + (r.note.empty() ? "" : "\"" + r.note + "\"") +
+         "\n";
+  }
+  return s;
+}
+
+kernels::Program map_program(const std::vector<LayerWeights>& layers,
+                             const std::vector<std::vector<double>>& breaks,
+                             const std::vector<int>& inputs, int n_inputs, int mask_input,
+                             double n_t, double n_d, float out_nodata) {
+  const int n = static_cast<int>(layers.size());
+  if (2 * n > kernels::max_layers) {
+    throw config_error("weights of evidence: at most " + std::to_string(kernels::max_layers / 2) +
+                       " evidence layers (the model has " + std::to_string(n) + ")");
+  }
+  kernels::Program p;
+  p.n_layers = 2 * n;
+  p.n_inputs = n_inputs;
+  p.mask_layer = mask_input;
+  p.out_nodata = out_nodata;
+  int n_rules = 0;
+  for (int l = 0; l < n; ++l) {
+    const LayerWeights& lw = layers[static_cast<std::size_t>(l)];
+    const std::vector<double>& br = breaks[static_cast<std::size_t>(l)];
+    // Class c covers [lower(c), upper(c)): [c, c + 1) for integer classes (floor), the break
+    // interval for class indices. Runs of classes with the same weight share one rule.
+    auto lower = [&](double c) {
+      if (br.empty()) return c;
+      const auto i = static_cast<std::size_t>(c);
+      return i == 0 ? -DBL_MAX : br[i - 1];
+    };
+    auto upper = [&](double c) {
+      if (br.empty()) return c + 1.0;
+      const auto i = static_cast<std::size_t>(c);
+      return i >= br.size() ? DBL_MAX : br[i];
+    };
+    for (int which = 0; which < 2; ++which) {
+      kernels::LayerOp& op = p.layers[2 * l + which];
+      op.input = inputs[static_cast<std::size_t>(l)];
+      op.skip_missing = 1;
+      kernels::TransformParams& t = op.transform;
+      t.kind = kernels::TransformKind::reclass;
+      t.first = n_rules;
+      t.has_default = 1;
+      t.fallback = 0.0;
+      std::size_t i = 0;
+      while (i < lw.classes.size()) {
+        std::size_t j = i;
+        while (j + 1 < lw.classes.size() && lw.class_weight[j + 1] == lw.class_weight[i] &&
+               lw.class_std[j + 1] == lw.class_std[i]) {
+          ++j;
+        }
+        if (n_rules >= kernels::max_rules) {
+          throw config_error(layer_what(lw.layer) + ": too many classes with distinct weights for "
+                             "one model (at most " + std::to_string(kernels::max_rules / 2) +
+                             " in all; group the classes with wofe groups or breaks)");
+        }
+        kernels::ReclassRule& r = p.rules[n_rules++];
+        r.lo = lower(lw.classes[i].value);
+        r.hi = upper(lw.classes[j].value);
+        r.is_value = 0;
+        r.score = which == 0 ? lw.class_weight[i] : lw.class_std[i] * lw.class_std[i];
+        i = j + 1;
+      }
+      t.count = n_rules - t.first;
+    }
+  }
+  // Groups: posterior (logistic of prior logit + weights), its standard deviation, confidence.
+  int k = 0;
+  const int g_post = 2 * n;
+  kernels::GroupOp& post = p.groups[0];
+  post.method = kernels::CombineMethod::logistic;
+  post.bias = std::log(n_d / (n_t - n_d));
+  post.first_input = k;
+  for (int l = 0; l < n; ++l) {
+    p.inputs[k] = 2 * l;
+    p.input_weights[k++] = 1.0;
+  }
+  post.n_inputs = n;
+  kernels::GroupOp& sd = p.groups[1];
+  sd.method = kernels::CombineMethod::wofe_std;
+  sd.bias = 1.0 / n_d;
+  sd.first_input = k;
+  p.inputs[k] = g_post;
+  p.input_weights[k++] = 1.0;
+  for (int l = 0; l < n; ++l) {
+    p.inputs[k] = 2 * l + 1;
+    p.input_weights[k++] = 1.0;
+  }
+  sd.n_inputs = n + 1;
+  kernels::GroupOp& conf = p.groups[2];
+  conf.method = kernels::CombineMethod::ratio;
+  conf.first_input = k;
+  p.inputs[k] = g_post;
+  p.input_weights[k++] = 1.0;
+  p.inputs[k] = g_post + 1;
+  p.input_weights[k++] = 1.0;
+  conf.n_inputs = 2;
+  p.n_groups = 3;
+  p.n_bands = 3;
+  p.bands[0] = g_post;
+  p.bands[1] = g_post + 1;
+  p.bands[2] = g_post + 2;
+  return p;
+}
+
+namespace {
+
+/// The trained model: the map program plus what the report and the tables need.
+class WofeTrained final : public Trained {
+ public:
+  double cell_units{1.0};
+  double cell_km2{1.0};
+  double unit_km2{1.0};
+  double n_t{0.0};
+  double n_d{0.0};
+  std::uint64_t union_cells{0};
+  J report;
+  std::vector<std::unique_ptr<training::SideFile>> tables;
+  std::vector<std::string> table_text;
+  float nodata{-9999.0f};
+  // Unique conditions seen on the map: posterior bits -> cells and s(P).
+  std::unordered_map<std::uint32_t, std::pair<std::uint64_t, float>> conditions;
+  bool too_many_conditions{false};
+
+  void on_window(const float* const* bands, std::size_t n) override {
+    if (too_many_conditions) return;
+    const float* p = bands[0];
+    const float* s = bands[1];
+    for (std::size_t i = 0; i < n; ++i) {
+      if (p[i] == nodata || p[i] != p[i]) continue;
+      std::uint32_t bits = 0;
+      std::memcpy(&bits, &p[i], sizeof bits);
+      auto& e = conditions[bits];
+      e.first += 1;
+      e.second = s[i];
+    }
+    if (conditions.size() > (std::size_t{1} << 22)) {
+      too_many_conditions = true;
+      conditions.clear();
+    }
+  }
+
+  void before_outputs(RunResult& res) override {
+    // Conditional independence: predicted deposits T = sum over unique conditions of area x P;
+    // Agterberg & Cheng (2002): s²(T) = sum (area x s(P))², z = (T - n) / s(T), one-sided.
+    J ci;
+    if (too_many_conditions) {
+      gp::log::warning("weights of evidence: more than 4 Mi unique conditions; the "
+                       "conditional-independence test is not computed");
+      ci["computed"] = false;
+    } else {
+      double t_pred = 0.0;
+      double var_t = 0.0;
+      for (const auto& [bits, e] : conditions) {
+        float pv = 0.0f;
+        std::memcpy(&pv, &bits, sizeof pv);
+        const double area = static_cast<double>(e.first) * cell_units;
+        t_pred += area * static_cast<double>(pv);
+        const double sa = area * static_cast<double>(e.second);
+        var_t += sa * sa;
+      }
+      const double ratio = t_pred > 0.0 ? n_d / t_pred : 0.0;
+      const double s_t = std::sqrt(var_t);
+      const double z = s_t > 0.0 ? (t_pred - n_d) / s_t : 0.0;
+      const double p_value = training::normal_upper_tail(z);
+      ci["computed"] = true;
+      ci["observed_deposits"] = n_d;
+      ci["predicted_deposits"] = t_pred;
+      ci["ratio"] = ratio;
+      ci["unique_conditions"] = conditions.size();
+      ci["agterberg_cheng"] = {{"T", t_pred},
+                               {"s_T", s_t},
+                               {"z", z},
+                               {"p_value", p_value},
+                               {"note", "one-sided test of T - n(D) > 0; a small p_value "
+                                        "(< 0.05) rejects conditional independence"}};
+      gp::log::info("weights of evidence: conditional independence ratio " + short_num(ratio) +
+                    " (observed " + short_num(n_d) + " / predicted " + short_num(t_pred) +
+                    "), Agterberg-Cheng p = " + short_num(p_value));
+      if (ratio < 0.85) {
+        const std::string msg = "conditional independence ratio " + short_num(ratio) +
+                                " is below 0.85: the evidence layers are likely not "
+                                "conditionally independent (posterior probabilities are inflated)";
+        gp::log::warning("weights of evidence: " + msg);
+        ci["warning"] = msg;
+      }
+    }
+    report["conditional_independence"] = ci;
+    res.report["weights_of_evidence"] = report;
+    for (std::size_t i = 0; i < tables.size(); ++i) tables[i]->write(table_text[i]);
+  }
+
+};
+
+}  // namespace
+
+std::unique_ptr<Trained> train(const TrainingContext& ctx) {
+  const auto t_start = std::chrono::steady_clock::now();
+  const model::Model& m = ctx.model;
+  const geo::Grid& grid = ctx.grid;
+  auto tr = std::make_unique<WofeTrained>();
+  tr->nodata = static_cast<float>(m.output.nodata);
+  tr->band_names = {"posterior", "posterior_std", "confidence"};
+  const int mask = training::mask_layer(m);
+  const std::vector<std::size_t> ev = training::evidence_layers(m);  // all but the mask
+  if (2 * ev.size() > static_cast<std::size_t>(kernels::max_layers)) {
+    throw config_error("weights of evidence: at most " + std::to_string(kernels::max_layers / 2) +
+                       " evidence layers (the model has " + std::to_string(ev.size()) + ")");
+  }
+
+  // Areas: unit cells per grid cell; the unit cell must fit the grid.
+  tr->unit_km2 = m.training.unit_cell_km2;
+  tr->cell_km2 = geo::cell_area_km2(grid, "[training] unit_cell_km2");
+  tr->cell_units = tr->cell_km2 / tr->unit_km2;
+  const double grid_km2 = static_cast<double>(grid.cells()) * tr->cell_km2;
+  if (tr->unit_km2 > grid_km2) {
+    throw config_error("[training] unit_cell_km2: " + num(tr->unit_km2) +
+                       " km² is larger than the whole grid (" + num(grid_km2) +
+                       " km²; expected a unit cell smaller than the study area)");
+  }
+
+  // Side files, checked before any heavy work.
+  const fs::path out = fs::absolute(ctx.output);
+  const std::string stem = out.stem().string();
+  for (std::size_t l : ev) {
+    tr->tables.push_back(std::make_unique<training::SideFile>(
+        ctx.files, out.parent_path() / (stem + "_wofe_" + safe_name(m.layers[l].name) + ".csv")));
+  }
+
+  training::DepositCells dep = training::place(ctx);
+  gp::log::info("weights of evidence: " + std::to_string(dep.size()) +
+                " deposit cells on the grid; counting classes");
+
+  // Training pass: per layer, cells per class (device histograms) and deposit cells per class.
+  const std::size_t n_ev = ev.size();
+  std::vector<std::vector<double>> breaks(n_ev);
+  for (std::size_t e = 0; e < n_ev; ++e) breaks[e] = m.layers[ev[e]].wofe.breaks;
+  std::vector<std::map<long long, std::uint64_t>> cells(n_ev);
+  std::vector<std::map<long long, std::uint64_t>> deps(n_ev);
+  std::vector<std::uint64_t> dep_on_nodata(n_ev, 0);
+  std::vector<bool> dep_in_union(dep.size(), false);
+  std::uint64_t union_cells = 0;
+
+  // Layers with breaks: one program reclasses their values to class indices (in batches that
+  // fit the program's bands and rules), then unit-width histograms count the classes.
+  std::vector<std::vector<std::size_t>> batches;
+  {
+    std::vector<std::size_t> cur;
+    int rules = 0;
+    for (std::size_t e = 0; e < n_ev; ++e) {
+      if (breaks[e].empty()) continue;
+      const int need = static_cast<int>(breaks[e].size()) + 1;
+      if (need > kernels::max_rules) {
+        throw config_error(layer_what(m.layers[ev[e]].name) + " wofe breaks: at most " +
+                           std::to_string(kernels::max_rules - 1) + " breaks");
+      }
+      if (!cur.empty() && (static_cast<int>(cur.size()) == kernels::max_bands ||
+                           rules + need > kernels::max_rules)) {
+        batches.push_back(cur);
+        cur.clear();
+        rules = 0;
+      }
+      cur.push_back(e);
+      rules += need;
+    }
+    if (!cur.empty()) batches.push_back(cur);
+  }
+  std::vector<kernels::Program> batch_programs;
+  for (const auto& b : batches) {
+    kernels::Program p;
+    p.n_layers = static_cast<std::int32_t>(b.size());
+    p.n_inputs = static_cast<std::int32_t>(b.size());
+    p.n_groups = 0;
+    p.n_bands = static_cast<std::int32_t>(b.size());
+    p.out_nodata = std::numeric_limits<float>::quiet_NaN();
+    int r = 0;
+    for (std::size_t j = 0; j < b.size(); ++j) {
+      const auto& br = breaks[b[j]];
+      kernels::TransformParams& t = p.layers[j].transform;
+      t.kind = kernels::TransformKind::reclass;
+      t.first = r;
+      for (std::size_t c = 0; c <= br.size(); ++c) {
+        kernels::ReclassRule& rule = p.rules[r++];
+        rule.lo = c == 0 ? -DBL_MAX : br[c - 1];
+        rule.hi = c == br.size() ? DBL_MAX : br[c];
+        rule.score = static_cast<double>(c);
+      }
+      t.count = r - t.first;
+      t.has_default = 1;  // DBL_MAX itself
+      t.fallback = static_cast<double>(br.size());
+      p.bands[j] = static_cast<std::int32_t>(j);
+    }
+    batch_programs.push_back(p);
+  }
+
+  const std::size_t win_cap = static_cast<std::size_t>(std::min(ctx.rows_per_window, grid.height)) *
+                              static_cast<std::size_t>(training::window_cols(ctx));
+  std::vector<std::vector<float>> cls_buf;  // class indices of the break layers of one batch
+  // Integer-class layers: bins from int_lo[e] on, counted on the backend's device.
+  const bool on_cuda = ctx.backend.name().rfind("cuda", 0) == 0;
+  // On the device, out of memory means smaller chunks, then the CPU for the rest (issue 9).
+  std::unique_ptr<kernels::ClassCounter> counter =
+      on_cuda ? kernels::make_fallback_class_counter(
+                    kernels::make_cuda_class_counter(0),
+                    [] { return kernels::make_cpu_class_counter(0); },
+                    [](const std::string& w) { gp::log::warning(w); })
+              : kernels::make_cpu_class_counter(0);
+  std::vector<std::vector<std::uint64_t>> int_bins(n_ev);
+  std::vector<long long> int_lo(n_ev, 0);
+  std::vector<std::uint64_t> win_bins;
+  constexpr long long max_bins = 1LL << 22;
+  auto check_span = [&](std::size_t e, long long nbins) {
+    if (nbins > max_bins) {
+      throw input_error(layer_what(m.layers[ev[e]].name) + ": its values span " +
+                        std::to_string(nbins) + " integer classes (at most " +
+                        std::to_string(max_bins) + "; give wofe breaks for a continuous layer)");
+    }
+  };
+  std::vector<std::uint64_t> hist;
+  auto add_hist = [&](std::size_t e, const float* data, std::size_t ncell, long long lo,
+                      long long nbins) {
+    hist.assign(static_cast<std::size_t>(nbins), 0);
+    ctx.backend.histogram(data, ncell, static_cast<double>(lo), static_cast<double>(lo + nbins),
+                          static_cast<int>(nbins), nullptr, 0, hist.data());
+    for (long long b = 0; b < nbins; ++b) {
+      if (hist[static_cast<std::size_t>(b)] != 0) cells[e][lo + b] += hist[static_cast<std::size_t>(b)];
+    }
+  };
+
+  training::for_each_window(ctx, [&](std::int64_t, const geo::Window& win,
+                                     std::vector<std::vector<float>>& buf) {
+    const std::size_t ncell = win.cells();
+    // Cells per integer class: one counting pass per layer; a window with classes outside the
+    // range seen so far (the first one, mostly) widens the range and is counted again.
+    for (std::size_t e = 0; e < n_ev; ++e) {
+      if (!breaks[e].empty()) continue;
+      const float* data = buf[ev[e]].data();
+      std::vector<std::uint64_t>& acc = int_bins[e];
+      auto nb = static_cast<long long>(acc.size());
+      win_bins.assign(acc.size(), 0);
+      kernels::ClassCountTally t = counter->count(data, ncell, int_lo[e], nb, win_bins.data());
+      if (t.valid == 0) continue;
+      if (nb == 0 || t.below > 0 || t.above > 0) {
+        const auto lo = nb == 0 ? static_cast<long long>(std::floor(t.min))
+                                : std::min(int_lo[e], static_cast<long long>(std::floor(t.min)));
+        const auto hi = nb == 0 ? static_cast<long long>(std::floor(t.max))
+                                : std::max(int_lo[e] + nb - 1, static_cast<long long>(std::floor(t.max)));
+        const long long nbins = hi - lo + 1;
+        check_span(e, nbins);
+        std::vector<std::uint64_t> wider(static_cast<std::size_t>(nbins), 0);
+        for (long long k = 0; k < nb; ++k) {
+          wider[static_cast<std::size_t>(int_lo[e] - lo + k)] = acc[static_cast<std::size_t>(k)];
+        }
+        acc.swap(wider);
+        int_lo[e] = lo;
+        nb = nbins;
+        win_bins.assign(acc.size(), 0);
+        t = counter->count(data, ncell, int_lo[e], nb, win_bins.data());
+      }
+      for (std::size_t k = 0; k < acc.size(); ++k) acc[k] += win_bins[k];
+    }
+    for (std::size_t bi = 0; bi < batches.size(); ++bi) {
+      const auto& b = batches[bi];
+      ctx.backend.set_program(batch_programs[bi], {});
+      cls_buf.resize(b.size());
+      std::vector<const float*> in(b.size());
+      std::vector<float*> outp(b.size());
+      for (std::size_t j = 0; j < b.size(); ++j) {
+        cls_buf[j].resize(win_cap);
+        in[j] = buf[ev[b[j]]].data();
+        outp[j] = cls_buf[j].data();
+      }
+      ctx.backend.score(in.data(), ncell, outp.data());
+      for (std::size_t j = 0; j < b.size(); ++j) {
+        add_hist(b[j], cls_buf[j].data(), ncell, 0,
+                 static_cast<long long>(breaks[b[j]].size()) + 1);
+      }
+    }
+    // The study area: cells where any evidence layer holds data.
+    std::uint64_t u = 0;
+    const auto cnt = static_cast<std::ptrdiff_t>(ncell);
+#pragma omp parallel for reduction(+ : u) schedule(static)
+    for (std::ptrdiff_t i = 0; i < cnt; ++i) {
+      for (std::size_t e = 0; e < n_ev; ++e) {
+        const float v = buf[ev[e]][static_cast<std::size_t>(i)];
+        if (std::isfinite(v)) {
+          ++u;
+          break;
+        }
+      }
+    }
+    union_cells += u;
+    // Deposit cells in this window.
+    training::for_each_deposit_in(dep, win, [&](std::size_t d, std::size_t idx) {
+      for (std::size_t e = 0; e < n_ev; ++e) {
+        const float v = buf[ev[e]][idx];
+        if (!std::isfinite(v)) {
+          ++dep_on_nodata[e];
+          continue;
+        }
+        dep_in_union[d] = true;
+        deps[e][static_cast<long long>(class_of(static_cast<double>(v), breaks[e]))] += 1;
+      }
+    });
+  });
+  for (std::size_t e = 0; e < n_ev; ++e) {
+    for (std::size_t k = 0; k < int_bins[e].size(); ++k) {
+      if (int_bins[e][k] != 0) cells[e][int_lo[e] + static_cast<long long>(k)] += int_bins[e][k];
+    }
+  }
+  // Under mpirun each rank counted its own windows: every count is an integer, so the sums
+  // over the ranks are the one-process counts exactly.
+  for (std::size_t e = 0; e < n_ev; ++e) {
+    training::sum_over_ranks(cells[e]);
+    training::sum_over_ranks(deps[e]);
+    // One process sees the whole range of an integer-class layer; a rank only its share.
+    if (breaks[e].empty() && !cells[e].empty()) {
+      check_span(e, cells[e].rbegin()->first - cells[e].begin()->first + 1);
+    }
+  }
+  cluster::allreduce_sum(dep_on_nodata.data(), dep_on_nodata.size());
+  cluster::allreduce_sum(&union_cells, 1);
+  training::or_over_ranks(dep_in_union);
+  training::drop_where(dep, dep_in_union,
+                       mask >= 0 ? "outside the territory / boundary mask, or on a cell where "
+                                   "every evidence layer is nodata"
+                                 : "on a cell where every evidence layer is nodata");
+  if (dep.size() == 0) {
+    throw input_error("[training] deposits: no deposit lies on a cell with evidence (all are "
+                      "outside the grid or on nodata)");
+  }
+  tr->union_cells = union_cells;
+  tr->n_t = static_cast<double>(union_cells) * tr->cell_units;
+  tr->n_d = static_cast<double>(dep.size());
+  if (!(tr->n_t > tr->n_d)) {
+    throw config_error("[training] unit_cell_km2: the study area is " + num(tr->n_t) +
+                       " unit cells for " + num(tr->n_d) +
+                       " deposits (expected more unit cells than deposits: lower unit_cell_km2)");
+  }
+
+  // Weights per layer.
+  std::vector<LayerWeights> lws;
+  J jl = J::array();
+  for (std::size_t e = 0; e < n_ev; ++e) {
+    const model::LayerSpec& L = m.layers[ev[e]];
+    std::vector<ClassCount> cc;
+    for (const auto& [v, c] : cells[e]) {
+      ClassCount k;
+      k.value = static_cast<double>(v);
+      k.cells = c;
+      auto it = deps[e].find(v);
+      k.deposits = it == deps[e].end() ? 0 : it->second;
+      cc.push_back(k);
+    }
+    LayerWeights lw = layer_weights(L.name, L.wofe, cc, tr->cell_units, tr->cell_km2);
+    for (const auto& note : lw.notes) training::warning(layer_what(L.name) + ": " + note);
+    std::string msg = layer_what(L.name) + ": " + std::to_string(lw.classes.size()) +
+                      " classes, " + std::to_string(lw.deposits) + " deposits";
+    if (lw.threshold) msg += ", threshold " + num(*lw.threshold) + " (" + lw.threshold_rule + ")";
+    gp::log::info("weights of evidence: " + msg);
+    J j;
+    j["layer"] = L.name;
+    j["type"] = L.wofe.type;
+    if (!L.wofe.breaks.empty()) j["breaks"] = L.wofe.breaks;
+    j["classes"] = lw.classes.size();
+    j["area_unit_cells"] = lw.area_units;
+    j["deposits"] = lw.deposits;
+    j["deposits_on_nodata"] = dep_on_nodata[e];
+    if (lw.threshold) {
+      j["threshold"] = *lw.threshold;
+      j["threshold_rule"] = lw.threshold_rule;
+    }
+    J gen = J::array();
+    std::map<int, std::pair<double, double>> gw;
+    for (std::size_t i = 0; i < lw.classes.size(); ++i) {
+      gw[lw.class_gen[i]] = {lw.class_weight[i], lw.class_std[i]};
+    }
+    for (const auto& [g, w] : gw) gen.push_back({{"gen_class", g}, {"weight", w.first}, {"w_std", w.second}});
+    j["generalised"] = gen;
+    j["table"] = tr->tables[e]->path().string();
+    if (!lw.notes.empty()) j["flags"] = lw.notes;
+    jl.push_back(j);
+    tr->table_text.push_back(table_csv(lw));
+    lws.push_back(std::move(lw));
+  }
+
+  std::vector<int> inputs;
+  for (std::size_t l : ev) inputs.push_back(static_cast<int>(l));
+  tr->program = map_program(lws, breaks, inputs, static_cast<int>(m.layers.size()), mask,
+                            tr->n_t, tr->n_d, tr->nodata);
+  const double prior = tr->n_d / tr->n_t;
+  J& r = tr->report;
+  r["unit_cell_km2"] = tr->unit_km2;
+  r["cell_area_km2"] = tr->cell_km2;
+  r["study_area"] = {{"definition", mask >= 0 ? "union of the evidence layers' valid cells inside "
+                                                "the territory mask"
+                                              : "union of the evidence layers' valid cells"},
+                     {"cells", union_cells},
+                     {"area_km2", static_cast<double>(union_cells) * tr->cell_km2},
+                     {"unit_cells", tr->n_t}};
+  r["deposits"] = {{"file", m.training.deposits.string()},
+                   {"read", dep.read},
+                   {"used_cells", dep.size()},
+                   {"rejected", dep.rejected},
+                   {"sharing_a_cell", dep.shared}};
+  r["prior"] = {{"probability", prior}, {"logit", std::log(tr->n_d / (tr->n_t - tr->n_d))}};
+  r["layers"] = jl;
+  r["training_seconds"] =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - t_start).count();
+  gp::log::info("weights of evidence: study area " + short_num(tr->n_t) + " unit cells, " +
+                short_num(tr->n_d) + " deposits, prior probability " + short_num(prior));
+  return tr;
+}
+
+}  // namespace gp::cli::wofe
