@@ -2,6 +2,8 @@
 // gp/cli/uncertainty.hpp.
 #include "analysis/uncertainty.hpp"
 
+#include "model/groups.hpp"
+
 #include "analysis/validation.hpp"
 #include "gp/error.hpp"
 #include "gp/geo/gdal_env.hpp"
@@ -268,23 +270,14 @@ UncertaintyResult run_uncertainty(const model::UncertaintySpec& spec, const Anal
   const int n_in = kernels::program_inputs(ctx.program);
   GP_EXPECTS(static_cast<int>(ctx.sources.size()) >= n_in, error,
              "uncertainty: fewer sources than program inputs");
-  // The runner's windows: bands of rows, cut into column segments on grids wider than a
-  // segment, so memory is bounded by the window whatever the width.
-  const std::int64_t rows = std::max<std::int64_t>(1, ctx.rows_per_window);
-  const std::int64_t cols =
-      ctx.cols_per_window > 0 ? std::min(ctx.cols_per_window, grid.width) : grid.width;
-  const std::int64_t n_segments = (grid.width + cols - 1) / cols;
-  const std::int64_t n_windows = (grid.height + rows - 1) / rows * n_segments;
-  const std::size_t win_cells = static_cast<std::size_t>(std::min(rows, grid.height)) *
-                                static_cast<std::size_t>(cols);
+  // The runner's windows, so memory is bounded by the window whatever the width.
+  const WindowPlan& windows = ctx.windows;
+  const std::int64_t n_windows = windows.count();
+  const std::size_t win_cells = windows.max_cells();
   std::vector<std::vector<float>> buf(static_cast<std::size_t>(n_in), std::vector<float>(win_cells));
   std::vector<const float*> ptrs(static_cast<std::size_t>(n_in));
   auto read_window = [&](std::int64_t w) {
-    geo::Window win;
-    win.col = (w % n_segments) * cols;
-    win.cols = std::min(cols, grid.width - win.col);
-    win.row = (w / n_segments) * rows;
-    win.rows = std::min(rows, grid.height - win.row);
+    const geo::Window win = windows.at(w);
     for (int l = 0; l < n_in; ++l) {
       ctx.sources[static_cast<std::size_t>(l)]->read(win, buf[static_cast<std::size_t>(l)].data());
       ptrs[static_cast<std::size_t>(l)] = buf[static_cast<std::size_t>(l)].data();
@@ -463,22 +456,7 @@ void run_analyses(const model::Model& m, const RunOptions& opt, const AnalysisCo
                   " deposits)");
   }
   if (m.uncertainty.given) {
-    // Node names in program order: layers, then groups in build_program's evaluation order
-    // (depth first: a group after the groups it reads).
-    std::vector<std::string> names;
-    for (const auto& L : m.layers) names.push_back(L.name);
-    std::vector<int> state(m.groups.size(), 0);
-    std::function<void(std::size_t)> visit = [&](std::size_t g) {
-      if (state[g] != 0) return;
-      state[g] = 1;
-      for (const auto& in : m.groups[g].inputs) {
-        for (std::size_t j = 0; j < m.groups.size(); ++j) {
-          if (m.groups[j].name == in) visit(j);
-        }
-      }
-      names.push_back(m.groups[g].name);
-    };
-    for (std::size_t g = 0; g < m.groups.size(); ++g) visit(g);
+    const std::vector<std::string> names = model::node_names(m);  // the program's order
     const fs::path out = dir / (stem + "_uncertainty.tif");
     const UncertaintyResult ur =
         run_uncertainty(m.uncertainty, ctx, res.min, res.max, out, opt, m.output.nodata,

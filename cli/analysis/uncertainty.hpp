@@ -26,6 +26,7 @@
 // that excess (max over draws) and the bin width.
 
 #include "outputs/staged_files.hpp"
+#include "plan/windows.hpp"
 #include "model/model.hpp"
 #include "run/runner.hpp"
 #include "gp/geo/grid.hpp"
@@ -94,10 +95,8 @@ struct AnalysisContext {
   const kernels::Program& program;
   const std::vector<double>& aux;
   const std::vector<std::unique_ptr<geo::RasterSource>>& sources;  ///< one per program input
-  std::int64_t rows_per_window;
+  const WindowPlan& windows;  ///< the run's windows (plan/windows.hpp)
   std::filesystem::path map;  ///< the committed map (temporary name until outputs finish)
-  /// Columns of a window (the runner's column segments on wide grids); 0: the grid's width.
-  std::int64_t cols_per_window{0};
   StagedFiles& files;  ///< the run's outputs: the analyses' files are staged here
 };
 

@@ -89,6 +89,8 @@ struct LayerSpec {
   bool missing_skip{false};
   WofeLayerSpec wofe;          ///< issue 5: [combine] method = "wofe"
   LogisticLayerSpec logistic;  ///< issue 5: [combine] method = "logistic"
+  /// How messages name the layer: "layer 'name'".
+  [[nodiscard]] std::string what() const { return "layer '" + name + "'"; }
 };
 
 /// A group of the inference network: combines layers and other groups with one operator.

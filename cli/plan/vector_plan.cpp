@@ -1,5 +1,7 @@
 #include "plan/vector_plan.hpp"
 
+#include "plan/grid.hpp"
+
 #include "run/cluster.hpp"
 #include "gp/error.hpp"
 #include "gp/geo/crs.hpp"
@@ -180,8 +182,7 @@ VectorPlan::VectorPlan(const model::Model& m, const fs::path& output, const RunO
   auto temp_name = [&](const std::string& what) {
     return hidden_sibling(fs::absolute(output), "gp-tmp", rank + what + ".tif");
   };
-  const bool cuda = opt.device == DeviceChoice::cuda ||
-                    (opt.device == DeviceChoice::automatic && kernels::cuda_device_count() > 0);
+  const bool cuda = uses_cuda(opt.device);
   try {
     for (std::size_t i = 0; i < model_.layers.size(); ++i) {
       model::LayerSpec& L = model_.layers[i];

@@ -1,11 +1,13 @@
 #pragma once
-// The streaming runner: model -> plan (grid, sources, program) -> windows -> GeoTIFF.
+// The streaming runner: model -> plan (plan/: grid, windows, device, program) -> statistics
+// pass -> training -> scoring pass -> analyses -> outputs (outputs/), as a list of named steps
+// in run/runner.cpp.
 
 #include "model/model.hpp"
+#include "plan/device.hpp"
+
 #include "gp/geo/grid.hpp"
 #include "gp/kernels/backend.hpp"
-#include "gp/kernels/percentile.hpp"
-#include "gp/kernels/program.hpp"
 
 #include <nlohmann/json.hpp>
 
@@ -16,11 +18,6 @@
 #include <vector>
 
 namespace gp::cli {
-
-enum class DeviceChoice { automatic, cpu, cuda };
-
-/// Parses "auto" | "cpu" | "cuda"; throws gp::config_error.
-DeviceChoice parse_device(const std::string& s);
 
 struct RunOptions {
   std::filesystem::path output;  ///< overrides [output] path when not empty
@@ -35,10 +32,6 @@ struct RunOptions {
   /// Vector distance/density layers hold the whole grid in memory; above this they are refused.
   std::uint64_t vector_memory_mib{8192};
 };
-
-/// The target grid worked out from a model: [grid] keys and the layers' footprints.
-/// Throws gp::config_error / gp::input_error.
-geo::Grid resolve_grid(const model::Model& m);
 
 /// Statistics of one output band, over its valid cells.
 struct BandStats {
@@ -67,7 +60,7 @@ struct RunResult {
   double seconds_stats{0.0};
   double seconds_score{0.0};
   std::vector<std::string> layer_modes;  ///< per layer: "direct" or "warped"
-  // Output finishing and the run report (issue 7, gp/cli/outputs.hpp).
+  // Output finishing and the run report (outputs/outputs.hpp).
   /// Band 1 cells made nodata because the math gave no finite value (0 until the kernels
   /// count them separately; they are included in nodata_cells).
   std::uint64_t invalid_cells{0};
@@ -82,21 +75,7 @@ struct RunResult {
   nlohmann::ordered_json report;
 };
 
-/// Rows per window by default: a multiple of the output tile height near `window_cells` cells.
-std::int64_t default_window_rows(std::int64_t window_cells, std::int64_t width, std::int64_t height);
-
 /// Runs the model end to end. The output is complete and in place when this returns.
 RunResult run_model(const model::Model& m, const RunOptions& opt);
-
-/// Names of the output bands: "prospectivity" for the final map, then [output] bands.
-std::vector<std::string> band_names(const model::Model& m);
-
-/// The per-cell program for a model. `stats[l]` holds whole-grid statistics of layer l where
-/// its transform needs them; `aux` receives the percentile knots (built from `percentiles`,
-/// one per layer, used where the transform is "percentile").
-kernels::Program build_program(const model::Model& m,
-                               const std::vector<kernels::LayerStats>& stats,
-                               const std::vector<kernels::PercentileBuilder>& percentiles,
-                               std::vector<double>& aux);
 
 }  // namespace gp::cli

@@ -229,7 +229,7 @@ std::unique_ptr<Trained> train(const TrainingContext& ctx) {
   std::vector<bool> cat(n_ev);
   for (std::size_t e = 0; e < n_ev; ++e) cat[e] = m.layers[ev[e]].logistic.type == "categorical";
   std::vector<kernels::LayerStats> st(n_ev);
-  const auto n_windows = static_cast<std::size_t>(training::window_count(ctx));
+  const auto n_windows = static_cast<std::size_t>(ctx.windows.count());
   std::vector<kernels::LayerStats> win_stats(n_windows * n_ev);  // per window, then folded
   std::vector<std::map<long long, std::uint64_t>> classes(n_ev);
   std::vector<bool> dep_ok(dep.size(), false);

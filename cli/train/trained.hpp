@@ -11,6 +11,7 @@
 #include "gp/kernels/backend.hpp"
 #include "gp/kernels/program.hpp"
 #include "outputs/staged_files.hpp"
+#include "plan/windows.hpp"
 
 #include <cstdint>
 #include <filesystem>
@@ -29,12 +30,11 @@ struct TrainingContext {
   const geo::Grid& grid;
   std::vector<std::unique_ptr<geo::RasterSource>>& sources;  ///< one per model layer
   kernels::Backend& backend;
-  std::int64_t rows_per_window{1};
   std::filesystem::path output;  ///< the map's final path (side files go beside it)
   StagedFiles& files;            ///< the run's outputs: side files are staged here
-  /// Columns of a training window (the runner's column segments on wide grids, so memory stays
-  /// bounded by the window whatever the width); 0: the grid's width.
-  std::int64_t cols_per_window{0};
+  /// The runner's windows (plan/windows.hpp), so memory stays bounded by the window whatever
+  /// the width and the training pass reads what the scoring pass reads.
+  const WindowPlan& windows;
 };
 
 /// A trained model, ready for the runner's mapping pass.

@@ -30,17 +30,6 @@ namespace training {
 
 namespace fs = std::filesystem;
 
-std::int64_t window_cols(const TrainingContext& ctx) {
-  return ctx.cols_per_window > 0 ? std::min(ctx.cols_per_window, ctx.grid.width)
-                                 : ctx.grid.width;
-}
-
-std::int64_t window_count(const TrainingContext& ctx) {
-  const std::int64_t rows = std::max<std::int64_t>(1, ctx.rows_per_window);
-  const std::int64_t cols = window_cols(ctx);
-  return (ctx.grid.height + rows - 1) / rows * ((ctx.grid.width + cols - 1) / cols);
-}
-
 void sum_over_ranks(std::map<long long, std::uint64_t>& counts) {
   if (cluster::size() == 1) return;
   struct Entry {

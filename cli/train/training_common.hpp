@@ -50,19 +50,9 @@ int mask_layer(const model::Model& m);
 /// Model indices of the evidence layers: every layer but the mask.
 std::vector<std::size_t> evidence_layers(const model::Model& m);
 
-/// Columns of a training window: `ctx.cols_per_window`, or the grid's width.
-std::int64_t window_cols(const TrainingContext& ctx);
-
-/// Number of windows of the training pass: bands of `ctx.rows_per_window` rows, each cut into
-/// column segments of window_cols(ctx) (one segment on grids up to 8192 wide), as the runner's.
-std::int64_t window_count(const TrainingContext& ctx);
-
-/// Calls `fn(index, window, buffers)` for every window this rank owns (all of them alone), band
-/// by band from the top, segment by segment from the left, after reading every layer into
-/// `buffers[l]` (window.rows x window.cols cells, NaN = nodata); with a mask layer, cells
-/// outside it are set to NaN in every evidence layer first. Window `index` is segment
-/// index % n_segments of band index / n_segments; a band belongs to rank band % size, like the
-/// runner's bands.
+/// Calls `fn(index, window, buffers)` for every window of ctx.windows this rank owns, in
+/// order, after reading every layer into `buffers[l]` (window.rows x window.cols cells, NaN =
+/// nodata); with a mask layer, cells outside it are set to NaN in every evidence layer first.
 template <class Fn>
 void for_each_window(const TrainingContext& ctx, Fn&& fn);
 
@@ -114,24 +104,12 @@ void for_each_deposit_in(const DepositCells& dep, const geo::Window& win, Fn&& f
 
 template <class Fn>
 void for_each_window(const TrainingContext& ctx, Fn&& fn) {
-  const geo::Grid& grid = ctx.grid;
   const std::size_t n_layers = ctx.sources.size();
-  const std::int64_t rows = std::max<std::int64_t>(1, ctx.rows_per_window);
-  const std::int64_t cols = window_cols(ctx);
-  const std::int64_t n_segments = (grid.width + cols - 1) / cols;
-  const std::size_t win_cells = static_cast<std::size_t>(std::min(rows, grid.height)) *
-                                static_cast<std::size_t>(cols);
-  std::vector<std::vector<float>> buf(n_layers, std::vector<float>(win_cells));
+  std::vector<std::vector<float>> buf(n_layers, std::vector<float>(ctx.windows.max_cells()));
   const int mask = mask_layer(ctx.model);
-  const std::int64_t n_windows = window_count(ctx);
-  for (std::int64_t w = 0; w < n_windows; ++w) {
-    const std::int64_t band = w / n_segments;
-    if (!cluster::owns(band)) continue;  // each MPI rank reads only its own bands of rows
-    geo::Window win;
-    win.col = (w % n_segments) * cols;
-    win.cols = std::min(cols, grid.width - win.col);
-    win.row = band * rows;
-    win.rows = std::min(rows, grid.height - win.row);
+  for (std::int64_t w = 0; w < ctx.windows.count(); ++w) {
+    if (!ctx.windows.owned(w)) continue;  // each MPI rank reads only its own bands of rows
+    const geo::Window win = ctx.windows.at(w);
     for (std::size_t l = 0; l < n_layers; ++l) ctx.sources[l]->read(win, buf[l].data());
     if (mask >= 0) {
       const float* mk = buf[static_cast<std::size_t>(mask)].data();

@@ -617,8 +617,7 @@ std::unique_ptr<Trained> train(const TrainingContext& ctx) {
     batch_programs.push_back(p);
   }
 
-  const std::size_t win_cap = static_cast<std::size_t>(std::min(ctx.rows_per_window, grid.height)) *
-                              static_cast<std::size_t>(training::window_cols(ctx));
+  const std::size_t win_cap = ctx.windows.max_cells();
   std::vector<std::vector<float>> cls_buf;  // class indices of the break layers of one batch
   // Integer-class layers: bins from int_lo[e] on, counted on the backend's device.
   const bool on_cuda = ctx.backend.name().rfind("cuda", 0) == 0;

@@ -13,6 +13,7 @@
 #include "test_support.hpp"
 
 #include "model/model.hpp"
+#include "plan/grid.hpp"
 #include "run/runner.hpp"
 #include "gp/error.hpp"
 

@@ -1,5 +1,6 @@
 // The streaming runner: grid resolution, statistics pass, window-size independence.
 #include "model/model.hpp"
+#include "plan/grid.hpp"
 #include "run/runner.hpp"
 #include "gp/error.hpp"
 #include "test_support.hpp"

@@ -1,0 +1,58 @@
+#include "plan/device.hpp"
+
+#include "gp/error.hpp"
+#include "gp/log.hpp"
+
+namespace gp::cli {
+
+namespace {
+
+std::unique_ptr<kernels::Backend> make_cuda_backends(const std::vector<int>& wanted,
+                                                     int threads) {
+  const int count = kernels::cuda_device_count();
+  std::vector<int> ids = wanted;
+  if (ids.empty()) {
+    for (int d = 0; d < count; ++d) ids.push_back(d);
+  }
+  if (ids.empty()) ids.push_back(0);  // make_cuda_backend explains that there is none
+  std::vector<std::unique_ptr<kernels::Backend>> parts;
+  for (int d : ids) {
+    // Out of device memory even in small chunks: that device's share moves to the CPU.
+    parts.push_back(kernels::make_fallback_backend(
+        kernels::make_cuda_backend(d), [threads] { return kernels::make_cpu_backend(threads); },
+        [](const std::string& w) { gp::log::warning(w); }));
+  }
+  return kernels::make_multi_backend(std::move(parts));
+}
+
+}  // namespace
+
+DeviceChoice parse_device(const std::string& s) {
+  if (s == "auto") return DeviceChoice::automatic;
+  if (s == "cpu") return DeviceChoice::cpu;
+  if (s == "cuda") return DeviceChoice::cuda;
+  throw config_error("--device: unknown device '" + s + "' (expected auto, cpu or cuda)");
+}
+
+bool uses_cuda(DeviceChoice choice) {
+  return choice == DeviceChoice::cuda ||
+         (choice == DeviceChoice::automatic && kernels::cuda_device_count() > 0);
+}
+
+ChosenBackend choose_backend(DeviceChoice choice, const std::vector<int>& devices, int threads) {
+  switch (choice) {
+    case DeviceChoice::cpu:
+      return {kernels::make_cpu_backend(threads), "requested"};
+    case DeviceChoice::cuda:
+      return {make_cuda_backends(devices, threads), "requested"};
+    case DeviceChoice::automatic:
+      break;
+  }
+  if (kernels::cuda_device_count() > 0) {
+    return {make_cuda_backends(devices, threads), "auto: CUDA device found"};
+  }
+  return {kernels::make_cpu_backend(threads),
+          kernels::cuda_compiled() ? "auto: no CUDA device found" : "auto: built without CUDA"};
+}
+
+}  // namespace gp::cli

@@ -1,0 +1,246 @@
+#include "plan/program.hpp"
+
+#include "model/groups.hpp"
+
+#include "gp/error.hpp"
+#include "gp/geo/gdal_env.hpp"
+#include "gp/log.hpp"
+
+namespace gp::cli {
+
+namespace {
+
+kernels::TransformKind kind_of(const std::string& k) {
+  using K = kernels::TransformKind;
+  if (k == "identity") return K::identity;
+  if (k == "linear") return K::linear;
+  if (k == "large") return K::large;
+  if (k == "small") return K::small;
+  if (k == "gaussian") return K::gaussian;
+  if (k == "near") return K::near;
+  if (k == "ms-large") return K::ms_large;
+  if (k == "ms-small") return K::ms_small;
+  if (k == "reclass") return K::reclass;
+  if (k == "minmax") return K::minmax;
+  if (k == "zscore") return K::zscore;
+  if (k == "percentile") return K::percentile;
+  if (k == "log") return K::log10;
+  if (k == "clamp") return K::clamp;
+  throw config_error("unknown transform kind '" + k + "'");
+}
+
+kernels::CombineMethod method_of(const std::string& m) {
+  using M = kernels::CombineMethod;
+  if (m == "weighted-sum") return M::weighted_sum;
+  if (m == "fuzzy-and") return M::fuzzy_and;
+  if (m == "fuzzy-or") return M::fuzzy_or;
+  if (m == "fuzzy-product") return M::fuzzy_product;
+  if (m == "fuzzy-sum") return M::fuzzy_sum;
+  if (m == "fuzzy-gamma") return M::fuzzy_gamma;
+  if (m == "index-overlay") return M::index_overlay;
+  throw config_error("unknown combine method '" + m + "'");
+}
+
+/// The reclass table of layer `L` appended to the program's rules.
+void add_reclass_rules(const model::LayerSpec& L, kernels::Program& p, int& n_rules,
+                       kernels::TransformParams& t) {
+  const auto& T = L.transform;
+  if (n_rules + static_cast<int>(T.table.size()) > kernels::max_rules) {
+    throw config_error(L.what() + ": too many reclass entries (at most " +
+                       std::to_string(kernels::max_rules) + " in a model)");
+  }
+  t.first = n_rules;
+  t.count = static_cast<std::int32_t>(T.table.size());
+  for (const auto& r : T.table) {
+    kernels::ReclassRule& rule = p.rules[n_rules++];
+    rule.lo = r.lo;
+    rule.hi = r.hi;
+    rule.score = r.score;
+    rule.is_value = r.is_value ? 1 : 0;
+  }
+  t.has_default = T.fallback ? 1 : 0;
+  t.fallback = T.fallback.value_or(0.0);
+}
+
+/// The numbers of layer `L`'s transform, from the model and the layer's statistics `st`.
+void set_transform(const model::LayerSpec& L, const kernels::LayerStats& st,
+                   const kernels::PercentileBuilder* pb, std::vector<double>& aux,
+                   kernels::TransformParams& t) {
+  const auto& T = L.transform;
+  switch (t.kind) {
+    case kernels::TransformKind::linear:
+    case kernels::TransformKind::minmax:
+      t.a = T.kind == "linear" && T.min ? *T.min : st.min;
+      t.b = T.kind == "linear" && T.max ? *T.max : st.max;
+      if (t.a == t.b) {
+        gp::log::warning(L.what() + ": the layer is " + geo::format_double(t.a) +
+                         " everywhere on the grid; its favourability is 0 everywhere");
+      }
+      break;
+    case kernels::TransformKind::large:
+    case kernels::TransformKind::small:
+    case kernels::TransformKind::gaussian:
+    case kernels::TransformKind::near:
+      t.a = *T.midpoint;
+      t.b = *T.spread;
+      break;
+    case kernels::TransformKind::ms_large:
+    case kernels::TransformKind::ms_small:
+      t.a = st.mean;
+      t.b = st.stddev();
+      t.c = *T.a;
+      t.d = *T.b;
+      break;
+    case kernels::TransformKind::zscore:
+      t.a = st.mean;
+      t.b = st.stddev();
+      if (t.b == 0.0) gp::log::warning(L.what() + ": constant layer; its z-score is 0 everywhere");
+      break;
+    case kernels::TransformKind::log10:
+      t.a = T.offset;
+      break;
+    case kernels::TransformKind::clamp:
+      t.a = *T.min;
+      t.b = *T.max;
+      break;
+    case kernels::TransformKind::percentile: {
+      const auto [first, count] = pb->append_knots(aux);
+      t.first = first;
+      t.count = count;
+      // The knots' start table (see percentile_rank): its bins and range.
+      if (pb->hi() > pb->lo()) {
+        t.a = pb->lo();
+        t.b = pb->hi();
+        t.has_default = kernels::PercentileBuilder::coarse_bins;
+      }
+      break;
+    }
+    case kernels::TransformKind::reclass:  // add_reclass_rules
+    case kernels::TransformKind::identity:
+      break;
+  }
+}
+
+void add_layers(const model::Model& m, const std::vector<kernels::LayerStats>& stats,
+                const std::vector<kernels::PercentileBuilder>& percentiles,
+                std::vector<double>& aux, kernels::Program& p) {
+  int n_rules = 0;
+  for (std::size_t i = 0; i < m.layers.size(); ++i) {
+    const auto& L = m.layers[i];
+    kernels::LayerOp& op = p.layers[i];
+    op.weight = L.weight;
+    op.skip_missing = L.missing_skip ? 1 : 0;
+    kernels::TransformParams& t = op.transform;
+    t.kind = kind_of(L.transform.kind);
+    t.invert = L.transform.invert ? 1 : 0;
+    const bool have_stats = i < stats.size() && stats[i].valid > 0;
+    if (needs_stats(L) && !have_stats) {
+      throw input_error(L.what() + ": no valid cell on the grid (all nodata); its \"" +
+                        L.transform.kind + "\" transform needs statistics of the layer");
+    }
+    const kernels::LayerStats none{};
+    const kernels::PercentileBuilder* pb =
+        t.kind == kernels::TransformKind::percentile ? &percentiles.at(i) : nullptr;
+    set_transform(L, have_stats ? stats[i] : none, pb, aux, t);
+    if (t.kind == kernels::TransformKind::reclass) add_reclass_rules(L, p, n_rules, t);
+    if (L.mask) p.mask_layer = static_cast<std::int32_t>(i);  // the territory/boundary mask
+  }
+}
+
+/// The program's node of a layer or group name: layers first, then groups in evaluation order.
+class NodeIndex {
+ public:
+  NodeIndex(const model::Model& m, const std::vector<int>& order, int n_layers) : m_(m) {
+    node_of_group_.resize(m.groups.size());
+    for (std::size_t k = 0; k < order.size(); ++k) {
+      node_of_group_[static_cast<std::size_t>(order[k])] = n_layers + static_cast<int>(k);
+    }
+  }
+  [[nodiscard]] int operator()(const std::string& name) const {
+    for (std::size_t l = 0; l < m_.layers.size(); ++l) {
+      if (m_.layers[l].name == name) return static_cast<int>(l);
+    }
+    for (std::size_t g = 0; g < m_.groups.size(); ++g) {
+      if (m_.groups[g].name == name) return node_of_group_[g];
+    }
+    throw config_error("unknown layer or group '" + name + "'");
+  }
+
+ private:
+  const model::Model& m_;
+  std::vector<int> node_of_group_;
+};
+
+void add_groups(const model::Model& m, const std::vector<int>& order, const NodeIndex& node_of,
+                kernels::Program& p) {
+  int n_inputs = 0;
+  p.n_groups = static_cast<std::int32_t>(order.size());
+  for (std::size_t k = 0; k < order.size(); ++k) {
+    const model::GroupSpec& G = m.groups[static_cast<std::size_t>(order[k])];
+    kernels::GroupOp& op = p.groups[k];
+    op.method = method_of(G.method);
+    op.gamma = G.gamma;
+    op.skip_missing = G.missing_skip ? 1 : 0;
+    op.first_input = n_inputs;
+    op.n_inputs = static_cast<std::int32_t>(G.inputs.size());
+    if (n_inputs + op.n_inputs > kernels::max_inputs) {
+      throw config_error("model has more than " + std::to_string(kernels::max_inputs) +
+                         " group inputs in all");
+    }
+    double wsum = 0.0;
+    for (double w : G.weights) wsum += w;
+    for (std::size_t j = 0; j < G.inputs.size(); ++j) {
+      p.inputs[n_inputs] = node_of(G.inputs[j]);
+      const double w = j < G.weights.size() ? G.weights[j] : 1.0;
+      p.input_weights[n_inputs] = wsum > 0.0 ? w / wsum : 0.0;
+      ++n_inputs;
+    }
+  }
+}
+
+}  // namespace
+
+bool needs_stats(const model::LayerSpec& L) {
+  return L.transform.needs_minmax() || L.transform.needs_moments() ||
+         L.transform.needs_percentiles();
+}
+
+std::vector<std::string> band_names(const model::Model& m) {
+  std::vector<std::string> names{"prospectivity"};
+  for (const auto& b : m.output.bands) {
+    if (b != m.combine.final) names.push_back(b);
+  }
+  return names;
+}
+
+kernels::Program build_program(const model::Model& m,
+                               const std::vector<kernels::LayerStats>& stats,
+                               const std::vector<kernels::PercentileBuilder>& percentiles,
+                               std::vector<double>& aux) {
+  if (m.layers.size() > static_cast<std::size_t>(kernels::max_layers)) {
+    throw config_error("model has " + std::to_string(m.layers.size()) + " layers (at most " +
+                       std::to_string(kernels::max_layers) + " are supported)");
+  }
+  if (m.groups.size() > static_cast<std::size_t>(kernels::max_groups)) {
+    throw config_error("model has " + std::to_string(m.groups.size()) + " groups (at most " +
+                       std::to_string(kernels::max_groups) + " are supported)");
+  }
+  kernels::Program p;
+  p.n_layers = static_cast<std::int32_t>(m.layers.size());
+  p.out_nodata = static_cast<float>(m.output.nodata);
+  add_layers(m, stats, percentiles, aux, p);
+  const std::vector<int> order = model::group_order(m.groups);
+  const NodeIndex node_of(m, order, p.n_layers);
+  add_groups(m, order, node_of, p);
+  const std::vector<std::string> names = band_names(m);
+  if (names.size() > static_cast<std::size_t>(kernels::max_bands)) {
+    throw config_error("[output] bands: at most " + std::to_string(kernels::max_bands - 1) +
+                       " extra bands");
+  }
+  p.n_bands = static_cast<std::int32_t>(names.size());
+  p.bands[0] = node_of(m.combine.final);
+  for (std::size_t b = 1; b < names.size(); ++b) p.bands[b] = node_of(names[b]);
+  return p;
+}
+
+}  // namespace gp::cli
