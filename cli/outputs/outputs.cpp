@@ -33,9 +33,8 @@ namespace fs = std::filesystem;
 
 namespace {
 
-using Clock = std::chrono::steady_clock;
-double seconds_since(Clock::time_point t) {
-  return std::chrono::duration<double>(Clock::now() - t).count();
+double seconds_since(std::chrono::steady_clock::time_point t) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t).count();
 }
 
 std::string utc_now() {
@@ -186,192 +185,205 @@ OutputSet::~OutputSet() {
   if (digests_.valid()) digests_.wait();
 }
 
+namespace {
+
+/// The classes section of the run report: thresholds and, per class, cells, share and area.
+nlohmann::ordered_json classes_report(const model::ClassSpec& spec, const ClassPlan& plan,
+                                      const geo::FineHistogram& hist,
+                                      const std::vector<std::uint64_t>& counts,
+                                      const std::vector<geo::Rgb>& colors, const geo::Grid& grid) {
+  nlohmann::ordered_json cj;
+  cj["method"] = plan.method;
+  if (plan.method == "quantile") cj["top_percent"] = spec.top;
+  if (plan.method == "natural") cj["n"] = spec.n;
+  cj["thresholds"] = plan.thresholds;
+  cj["histogram_bins"] = hist.count.size();
+  const double cell_area = grid.dx * grid.dy;
+  const double unit_m = geo::crs_linear_unit_m(grid.crs_wkt);
+  const std::size_t n = plan.names.size();
+  nlohmann::ordered_json list = nlohmann::ordered_json::array();
+  for (std::size_t c = 0; c < n; ++c) {
+    nlohmann::ordered_json e;
+    e["value"] = c + 1;
+    e["name"] = plan.names[c];
+    e["label"] = plan.labels[c];
+    e["from"] = c == 0 ? nlohmann::ordered_json() : nlohmann::ordered_json(plan.thresholds[c - 1]);
+    e["to"] = c + 1 == n ? nlohmann::ordered_json() : nlohmann::ordered_json(plan.thresholds[c]);
+    e["colour"] = geo::to_hex(colors[c]);
+    e["cells"] = counts[c + 1];
+    e["percent_of_valid"] =
+        hist.valid > 0 ? 100.0 * static_cast<double>(counts[c + 1]) / static_cast<double>(hist.valid)
+                       : 0.0;
+    if (unit_m > 0.0) {
+      e["area_km2"] = static_cast<double>(counts[c + 1]) * cell_area * unit_m * unit_m / 1e6;
+    }
+    list.push_back(e);
+  }
+  cj["classes"] = list;
+  return cj;
+}
+
+}  // namespace
+
+void OutputSet::stage_time(RunResult& res, const char* name, Clock::time_point t0) {
+  res.output_seconds.emplace_back(name, seconds_since(t0));
+}
+
+fs::path OutputSet::write_classes(RunResult& res, Finished& f) {
+  const auto& o = m_.output;
+  const auto t0 = Clock::now();
+  gp::log::info("classifying the score (" + o.classes.method + ")");
+  const geo::FineHistogram hist = geo::histogram_band(map_temp_, 1);
+  stage_time(res, "classes_histogram", t0);
+  const auto t1 = Clock::now();
+  const ClassPlan plan = plan_classes(o.classes, hist);
+  f.colors = class_colors(o.colormap, plan.names.size());
+  f.class_labels = plan.labels;
+  geo::ClassRasterOptions cro;
+  cro.names.emplace_back("");
+  cro.names.insert(cro.names.end(), plan.names.begin(), plan.names.end());
+  cro.colors.push_back({0, 0, 0});
+  cro.colors.insert(cro.colors.end(), f.colors.begin(), f.colors.end());
+  cro.description = "class";
+  cro.compress = o.compress;
+  cro.threads = threads_;
+  std::string thr;
+  for (double t : plan.thresholds) thr += (thr.empty() ? "" : " ") + geo::short_number(t, 9);
+  cro.metadata = {{"GP_MODEL_NAME", m_.name},
+                  {"GP_MODEL_SHA256", m_.sha256},
+                  {"GP_VERSION", GP_VERSION},
+                  {"GP_CLASS_METHOD", plan.method},
+                  {"GP_CLASS_THRESHOLDS", thr}};
+  const fs::path gtiff = files_.temporary(paths_.classes, "gtiff");
+  const std::vector<std::uint64_t> counts =
+      geo::classify_band(map_temp_, 1, plan.thresholds, gtiff, cro);
+  stage_time(res, "classes_write", t1);
+  fs::path done = gtiff;
+  if (o.format == "cog") {
+    const auto t2 = Clock::now();
+    geo::CogOptions co;
+    co.compress = o.compress;
+    co.predictor = 1;
+    co.overview_resampling = "MODE";
+    co.threads = threads_;
+    const fs::path cog = files_.temporary(paths_.classes, "cog");
+    geo::write_cog(gtiff, cog, co, "output " + paths_.classes.string());
+    files_.discard(gtiff);
+    done = cog;
+    stage_time(res, "classes_cog", t2);
+  }
+  res.report["classes"] = classes_report(o.classes, plan, hist, counts, f.colors, res.grid);
+  stage_time(res, "classes", t0);
+  return done;
+}
+
+fs::path OutputSet::write_map_cog(RunResult& res) {
+  // A COG copy of the streamed GeoTIFF (overviews built from the written file).
+  const auto t0 = Clock::now();
+  gp::log::info("writing the Cloud-Optimized GeoTIFF (overviews, layout)");
+  geo::CogOptions co;
+  co.compress = m_.output.compress;
+  co.predictor = predictor_for(m_.output.compress);
+  co.overview_resampling = "AVERAGE";
+  co.threads = threads_;
+  const fs::path cog = files_.temporary(paths_.map, "cog");
+  geo::write_cog(map_temp_, cog, co, "output " + paths_.map.string());
+  files_.discard(map_temp_);
+  stage_time(res, "cog", t0);
+  return cog;
+}
+
+fs::path OutputSet::draw_quicklook(RunResult& res, const fs::path& map, double smin, double smax) {
+  const auto t0 = Clock::now();
+  gp::log::info("drawing the quicklook");
+  geo::QuicklookOptions qo;
+  qo.title = m_.name;
+  qo.legend_label = "score";
+  qo.colormap = m_.output.colormap;
+  qo.min = smin;
+  qo.max = smax;
+  const fs::path png = files_.temporary(paths_.quicklook, "png");
+  geo::write_quicklook(map, png, qo);
+  stage_time(res, "quicklook", t0);
+  return png;
+}
+
+void OutputSet::write_report(RunResult& res, const Finished& f,
+                             const std::vector<fs::path>& written, Clock::time_point t_all) {
+  const auto t0 = Clock::now();
+  std::vector<InputDigest> digests = digests_.valid() ? digests_.get() : std::vector<InputDigest>{};
+  nlohmann::ordered_json files = nlohmann::ordered_json::array();
+  for (const auto& dst : written) {
+    nlohmann::ordered_json e;
+    e["path"] = dst.string();
+    std::error_code ec;
+    if (dst == paths_.map_style) {
+      e["bytes"] = f.map_style.size();
+    } else if (dst == paths_.classes_style) {
+      e["bytes"] = f.classes_style.size();
+    } else if (dst == paths_.map) {
+      e["bytes"] = fs::file_size(f.map, ec);
+    } else if (dst == paths_.classes) {
+      e["bytes"] = fs::file_size(f.classes, ec);
+    } else if (dst == paths_.quicklook) {
+      e["bytes"] = fs::file_size(f.quicklook, ec);
+    }
+    files.push_back(e);
+  }
+  res.report["outputs"] = files;
+  res.report["run"] = {{"started_utc", started_utc_}, {"finished_utc", utc_now()}};
+  stage_time(res, "report", t0);
+  res.seconds_outputs = seconds_since(t_all);
+  files_.write_text(paths_.report, build_report(m_, res, digests).dump(2) + "\n", "json");
+}
+
 void OutputSet::finish(RunResult& res) {
   const auto t_all = Clock::now();
   const auto& o = m_.output;
-  auto stage = [&](const char* name, Clock::time_point t0) {
-    res.output_seconds.emplace_back(name, seconds_since(t0));
-  };
-  const std::string map_what = "output " + paths_.map.string();
-
   // The staged map (streamed GeoTIFF): classes are read from it (cheaper to decode than the
-  // COG), then the COG is copied from it.
-  fs::path map_done = map_temp_;
-
-  // What QGIS will read: the statistics stored in the file.
+  // COG), then the COG is copied from it. What QGIS will read: the statistics in the file.
+  Finished f;
+  f.map = map_temp_;
   const auto stats = geo::stored_statistics(map_temp_, 1);
   const bool have_valid = stats.has_value() && res.valid_cells > 0;
   const double smin = stats ? stats->min : 0.0;
   const double smax = stats ? stats->max : 1.0;
-
-  // Classes.
-  fs::path classes_done;
-  std::vector<std::string> class_labels;
-  std::vector<geo::Rgb> colors;
   if (o.classes.method != "none" && !have_valid) {
     gp::log::warning("no valid cell: no classes written");
   } else if (o.classes.method != "none") {
-    const auto t0 = Clock::now();
-    gp::log::info("classifying the score (" + o.classes.method + ")");
-    const geo::FineHistogram hist = geo::histogram_band(map_temp_, 1);
-    stage("classes_histogram", t0);
-    const auto t1 = Clock::now();
-    const ClassPlan plan = plan_classes(o.classes, hist);
-    const std::size_t n = plan.names.size();
-    colors = class_colors(o.colormap, n);
-    class_labels = plan.labels;
-    geo::ClassRasterOptions cro;
-    cro.names.emplace_back("");
-    cro.names.insert(cro.names.end(), plan.names.begin(), plan.names.end());
-    cro.colors.push_back({0, 0, 0});
-    cro.colors.insert(cro.colors.end(), colors.begin(), colors.end());
-    cro.description = "class";
-    cro.compress = o.compress;
-    cro.threads = threads_;
-    std::string thr;
-    for (double t : plan.thresholds) thr += (thr.empty() ? "" : " ") + geo::short_number(t, 9);
-    cro.metadata = {{"GP_MODEL_NAME", m_.name},
-                    {"GP_MODEL_SHA256", m_.sha256},
-                    {"GP_VERSION", GP_VERSION},
-                    {"GP_CLASS_METHOD", plan.method},
-                    {"GP_CLASS_THRESHOLDS", thr}};
-    const fs::path gtiff = files_.temporary(paths_.classes, "gtiff");
-    const std::vector<std::uint64_t> counts =
-        geo::classify_band(map_temp_, 1, plan.thresholds, gtiff, cro);
-    stage("classes_write", t1);
-    const auto t2 = Clock::now();
-    classes_done = gtiff;
-    if (o.format == "cog") {
-      geo::CogOptions co;
-      co.compress = o.compress;
-      co.predictor = 1;
-      co.overview_resampling = "MODE";
-      co.threads = threads_;
-      const fs::path cog = files_.temporary(paths_.classes, "cog");
-      geo::write_cog(gtiff, cog, co, "output " + paths_.classes.string());
-      files_.discard(gtiff);
-      classes_done = cog;
-      stage("classes_cog", t2);
-    }
-    // Into the report.
-    nlohmann::ordered_json cj;
-    cj["method"] = plan.method;
-    if (plan.method == "quantile") cj["top_percent"] = o.classes.top;
-    if (plan.method == "natural") cj["n"] = o.classes.n;
-    cj["thresholds"] = plan.thresholds;
-    cj["histogram_bins"] = hist.count.size();
-    const double cell_area = res.grid.dx * res.grid.dy;
-    const double unit_m = geo::crs_linear_unit_m(res.grid.crs_wkt);
-    nlohmann::ordered_json list = nlohmann::ordered_json::array();
-    for (std::size_t c = 0; c < n; ++c) {
-      nlohmann::ordered_json e;
-      e["value"] = c + 1;
-      e["name"] = plan.names[c];
-      e["label"] = plan.labels[c];
-      e["from"] = c == 0 ? nlohmann::ordered_json() : nlohmann::ordered_json(plan.thresholds[c - 1]);
-      e["to"] = c + 1 == n ? nlohmann::ordered_json() : nlohmann::ordered_json(plan.thresholds[c]);
-      e["colour"] = geo::to_hex(colors[c]);
-      e["cells"] = counts[c + 1];
-      e["percent_of_valid"] =
-          hist.valid > 0 ? 100.0 * static_cast<double>(counts[c + 1]) / static_cast<double>(hist.valid) : 0.0;
-      if (unit_m > 0.0) {
-        e["area_km2"] = static_cast<double>(counts[c + 1]) * cell_area * unit_m * unit_m / 1e6;
-      }
-      list.push_back(e);
-    }
-    cj["classes"] = list;
-    res.report["classes"] = cj;
-    stage("classes", t0);
+    f.classes = write_classes(res, f);
   }
-
-  // The map: a COG copy of the streamed GeoTIFF (overviews built from the written file).
-  if (o.format == "cog") {
-    const auto t0 = Clock::now();
-    gp::log::info("writing the Cloud-Optimized GeoTIFF (overviews, layout)");
-    geo::CogOptions co;
-    co.compress = o.compress;
-    co.predictor = predictor_for(o.compress);
-    co.overview_resampling = "AVERAGE";
-    co.threads = threads_;
-    const fs::path cog = files_.temporary(paths_.map, "cog");
-    geo::write_cog(map_temp_, cog, co, map_what);
-    files_.discard(map_temp_);
-    map_done = cog;
-    stage("cog", t0);
-  }
-
-  // QGIS styles.
-  std::string map_style;
-  std::string classes_style;
+  if (o.format == "cog") f.map = write_map_cog(res);
   if (o.style) {
     const auto t0 = Clock::now();
-    map_style = score_qml(o.colormap, smin, smax);
-    if (!classes_done.empty()) classes_style = classes_qml(class_labels, colors);
-    stage("styles", t0);
+    f.map_style = score_qml(o.colormap, smin, smax);
+    if (!f.classes.empty()) f.classes_style = classes_qml(f.class_labels, f.colors);
+    stage_time(res, "styles", t0);
   }
-
-  // Quicklook.
-  fs::path quicklook_tmp;
   if (o.quicklook && have_valid) {
-    const auto t0 = Clock::now();
-    gp::log::info("drawing the quicklook");
-    geo::QuicklookOptions qo;
-    qo.title = m_.name;
-    qo.legend_label = "score";
-    qo.colormap = o.colormap;
-    qo.min = smin;
-    qo.max = smax;
-    quicklook_tmp = files_.temporary(paths_.quicklook, "png");
-    geo::write_quicklook(map_done, quicklook_tmp, qo);
-    stage("quicklook", t0);
+    f.quicklook = draw_quicklook(res, f.map, smin, smax);
   } else if (o.quicklook) {
     gp::log::warning("no valid cell: no quicklook drawn");
   }
 
   // What will stand where, in the order it is moved (the map last).
   std::vector<fs::path> written;
-  if (!classes_done.empty()) written.push_back(paths_.classes);
-  if (!classes_style.empty()) written.push_back(paths_.classes_style);
-  if (!map_style.empty()) written.push_back(paths_.map_style);
-  if (!quicklook_tmp.empty()) written.push_back(paths_.quicklook);
+  if (!f.classes.empty()) written.push_back(paths_.classes);
+  if (!f.classes_style.empty()) written.push_back(paths_.classes_style);
+  if (!f.map_style.empty()) written.push_back(paths_.map_style);
+  if (!f.quicklook.empty()) written.push_back(paths_.quicklook);
   if (o.report) written.push_back(paths_.report);
   written.push_back(paths_.map);
-
   res.files = files_.destinations();  // side files staged by training and the analyses
   res.files.insert(res.files.end(), written.begin(), written.end());
   res.seconds_outputs = seconds_since(t_all);
 
-  if (!classes_done.empty()) files_.publish(classes_done, paths_.classes, true);
-  if (!classes_style.empty()) files_.write_text(paths_.classes_style, classes_style, "qml");
-  if (!map_style.empty()) files_.write_text(paths_.map_style, map_style, "qml");
-  if (!quicklook_tmp.empty()) files_.publish(quicklook_tmp, paths_.quicklook);
-  if (o.report) {
-    const auto t0 = Clock::now();
-    std::vector<InputDigest> digests = digests_.valid() ? digests_.get() : std::vector<InputDigest>{};
-    auto staged = [&](const fs::path& dst) -> fs::path {
-      if (dst == paths_.map) return map_done;
-      if (dst == paths_.classes) return classes_done;
-      if (dst == paths_.quicklook) return quicklook_tmp;
-      return {};
-    };
-    nlohmann::ordered_json files = nlohmann::ordered_json::array();
-    for (const auto& dst : written) {
-      nlohmann::ordered_json f;
-      f["path"] = dst.string();
-      std::error_code ec;
-      if (dst == paths_.map_style) f["bytes"] = map_style.size();
-      else if (dst == paths_.classes_style) f["bytes"] = classes_style.size();
-      else if (dst != paths_.report) f["bytes"] = fs::file_size(staged(dst), ec);
-      files.push_back(f);
-    }
-    res.report["outputs"] = files;
-    res.report["run"] = {{"started_utc", started_utc_}, {"finished_utc", utc_now()}};
-    stage("report", t0);
-    res.seconds_outputs = seconds_since(t_all);
-    files_.write_text(paths_.report, build_report(m_, res, digests).dump(2) + "\n", "json");
-  }
-  files_.publish(map_done, paths_.map, true);
-
+  if (!f.classes.empty()) files_.publish(f.classes, paths_.classes, true);
+  if (!f.classes_style.empty()) files_.write_text(paths_.classes_style, f.classes_style, "qml");
+  if (!f.map_style.empty()) files_.write_text(paths_.map_style, f.map_style, "qml");
+  if (!f.quicklook.empty()) files_.publish(f.quicklook, paths_.quicklook);
+  if (o.report) write_report(res, f, written, t_all);
+  files_.publish(f.map, paths_.map, true);
   // Everything is complete: move into place, all or nothing, the map last.
   files_.commit();
   res.seconds_outputs = seconds_since(t_all);

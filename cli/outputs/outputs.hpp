@@ -21,12 +21,14 @@
 
 #include "model/model.hpp"
 #include "run/runner.hpp"
+#include "gp/geo/colormap.hpp"
 #include "gp/geo/raster_writer.hpp"
 #include "outputs/staged_files.hpp"
 
 #include <nlohmann/json.hpp>
 
 #include <atomic>
+#include <chrono>
 #include <filesystem>
 #include <future>
 #include <string>
@@ -87,6 +89,25 @@ class OutputSet {
   void finish(RunResult& res);
 
  private:
+  using Clock = std::chrono::steady_clock;
+  /// What finish() has made so far: staged files and what the styles need.
+  struct Finished {
+    std::filesystem::path map;        ///< the staged map (GeoTIFF, or its COG copy)
+    std::filesystem::path classes;    ///< the staged class raster (empty: none)
+    std::filesystem::path quicklook;  ///< the staged PNG (empty: none)
+    std::string map_style;
+    std::string classes_style;
+    std::vector<std::string> class_labels;
+    std::vector<geo::Rgb> colors;
+  };
+  static void stage_time(RunResult& res, const char* name, Clock::time_point t0);
+  std::filesystem::path write_classes(RunResult& res, Finished& f);
+  std::filesystem::path write_map_cog(RunResult& res);
+  std::filesystem::path draw_quicklook(RunResult& res, const std::filesystem::path& map,
+                                       double smin, double smax);
+  void write_report(RunResult& res, const Finished& f,
+                    const std::vector<std::filesystem::path>& written, Clock::time_point t_all);
+
   const model::Model& m_;
   OutputPaths paths_;
   int threads_;
