@@ -92,7 +92,7 @@ inline const SyntheticLayers& synthetic_layers(std::int64_t side, int n_layers =
   return cache;
 }
 
-/// Issue 3's network (bench/network_vs_sum.sh) on the six synthetic layers: l1 large, l2 small
+/// The 6-layer fuzzy network (bench/network_vs_sum.sh) on the six synthetic layers: l1 large, l2 small
 /// (midpoint: the middle of the layer's range, spread 5), l3 gaussian, l4 near (midpoint the
 /// middle, spread 1 / (range / 4)^2), l5 linear, l6 linear inverted; g1 = fuzzy-or(l1, l2),
 /// g2 = weighted-sum(l3..l6; 0.3, 0.3, 0.2, 0.2), final = fuzzy-gamma(g1, g2; 0.9).

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The GPU checks of issues 3, 8 and 9 in one device call, for a session whose task is lent a
+# The GPU checks in one device call, for a session whose task is lent a
 # GPU (the device machine has nvcc and CMake but no GDAL, GoogleTest or Google Benchmark, so the
 # binaries are built here, with CUDA for sm_80/sm_90 + PTX, and packed with their libraries).
 #
@@ -12,9 +12,9 @@
 #     programs, 1e-6 with exp/log), the out-of-memory test (chunks halve under a memory hog,
 #     then the CPU takes over), distance transform, Monte Carlo, rank and class counters;
 #   - gp_kernel_bench: the scoring kernel's GB/s beside a device-to-device copy of the same
-#     bytes (issue 8 target: >= 0.8 of the copy), for the weighted sum and for issue 3's
-#     network (GP_BENCH_PROGRAM=network), whose cells/s issue 3 asks for;
-#   - end to end (issue 8): 6 layers of 8192 x 8192 generated there (gp_gen_layers), with
+#     bytes (target: >= 0.8 of the copy), for the weighted sum and for the fuzzy
+#     network (GP_BENCH_PROGRAM=network);
+#   - end to end: 6 layers of 8192 x 8192 generated there (gp_gen_layers), with
 #     uncompressed and with ZSTD inputs: the I/O floor (gp_io_floor), `geoprospect run` on the
 #     CPU and on CUDA, best of 2, and whether the CPU and CUDA maps are the same bytes
 #     (GP_E2E_SIZE=N for another side).
@@ -56,7 +56,7 @@ case ${1:-} in
       echo "== gp_kernel_bench: weighted sum"
       GP_BENCH_SIDES=8192 GP_BENCH_CUDA_SIDES=8192 "$B/run" gp_kernel_bench \
         --benchmark_filter='cuda|score_cpu' --benchmark_min_time=0.5
-      echo "== gp_kernel_bench: issue 3 network"
+      echo "== gp_kernel_bench: network"
       GP_BENCH_PROGRAM=network GP_BENCH_SIDES=8192 GP_BENCH_CUDA_SIDES=8192 "$B/run" gp_kernel_bench \
         --benchmark_filter='cuda|score_cpu' --benchmark_min_time=0.5
       echo "== end to end: 6 x ${GP_E2E_SIZE:-8192}², floor vs geoprospect --device cpu / cuda (best of 2)"

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Issue 8: `geoprospect run` (core weighted-sum model) against its I/O floor, on generated
+# `geoprospect run` (core weighted-sum model) against its I/O floor, on generated
 # 6-layer stacks of several sizes, with DEFLATE inputs (gen_layers.py) and ZSTD inputs (the same
 # layers re-encoded with gdal_translate: ZSTD level 1, PREDICTOR=3, 256 x 256 tiles).
 #

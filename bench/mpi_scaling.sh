@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Issue 8: the core weighted-sum model with 1, 2 and 3 MPI ranks on this machine
+# The core weighted-sum model with 1, 2 and 3 MPI ranks on this machine
 # (`mpirun --oversubscribe -np N geoprospect run ...`), with --threads 1 per rank and with the
 # default threads (all cores per rank), round-robin, best of N; then every output is compared
 # byte for byte (cmp) with the single-process run (geoprospect run without mpirun): they must be

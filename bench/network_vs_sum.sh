@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Issue 3: the cost of a fuzzy inference network against the plain weighted sum, end to end, on
+# The cost of a fuzzy inference network against the plain weighted sum, end to end, on
 # the same generated layers (core map only: a tiled GTiff, as bench/e2e_vs_gdal_calc.sh).
 #
 #   sum      : gen_layers.py's model.toml: 6 x linear, one weighted sum

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Monte Carlo uncertainty benchmark (issue 6): `geoprospect run` of the generated 6-layer
+# Monte Carlo uncertainty benchmark: `geoprospect run` of the generated 6-layer
 # weighted-sum model once deterministically and once with [uncertainty] draws = N, on the same
 # data, device and threads. Prints the deterministic run's scoring seconds, the two Monte Carlo
 # passes' seconds (from the run report), draws x cells per second and the ratio of the Monte

@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""Validation benchmark (issue 6): `geoprospect validate` time against map size, and its AUCs
+"""Validation benchmark: `geoprospect validate` time against map size, and its AUCs
 against an independent numpy computation (sort + searchsorted over every valid cell).
 
 Usage: /usr/bin/python3 bench/validation_bench.py GEOPROSPECT [--sizes 2048,4096,8192]

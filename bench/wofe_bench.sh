@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Weights-of-evidence benchmark (issue 5): training and mapping on LAYERS generated evidence
+# Weights-of-evidence benchmark: training and mapping on LAYERS generated evidence
 # layers of SIZE x SIZE cells with DEPOSITS deposits, beside the time to just read the layers.
 #
 #   bench/wofe_bench.sh [BUILD_DIR] [SIZE] [LAYERS] [DEPOSITS] [DEVICE]

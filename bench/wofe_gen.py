@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""Deterministic synthetic weights-of-evidence benchmark data (issue 5).
+"""Deterministic synthetic weights-of-evidence benchmark data.
 
 Writes OUTDIR/ev_01.tif .. ev_NN.tif (Byte class rasters, EPSG:5070, 30 m cells, tiled 256 x 256,
 DEFLATE, nodata 0 with a few holes), OUTDIR/deposits.csv (N deposits, x/y in EPSG:5070, drawn

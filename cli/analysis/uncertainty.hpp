@@ -1,5 +1,5 @@
 #pragma once
-// Monte Carlo uncertainty of a knowledge-driven map (issue 6), and the runner's hook that runs
+// Monte Carlo uncertainty of a knowledge-driven map, and the runner's hook that runs
 // validation and uncertainty after the map is made.
 //
 // Draws. Each draw perturbs the model's numbers, generated on the host from a counter-based

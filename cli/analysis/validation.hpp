@@ -1,5 +1,5 @@
 #pragma once
-// Validation of a prospectivity map against known deposits (issue 6): success-rate and
+// Validation of a prospectivity map against known deposits: success-rate and
 // prediction-rate curves, their AUC, the ROC AUC and capture efficiency, computed exactly.
 //
 // Exactness. The map's valid cells are streamed once, window by window, and each finite score

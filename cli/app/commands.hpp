@@ -27,7 +27,7 @@ struct GlobalOptions {
 std::function<void()> setup_run(CLI::App& app, GlobalOptions& global);
 /// `geoprospect territories`: the built-in territories with code, name and CRS.
 std::function<void()> setup_territories(CLI::App& app, GlobalOptions& global);
-/// `geoprospect validate MAP --deposits D`: curves, AUC, capture efficiency (issue 6).
+/// `geoprospect validate MAP --deposits D`: curves, AUC, capture efficiency.
 std::function<void()> setup_validate(CLI::App& app, GlobalOptions& global);
 
 }  // namespace gp::cli

@@ -1,5 +1,5 @@
 #pragma once
-// Finishing a run's outputs (issue 7): everything beside the map shares its base name, so `-o`
+// Finishing a run's outputs: everything beside the map shares its base name, so `-o`
 // moves them all. For a map `<base>.tif`:
 //
 //   <base>.tif             the score (+ [output] bands): Cloud-Optimized GeoTIFF by default

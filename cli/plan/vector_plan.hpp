@@ -1,5 +1,5 @@
 #pragma once
-// Issue 4 in the runner: vector [[layer]]s, [grid] territory and [grid] boundary.
+// Vector [[layer]]s, [grid] territory and [grid] boundary, planned before the run.
 //
 // The grid: `crs` defaults to the territory's CRS (then the first raster layer's, then the
 // boundary file's or the first vector layer's); `extent` defaults to the territory's or the

@@ -65,7 +65,7 @@ struct RunResult {
   /// count them separately; they are included in nodata_cells).
   std::uint64_t invalid_cells{0};
   /// Per layer: cells whose raw value was NaN or +-infinity although not the layer's nodata
-  /// value (treated as nodata; issue 9). See geo::RasterSource::invalid_cells for warped layers.
+  /// value (treated as nodata). See geo::RasterSource::invalid_cells for warped layers.
   std::vector<std::uint64_t> layer_invalid;
   double seconds_outputs{0.0};                                 ///< COG, classes, styles, ...
   std::vector<std::pair<std::string, double>> output_seconds;  ///< per finishing stage

@@ -1,4 +1,4 @@
-// Logistic regression by IRLS on known deposits (issue 5). See gp/cli/logistic.hpp.
+// Logistic regression by IRLS on known deposits. See train/logistic.hpp.
 
 #include "train/logistic.hpp"
 

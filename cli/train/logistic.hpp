@@ -1,5 +1,5 @@
 #pragma once
-// Logistic regression on known deposits (issue 5): `[combine] method = "logistic"`.
+// Logistic regression on known deposits: `[combine] method = "logistic"`.
 // Each grid cell is a binomial observation with `cell_units` trials (its area in unit cells, as
 // in weights of evidence) and 1 success where a deposit lies (once per cell), 0 elsewhere:
 //   log L = sum_i y_i ln p_i + (a_i - y_i) ln(1 - p_i),  p_i = 1 / (1 + exp(-x_i . beta)).

@@ -1,5 +1,5 @@
 #pragma once
-// The runner's hook for data-driven methods (issue 5: [combine] method = "wofe" | "logistic"):
+// The runner's hook for data-driven methods ([combine] method = "wofe" | "logistic"):
 // a training pass over the grid's windows turns the deposits and the layers into a per-cell
 // program; the runner then maps it with its usual window loop and writer, shows each scored
 // window to the method (for the conditional-independence sums), and lets it add its report

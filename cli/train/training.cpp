@@ -1,4 +1,4 @@
-// Shared pieces of the data-driven methods (issue 5) and the runner's entry point.
+// Shared pieces of the data-driven methods and the runner's entry point.
 
 #include "training_common.hpp"
 

@@ -1,8 +1,8 @@
 #pragma once
-// Pieces shared by the data-driven methods (issue 5): deposits on the grid, the window loop of
+// Pieces shared by the data-driven methods: deposits on the grid, the window loop of
 // the training pass, side files written safely. Private to cli/train.
 //
-// Under mpirun (issue 8) every rank trains: each reads only the windows it owns (bands of rows,
+// Under mpirun every rank trains: each reads only the windows it owns (bands of rows,
 // as in the runner's passes), integer counts are summed across ranks, floating-point sums are
 // folded from per-window partials in window order (cluster::fold_in_window_order), so every
 // rank ends with the same trained program, bit for bit the one a single process trains.

@@ -1,4 +1,4 @@
-// Weights of evidence (issue 5): counts, weights, generalisation, tables, the map program and
+// Weights of evidence: counts, weights, generalisation, tables, the map program and
 // the conditional-independence checks. See gp/cli/wofe.hpp.
 
 #include "train/wofe.hpp"
@@ -621,7 +621,7 @@ std::unique_ptr<Trained> train(const TrainingContext& ctx) {
   std::vector<std::vector<float>> cls_buf;  // class indices of the break layers of one batch
   // Integer-class layers: bins from int_lo[e] on, counted on the backend's device.
   const bool on_cuda = ctx.backend.name().rfind("cuda", 0) == 0;
-  // On the device, out of memory means smaller chunks, then the CPU for the rest (issue 9).
+  // On the device, out of memory means smaller chunks, then the CPU for the rest.
   std::unique_ptr<kernels::ClassCounter> counter =
       on_cuda ? kernels::make_fallback_class_counter(
                     kernels::make_cuda_class_counter(0),

@@ -1,6 +1,6 @@
 #pragma once
-// Weights of evidence (Bonham-Carter 1994; ArcSDM's Calculate Weights / Calculate Response),
-// issue 5. Training counts, per evidence layer, the cells and the deposit cells of every class in
+// Weights of evidence (Bonham-Carter 1994; ArcSDM's Calculate Weights / Calculate Response).
+// Training counts, per evidence layer, the cells and the deposit cells of every class in
 // one streaming pass (class counts are device histograms); weights, contrasts and the
 // generalisation are worked out on the host from those counts; the map (posterior, its standard
 // deviation, confidence) is the normal fused kernel: each layer's class value is reclassed to its

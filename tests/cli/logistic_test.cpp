@@ -1,4 +1,4 @@
-// Logistic regression (issue 5): a closed-form case, a reference fit written separately here
+// Logistic regression: a closed-form case, a reference fit written separately here
 // (Newton-Raphson with Gauss-Jordan elimination, not the code's Cholesky IRLS), the errors, and
 // a small grid mapped end to end against the reference fit of the same cells.
 #include "train/logistic.hpp"

@@ -1,4 +1,4 @@
-// cli/outputs: what one run writes beside the map (issue 7), end to end through the CLI and the
+// cli/outputs: what one run writes beside the map, end to end through the CLI and the
 // runner, with counts worked out by hand:
 //
 // One layer on a 1300 x 1001 grid of 100 m cells in EPSG:3577; cell (r, c) of rows 0..999 holds

@@ -1,4 +1,4 @@
-// [validation] and [uncertainty] in a model run end to end (issue 6): the report sections, the
+// [validation] and [uncertainty] in a model run end to end: the report sections, the
 // <base>_uncertainty.tif bands, zero perturbation reproducing the map exactly, the validation
 // in the run agreeing with `geoprospect validate` on the written map, and model-file errors.
 

@@ -1,4 +1,4 @@
-// Validation (issue 6): success-rate / ROC AUC, curves and capture efficiency against values
+// Validation: success-rate / ROC AUC, curves and capture efficiency against values
 // worked out by hand (ties, nodata, shared cells), against brute-force pairwise rank statistics
 // on random maps, the exact rank counter against a direct count, fold assignment, and the
 // `geoprospect validate` command end to end.

@@ -1,4 +1,4 @@
-// The Cloncurry weights-of-evidence demos through the CLI (issue 5). The test recounts every
+// The Cloncurry weights-of-evidence demos through the CLI. The test recounts every
 // class and deposit cell itself (GDAL reads of the rasters, OGR reads of the deposits, its own
 // cell placement and de-duplication), applies the weight formulas, and checks the weights
 // tables and every cell of the posterior, its standard deviation and the confidence.

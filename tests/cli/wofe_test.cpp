@@ -1,4 +1,4 @@
-// Weights of evidence (issue 5): weights, contrasts, generalisation and the posterior at numbers
+// Weights of evidence: weights, contrasts, generalisation and the posterior at numbers
 // worked by hand; a small grid run end to end through the runner; bad input; CPU vs CUDA.
 //
 // Every expected number below comes from the ArcSDM / Bonham-Carter formulas applied by hand to

@@ -1,4 +1,4 @@
-// Fuzz target (issue 9): the model-file parser. Any input either parses or raises
+// Fuzz target: the model-file parser. Any input either parses or raises
 // gp::config_error; anything else (another exception, a crash, a sanitizer report) is a bug.
 // Built as a libFuzzer target with clang (GP_FUZZ=ON), and otherwise linked with
 // replay_main.cpp, a deterministic mutation driver that ctest runs in every build.

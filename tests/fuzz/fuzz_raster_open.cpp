@@ -1,4 +1,4 @@
-// Fuzz target (issue 9): opening a raster through the geo layer and reading it onto a grid.
+// Fuzz target: opening a raster through the geo layer and reading it onto a grid.
 // The input bytes are a file (GeoTIFF seeds); any input either reads or raises
 // gp::input_error / gp::config_error; anything else is a bug. The file lives in GDAL's /vsimem/
 // (no disk I/O); the grid is the file's own (at most 64 x 64 cells of it), read directly, and a

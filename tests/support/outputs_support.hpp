@@ -1,5 +1,5 @@
 #pragma once
-// Checks of finished outputs shared by the output tests (issue 7): GDAL's own Cloud-Optimized
+// Checks of finished outputs shared by the output tests: GDAL's own Cloud-Optimized
 // GeoTIFF validator, run as a separate process, and small file helpers.
 
 #include <gdal_priv.h>
