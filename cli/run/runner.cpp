@@ -189,7 +189,8 @@ RunResult run_model_protecting(const model::Model& m, const RunOptions& opt,
   // rank trains on its own windows and ends with the same program.
   std::unique_ptr<Trained> trained;
   if (is_trained_method(m)) {
-    trained = train_model({m, grid, sources, backend, res.output, outputs.files(), windows});
+    trained = train_model(
+        {m, grid, sources, backend, res.output, outputs.files(), windows, uses_cuda(opt.device)});
   }
   std::vector<double> aux;
   const kernels::Program program =

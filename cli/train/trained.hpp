@@ -35,6 +35,7 @@ struct TrainingContext {
   /// The runner's windows (plan/windows.hpp), so memory stays bounded by the window whatever
   /// the width and the training pass reads what the scoring pass reads.
   const WindowPlan& windows;
+  bool cuda{false};  ///< the run's engines are on CUDA (plan/device.hpp uses_cuda)
 };
 
 /// A trained model, ready for the runner's mapping pass.

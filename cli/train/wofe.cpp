@@ -518,6 +518,304 @@ class WofeTrained final : public Trained {
 
 }  // namespace
 
+
+namespace {
+
+/// The training pass: per evidence layer, cells per class (device histograms of integer
+/// classes, or of class indices for layers with breaks) and deposit cells per class; the study
+/// area (cells where any evidence layer holds data). Sums over MPI ranks are exact integers.
+class ClassCounting {
+ public:
+  ClassCounting(const TrainingContext& ctx, const std::vector<std::size_t>& ev,
+                training::DepositCells& dep)
+      : ctx_(ctx), m_(ctx.model), ev_(ev), n_ev_(ev.size()), dep_(dep) {
+    breaks.resize(n_ev_);
+    for (std::size_t e = 0; e < n_ev_; ++e) breaks[e] = m_.layers[ev_[e]].wofe.breaks;
+    cells.resize(n_ev_);
+    deps.resize(n_ev_);
+    dep_on_nodata.assign(n_ev_, 0);
+    dep_in_union.assign(dep.size(), false);
+    int_bins_.resize(n_ev_);
+    int_lo_.assign(n_ev_, 0);
+    plan_batches();
+    // On the device, out of memory means smaller chunks, then the CPU for the rest.
+    counter_ = ctx.cuda ? kernels::make_fallback_class_counter(
+                              kernels::make_cuda_class_counter(0),
+                              [] { return kernels::make_cpu_class_counter(0); },
+                              [](const std::string& w) { gp::log::warning(w); })
+                        : kernels::make_cpu_class_counter(0);
+  }
+
+  void run() {
+    training::for_each_window(ctx_, [&](std::int64_t, const geo::Window& win,
+                                        std::vector<std::vector<float>>& buf) {
+      count_integer_classes(buf, win.cells());
+      count_break_classes(buf, win.cells());
+      count_study_area_and_deposits(buf, win);
+    });
+    for (std::size_t e = 0; e < n_ev_; ++e) {
+      for (std::size_t k = 0; k < int_bins_[e].size(); ++k) {
+        if (int_bins_[e][k] != 0) cells[e][int_lo_[e] + static_cast<long long>(k)] += int_bins_[e][k];
+      }
+    }
+    // Under mpirun each rank counted its own windows: every count is an integer, so the sums
+    // over the ranks are the one-process counts exactly.
+    for (std::size_t e = 0; e < n_ev_; ++e) {
+      training::sum_over_ranks(cells[e]);
+      training::sum_over_ranks(deps[e]);
+      // One process sees the whole range of an integer-class layer; a rank only its share.
+      if (breaks[e].empty() && !cells[e].empty()) {
+        check_span(e, cells[e].rbegin()->first - cells[e].begin()->first + 1);
+      }
+    }
+    cluster::allreduce_sum(dep_on_nodata.data(), dep_on_nodata.size());
+    cluster::allreduce_sum(&union_cells, 1);
+    training::or_over_ranks(dep_in_union);
+  }
+
+  std::vector<std::vector<double>> breaks;
+  std::vector<std::map<long long, std::uint64_t>> cells;
+  std::vector<std::map<long long, std::uint64_t>> deps;
+  std::vector<std::uint64_t> dep_on_nodata;
+  std::vector<bool> dep_in_union;
+  std::uint64_t union_cells{0};
+
+ private:
+  static constexpr long long max_bins = 1LL << 22;
+
+  /// Layers with breaks: one program reclasses their values to class indices (in batches that
+  /// fit the program's bands and rules), then unit-width histograms count the classes.
+  void plan_batches() {
+    const std::size_t n_ev = n_ev_;
+    const model::Model& m = m_;
+    const std::vector<std::size_t>& ev = ev_;
+      std::vector<std::size_t> cur;
+    int rules = 0;
+    for (std::size_t e = 0; e < n_ev; ++e) {
+      if (breaks[e].empty()) continue;
+      const int need = static_cast<int>(breaks[e].size()) + 1;
+      if (need > kernels::max_rules) {
+        throw config_error(layer_what(m.layers[ev[e]].name) + " wofe breaks: at most " +
+                           std::to_string(kernels::max_rules - 1) + " breaks");
+      }
+      if (!cur.empty() && (static_cast<int>(cur.size()) == kernels::max_bands ||
+                           rules + need > kernels::max_rules)) {
+        batches_.push_back(cur);
+        cur.clear();
+        rules = 0;
+      }
+      cur.push_back(e);
+      rules += need;
+    }
+    if (!cur.empty()) batches_.push_back(cur);
+
+  for (const auto& b : batches_) {
+    kernels::Program p;
+    p.n_layers = static_cast<std::int32_t>(b.size());
+    p.n_inputs = static_cast<std::int32_t>(b.size());
+    p.n_groups = 0;
+    p.n_bands = static_cast<std::int32_t>(b.size());
+    p.out_nodata = std::numeric_limits<float>::quiet_NaN();
+    int r = 0;
+    for (std::size_t j = 0; j < b.size(); ++j) {
+      const auto& br = breaks[b[j]];
+      kernels::TransformParams& t = p.layers[j].transform;
+      t.kind = kernels::TransformKind::reclass;
+      t.first = r;
+      for (std::size_t c = 0; c <= br.size(); ++c) {
+        kernels::ReclassRule& rule = p.rules[r++];
+        rule.lo = c == 0 ? -DBL_MAX : br[c - 1];
+        rule.hi = c == br.size() ? DBL_MAX : br[c];
+        rule.score = static_cast<double>(c);
+      }
+      t.count = r - t.first;
+      t.has_default = 1;  // DBL_MAX itself
+      t.fallback = static_cast<double>(br.size());
+      p.bands[j] = static_cast<std::int32_t>(j);
+    }
+    batch_programs_.push_back(p);
+  }
+
+  }
+
+  void check_span(std::size_t e, long long nbins) const {
+    if (nbins > max_bins) {
+      throw input_error(layer_what(m_.layers[ev_[e]].name) + ": its values span " +
+                        std::to_string(nbins) + " integer classes (at most " +
+                        std::to_string(max_bins) + "; give wofe breaks for a continuous layer)");
+    }
+  }
+
+  void add_hist(std::size_t e, const float* data, std::size_t ncell, long long lo, long long nbins) {
+    hist_.assign(static_cast<std::size_t>(nbins), 0);
+    ctx_.backend.histogram(data, ncell, static_cast<double>(lo), static_cast<double>(lo + nbins),
+                           static_cast<int>(nbins), nullptr, 0, hist_.data());
+    for (long long b = 0; b < nbins; ++b) {
+      if (hist_[static_cast<std::size_t>(b)] != 0) cells[e][lo + b] += hist_[static_cast<std::size_t>(b)];
+    }
+  }
+
+  void count_integer_classes(std::vector<std::vector<float>>& buf, std::size_t ncell) {
+    const std::size_t n_ev = n_ev_;
+    const std::vector<std::size_t>& ev = ev_;
+    // Cells per integer class: one counting pass per layer; a window with classes outside the
+    // range seen so far (the first one, mostly) widens the range and is counted again.
+    for (std::size_t e = 0; e < n_ev; ++e) {
+      if (!breaks[e].empty()) continue;
+      const float* data = buf[ev[e]].data();
+      std::vector<std::uint64_t>& acc = int_bins_[e];
+      auto nb = static_cast<long long>(acc.size());
+      win_bins_.assign(acc.size(), 0);
+      kernels::ClassCountTally t = counter_->count(data, ncell, int_lo_[e], nb, win_bins_.data());
+      if (t.valid == 0) continue;
+      if (nb == 0 || t.below > 0 || t.above > 0) {
+        const auto lo = nb == 0 ? static_cast<long long>(std::floor(t.min))
+                                : std::min(int_lo_[e], static_cast<long long>(std::floor(t.min)));
+        const auto hi = nb == 0 ? static_cast<long long>(std::floor(t.max))
+                                : std::max(int_lo_[e] + nb - 1, static_cast<long long>(std::floor(t.max)));
+        const long long nbins = hi - lo + 1;
+        check_span(e, nbins);
+        std::vector<std::uint64_t> wider(static_cast<std::size_t>(nbins), 0);
+        for (long long k = 0; k < nb; ++k) {
+          wider[static_cast<std::size_t>(int_lo_[e] - lo + k)] = acc[static_cast<std::size_t>(k)];
+        }
+        acc.swap(wider);
+        int_lo_[e] = lo;
+        nb = nbins;
+        win_bins_.assign(acc.size(), 0);
+        t = counter_->count(data, ncell, int_lo_[e], nb, win_bins_.data());
+      }
+      for (std::size_t k = 0; k < acc.size(); ++k) acc[k] += win_bins_[k];
+    }
+  }
+
+  void count_break_classes(std::vector<std::vector<float>>& buf, std::size_t ncell) {
+    const std::vector<std::size_t>& ev = ev_;
+    const std::size_t win_cap = ctx_.windows.max_cells();
+    for (std::size_t bi = 0; bi < batches_.size(); ++bi) {
+      const auto& b = batches_[bi];
+      ctx_.backend.set_program(batch_programs_[bi], {});
+      cls_buf_.resize(b.size());
+      std::vector<const float*> in(b.size());
+      std::vector<float*> outp(b.size());
+      for (std::size_t j = 0; j < b.size(); ++j) {
+        cls_buf_[j].resize(win_cap);
+        in[j] = buf[ev[b[j]]].data();
+        outp[j] = cls_buf_[j].data();
+      }
+      ctx_.backend.score(in.data(), ncell, outp.data());
+      for (std::size_t j = 0; j < b.size(); ++j) {
+        add_hist(b[j], cls_buf_[j].data(), ncell, 0,
+                 static_cast<long long>(breaks[b[j]].size()) + 1);
+      }
+    }
+  }
+
+  void count_study_area_and_deposits(std::vector<std::vector<float>>& buf, const geo::Window& win) {
+    const std::size_t n_ev = n_ev_;
+    const std::vector<std::size_t>& ev = ev_;
+    const std::size_t ncell = win.cells();
+    // The study area: cells where any evidence layer holds data.
+    std::uint64_t u = 0;
+    const auto cnt = static_cast<std::ptrdiff_t>(ncell);
+#pragma omp parallel for reduction(+ : u) schedule(static)
+    for (std::ptrdiff_t i = 0; i < cnt; ++i) {
+      for (std::size_t e = 0; e < n_ev; ++e) {
+        const float v = buf[ev[e]][static_cast<std::size_t>(i)];
+        if (std::isfinite(v)) {
+          ++u;
+          break;
+        }
+      }
+    }
+    union_cells += u;
+    // Deposit cells in this window.
+    training::for_each_deposit_in(dep_, win, [&](std::size_t d, std::size_t idx) {
+      for (std::size_t e = 0; e < n_ev; ++e) {
+        const float v = buf[ev[e]][idx];
+        if (!std::isfinite(v)) {
+          ++dep_on_nodata[e];
+          continue;
+        }
+        dep_in_union[d] = true;
+        deps[e][static_cast<long long>(class_of(static_cast<double>(v), breaks[e]))] += 1;
+      }
+    });
+  }
+
+  const TrainingContext& ctx_;
+  const model::Model& m_;
+  const std::vector<std::size_t>& ev_;
+  std::size_t n_ev_;
+  training::DepositCells& dep_;
+  std::vector<std::vector<std::size_t>> batches_;
+  std::vector<kernels::Program> batch_programs_;
+  std::unique_ptr<kernels::ClassCounter> counter_;
+  std::vector<std::vector<std::uint64_t>> int_bins_;  // integer classes: bins from int_lo_[e] on
+  std::vector<long long> int_lo_;
+  std::vector<std::uint64_t> win_bins_;
+  std::vector<std::uint64_t> hist_;
+  std::vector<std::vector<float>> cls_buf_;  // class indices of the break layers of one batch
+};
+
+/// Weights per evidence layer from the counts: the layer's weights, its report entry and its
+/// table text (in `tr`).
+std::vector<LayerWeights> fit_layers(const model::Model& m, const std::vector<std::size_t>& ev,
+                                     const ClassCounting& counts, WofeTrained& tr, J& jl) {
+  const std::size_t n_ev = ev.size();
+  const auto& cells = counts.cells;
+  const auto& deps = counts.deps;
+  const auto& dep_on_nodata = counts.dep_on_nodata;
+  WofeTrained* trp = &tr;
+  std::vector<LayerWeights> lws;
+  for (std::size_t e = 0; e < n_ev; ++e) {
+    const model::LayerSpec& L = m.layers[ev[e]];
+    std::vector<ClassCount> cc;
+    for (const auto& [v, c] : cells[e]) {
+      ClassCount k;
+      k.value = static_cast<double>(v);
+      k.cells = c;
+      auto it = deps[e].find(v);
+      k.deposits = it == deps[e].end() ? 0 : it->second;
+      cc.push_back(k);
+    }
+    LayerWeights lw = layer_weights(L.name, L.wofe, cc, trp->cell_units, trp->cell_km2);
+    for (const auto& note : lw.notes) training::warning(layer_what(L.name) + ": " + note);
+    std::string msg = layer_what(L.name) + ": " + std::to_string(lw.classes.size()) +
+                      " classes, " + std::to_string(lw.deposits) + " deposits";
+    if (lw.threshold) msg += ", threshold " + num(*lw.threshold) + " (" + lw.threshold_rule + ")";
+    gp::log::info("weights of evidence: " + msg);
+    J j;
+    j["layer"] = L.name;
+    j["type"] = L.wofe.type;
+    if (!L.wofe.breaks.empty()) j["breaks"] = L.wofe.breaks;
+    j["classes"] = lw.classes.size();
+    j["area_unit_cells"] = lw.area_units;
+    j["deposits"] = lw.deposits;
+    j["deposits_on_nodata"] = dep_on_nodata[e];
+    if (lw.threshold) {
+      j["threshold"] = *lw.threshold;
+      j["threshold_rule"] = lw.threshold_rule;
+    }
+    J gen = J::array();
+    std::map<int, std::pair<double, double>> gw;
+    for (std::size_t i = 0; i < lw.classes.size(); ++i) {
+      gw[lw.class_gen[i]] = {lw.class_weight[i], lw.class_std[i]};
+    }
+    for (const auto& [g, w] : gw) gen.push_back({{"gen_class", g}, {"weight", w.first}, {"w_std", w.second}});
+    j["generalised"] = gen;
+    j["table"] = trp->tables[e]->path().string();
+    if (!lw.notes.empty()) j["flags"] = lw.notes;
+    jl.push_back(j);
+    trp->table_text.push_back(table_csv(lw));
+    lws.push_back(std::move(lw));
+  }
+
+  return lws;
+}
+
+}  // namespace
+
 std::unique_ptr<Trained> train(const TrainingContext& ctx) {
   const auto t_start = std::chrono::steady_clock::now();
   const model::Model& m = ctx.model;
@@ -555,196 +853,11 @@ std::unique_ptr<Trained> train(const TrainingContext& ctx) {
   gp::log::info("weights of evidence: " + std::to_string(dep.size()) +
                 " deposit cells on the grid; counting classes");
 
-  // Training pass: per layer, cells per class (device histograms) and deposit cells per class.
-  const std::size_t n_ev = ev.size();
-  std::vector<std::vector<double>> breaks(n_ev);
-  for (std::size_t e = 0; e < n_ev; ++e) breaks[e] = m.layers[ev[e]].wofe.breaks;
-  std::vector<std::map<long long, std::uint64_t>> cells(n_ev);
-  std::vector<std::map<long long, std::uint64_t>> deps(n_ev);
-  std::vector<std::uint64_t> dep_on_nodata(n_ev, 0);
-  std::vector<bool> dep_in_union(dep.size(), false);
-  std::uint64_t union_cells = 0;
-
-  // Layers with breaks: one program reclasses their values to class indices (in batches that
-  // fit the program's bands and rules), then unit-width histograms count the classes.
-  std::vector<std::vector<std::size_t>> batches;
-  {
-    std::vector<std::size_t> cur;
-    int rules = 0;
-    for (std::size_t e = 0; e < n_ev; ++e) {
-      if (breaks[e].empty()) continue;
-      const int need = static_cast<int>(breaks[e].size()) + 1;
-      if (need > kernels::max_rules) {
-        throw config_error(layer_what(m.layers[ev[e]].name) + " wofe breaks: at most " +
-                           std::to_string(kernels::max_rules - 1) + " breaks");
-      }
-      if (!cur.empty() && (static_cast<int>(cur.size()) == kernels::max_bands ||
-                           rules + need > kernels::max_rules)) {
-        batches.push_back(cur);
-        cur.clear();
-        rules = 0;
-      }
-      cur.push_back(e);
-      rules += need;
-    }
-    if (!cur.empty()) batches.push_back(cur);
-  }
-  std::vector<kernels::Program> batch_programs;
-  for (const auto& b : batches) {
-    kernels::Program p;
-    p.n_layers = static_cast<std::int32_t>(b.size());
-    p.n_inputs = static_cast<std::int32_t>(b.size());
-    p.n_groups = 0;
-    p.n_bands = static_cast<std::int32_t>(b.size());
-    p.out_nodata = std::numeric_limits<float>::quiet_NaN();
-    int r = 0;
-    for (std::size_t j = 0; j < b.size(); ++j) {
-      const auto& br = breaks[b[j]];
-      kernels::TransformParams& t = p.layers[j].transform;
-      t.kind = kernels::TransformKind::reclass;
-      t.first = r;
-      for (std::size_t c = 0; c <= br.size(); ++c) {
-        kernels::ReclassRule& rule = p.rules[r++];
-        rule.lo = c == 0 ? -DBL_MAX : br[c - 1];
-        rule.hi = c == br.size() ? DBL_MAX : br[c];
-        rule.score = static_cast<double>(c);
-      }
-      t.count = r - t.first;
-      t.has_default = 1;  // DBL_MAX itself
-      t.fallback = static_cast<double>(br.size());
-      p.bands[j] = static_cast<std::int32_t>(j);
-    }
-    batch_programs.push_back(p);
-  }
-
-  const std::size_t win_cap = ctx.windows.max_cells();
-  std::vector<std::vector<float>> cls_buf;  // class indices of the break layers of one batch
-  // Integer-class layers: bins from int_lo[e] on, counted on the backend's device.
-  const bool on_cuda = ctx.backend.name().rfind("cuda", 0) == 0;
-  // On the device, out of memory means smaller chunks, then the CPU for the rest.
-  std::unique_ptr<kernels::ClassCounter> counter =
-      on_cuda ? kernels::make_fallback_class_counter(
-                    kernels::make_cuda_class_counter(0),
-                    [] { return kernels::make_cpu_class_counter(0); },
-                    [](const std::string& w) { gp::log::warning(w); })
-              : kernels::make_cpu_class_counter(0);
-  std::vector<std::vector<std::uint64_t>> int_bins(n_ev);
-  std::vector<long long> int_lo(n_ev, 0);
-  std::vector<std::uint64_t> win_bins;
-  constexpr long long max_bins = 1LL << 22;
-  auto check_span = [&](std::size_t e, long long nbins) {
-    if (nbins > max_bins) {
-      throw input_error(layer_what(m.layers[ev[e]].name) + ": its values span " +
-                        std::to_string(nbins) + " integer classes (at most " +
-                        std::to_string(max_bins) + "; give wofe breaks for a continuous layer)");
-    }
-  };
-  std::vector<std::uint64_t> hist;
-  auto add_hist = [&](std::size_t e, const float* data, std::size_t ncell, long long lo,
-                      long long nbins) {
-    hist.assign(static_cast<std::size_t>(nbins), 0);
-    ctx.backend.histogram(data, ncell, static_cast<double>(lo), static_cast<double>(lo + nbins),
-                          static_cast<int>(nbins), nullptr, 0, hist.data());
-    for (long long b = 0; b < nbins; ++b) {
-      if (hist[static_cast<std::size_t>(b)] != 0) cells[e][lo + b] += hist[static_cast<std::size_t>(b)];
-    }
-  };
-
-  training::for_each_window(ctx, [&](std::int64_t, const geo::Window& win,
-                                     std::vector<std::vector<float>>& buf) {
-    const std::size_t ncell = win.cells();
-    // Cells per integer class: one counting pass per layer; a window with classes outside the
-    // range seen so far (the first one, mostly) widens the range and is counted again.
-    for (std::size_t e = 0; e < n_ev; ++e) {
-      if (!breaks[e].empty()) continue;
-      const float* data = buf[ev[e]].data();
-      std::vector<std::uint64_t>& acc = int_bins[e];
-      auto nb = static_cast<long long>(acc.size());
-      win_bins.assign(acc.size(), 0);
-      kernels::ClassCountTally t = counter->count(data, ncell, int_lo[e], nb, win_bins.data());
-      if (t.valid == 0) continue;
-      if (nb == 0 || t.below > 0 || t.above > 0) {
-        const auto lo = nb == 0 ? static_cast<long long>(std::floor(t.min))
-                                : std::min(int_lo[e], static_cast<long long>(std::floor(t.min)));
-        const auto hi = nb == 0 ? static_cast<long long>(std::floor(t.max))
-                                : std::max(int_lo[e] + nb - 1, static_cast<long long>(std::floor(t.max)));
-        const long long nbins = hi - lo + 1;
-        check_span(e, nbins);
-        std::vector<std::uint64_t> wider(static_cast<std::size_t>(nbins), 0);
-        for (long long k = 0; k < nb; ++k) {
-          wider[static_cast<std::size_t>(int_lo[e] - lo + k)] = acc[static_cast<std::size_t>(k)];
-        }
-        acc.swap(wider);
-        int_lo[e] = lo;
-        nb = nbins;
-        win_bins.assign(acc.size(), 0);
-        t = counter->count(data, ncell, int_lo[e], nb, win_bins.data());
-      }
-      for (std::size_t k = 0; k < acc.size(); ++k) acc[k] += win_bins[k];
-    }
-    for (std::size_t bi = 0; bi < batches.size(); ++bi) {
-      const auto& b = batches[bi];
-      ctx.backend.set_program(batch_programs[bi], {});
-      cls_buf.resize(b.size());
-      std::vector<const float*> in(b.size());
-      std::vector<float*> outp(b.size());
-      for (std::size_t j = 0; j < b.size(); ++j) {
-        cls_buf[j].resize(win_cap);
-        in[j] = buf[ev[b[j]]].data();
-        outp[j] = cls_buf[j].data();
-      }
-      ctx.backend.score(in.data(), ncell, outp.data());
-      for (std::size_t j = 0; j < b.size(); ++j) {
-        add_hist(b[j], cls_buf[j].data(), ncell, 0,
-                 static_cast<long long>(breaks[b[j]].size()) + 1);
-      }
-    }
-    // The study area: cells where any evidence layer holds data.
-    std::uint64_t u = 0;
-    const auto cnt = static_cast<std::ptrdiff_t>(ncell);
-#pragma omp parallel for reduction(+ : u) schedule(static)
-    for (std::ptrdiff_t i = 0; i < cnt; ++i) {
-      for (std::size_t e = 0; e < n_ev; ++e) {
-        const float v = buf[ev[e]][static_cast<std::size_t>(i)];
-        if (std::isfinite(v)) {
-          ++u;
-          break;
-        }
-      }
-    }
-    union_cells += u;
-    // Deposit cells in this window.
-    training::for_each_deposit_in(dep, win, [&](std::size_t d, std::size_t idx) {
-      for (std::size_t e = 0; e < n_ev; ++e) {
-        const float v = buf[ev[e]][idx];
-        if (!std::isfinite(v)) {
-          ++dep_on_nodata[e];
-          continue;
-        }
-        dep_in_union[d] = true;
-        deps[e][static_cast<long long>(class_of(static_cast<double>(v), breaks[e]))] += 1;
-      }
-    });
-  });
-  for (std::size_t e = 0; e < n_ev; ++e) {
-    for (std::size_t k = 0; k < int_bins[e].size(); ++k) {
-      if (int_bins[e][k] != 0) cells[e][int_lo[e] + static_cast<long long>(k)] += int_bins[e][k];
-    }
-  }
-  // Under mpirun each rank counted its own windows: every count is an integer, so the sums
-  // over the ranks are the one-process counts exactly.
-  for (std::size_t e = 0; e < n_ev; ++e) {
-    training::sum_over_ranks(cells[e]);
-    training::sum_over_ranks(deps[e]);
-    // One process sees the whole range of an integer-class layer; a rank only its share.
-    if (breaks[e].empty() && !cells[e].empty()) {
-      check_span(e, cells[e].rbegin()->first - cells[e].begin()->first + 1);
-    }
-  }
-  cluster::allreduce_sum(dep_on_nodata.data(), dep_on_nodata.size());
-  cluster::allreduce_sum(&union_cells, 1);
-  training::or_over_ranks(dep_in_union);
-  training::drop_where(dep, dep_in_union,
+  // Training pass: per layer, cells per class and deposit cells per class; the study area.
+  ClassCounting counts(ctx, ev, dep);
+  counts.run();
+  const std::uint64_t union_cells = counts.union_cells;
+  training::drop_where(dep, counts.dep_in_union,
                        mask >= 0 ? "outside the territory / boundary mask, or on a cell where "
                                    "every evidence layer is nodata"
                                  : "on a cell where every evidence layer is nodata");
@@ -762,54 +875,12 @@ std::unique_ptr<Trained> train(const TrainingContext& ctx) {
   }
 
   // Weights per layer.
-  std::vector<LayerWeights> lws;
   J jl = J::array();
-  for (std::size_t e = 0; e < n_ev; ++e) {
-    const model::LayerSpec& L = m.layers[ev[e]];
-    std::vector<ClassCount> cc;
-    for (const auto& [v, c] : cells[e]) {
-      ClassCount k;
-      k.value = static_cast<double>(v);
-      k.cells = c;
-      auto it = deps[e].find(v);
-      k.deposits = it == deps[e].end() ? 0 : it->second;
-      cc.push_back(k);
-    }
-    LayerWeights lw = layer_weights(L.name, L.wofe, cc, tr->cell_units, tr->cell_km2);
-    for (const auto& note : lw.notes) training::warning(layer_what(L.name) + ": " + note);
-    std::string msg = layer_what(L.name) + ": " + std::to_string(lw.classes.size()) +
-                      " classes, " + std::to_string(lw.deposits) + " deposits";
-    if (lw.threshold) msg += ", threshold " + num(*lw.threshold) + " (" + lw.threshold_rule + ")";
-    gp::log::info("weights of evidence: " + msg);
-    J j;
-    j["layer"] = L.name;
-    j["type"] = L.wofe.type;
-    if (!L.wofe.breaks.empty()) j["breaks"] = L.wofe.breaks;
-    j["classes"] = lw.classes.size();
-    j["area_unit_cells"] = lw.area_units;
-    j["deposits"] = lw.deposits;
-    j["deposits_on_nodata"] = dep_on_nodata[e];
-    if (lw.threshold) {
-      j["threshold"] = *lw.threshold;
-      j["threshold_rule"] = lw.threshold_rule;
-    }
-    J gen = J::array();
-    std::map<int, std::pair<double, double>> gw;
-    for (std::size_t i = 0; i < lw.classes.size(); ++i) {
-      gw[lw.class_gen[i]] = {lw.class_weight[i], lw.class_std[i]};
-    }
-    for (const auto& [g, w] : gw) gen.push_back({{"gen_class", g}, {"weight", w.first}, {"w_std", w.second}});
-    j["generalised"] = gen;
-    j["table"] = tr->tables[e]->path().string();
-    if (!lw.notes.empty()) j["flags"] = lw.notes;
-    jl.push_back(j);
-    tr->table_text.push_back(table_csv(lw));
-    lws.push_back(std::move(lw));
-  }
+  std::vector<LayerWeights> lws = fit_layers(m, ev, counts, *tr, jl);
 
   std::vector<int> inputs;
   for (std::size_t l : ev) inputs.push_back(static_cast<int>(l));
-  tr->program = map_program(lws, breaks, inputs, static_cast<int>(m.layers.size()), mask,
+  tr->program = map_program(lws, counts.breaks, inputs, static_cast<int>(m.layers.size()), mask,
                             tr->n_t, tr->n_d, tr->nodata);
   const double prior = tr->n_d / tr->n_t;
   J& r = tr->report;
