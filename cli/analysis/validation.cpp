@@ -3,6 +3,7 @@
 
 #include "gp/error.hpp"
 #include "gp/geo/gdal_env.hpp"
+#include "gp/geo/raster_source.hpp"
 #include "gp/geo/vector_source.hpp"
 #include "gp/kernels/rank.hpp"
 #include "gp/log.hpp"
@@ -228,10 +229,7 @@ ValidationResult validate_map(const ValidateOptions& opt) {
   res.model_kind = opt.model_kind;
   res.split = opt.kfold > 0 ? "kfold" : (opt.holdout > 0.0 ? "holdout" : "none");
 
-  geo::reset_gdal_error();
-  GDALDatasetUniquePtr ds(GDALDataset::Open(opt.map.string().c_str(),
-                                            GDAL_OF_RASTER | GDAL_OF_READONLY));
-  if (!ds) throw input_error("cannot read the map " + opt.map.string() + ": " + geo::last_gdal_error());
+  GDALDatasetUniquePtr ds = geo::open_raster(opt.map.string(), "the map");
   if (opt.band < 1 || opt.band > ds->GetRasterCount()) {
     throw config_error("--band " + std::to_string(opt.band) + ": " + opt.map.string() + " has " +
                        std::to_string(ds->GetRasterCount()) + " band(s)");

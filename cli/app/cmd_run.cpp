@@ -1,17 +1,45 @@
 // `geoprospect run MODEL.toml [-o OUT.tif] [--device auto|cpu|cuda] [--quiet] ...`
 
-#include "run/cluster.hpp"
 #include "app/commands.hpp"
 #include "model/model.hpp"
+#include "run/cluster.hpp"
+#include "run/pipeline.hpp"
 #include "run/runner.hpp"
 #include "gp/geo/crs.hpp"
+#include "gp/format.hpp"
 #include "gp/geo/gdal_env.hpp"
 #include "gp/log.hpp"
 
+#include <algorithm>
+#include <cstdint>
 #include <cstdio>
+#include <limits>
 #include <memory>
+#include <thread>
 
 namespace gp::cli {
+
+CLI::Validator in_range(double lo, double hi) {
+  const std::string range = format_double(lo) + " to " + format_double(hi);
+  return CLI::Validator(
+      [lo, hi, range](std::string& in) {
+        double v = 0.0;
+        if (CLI::detail::lexical_cast(in, v) && v >= lo && v <= hi) return std::string();
+        return "expected a number from " + range + ", found " + in;
+      },
+      "in [" + range + "]");
+}
+
+int run_thread_count(int threads) {
+  // The OpenMP team and GDAL's decoding and warping pools (ALL_CPUS), the pipeline's reader
+  // and writer.
+  const int cores = static_cast<int>(std::max(1U, std::thread::hardware_concurrency()));
+  return (threads > 0 ? threads : cores) + cores + 2;
+}
+
+int max_threads() {
+  return 64 * static_cast<int>(std::max(1U, std::thread::hardware_concurrency()));
+}
 
 std::function<void()> setup_run(CLI::App& app, GlobalOptions& global) {
   struct Args {
@@ -36,27 +64,28 @@ std::function<void()> setup_run(CLI::App& app, GlobalOptions& global) {
   run->add_option("--devices", args->devices,
                   "CUDA devices that share the work, e.g. 0,2 (default: every visible one)")
       ->delimiter(',')
-      ->check(CLI::NonNegativeNumber);
+      ->check(in_range(0, 1023));
   run->add_flag("--overwrite", args->overwrite,
                 "Replace an existing output (only once the new one is complete)");
   run->add_option("--window-rows", args->window_rows,
                   "Rows per processing window (default: about --window-cells cells)")
-      ->check(CLI::PositiveNumber);
+      ->check(in_range(1, std::numeric_limits<std::int32_t>::max()));
   run->add_option("--pipeline-depth", args->pipeline_depth,
                   "Windows in flight: 2 overlaps reading, scoring and writing; 1 runs them in turn")
-      ->check(CLI::Range(1, 8));
+      ->check(in_range(1, 8));
   run->add_option("--window-cells", args->window_cells, "Cells per processing window")
-      ->check(CLI::PositiveNumber);
+      ->check(in_range(1, static_cast<double>(std::int64_t{1} << 40)));
   run->add_option("--threads", args->threads, "CPU threads for compute and codecs (0: all cores)")
-      ->check(CLI::NonNegativeNumber);
+      ->check(in_range(0, max_threads()));
   run->add_option("--cache-mib", args->cache_mib, "GDAL block cache in MiB")
-      ->check(CLI::PositiveNumber);
+      ->check(in_range(1, 1 << 20));
   run->add_option("--vector-memory-mib", args->vector_memory_mib,
                   "Largest whole-grid buffer a distance/density vector layer may hold (MiB)")
-      ->check(CLI::PositiveNumber);
+      ->check(in_range(1, 1 << 24));
 
   return [args, &global]() {
     geo::init_gdal(args->cache_mib, args->threads);
+    reserve_threads(run_thread_count(args->threads));
     const model::Model m = model::load_model(args->model);
     RunOptions opt;
     opt.output = args->output;

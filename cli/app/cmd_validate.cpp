@@ -1,13 +1,17 @@
 // `geoprospect validate MAP.tif --deposits DEPOSITS [--band N] [--out DIR] ...`: success-rate
-// and ROC curves, AUCs and capture efficiency of a finished map (gp/cli/validation.hpp).
+// and ROC curves, AUCs and capture efficiency of a finished map (analysis/validation.hpp).
 
-#include "app/commands.hpp"
 #include "analysis/validation.hpp"
+#include "app/commands.hpp"
+#include "run/pipeline.hpp"
 #include "gp/error.hpp"
 #include "gp/geo/gdal_env.hpp"
+#include "gp/geo/raster_source.hpp"
 #include "gp/log.hpp"
 
+#include <cstdint>
 #include <cstdio>
+#include <limits>
 #include <memory>
 
 namespace gp::cli {
@@ -34,7 +38,8 @@ std::function<void()> setup_validate(CLI::App& app, GlobalOptions& global) {
       "validate", "Success-rate / ROC curves, AUC and capture efficiency of a map against known deposits");
   c->add_option("map", a->map, "The prospectivity map (GeoTIFF or any GDAL raster)")->required();
   c->add_option("--deposits", a->deposits, "Known deposits: any OGR point source or a CSV")->required();
-  c->add_option("--band", a->band, "Band of the map holding the score")->check(CLI::PositiveNumber);
+  c->add_option("--band", a->band, "Band of the map holding the score")
+      ->check(in_range(1, std::numeric_limits<int>::max()));
   c->add_option("--out", a->out, "Folder for <map>_validation.json/.svg, _success_rate.csv, _roc.csv "
                                    "(default: the map's folder)");
   c->add_option("--layer", a->layer, "OGR layer of the deposits");
@@ -48,20 +53,24 @@ std::function<void()> setup_validate(CLI::App& app, GlobalOptions& global) {
   c->add_option("--filter-contains", a->filter_contains, "... contains this (case-insensitive)");
   c->add_option("--filter-equals", a->filter_equals, "... or equals this");
   c->add_option("--holdout", a->holdout, "Hold out this fraction of the deposits (prediction rate)")
-      ->check(CLI::Range(0.0, 1.0));
-  c->add_option("--kfold", a->kfold, "Prediction-rate curves for k folds")->check(CLI::Range(2, 100));
-  c->add_option("--seed", a->seed, "Seed of the random split");
+      ->check(in_range(0, 1));
+  c->add_option("--kfold", a->kfold, "Prediction-rate curves for k folds")->check(in_range(2, 100));
+  c->add_option("--seed", a->seed, "Seed of the random split")
+      ->check(in_range(0, static_cast<double>(std::numeric_limits<std::int64_t>::max())));
   c->add_option("--split-by", a->split_by, "Attribute whose values are kept together in a split");
   c->add_option("--capture", a->capture, "Top %% of the area for capture efficiency")
-      ->delimiter(',');
+      ->delimiter(',')
+      ->check(in_range(0, 100));
   c->add_option("--device", a->device, "auto (CUDA when present), cpu, cuda")
       ->check(CLI::IsMember({"auto", "cpu", "cuda"}));
-  c->add_option("--threads", a->threads, "CPU threads (0: all cores)")->check(CLI::NonNegativeNumber);
+  c->add_option("--threads", a->threads, "CPU threads (0: all cores)")
+      ->check(in_range(0, max_threads()));
   c->add_flag("--overwrite", a->overwrite, "Replace existing validation outputs");
 
   return [a, &global]() {
     (void)global;
     geo::init_gdal(96, a->threads);
+    reserve_threads(run_thread_count(a->threads));
     if (a->holdout > 0.0 && a->kfold > 0) throw config_error("--holdout and --kfold: give one, not both");
     if (!a->split_by.empty() && !(a->holdout > 0.0) && a->kfold == 0) {
       throw config_error("--split-by needs --holdout or --kfold");
@@ -99,6 +108,8 @@ std::function<void()> setup_validate(CLI::App& app, GlobalOptions& global) {
         a->out.empty() ? (map.has_parent_path() ? map.parent_path() : std::filesystem::path("."))
                        : std::filesystem::path(a->out);
     const std::string stem = map.stem().string();
+    geo::check_input_path(a->map, "the map");
+    geo::check_input_path(a->deposits, "the deposits");
     // Refuse existing outputs before the (possibly long) pass.
     std::error_code ec;
     if (!std::filesystem::is_directory(dir, ec)) throw io_error("--out: no such folder: " + dir.string());

@@ -17,7 +17,19 @@ enum ExitCode : int {
   exit_input = 4,     ///< an input file is missing, unreadable or unusable
   exit_output = 5,    ///< the output cannot be written
   exit_device = 6,    ///< the compute device failed or is missing
+  exit_memory = 7,    ///< out of memory (or of threads) on the host
 };
+
+/// A CLI11 check that a number lies in [lo, hi], whose message quotes the bounds readably
+/// (CLI::Range and CLI::PositiveNumber print DBL_MAX as 309 digits). Integer options get it
+/// too: their value is checked before CLI11 narrows it.
+CLI::Validator in_range(double lo, double hi);
+
+/// The most CPU threads --threads accepts: 64 per core. Far more crash the OpenMP runtime.
+int max_threads();
+
+/// Threads a run with --threads `threads` may have at once (reserved before it starts).
+int run_thread_count(int threads);
 
 /// Quiet flag shared by every subcommand.
 struct GlobalOptions {

@@ -4,13 +4,16 @@
 #include "run/cluster.hpp"
 #include "app/commands.hpp"
 #include "gp/error.hpp"
+#include "gp/geo/gdal_env.hpp"
 #include "gp/log.hpp"
 
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <exception>
+#include <new>
 #include <string>
+#include <system_error>
 #include <thread>
 
 #if defined(__linux__)
@@ -66,6 +69,18 @@ void keep_freed_blocks_for_reuse() {
 #endif
 }
 
+/// Out of memory, with what failed when known: one line, exit code 7.
+template <typename Fail>
+int fail_memory(Fail& fail, const std::string& what) {
+  const std::string hint =
+      "(the run needs more memory than the system allows: try a smaller --window-cells, fewer "
+      "--threads or a smaller --cache-mib)";
+  const std::string msg = what.empty() ? "out of memory " + hint
+                          : what.rfind("out of memory", 0) == 0 ? what
+                                                                 : "out of memory: " + what;
+  return fail(gp::cli::exit_memory, msg.c_str());
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -90,7 +105,8 @@ int main(int argc, char** argv) {
   } catch (const CLI::CallForVersion& e) {
     return app.exit(e);
   } catch (const CLI::ParseError& e) {
-    std::fprintf(stderr, "geoprospect: error: %s (see geoprospect --help)\n", e.what());
+    std::fprintf(stderr, "geoprospect: error: %s (see geoprospect --help)\n",
+                 gp::log::one_line(e.what()).c_str());
     return exit_usage;
   }
   if (global.quiet) gp::log::level() = gp::log::Level::error;
@@ -106,7 +122,8 @@ int main(int argc, char** argv) {
     if (mpi && gp::cli::cluster::size() > 1 && !gp::cli::cluster::is_root()) {
       std::this_thread::sleep_for(std::chrono::seconds(2));
     }
-    std::fprintf(stderr, "geoprospect: error: %s%s\n", gp::cli::cluster::prefix().c_str(), what);
+    std::fprintf(stderr, "geoprospect: error: %s%s\n", gp::cli::cluster::prefix().c_str(),
+                 gp::log::one_line(what).c_str());
     if (mpi && gp::cli::cluster::size() > 1) gp::cli::cluster::abort_all(code);
     gp::cli::cluster::finalize();
     return code;
@@ -127,11 +144,24 @@ int main(int argc, char** argv) {
   } catch (const gp::config_error& e) {
     return fail(exit_model, e.what());
   } catch (const gp::input_error& e) {
-    return fail(exit_input, e.what());
+    return gp::geo::gdal_ran_out_of_memory() ? fail_memory(fail, e.what())
+                                             : fail(exit_input, e.what());
   } catch (const gp::io_error& e) {
-    return fail(exit_output, e.what());
+    return gp::geo::gdal_ran_out_of_memory() ? fail_memory(fail, e.what())
+                                             : fail(exit_output, e.what());
   } catch (const gp::cuda_error& e) {
     return fail(exit_device, e.what());
+  } catch (const gp::host_out_of_memory& e) {
+    return fail(exit_memory, e.what());
+  } catch (const std::bad_alloc&) {
+    return fail_memory(fail, "");
+  } catch (const std::system_error& e) {
+    // A thread that cannot start (EAGAIN: no memory for its stack, or a thread limit).
+    if (e.code() == std::errc::resource_unavailable_try_again ||
+        e.code() == std::errc::not_enough_memory) {
+      return fail_memory(fail, std::string("cannot start a thread: ") + e.what());
+    }
+    return fail(exit_internal, e.what());
   } catch (const std::exception& e) {
     return fail(exit_internal, e.what());
   }

@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 
 namespace gp::model {
 namespace fs = std::filesystem;
@@ -45,11 +46,12 @@ class Keys {
     if (!std::isfinite(v)) fail(key, "expected a finite number");
     return v;
   }
-  std::optional<std::int64_t> integer(std::string_view key) {
+  std::optional<std::int64_t> integer(std::string_view key, std::int64_t lo, std::int64_t hi) {
     const toml::node* n = get(key);
     if (n == nullptr) return std::nullopt;
-    if (!n->is_integer()) fail(key, "expected an integer");
-    return *n->value<std::int64_t>();
+    std::int64_t v = 0;
+    if (const std::string why = read_integer(*n, lo, hi, v); !why.empty()) fail(key, why);
+    return v;
   }
   const toml::table* table(std::string_view key, const std::string& example) {
     const toml::node* n = get(key);
@@ -85,6 +87,15 @@ class Keys {
 
 }  // namespace
 
+std::string read_integer(const toml::node& n, std::int64_t lo, std::int64_t hi,
+                         std::int64_t& out) {
+  const std::string range = "an integer from " + std::to_string(lo) + " to " + std::to_string(hi);
+  if (!n.is_integer()) return "expected " + range;
+  out = *n.value<std::int64_t>();
+  if (out < lo || out > hi) return "expected " + range + ", found " + std::to_string(out);
+  return {};
+}
+
 ValidationSpec parse_validation(const toml::table& t, const std::string& source,
                                 const fs::path& base_dir) {
   Keys r(t, source, "[validation]");
@@ -93,7 +104,7 @@ ValidationSpec parse_validation(const toml::table& t, const std::string& source,
   DepositSourceSpec& d = s.deposits;
   const std::string path = r.str("deposits");
   if (path.empty()) r.fail("deposits", "missing (expected the known deposits' file)");
-  d.path = (fs::path(path).is_absolute() ? fs::path(path) : base_dir / path).lexically_normal();
+  d.path = resolve_model_path(path, base_dir);
   d.layer = r.str("layer");
   d.sql = r.str("sql");
   d.where = r.str("where");
@@ -116,7 +127,7 @@ ValidationSpec parse_validation(const toml::table& t, const std::string& source,
            "needs filter_column");
   }
   const auto holdout = r.num("holdout");
-  const auto kfold = r.integer("kfold");
+  const auto kfold = r.integer("kfold", 2, 100);
   if (holdout && kfold) r.fail("kfold", "give holdout or kfold, not both");
   if (holdout) {
     if (!(*holdout > 0.0 && *holdout < 1.0)) {
@@ -124,12 +135,8 @@ ValidationSpec parse_validation(const toml::table& t, const std::string& source,
     }
     s.holdout = *holdout;
   }
-  if (kfold) {
-    if (*kfold < 2 || *kfold > 100) r.fail("kfold", "expected 2 <= kfold <= 100");
-    s.kfold = static_cast<int>(*kfold);
-  }
-  if (auto seed = r.integer("seed")) {
-    if (*seed < 0) r.fail("seed", "expected an integer >= 0");
+  if (kfold) s.kfold = static_cast<int>(*kfold);
+  if (auto seed = r.integer("seed", 0, std::numeric_limits<std::int64_t>::max())) {
     s.seed = static_cast<std::uint64_t>(*seed);
   }
   s.split_by = r.str("split_by");
@@ -154,12 +161,8 @@ UncertaintySpec parse_uncertainty(const toml::table& t, const std::string& sourc
   Keys r(t, source, "[uncertainty]");
   UncertaintySpec s;
   s.given = true;
-  if (auto n = r.integer("draws")) {
-    if (*n < 1 || *n > 10000) r.fail("draws", "expected 1 <= draws <= 10000");
-    s.draws = static_cast<int>(*n);
-  }
-  if (auto seed = r.integer("seed")) {
-    if (*seed < 0) r.fail("seed", "expected an integer >= 0");
+  if (auto n = r.integer("draws", 1, 10000)) s.draws = static_cast<int>(*n);
+  if (auto seed = r.integer("seed", 0, std::numeric_limits<std::int64_t>::max())) {
     s.seed = static_cast<std::uint64_t>(*seed);
   }
   if (const toml::table* w =

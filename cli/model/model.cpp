@@ -1,14 +1,17 @@
 #include "model/model.hpp"
 
 #include "gp/error.hpp"
+#include "gp/format.hpp"
 #include "analysis_spec_toml.hpp"  // issue 6: [validation], [uncertainty]
 
 #include <openssl/evp.h>
 #include <toml++/toml.h>
 
 #include <algorithm>
-#include <functional>
+#include <cfloat>
 #include <cmath>
+#include <functional>
+#include <limits>
 #include <fstream>
 #include <set>
 #include <sstream>
@@ -80,15 +83,19 @@ class TableReader {
   double as_number(const toml::node& n, const std::string& key) const {
     if (!n.is_number()) fail(key, "expected a number, found " + type_name(n));
     const double v = *n.value<double>();
-    if (!std::isfinite(v)) fail(key, "expected a finite number, found " + std::to_string(v));
+    if (!std::isfinite(v)) fail(key, "expected a finite number, found " + format_double(v));
     return v;
   }
 
-  std::optional<std::int64_t> integer(std::string_view key) {
+  /// An integer key in [lo, hi] (checked before any narrowing).
+  std::optional<std::int64_t> integer(std::string_view key, std::int64_t lo, std::int64_t hi) {
     const toml::node* n = get(key);
     if (n == nullptr) return std::nullopt;
-    if (!n->is_integer()) fail(std::string(key), "expected an integer, found " + type_name(*n));
-    return n->value<std::int64_t>();
+    std::int64_t v = 0;
+    if (const std::string why = read_integer(*n, lo, hi, v); !why.empty()) {
+      fail(std::string(key), n->is_integer() ? why : why + ", found " + type_name(*n));
+    }
+    return v;
   }
 
   std::optional<bool> boolean(std::string_view key) {
@@ -215,7 +222,7 @@ TransformSpec parse_transform(const toml::table& t, const std::string& source,
     spec.min = r.num("min");
     spec.max = r.num("max");
     if (spec.min && spec.max && *spec.min == *spec.max) {
-      r.fail("min", "min and max are both " + std::to_string(*spec.min) +
+      r.fail("min", "min and max are both " + format_double(*spec.min) +
                         " (expected different values; min > max inverts)");
     }
   } else if (k == "large" || k == "small" || k == "gaussian" || k == "near") {
@@ -404,11 +411,7 @@ ClassSpec parse_classes(const toml::node& n, TableReader& parent) {
     n_classes = spec.breaks.size() + 1;
   } else if (spec.method == "natural") {
     spec.top.clear();
-    const auto k = r.integer("n").value_or(5);
-    if (k < 2 || k > static_cast<std::int64_t>(max_classes)) {
-      r.fail("n", "expected 2 to " + std::to_string(max_classes) + " classes, found " +
-                      std::to_string(k));
-    }
+    const auto k = r.integer("n", 2, static_cast<std::int64_t>(max_classes)).value_or(5);
     spec.n = static_cast<int>(k);
     n_classes = static_cast<std::size_t>(k);
   }
@@ -511,7 +514,7 @@ void parse_training_layer_keys(TableReader& rl, LayerSpec& L) {
         if (cls.empty()) r.fail("groups", "expected non-empty class lists");
         for (double c : cls) {
           if (!seen.insert(c).second) {
-            r.fail("groups", "class " + std::to_string(c) + " is in more than one group");
+            r.fail("groups", "class " + format_double(c) + " is in more than one group");
           }
         }
         w.groups.push_back(std::move(cls));
@@ -549,7 +552,7 @@ TrainingSpec parse_training(const toml::table& t, const std::string& source,
   s.given = true;
   const auto dep = r.str("deposits");
   if (!dep || dep->empty()) r.fail("deposits", "missing (expected the known deposits' file)");
-  s.deposits = (fs::path(*dep).is_absolute() ? fs::path(*dep) : base_dir / *dep).lexically_normal();
+  s.deposits = resolve_model_path(*dep, base_dir);
   s.layer = r.str("layer").value_or("");
   s.sql = r.str("sql").value_or("");
   s.where = r.str("where").value_or("");
@@ -571,10 +574,7 @@ TrainingSpec parse_training(const toml::table& t, const std::string& source,
     if (!(*u > 0.0)) r.fail("unit_cell_km2", "expected an area > 0 (km²)");
     s.unit_cell_km2 = *u;
   }
-  if (auto it = r.integer("max_iterations")) {
-    if (*it < 1 || *it > 1000) r.fail("max_iterations", "expected 1 to 1000");
-    s.max_iterations = static_cast<int>(*it);
-  }
+  if (auto it = r.integer("max_iterations", 1, 1000)) s.max_iterations = static_cast<int>(*it);
   if (auto tol = r.num("tolerance")) {
     if (!(*tol > 0.0)) r.fail("tolerance", "expected a tolerance > 0");
     s.tolerance = *tol;
@@ -626,6 +626,33 @@ void check_training(const Model& m, const std::string& source, bool user_groups)
   }
 }
 
+/// Weights are normalised by their sum: a sum beyond the doubles' range (two weights of 1e308)
+/// would turn every normalised weight into 0 or NaN.
+void check_weight_sum(double sum, const std::string& what) {
+  if (std::isfinite(sum)) return;
+  throw config_error(what + ": weights overflow (their sum is beyond " +
+                     format_double(std::numeric_limits<double>::max()) +
+                     "; expected weights on a smaller scale, only their ratios matter)");
+}
+
+/// The index just past the string that starts at t[i] (a quote), or the end of its line when
+/// it is unterminated (the TOML parser reports that). Basic strings take backslash escapes.
+std::size_t skip_string(std::string_view t, std::size_t i) {
+  const char q = t[i];
+  const std::string_view triple = q == '"' ? "\"\"\"" : "'''";
+  const bool multi = t.substr(i, 3) == triple;
+  for (std::size_t j = i + (multi ? 3 : 1); j < t.size(); ++j) {
+    if (q == '"' && t[j] == '\\') {
+      ++j;
+    } else if (!multi && t[j] == '\n') {
+      return j;
+    } else if (multi ? t.substr(j, 3) == triple : t[j] == q) {
+      return j + (multi ? 3 : 1);
+    }
+  }
+  return t.size();
+}
+
 }  // namespace
 
 std::string did_you_mean(std::string_view word, const std::vector<std::string_view>& candidates) {
@@ -639,6 +666,50 @@ std::string did_you_mean(std::string_view word, const std::vector<std::string_vi
     }
   }
   return best;
+}
+
+fs::path resolve_model_path(const std::string& path, const fs::path& base_dir) {
+  if (path.rfind("/vsi", 0) == 0) return fs::path(path);
+  return (fs::path(path).is_absolute() ? fs::path(path) : base_dir / path).lexically_normal();
+}
+
+void check_model_nesting(std::string_view t, const std::string& source) {
+  // Depth: open brackets and braces (arrays, inline tables, table headers) plus the dots of
+  // the key being read (each dot is one more table). Strings and comments do not count.
+  int open = 0;
+  int dots = 0;
+  std::size_t line = 1;
+  for (std::size_t i = 0; i < t.size(); ++i) {
+    const char c = t[i];
+    if (c == '"' || c == '\'') {
+      const std::size_t end = skip_string(t, i);
+      line += static_cast<std::size_t>(std::count(t.begin() + static_cast<std::ptrdiff_t>(i),
+                                                  t.begin() + static_cast<std::ptrdiff_t>(end), '\n'));
+      i = end - 1;
+      continue;
+    }
+    if (c == '#') {
+      while (i + 1 < t.size() && t[i + 1] != '\n') ++i;
+      continue;
+    }
+    if (c == '[' || c == '{') {
+      ++open;
+      dots = 0;
+    } else if (c == ']' || c == '}') {
+      open = std::max(0, open - 1);
+    } else if (c == '.') {
+      ++dots;
+    } else if (c == '=' || c == ',' || c == '\n') {
+      dots = 0;
+      line += c == '\n' ? 1 : 0;
+    }
+    if (open + dots > max_model_nesting) {
+      throw config_error(source + ":" + std::to_string(line) + ": nested more than " +
+                         std::to_string(max_model_nesting) +
+                         " levels deep (expected table headers, dotted keys, arrays and inline "
+                         "tables within that depth)");
+    }
+  }
 }
 
 std::string sha256_hex(std::string_view bytes) {
@@ -655,6 +726,7 @@ std::string sha256_hex(std::string_view bytes) {
 }
 
 Model parse_model(std::string_view text, const std::string& source, const fs::path& base_dir) {
+  check_model_nesting(text, source);
   toml::table root;
   try {
     root = toml::parse(text, source);
@@ -707,7 +779,7 @@ Model parse_model(std::string_view text, const std::string& source, const fs::pa
     }
     if (auto b = r.str("boundary")) {
       if (b->empty()) r.fail("boundary", "expected a vector file path");
-      m.grid.boundary = (fs::path(*b).is_absolute() ? fs::path(*b) : base_dir / *b).lexically_normal();
+      m.grid.boundary = resolve_model_path(*b, base_dir);
     }
     m.grid.boundary_layer = r.str("boundary_layer").value_or("");
     m.grid.boundary_where = r.str("boundary_where").value_or("");
@@ -743,10 +815,8 @@ Model parse_model(std::string_view text, const std::string& source, const fs::pa
     if (!names.insert(L.name).second) rl.fail("name", "duplicate layer name");
     const auto path = rl.str("path");
     if (!path || path->empty()) rl.fail("path", "missing (expected a raster file path)");
-    L.path = fs::path(*path).is_absolute() ? fs::path(*path) : base_dir / *path;
-    L.path = L.path.lexically_normal();
-    if (auto b = rl.integer("band")) {
-      if (*b < 1) rl.fail("band", "expected a band number >= 1, found " + std::to_string(*b));
+    L.path = resolve_model_path(*path, base_dir);
+    if (auto b = rl.integer("band", 1, std::numeric_limits<int>::max())) {
       L.band = static_cast<int>(*b);
     }
     const auto resampling = rl.str("resampling");
@@ -776,7 +846,7 @@ Model parse_model(std::string_view text, const std::string& source, const fs::pa
       }
     }
     if (auto w = rl.num("weight")) {
-      if (*w < 0) rl.fail("weight", "expected a weight >= 0, found " + std::to_string(*w));
+      if (*w < 0) rl.fail("weight", "expected a weight >= 0, found " + format_double(*w));
       L.weight = *w;
     }
     if (auto miss = rl.str("missing")) {
@@ -824,7 +894,7 @@ Model parse_model(std::string_view text, const std::string& source, const fs::pa
       }
       if (auto gm = r.num("gamma")) g.gamma = *gm;
       if (g.gamma < 0.0 || g.gamma > 1.0) {
-        r.fail("gamma", "expected a gamma in [0, 1], found " + std::to_string(g.gamma));
+        r.fail("gamma", "expected a gamma in [0, 1], found " + format_double(g.gamma));
       }
       if (auto miss = r.str("missing")) {
         expect_one_of(r, "missing", *miss, {"nodata", "skip"});
@@ -852,7 +922,7 @@ Model parse_model(std::string_view text, const std::string& source, const fs::pa
     expect_one_of(r, "method", m.combine.method, combine_methods);
     if (gamma) {
       if (*gamma < 0.0 || *gamma > 1.0) {
-        r.fail("gamma", "expected a gamma in [0, 1], found " + std::to_string(*gamma));
+        r.fail("gamma", "expected a gamma in [0, 1], found " + format_double(*gamma));
       }
       m.combine.gamma = *gamma;
     }
@@ -863,6 +933,7 @@ Model parse_model(std::string_view text, const std::string& source, const fs::pa
     // The simple form: one group over every layer, weighted by the layers' weights.
     double wsum = 0.0;
     for (const auto& L : m.layers) wsum += L.weight;
+    check_weight_sum(wsum, source + ": [[layer]] weights");
     if (!(wsum > 0.0) && (m.combine.method == "weighted-sum" || m.combine.method == "index-overlay")) {
       throw config_error(source + ": [[layer]] weights: all weights are 0 (expected at least one "
                                   "positive weight)");
@@ -895,6 +966,7 @@ Model parse_model(std::string_view text, const std::string& source, const fs::pa
     for (const auto& g : m.groups) {
       double ws = 0.0;
       for (double w : g.weights) ws += w;
+      check_weight_sum(ws, source + ": group '" + g.name + "' weights");
       if (!(ws > 0.0) && (g.method == "weighted-sum" || g.method == "index-overlay")) {
         throw config_error(source + ": group '" + g.name +
                            "' weights: all weights are 0 (expected at least one positive weight)");
@@ -905,7 +977,7 @@ Model parse_model(std::string_view text, const std::string& source, const fs::pa
   if (const toml::table* t = top.table("output")) {
     TableReader r(*t, source, "[output]");
     if (auto p = r.str("path")) {
-      m.output.path = (fs::path(*p).is_absolute() ? fs::path(*p) : base_dir / *p).lexically_normal();
+      m.output.path = resolve_model_path(*p, base_dir);
     }
     if (auto c = r.str("compress")) {
       std::string up = *c;
@@ -913,7 +985,14 @@ Model parse_model(std::string_view text, const std::string& source, const fs::pa
       expect_one_of(r, "compress", up, {"ZSTD", "DEFLATE", "LZW", "NONE"});
       m.output.compress = up;
     }
-    if (auto nd = r.num("nodata")) m.output.nodata = *nd;
+    if (auto nd = r.num("nodata")) {
+      // The maps are Float32: a value beyond its range would be written as infinity.
+      if (std::fabs(*nd) > FLT_MAX) {
+        r.fail("nodata", "expected a value a Float32 map can hold (-" + format_double(FLT_MAX) +
+                             " to " + format_double(FLT_MAX) + "), found " + format_double(*nd));
+      }
+      m.output.nodata = *nd;
+    }
     if (const toml::node* bn = r.get("bands")) {
       const toml::array* arr = bn->as_array();
       if (arr == nullptr) r.fail("bands", "expected a list of group or layer names");

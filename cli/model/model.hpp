@@ -174,4 +174,17 @@ std::string sha256_hex(std::string_view bytes);
 /// The closest candidate to `word` within a small edit distance, or empty.
 std::string did_you_mean(std::string_view word, const std::vector<std::string_view>& candidates);
 
+/// A path from the model file: relative ones resolve against `base_dir`. GDAL virtual paths
+/// (/vsizip/, /vsicurl/, ...) pass through untouched: their double slashes carry meaning
+/// ("/vsizip//abs/file.zip", "/vsicurl/http://host/x.tif") that normalising would remove.
+std::filesystem::path resolve_model_path(const std::string& path,
+                                         const std::filesystem::path& base_dir);
+
+/// Deepest nesting a model file may have (table headers, dotted keys, arrays, inline tables).
+inline constexpr int max_model_nesting = 128;
+
+/// Throws gp::config_error when `text` nests deeper than max_model_nesting: the TOML parser
+/// recurses on nesting, and a file of 40,000 levels would exhaust the stack.
+void check_model_nesting(std::string_view text, const std::string& source);
+
 }  // namespace gp::model

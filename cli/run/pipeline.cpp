@@ -1,9 +1,15 @@
 #include "run/pipeline.hpp"
 
+#include "gp/error.hpp"
+
 #include <condition_variable>
 #include <exception>
 #include <mutex>
+#include <new>
+#include <string>
+#include <system_error>
 #include <thread>
+#include <utility>
 #include <vector>
 
 namespace gp::cli {
@@ -51,6 +57,29 @@ class Stages {
   std::exception_ptr error_;
 };
 
+using Stage = std::function<void(std::int64_t, int)>;
+
+/// Runs one stage on window `w`; an allocation failure becomes gp::host_out_of_memory naming
+/// the stage (the user's one line says what ran out, not "std::bad_alloc").
+void run_stage(const Stage& f, std::int64_t w, int slot, const char* stage) {
+  try {
+    f(w, slot);
+  } catch (const std::bad_alloc&) {
+    throw host_out_of_memory(std::string("out of memory while ") + stage);
+  }
+}
+
+/// A started thread, or gp::host_out_of_memory when none can start (no memory for its stack).
+template <typename Body>
+std::thread start_thread(Body&& body) {
+  try {
+    return std::thread(std::forward<Body>(body));
+  } catch (const std::system_error& e) {
+    throw host_out_of_memory(std::string("out of memory: cannot start the run's threads (") +
+                             e.what() + ")");
+  }
+}
+
 }  // namespace
 
 void run_pipeline(std::int64_t n, int depth, const std::function<void(std::int64_t, int)>& read,
@@ -58,40 +87,49 @@ void run_pipeline(std::int64_t n, int depth, const std::function<void(std::int64
                   const std::function<void(std::int64_t, int)>& write) {
   if (depth <= 1) {
     for (std::int64_t w = 0; w < n; ++w) {
-      read(w, 0);
-      compute(w, 0);
-      write(w, 0);
+      run_stage(read, w, 0, "reading the layers");
+      run_stage(compute, w, 0, "scoring");
+      run_stage(write, w, 0, "writing the map");
     }
     return;
   }
   Stages st(depth);
   auto slot_of = [depth](std::int64_t w) { return static_cast<int>(w % depth); };
-  std::thread reader([&] {
+  std::thread reader = start_thread([&] {
     try {
       for (std::int64_t w = 0; w < n; ++w) {
         if (!st.wait_for(slot_of(w), SlotState::free)) return;
-        read(w, slot_of(w));
+        run_stage(read, w, slot_of(w), "reading the layers");
         st.set(slot_of(w), SlotState::read);
       }
     } catch (...) {
       st.fail(std::current_exception());
     }
   });
-  std::thread writer([&] {
-    try {
-      for (std::int64_t w = 0; w < n; ++w) {
-        if (!st.wait_for(slot_of(w), SlotState::computed)) return;
-        write(w, slot_of(w));
-        st.set(slot_of(w), SlotState::free);
+  std::thread writer;
+  try {
+    writer = start_thread([&] {
+      try {
+        for (std::int64_t w = 0; w < n; ++w) {
+          if (!st.wait_for(slot_of(w), SlotState::computed)) return;
+          run_stage(write, w, slot_of(w), "writing the map");
+          st.set(slot_of(w), SlotState::free);
+        }
+      } catch (...) {
+        st.fail(std::current_exception());
       }
-    } catch (...) {
-      st.fail(std::current_exception());
-    }
-  });
+    });
+  } catch (...) {
+    // The reader is running: stop it and wait for it, or its std::thread would terminate the
+    // program when it goes out of scope still joinable.
+    st.fail(std::current_exception());
+    reader.join();
+    throw;
+  }
   try {
     for (std::int64_t w = 0; w < n; ++w) {
       if (!st.wait_for(slot_of(w), SlotState::read)) break;
-      compute(w, slot_of(w));
+      run_stage(compute, w, slot_of(w), "scoring");
       st.set(slot_of(w), SlotState::computed);
     }
   } catch (...) {
@@ -100,6 +138,35 @@ void run_pipeline(std::int64_t n, int depth, const std::function<void(std::int64
   reader.join();
   writer.join();
   st.rethrow();
+}
+
+void reserve_threads(int n) {
+  std::mutex mu;
+  std::condition_variable cv;
+  bool go = false;
+  std::vector<std::thread> threads;
+  auto release = [&] {
+    {
+      std::lock_guard<std::mutex> lock(mu);
+      go = true;
+    }
+    cv.notify_all();
+    for (auto& t : threads) t.join();
+  };
+  try {
+    threads.reserve(static_cast<std::size_t>(n));
+    for (int i = 0; i < n; ++i) {
+      // Each waits until all have started, so that n stacks exist at the same time.
+      threads.push_back(start_thread([&] {
+        std::unique_lock<std::mutex> lock(mu);
+        cv.wait(lock, [&] { return go; });
+      }));
+    }
+  } catch (...) {
+    release();
+    throw;
+  }
+  release();
 }
 
 }  // namespace gp::cli

@@ -18,4 +18,10 @@ void run_pipeline(std::int64_t n, int depth,
                   const std::function<void(std::int64_t, int)>& compute,
                   const std::function<void(std::int64_t, int)>& write);
 
+/// Starts `n` threads at once and joins them; throws gp::host_out_of_memory when the system
+/// cannot give them stacks. Called before a run: a thread that fails to start later, inside
+/// GDAL's thread pools or the OpenMP runtime, hangs the run or ends the process without our
+/// message. glibc keeps the freed stacks for reuse, so the threads the run starts find them.
+void reserve_threads(int n);
+
 }  // namespace gp::cli

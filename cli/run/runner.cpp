@@ -231,7 +231,10 @@ RunResult run_model_protecting(const model::Model& m, const RunOptions& opt,
 }  // namespace
 
 RunResult run_model(const model::Model& m, const RunOptions& opt) {
-  return run_model_protecting(m, opt, run_inputs(m));
+  const std::vector<ProtectedInput> inputs = run_inputs(m);
+  // Before anything opens them: a FIFO given as a layer would block the first open forever.
+  for (const auto& in : inputs) geo::check_input_path(in.path.string(), in.what);
+  return run_model_protecting(m, opt, inputs);
 }
 
 }  // namespace gp::cli

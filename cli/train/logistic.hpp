@@ -57,7 +57,7 @@ Fit fit_arrays(const std::vector<double>& x, std::size_t p, const std::vector<do
                const std::vector<double>& successes, int max_iterations = 50,
                double tolerance = 1e-10);
 
-/// Trains a logistic-regression model (see gp/cli/trained.hpp).
+/// Trains a logistic-regression model (see train/trained.hpp).
 std::unique_ptr<Trained> train(const TrainingContext& ctx);
 
 }  // namespace gp::cli::logistic

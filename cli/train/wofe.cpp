@@ -1,5 +1,5 @@
 // Weights of evidence: counts, weights, generalisation, tables, the map program and
-// the conditional-independence checks. See gp/cli/wofe.hpp.
+// the conditional-independence checks. See train/wofe.hpp.
 
 #include "train/wofe.hpp"
 

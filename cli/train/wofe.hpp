@@ -105,7 +105,7 @@ kernels::Program map_program(const std::vector<LayerWeights>& layers,
 /// Class of a raw value: floor(v) without breaks, else the number of breaks <= v.
 double class_of(double v, const std::vector<double>& breaks);
 
-/// Trains a weights-of-evidence model (see gp/cli/trained.hpp).
+/// Trains a weights-of-evidence model (see train/trained.hpp).
 std::unique_ptr<Trained> train(const TrainingContext& ctx);
 
 }  // namespace gp::cli::wofe

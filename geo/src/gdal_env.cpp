@@ -6,7 +6,7 @@
 #include <cpl_error.h>
 #include <gdal.h>
 
-#include <charconv>
+#include <atomic>
 #include <mutex>
 #include <string>
 
@@ -15,7 +15,10 @@ namespace {
 
 // Failures are reported by the caller through exceptions (it reads CPLGetLastErrorMsg);
 // warnings go to our log so that GDAL never prints raw lines of its own.
-void CPL_STDCALL route_gdal_error(CPLErr cls, CPLErrorNum /*num*/, const char* msg) {
+std::atomic<bool> g_out_of_memory{false};
+
+void CPL_STDCALL route_gdal_error(CPLErr cls, CPLErrorNum num, const char* msg) {
+  if (num == CPLE_OutOfMemory && cls >= CE_Failure) g_out_of_memory = true;
   if (cls == CE_Warning) {
     gp::log::write(gp::log::Level::debug, std::string("GDAL warning: ") + msg);
   } else if (cls == CE_Debug) {
@@ -44,15 +47,6 @@ std::string last_gdal_error() {
 
 void reset_gdal_error() { CPLErrorReset(); }
 
-std::string format_double(double v) {
-  // Shortest representation that round-trips; plain digits (no exponent) for the magnitudes of
-  // coordinates and cell sizes, so messages read "900000" rather than "9e+05".
-  char buf[400];
-  const double a = v < 0 ? -v : v;
-  const auto fmt = (a == 0.0 || (a >= 1e-4 && a < 1e16)) ? std::chars_format::fixed
-                                                         : std::chars_format::general;
-  const auto res = std::to_chars(buf, buf + sizeof(buf), v, fmt);
-  return std::string(buf, res.ptr);
-}
+bool gdal_ran_out_of_memory() { return g_out_of_memory; }
 
 }  // namespace gp::geo

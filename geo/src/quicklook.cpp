@@ -258,6 +258,9 @@ void write_quicklook(const fs::path& raster, const fs::path& png, const Quickloo
   text_at(c, mx, fy + 40, note, 12, false);
 
   cairo_surface_flush(canvas.get());
+  if (cairo_status(c) == CAIRO_STATUS_NO_MEMORY) {
+    throw host_out_of_memory("out of memory while drawing the quicklook");
+  }
   if (cairo_status(c) != CAIRO_STATUS_SUCCESS) {
     throw io_error(std::string("quicklook: drawing failed: ") +
                    cairo_status_to_string(cairo_status(c)));
@@ -266,6 +269,9 @@ void write_quicklook(const fs::path& raster, const fs::path& png, const Quickloo
   if (st != CAIRO_STATUS_SUCCESS) {
     std::error_code ec;
     fs::remove(png, ec);
+    if (st == CAIRO_STATUS_NO_MEMORY) {
+      throw host_out_of_memory("out of memory while writing the quicklook " + png.string());
+    }
     throw io_error("output " + png.string() + ": cannot write the PNG: " +
                    cairo_status_to_string(st));
   }

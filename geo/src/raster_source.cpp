@@ -6,11 +6,14 @@
 #include "gp/log.hpp"
 
 #include <cpl_string.h>
+#include <sys/stat.h>
 #include <gdal_alg.h>
 #include <gdal_utils.h>
 #include <gdalwarper.h>
 
 #include <algorithm>
+#include <cerrno>
+#include <climits>
 #include <cmath>
 #include <cstdint>
 #include <filesystem>
@@ -61,18 +64,50 @@ GP_GEO_CLONES RowCounts validity_pass(float* row, std::int64_t n, bool has_nd, f
   return {row_invalid, row_nodata};
 }
 
+struct TransformerDeleter {
+  void operator()(void* p) const {
+    if (p != nullptr) GDALDestroyGenImgProjTransformer(p);
+  }
+};
+
+}  // namespace
+
+void check_input_path(const std::string& path, const std::string& what) {
+  if (path.rfind("/vsi", 0) == 0) return;
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) {
+    if (errno == ENAMETOOLONG) {
+      throw input_error(what + ": file name too long (expected names of at most " +
+                        std::to_string(NAME_MAX) + " bytes and paths of at most " +
+                        std::to_string(PATH_MAX - 1) + "): " + path);
+    }
+    return;  // missing or unreadable: the open says so
+  }
+  const char* kind = S_ISFIFO(st.st_mode)   ? "a FIFO (named pipe)"
+                     : S_ISSOCK(st.st_mode) ? "a socket"
+                     : S_ISCHR(st.st_mode)  ? "a character device"
+                     : S_ISBLK(st.st_mode)  ? "a block device"
+                                            : nullptr;
+  if (kind != nullptr) {
+    throw input_error(what + ": " + path + " is " + kind + " (expected a regular file)");
+  }
+}
+
 GDALDatasetUniquePtr open_raster(const std::string& path, const std::string& what) {
   reset_gdal_error();
+  check_input_path(path, what);
   // GDAL virtual file systems (/vsizip/, /vsimem/, ...) are not on disk: GDAL says if missing.
-  if (path.rfind("/vsi", 0) != 0 && !std::filesystem::exists(path)) {
+  std::error_code ec;
+  if (path.rfind("/vsi", 0) != 0 && !std::filesystem::exists(path, ec)) {
     throw input_error(what + ": file not found: " + path);
   }
   GDALDatasetUniquePtr ds(
       GDALDataset::Open(path.c_str(), GDAL_OF_RASTER | GDAL_OF_READONLY | GDAL_OF_VERBOSE_ERROR, nullptr, nullptr, nullptr));
   if (!ds) {
     const std::string why = last_gdal_error();
-    throw input_error(what + ": cannot read " + path + " as a raster" +
-                      (why.empty() ? std::string() : " (GDAL: " + why + ")"));
+    throw input_error(what + ": " + path + " is not a raster GDAL can read" +
+                      (why.empty() ? std::string(" (expected a GeoTIFF or another GDAL raster)")
+                                   : " (GDAL: " + why + ")"));
   }
   if (ds->GetRasterCount() < 1) {
     throw input_error(what + ": " + path + " has no raster band");
@@ -84,14 +119,6 @@ std::string wkt_of(GDALDataset& ds) {
   const OGRSpatialReference* srs = ds.GetSpatialRef();
   return srs != nullptr ? to_wkt(*srs) : std::string();
 }
-
-struct TransformerDeleter {
-  void operator()(void* p) const {
-    if (p != nullptr) GDALDestroyGenImgProjTransformer(p);
-  }
-};
-
-}  // namespace
 
 RasterInfo describe_raster(const std::string& path, const std::string& what) {
   GDALDatasetUniquePtr ds = open_raster(path, what);

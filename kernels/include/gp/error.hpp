@@ -31,6 +31,13 @@ class io_error : public error {
   using error::error;
 };
 
+/// The host ran out of memory, or of threads (exit code 7). The message names the stage when
+/// it is known ("out of memory while reading the layers").
+class host_out_of_memory : public error {
+ public:
+  using error::error;
+};
+
 /// A CUDA call failed (exit code 6).
 class cuda_error : public error {
  public:

@@ -4,8 +4,35 @@
 
 #include <cstdio>
 #include <string>
+#include <string_view>
 
 namespace gp::log {
+
+/// `text` kept on one line: control characters become escapes (\n, \r, \t, \xHH), so that a
+/// newline in a file or layer name cannot split a message or forge a second one. Other bytes
+/// (UTF-8 names) stay as they are.
+inline std::string one_line(std::string_view text) {
+  std::string out;
+  out.reserve(text.size());
+  for (const char ch : text) {
+    const auto c = static_cast<unsigned char>(ch);
+    if (c >= 0x20 && c != 0x7f) {
+      out += ch;
+    } else if (c == '\n') {
+      out += "\\n";
+    } else if (c == '\r') {
+      out += "\\r";
+    } else if (c == '\t') {
+      out += "\\t";
+    } else {
+      static const char hex[] = "0123456789abcdef";
+      out += "\\x";
+      out += hex[c >> 4];
+      out += hex[c & 15];
+    }
+  }
+  return out;
+}
 
 enum class Level { error = 0, warning = 1, info = 2, debug = 3 };
 
@@ -17,7 +44,7 @@ inline Level& level() {
 inline void write(Level at, const std::string& msg) {
   if (static_cast<int>(at) > static_cast<int>(level())) return;
   const char* tag = at == Level::error ? "error: " : (at == Level::warning ? "warning: " : "");
-  std::fprintf(stderr, "geoprospect: %s%s\n", tag, msg.c_str());
+  std::fprintf(stderr, "geoprospect: %s%s\n", tag, one_line(msg).c_str());
 }
 
 inline void info(const std::string& msg) { write(Level::info, msg); }

@@ -2,6 +2,8 @@
 // GDAL process set-up and error routing (PDAL's ErrorHandler model): GDAL never prints raw to
 // stderr; failures reach the user through our exceptions, warnings through gp::log.
 
+#include "gp/format.hpp"
+
 #include <string>
 
 namespace gp::geo {
@@ -16,7 +18,11 @@ std::string last_gdal_error();
 /// Clears GDAL's last error so that a following check sees only new errors.
 void reset_gdal_error();
 
-/// Formats a double without locale influence ("%.17g"-like, shortest round-trip).
-std::string format_double(double v);
+/// Whether GDAL failed an allocation in this process (on any thread): the error a caller then
+/// raises (input or output) is reported as out of memory.
+bool gdal_ran_out_of_memory();
+
+/// Formats a double without locale influence (shortest round-trip; gp/format.hpp).
+using gp::format_double;
 
 }  // namespace gp::geo

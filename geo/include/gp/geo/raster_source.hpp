@@ -32,6 +32,17 @@ struct RasterInfo {
 /// Throws gp::input_error when it cannot be opened as a raster.
 RasterInfo describe_raster(const std::string& path, const std::string& what);
 
+/// Checks a local input path before GDAL opens it: a FIFO, socket or device would block the
+/// open (or read forever) and is refused, as is a name the system cannot look up (over
+/// NAME_MAX or PATH_MAX). Folders pass (shapefile folders, FileGDBs); a missing file is left to
+/// the caller's own message; GDAL virtual paths (/vsi...) pass. Throws gp::input_error naming
+/// `what` and the path.
+void check_input_path(const std::string& path, const std::string& what);
+
+/// Opens a raster with at least one band. Throws gp::input_error naming `what` and the path
+/// ("not a raster" with GDAL's reason when it has one).
+GDALDatasetUniquePtr open_raster(const std::string& path, const std::string& what);
+
 /// Bounding box [xmin, ymin, xmax, ymax] of a raster in another CRS, with the cell size it
 /// suggests there (GDALSuggestedWarpOutput2). Throws gp::input_error when no transformation exists.
 struct Footprint {
