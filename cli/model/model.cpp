@@ -1,6 +1,7 @@
 #include "model/model.hpp"
 
 #include "gp/error.hpp"
+#include "gp/text.hpp"
 #include "analysis_spec_toml.hpp"  // issue 6: [validation], [uncertainty]
 
 #include <openssl/evp.h>
@@ -17,22 +18,6 @@ namespace gp::model {
 namespace fs = std::filesystem;
 
 namespace {
-
-/// Levenshtein distance. CLI11 and toml++ do not expose one; it is ten lines.
-std::size_t edit_distance(std::string_view a, std::string_view b) {
-  std::vector<std::size_t> prev(b.size() + 1);
-  std::vector<std::size_t> cur(b.size() + 1);
-  for (std::size_t j = 0; j <= b.size(); ++j) prev[j] = j;
-  for (std::size_t i = 1; i <= a.size(); ++i) {
-    cur[0] = i;
-    for (std::size_t j = 1; j <= b.size(); ++j) {
-      const std::size_t sub = prev[j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1);
-      cur[j] = std::min({prev[j] + 1, cur[j - 1] + 1, sub});
-    }
-    std::swap(prev, cur);
-  }
-  return prev[b.size()];
-}
 
 std::string type_name(const toml::node& n) {
   switch (n.type()) {
@@ -124,7 +109,7 @@ class TableReader {
       if (std::find(known_.begin(), known_.end(), key) != known_.end()) continue;
       std::string msg = source_ + ":" + std::to_string(v.source().begin.line) + ": " + ctx_ +
                         ": unknown key '" + std::string(key) + "'";
-      const std::string hint = did_you_mean(key, known_);
+      const std::string hint = text::did_you_mean(key, known_);
       if (!hint.empty()) msg += "; did you mean '" + hint + "'?";
       else {
         msg += " (expected one of:";
@@ -149,7 +134,7 @@ void expect_one_of(TableReader& r, const std::string& key, const std::string& va
                    const std::vector<std::string_view>& allowed) {
   if (std::find(allowed.begin(), allowed.end(), value) != allowed.end()) return;
   std::string msg = "unknown value '" + value + "'";
-  const std::string hint = did_you_mean(value, allowed);
+  const std::string hint = text::did_you_mean(value, allowed);
   if (!hint.empty()) msg += "; did you mean '" + hint + "'?";
   else {
     msg += " (expected one of:";
@@ -289,7 +274,7 @@ void resolve_network(Model& m, const std::string& source) {
   };
   auto unknown = [&](const std::string& where_, const std::string& name) {
     std::string msg = where_ + ": unknown layer or group '" + name + "'";
-    const std::string hint = did_you_mean(name, node_names);
+    const std::string hint = text::did_you_mean(name, node_names);
     if (!hint.empty()) msg += "; did you mean '" + hint + "'?";
     fail(msg);
   };
@@ -627,19 +612,6 @@ void check_training(const Model& m, const std::string& source, bool user_groups)
 }
 
 }  // namespace
-
-std::string did_you_mean(std::string_view word, const std::vector<std::string_view>& candidates) {
-  std::string best;
-  std::size_t best_d = std::max<std::size_t>(2, word.size() / 3) + 1;
-  for (auto c : candidates) {
-    const std::size_t d = edit_distance(word, c);
-    if (d < best_d) {
-      best_d = d;
-      best = std::string(c);
-    }
-  }
-  return best;
-}
 
 std::string sha256_hex(std::string_view bytes) {
   unsigned char md[EVP_MAX_MD_SIZE];

@@ -13,6 +13,7 @@
 #include "gp/geo/raster_source.hpp"
 #include "gp/geo/raster_writer.hpp"
 #include "gp/log.hpp"
+#include "gp/text.hpp"
 
 #include <openssl/evp.h>
 #include <unistd.h>
@@ -229,7 +230,7 @@ void OutputSet::finish(RunResult& res) {
     cro.compress = o.compress;
     cro.threads = threads_;
     std::string thr;
-    for (double t : plan.thresholds) thr += (thr.empty() ? "" : " ") + geo::short_number(t, 9);
+    for (double t : plan.thresholds) thr += (thr.empty() ? "" : " ") + text::significant(t, 9);
     cro.metadata = {{"GP_MODEL_NAME", m_.name},
                     {"GP_MODEL_SHA256", m_.sha256},
                     {"GP_VERSION", GP_VERSION},

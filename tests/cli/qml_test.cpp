@@ -112,7 +112,7 @@ TEST(ClassesQml, PalettedWithEscapedLabels) {
 }
 
 TEST(XmlEscape, AllFive) {
-  EXPECT_EQ(gp::cli::xml_escape("a<b>&\"c'"), "a&lt;b&gt;&amp;&quot;c&apos;");
+  EXPECT_EQ(gp::text::xml_escape("a<b>&\"c'"), "a&lt;b&gt;&amp;&quot;c&apos;");
 }
 
 }  // namespace
