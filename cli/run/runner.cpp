@@ -11,10 +11,10 @@
 
 #include "gp/error.hpp"
 #include "gp/geo/crs.hpp"
-#include "gp/geo/gdal_env.hpp"
 #include "gp/geo/raster_source.hpp"
 #include "gp/geo/raster_writer.hpp"
 #include "gp/log.hpp"
+#include "gp/text.hpp"
 
 #include <algorithm>
 #include <chrono>
@@ -35,8 +35,8 @@ namespace {
 std::string layer_what(const model::LayerSpec& L) { return "layer '" + L.name + "'"; }
 
 std::string fmt_bounds(const std::array<double, 4>& b) {
-  return "[" + geo::format_double(b[0]) + ", " + geo::format_double(b[1]) + ", " +
-         geo::format_double(b[2]) + ", " + geo::format_double(b[3]) + "]";
+  return "[" + text::shortest_plain(b[0]) + ", " + text::shortest_plain(b[1]) + ", " +
+         text::shortest_plain(b[2]) + ", " + text::shortest_plain(b[3]) + "]";
 }
 
 bool needs_stats(const model::LayerSpec& L) {
@@ -122,7 +122,7 @@ geo::Grid resolve_grid(const model::Model& m) {
                       " has no CRS (expected a georeferenced raster, or set [grid] crs)");
   }
   geo::Grid g;
-  g.crs_wkt = m.grid.crs ? geo::to_wkt(geo::parse_crs(*m.grid.crs, "[grid] crs")) : first.crs_wkt;
+  g.crs_wkt = m.grid.crs ? geo::crs_wkt(*m.grid.crs, "[grid] crs") : first.crs_wkt;
 
   std::vector<geo::Footprint> fps;
   for (std::size_t i = 0; i < infos.size(); ++i) {
@@ -197,7 +197,7 @@ geo::Grid resolve_grid(const model::Model& m) {
   }
   if (g.width < 1 || g.height < 1) {
     throw input_error("the grid is empty: extent " + fmt_bounds(ext) + " holds no cell of size " +
-                      geo::format_double(g.dx) + " x " + geo::format_double(g.dy));
+                      text::shortest_plain(g.dx) + " x " + text::shortest_plain(g.dy));
   }
   constexpr std::int64_t max_side = (std::int64_t{1} << 31) - 1;
   if (g.width > max_side || g.height > max_side) {
@@ -210,7 +210,7 @@ geo::Grid resolve_grid(const model::Model& m) {
   if (g.cells() > max_cells) {
     throw config_error("[grid]: " + std::to_string(g.width) + " x " + std::to_string(g.height) +
                        " cells exceeds the limit of 2^40 cells (check resolution: " +
-                       geo::format_double(g.dx) + " x " + geo::format_double(g.dy) +
+                       text::shortest_plain(g.dx) + " x " + text::shortest_plain(g.dy) +
                        " CRS units per cell)");
   }
   return g;
@@ -260,7 +260,7 @@ kernels::Program build_program(const model::Model& m,
         t.a = T.kind == "linear" && T.min ? *T.min : stats[i].min;
         t.b = T.kind == "linear" && T.max ? *T.max : stats[i].max;
         if (t.a == t.b) {
-          gp::log::warning(layer_what(L) + ": the layer is " + geo::format_double(t.a) +
+          gp::log::warning(layer_what(L) + ": the layer is " + text::shortest_plain(t.a) +
                            " everywhere on the grid; its favourability is 0 everywhere");
         }
         break;
@@ -467,7 +467,7 @@ RunResult run_model_protecting(const model::Model& m, const RunOptions& opt,
   res.device = backend->name();
   gp::log::info("device: " + res.device + " (" + why + ")");
   gp::log::info("grid: " + std::to_string(grid.width) + " x " + std::to_string(grid.height) +
-                " cells of " + geo::format_double(grid.dx) + " x " + geo::format_double(grid.dy) +
+                " cells of " + text::shortest_plain(grid.dx) + " x " + text::shortest_plain(grid.dy) +
                 " in " + geo::crs_label_wkt(grid.crs_wkt));
 
   std::vector<std::unique_ptr<geo::RasterSource>> sources;

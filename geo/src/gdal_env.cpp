@@ -1,12 +1,14 @@
 #include "gp/geo/gdal_env.hpp"
 
+#include "gp/geo/gdal_fwd.hpp"
 #include "gp/log.hpp"
 
 #include <cpl_conv.h>
 #include <cpl_error.h>
 #include <gdal.h>
+#include <gdal_priv.h>
+#include <ogr_geometry.h>
 
-#include <charconv>
 #include <mutex>
 #include <string>
 
@@ -44,15 +46,10 @@ std::string last_gdal_error() {
 
 void reset_gdal_error() { CPLErrorReset(); }
 
-std::string format_double(double v) {
-  // Shortest representation that round-trips; plain digits (no exponent) for the magnitudes of
-  // coordinates and cell sizes, so messages read "900000" rather than "9e+05".
-  char buf[400];
-  const double a = v < 0 ? -v : v;
-  const auto fmt = (a == 0.0 || (a >= 1e-4 && a < 1e16)) ? std::chars_format::fixed
-                                                         : std::chars_format::general;
-  const auto res = std::to_chars(buf, buf + sizeof(buf), v, fmt);
-  return std::string(buf, res.ptr);
+void DatasetCloser::operator()(GDALDataset* ds) const {
+  if (ds != nullptr) GDALClose(GDALDataset::ToHandle(ds));
 }
+
+void GeometryDeleter::operator()(OGRGeometry* g) const { OGRGeometryFactory::destroyGeometry(g); }
 
 }  // namespace gp::geo

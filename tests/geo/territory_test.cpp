@@ -19,7 +19,7 @@ namespace {
 namespace fs = std::filesystem;
 using gp::geo::Grid;
 
-std::string wkt(const std::string& crs) { return gp::geo::to_wkt(gp::geo::parse_crs(crs, "test")); }
+std::string wkt(const std::string& crs) { return gp::geo::crs_wkt(crs, "test"); }
 
 /// A territory's default grid at `cell` metres, with its mask written to `dir`.
 struct MaskedGrid {
@@ -59,7 +59,7 @@ TEST(Territories, TableIsCompleteAndEveryCrsParses) {
   std::set<std::string> codes;
   for (const auto& t : gp::geo::territories()) {
     EXPECT_TRUE(codes.insert(t.code).second) << "duplicate " << t.code;
-    EXPECT_NO_THROW(gp::geo::parse_crs(t.crs, t.code)) << t.code << ": " << t.crs;
+    EXPECT_NO_THROW(gp::geo::crs_wkt(t.crs, t.code)) << t.code << ": " << t.crs;
     EXPECT_FALSE(t.iso_ids.empty()) << t.code;
     EXPECT_FALSE(t.crs_note.empty()) << t.code;
   }

@@ -16,7 +16,4 @@ std::string last_gdal_error();
 /// Clears GDAL's last error so that a following check sees only new errors.
 void reset_gdal_error();
 
-/// Formats a double without locale influence ("%.17g"-like, shortest round-trip).
-std::string format_double(double v);
-
 }  // namespace gp::geo
