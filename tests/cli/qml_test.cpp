@@ -3,6 +3,7 @@
 
 #include "outputs/qml.hpp"
 
+#include "gp/text.hpp"
 #include "outputs_support.hpp"
 #include "test_support.hpp"
 

@@ -8,8 +8,11 @@
 #include "gp/geo/territory.hpp"
 #include "test_support.hpp"
 
+#include <gdal_priv.h>
 #include <gtest/gtest.h>
+#include <ogr_geometry.h>
 #include <ogr_spatialref.h>
+#include <ogrsf_frmts.h>
 
 #include <cmath>
 #include <set>
