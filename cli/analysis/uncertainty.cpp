@@ -6,10 +6,11 @@
 
 #include "analysis/validation.hpp"
 #include "gp/error.hpp"
-#include "gp/geo/gdal_env.hpp"
 #include "gp/geo/raster_writer.hpp"
 #include "gp/kernels/backend.hpp"
+#include "gp/kernels/device_fallback.hpp"
 #include "gp/log.hpp"
+#include "gp/text.hpp"
 
 #include <algorithm>
 #include <chrono>
@@ -235,32 +236,23 @@ UncertaintyResult run_uncertainty(const model::UncertaintySpec& spec, const Anal
   res.hist_lo = lo;
   res.hist_hi = hi;
 
-  std::unique_ptr<kernels::MonteCarlo> mc;
   const bool cuda = opt.device == DeviceChoice::cuda ||
                     (opt.device == DeviceChoice::automatic && kernels::cuda_device_count() > 0);
-  mc = cuda ? kernels::make_montecarlo_cuda(0) : kernels::make_montecarlo_cpu(opt.threads);
-  res.device = mc->name();
-  bool on_device = cuda;
-  // Runs `call` on the engine; when the device runs out of memory (issue 9), warns once and
-  // runs it, and every later call, on the CPU engine with the same set-up. Calls are
-  // self-contained (a histogram call counts into a zeroed buffer the caller adds), so redoing
-  // one on the CPU counts nothing twice.
-  auto on_engine = [&](const char* stage, auto&& call) {
-    if (on_device) {
-      try {
-        call(*mc);
-        return;
-      } catch (const gp::device_out_of_memory& e) {
-        gp::log::warning(std::string("uncertainty: ") + mc->name() + " ran out of memory while " +
+  // When the device runs out of memory, warns once and runs that call, and every later one, on
+  // the CPU engine with the same set-up. Calls are self-contained (a histogram call counts into
+  // a zeroed buffer the caller adds), so redoing one on the CPU counts nothing twice.
+  kernels::DeviceFallback<kernels::MonteCarlo> mc(
+      cuda ? kernels::make_montecarlo_cuda(0) : kernels::make_montecarlo_cpu(opt.threads),
+      [&opt] { return kernels::make_montecarlo_cpu(opt.threads); },
+      [&](kernels::MonteCarlo& dev, kernels::MonteCarlo& cpu, const char* stage,
+          const gp::device_out_of_memory& e) {
+        gp::log::warning(std::string("uncertainty: ") + dev.name() + " ran out of memory while " +
                          stage + " (" + e.what() + "); continuing on the CPU");
-        mc = kernels::make_montecarlo_cpu(opt.threads);
-        mc->set(ctx.program, ctx.aux, plan.setup, plan.params);
-        res.device = mc->name() + " (after the device ran out of memory)";
-        on_device = false;
-      }
-    }
-    call(*mc);
-  };
+        cpu.set(ctx.program, ctx.aux, plan.setup, plan.params);
+        res.device = cpu.name() + " (after the device ran out of memory)";
+      });
+  res.device = mc.primary().name();
+  auto on_engine = [&mc](const char* stage, auto&& call) { mc.run(stage, call); };
   on_engine("uploading the draws", [&](kernels::MonteCarlo& m) {
     m.set(ctx.program, ctx.aux, plan.setup, plan.params);
   });
@@ -292,8 +284,8 @@ UncertaintyResult run_uncertainty(const model::UncertaintySpec& spec, const Anal
   std::vector<std::uint64_t> part;  // the device's counts of one window, added once complete
   for (std::int64_t w = 0; w < n_windows; ++w) {
     const geo::Window win = read_window(w);
-    if (!on_device) {
-      mc->histogram(ptrs.data(), win.cells(), hist.data());
+    if (!cuda || mc.switched()) {
+      mc.current().histogram(ptrs.data(), win.cells(), hist.data());
       continue;
     }
     part.assign(hist.size(), 0);
@@ -320,7 +312,7 @@ UncertaintyResult run_uncertainty(const model::UncertaintySpec& spec, const Anal
   wopt.band_descriptions = {"mean", "std", "p05", "p95", "p_top"};
   wopt.metadata["GP_UNCERTAINTY_DRAWS"] = std::to_string(spec.draws);
   wopt.metadata["GP_UNCERTAINTY_SEED"] = std::to_string(spec.seed);
-  wopt.metadata["GP_UNCERTAINTY_TOP_PERCENT"] = geo::format_double(spec.top_percent);
+  wopt.metadata["GP_UNCERTAINTY_TOP_PERCENT"] = text::shortest_plain(spec.top_percent);
   const fs::path staged = ctx.files.temporary(out, "gtiff");
   wopt.report_as = out;
   geo::RasterWriter writer(staged, grid, wopt);
@@ -451,8 +443,8 @@ void run_analyses(const model::Model& m, const RunOptions& opt, const AnalysisCo
     for (const auto& f : files) fl.push_back(f.string());
     j["files"] = fl;
     res.report["validation"] = j;
-    gp::log::info("validation: success-rate AUC " + geo::format_double(vr.all.auc) + ", ROC AUC " +
-                  geo::format_double(vr.all.roc_auc) + " (" + std::to_string(vr.deposits.size()) +
+    gp::log::info("validation: success-rate AUC " + text::shortest_plain(vr.all.auc) + ", ROC AUC " +
+                  text::shortest_plain(vr.all.roc_auc) + " (" + std::to_string(vr.deposits.size()) +
                   " deposits)");
   }
   if (m.uncertainty.given) {

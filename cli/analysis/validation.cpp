@@ -2,13 +2,11 @@
 #include "analysis/validation.hpp"
 
 #include "gp/error.hpp"
-#include "gp/geo/gdal_env.hpp"
-#include "gp/geo/raster_source.hpp"
+#include "gp/geo/band_reader.hpp"
 #include "gp/geo/vector_source.hpp"
 #include "gp/kernels/rank.hpp"
 #include "gp/log.hpp"
-
-#include <gdal_priv.h>
+#include "gp/text.hpp"
 
 #include <algorithm>
 #include <charconv>
@@ -51,27 +49,8 @@ std::string fixed(double v, int digits) {
   return std::string(buf, r.ptr);
 }
 
-/// Shortest round-trip text (CSV values).
-std::string exact(double v) {
-  if (!std::isfinite(v)) return "";
-  char buf[64];
-  auto r = std::to_chars(buf, buf + sizeof buf, v);
-  return std::string(buf, r.ptr);
-}
-
-std::string xml_escape(const std::string& s) {
-  std::string o;
-  for (char c : s) {
-    switch (c) {
-      case '&': o += "&amp;"; break;
-      case '<': o += "&lt;"; break;
-      case '>': o += "&gt;"; break;
-      case '"': o += "&quot;"; break;
-      default: o += c;
-    }
-  }
-  return o;
-}
+/// Shortest round-trip text (CSV values); empty for NaN and infinities.
+std::string exact(double v) { return std::isfinite(v) ? text::shortest(v) : std::string(); }
 
 }  // namespace
 
@@ -217,6 +196,45 @@ int assign_folds(std::vector<RankedDeposit>& deps, double holdout, int kfold, st
   return 1;
 }
 
+namespace {
+
+/// Gives every cell of the map to `counter` (nodata cells as NaN). Windows of whole blocks:
+/// full-width strips of about `window_cells`, or, when a row of blocks does not fit (a
+/// continental map), one row of blocks cut into column segments, so that no block is decoded
+/// twice and memory stays bounded by the window whatever the width. The counts are integers:
+/// the split does not change them.
+template <class IsNodata>
+void count_map_cells(const geo::BandReader& map, const geo::Grid& grid, std::int64_t window_cells,
+                     bool has_nodata, const IsNodata& is_nodata, kernels::RankCounter& counter) {
+  const auto [bx, by] = map.block_size();
+  std::int64_t rows = std::max<std::int64_t>(1, window_cells / std::max<std::int64_t>(1, grid.width));
+  std::int64_t cols = grid.width;
+  if (by > 0 && rows > by) rows = rows / by * by;  // whole blocks
+  if (by > 1 && rows < by && bx > 0 && grid.width > geo::segment_columns(bx)) {
+    rows = by;
+    cols = std::max<std::int64_t>(bx, window_cells / by / bx * bx);
+    cols = std::min(cols, grid.width);
+  }
+  std::vector<float> buf(static_cast<std::size_t>(std::min(rows, grid.height)) *
+                         static_cast<std::size_t>(cols));
+  for (std::int64_t r0 = 0; r0 < grid.height; r0 += rows) {
+    for (std::int64_t c0 = 0; c0 < grid.width; c0 += cols) {
+      const std::int64_t nr = std::min(rows, grid.height - r0);
+      const std::int64_t nc = std::min(cols, grid.width - c0);
+      map.read(geo::Window{c0, r0, nc, nr}, buf.data());
+      const std::size_t cells = static_cast<std::size_t>(nr) * static_cast<std::size_t>(nc);
+      if (has_nodata) {
+        for (std::size_t i = 0; i < cells; ++i) {
+          if (is_nodata(buf[i])) buf[i] = std::numeric_limits<float>::quiet_NaN();
+        }
+      }
+      counter.add(buf.data(), cells);
+    }
+  }
+}
+
+}  // namespace
+
 ValidationResult validate_map(const ValidateOptions& opt) {
   const auto t0 = std::chrono::steady_clock::now();
   ValidationResult res;
@@ -229,39 +247,23 @@ ValidationResult validate_map(const ValidateOptions& opt) {
   res.model_kind = opt.model_kind;
   res.split = opt.kfold > 0 ? "kfold" : (opt.holdout > 0.0 ? "holdout" : "none");
 
-  GDALDatasetUniquePtr ds = geo::open_raster(opt.map.string(), "the map");
-  if (opt.band < 1 || opt.band > ds->GetRasterCount()) {
+  geo::BandReader map(opt.map, "the map");
+  if (opt.band < 1 || opt.band > map.band_count()) {
     throw config_error("--band " + std::to_string(opt.band) + ": " + opt.map.string() + " has " +
-                       std::to_string(ds->GetRasterCount()) + " band(s)");
+                       std::to_string(map.band_count()) + " band(s)");
   }
-  GDALRasterBand* band = ds->GetRasterBand(opt.band);
-  double gt[6];
-  if (ds->GetGeoTransform(gt) != CE_None || gt[2] != 0.0 || gt[4] != 0.0 || !(gt[5] < 0.0)) {
-    throw input_error(opt.map.string() + ": expected a north-up georeferenced raster");
-  }
-  geo::Grid grid;
-  grid.crs_wkt = ds->GetProjectionRef() != nullptr ? ds->GetProjectionRef() : "";
+  map.select_band(opt.band);
+  const std::optional<geo::Grid> map_grid = map.grid();
+  if (!map_grid) throw input_error(opt.map.string() + ": expected a north-up georeferenced raster");
+  const geo::Grid& grid = *map_grid;
   if (grid.crs_wkt.empty()) throw input_error(opt.map.string() + " has no CRS (deposits cannot be placed)");
-  grid.x0 = gt[0];
-  grid.y0 = gt[3];
-  grid.dx = gt[1];
-  grid.dy = -gt[5];
-  grid.width = ds->GetRasterXSize();
-  grid.height = ds->GetRasterYSize();
-  int has_nd = 0;
-  const double nd = band->GetNoDataValue(&has_nd);
+  const std::optional<double> nodata = map.nodata();
+  const double nd = nodata.value_or(0.0);
   const auto nd_f = static_cast<float>(nd);
   auto is_nodata = [&](float v) {
-    return !kernels::finite_score(v) || (has_nd != 0 && (v == nd_f || static_cast<double>(v) == nd));
+    return !kernels::finite_score(v) || (nodata && (v == nd_f || static_cast<double>(v) == nd));
   };
-  auto read_cell = [&](std::int64_t col, std::int64_t row) {
-    float v = std::numeric_limits<float>::quiet_NaN();
-    if (band->RasterIO(GF_Read, static_cast<int>(col), static_cast<int>(row), 1, 1, &v, 1, 1,
-                       GDT_Float32, 0, 0, nullptr) != CE_None) {
-      throw input_error("cannot read " + opt.map.string() + ": " + geo::last_gdal_error());
-    }
-    return v;
-  };
+  auto read_cell = [&](std::int64_t col, std::int64_t row) { return map.read_cell(col, row); };
 
   // Deposits: placed on the map's grid; nodata cells rejected by name.
   const geo::DepositPlacement placed = geo::place_deposits(
@@ -303,12 +305,10 @@ ValidationResult validate_map(const ValidateOptions& opt) {
         src.read(grid.crs_wkt, {}, opt.deposits.name_column, nullptr, opt.split_by);
     std::map<std::tuple<std::string, std::int64_t, std::int64_t>, std::string> tag;
     for (const auto& f : feats) {
-      OGRPoint p;
-      const OGRGeometry* g = f.geometry.get();
-      if (wkbFlatten(g->getGeometryType()) == wkbPoint) p = *g->toPoint();
-      else if (g->Centroid(&p) != OGRERR_NONE) continue;
-      const double cx = std::floor((p.getX() - grid.x0) / grid.dx);
-      const double cy = std::floor((grid.y0 - p.getY()) / grid.dy);
+      const auto p = geo::representative_point(*f.geometry);
+      if (!p) continue;
+      const double cx = std::floor(((*p)[0] - grid.x0) / grid.dx);
+      const double cy = std::floor((grid.y0 - (*p)[1]) / grid.dy);
       tag[{f.name, static_cast<std::int64_t>(cx), static_cast<std::int64_t>(cy)}] = f.tag;
     }
     for (auto& d : res.deposits) {
@@ -325,7 +325,7 @@ ValidationResult validate_map(const ValidateOptions& opt) {
   const bool cuda = opt.device == DeviceChoice::cuda ||
                     (opt.device == DeviceChoice::automatic && kernels::cuda_device_count() > 0);
   if (cuda) {
-    // Out of device memory: smaller chunks, then the CPU for the rest (issue 9).
+    // Out of device memory: smaller chunks, then the CPU for the rest.
     counter = kernels::make_fallback_rank_counter(
         kernels::make_rank_counter_cuda(edges, 0),
         [&edges, &opt] { return kernels::make_rank_counter_cpu(edges, opt.threads); },
@@ -334,41 +334,7 @@ ValidationResult validate_map(const ValidateOptions& opt) {
     counter = kernels::make_rank_counter_cpu(edges, opt.threads);
   }
   res.device = counter->name();
-  int bx = 0;
-  int by = 0;
-  band->GetBlockSize(&bx, &by);
-  // Windows of whole blocks: full-width strips of about window_cells, or, when a row of blocks
-  // does not fit (a continental map), one row of blocks cut into column segments, so that no
-  // block is decoded twice and memory stays bounded by the window whatever the width. The
-  // counts are integers: the split does not change them.
-  std::int64_t rows = std::max<std::int64_t>(1, opt.window_cells / std::max<std::int64_t>(1, grid.width));
-  std::int64_t cols = grid.width;
-  if (by > 0 && rows > by) rows = rows / by * by;  // whole blocks
-  if (by > 1 && rows < by && bx > 0 && grid.width > geo::segment_columns(bx)) {
-    rows = by;
-    cols = std::max<std::int64_t>(bx, opt.window_cells / by / bx * bx);
-    cols = std::min(cols, grid.width);
-  }
-  std::vector<float> buf(static_cast<std::size_t>(std::min(rows, grid.height)) *
-                         static_cast<std::size_t>(cols));
-  for (std::int64_t r0 = 0; r0 < grid.height; r0 += rows) {
-    for (std::int64_t c0 = 0; c0 < grid.width; c0 += cols) {
-      const std::int64_t nr = std::min(rows, grid.height - r0);
-      const std::int64_t nc = std::min(cols, grid.width - c0);
-      if (band->RasterIO(GF_Read, static_cast<int>(c0), static_cast<int>(r0), static_cast<int>(nc),
-                         static_cast<int>(nr), buf.data(), static_cast<int>(nc),
-                         static_cast<int>(nr), GDT_Float32, 0, 0, nullptr) != CE_None) {
-        throw input_error("cannot read " + opt.map.string() + ": " + geo::last_gdal_error());
-      }
-      const std::size_t cells = static_cast<std::size_t>(nr) * static_cast<std::size_t>(nc);
-      if (has_nd != 0) {
-        for (std::size_t i = 0; i < cells; ++i) {
-          if (is_nodata(buf[i])) buf[i] = std::numeric_limits<float>::quiet_NaN();
-        }
-      }
-      counter->add(buf.data(), cells);
-    }
-  }
+  count_map_cells(map, grid, opt.window_cells, nodata.has_value(), is_nodata, *counter);
   const std::vector<std::uint64_t> counts = counter->counts();
   res.valid_cells = std::accumulate(counts.begin(), counts.end(), std::uint64_t{0});
   res.nodata_cells = counter->invalid();
@@ -488,7 +454,7 @@ std::string validation_svg(const ValidationResult& r, const std::string& title) 
        "\" font-family=\"DejaVu Sans, Arial, sans-serif\" font-size=\"12\">\n";
   s += "<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n";
   s += "<text x=\"" + std::to_string(W / 2) + "\" y=\"28\" text-anchor=\"middle\" font-size=\"17\">" +
-       xml_escape(title) + "</text>\n";
+       text::xml_escape(title) + "</text>\n";
   s += "<text x=\"" + std::to_string(W / 2) + "\" y=\"48\" text-anchor=\"middle\" fill=\"#555\">" +
        std::to_string(r.deposits.size()) + " deposits on " + std::to_string(r.valid_cells) +
        " valid cells" + (r.rejected.empty() ? "" : ", " + std::to_string(r.rejected.size()) + " left out") +
@@ -559,7 +525,7 @@ std::string validation_svg(const ValidationResult& r, const std::string& title) 
            std::to_string(lx + 18) + "\" y2=\"" + std::to_string(ly - 4) + "\" stroke=\"" + c +
            "\" stroke-width=\"2.4\"" + (c == "#888" ? " stroke-dasharray=\"6,4\"" : "") + "/>\n";
       s += "<text x=\"" + std::to_string(lx + 24) + "\" y=\"" + std::to_string(ly) +
-           "\" font-size=\"11\">" + xml_escape(text) + "</text>\n";
+           "\" font-size=\"11\">" + text::xml_escape(text) + "</text>\n";
       ly += 16;
     }
   }
@@ -567,7 +533,7 @@ std::string validation_svg(const ValidationResult& r, const std::string& title) 
   std::string cap = "capture efficiency (all deposits):";
   for (const auto& [p, f] : r.all.capture) cap += "  top " + exact(p) + " %: " + fixed(100.0 * f, 1) + " %";
   s += "<text x=\"" + std::to_string(W / 2) + "\" y=\"" + std::to_string(H - 18) +
-       "\" text-anchor=\"middle\" fill=\"#333\">" + xml_escape(cap) + "</text>\n";
+       "\" text-anchor=\"middle\" fill=\"#333\">" + text::xml_escape(cap) + "</text>\n";
   s += "</svg>\n";
   return s;
 }

@@ -5,8 +5,9 @@
 #include "run/cluster.hpp"
 #include "run/pipeline.hpp"
 #include "run/runner.hpp"
+
+#include "gp/text.hpp"
 #include "gp/geo/crs.hpp"
-#include "gp/format.hpp"
 #include "gp/geo/gdal_env.hpp"
 #include "gp/log.hpp"
 
@@ -20,7 +21,7 @@
 namespace gp::cli {
 
 CLI::Validator in_range(double lo, double hi) {
-  const std::string range = format_double(lo) + " to " + format_double(hi);
+  const std::string range = text::shortest_plain(lo) + " to " + text::shortest_plain(hi);
   return CLI::Validator(
       [lo, hi, range](std::string& in) {
         double v = 0.0;

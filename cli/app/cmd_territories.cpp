@@ -1,7 +1,6 @@
 // `geoprospect territories [--notes]`: the built-in territories, one per line: code, name, CRS.
 
 #include "app/commands.hpp"
-#include "gp/geo/gdal_env.hpp"
 #include "gp/geo/territory.hpp"
 
 #include <algorithm>

@@ -5,6 +5,7 @@
 
 #include "model/model.hpp"
 #include "gp/error.hpp"
+#include "gp/text.hpp"
 
 #include <algorithm>
 #include <cmath>
@@ -65,7 +66,7 @@ class Keys {
       if (std::find(known_.begin(), known_.end(), key) != known_.end()) continue;
       std::string msg = source_ + ":" + std::to_string(v.source().begin.line) + ": " + ctx_ +
                         ": unknown key '" + std::string(key) + "'";
-      const std::string hint = did_you_mean(key, known_);
+      const std::string hint = text::did_you_mean(key, known_);
       if (!hint.empty()) {
         msg += "; did you mean '" + hint + "'?";
       } else {

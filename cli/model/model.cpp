@@ -1,7 +1,7 @@
 #include "model/model.hpp"
 
 #include "gp/error.hpp"
-#include "gp/format.hpp"
+#include "gp/text.hpp"
 #include "analysis_spec_toml.hpp"  // issue 6: [validation], [uncertainty]
 
 #include <openssl/evp.h>
@@ -20,22 +20,6 @@ namespace gp::model {
 namespace fs = std::filesystem;
 
 namespace {
-
-/// Levenshtein distance. CLI11 and toml++ do not expose one; it is ten lines.
-std::size_t edit_distance(std::string_view a, std::string_view b) {
-  std::vector<std::size_t> prev(b.size() + 1);
-  std::vector<std::size_t> cur(b.size() + 1);
-  for (std::size_t j = 0; j <= b.size(); ++j) prev[j] = j;
-  for (std::size_t i = 1; i <= a.size(); ++i) {
-    cur[0] = i;
-    for (std::size_t j = 1; j <= b.size(); ++j) {
-      const std::size_t sub = prev[j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1);
-      cur[j] = std::min({prev[j] + 1, cur[j - 1] + 1, sub});
-    }
-    std::swap(prev, cur);
-  }
-  return prev[b.size()];
-}
 
 std::string type_name(const toml::node& n) {
   switch (n.type()) {
@@ -83,7 +67,7 @@ class TableReader {
   double as_number(const toml::node& n, const std::string& key) const {
     if (!n.is_number()) fail(key, "expected a number, found " + type_name(n));
     const double v = *n.value<double>();
-    if (!std::isfinite(v)) fail(key, "expected a finite number, found " + format_double(v));
+    if (!std::isfinite(v)) fail(key, "expected a finite number, found " + text::shortest_plain(v));
     return v;
   }
 
@@ -131,7 +115,7 @@ class TableReader {
       if (std::find(known_.begin(), known_.end(), key) != known_.end()) continue;
       std::string msg = source_ + ":" + std::to_string(v.source().begin.line) + ": " + ctx_ +
                         ": unknown key '" + std::string(key) + "'";
-      const std::string hint = did_you_mean(key, known_);
+      const std::string hint = text::did_you_mean(key, known_);
       if (!hint.empty()) msg += "; did you mean '" + hint + "'?";
       else {
         msg += " (expected one of:";
@@ -156,7 +140,7 @@ void expect_one_of(TableReader& r, const std::string& key, const std::string& va
                    const std::vector<std::string_view>& allowed) {
   if (std::find(allowed.begin(), allowed.end(), value) != allowed.end()) return;
   std::string msg = "unknown value '" + value + "'";
-  const std::string hint = did_you_mean(value, allowed);
+  const std::string hint = text::did_you_mean(value, allowed);
   if (!hint.empty()) msg += "; did you mean '" + hint + "'?";
   else {
     msg += " (expected one of:";
@@ -222,7 +206,7 @@ TransformSpec parse_transform(const toml::table& t, const std::string& source,
     spec.min = r.num("min");
     spec.max = r.num("max");
     if (spec.min && spec.max && *spec.min == *spec.max) {
-      r.fail("min", "min and max are both " + format_double(*spec.min) +
+      r.fail("min", "min and max are both " + text::shortest_plain(*spec.min) +
                         " (expected different values; min > max inverts)");
     }
   } else if (k == "large" || k == "small" || k == "gaussian" || k == "near") {
@@ -296,7 +280,7 @@ void resolve_network(Model& m, const std::string& source) {
   };
   auto unknown = [&](const std::string& where_, const std::string& name) {
     std::string msg = where_ + ": unknown layer or group '" + name + "'";
-    const std::string hint = did_you_mean(name, node_names);
+    const std::string hint = text::did_you_mean(name, node_names);
     if (!hint.empty()) msg += "; did you mean '" + hint + "'?";
     fail(msg);
   };
@@ -514,7 +498,7 @@ void parse_training_layer_keys(TableReader& rl, LayerSpec& L) {
         if (cls.empty()) r.fail("groups", "expected non-empty class lists");
         for (double c : cls) {
           if (!seen.insert(c).second) {
-            r.fail("groups", "class " + format_double(c) + " is in more than one group");
+            r.fail("groups", "class " + text::shortest_plain(c) + " is in more than one group");
           }
         }
         w.groups.push_back(std::move(cls));
@@ -631,7 +615,7 @@ void check_training(const Model& m, const std::string& source, bool user_groups)
 void check_weight_sum(double sum, const std::string& what) {
   if (std::isfinite(sum)) return;
   throw config_error(what + ": weights overflow (their sum is beyond " +
-                     format_double(std::numeric_limits<double>::max()) +
+                     text::shortest_plain(std::numeric_limits<double>::max()) +
                      "; expected weights on a smaller scale, only their ratios matter)");
 }
 
@@ -654,19 +638,6 @@ std::size_t skip_string(std::string_view t, std::size_t i) {
 }
 
 }  // namespace
-
-std::string did_you_mean(std::string_view word, const std::vector<std::string_view>& candidates) {
-  std::string best;
-  std::size_t best_d = std::max<std::size_t>(2, word.size() / 3) + 1;
-  for (auto c : candidates) {
-    const std::size_t d = edit_distance(word, c);
-    if (d < best_d) {
-      best_d = d;
-      best = std::string(c);
-    }
-  }
-  return best;
-}
 
 fs::path resolve_model_path(const std::string& path, const fs::path& base_dir) {
   if (path.rfind("/vsi", 0) == 0) return fs::path(path);
@@ -846,7 +817,7 @@ Model parse_model(std::string_view text, const std::string& source, const fs::pa
       }
     }
     if (auto w = rl.num("weight")) {
-      if (*w < 0) rl.fail("weight", "expected a weight >= 0, found " + format_double(*w));
+      if (*w < 0) rl.fail("weight", "expected a weight >= 0, found " + text::shortest_plain(*w));
       L.weight = *w;
     }
     if (auto miss = rl.str("missing")) {
@@ -894,7 +865,7 @@ Model parse_model(std::string_view text, const std::string& source, const fs::pa
       }
       if (auto gm = r.num("gamma")) g.gamma = *gm;
       if (g.gamma < 0.0 || g.gamma > 1.0) {
-        r.fail("gamma", "expected a gamma in [0, 1], found " + format_double(g.gamma));
+        r.fail("gamma", "expected a gamma in [0, 1], found " + text::shortest_plain(g.gamma));
       }
       if (auto miss = r.str("missing")) {
         expect_one_of(r, "missing", *miss, {"nodata", "skip"});
@@ -922,7 +893,7 @@ Model parse_model(std::string_view text, const std::string& source, const fs::pa
     expect_one_of(r, "method", m.combine.method, combine_methods);
     if (gamma) {
       if (*gamma < 0.0 || *gamma > 1.0) {
-        r.fail("gamma", "expected a gamma in [0, 1], found " + format_double(*gamma));
+        r.fail("gamma", "expected a gamma in [0, 1], found " + text::shortest_plain(*gamma));
       }
       m.combine.gamma = *gamma;
     }
@@ -988,8 +959,8 @@ Model parse_model(std::string_view text, const std::string& source, const fs::pa
     if (auto nd = r.num("nodata")) {
       // The maps are Float32: a value beyond its range would be written as infinity.
       if (std::fabs(*nd) > FLT_MAX) {
-        r.fail("nodata", "expected a value a Float32 map can hold (-" + format_double(FLT_MAX) +
-                             " to " + format_double(FLT_MAX) + "), found " + format_double(*nd));
+        r.fail("nodata", "expected a value a Float32 map can hold (-" + text::shortest_plain(FLT_MAX) +
+                             " to " + text::shortest_plain(FLT_MAX) + "), found " + text::shortest_plain(*nd));
       }
       m.output.nodata = *nd;
     }

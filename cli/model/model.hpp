@@ -171,9 +171,6 @@ Model parse_model(std::string_view text, const std::string& source,
 /// Hex SHA-256 of bytes.
 std::string sha256_hex(std::string_view bytes);
 
-/// The closest candidate to `word` within a small edit distance, or empty.
-std::string did_you_mean(std::string_view word, const std::vector<std::string_view>& candidates);
-
 /// A path from the model file: relative ones resolve against `base_dir`. GDAL virtual paths
 /// (/vsizip/, /vsicurl/, ...) pass through untouched: their double slashes carry meaning
 /// ("/vsizip//abs/file.zip", "/vsicurl/http://host/x.tif") that normalising would remove.

@@ -2,6 +2,7 @@
 
 #include "gp/error.hpp"
 #include "gp/geo/quicklook.hpp"
+#include "gp/text.hpp"
 
 #include <algorithm>
 #include <cmath>
@@ -137,7 +138,7 @@ std::vector<std::string> default_class_names(std::size_t n) {
 
 namespace {
 
-std::string pct(double p) { return geo::short_number(p, 4); }
+std::string pct(double p) { return text::significant(p, 4); }
 
 }  // namespace
 
@@ -181,11 +182,11 @@ ClassPlan plan_classes(const model::ClassSpec& spec, const geo::FineHistogram& h
     } else {
       const auto& t = plan.thresholds;
       if (c == 0) {
-        rule = "< " + geo::short_number(t.front(), 4);
+        rule = "< " + text::significant(t.front(), 4);
       } else if (c == n - 1) {
-        rule = ">= " + geo::short_number(t.back(), 4);
+        rule = ">= " + text::significant(t.back(), 4);
       } else {
-        rule = geo::short_number(t[c - 1], 4) + " to " + geo::short_number(t[c], 4);
+        rule = text::significant(t[c - 1], 4) + " to " + text::significant(t[c], 4);
       }
     }
     plan.labels.push_back(plan.names[c] + " (" + rule + ")");

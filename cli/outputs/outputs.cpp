@@ -13,6 +13,7 @@
 #include "gp/geo/raster_source.hpp"
 #include "gp/geo/raster_writer.hpp"
 #include "gp/log.hpp"
+#include "gp/text.hpp"
 
 #include <openssl/evp.h>
 #include <unistd.h>
@@ -248,7 +249,7 @@ fs::path OutputSet::write_classes(RunResult& res, Finished& f) {
   cro.compress = o.compress;
   cro.threads = threads_;
   std::string thr;
-  for (double t : plan.thresholds) thr += (thr.empty() ? "" : " ") + geo::short_number(t, 9);
+  for (double t : plan.thresholds) thr += (thr.empty() ? "" : " ") + text::significant(t, 9);
   cro.metadata = {{"GP_MODEL_NAME", m_.name},
                   {"GP_MODEL_SHA256", m_.sha256},
                   {"GP_VERSION", GP_VERSION},

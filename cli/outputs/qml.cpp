@@ -1,19 +1,12 @@
 #include "outputs/qml.hpp"
 
 #include "gp/geo/quicklook.hpp"
+#include "gp/text.hpp"
 
-#include <charconv>
 #include <cstdint>
 
 namespace gp::cli {
 namespace {
-
-/// Round-trip number text, locale-independent (QGIS parses with the C locale).
-std::string num(double v) {
-  char buf[64];
-  const auto r = std::to_chars(buf, buf + sizeof(buf), v);
-  return std::string(buf, r.ptr);
-}
 
 std::string rgba(geo::Rgb c) {
   return std::to_string(c.r) + "," + std::to_string(c.g) + "," + std::to_string(c.b) + ",255";
@@ -53,21 +46,6 @@ const char* tail =
 
 }  // namespace
 
-std::string xml_escape(const std::string& s) {
-  std::string out;
-  for (char c : s) {
-    switch (c) {
-      case '&': out += "&amp;"; break;
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '"': out += "&quot;"; break;
-      case '\'': out += "&apos;"; break;
-      default: out += c;
-    }
-  }
-  return out;
-}
-
 std::string score_qml(const std::string& colormap, double min, double max, int band) {
   const auto& table = geo::colormap(colormap);
   if (!(max > min)) max = min + 1.0;  // a constant map: any non-empty range shows its colour
@@ -79,17 +57,17 @@ std::string score_qml(const std::string& colormap, double min, double max, int b
   std::string stops;
   for (std::size_t k = 1; k + 1 < idx.size(); ++k) {
     if (!stops.empty()) stops += ":";
-    stops += num(idx[k] / 255.0) + ";" + rgba(table[static_cast<std::size_t>(idx[k])]);
+    stops += text::shortest(idx[k] / 255.0) + ";" + rgba(table[static_cast<std::size_t>(idx[k])]);
   }
   std::string x = head;
   x += "    <rasterrenderer type=\"singlebandpseudocolor\" band=\"" + std::to_string(band) +
-       "\" opacity=\"1\" alphaBand=\"-1\" nodataColor=\"\" classificationMin=\"" + num(min) +
-       "\" classificationMax=\"" + num(max) + "\">\n";
+       "\" opacity=\"1\" alphaBand=\"-1\" nodataColor=\"\" classificationMin=\"" + text::shortest(min) +
+       "\" classificationMax=\"" + text::shortest(max) + "\">\n";
   x += min_max_origin;
   x += "      <rastershader>\n";
   x += "        <colorrampshader colorRampType=\"INTERPOLATED\" classificationMode=\"1\" "
        "clip=\"0\" labelPrecision=\"4\" minimumValue=\"" +
-       num(min) + "\" maximumValue=\"" + num(max) + "\">\n";
+       text::shortest(min) + "\" maximumValue=\"" + text::shortest(max) + "\">\n";
   x += "          <colorramp type=\"gradient\" name=\"[source]\">\n";
   x += "            <Option type=\"Map\">\n";
   x += "              <Option name=\"color1\" type=\"QString\" value=\"" + rgba(table.front()) +
@@ -108,7 +86,7 @@ std::string score_qml(const std::string& colormap, double min, double max, int b
   x += "          </colorramp>\n";
   for (int i : idx) {
     const double v = min + (max - min) * (i / 255.0);
-    x += "          <item value=\"" + num(v) + "\" label=\"" + geo::short_number(v, 4) +
+    x += "          <item value=\"" + text::shortest(v) + "\" label=\"" + text::significant(v, 4) +
          "\" color=\"" + geo::to_hex(table[static_cast<std::size_t>(i)]) + "\" alpha=\"255\"/>\n";
   }
   x += "        </colorrampshader>\n";
@@ -127,7 +105,7 @@ std::string classes_qml(const std::vector<std::string>& labels,
   x += "      <colorPalette>\n";
   for (std::size_t i = 0; i < labels.size() && i < colors.size(); ++i) {
     x += "        <paletteEntry value=\"" + std::to_string(i + 1) + "\" label=\"" +
-         xml_escape(labels[i]) + "\" color=\"" + geo::to_hex(colors[i]) + "\" alpha=\"255\"/>\n";
+         text::xml_escape(labels[i]) + "\" color=\"" + geo::to_hex(colors[i]) + "\" alpha=\"255\"/>\n";
   }
   x += "      </colorPalette>\n";
   x += "    </rasterrenderer>\n";

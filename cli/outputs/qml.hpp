@@ -19,7 +19,4 @@ std::string score_qml(const std::string& colormap, double min, double max, int b
 std::string classes_qml(const std::vector<std::string>& labels,
                         const std::vector<geo::Rgb>& colors, int band = 1);
 
-/// Escapes &, <, >, " and ' for XML attribute values.
-std::string xml_escape(const std::string& s);
-
 }  // namespace gp::cli

@@ -3,6 +3,7 @@
 #include "plan/vector_plan.hpp"
 
 #include "gp/error.hpp"
+#include "gp/text.hpp"
 #include "gp/geo/crs.hpp"
 #include "gp/geo/gdal_env.hpp"
 #include "gp/geo/raster_source.hpp"
@@ -16,8 +17,8 @@ namespace gp::cli {
 namespace {
 
 std::string fmt_bounds(const std::array<double, 4>& b) {
-  return "[" + geo::format_double(b[0]) + ", " + geo::format_double(b[1]) + ", " +
-         geo::format_double(b[2]) + ", " + geo::format_double(b[3]) + "]";
+  return "[" + text::shortest_plain(b[0]) + ", " + text::shortest_plain(b[1]) + ", " +
+         text::shortest_plain(b[2]) + ", " + text::shortest_plain(b[3]) + "]";
 }
 
 /// The grid's extent: [grid] extent (every layer must overlap it), else the layers' common
@@ -71,7 +72,7 @@ geo::Grid resolve_grid(const model::Model& m) {
                       " has no CRS (expected a georeferenced raster, or set [grid] crs)");
   }
   geo::Grid g;
-  g.crs_wkt = m.grid.crs ? geo::to_wkt(geo::parse_crs(*m.grid.crs, "[grid] crs")) : first.crs_wkt;
+  g.crs_wkt = m.grid.crs ? geo::crs_wkt(*m.grid.crs, "[grid] crs") : first.crs_wkt;
 
   std::vector<geo::Footprint> fps;
   for (std::size_t i = 0; i < infos.size(); ++i) {
@@ -121,7 +122,7 @@ geo::Grid resolve_grid(const model::Model& m) {
   }
   if (g.width < 1 || g.height < 1) {
     throw input_error("the grid is empty: extent " + fmt_bounds(ext) + " holds no cell of size " +
-                      geo::format_double(g.dx) + " x " + geo::format_double(g.dy));
+                      text::shortest_plain(g.dx) + " x " + text::shortest_plain(g.dy));
   }
   constexpr std::int64_t max_side = (std::int64_t{1} << 31) - 1;
   if (g.width > max_side || g.height > max_side) {
@@ -134,7 +135,7 @@ geo::Grid resolve_grid(const model::Model& m) {
   if (g.cells() > max_cells) {
     throw config_error("[grid]: " + std::to_string(g.width) + " x " + std::to_string(g.height) +
                        " cells exceeds the limit of 2^40 cells (check resolution: " +
-                       geo::format_double(g.dx) + " x " + geo::format_double(g.dy) +
+                       text::shortest_plain(g.dx) + " x " + text::shortest_plain(g.dy) +
                        " CRS units per cell)");
   }
   return g;

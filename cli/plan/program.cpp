@@ -3,6 +3,7 @@
 #include "model/groups.hpp"
 
 #include "gp/error.hpp"
+#include "gp/text.hpp"
 #include "gp/geo/gdal_env.hpp"
 #include "gp/log.hpp"
 
@@ -73,7 +74,7 @@ void set_transform(const model::LayerSpec& L, const kernels::LayerStats& st,
       t.a = T.kind == "linear" && T.min ? *T.min : st.min;
       t.b = T.kind == "linear" && T.max ? *T.max : st.max;
       if (t.a == t.b) {
-        gp::log::warning(L.what() + ": the layer is " + geo::format_double(t.a) +
+        gp::log::warning(L.what() + ": the layer is " + text::shortest_plain(t.a) +
                          " everywhere on the grid; its favourability is 0 everywhere");
       }
       break;

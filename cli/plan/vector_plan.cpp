@@ -5,13 +5,13 @@
 #include "run/cluster.hpp"
 #include "gp/error.hpp"
 #include "gp/geo/crs.hpp"
-#include "gp/geo/gdal_env.hpp"
 #include "gp/geo/raster_source.hpp"
 #include "gp/geo/raster_writer.hpp"
 #include "gp/geo/territory.hpp"
 #include "gp/geo/vector_source.hpp"
 #include "gp/kernels/backend.hpp"
 #include "gp/log.hpp"
+#include "gp/text.hpp"
 
 #include <unistd.h>
 
@@ -40,13 +40,13 @@ geo::VectorSpec vector_spec(const model::LayerSpec& L) {
 }
 
 std::string fmt_bounds(const std::array<double, 4>& b) {
-  return "[" + geo::format_double(b[0]) + ", " + geo::format_double(b[1]) + ", " +
-         geo::format_double(b[2]) + ", " + geo::format_double(b[3]) + "]";
+  return "[" + text::shortest_plain(b[0]) + ", " + text::shortest_plain(b[1]) + ", " +
+         text::shortest_plain(b[2]) + ", " + text::shortest_plain(b[3]) + "]";
 }
 
 struct GridPlan {
   geo::Grid grid;
-  std::unique_ptr<OGRGeometry> boundary;  // in the grid CRS; null without territory/boundary
+  geo::GeometryPtr boundary;  // in the grid CRS; null without territory/boundary
   std::string mask_name;
 };
 
@@ -83,9 +83,9 @@ GridPlan plan_grid(const model::Model& m) {
 
   std::string wkt;
   if (m.grid.crs) {
-    wkt = geo::to_wkt(geo::parse_crs(*m.grid.crs, "[grid] crs"));
+    wkt = geo::crs_wkt(*m.grid.crs, "[grid] crs");
   } else if (terr != nullptr) {
-    wkt = geo::to_wkt(geo::parse_crs(terr->crs, "territory " + terr->code));
+    wkt = geo::crs_wkt(terr->crs, "territory " + terr->code);
   } else if (!r.layers.empty()) {
     wkt = geo::describe_raster(r.layers.front().path.string(), layer_what(r.layers.front())).crs_wkt;
   } else if (m.grid.boundary) {

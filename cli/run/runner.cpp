@@ -14,10 +14,10 @@
 #include "gp/error.hpp"
 #include "gp/geo/crs.hpp"
 #include "gp/geo/territory.hpp"
-#include "gp/geo/gdal_env.hpp"
 #include "gp/geo/raster_source.hpp"
 #include "gp/geo/raster_writer.hpp"
 #include "gp/log.hpp"
+#include "gp/text.hpp"
 
 #include <algorithm>
 #include <chrono>
@@ -166,7 +166,7 @@ RunResult run_model_protecting(const model::Model& m, const RunOptions& opt,
   res.device = backend.name();
   gp::log::info("device: " + res.device + " (" + chosen.why + ")");
   gp::log::info("grid: " + std::to_string(grid.width) + " x " + std::to_string(grid.height) +
-                " cells of " + geo::format_double(grid.dx) + " x " + geo::format_double(grid.dy) +
+                " cells of " + text::shortest_plain(grid.dx) + " x " + text::shortest_plain(grid.dy) +
                 " in " + geo::crs_label_wkt(grid.crs_wkt));
   Sources sources = open_sources(m, grid, res);
   const WindowPlan windows = plan_windows(grid.width, grid.height, opt.window_rows, opt.window_cells);

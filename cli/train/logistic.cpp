@@ -9,6 +9,7 @@
 #include "gp/error.hpp"
 #include "gp/geo/cell_area.hpp"
 #include "gp/log.hpp"
+#include "gp/text.hpp"
 
 #include <algorithm>
 #include <charconv>
@@ -22,11 +23,7 @@ namespace {
 namespace fs = std::filesystem;
 using J = nlohmann::ordered_json;
 
-std::string num(double v) {
-  char buf[64];
-  const auto r = std::to_chars(buf, buf + sizeof buf, v, std::chars_format::general, 12);
-  return std::string(buf, r.ptr);
-}
+std::string num(double v) { return text::significant(v, 12); }
 
 /// ln(1 + exp(t)) without overflow.
 double log1pexp(double t) { return t > 0.0 ? t + std::log1p(std::exp(-t)) : std::log1p(std::exp(t)); }

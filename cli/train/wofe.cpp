@@ -9,9 +9,9 @@
 #include "run/runner.hpp"
 #include "gp/error.hpp"
 #include "gp/geo/cell_area.hpp"
-#include "gp/geo/gdal_env.hpp"
 #include "gp/kernels/class_counts.hpp"
 #include "gp/log.hpp"
+#include "gp/text.hpp"
 
 #include <algorithm>
 #include <charconv>
@@ -30,18 +30,10 @@ namespace fs = std::filesystem;
 using J = nlohmann::ordered_json;
 
 /// Locale-independent text of a number ("." decimals), 12 significant digits (tables, JSON).
-std::string num(double v) {
-  char buf[64];
-  const auto r = std::to_chars(buf, buf + sizeof buf, v, std::chars_format::general, 12);
-  return std::string(buf, r.ptr);
-}
+std::string num(double v) { return text::significant(v, 12); }
 
 /// The same with 4 significant digits, for the log.
-std::string short_num(double v) {
-  char buf[64];
-  const auto r = std::to_chars(buf, buf + sizeof buf, v, std::chars_format::general, 4);
-  return std::string(buf, r.ptr);
-}
+std::string short_num(double v) { return text::significant(v, 4); }
 
 std::string layer_what(const std::string& layer) { return "layer '" + layer + "'"; }
 

@@ -1,5 +1,6 @@
 #include "gp/geo/crs.hpp"
 
+#include "ogr_crs.hpp"
 #include "gp/error.hpp"
 
 #include <cpl_conv.h>
@@ -27,6 +28,10 @@ std::string to_wkt(const OGRSpatialReference& srs) {
   std::string out = wkt != nullptr ? wkt : "";
   CPLFree(wkt);
   return out;
+}
+
+std::string crs_wkt(const std::string& text, const std::string& what) {
+  return to_wkt(parse_crs(text, what));
 }
 
 std::string crs_label(const OGRSpatialReference& srs) {

@@ -46,22 +46,20 @@ DepositPlacement place_deposits(const DepositSpec& spec, const Grid& grid,
   DepositPlacement out;
   for (auto& s : skipped) out.rejected.push_back({s.name, s.reason});
   for (const auto& f : feats) {
-    const OGRGeometry* g = f.geometry.get();
-    OGRPoint p;
-    if (wkbFlatten(g->getGeometryType()) == wkbPoint) {
-      p = *g->toPoint();
-    } else if (g->Centroid(&p) != OGRERR_NONE) {
+    const auto p = representative_point(*f.geometry);
+    if (!p) {
       out.rejected.push_back({f.name, "not a point and has no centroid"});
       continue;
     }
-    const double cx = (p.getX() - grid.x0) / grid.dx;
-    const double cy = (grid.y0 - p.getY()) / grid.dy;
+    const auto [x, y] = *p;
+    const double cx = (x - grid.x0) / grid.dx;
+    const double cy = (grid.y0 - y) / grid.dy;
     if (!(cx >= 0.0 && cy >= 0.0 && cx < static_cast<double>(grid.width) &&
           cy < static_cast<double>(grid.height))) {
       out.rejected.push_back({f.name, "outside the grid"});
       continue;
     }
-    PlacedDeposit d{f.name, p.getX(), p.getY(), static_cast<std::int64_t>(std::floor(cx)),
+    PlacedDeposit d{f.name, x, y, static_cast<std::int64_t>(std::floor(cx)),
                     static_cast<std::int64_t>(std::floor(cy))};
     if (valid && !valid(d.col, d.row)) {
       out.rejected.push_back({f.name, "on a nodata cell"});

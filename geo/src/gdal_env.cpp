@@ -1,10 +1,13 @@
 #include "gp/geo/gdal_env.hpp"
 
+#include "gp/geo/gdal_fwd.hpp"
 #include "gp/log.hpp"
 
 #include <cpl_conv.h>
 #include <cpl_error.h>
 #include <gdal.h>
+#include <gdal_priv.h>
+#include <ogr_geometry.h>
 
 #include <atomic>
 #include <mutex>
@@ -48,5 +51,10 @@ std::string last_gdal_error() {
 void reset_gdal_error() { CPLErrorReset(); }
 
 bool gdal_ran_out_of_memory() { return g_out_of_memory; }
+void DatasetCloser::operator()(GDALDataset* ds) const {
+  if (ds != nullptr) GDALClose(GDALDataset::ToHandle(ds));
+}
+
+void GeometryDeleter::operator()(OGRGeometry* g) const { OGRGeometryFactory::destroyGeometry(g); }
 
 }  // namespace gp::geo

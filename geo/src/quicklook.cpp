@@ -4,6 +4,7 @@
 #include "gp/geo/colormap.hpp"
 #include "gp/geo/crs.hpp"
 #include "gp/geo/gdal_env.hpp"
+#include "gp/text.hpp"
 
 #include <cairo.h>
 #include <gdal_priv.h>
@@ -55,17 +56,11 @@ double nice_length(double at_most) {
 }
 
 std::string length_label(double metres) {
-  if (metres >= 1000.0) return short_number(metres / 1000.0, 4) + " km";
-  return short_number(metres, 4) + " m";
+  if (metres >= 1000.0) return text::significant(metres / 1000.0, 4) + " km";
+  return text::significant(metres, 4) + " m";
 }
 
 }  // namespace
-
-std::string short_number(double v, int digits) {
-  char buf[64];
-  const auto r = std::to_chars(buf, buf + sizeof(buf), v, std::chars_format::general, digits);
-  return std::string(buf, r.ptr);
-}
 
 double crs_linear_unit_m(const std::string& wkt) {
   OGRSpatialReference srs;
@@ -202,7 +197,8 @@ void write_quicklook(const fs::path& raster, const fs::path& png, const Quickloo
     cairo_move_to(c, lx + bar_w, y);
     cairo_line_to(c, lx + bar_w + 5, y);
     cairo_stroke(c);
-    text_at(c, lx + bar_w + 8, y + 4, short_number(opt.min + f * (opt.max - opt.min)), 12, false);
+    const std::string label = text::significant(opt.min + f * (opt.max - opt.min), 3);
+    text_at(c, lx + bar_w + 8, y + 4, label, 12, false);
   }
   // Nodata swatch.
   const double sy = ly + bar_h + 12;
@@ -241,8 +237,8 @@ void write_quicklook(const fs::path& raster, const fs::path& png, const Quickloo
     note = "cells " + length_label(std::abs(gt[1]) * unit_m) + " x " +
            length_label(std::abs(gt[5]) * unit_m);
   } else {
-    note = "cells " + short_number(std::abs(gt[1]), 4) + " x " + short_number(std::abs(gt[5]), 4) +
-           " (CRS units)";
+    note = "cells " + text::significant(std::abs(gt[1]), 4) + " x " +
+           text::significant(std::abs(gt[5]), 4) + " (CRS units)";
   }
   std::string crs = "no CRS";
   if (!crs_wkt.empty()) {

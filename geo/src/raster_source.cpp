@@ -1,13 +1,18 @@
 #include "gp/geo/raster_source.hpp"
 
+#include "raster_open.hpp"
+
+#include "ogr_crs.hpp"
 #include "gp/error.hpp"
 #include "gp/geo/crs.hpp"
 #include "gp/geo/gdal_env.hpp"
 #include "gp/log.hpp"
+#include "gp/text.hpp"
 
 #include <cpl_string.h>
 #include <sys/stat.h>
 #include <gdal_alg.h>
+#include <gdal_priv.h>
 #include <gdal_utils.h>
 #include <gdalwarper.h>
 
@@ -191,7 +196,7 @@ std::string gdal_resampling_name(const std::string& method) {
 RasterSource::RasterSource(const std::string& path, int band, const std::string& resampling,
                            const Grid& grid, const std::string& what)
     : what_(what), path_(path), grid_(grid) {
-  src_ = open_raster(path, what);
+  src_.reset(open_raster(path, what).release());
   if (band < 1 || band > src_->GetRasterCount()) {
     throw input_error(what + ": band " + std::to_string(band) + " does not exist in " + path +
                       " (it has " + std::to_string(src_->GetRasterCount()) + " band" +
@@ -240,13 +245,13 @@ RasterSource::RasterSource(const std::string& path, int band, const std::string&
     targs.AddString("-b");
     targs.AddString(std::to_string(band).c_str());
     GDALTranslateOptions* topt = GDALTranslateOptionsNew(targs.List(), nullptr);
-    band_vrt_ = GDALTranslate("", warp_src, topt, nullptr);
+    band_vrt_ = GDALDataset::FromHandle(GDALTranslate("", warp_src, topt, nullptr));
     GDALTranslateOptionsFree(topt);
     if (band_vrt_ == nullptr) {
       throw input_error(what + ": cannot select band " + std::to_string(band) + " of " + path +
                         ": " + last_gdal_error());
     }
-    warp_src = band_vrt_;
+    warp_src = GDALDataset::ToHandle(band_vrt_);
   }
   CPLStringList args;
   auto add = [&args](const std::string& s) { args.AddString(s.c_str()); };
@@ -255,10 +260,10 @@ RasterSource::RasterSource(const std::string& path, int band, const std::string&
   add("-t_srs");
   add(grid_.crs_wkt);
   add("-te");
-  add(format_double(grid_.x0));
-  add(format_double(grid_.ymin()));
-  add(format_double(grid_.xmax()));
-  add(format_double(grid_.y0));
+  add(text::shortest_plain(grid_.x0));
+  add(text::shortest_plain(grid_.ymin()));
+  add(text::shortest_plain(grid_.xmax()));
+  add(text::shortest_plain(grid_.y0));
   add("-ts");
   add(std::to_string(grid_.width));
   add(std::to_string(grid_.height));
@@ -275,18 +280,18 @@ RasterSource::RasterSource(const std::string& path, int band, const std::string&
   add("NUM_THREADS=ALL_CPUS");
   int usage_error = 0;
   GDALWarpAppOptions* wopt = GDALWarpAppOptionsNew(args.List(), nullptr);
-  warped_ = GDALWarp("", nullptr, 1, &warp_src, wopt, &usage_error);
+  warped_ = GDALDataset::FromHandle(GDALWarp("", nullptr, 1, &warp_src, wopt, &usage_error));
   GDALWarpAppOptionsFree(wopt);
   if (warped_ == nullptr) {
     throw input_error(what + ": cannot warp " + path + " onto the grid: " + last_gdal_error());
   }
-  band_ = GDALDataset::FromHandle(warped_)->GetRasterBand(1);
+  band_ = warped_->GetRasterBand(1);
   gp::log::debug(what + ": warped from " + crs_label_wkt(src_wkt) + " with " + alg);
 }
 
 RasterSource::~RasterSource() {
-  if (warped_ != nullptr) GDALClose(warped_);
-  if (band_vrt_ != nullptr) GDALClose(band_vrt_);
+  if (warped_ != nullptr) GDALClose(GDALDataset::ToHandle(warped_));
+  if (band_vrt_ != nullptr) GDALClose(GDALDataset::ToHandle(band_vrt_));
 }
 
 void RasterSource::read(const Window& w, float* out) {

@@ -5,6 +5,7 @@
 
 #include <cpl_error.h>
 #include <cpl_string.h>
+#include <gdal_priv.h>
 #include <unistd.h>
 
 #include <algorithm>

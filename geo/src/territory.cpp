@@ -1,11 +1,14 @@
 #include "gp/geo/territory.hpp"
 
+#include "ogr_crs.hpp"
 #include "gp/error.hpp"
 #include "gp/geo/crs.hpp"
 #include "gp/geo/gdal_env.hpp"
 #include "gp/geo/vector_source.hpp"
 #include "gp/log.hpp"
+#include "gp/text.hpp"
 
+#include <ogr_geometry.h>
 #include <ogr_spatialref.h>
 #include <unistd.h>
 
@@ -112,20 +115,6 @@ std::string upper(std::string s) {
   return s;
 }
 
-std::size_t edit_distance(const std::string& a, const std::string& b) {
-  std::vector<std::size_t> prev(b.size() + 1);
-  std::vector<std::size_t> cur(b.size() + 1);
-  for (std::size_t j = 0; j <= b.size(); ++j) prev[j] = j;
-  for (std::size_t i = 1; i <= a.size(); ++i) {
-    cur[0] = i;
-    for (std::size_t j = 1; j <= b.size(); ++j) {
-      cur[j] = std::min({prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1)});
-    }
-    std::swap(prev, cur);
-  }
-  return prev[b.size()];
-}
-
 bool in_box(const LonLatBox& b, double lon, double lat) {
   return lon >= b[0] && lon <= b[2] && lat >= b[1] && lat <= b[3];
 }
@@ -177,7 +166,7 @@ const Territory& find_territory(const std::string& code, const std::string& what
   }
   std::vector<std::pair<std::size_t, std::string>> ranked;
   for (const auto& t : territories()) {
-    std::size_t d = edit_distance(key, t.code);
+    std::size_t d = text::edit_distance(key, t.code);
     // A code that starts the same way is a good guess too ("CON" -> CONUS).
     if (t.code.rfind(key.substr(0, std::min<std::size_t>(2, key.size())), 0) == 0) d = std::min<std::size_t>(d, 1);
     ranked.emplace_back(d, t.code);
@@ -213,7 +202,7 @@ fs::path boundaries_file() {
                     " under $GP_DATA_DIR, the source tree and next to the executable)");
 }
 
-std::unique_ptr<OGRGeometry> territory_boundary(const Territory& t, const std::string& target_wkt) {
+GeometryPtr territory_boundary(const Territory& t, const std::string& target_wkt) {
   VectorSpec vs;
   vs.path = boundaries_file().string();
   vs.layer = "countries";
@@ -238,13 +227,12 @@ std::unique_ptr<OGRGeometry> territory_boundary(const Territory& t, const std::s
     throw input_error("territory " + t.code + ": its boundary cannot be projected to " +
                       crs_label(dst) + ": " + last_gdal_error());
   }
-  return mp;
+  return GeometryPtr(mp.release());
 }
 
-std::unique_ptr<OGRGeometry> boundary_from_file(const std::string& path, const std::string& layer,
-                                                const std::string& where,
-                                                const std::string& target_wkt,
-                                                const std::string& what) {
+GeometryPtr boundary_from_file(const std::string& path, const std::string& layer,
+                               const std::string& where, const std::string& target_wkt,
+                               const std::string& what) {
   VectorSpec vs;
   vs.path = path;
   vs.layer = layer;
@@ -258,7 +246,7 @@ std::unique_ptr<OGRGeometry> boundary_from_file(const std::string& path, const s
     throw input_error(what + ": " + path + " has no polygon" +
                       (where.empty() ? std::string() : " matching where = \"" + where + "\""));
   }
-  return mp;
+  return GeometryPtr(mp.release());
 }
 
 std::array<double, 4> geometry_extent(const OGRGeometry& g) {
@@ -315,7 +303,7 @@ std::string area_of_use_warning(const Grid& grid) {
   std::string name = area != nullptr ? std::string(area) : std::string();
   if (name.size() > 80) name = name.substr(0, 77) + "...";
   return "the grid reaches outside the area of use of " + crs_label(srs) + " (" + name + " " +
-         box + ") by up to " + format_double(std::round(out + std::max(tol_x, tol_y))) +
+         box + ") by up to " + text::shortest_plain(std::round(out + std::max(tol_x, tol_y))) +
          " CRS units; distances and areas there may be distorted";
 }
 

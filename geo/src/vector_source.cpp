@@ -1,14 +1,19 @@
 #include "gp/geo/vector_source.hpp"
 
+#include "ogr_crs.hpp"
 #include "gp/error.hpp"
 #include "gp/geo/crs.hpp"
 #include "gp/geo/gdal_env.hpp"
+#include "gp/kernels/device_fallback.hpp"
 #include "gp/kernels/distance.hpp"
 #include "gp/log.hpp"
 
 #include <cpl_conv.h>
 #include <cpl_string.h>
 #include <gdal_alg.h>
+#include <gdal_priv.h>
+#include <ogr_geometry.h>
+#include <ogrsf_frmts.h>
 #include <ogr_spatialref.h>
 
 #include <algorithm>
@@ -334,7 +339,7 @@ std::vector<Feature> VectorSource::read(const std::string& target_wkt,
                             spec_.y_column + "'");
         continue;
       }
-      feat.geometry = std::make_unique<OGRPoint>(x, y);
+      feat.geometry.reset(new OGRPoint(x, y));
     } else {
       feat.geometry.reset(f->StealGeometry());
       if (!feat.geometry || feat.geometry->IsEmpty()) {
@@ -352,6 +357,16 @@ std::vector<Feature> VectorSource::read(const std::string& target_wkt,
     throw input_error(what + ": reading " + spec_.path + " failed: " + last_gdal_error());
   }
   return out;
+}
+
+std::optional<std::array<double, 2>> representative_point(const OGRGeometry& g) {
+  OGRPoint p;
+  if (wkbFlatten(g.getGeometryType()) == wkbPoint) {
+    p = *g.toPoint();
+  } else if (g.Centroid(&p) != OGRERR_NONE) {
+    return std::nullopt;
+  }
+  return std::array<double, 2>{p.getX(), p.getY()};
 }
 
 std::vector<std::uint8_t> rasterise_mask(const std::vector<Feature>& features, const Grid& grid,
@@ -491,21 +506,24 @@ std::size_t materialise_vector(const VectorSpec& spec, const RasteriseOptions& o
       const std::vector<std::uint8_t> mask = rasterise_mask(feats, grid, opt.all_touched, what);
       std::vector<float> dist(grid.cells());
       const kernels::DistanceParams p{grid.dx, grid.dy, opt.max_distance};
-      bool on_cpu = !opt.use_cuda;
-      if (opt.use_cuda) {
-        try {
-          kernels::distance_transform_cuda(mask.data(), grid.width, grid.height, p, dist.data(),
-                                           0);
-        } catch (const device_out_of_memory& e) {
-          // The transform is a pure function of the mask: redo it on the CPU (issue 9).
-          gp::log::warning(what + ": the distance transform ran out of device memory (" +
-                           e.what() + "); computing it on the CPU");
-          on_cpu = true;
-        }
-      }
-      if (on_cpu) {
+      const auto on_cpu = [&] {
         kernels::distance_transform_cpu(mask.data(), grid.width, grid.height, p, dist.data(),
                                         opt.threads);
+      };
+      if (opt.use_cuda) {
+        // The transform is a pure function of the mask: out of device memory, redo it on the CPU.
+        kernels::with_device_fallback(
+            [&] {
+              kernels::distance_transform_cuda(mask.data(), grid.width, grid.height, p,
+                                               dist.data(), 0);
+            },
+            on_cpu,
+            [&](const device_out_of_memory& e) {
+              gp::log::warning(what + ": the distance transform ran out of device memory (" +
+                               e.what() + "); computing it on the CPU");
+            });
+      } else {
+        on_cpu();
       }
       write_grid_tiff(out, grid, dist.data(), spec.what);
       break;

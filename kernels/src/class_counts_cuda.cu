@@ -3,6 +3,7 @@
 #include "gp/kernels/class_counts.hpp"
 
 #include "gp/error.hpp"
+#include "gp/kernels/cuda_device.cuh"
 #include "gp/kernels/device_buffer.cuh"
 
 #include <cuda_runtime.h>
@@ -78,22 +79,13 @@ __global__ void class_count_kernel(const float* __restrict__ data, std::size_t n
 
 class CudaClassCounter final : public ClassCounter {
  public:
-  explicit CudaClassCounter(int device) : device_(device) {
-    int count = 0;
-    if (cudaGetDeviceCount(&count) != cudaSuccess || count <= device) {
-      cudaGetLastError();
-      throw cuda_error("no CUDA device " + std::to_string(device) + " for class counts");
-    }
-    GP_CUDA_TRY(cudaSetDevice(device_), "selecting the device");
-    GP_CUDA_TRY(cudaStreamCreate(&stream_), "creating a stream");
-  }
-  ~CudaClassCounter() override { cudaStreamDestroy(stream_); }
+  explicit CudaClassCounter(int device) : dev_(device) {}
 
   ClassCountTally count(const float* data, std::size_t n, long long lo, long long nbins,
                         std::uint64_t* counts) override {
     ClassCountTally r;
     if (n == 0) return r;
-    GP_CUDA_TRY(cudaSetDevice(device_), "selecting the device");
+    dev_.make_current();
     const auto nb = static_cast<std::size_t>(nbins);
     d_data_.reserve(n);
     d_counts_.reserve(nb + 3);
@@ -101,25 +93,25 @@ class CudaClassCounter final : public ClassCounter {
     blocks = blocks > 4096 ? 4096 : blocks;
     d_minmax_.reserve(2 * static_cast<std::size_t>(blocks));
     GP_CUDA_TRY(cudaMemcpyAsync(d_data_.data(), data, n * sizeof(float), cudaMemcpyHostToDevice,
-                                stream_),
+                                dev_.stream()),
                 "uploading a layer for class counts");
-    GP_CUDA_TRY(cudaMemsetAsync(d_counts_.data(), 0, (nb + 3) * sizeof(unsigned long long), stream_),
+    GP_CUDA_TRY(cudaMemsetAsync(d_counts_.data(), 0, (nb + 3) * sizeof(unsigned long long), dev_.stream()),
                 "clearing class counts");
     const std::size_t shmem =
         nbins <= max_shared_bins ? nb * sizeof(unsigned int) : std::size_t{0};
-    class_count_kernel<<<blocks, threads_per_block, shmem, stream_>>>(
+    class_count_kernel<<<blocks, threads_per_block, shmem, dev_.stream()>>>(
         d_data_.data(), n, lo, nbins, d_counts_.data(), d_counts_.data() + nb, d_minmax_.data());
     GP_CUDA_TRY(cudaGetLastError(), "launching the class-count kernel");
     host_.resize(nb + 3);
     mm_.resize(2 * static_cast<std::size_t>(blocks));
     GP_CUDA_TRY(cudaMemcpyAsync(host_.data(), d_counts_.data(),
                                 (nb + 3) * sizeof(unsigned long long), cudaMemcpyDeviceToHost,
-                                stream_),
+                                dev_.stream()),
                 "downloading class counts");
     GP_CUDA_TRY(cudaMemcpyAsync(mm_.data(), d_minmax_.data(), mm_.size() * sizeof(float),
-                                cudaMemcpyDeviceToHost, stream_),
+                                cudaMemcpyDeviceToHost, dev_.stream()),
                 "downloading class ranges");
-    GP_CUDA_TRY(cudaStreamSynchronize(stream_), "counting classes");
+    GP_CUDA_TRY(cudaStreamSynchronize(dev_.stream()), "counting classes");
     for (std::size_t k = 0; k < nb; ++k) counts[k] += host_[k];
     r.valid = host_[nb];
     r.below = host_[nb + 1];
@@ -138,8 +130,7 @@ class CudaClassCounter final : public ClassCounter {
   }
 
  private:
-  int device_;
-  cudaStream_t stream_{nullptr};
+  CudaDevice dev_;
   device_buffer<float> d_data_;
   device_buffer<unsigned long long> d_counts_;
   device_buffer<float> d_minmax_;
@@ -150,6 +141,7 @@ class CudaClassCounter final : public ClassCounter {
 }  // namespace
 
 std::unique_ptr<ClassCounter> make_cuda_class_counter(int device) {
+  require_cuda_device(device, "class counts on CUDA");
   return std::make_unique<CudaClassCounter>(device);
 }
 

@@ -5,6 +5,7 @@
 #include "gp/kernels/backend.hpp"
 #include "gp/kernels/cell_ops.hpp"
 #include "gp/kernels/chunking.hpp"
+#include "gp/kernels/cuda_device.cuh"
 #include "gp/kernels/device_buffer.cuh"
 #include "gp/kernels/reduce_ops.hpp"
 
@@ -84,26 +85,18 @@ struct MergeStats {
 
 class CudaBackend final : public Backend {
  public:
-  explicit CudaBackend(int device) : device_(device) {
-    GP_CUDA_TRY(cudaSetDevice(device_), "selecting the device");
-    cudaDeviceProp prop{};
-    GP_CUDA_TRY(cudaGetDeviceProperties(&prop, device_), "reading device properties");
-    name_ = "cuda:" + std::to_string(device_) + " (" + prop.name + ")";
-    sm_count_ = prop.multiProcessorCount;
-    GP_CUDA_TRY(cudaStreamCreate(&stream_), "creating a stream");
-  }
-  ~CudaBackend() override { cudaStreamDestroy(stream_); }
+  explicit CudaBackend(int device) : dev_(device) {}
   CudaBackend(const CudaBackend&) = delete;
   CudaBackend& operator=(const CudaBackend&) = delete;
 
-  [[nodiscard]] std::string name() const override { return name_; }
+  [[nodiscard]] std::string name() const override { return dev_.name(); }
 
   /// Pinned (page-locked) host memory: cudaMemcpyAsync then needs no staging copy and runs at
   /// full bus speed. If the system refuses pinned memory, ordinary memory (slower, correct).
   [[nodiscard]] HostFloats host_floats(std::size_t n) override {
     if (n == 0) return {};
     void* p = nullptr;
-    if (cudaSetDevice(device_) != cudaSuccess || cudaMallocHost(&p, n * sizeof(float)) != cudaSuccess) {
+    if (cudaSetDevice(dev_.id()) != cudaSuccess || cudaMallocHost(&p, n * sizeof(float)) != cudaSuccess) {
       cudaGetLastError();
       return plain_host_floats(n);
     }
@@ -111,18 +104,18 @@ class CudaBackend final : public Backend {
   }
 
   void set_program(const Program& program, const std::vector<double>& aux) override {
-    GP_CUDA_TRY(cudaSetDevice(device_), "selecting the device");
+    dev_.make_current();
     program_ = program;
     GP_CUDA_TRY(cudaMemcpyToSymbolAsync(c_program, &program, sizeof(Program), 0,
-                                        cudaMemcpyHostToDevice, stream_),
+                                        cudaMemcpyHostToDevice, dev_.stream()),
                 "uploading the model program");
     d_aux_.reserve(aux.size() + 1);
     if (!aux.empty()) {
       GP_CUDA_TRY(cudaMemcpyAsync(d_aux_.data(), aux.data(), aux.size() * sizeof(double),
-                                  cudaMemcpyHostToDevice, stream_),
+                                  cudaMemcpyHostToDevice, dev_.stream()),
                   "uploading the percentile tables");
     }
-    GP_CUDA_TRY(cudaStreamSynchronize(stream_), "uploading the model program");
+    GP_CUDA_TRY(cudaStreamSynchronize(dev_.stream()), "uploading the model program");
   }
 
   // Every entry point works in chunks (for_each_chunk): a whole window when it fits, halves,
@@ -132,7 +125,7 @@ class CudaBackend final : public Backend {
 
   void score(const float* const* layers, std::size_t n, float* const* bands) override {
     if (n == 0) return;
-    GP_CUDA_TRY(cudaSetDevice(device_), "selecting the device");
+    dev_.make_current();
     const auto n_in = static_cast<std::size_t>(program_inputs(program_));
     const auto n_out = static_cast<std::size_t>(program_.n_bands);
     for_each_chunk(
@@ -142,18 +135,18 @@ class CudaBackend final : public Backend {
           d_out_.reserve(n_out * m);
           for (std::size_t l = 0; l < n_in; ++l) {
             GP_CUDA_TRY(cudaMemcpyAsync(d_layers_.data() + l * m, layers[l] + first,
-                                        m * sizeof(float), cudaMemcpyHostToDevice, stream_),
+                                        m * sizeof(float), cudaMemcpyHostToDevice, dev_.stream()),
                         "uploading a layer window");
           }
-          score_kernel<<<blocks_for(m), threads_per_block, 0, stream_>>>(
+          score_kernel<<<blocks_for(m), threads_per_block, 0, dev_.stream()>>>(
               d_layers_.data(), d_aux_.data(), m, m, d_out_.data());
           GP_CUDA_TRY(cudaGetLastError(), "launching the scoring kernel");
           for (std::size_t b = 0; b < n_out; ++b) {
             GP_CUDA_TRY(cudaMemcpyAsync(bands[b] + first, d_out_.data() + b * m,
-                                        m * sizeof(float), cudaMemcpyDeviceToHost, stream_),
+                                        m * sizeof(float), cudaMemcpyDeviceToHost, dev_.stream()),
                         "downloading the scores");
           }
-          GP_CUDA_TRY(cudaStreamSynchronize(stream_), "running the scoring kernel");
+          GP_CUDA_TRY(cudaStreamSynchronize(dev_.stream()), "running the scoring kernel");
         },
         [&](std::size_t) { free_buffers(); });
   }
@@ -168,7 +161,7 @@ class CudaBackend final : public Backend {
           const float* d = d_layers_.data();
           LayerStats r;
           try {
-            r = thrust::transform_reduce(thrust::cuda::par.on(stream_),
+            r = thrust::transform_reduce(thrust::cuda::par.on(dev_.stream()),
                                          thrust::counting_iterator<std::size_t>(0),
                                          thrust::counting_iterator<std::size_t>(m), ToStats{d},
                                          LayerStats{}, MergeStats{});
@@ -179,7 +172,7 @@ class CudaBackend final : public Backend {
             cudaGetLastError();
             throw cuda_error(std::string("CUDA error while reducing layer statistics: ") + e.what());
           }
-          GP_CUDA_TRY(cudaStreamSynchronize(stream_), "reducing layer statistics");
+          GP_CUDA_TRY(cudaStreamSynchronize(dev_.stream()), "reducing layer statistics");
           total.merge(r);
         },
         [&](std::size_t) { free_buffers(); });
@@ -196,13 +189,13 @@ class CudaBackend final : public Backend {
         [&](std::size_t first, std::size_t m) {
           upload_single(data + first * row_length, m * row_length);
           d_rows_.reserve(m);
-          row_stats_kernel<<<static_cast<unsigned>(m), 256, 0, stream_>>>(
+          row_stats_kernel<<<static_cast<unsigned>(m), 256, 0, dev_.stream()>>>(
               d_layers_.data(), row_length, d_rows_.data());
           GP_CUDA_TRY(cudaGetLastError(), "launching the row statistics kernel");
           GP_CUDA_TRY(cudaMemcpyAsync(out + first, d_rows_.data(), m * sizeof(LayerStats),
-                                      cudaMemcpyDeviceToHost, stream_),
+                                      cudaMemcpyDeviceToHost, dev_.stream()),
                       "downloading row statistics");
-          GP_CUDA_TRY(cudaStreamSynchronize(stream_), "reducing row statistics");
+          GP_CUDA_TRY(cudaStreamSynchronize(dev_.stream()), "reducing row statistics");
         },
         [&](std::size_t m) {
           free_buffers();
@@ -223,23 +216,23 @@ class CudaBackend final : public Backend {
             d_slots_.reserve(static_cast<std::size_t>(nbins));
             GP_CUDA_TRY(cudaMemcpyAsync(d_slots_.data(), slot_of_bin,
                                         static_cast<std::size_t>(nbins) * sizeof(std::int32_t),
-                                        cudaMemcpyHostToDevice, stream_),
+                                        cudaMemcpyHostToDevice, dev_.stream()),
                         "uploading histogram slots");
           }
           upload_single(data + first, m);
           d_counts_.reserve(total_bins);
           GP_CUDA_TRY(cudaMemsetAsync(d_counts_.data(), 0,
-                                      total_bins * sizeof(unsigned long long), stream_),
+                                      total_bins * sizeof(unsigned long long), dev_.stream()),
                       "clearing a histogram");
-          histogram_kernel<<<blocks_for(m), threads_per_block, 0, stream_>>>(
+          histogram_kernel<<<blocks_for(m), threads_per_block, 0, dev_.stream()>>>(
               d_layers_.data(), m, lo, hi, nbins,
               slot_of_bin != nullptr ? d_slots_.data() : nullptr, sub_bins, d_counts_.data());
           GP_CUDA_TRY(cudaGetLastError(), "launching the histogram kernel");
           GP_CUDA_TRY(cudaMemcpyAsync(host.data(), d_counts_.data(),
                                       total_bins * sizeof(unsigned long long),
-                                      cudaMemcpyDeviceToHost, stream_),
+                                      cudaMemcpyDeviceToHost, dev_.stream()),
                       "downloading a histogram");
-          GP_CUDA_TRY(cudaStreamSynchronize(stream_), "computing a histogram");
+          GP_CUDA_TRY(cudaStreamSynchronize(dev_.stream()), "computing a histogram");
           // Added only once the chunk succeeded: a retried chunk is never counted twice.
           for (std::size_t k = 0; k < total_bins; ++k) counts[k] += host[k];
         },
@@ -251,7 +244,7 @@ class CudaBackend final : public Backend {
 
   unsigned blocks_for(std::size_t n) const {
     const std::size_t wanted = (n + threads_per_block - 1) / threads_per_block;
-    const std::size_t cap = static_cast<std::size_t>(sm_count_) * 32;
+    const std::size_t cap = static_cast<std::size_t>(dev_.sm_count()) * 32;
     return static_cast<unsigned>(wanted < cap ? wanted : cap);
   }
 
@@ -268,18 +261,15 @@ class CudaBackend final : public Backend {
   }
 
   void upload_single(const float* data, std::size_t n) {
-    GP_CUDA_TRY(cudaSetDevice(device_), "selecting the device");
+    dev_.make_current();
     d_layers_.reserve(n);
     GP_CUDA_TRY(cudaMemcpyAsync(d_layers_.data(), data, n * sizeof(float),
-                                cudaMemcpyHostToDevice, stream_),
+                                cudaMemcpyHostToDevice, dev_.stream()),
                 "uploading a layer window");
   }
 
-  int device_;
+  CudaDevice dev_;
   std::size_t chunk_cells_{0};  ///< cells per chunk after an out-of-memory (0: whole windows)
-  int sm_count_{1};
-  std::string name_;
-  cudaStream_t stream_{};
   Program program_{};
   device_buffer<float> d_layers_;
   device_buffer<float> d_out_;
@@ -293,21 +283,8 @@ class CudaBackend final : public Backend {
 
 bool cuda_compiled() { return true; }
 
-int cuda_device_count() {
-  int n = 0;
-  if (cudaGetDeviceCount(&n) != cudaSuccess) {
-    cudaGetLastError();  // clear the sticky "no driver" error
-    return 0;
-  }
-  return n;
-}
-
 std::unique_ptr<Backend> make_cuda_backend(int device) {
-  const int n = cuda_device_count();
-  if (device < 0 || device >= n) {
-    throw cuda_error("--device cuda: no CUDA device " + std::to_string(device) + " (found " +
-                     std::to_string(n) + ")");
-  }
+  require_cuda_device(device, "--device cuda");
   return std::make_unique<CudaBackend>(device);
 }
 

@@ -3,6 +3,7 @@
 // its own slice of global scratch. Rows are processed in batches so that scratch stays bounded.
 
 #include "gp/error.hpp"
+#include "gp/kernels/cuda_device.cuh"
 #include "gp/kernels/device_buffer.cuh"
 #include "gp/kernels/distance.hpp"
 
@@ -43,11 +44,7 @@ void distance_transform_cuda(const std::uint8_t* features, std::int64_t width,
                              int device) {
   detail::check_distance_args(features, width, height, params, out);
   if (width == 0 || height == 0) return;
-  int n = 0;
-  if (cudaGetDeviceCount(&n) != cudaSuccess || device < 0 || device >= n) {
-    cudaGetLastError();
-    throw cuda_error("distance transform on CUDA: no CUDA device " + std::to_string(device));
-  }
+  require_cuda_device(device, "distance transform on CUDA");
   GP_CUDA_TRY(cudaSetDevice(device), "selecting the device");
   const auto cells = static_cast<std::size_t>(width) * static_cast<std::size_t>(height);
   device_buffer<std::uint8_t> d_feat;

@@ -1,12 +1,13 @@
 // The rank counter (validation) and the class counter (weights of evidence) on a device that
-// runs out of memory (issue 9): as make_fallback_backend does for scoring, each call is first
-// retried in smaller chunks on the device (for_each_chunk, down to 64 Ki cells); when even those
-// do not fit, one warning, and this call's remaining cells and every later call go to the CPU
-// counter. Counts are integers, so the result equals an all-CPU or all-device count exactly.
+// runs out of memory (device_fallback.hpp): as make_fallback_backend does for scoring, each
+// call is first retried in smaller chunks on the device (for_each_chunk, down to 64 Ki cells);
+// when even those do not fit, one warning, and this call's remaining cells and every later call
+// go to the CPU counter. Counts are integers, so the result equals an all-CPU or all-device count exactly.
 
 #include "gp/error.hpp"
 #include "gp/kernels/chunking.hpp"
 #include "gp/kernels/class_counts.hpp"
+#include "gp/kernels/device_fallback.hpp"
 #include "gp/kernels/rank.hpp"
 
 #include <algorithm>
@@ -22,9 +23,9 @@ namespace {
 /// Smallest device chunk before giving up on the device (as the CUDA backend's).
 constexpr std::size_t min_chunk = std::size_t{1} << 16;
 
-/// The switch-over shared by both wrappers: the first device failure makes the fallback and
-/// warns once; run() gives every cell of [0, n) to fn exactly once, on the device while it
-/// copes, then on the fallback from the first cell it could not take.
+/// The switch-over shared by both wrappers (a DeviceFallback over chunks): run() gives every
+/// cell of [0, n) to fn exactly once, on the device while it copes, in chunks that shrink down
+/// to min_chunk, then on the fallback from the first cell it could not take.
 template <class Counter>
 class Switch {
  public:
@@ -32,55 +33,43 @@ class Switch {
   Switch(std::unique_ptr<Counter> primary, std::function<std::unique_ptr<Counter>()> make,
          std::function<void(const std::string&)> warn, std::string device, const char* stage,
          std::function<void(Counter&)> keep = [](Counter&) {})
-      : primary_(std::move(primary)),
-        make_(std::move(make)),
-        warn_(std::move(warn)),
-        keep_(std::move(keep)),
-        device_(std::move(device)),
+      : sw_(std::move(primary), std::move(make),
+            [say = std::move(warn), before = std::move(keep), name = std::move(device)](
+                Counter& dev, Counter&, const char* what, const device_out_of_memory& e) {
+              before(dev);
+              if (say) {
+                say(name + " ran out of memory while " + what + " (" + e.what() +
+                     "), even in chunks of 64 Ki cells; continuing on the CPU (integer counts: "
+                     "the result is the same)");
+              }
+            }),
         stage_(stage) {}
 
   template <class Fn>
   void run(std::size_t n, Fn fn) {
     std::size_t done = 0;
-    if (!fallback_) {
-      try {
-        for_each_chunk(
-            n, capacity_, min_chunk,
-            [&](std::size_t first, std::size_t count) {
-              fn(*primary_, first, count);
-              done = first + count;
-            },
-            [](std::size_t) {});
+    sw_.run(stage_, [&](Counter& c) {
+      if (&c != &sw_.primary()) {
+        if (done < n) fn(c, done, n - done);
         return;
-      } catch (const device_out_of_memory& e) {
-        switch_over(e);
       }
-    }
-    if (done < n) fn(*fallback_, done, n - done);
+      for_each_chunk(
+          n, capacity_, min_chunk,
+          [&](std::size_t first, std::size_t count) {
+            fn(c, first, count);
+            done = first + count;
+          },
+          [](std::size_t) {});
+    });
   }
 
-  [[nodiscard]] bool switched() const { return fallback_ != nullptr; }
-  Counter& primary() { return *primary_; }
-  Counter& fallback() { return *fallback_; }
+  [[nodiscard]] bool switched() const { return sw_.switched(); }
+  Counter& primary() { return sw_.primary(); }
+  Counter& fallback() { return sw_.fallback(); }
 
  private:
-  void switch_over(const device_out_of_memory& e) {
-    keep_(*primary_);
-    fallback_ = make_();
-    if (warn_) {
-      warn_(device_ + " ran out of memory while " + stage_ + " (" + e.what() +
-            "), even in chunks of 64 Ki cells; continuing on the CPU (integer counts: the "
-            "result is the same)");
-    }
-  }
-
-  std::unique_ptr<Counter> primary_;
-  std::function<std::unique_ptr<Counter>()> make_;
-  std::function<void(const std::string&)> warn_;
-  std::function<void(Counter&)> keep_;
-  std::string device_;
+  DeviceFallback<Counter> sw_;
   const char* stage_;
-  std::unique_ptr<Counter> fallback_;
   std::size_t capacity_{0};
 };
 

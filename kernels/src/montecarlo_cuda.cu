@@ -5,6 +5,7 @@
 // The chunk is sized so that the scratch stays under scratch_budget_bytes.
 
 #include "gp/error.hpp"
+#include "gp/kernels/cuda_device.cuh"
 #include "gp/kernels/device_buffer.cuh"
 #include "gp/kernels/montecarlo.hpp"
 
@@ -86,21 +87,15 @@ __global__ void mc_summary_kernel(float* __restrict__ buf, std::size_t chunk,
 
 class CudaMonteCarlo final : public MonteCarlo {
  public:
-  explicit CudaMonteCarlo(int device) : device_(device) {
-    GP_CUDA_TRY(cudaSetDevice(device_), "selecting the device");
-    cudaDeviceProp prop{};
-    GP_CUDA_TRY(cudaGetDeviceProperties(&prop, device_), "reading device properties");
-    name_ = "cuda:" + std::to_string(device_) + " (" + prop.name + ")";
-    GP_CUDA_TRY(cudaStreamCreate(&stream_), "creating a stream");
+  explicit CudaMonteCarlo(int device) : dev_(device) {
     GP_CUDA_TRY(cudaFuncSetAttribute(mc_hist_kernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
                                      static_cast<int>(mc_bins * sizeof(unsigned int))),
                 "enabling 64 KiB of shared memory for the histogram kernel");
   }
-  ~CudaMonteCarlo() override { cudaStreamDestroy(stream_); }
   CudaMonteCarlo(const CudaMonteCarlo&) = delete;
   CudaMonteCarlo& operator=(const CudaMonteCarlo&) = delete;
 
-  [[nodiscard]] std::string name() const override { return name_; }
+  [[nodiscard]] std::string name() const override { return dev_.name(); }
 
   void set(const Program& program, const std::vector<double>& aux, const McSetup& setup,
            const std::vector<double>& params) override {
@@ -109,26 +104,26 @@ class CudaMonteCarlo final : public MonteCarlo {
     GP_EXPECTS(params.size() == static_cast<std::size_t>(setup.draws) *
                                     static_cast<std::size_t>(setup.stride),
                error, "Monte Carlo: parameter array does not match draws x stride");
-    GP_CUDA_TRY(cudaSetDevice(device_), "selecting the device");
+    dev_.make_current();
     program_ = program;
     setup_ = setup;
     GP_CUDA_TRY(cudaMemcpyToSymbolAsync(c_mc_program, &program, sizeof(Program), 0,
-                                        cudaMemcpyHostToDevice, stream_),
+                                        cudaMemcpyHostToDevice, dev_.stream()),
                 "uploading the model program");
     GP_CUDA_TRY(cudaMemcpyToSymbolAsync(c_mc_setup, &setup, sizeof(McSetup), 0,
-                                        cudaMemcpyHostToDevice, stream_),
+                                        cudaMemcpyHostToDevice, dev_.stream()),
                 "uploading the Monte Carlo setup");
     d_aux_.reserve(aux.size() + 1);
     if (!aux.empty()) {
       GP_CUDA_TRY(cudaMemcpyAsync(d_aux_.data(), aux.data(), aux.size() * sizeof(double),
-                                  cudaMemcpyHostToDevice, stream_),
+                                  cudaMemcpyHostToDevice, dev_.stream()),
                   "uploading the percentile tables");
     }
     d_par_.reserve(params.size());
     GP_CUDA_TRY(cudaMemcpyAsync(d_par_.data(), params.data(), params.size() * sizeof(double),
-                                cudaMemcpyHostToDevice, stream_),
+                                cudaMemcpyHostToDevice, dev_.stream()),
                 "uploading the draws");
-    GP_CUDA_TRY(cudaStreamSynchronize(stream_), "uploading the draws");
+    GP_CUDA_TRY(cudaStreamSynchronize(dev_.stream()), "uploading the draws");
   }
 
   void histogram(const float* const* layers, std::size_t n, std::uint64_t* hist) override {
@@ -136,7 +131,7 @@ class CudaMonteCarlo final : public MonteCarlo {
     upload(layers, n);
     const std::size_t total = static_cast<std::size_t>(setup_.draws) * mc_bins;
     d_hist_.reserve(total);
-    GP_CUDA_TRY(cudaMemsetAsync(d_hist_.data(), 0, total * sizeof(unsigned long long), stream_),
+    GP_CUDA_TRY(cudaMemsetAsync(d_hist_.data(), 0, total * sizeof(unsigned long long), dev_.stream()),
                 "clearing the draw histograms");
     const std::size_t chunk = chunk_for(n);
     for (std::size_t off = 0; off < n; off += chunk) {
@@ -148,15 +143,15 @@ class CudaMonteCarlo final : public MonteCarlo {
       if (bx < 1) bx = 1;
       if (bx > 64) bx = 64;
       mc_hist_kernel<<<dim3(static_cast<unsigned>(bx), static_cast<unsigned>(setup_.draws)),
-                       threads_per_block, mc_bins * sizeof(unsigned int), stream_>>>(
+                       threads_per_block, mc_bins * sizeof(unsigned int), dev_.stream()>>>(
           d_buf_.data(), c, d_hist_.data());
       GP_CUDA_TRY(cudaGetLastError(), "launching the draw histogram kernel");
     }
     std::vector<unsigned long long> host(total);
     GP_CUDA_TRY(cudaMemcpyAsync(host.data(), d_hist_.data(), total * sizeof(unsigned long long),
-                                cudaMemcpyDeviceToHost, stream_),
+                                cudaMemcpyDeviceToHost, dev_.stream()),
                 "downloading the draw histograms");
-    GP_CUDA_TRY(cudaStreamSynchronize(stream_), "computing the draw histograms");
+    GP_CUDA_TRY(cudaStreamSynchronize(dev_.stream()), "computing the draw histograms");
     for (std::size_t k = 0; k < total; ++k) hist[k] += host[k];
   }
 
@@ -170,7 +165,7 @@ class CudaMonteCarlo final : public MonteCarlo {
     d_thr_.reserve(thresholds.size());
     GP_CUDA_TRY(cudaMemcpyAsync(d_thr_.data(), thresholds.data(),
                                 thresholds.size() * sizeof(std::int32_t), cudaMemcpyHostToDevice,
-                                stream_),
+                                dev_.stream()),
                 "uploading the top-area thresholds");
     d_out_.reserve(static_cast<std::size_t>(mc_outputs) * n);
     const std::size_t chunk = chunk_for(n);
@@ -178,17 +173,17 @@ class CudaMonteCarlo final : public MonteCarlo {
       const std::size_t c = n - off < chunk ? n - off : chunk;
       eval(n, off, c);
       const auto blocks = static_cast<unsigned>((c + threads_per_block - 1) / threads_per_block);
-      mc_summary_kernel<<<blocks, threads_per_block, 0, stream_>>>(d_buf_.data(), c,
+      mc_summary_kernel<<<blocks, threads_per_block, 0, dev_.stream()>>>(d_buf_.data(), c,
                                                                     d_thr_.data(), nodata,
                                                                     d_out_.data(), n, off);
       GP_CUDA_TRY(cudaGetLastError(), "launching the draw summary kernel");
     }
     for (int k = 0; k < mc_outputs; ++k) {
       GP_CUDA_TRY(cudaMemcpyAsync(out[k], d_out_.data() + static_cast<std::size_t>(k) * n,
-                                  n * sizeof(float), cudaMemcpyDeviceToHost, stream_),
+                                  n * sizeof(float), cudaMemcpyDeviceToHost, dev_.stream()),
                   "downloading the uncertainty bands");
     }
-    GP_CUDA_TRY(cudaStreamSynchronize(stream_), "summarising the draws");
+    GP_CUDA_TRY(cudaStreamSynchronize(dev_.stream()), "summarising the draws");
   }
 
  private:
@@ -199,12 +194,12 @@ class CudaMonteCarlo final : public MonteCarlo {
   }
 
   void upload(const float* const* layers, std::size_t n) {
-    GP_CUDA_TRY(cudaSetDevice(device_), "selecting the device");
+    dev_.make_current();
     const auto n_in = static_cast<std::size_t>(program_inputs_());
     d_layers_.reserve(n_in * n);
     for (std::size_t l = 0; l < n_in; ++l) {
       GP_CUDA_TRY(cudaMemcpyAsync(d_layers_.data() + l * n, layers[l], n * sizeof(float),
-                                  cudaMemcpyHostToDevice, stream_),
+                                  cudaMemcpyHostToDevice, dev_.stream()),
                   "uploading a layer window");
     }
     d_buf_.reserve(static_cast<std::size_t>(setup_.draws) * chunk_for(n));
@@ -217,15 +212,13 @@ class CudaMonteCarlo final : public MonteCarlo {
 
   void eval(std::size_t n, std::size_t off, std::size_t c) {
     const auto blocks = static_cast<unsigned>((c + threads_per_block - 1) / threads_per_block);
-    mc_eval_kernel<<<blocks, threads_per_block, 0, stream_>>>(d_layers_.data(), n, off, c,
+    mc_eval_kernel<<<blocks, threads_per_block, 0, dev_.stream()>>>(d_layers_.data(), n, off, c,
                                                                d_aux_.data(), d_par_.data(),
                                                                d_buf_.data());
     GP_CUDA_TRY(cudaGetLastError(), "launching the draw evaluation kernel");
   }
 
-  int device_;
-  std::string name_;
-  cudaStream_t stream_{};
+  CudaDevice dev_;
   Program program_{};
   McSetup setup_{};
   device_buffer<float> d_layers_;
@@ -240,15 +233,7 @@ class CudaMonteCarlo final : public MonteCarlo {
 }  // namespace
 
 std::unique_ptr<MonteCarlo> make_montecarlo_cuda(int device) {
-  int n = 0;
-  if (cudaGetDeviceCount(&n) != cudaSuccess) {
-    cudaGetLastError();
-    n = 0;
-  }
-  if (device < 0 || device >= n) {
-    throw cuda_error("Monte Carlo on CUDA: no CUDA device " + std::to_string(device) +
-                     " (found " + std::to_string(n) + ")");
-  }
+  require_cuda_device(device, "Monte Carlo on CUDA");
   return std::make_unique<CudaMonteCarlo>(device);
 }
 

@@ -3,6 +3,7 @@
 // (flushed to global 64-bit counters once per block), else straight into global counters.
 
 #include "gp/error.hpp"
+#include "gp/kernels/cuda_device.cuh"
 #include "gp/kernels/device_buffer.cuh"
 #include "gp/kernels/rank.hpp"
 
@@ -63,51 +64,44 @@ __global__ void rank_global_kernel(const float* __restrict__ data, std::size_t n
 class CudaRankCounter final : public RankCounter {
  public:
   CudaRankCounter(std::vector<std::uint32_t> edges, int device)
-      : device_(device), m_(static_cast<int>(edges.size())) {
-    GP_CUDA_TRY(cudaSetDevice(device_), "selecting the device");
-    cudaDeviceProp prop{};
-    GP_CUDA_TRY(cudaGetDeviceProperties(&prop, device_), "reading device properties");
-    name_ = "cuda:" + std::to_string(device_) + " (" + prop.name + ")";
-    sm_count_ = prop.multiProcessorCount;
-    GP_CUDA_TRY(cudaStreamCreate(&stream_), "creating a stream");
+      : dev_(device), m_(static_cast<int>(edges.size())) {
     const std::size_t slots = 2 * edges.size() + 1;
     d_edges_.reserve(edges.size() + 1);
     d_counts_.reserve(slots + 1);  // the last one counts invalid values
     if (!edges.empty()) {
       GP_CUDA_TRY(cudaMemcpyAsync(d_edges_.data(), edges.data(),
                                   edges.size() * sizeof(std::uint32_t), cudaMemcpyHostToDevice,
-                                  stream_),
+                                  dev_.stream()),
                   "uploading the rank edges");
     }
     GP_CUDA_TRY(cudaMemsetAsync(d_counts_.data(), 0, (slots + 1) * sizeof(unsigned long long),
-                                stream_),
+                                dev_.stream()),
                 "clearing the rank counts");
   }
-  ~CudaRankCounter() override { cudaStreamDestroy(stream_); }
   CudaRankCounter(const CudaRankCounter&) = delete;
   CudaRankCounter& operator=(const CudaRankCounter&) = delete;
 
   void add(const float* data, std::size_t n) override {
     if (n == 0) return;
-    GP_CUDA_TRY(cudaSetDevice(device_), "selecting the device");
+    dev_.make_current();
     d_data_.reserve(n);
     GP_CUDA_TRY(cudaMemcpyAsync(d_data_.data(), data, n * sizeof(float), cudaMemcpyHostToDevice,
-                                stream_),
+                                dev_.stream()),
                 "uploading a map window");
     const std::size_t slots = 2 * static_cast<std::size_t>(m_) + 1;
     unsigned long long* inv = d_counts_.data() + slots;
     const std::size_t wanted = (n + threads_per_block - 1) / threads_per_block;
-    const std::size_t cap = static_cast<std::size_t>(sm_count_) * 8;
+    const std::size_t cap = static_cast<std::size_t>(dev_.sm_count()) * 8;
     const auto blocks = static_cast<unsigned>(wanted < cap ? wanted : cap);
     if (slots <= static_cast<std::size_t>(max_shared_slots)) {
-      rank_shared_kernel<<<blocks, threads_per_block, 0, stream_>>>(
+      rank_shared_kernel<<<blocks, threads_per_block, 0, dev_.stream()>>>(
           d_data_.data(), n, d_edges_.data(), m_, d_counts_.data(), inv);
     } else {
-      rank_global_kernel<<<blocks, threads_per_block, 0, stream_>>>(
+      rank_global_kernel<<<blocks, threads_per_block, 0, dev_.stream()>>>(
           d_data_.data(), n, d_edges_.data(), m_, d_counts_.data(), inv);
     }
     GP_CUDA_TRY(cudaGetLastError(), "launching the rank kernel");
-    GP_CUDA_TRY(cudaStreamSynchronize(stream_), "counting ranks");
+    GP_CUDA_TRY(cudaStreamSynchronize(dev_.stream()), "counting ranks");
   }
 
   std::vector<std::uint64_t> counts() override {
@@ -118,24 +112,21 @@ class CudaRankCounter final : public RankCounter {
     download();
     return host_.back();
   }
-  [[nodiscard]] std::string name() const override { return name_; }
+  [[nodiscard]] std::string name() const override { return dev_.name(); }
 
  private:
   void download() {
     const std::size_t slots = 2 * static_cast<std::size_t>(m_) + 1;
     std::vector<unsigned long long> h(slots + 1);
     GP_CUDA_TRY(cudaMemcpyAsync(h.data(), d_counts_.data(), h.size() * sizeof(unsigned long long),
-                                cudaMemcpyDeviceToHost, stream_),
+                                cudaMemcpyDeviceToHost, dev_.stream()),
                 "downloading the rank counts");
-    GP_CUDA_TRY(cudaStreamSynchronize(stream_), "downloading the rank counts");
+    GP_CUDA_TRY(cudaStreamSynchronize(dev_.stream()), "downloading the rank counts");
     host_.assign(h.begin(), h.end());
   }
 
-  int device_;
+  CudaDevice dev_;
   int m_;
-  int sm_count_{1};
-  std::string name_;
-  cudaStream_t stream_{};
   device_buffer<std::uint32_t> d_edges_;
   device_buffer<unsigned long long> d_counts_;
   device_buffer<float> d_data_;
@@ -146,15 +137,7 @@ class CudaRankCounter final : public RankCounter {
 
 std::unique_ptr<RankCounter> make_rank_counter_cuda(std::vector<std::uint32_t> edges,
                                                     int device) {
-  int n = 0;
-  if (cudaGetDeviceCount(&n) != cudaSuccess) {
-    cudaGetLastError();
-    n = 0;
-  }
-  if (device < 0 || device >= n) {
-    throw cuda_error("exact ranking on CUDA: no CUDA device " + std::to_string(device) +
-                     " (found " + std::to_string(n) + ")");
-  }
+  require_cuda_device(device, "exact ranking on CUDA");
   return std::make_unique<CudaRankCounter>(std::move(edges), device);
 }
 

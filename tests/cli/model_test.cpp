@@ -231,11 +231,6 @@ TEST(Sha256, KnownVectors) {
             "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
 }
 
-TEST(DidYouMean, ClosestWithinDistance) {
-  EXPECT_EQ(gm::did_you_mean("wieght", {"name", "weight", "path"}), "weight");
-  EXPECT_EQ(gm::did_you_mean("qqqqqq", {"name", "weight", "path"}), "");
-}
-
 // ---- Transforms and the inference network (issue: knowledge-driven models) ----
 
 namespace {

@@ -3,6 +3,7 @@
 
 #include "outputs/qml.hpp"
 
+#include "gp/text.hpp"
 #include "outputs_support.hpp"
 #include "test_support.hpp"
 
@@ -112,7 +113,7 @@ TEST(ClassesQml, PalettedWithEscapedLabels) {
 }
 
 TEST(XmlEscape, AllFive) {
-  EXPECT_EQ(gp::cli::xml_escape("a<b>&\"c'"), "a&lt;b&gt;&amp;&quot;c&apos;");
+  EXPECT_EQ(gp::text::xml_escape("a<b>&\"c'"), "a&lt;b&gt;&amp;&quot;c&apos;");
 }
 
 }  // namespace

@@ -1,4 +1,4 @@
-// Corrupt and unusual inputs at the geo layer (issue 9): opening and reading a damaged raster
+// Corrupt and unusual inputs at the geo layer: opening and reading a damaged raster
 // raises gp::input_error and nothing else; grids beyond 32-bit cell indices read correctly;
 // NaN and infinity in valid cells are nodata and counted.
 #include "gp/error.hpp"
@@ -28,7 +28,7 @@ namespace {
 
 gg::Grid grid_3577(double x0, double y0, double cell, std::int64_t w, std::int64_t h) {
   gg::Grid g;
-  g.crs_wkt = gg::to_wkt(gg::parse_crs("EPSG:3577", "test"));
+  g.crs_wkt = gg::crs_wkt("EPSG:3577", "test");
   g.x0 = x0;
   g.y0 = y0;
   g.dx = g.dy = cell;

@@ -20,7 +20,7 @@ namespace fs = std::filesystem;
 using gp::geo::DepositSpec;
 using gp::geo::Grid;
 
-std::string wkt(const std::string& crs) { return gp::geo::to_wkt(gp::geo::parse_crs(crs, "test")); }
+std::string wkt(const std::string& crs) { return gp::geo::crs_wkt(crs, "test"); }
 
 DepositSpec csv_spec(const fs::path& p) {
   DepositSpec s;

@@ -77,12 +77,6 @@ TEST(QuicklookSize, FollowsTheDocumentedLayout) {
   EXPECT_THROW(gp::geo::quicklook_map_size(0, 5, 1024), gp::io_error);
 }
 
-TEST(ShortNumber, LocaleFreeAndShort) {
-  EXPECT_EQ(gp::geo::short_number(0.125), "0.125");
-  EXPECT_EQ(gp::geo::short_number(0.6773929), "0.677");
-  EXPECT_EQ(gp::geo::short_number(1500000.0), "1.5e+06");
-}
-
 TEST(CrsLinearUnit, MetresFeetAndDegrees) {
   OGRSpatialReference a;
   a.importFromEPSG(3577);

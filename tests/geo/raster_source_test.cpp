@@ -22,7 +22,7 @@ namespace {
 
 gg::Grid grid_3577(double x0, double y0, double cell, int w, int h) {
   gg::Grid g;
-  g.crs_wkt = gg::to_wkt(gg::parse_crs("EPSG:3577", "test"));
+  g.crs_wkt = gg::crs_wkt("EPSG:3577", "test");
   g.x0 = x0;
   g.y0 = y0;
   g.dx = g.dy = cell;
@@ -193,7 +193,7 @@ TEST(RasterSource, SecondBandIsRead) {
   GDALClose(ds);
   // A 3577 grid forces the warped path with band selection.
   gg::Grid g;
-  g.crs_wkt = gg::to_wkt(gg::parse_crs("EPSG:4326", "t"));
+  g.crs_wkt = gg::crs_wkt("EPSG:4326", "t");
   g.x0 = 0;
   g.y0 = 200;
   g.dx = g.dy = 100;

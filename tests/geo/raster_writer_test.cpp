@@ -18,7 +18,7 @@ namespace {
 
 gg::Grid small_grid(int w, int h) {
   gg::Grid g;
-  g.crs_wkt = gg::to_wkt(gg::parse_crs("EPSG:5070", "test"));
+  g.crs_wkt = gg::crs_wkt("EPSG:5070", "test");
   g.x0 = -1000000;
   g.y0 = 2000000;
   g.dx = g.dy = 30;

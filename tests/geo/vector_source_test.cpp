@@ -23,7 +23,7 @@ using gp::test::WktFeature;
 
 Grid grid_in(const std::string& crs, double x0, double y0, double dx, double dy, int w, int h) {
   Grid g;
-  g.crs_wkt = gp::geo::to_wkt(gp::geo::parse_crs(crs, "test"));
+  g.crs_wkt = gp::geo::crs_wkt(crs, "test");
   g.x0 = x0;
   g.y0 = y0;
   g.dx = dx;
@@ -134,7 +134,7 @@ TEST(VectorSource, CsvPointsFromNamedColumnsAreReprojected) {
   gp::geo::VectorSource v(s);
   std::vector<gp::geo::SkippedFeature> skipped;
   const auto feats =
-      v.read(gp::geo::to_wkt(gp::geo::parse_crs("EPSG:3577", "t")), {}, "name", &skipped);
+      v.read(gp::geo::crs_wkt("EPSG:3577", "t"), {}, "name", &skipped);
   ASSERT_EQ(feats.size(), 1u);
   EXPECT_EQ(feats[0].name, "A");
   ASSERT_EQ(skipped.size(), 1u);

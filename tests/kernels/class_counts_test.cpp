@@ -1,4 +1,4 @@
-// Per-class counts (issue 5): floor classes, nodata, out-of-range tallies; CPU vs CUDA.
+// Per-class counts: floor classes, nodata, out-of-range tallies; CPU vs CUDA.
 #include "gp/kernels/backend.hpp"
 #include "gp/kernels/class_counts.hpp"
 

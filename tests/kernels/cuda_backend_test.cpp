@@ -178,7 +178,7 @@ class MemoryHog {
 }  // namespace
 #endif
 
-// Issue 9: a window larger than the device's free memory is scored in smaller chunks (same
+// Out of device memory: a window larger than the device's free memory is scored in smaller chunks (same
 // bits as the CPU: linear program), and when even 64 Ki-cell chunks do not fit the work moves
 // to the CPU with one warning; a bare CUDA backend then reports device_out_of_memory.
 TEST(CudaBackend, OutOfMemoryShrinksChunksThenFallsBackToTheCpu) {

@@ -1,4 +1,4 @@
-// Device out-of-memory handling (issue 9), without a GPU: the chunking rule the CUDA backend
+// Device out-of-memory handling, without a GPU: the chunking rule the CUDA backend
 // uses (for_each_chunk) and the wrapper that moves work to the CPU (make_fallback_backend),
 // driven by a fake device backend that runs out of memory on demand; the same for the rank
 // counter (validation) and the class counter (weights of evidence). The CUDA backend itself is
@@ -7,6 +7,7 @@
 #include "gp/kernels/backend.hpp"
 #include "gp/kernels/chunking.hpp"
 #include "gp/kernels/class_counts.hpp"
+#include "gp/kernels/device_fallback.hpp"
 #include "gp/kernels/rank.hpp"
 
 #include <gtest/gtest.h>
@@ -15,6 +16,7 @@
 #include <cmath>
 #include <cstdint>
 #include <limits>
+#include <memory>
 #include <string>
 #include <utility>
 #include <vector>
@@ -399,4 +401,75 @@ TEST(FallbackClassCounter, DeviceThatCopesIsUsedAlone) {
   EXPECT_EQ(t.valid, total);
   EXPECT_EQ(counts[3], static_cast<std::uint64_t>(std::count_if(
                            v.begin(), v.end(), [](float x) { return x == 3.0f; })));
+}
+
+// ---- The one switch-over helper (device_fallback.hpp) that every fallback above uses ----
+
+TEST(WithDeviceFallback, DeviceSucceedsCpuNeverRuns) {
+  int device = 0;
+  int cpu = 0;
+  int switched = 0;
+  gk::with_device_fallback([&] { ++device; }, [&] { ++cpu; },
+                           [&](const gp::device_out_of_memory&) { ++switched; });
+  EXPECT_EQ(device, 1);
+  EXPECT_EQ(cpu, 0);
+  EXPECT_EQ(switched, 0);
+}
+
+TEST(WithDeviceFallback, OutOfMemorySwitchesOnceThenCpu) {
+  std::vector<std::string> order;
+  gk::with_device_fallback(
+      [&] {
+        order.emplace_back("device");
+        throw gp::device_out_of_memory("full");
+      },
+      [&] { order.emplace_back("cpu"); },
+      [&](const gp::device_out_of_memory& e) { order.emplace_back(std::string("switch:") + e.what()); });
+  EXPECT_EQ(order, (std::vector<std::string>{"device", "switch:full", "cpu"}));
+}
+
+TEST(WithDeviceFallback, OtherErrorsPropagate) {
+  int cpu = 0;
+  EXPECT_THROW(gk::with_device_fallback([] { throw gp::cuda_error("launch failed"); },
+                                        [&] { ++cpu; }, [](const gp::device_out_of_memory&) {}),
+               gp::cuda_error);
+  EXPECT_EQ(cpu, 0);
+}
+
+namespace {
+struct Engine {
+  std::string name;
+  bool fails{false};
+  int calls{0};
+  void work() {
+    ++calls;
+    if (fails) throw gp::device_out_of_memory(name + " is full");
+  }
+};
+}  // namespace
+
+TEST(DeviceFallback, StaysOnTheFallbackAfterTheFirstFailure) {
+  int made = 0;
+  std::vector<std::string> warnings;
+  gk::DeviceFallback<Engine> sw(
+      std::make_unique<Engine>(Engine{"dev", false, 0}),
+      [&] {
+        ++made;
+        return std::make_unique<Engine>(Engine{"cpu", false, 0});
+      },
+      [&](Engine& dev, Engine& cpu, const char* stage, const gp::device_out_of_memory& e) {
+        warnings.push_back(dev.name + "->" + cpu.name + " while " + stage + ": " + e.what());
+      });
+  sw.run("a", [](Engine& e) { e.work(); });
+  EXPECT_FALSE(sw.switched());
+  EXPECT_EQ(&sw.current(), &sw.primary());
+  sw.primary().fails = true;
+  sw.run("b", [](Engine& e) { e.work(); });
+  ASSERT_TRUE(sw.switched());
+  sw.run("c", [](Engine& e) { e.work(); });
+  EXPECT_EQ(made, 1);
+  EXPECT_EQ(sw.primary().calls, 2);   // "a", and "b" which failed
+  EXPECT_EQ(sw.fallback().calls, 2);  // "b" again, and "c"
+  EXPECT_EQ(&sw.current(), &sw.fallback());
+  EXPECT_EQ(warnings, (std::vector<std::string>{"dev->cpu while b: dev is full"}));
 }

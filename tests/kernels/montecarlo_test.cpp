@@ -1,4 +1,4 @@
-// Monte Carlo uncertainty kernels (issue 6): zero perturbation gives the deterministic map bit
+// Monte Carlo uncertainty kernels: zero perturbation gives the deterministic map bit
 // for bit (std exactly 0), a seed reproduces the draws bit for bit, the mean and standard
 // deviation converge to the analytic values of a linear model with Dirichlet weights, the
 // per-cell percentiles are the exact type-7 order statistics, and the top-X % thresholds.

@@ -1,5 +1,5 @@
 #pragma once
-// Cell areas on a grid (issue 5: weights of evidence measures areas in km² and unit cells).
+// Cell areas on a grid (weights of evidence measures areas in km² and unit cells).
 
 #include "gp/geo/grid.hpp"
 

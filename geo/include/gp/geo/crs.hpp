@@ -1,21 +1,16 @@
 #pragma once
-// CRS parsing through GDAL/PROJ (OGRSpatialReference, traditional GIS axis order).
-
-#include <ogr_spatialref.h>
+// Coordinate reference systems as WKT text. Parsing goes through GDAL/PROJ inside geo/
+// (OGRSpatialReference with the traditional GIS axis order: geo/src/ogr_crs.hpp).
 
 #include <string>
 
 namespace gp::geo {
 
-/// Parses any CRS string GDAL/PROJ accepts ("EPSG:3577", WKT, PROJ string, ...).
+/// WKT2 of any CRS string GDAL/PROJ accepts ("EPSG:3577", WKT, PROJ string, ...).
 /// Throws gp::config_error naming `what` (e.g. "[grid] crs") when it is not a CRS.
-OGRSpatialReference parse_crs(const std::string& text, const std::string& what);
-
-/// WKT2 of a CRS.
-std::string to_wkt(const OGRSpatialReference& srs);
+std::string crs_wkt(const std::string& text, const std::string& what);
 
 /// Short label for messages and logs: "EPSG:3577" when it has an EPSG code, else its name.
-std::string crs_label(const OGRSpatialReference& srs);
 std::string crs_label_wkt(const std::string& wkt);
 
 /// True when two WKTs describe the same CRS (axis order ignored, as GDAL does for warping).

@@ -2,7 +2,6 @@
 // GDAL process set-up and error routing (PDAL's ErrorHandler model): GDAL never prints raw to
 // stderr; failures reach the user through our exceptions, warnings through gp::log.
 
-#include "gp/format.hpp"
 
 #include <string>
 
@@ -21,8 +20,5 @@ void reset_gdal_error();
 /// Whether GDAL failed an allocation in this process (on any thread): the error a caller then
 /// raises (input or output) is reported as out of memory.
 bool gdal_ran_out_of_memory();
-
-/// Formats a double without locale influence (shortest round-trip; gp/format.hpp).
-using gp::format_double;
 
 }  // namespace gp::geo

@@ -48,8 +48,4 @@ void write_quicklook(const std::filesystem::path& raster, const std::filesystem:
 /// Metres per unit of a projected CRS's axes; 0 for a geographic (or unknown) CRS.
 double crs_linear_unit_m(const std::string& wkt);
 
-/// A short number for labels, locale-independent ("0.125", "1.5e+06"), at most `digits`
-/// significant digits.
-std::string short_number(double v, int digits = 3);
-
 }  // namespace gp::geo

@@ -5,9 +5,8 @@
 // any other is warped by GDAL's warper (a warped VRT over the whole target grid with an exact
 // transformer), so memory stays bounded by the window and values do not depend on it.
 
+#include "gp/geo/gdal_fwd.hpp"
 #include "gp/geo/grid.hpp"
-
-#include <gdal_priv.h>
 
 #include <array>
 #include <cstdint>
@@ -39,10 +38,6 @@ RasterInfo describe_raster(const std::string& path, const std::string& what);
 /// `what` and the path.
 void check_input_path(const std::string& path, const std::string& what);
 
-/// Opens a raster with at least one band. Throws gp::input_error naming `what` and the path
-/// ("not a raster" with GDAL's reason when it has one).
-GDALDatasetUniquePtr open_raster(const std::string& path, const std::string& what);
-
 /// Bounding box [xmin, ymin, xmax, ymax] of a raster in another CRS, with the cell size it
 /// suggests there (GDALSuggestedWarpOutput2). Throws gp::input_error when no transformation exists.
 struct Footprint {
@@ -73,9 +68,9 @@ class RasterSource {
   [[nodiscard]] bool direct() const { return direct_; }
   [[nodiscard]] const std::string& what() const { return what_; }
   /// Cells read so far (every read() counts) whose value was NaN or +-infinity although not
-  /// the source's nodata: they come out as nodata (NaN) and are counted here (issue 9). Exact
-  /// for direct reads; for warped sources only infinities that reach the grid are seen (a NaN
-  /// there cannot be told from a cell outside the source).
+  /// the source's nodata: they come out as nodata (NaN) and are counted here, for the report.
+  /// Exact for direct reads; for warped sources only infinities that reach the grid are seen
+  /// (a NaN there cannot be told from a cell outside the source).
   [[nodiscard]] std::uint64_t invalid_cells() const { return invalid_; }
 
   /// Cells read so far (every read() counts) that came out valid (not NaN).
@@ -86,9 +81,9 @@ class RasterSource {
   std::string what_;
   std::string path_;
   Grid grid_;
-  GDALDatasetUniquePtr src_;
-  GDALDatasetH band_vrt_{nullptr};  // band-selecting VRT feeding the warper (when band != 1)
-  GDALDatasetH warped_{nullptr};    // warped VRT over the whole grid
+  DatasetPtr src_;
+  GDALDataset* band_vrt_{nullptr};  // band-selecting VRT feeding the warper (when band != 1)
+  GDALDataset* warped_{nullptr};    // warped VRT over the whole grid
   GDALRasterBand* band_{nullptr};   // what read() reads: source band or warped band
   bool direct_{false};
   std::int64_t off_col_{0};  // grid column 0 in source columns (direct reads)

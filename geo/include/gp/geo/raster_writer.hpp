@@ -5,9 +5,8 @@
 // order (the file's bytes do not depend on how rows were handed in). Every GDAL status on the
 // write path is checked; a writer destroyed without close() deletes its file.
 
+#include "gp/geo/gdal_fwd.hpp"
 #include "gp/geo/grid.hpp"
-
-#include <gdal_priv.h>
 
 #include <filesystem>
 #include <map>

@@ -6,13 +6,11 @@
 // numeric id, never by name; countries whose polygons are invalid across the antimeridian
 // (Russia, Fiji, Antarctica) are not territories, so they are never read.
 
+#include "gp/geo/gdal_fwd.hpp"
 #include "gp/geo/grid.hpp"
-
-#include <ogr_geometry.h>
 
 #include <array>
 #include <filesystem>
-#include <memory>
 #include <string>
 #include <vector>
 
@@ -45,14 +43,13 @@ const Territory& find_territory(const std::string& code, const std::string& what
 std::filesystem::path boundaries_file();
 
 /// The territory's boundary as a multipolygon in `target_wkt` (vertex-wise reprojection).
-std::unique_ptr<OGRGeometry> territory_boundary(const Territory& t, const std::string& target_wkt);
+GeometryPtr territory_boundary(const Territory& t, const std::string& target_wkt);
 
 /// A user boundary: the union of the (multi)polygons of a vector file, optionally filtered by
 /// an OGR `where`, in `target_wkt`. Throws gp::input_error naming `what`.
-std::unique_ptr<OGRGeometry> boundary_from_file(const std::string& path, const std::string& layer,
-                                                const std::string& where,
-                                                const std::string& target_wkt,
-                                                const std::string& what);
+GeometryPtr boundary_from_file(const std::string& path, const std::string& layer,
+                               const std::string& where, const std::string& target_wkt,
+                               const std::string& what);
 
 /// [xmin, ymin, xmax, ymax] of a geometry.
 std::array<double, 4> geometry_extent(const OGRGeometry& g);

@@ -10,16 +10,14 @@
 // The result is "materialised" once, before the streaming pass, as a tiled GeoTIFF on the grid,
 // which the runner then reads like any raster already on the grid.
 
+#include "gp/geo/gdal_fwd.hpp"
 #include "gp/geo/grid.hpp"
 
-#include <gdal_priv.h>
-#include <ogr_geometry.h>
-#include <ogrsf_frmts.h>
-
+#include <array>
 #include <cstdint>
 #include <filesystem>
 #include <limits>
-#include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -44,7 +42,7 @@ struct VectorSpec {
 
 /// One feature: its geometry (in the CRS asked for), and the attributes asked for.
 struct Feature {
-  std::unique_ptr<OGRGeometry> geometry;
+  GeometryPtr geometry;
   double value{std::numeric_limits<double>::quiet_NaN()};  ///< value_field, NaN when null
   std::string name;                                        ///< name_field, or "#FID"
   std::string tag;                                         ///< tag_field's text (filters)
@@ -86,7 +84,7 @@ class VectorSource {
 
  private:
   VectorSpec spec_;
-  GDALDatasetUniquePtr ds_;
+  DatasetPtr ds_;
   OGRLayer* layer_{nullptr};
   bool result_set_{false};
   std::string crs_wkt_;
@@ -113,6 +111,10 @@ struct RasteriseOptions {
   /// mask; density: 16 bytes/cell); above this limit the layer is refused.
   std::uint64_t memory_limit_bytes{std::uint64_t{8} << 30};
 };
+
+/// A point that stands for a geometry: a point itself, else its centroid (x, y in the
+/// geometry's CRS); nullopt when it has none.
+std::optional<std::array<double, 2>> representative_point(const OGRGeometry& g);
 
 /// Rasterises geometries (already in the grid CRS) into a whole-grid byte mask: 1 = feature.
 std::vector<std::uint8_t> rasterise_mask(const std::vector<Feature>& features, const Grid& grid,

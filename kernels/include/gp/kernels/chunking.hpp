@@ -1,7 +1,7 @@
 #pragma once
-// Work split into chunks that shrink when the device runs out of memory (issue 9): a window
+// Work split into chunks that shrink when the device runs out of memory: a window
 // that does not fit is processed in halves, quarters, ... down to a floor, then the error goes
-// up to the fallback wrapper (fallback_backend.cpp), which moves the work to the CPU.
+// up to the fallback (device_fallback.hpp), which moves the work to the CPU.
 // Host-only and CUDA-free, so that its logic is tested on machines without a GPU.
 
 #include "gp/error.hpp"

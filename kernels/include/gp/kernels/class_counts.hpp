@@ -1,5 +1,5 @@
 #pragma once
-// Per-class cell counts of integer-class layers in one pass (issue 5: weights of evidence and
+// Per-class cell counts of integer-class layers in one pass (weights of evidence and
 // logistic regression training). A cell's class is floor(value); nodata (non-finite) cells are
 // skipped. Counts land in bins lo .. lo + nbins - 1; values below or above are counted apart so
 // that the caller can widen the range and count the window again (the first window, or a class

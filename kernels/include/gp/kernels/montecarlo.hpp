@@ -1,5 +1,5 @@
 #pragma once
-// Monte Carlo uncertainty of a knowledge-driven program (issue 6): N perturbed versions
+// Monte Carlo uncertainty of a knowledge-driven program: N perturbed versions
 // ("draws") of the program are evaluated on every cell in the same pass over a window (the
 // layers are read once, the draws loop inside the kernel). A draw changes only numbers:
 //   - per layer: the transform's a and b (linear: min, max; large/small/gaussian/near:

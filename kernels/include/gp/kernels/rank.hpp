@@ -1,6 +1,6 @@
 #pragma once
 // Exact ranking of a raster's valid values against a small set of "edge" values (the scores of
-// the deposit cells), for validation curves (issue 6). Every valid value is mapped to the
+// the deposit cells), for validation curves. Every valid value is mapped to the
 // float's order-preserving 32-bit key and counted into one of 2m + 1 slots for m distinct,
 // ascending edge keys e[0] < ... < e[m-1]:
 //   slot 2i     : e[i-1] < key < e[i]   (slot 0: below e[0]; slot 2m: above e[m-1])
