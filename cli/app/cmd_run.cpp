@@ -68,14 +68,16 @@ std::function<void()> setup_run(CLI::App& app, GlobalOptions& global) {
       ->check(in_range(0, 1023));
   run->add_flag("--overwrite", args->overwrite,
                 "Replace an existing output (only once the new one is complete)");
-  run->add_option("--window-rows", args->window_rows,
-                  "Rows per processing window (default: about --window-cells cells)")
-      ->check(in_range(1, std::numeric_limits<std::int32_t>::max()));
+  CLI::Option* window_rows =
+      run->add_option("--window-rows", args->window_rows,
+                      "Rows per processing window (default: about --window-cells cells)")
+          ->check(in_range(1, std::numeric_limits<std::int32_t>::max()));
   run->add_option("--pipeline-depth", args->pipeline_depth,
                   "Windows in flight: 2 overlaps reading, scoring and writing; 1 runs them in turn")
       ->check(in_range(1, 8));
   run->add_option("--window-cells", args->window_cells, "Cells per processing window")
-      ->check(in_range(1, static_cast<double>(std::int64_t{1} << 40)));
+      ->check(in_range(1, static_cast<double>(std::int64_t{1} << 40)))
+      ->excludes(window_rows);  // --window-rows fixes the window; both is a bad command line
   run->add_option("--threads", args->threads, "CPU threads for compute and codecs (0: all cores)")
       ->check(in_range(0, max_threads()));
   run->add_option("--cache-mib", args->cache_mib, "GDAL block cache in MiB")

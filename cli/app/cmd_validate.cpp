@@ -42,22 +42,41 @@ std::function<void()> setup_validate(CLI::App& app, GlobalOptions& global) {
       ->check(in_range(1, std::numeric_limits<int>::max()));
   c->add_option("--out", a->out, "Folder for <map>_validation.json/.svg, _success_rate.csv, _roc.csv "
                                    "(default: the map's folder)");
-  c->add_option("--layer", a->layer, "OGR layer of the deposits");
-  c->add_option("--sql", a->sql, "OGR SQL selecting the deposits");
+  // Conflicts are declared here (excludes / needs), so that they exit 2 as a bad command line
+  // naming both options.
+  CLI::Option* layer = c->add_option("--layer", a->layer, "OGR layer of the deposits");
+  CLI::Option* sql = c->add_option("--sql", a->sql, "OGR SQL selecting the deposits");
+  layer->excludes(sql);
   c->add_option("--where", a->where, "OGR attribute filter on the deposits");
-  c->add_option("--x-column", a->x_column, "CSV: x / longitude column");
-  c->add_option("--y-column", a->y_column, "CSV: y / latitude column");
+  CLI::Option* x_col = c->add_option("--x-column", a->x_column, "CSV: x / longitude column");
+  CLI::Option* y_col = c->add_option("--y-column", a->y_column, "CSV: y / latitude column");
+  x_col->needs(y_col);
+  y_col->needs(x_col);
   c->add_option("--crs", a->crs, "CRS of the x/y columns (default EPSG:4326)");
   c->add_option("--name-column", a->name_column, "Attribute naming each deposit");
-  c->add_option("--filter-column", a->filter_column, "Keep deposits whose attribute ...");
-  c->add_option("--filter-contains", a->filter_contains, "... contains this (case-insensitive)");
-  c->add_option("--filter-equals", a->filter_equals, "... or equals this");
-  c->add_option("--holdout", a->holdout, "Hold out this fraction of the deposits (prediction rate)")
-      ->check(in_range(0, 1));
-  c->add_option("--kfold", a->kfold, "Prediction-rate curves for k folds")->check(in_range(2, 100));
+  CLI::Option* f_col =
+      c->add_option("--filter-column", a->filter_column, "Keep deposits whose attribute ...");
+  CLI::Option* f_contains =
+      c->add_option("--filter-contains", a->filter_contains, "... contains this (case-insensitive)");
+  CLI::Option* f_equals = c->add_option("--filter-equals", a->filter_equals, "... or equals this");
+  f_contains->excludes(f_equals)->needs(f_col);
+  f_equals->needs(f_col);
+  CLI::Option* holdout =
+      c->add_option("--holdout", a->holdout, "Hold out this fraction of the deposits (prediction rate)")
+          ->check(in_range(0, 1));
+  CLI::Option* kfold =
+      c->add_option("--kfold", a->kfold, "Prediction-rate curves for k folds")->check(in_range(2, 100));
+  holdout->excludes(kfold);
   c->add_option("--seed", a->seed, "Seed of the random split")
       ->check(in_range(0, static_cast<double>(std::numeric_limits<std::int64_t>::max())));
-  c->add_option("--split-by", a->split_by, "Attribute whose values are kept together in a split");
+  CLI::Option* split_by =
+      c->add_option("--split-by", a->split_by, "Attribute whose values are kept together in a split");
+  c->parse_complete_callback([split_by, holdout, kfold] {
+    // "needs one of": CLI11's needs() asks for all of them.
+    if (split_by->count() > 0 && holdout->count() == 0 && kfold->count() == 0) {
+      throw CLI::ValidationError("--split-by", "needs --holdout or --kfold");
+    }
+  });
   c->add_option("--capture", a->capture, "Top %% of the area for capture efficiency")
       ->delimiter(',')
       ->check(in_range(0, 100));
@@ -71,13 +90,6 @@ std::function<void()> setup_validate(CLI::App& app, GlobalOptions& global) {
     (void)global;
     geo::init_gdal(96, a->threads);
     reserve_threads(run_thread_count(a->threads));
-    if (a->holdout > 0.0 && a->kfold > 0) throw config_error("--holdout and --kfold: give one, not both");
-    if (!a->split_by.empty() && !(a->holdout > 0.0) && a->kfold == 0) {
-      throw config_error("--split-by needs --holdout or --kfold");
-    }
-    if ((a->x_column.empty()) != (a->y_column.empty())) {
-      throw config_error("--x-column and --y-column go together");
-    }
     for (double p : a->capture) {
       if (!(p > 0.0 && p <= 100.0)) throw config_error("--capture: expected percentages in (0, 100]");
     }

@@ -505,6 +505,32 @@ TEST(ValidateCli, WritesJsonCsvSvgAndNamesLeftOutDeposits) {
 // The Cloncurry weights-of-evidence map (data-samples, real GA data): validated by the command
 // with the model's own training deposits, against ranks worked out here from the written map and
 // the shapefile's points (sort + binary search, no code shared with geoprospect).
+TEST(ValidateCli, ConflictingOptionsAreABadCommandLineNamingBoth) {
+  const fs::path dir = gp::test::scratch_dir();
+  const auto map = write_map(dir, 2, 1, {0.5f, 0.2f});
+  const auto csv = write_deposits(dir, {{"A", 0, 0}});
+  const std::vector<std::string> base{"validate", map.string(), "--deposits", csv.string(),
+                                      "--device", "cpu"};
+  const std::vector<std::pair<std::vector<std::string>, std::vector<std::string>>> cases{
+      {{"--holdout", "0.3", "--kfold", "5"}, {"--holdout", "--kfold"}},
+      {{"--layer", "a", "--sql", "SELECT * FROM a"}, {"--layer", "--sql"}},
+      {{"--x-column", "lon"}, {"--x-column", "--y-column"}},
+      {{"--filter-column", "n", "--filter-contains", "a", "--filter-equals", "b"},
+       {"--filter-contains", "--filter-equals"}},
+      {{"--filter-equals", "b"}, {"--filter-equals", "--filter-column"}},
+      {{"--split-by", "region"}, {"--split-by", "--holdout", "--kfold"}}};
+  for (const auto& [extra, names] : cases) {
+    std::vector<std::string> args = base;
+    args.insert(args.end(), extra.begin(), extra.end());
+    const auto r = gp::test::run_cli(args);
+    EXPECT_EQ(r.exit_code, 2) << r.err;
+    const auto err = gp::test::lines(r.err);
+    ASSERT_EQ(err.size(), 1u) << r.err;
+    for (const auto& n : names) EXPECT_NE(err[0].find(n), std::string::npos) << err[0];
+  }
+  EXPECT_FALSE(fs::exists(dir / "map_validation.json"));
+}
+
 TEST(ValidateCli, CloncurryWofeMapAgainstIndependentRanks) {
   const fs::path dir = gp::test::scratch_dir();
   const fs::path demo = gp::test::source_dir() / "data-samples" / "cloncurry";
