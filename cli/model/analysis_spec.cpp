@@ -1,7 +1,8 @@
-// [validation] and [uncertainty] keys (issue 6). A small reader of its own (model.cpp keeps
-// its TableReader private): typed keys, one-line errors with file:line, unknown keys refused
-// with a "did you mean".
-#include "analysis_spec_toml.hpp"
+// [validation] and [uncertainty] keys, read with the model's one TOML key reader
+// (model/toml_reader.hpp).
+#include "model/analysis_spec_toml.hpp"
+
+#include "model/toml_reader.hpp"
 
 #include "model/model.hpp"
 #include "gp/error.hpp"
@@ -13,80 +14,6 @@
 
 namespace gp::model {
 namespace fs = std::filesystem;
-namespace {
-
-class Keys {
- public:
-  Keys(const toml::table& t, std::string source, std::string ctx)
-      : t_(t), source_(std::move(source)), ctx_(std::move(ctx)) {}
-
-  [[noreturn]] void fail(std::string_view key, const std::string& msg) const {
-    const toml::node* n = t_.get(key);
-    throw config_error(source_ +
-                       (n != nullptr ? ":" + std::to_string(n->source().begin.line) : "") +
-                       ": " + ctx_ + " " + std::string(key) + ": " + msg);
-  }
-  const toml::node* get(std::string_view key) {
-    known_.emplace_back(key);
-    return t_.get(key);
-  }
-  std::string str(std::string_view key) {
-    const toml::node* n = get(key);
-    if (n == nullptr) return {};
-    if (!n->is_string()) fail(key, "expected a string");
-    return *n->value<std::string>();
-  }
-  std::optional<double> num(std::string_view key) {
-    const toml::node* n = get(key);
-    if (n == nullptr) return std::nullopt;
-    return number(*n, key);
-  }
-  double number(const toml::node& n, std::string_view key) const {
-    if (!n.is_number()) fail(key, "expected a number");
-    const double v = *n.value<double>();
-    if (!std::isfinite(v)) fail(key, "expected a finite number");
-    return v;
-  }
-  std::optional<std::int64_t> integer(std::string_view key, std::int64_t lo, std::int64_t hi) {
-    const toml::node* n = get(key);
-    if (n == nullptr) return std::nullopt;
-    std::int64_t v = 0;
-    if (const std::string why = read_integer(*n, lo, hi, v); !why.empty()) fail(key, why);
-    return v;
-  }
-  const toml::table* table(std::string_view key, const std::string& example) {
-    const toml::node* n = get(key);
-    if (n == nullptr) return nullptr;
-    if (!n->is_table()) fail(key, "expected a table such as " + example);
-    return n->as_table();
-  }
-  void finish() const {
-    for (const auto& [k, v] : t_) {
-      const std::string_view key = k.str();
-      if (std::find(known_.begin(), known_.end(), key) != known_.end()) continue;
-      std::string msg = source_ + ":" + std::to_string(v.source().begin.line) + ": " + ctx_ +
-                        ": unknown key '" + std::string(key) + "'";
-      const std::string hint = text::did_you_mean(key, known_);
-      if (!hint.empty()) {
-        msg += "; did you mean '" + hint + "'?";
-      } else {
-        msg += " (expected one of:";
-        for (auto kk : known_) msg += " " + std::string(kk);
-        msg += ")";
-      }
-      throw config_error(msg);
-    }
-  }
-  [[nodiscard]] const std::string& source() const { return source_; }
-
- private:
-  const toml::table& t_;
-  std::string source_;
-  std::string ctx_;
-  std::vector<std::string_view> known_;
-};
-
-}  // namespace
 
 std::string read_integer(const toml::node& n, std::int64_t lo, std::int64_t hi,
                          std::int64_t& out) {
@@ -99,23 +26,23 @@ std::string read_integer(const toml::node& n, std::int64_t lo, std::int64_t hi,
 
 ValidationSpec parse_validation(const toml::table& t, const std::string& source,
                                 const fs::path& base_dir) {
-  Keys r(t, source, "[validation]");
+  TableReader r(t, source, "[validation]");
   ValidationSpec s;
   s.given = true;
   DepositSourceSpec& d = s.deposits;
-  const std::string path = r.str("deposits");
+  const std::string path = r.text("deposits");
   if (path.empty()) r.fail("deposits", "missing (expected the known deposits' file)");
   d.path = resolve_model_path(path, base_dir);
-  d.layer = r.str("layer");
-  d.sql = r.str("sql");
-  d.where = r.str("where");
-  d.x_column = r.str("x_column");
-  d.y_column = r.str("y_column");
-  d.crs = r.str("crs");
-  d.name_column = r.str("name_column");
-  d.filter_column = r.str("filter_column");
-  d.filter_contains = r.str("filter_contains");
-  d.filter_equals = r.str("filter_equals");
+  d.layer = r.text("layer");
+  d.sql = r.text("sql");
+  d.where = r.text("where");
+  d.x_column = r.text("x_column");
+  d.y_column = r.text("y_column");
+  d.crs = r.text("crs");
+  d.name_column = r.text("name_column");
+  d.filter_column = r.text("filter_column");
+  d.filter_contains = r.text("filter_contains");
+  d.filter_equals = r.text("filter_equals");
   if (!d.layer.empty() && !d.sql.empty()) r.fail("sql", "give layer or sql, not both");
   if (d.x_column.empty() != d.y_column.empty()) {
     r.fail(d.x_column.empty() ? "y_column" : "x_column", "x_column and y_column go together");
@@ -140,7 +67,7 @@ ValidationSpec parse_validation(const toml::table& t, const std::string& source,
   if (auto seed = r.integer("seed", 0, std::numeric_limits<std::int64_t>::max())) {
     s.seed = static_cast<std::uint64_t>(*seed);
   }
-  s.split_by = r.str("split_by");
+  s.split_by = r.text("split_by");
   if (!s.split_by.empty() && !holdout && !kfold) {
     r.fail("split_by", "needs holdout or kfold");
   }
@@ -149,7 +76,7 @@ ValidationSpec parse_validation(const toml::table& t, const std::string& source,
     if (a == nullptr || a->empty()) r.fail("capture", "expected a list of percentages");
     s.capture_percent.clear();
     for (const auto& e : *a) {
-      const double v = r.number(e, "capture");
+      const double v = r.as_number(e, "capture");
       if (!(v > 0.0 && v <= 100.0)) r.fail("capture", "expected percentages in (0, 100]");
       s.capture_percent.push_back(v);
     }
@@ -159,7 +86,7 @@ ValidationSpec parse_validation(const toml::table& t, const std::string& source,
 }
 
 UncertaintySpec parse_uncertainty(const toml::table& t, const std::string& source) {
-  Keys r(t, source, "[uncertainty]");
+  TableReader r(t, source, "[uncertainty]");
   UncertaintySpec s;
   s.given = true;
   if (auto n = r.integer("draws", 1, 10000)) s.draws = static_cast<int>(*n);
@@ -168,7 +95,7 @@ UncertaintySpec parse_uncertainty(const toml::table& t, const std::string& sourc
   }
   if (const toml::table* w =
           r.table("weights", "{ dirichlet = 100 } or { uniform = 0.1 }")) {
-    Keys k(*w, source, "[uncertainty] weights");
+    TableReader k(*w, source, "[uncertainty] weights");
     const auto dir = k.num("dirichlet");
     const auto uni = k.num("uniform");
     if (dir && uni) k.fail("uniform", "give dirichlet or uniform, not both");
@@ -186,7 +113,7 @@ UncertaintySpec parse_uncertainty(const toml::table& t, const std::string& sourc
   }
   if (const toml::table* m =
           r.table("membership", "{ midpoint = 0.1, spread = 0.1 }")) {
-    Keys k(*m, source, "[uncertainty] membership");
+    TableReader k(*m, source, "[uncertainty] membership");
     if (auto v = k.num("midpoint")) {
       if (!(*v >= 0.0 && *v < 1.0)) k.fail("midpoint", "expected a fraction in [0, 1)");
       s.midpoint_fraction = *v;

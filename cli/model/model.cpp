@@ -2,7 +2,9 @@
 
 #include "gp/error.hpp"
 #include "gp/text.hpp"
-#include "analysis_spec_toml.hpp"  // issue 6: [validation], [uncertainty]
+#include "model/analysis_spec_toml.hpp"  // [validation], [uncertainty]
+#include "model/groups.hpp"
+#include "model/toml_reader.hpp"
 
 #include <openssl/evp.h>
 #include <toml++/toml.h>
@@ -20,121 +22,6 @@ namespace gp::model {
 namespace fs = std::filesystem;
 
 namespace {
-
-std::string type_name(const toml::node& n) {
-  switch (n.type()) {
-    case toml::node_type::string: return "a string";
-    case toml::node_type::integer: return "an integer";
-    case toml::node_type::floating_point: return "a number";
-    case toml::node_type::boolean: return "a boolean";
-    case toml::node_type::array: return "an array";
-    case toml::node_type::table: return "a table";
-    default: return "a date/time";
-  }
-}
-
-
-/// Reads one table's keys with type checks; reports unknown keys.
-class TableReader {
- public:
-  TableReader(const toml::table& t, std::string source, std::string context)
-      : t_(t), source_(std::move(source)), ctx_(std::move(context)) {}
-
-  [[noreturn]] void fail(const std::string& key, const std::string& msg) const {
-    const toml::node* n = t_.get(key);
-    throw config_error(source_ + (n != nullptr ? ":" + std::to_string(n->source().begin.line) : "") +
-                       ": " + ctx_ + " " + key + ": " + msg);
-  }
-
-  const toml::node* get(std::string_view key) {
-    known_.emplace_back(key);
-    return t_.get(key);
-  }
-
-  std::optional<std::string> str(std::string_view key) {
-    const toml::node* n = get(key);
-    if (n == nullptr) return std::nullopt;
-    if (!n->is_string()) fail(std::string(key), "expected a string, found " + type_name(*n));
-    return n->value<std::string>();
-  }
-
-  std::optional<double> num(std::string_view key) {
-    const toml::node* n = get(key);
-    if (n == nullptr) return std::nullopt;
-    return as_number(*n, std::string(key));
-  }
-
-  double as_number(const toml::node& n, const std::string& key) const {
-    if (!n.is_number()) fail(key, "expected a number, found " + type_name(n));
-    const double v = *n.value<double>();
-    if (!std::isfinite(v)) fail(key, "expected a finite number, found " + text::shortest_plain(v));
-    return v;
-  }
-
-  /// An integer key in [lo, hi] (checked before any narrowing).
-  std::optional<std::int64_t> integer(std::string_view key, std::int64_t lo, std::int64_t hi) {
-    const toml::node* n = get(key);
-    if (n == nullptr) return std::nullopt;
-    std::int64_t v = 0;
-    if (const std::string why = read_integer(*n, lo, hi, v); !why.empty()) {
-      fail(std::string(key), n->is_integer() ? why : why + ", found " + type_name(*n));
-    }
-    return v;
-  }
-
-  std::optional<bool> boolean(std::string_view key) {
-    const toml::node* n = get(key);
-    if (n == nullptr) return std::nullopt;
-    if (!n->is_boolean()) fail(std::string(key), "expected true or false, found " + type_name(*n));
-    return n->value<bool>();
-  }
-
-  std::optional<std::vector<double>> numbers(std::string_view key, std::size_t count) {
-    const toml::node* n = get(key);
-    if (n == nullptr) return std::nullopt;
-    const toml::array* a = n->as_array();
-    if (a == nullptr || a->size() != count) {
-      fail(std::string(key), "expected an array of " + std::to_string(count) + " numbers");
-    }
-    std::vector<double> out;
-    for (const auto& e : *a) out.push_back(as_number(e, std::string(key)));
-    return out;
-  }
-
-  const toml::table* table(std::string_view key) {
-    const toml::node* n = get(key);
-    if (n == nullptr) return nullptr;
-    if (!n->is_table()) fail(std::string(key), "expected a table, found " + type_name(*n));
-    return n->as_table();
-  }
-
-  /// Throws on the first key that was never asked for.
-  void finish() const {
-    for (const auto& [k, v] : t_) {
-      const std::string_view key = k.str();
-      if (std::find(known_.begin(), known_.end(), key) != known_.end()) continue;
-      std::string msg = source_ + ":" + std::to_string(v.source().begin.line) + ": " + ctx_ +
-                        ": unknown key '" + std::string(key) + "'";
-      const std::string hint = text::did_you_mean(key, known_);
-      if (!hint.empty()) msg += "; did you mean '" + hint + "'?";
-      else {
-        msg += " (expected one of:";
-        for (auto kk : known_) msg += " " + std::string(kk);
-        msg += ")";
-      }
-      throw config_error(msg);
-    }
-  }
-
-  const std::string& source() const { return source_; }
-  const std::string& context() const { return ctx_; }
-
- private:
-  const toml::table& t_;
-  std::string source_;
-  std::string ctx_;
-  std::vector<std::string_view> known_;
-};
 
 void expect_one_of(TableReader& r, const std::string& key, const std::string& value,
                    const std::vector<std::string_view>& allowed) {
@@ -295,31 +182,11 @@ void resolve_network(Model& m, const std::string& source) {
   for (const auto& b : m.output.bands) {
     if (group_index(b) < 0 && layer_index(b) < 0) unknown("[output] bands", b);
   }
-  // Cycles: depth-first search with colours; the message names the cycle.
-  std::vector<int> colour(m.groups.size(), 0);
-  std::vector<std::string> stack;
-  std::function<void(int)> visit = [&](int gi) {
-    colour[static_cast<std::size_t>(gi)] = 1;
-    stack.push_back(m.groups[static_cast<std::size_t>(gi)].name);
-    for (const auto& in : m.groups[static_cast<std::size_t>(gi)].inputs) {
-      const int j = group_index(in);
-      if (j < 0) continue;
-      if (colour[static_cast<std::size_t>(j)] == 1) {
-        std::string cyc;
-        bool on = false;
-        for (const auto& s : stack) {
-          if (s == in) on = true;
-          if (on) cyc += s + " -> ";
-        }
-        fail("[[group]] cycle: " + cyc + in);
-      }
-      if (colour[static_cast<std::size_t>(j)] == 0) visit(j);
-    }
-    stack.pop_back();
-    colour[static_cast<std::size_t>(gi)] = 2;
-  };
-  for (std::size_t i = 0; i < m.groups.size(); ++i) {
-    if (colour[i] == 0) visit(static_cast<int>(i));
+  // Cycles: the one evaluation order (model/groups.hpp) names the cycle it finds.
+  try {
+    (void)group_order(m.groups);
+  } catch (const config_error& e) {
+    fail(e.what());
   }
   // Everything declared must reach the final map (or be an extra band).
   std::set<std::string> used;
