@@ -93,7 +93,8 @@ TEST(StagedFilesCheck, NonRegularDestinationsAreRefusedEvenWithOverwrite) {
       {dir / "sock.tif", "socket"},
       {dir / "link_to_fifo.tif", "FIFO"},
       {"/dev/null", "character device"}};
-  for (const auto& [p, kind] : cases) {
+  for (const auto& [path, kind] : cases) {
+    const fs::path p = path;  // a lambda may not capture a structured binding (C++17)
     const std::string e = error_of([&] { StagedFiles(true).check(p); });
     EXPECT_NE(e.find(kind), std::string::npos) << p << ": " << e;
     EXPECT_NE(e.find(p.string()), std::string::npos) << e;
@@ -121,7 +122,7 @@ TEST(StagedFilesCheck, AnInputIsNeverADestinationWhateverTheSpelling) {
       dir / "hard.tif",                  // a hard link to it
       dir / "sub" / "up" / "a.tif",      // through a linked folder
   };
-  for (const auto& p : spellings) {
+  for (const fs::path& p : spellings) {
     const std::string e = error_of([&] { s.check(p); });
     EXPECT_NE(e.find("layer 'alpha'"), std::string::npos) << p << ": " << e;
     EXPECT_NE(e.find("input"), std::string::npos) << e;
