@@ -1,4 +1,4 @@
-// Monte Carlo uncertainty (issue 6) and the runner's validation/uncertainty hook; see
+// Monte Carlo uncertainty and the runner's validation/uncertainty hook; see
 // gp/cli/uncertainty.hpp.
 #include "analysis/uncertainty.hpp"
 

@@ -1,4 +1,4 @@
-// Validation of a map against known deposits (issue 6); see gp/cli/validation.hpp.
+// Validation of a map against known deposits; see analysis/validation.hpp.
 #include "analysis/validation.hpp"
 
 #include "gp/error.hpp"

@@ -1,5 +1,5 @@
 #pragma once
-// Model-file keys of validation and Monte Carlo uncertainty (issue 6): the `[validation]` and
+// Model-file keys of validation and Monte Carlo uncertainty: the `[validation]` and
 // `[uncertainty]` tables. Parsed by parse_validation / parse_uncertainty
 // (cli/model/analysis_spec.cpp), called from model.cpp; run after the map by the runner
 // (cli/analysis/validation.hpp, uncertainty.hpp).

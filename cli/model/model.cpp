@@ -285,7 +285,7 @@ ClassSpec parse_classes(const toml::node& n, TableReader& parent) {
   return spec;
 }
 
-/// The vector keys of a [[layer]] (issue 4). Mode-specific keys must match the mode.
+/// The vector keys of a [[layer]]. Mode-specific keys must match the mode.
 void parse_vector_keys(TableReader& r, VectorLayerSpec& v) {
   v.mode = r.str("vector").value_or("");
   if (!v.mode.empty()) {
@@ -325,7 +325,7 @@ void parse_vector_keys(TableReader& r, VectorLayerSpec& v) {
   }
 }
 
-// ---- issue 5: weights of evidence and logistic regression keys ----------------------------
+// ---- weights of evidence and logistic regression keys ----------------------------
 
 /// A layer's `wofe = { ... }` and `logistic = { ... }` blocks.
 void parse_training_layer_keys(TableReader& rl, LayerSpec& L) {
@@ -610,7 +610,7 @@ Model parse_model(std::string_view text, const std::string& source, const fs::pa
       }
       m.grid.extent = std::array<double, 4>{v[0], v[1], v[2], v[3]};
     }
-    // Territories and boundaries (issue 4): checked against the table when the grid is built.
+    // Territories and boundaries: checked against the table when the grid is built.
     if (auto tc = r.str("territory")) {
       if (tc->empty()) r.fail("territory", "expected a territory code such as \"CONUS\"");
       m.grid.territory = *tc;
@@ -692,7 +692,7 @@ Model parse_model(std::string_view text, const std::string& source, const fs::pa
       L.missing_skip = *miss == "skip";
     }
     parse_vector_keys(rl, L.vector);
-    parse_training_layer_keys(rl, L);  // issue 5
+    parse_training_layer_keys(rl, L);
     rl.finish();
     m.layers.push_back(std::move(L));
   }
@@ -839,7 +839,7 @@ Model parse_model(std::string_view text, const std::string& source, const fs::pa
         m.output.bands.push_back(*e.value<std::string>());
       }
     }
-    // Finishing keys (issue 7).
+    // Finishing keys.
     if (auto f = r.str("format")) {
       expect_one_of(r, "format", *f, {"cog", "gtiff"});
       m.output.format = *f;
@@ -854,15 +854,15 @@ Model parse_model(std::string_view text, const std::string& source, const fs::pa
     if (auto st = r.boolean("style")) m.output.style = *st;
     r.finish();
   }
-  if (const toml::table* t = top.table("training")) m.training = parse_training(*t, source, base_dir);  // issue 5
-  // Issue 6: validation and Monte Carlo uncertainty (cli/model/analysis_spec.cpp).
+  if (const toml::table* t = top.table("training")) m.training = parse_training(*t, source, base_dir);
+  // Validation and Monte Carlo uncertainty (cli/model/analysis_spec.cpp).
   if (const toml::table* t = top.table("validation")) {
     m.validation = parse_validation(*t, source, base_dir);
   }
   if (const toml::table* t = top.table("uncertainty")) m.uncertainty = parse_uncertainty(*t, source);
   top.finish();
   resolve_network(m, source);
-  check_training(m, source, root.contains("group"));  // issue 5
+  check_training(m, source, root.contains("group"));
   return m;
 }
 

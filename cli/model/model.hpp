@@ -10,8 +10,8 @@
 #include <string_view>
 #include <vector>
 
-#include "model/training_spec.hpp"  // issue 5: wofe / logistic keys
-#include "model/analysis_spec.hpp"  // issue 6: [validation], [uncertainty]
+#include "model/training_spec.hpp"  // wofe / logistic keys
+#include "model/analysis_spec.hpp"  // [validation], [uncertainty]
 
 namespace gp::model {
 
@@ -55,7 +55,7 @@ struct TransformSpec {
   }
 };
 
-/// How a vector [[layer]] becomes a raster on the grid (issue 4; see geo/vector_source.hpp).
+/// How a vector [[layer]] becomes a raster on the grid (see geo/vector_source.hpp).
 struct VectorLayerSpec {
   std::string mode;  ///< presence | burn | distance | density; empty: decided by the path
                      ///< (a raster is read as a raster, a vector source as "presence")
@@ -80,15 +80,15 @@ struct VectorLayerSpec {
 struct LayerSpec {
   std::string name;
   std::filesystem::path path;  ///< absolute (relative paths resolve against the model file)
-  VectorLayerSpec vector;      ///< vector keys (issue 4)
-  bool mask{false};  ///< internal (issue 4): a territory/boundary mask, Program::mask_layer
+  VectorLayerSpec vector;      ///< vector keys
+  bool mask{false};  ///< internal: a territory/boundary mask, Program::mask_layer
   int band{1};
   std::string resampling{"bilinear"};
   TransformSpec transform;
   double weight{1.0};  ///< as written; normalised within the group that uses the layer
   bool missing_skip{false};
-  WofeLayerSpec wofe;          ///< issue 5: [combine] method = "wofe"
-  LogisticLayerSpec logistic;  ///< issue 5: [combine] method = "logistic"
+  WofeLayerSpec wofe;          ///< [combine] method = "wofe"
+  LogisticLayerSpec logistic;  ///< [combine] method = "logistic"
   /// How messages name the layer: "layer 'name'".
   [[nodiscard]] std::string what() const { return "layer '" + name + "'"; }
 };
@@ -138,7 +138,7 @@ struct OutputSpec {
   std::string compress{"ZSTD"};
   double nodata{-9999.0};
   std::vector<std::string> bands;  ///< extra bands: names of groups or layers
-  // Finishing (issue 7); see cli/outputs/outputs.hpp for what each produces.
+  // Finishing; see cli/outputs/outputs.hpp for what each produces.
   std::string format{"cog"};      ///< cog (Cloud-Optimized GeoTIFF) | gtiff (tiled GeoTIFF)
   ClassSpec classes;              ///< <base>_classes.tif from the score (band 1)
   std::string colormap{"viridis"};  ///< viridis | magma | inferno | plasma | cividis
@@ -156,9 +156,9 @@ struct Model {
   std::vector<GroupSpec> groups;  ///< with the simple form: one group "final" over all layers
   CombineSpec combine;
   OutputSpec output;
-  TrainingSpec training;  ///< issue 5: [training] (deposits, unit cell) for wofe / logistic
-  ValidationSpec validation;    ///< issue 6: [validation] (run after the map)
-  UncertaintySpec uncertainty;  ///< issue 6: [uncertainty] (Monte Carlo, after the map)
+  TrainingSpec training;  ///< [training] (deposits, unit cell) for wofe / logistic
+  ValidationSpec validation;    ///< [validation] (run after the map)
+  UncertaintySpec uncertainty;  ///< [uncertainty] (Monte Carlo, after the map)
 };
 
 /// Reads and validates a model file. Throws gp::config_error (one line: file, key, expected).

@@ -1,5 +1,5 @@
 #pragma once
-// Model-file keys of the data-driven methods (issue 5): `[combine] method = "wofe" | "logistic"`,
+// Model-file keys of the data-driven methods: `[combine] method = "wofe" | "logistic"`,
 // the `[training]` table (the deposit point set, the unit cell) and each layer's `wofe` or
 // `logistic` block. Parsed in model.cpp with the other keys; used by cli/train/wofe.cpp and
 // cli/train/logistic.cpp.

@@ -1,4 +1,4 @@
-// Reliability (issue 9): every way the input or the destination can be wrong ends in one error
+// Reliability: every way the input or the destination can be wrong ends in one error
 // line naming the file, layer or key, the documented exit code, and no output (no map, no
 // hidden `.<name>.partial-*` temporary). Also: determinism of multi-band network models, and
 // NaN / infinity inside valid cells (nodata, counted, never numbers in the map).
@@ -822,7 +822,7 @@ TEST(ReliabilityDeterminism, MultiBandNetworkSameBytesAcrossRunsWindowsAndThread
   }
 }
 
-// Issue 8: grids wider than a column segment (8192) are cut into windows of one tile row and
+// Grids wider than a column segment (8192) are cut into windows of one tile row and
 // whole segments, so memory does not grow with the width. Output bytes and whole-grid
 // statistics (linear's min/max, ms-large's mean/std, percentile) must not depend on it: the
 // default split, full-width windows of several heights and one thread all give the same file.
