@@ -236,13 +236,12 @@ UncertaintyResult run_uncertainty(const model::UncertaintySpec& spec, const Anal
   res.hist_lo = lo;
   res.hist_hi = hi;
 
-  const bool cuda = opt.device == DeviceChoice::cuda ||
-                    (opt.device == DeviceChoice::automatic && kernels::cuda_device_count() > 0);
+  const EngineDevice device = engine_device(opt.device, opt.devices);
   // When the device runs out of memory, warns once and runs that call, and every later one, on
   // the CPU engine with the same set-up. Calls are self-contained (a histogram call counts into
   // a zeroed buffer the caller adds), so redoing one on the CPU counts nothing twice.
   kernels::DeviceFallback<kernels::MonteCarlo> mc(
-      cuda ? kernels::make_montecarlo_cuda(0) : kernels::make_montecarlo_cpu(opt.threads),
+      device.cuda ? kernels::make_montecarlo_cuda(device.id) : kernels::make_montecarlo_cpu(opt.threads),
       [&opt] { return kernels::make_montecarlo_cpu(opt.threads); },
       [&](kernels::MonteCarlo& dev, kernels::MonteCarlo& cpu, const char* stage,
           const gp::device_out_of_memory& e) {
@@ -428,6 +427,7 @@ void run_analyses(const model::Model& m, const RunOptions& opt, const AnalysisCo
     vo.split_by = v.split_by;
     vo.capture_percent = v.capture_percent;
     vo.device = opt.device;
+    vo.devices = opt.devices;
     vo.threads = opt.threads;
     vo.model_kind = kind;
     ValidationResult vr = validate_map(vo);

@@ -322,12 +322,11 @@ ValidationResult validate_map(const ValidateOptions& opt) {
   for (const auto& d : res.deposits) scores.push_back(d.score);
   const std::vector<std::uint32_t> edges = kernels::edge_keys(scores);
   std::unique_ptr<kernels::RankCounter> counter;
-  const bool cuda = opt.device == DeviceChoice::cuda ||
-                    (opt.device == DeviceChoice::automatic && kernels::cuda_device_count() > 0);
-  if (cuda) {
+  const EngineDevice device = engine_device(opt.device, opt.devices);
+  if (device.cuda) {
     // Out of device memory: smaller chunks, then the CPU for the rest.
     counter = kernels::make_fallback_rank_counter(
-        kernels::make_rank_counter_cuda(edges, 0),
+        kernels::make_rank_counter_cuda(edges, device.id),
         [&edges, &opt] { return kernels::make_rank_counter_cpu(edges, opt.threads); },
         [](const std::string& w) { gp::log::warning(w); });
   } else {

@@ -97,6 +97,7 @@ struct ValidateOptions {
   std::string split_by;
   std::vector<double> capture_percent{1.0, 2.0, 5.0, 10.0, 20.0};
   DeviceChoice device{DeviceChoice::automatic};
+  std::vector<int> devices;  ///< the run's --devices (the rank counter uses the first)
   int threads{0};
   std::int64_t window_cells{1 << 22};
   /// Said in the report: "knowledge-driven" maps do not depend on the deposits, so a split only

@@ -39,6 +39,10 @@ bool uses_cuda(DeviceChoice choice) {
          (choice == DeviceChoice::automatic && kernels::cuda_device_count() > 0);
 }
 
+EngineDevice engine_device(DeviceChoice choice, const std::vector<int>& devices) {
+  return {uses_cuda(choice), devices.empty() ? 0 : devices.front()};
+}
+
 ChosenBackend choose_backend(DeviceChoice choice, const std::vector<int>& devices, int threads) {
   switch (choice) {
     case DeviceChoice::cpu:

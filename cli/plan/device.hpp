@@ -20,6 +20,17 @@ DeviceChoice parse_device(const std::string& s);
 /// device present.
 bool uses_cuda(DeviceChoice choice);
 
+/// Where a run's single-device engines run (distance transform, Monte Carlo, the validation
+/// rank counter, the weights-of-evidence class counter): on CUDA device `id` (the first of
+/// `--devices`, device 0 when none is listed), or on the CPU when `cuda` is false.
+struct EngineDevice {
+  bool cuda{false};
+  int id{0};
+};
+
+/// The engine device of a run with this choice (uses_cuda decides CUDA or CPU).
+EngineDevice engine_device(DeviceChoice choice, const std::vector<int>& devices);
+
 /// The scoring backend and why it was chosen ("requested", "auto: no CUDA device found", ...).
 struct ChosenBackend {
   std::unique_ptr<kernels::Backend> backend;

@@ -182,7 +182,7 @@ VectorPlan::VectorPlan(const model::Model& m, const fs::path& output, const RunO
   auto temp_name = [&](const std::string& what) {
     return hidden_sibling(fs::absolute(output), "gp-tmp", rank + what + ".tif");
   };
-  const bool cuda = uses_cuda(opt.device);
+  const EngineDevice device = engine_device(opt.device, opt.devices);
   try {
     for (std::size_t i = 0; i < model_.layers.size(); ++i) {
       model::LayerSpec& L = model_.layers[i];
@@ -198,7 +198,8 @@ VectorPlan::VectorPlan(const model::Model& m, const fs::path& output, const RunO
       ro.all_touched = L.vector.all_touched;
       ro.max_distance = L.vector.max_distance.value_or(-1.0);
       ro.radius_m = L.vector.radius.value_or(0.0);
-      ro.use_cuda = cuda;
+      ro.use_cuda = device.cuda;
+      ro.cuda_device = device.id;
       ro.threads = opt.threads;
       ro.memory_limit_bytes = opt.vector_memory_mib * 1024ull * 1024ull;
       const fs::path tmp = temp_name(std::to_string(i));

@@ -190,7 +190,8 @@ RunResult run_model_protecting(const model::Model& m, const RunOptions& opt,
   std::unique_ptr<Trained> trained;
   if (is_trained_method(m)) {
     trained = train_model(
-        {m, grid, sources, backend, res.output, outputs.files(), windows, uses_cuda(opt.device)});
+        {m, grid, sources, backend, res.output, outputs.files(), windows,
+         engine_device(opt.device, opt.devices)});
   }
   std::vector<double> aux;
   const kernels::Program program =

@@ -11,6 +11,7 @@
 #include "gp/kernels/backend.hpp"
 #include "gp/kernels/program.hpp"
 #include "outputs/staged_files.hpp"
+#include "plan/device.hpp"
 #include "plan/windows.hpp"
 
 #include <cstdint>
@@ -35,7 +36,7 @@ struct TrainingContext {
   /// The runner's windows (plan/windows.hpp), so memory stays bounded by the window whatever
   /// the width and the training pass reads what the scoring pass reads.
   const WindowPlan& windows;
-  bool cuda{false};  ///< the run's engines are on CUDA (plan/device.hpp uses_cuda)
+  EngineDevice device;  ///< where the training engines run (plan/device.hpp)
 };
 
 /// A trained model, ready for the runner's mapping pass.

@@ -531,11 +531,11 @@ class ClassCounting {
     int_lo_.assign(n_ev_, 0);
     plan_batches();
     // On the device, out of memory means smaller chunks, then the CPU for the rest.
-    counter_ = ctx.cuda ? kernels::make_fallback_class_counter(
-                              kernels::make_cuda_class_counter(0),
-                              [] { return kernels::make_cpu_class_counter(0); },
-                              [](const std::string& w) { gp::log::warning(w); })
-                        : kernels::make_cpu_class_counter(0);
+    counter_ = ctx.device.cuda ? kernels::make_fallback_class_counter(
+                                     kernels::make_cuda_class_counter(ctx.device.id),
+                                     [] { return kernels::make_cpu_class_counter(0); },
+                                     [](const std::string& w) { gp::log::warning(w); })
+                               : kernels::make_cpu_class_counter(0);
   }
 
   void run() {

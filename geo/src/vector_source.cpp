@@ -515,7 +515,7 @@ std::size_t materialise_vector(const VectorSpec& spec, const RasteriseOptions& o
         kernels::with_device_fallback(
             [&] {
               kernels::distance_transform_cuda(mask.data(), grid.width, grid.height, p,
-                                               dist.data(), 0);
+                                               dist.data(), opt.cuda_device);
             },
             on_cpu,
             [&](const device_out_of_memory& e) {

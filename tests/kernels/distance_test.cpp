@@ -233,7 +233,7 @@ TEST(DistanceTransformCuda, IdenticalToCpu) {
     const Mask m = random_mask(w, h, dens, static_cast<std::uint32_t>(w * 7 + h));
     const auto a = cpu(m, w, h, dx, dy, max_d);
     std::vector<float> b(a.size(), -1.0f);
-    gp::kernels::distance_transform_cuda(m.data(), w, h, DistanceParams{dx, dy, max_d}, b.data());
+    gp::kernels::distance_transform_cuda(m.data(), w, h, DistanceParams{dx, dy, max_d}, b.data(), 0);
     EXPECT_EQ(0, std::memcmp(a.data(), b.data(), a.size() * sizeof(float)))
         << w << "x" << h << ": CPU and CUDA differ";
   }
@@ -243,7 +243,7 @@ TEST(DistanceTransformCuda, WithoutDeviceThrowsCudaError) {
   if (gp::kernels::cuda_device_count() > 0) GTEST_SKIP() << "a CUDA device is present";
   const Mask m(4, 1);
   std::vector<float> out(4);
-  EXPECT_THROW(gp::kernels::distance_transform_cuda(m.data(), 2, 2, DistanceParams{}, out.data()),
+  EXPECT_THROW(gp::kernels::distance_transform_cuda(m.data(), 2, 2, DistanceParams{}, out.data(), 0),
                gp::cuda_error);
 }
 

@@ -105,7 +105,8 @@ struct RasteriseOptions {
   bool all_touched{false};    ///< every cell a feature touches, not only cells whose centre it covers
   double max_distance{-1.0};  ///< distance: clamp (CRS units) when > 0
   double radius_m{0.0};       ///< density: disc radius in metres (> 0)
-  bool use_cuda{false};       ///< distance: run the transform on CUDA device 0
+  bool use_cuda{false};       ///< distance: run the transform on CUDA device `cuda_device`
+  int cuda_device{0};
   int threads{0};             ///< CPU threads (0: every core)
   /// distance and density hold the whole grid in memory (distance: 4 bytes/cell + 1 byte/cell
   /// mask; density: 16 bytes/cell); above this limit the layer is refused.

@@ -177,6 +177,6 @@ bool cuda_compiled();
 /// Number of usable CUDA devices; 0 when not compiled, no driver, or no device.
 int cuda_device_count();
 /// The CUDA backend on `device`. Throws gp::cuda_error when unavailable.
-std::unique_ptr<Backend> make_cuda_backend(int device = 0);
+std::unique_ptr<Backend> make_cuda_backend(int device);
 
 }  // namespace gp::kernels

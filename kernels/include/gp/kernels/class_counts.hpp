@@ -48,7 +48,7 @@ class ClassCounter {
 std::unique_ptr<ClassCounter> make_cpu_class_counter(int threads = 0);
 /// CUDA counter on `device` (shared-memory histograms, one upload per call). Throws
 /// gp::cuda_error when the build has no CUDA or the device is unusable.
-std::unique_ptr<ClassCounter> make_cuda_class_counter(int device = 0);
+std::unique_ptr<ClassCounter> make_cuda_class_counter(int device);
 /// `primary` (a device counter), retried in smaller chunks when the device runs out of memory;
 /// when even 64 Ki cells do not fit, `warn` is called once and that call's remaining cells and
 /// every later call are counted by the counter `make_fallback` returns (the CPU).

@@ -136,7 +136,7 @@ void distance_transform_cpu(const std::uint8_t* features, std::int64_t width, st
 /// gp::cuda_error when the build has no CUDA or the device fails.
 void distance_transform_cuda(const std::uint8_t* features, std::int64_t width,
                              std::int64_t height, const DistanceParams& params, float* out,
-                             int device = 0);
+                             int device);
 
 /// Bytes the transform holds for a width x height grid (result + mask), for memory limits.
 inline std::uint64_t distance_transform_bytes(std::int64_t width, std::int64_t height) {

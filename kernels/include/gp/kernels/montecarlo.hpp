@@ -231,6 +231,6 @@ class MonteCarlo {
 
 std::unique_ptr<MonteCarlo> make_montecarlo_cpu(int threads = 0);
 /// Throws gp::cuda_error when the build has no CUDA or the device is missing.
-std::unique_ptr<MonteCarlo> make_montecarlo_cuda(int device = 0);
+std::unique_ptr<MonteCarlo> make_montecarlo_cuda(int device);
 
 }  // namespace gp::kernels

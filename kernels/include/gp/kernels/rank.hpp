@@ -77,7 +77,7 @@ std::unique_ptr<RankCounter> make_rank_counter_cpu(std::vector<std::uint32_t> ed
                                                    int threads = 0);
 /// CUDA counter on `device` (host pointers in). Throws gp::cuda_error when unavailable.
 std::unique_ptr<RankCounter> make_rank_counter_cuda(std::vector<std::uint32_t> edges,
-                                                    int device = 0);
+                                                    int device);
 /// `primary` (a device counter), retried in smaller chunks when the device runs out of memory;
 /// when even 64 Ki cells do not fit, `warn` is called once and the rest of the pass is counted
 /// by the counter `make_fallback` returns (the CPU), its counts added to the device's so far.
