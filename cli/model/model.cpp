@@ -26,15 +26,7 @@ namespace {
 void expect_one_of(TableReader& r, const std::string& key, const std::string& value,
                    const std::vector<std::string_view>& allowed) {
   if (std::find(allowed.begin(), allowed.end(), value) != allowed.end()) return;
-  std::string msg = "unknown value '" + value + "'";
-  const std::string hint = text::did_you_mean(value, allowed);
-  if (!hint.empty()) msg += "; did you mean '" + hint + "'?";
-  else {
-    msg += " (expected one of:";
-    for (auto a : allowed) msg += " " + std::string(a);
-    msg += ")";
-  }
-  r.fail(key, msg);
+  r.fail(key, "unknown value '" + value + "'" + suggestion(value, allowed));
 }
 
 const std::vector<std::string_view> transform_kinds = {
@@ -74,6 +66,53 @@ ReclassRuleSpec parse_rule(const toml::node& n, TableReader& parent, std::size_t
   return rule;
 }
 
+/// A parameter the transform kind cannot do without.
+double required_number(TableReader& r, std::string_view key, const std::string& kind) {
+  auto v = r.num(key);
+  if (!v) r.fail(std::string(key), "missing: kind \"" + kind + "\" needs " + std::string(key));
+  return *v;
+}
+
+/// True when two reclass rules can match the same value (values, or half-open ranges).
+bool rules_overlap(const ReclassRuleSpec& a, const ReclassRuleSpec& b) {
+  if (a.is_value && b.is_value) return a.lo == b.lo;
+  if (a.is_value) return a.lo >= b.lo && a.lo < b.hi;
+  if (b.is_value) return b.lo >= a.lo && b.lo < a.hi;
+  return a.lo < b.hi && b.lo < a.hi;
+}
+
+/// `kind = "reclass"`: the rules, which must be disjoint, and the optional `default`.
+void parse_reclass(TableReader& r, TransformSpec& spec) {
+  const toml::node* tab = r.get("table");
+  if (tab == nullptr || tab->as_array() == nullptr || tab->as_array()->empty()) {
+    r.fail("table", "missing: kind \"reclass\" needs table = [ { value = v, score = s }, "
+                    "{ from = a, to = b, score = s }, ... ]");
+  }
+  const toml::array& arr = *tab->as_array();
+  for (std::size_t i = 0; i < arr.size(); ++i) spec.table.push_back(parse_rule(*arr.get(i), r, i));
+  // Overlaps make the result depend on rule order: refuse them.
+  for (std::size_t i = 0; i < spec.table.size(); ++i) {
+    for (std::size_t j = i + 1; j < spec.table.size(); ++j) {
+      if (rules_overlap(spec.table[i], spec.table[j])) {
+        r.fail("table", "entries " + std::to_string(i + 1) + " and " + std::to_string(j + 1) +
+                            " overlap (expected disjoint values and ranges)");
+      }
+    }
+  }
+  spec.fallback = r.num("default");
+}
+
+/// The parameters of the fuzzy-membership kinds (large, small, gaussian, near).
+void parse_membership(TableReader& r, TransformSpec& spec) {
+  const std::string& k = spec.kind;
+  spec.midpoint = required_number(r, "midpoint", k);
+  spec.spread = required_number(r, "spread", k);
+  if (*spec.spread < 0) r.fail("spread", "expected spread >= 0");
+  if ((k == "large" || k == "small") && *spec.midpoint <= 0) {
+    r.fail("midpoint", "expected midpoint > 0 for kind \"" + k + "\" (x / midpoint is raised to a power)");
+  }
+}
+
 TransformSpec parse_transform(const toml::table& t, const std::string& source,
                               const std::string& ctx) {
   TableReader r(t, source, ctx + ".transform");
@@ -82,13 +121,6 @@ TransformSpec parse_transform(const toml::table& t, const std::string& source,
   expect_one_of(r, "kind", spec.kind, transform_kinds);
   spec.invert = r.boolean("invert").value_or(false);
   const std::string& k = spec.kind;
-  auto required = [&](std::string_view key) {
-    auto v = r.num(key);
-    if (!v) {
-      r.fail(std::string(key), "missing: kind \"" + k + "\" needs " + std::string(key));
-    }
-    return *v;
-  };
   if (k == "linear") {
     spec.min = r.num("min");
     spec.max = r.num("max");
@@ -97,75 +129,45 @@ TransformSpec parse_transform(const toml::table& t, const std::string& source,
                         " (expected different values; min > max inverts)");
     }
   } else if (k == "large" || k == "small" || k == "gaussian" || k == "near") {
-    spec.midpoint = required("midpoint");
-    spec.spread = required("spread");
-    if (*spec.spread < 0) r.fail("spread", "expected spread >= 0");
-    if ((k == "large" || k == "small") && *spec.midpoint <= 0) {
-      r.fail("midpoint", "expected midpoint > 0 for kind \"" + k + "\" (x / midpoint is raised to a power)");
-    }
+    parse_membership(r, spec);
   } else if (k == "ms-large" || k == "ms-small") {
-    spec.a = required("a");
-    spec.b = required("b");
+    spec.a = required_number(r, "a", k);
+    spec.b = required_number(r, "b", k);
   } else if (k == "log") {
     spec.offset = r.num("offset").value_or(0.0);
   } else if (k == "clamp") {
-    spec.min = required("min");
-    spec.max = required("max");
+    spec.min = required_number(r, "min", k);
+    spec.max = required_number(r, "max", k);
     if (*spec.min > *spec.max) r.fail("min", "expected min <= max");
   } else if (k == "reclass") {
-    const toml::node* tab = r.get("table");
-    if (tab == nullptr || tab->as_array() == nullptr || tab->as_array()->empty()) {
-      r.fail("table", "missing: kind \"reclass\" needs table = [ { value = v, score = s }, "
-                      "{ from = a, to = b, score = s }, ... ]");
-    }
-    const toml::array& arr = *tab->as_array();
-    for (std::size_t i = 0; i < arr.size(); ++i) spec.table.push_back(parse_rule(*arr.get(i), r, i));
-    // Overlaps make the result depend on rule order: refuse them.
-    for (std::size_t i = 0; i < spec.table.size(); ++i) {
-      for (std::size_t j = i + 1; j < spec.table.size(); ++j) {
-        const auto& a = spec.table[i];
-        const auto& b = spec.table[j];
-        bool overlap = false;
-        if (a.is_value && b.is_value) overlap = a.lo == b.lo;
-        else if (a.is_value) overlap = a.lo >= b.lo && a.lo < b.hi;
-        else if (b.is_value) overlap = b.lo >= a.lo && b.lo < a.hi;
-        else overlap = a.lo < b.hi && b.lo < a.hi;
-        if (overlap) {
-          r.fail("table", "entries " + std::to_string(i + 1) + " and " + std::to_string(j + 1) +
-                              " overlap (expected disjoint values and ranges)");
-        }
-      }
-    }
-    spec.fallback = r.num("default");
+    parse_reclass(r, spec);
   }
   r.finish();
   return spec;
 }
 
-/// Checks names, cycles and use of the network; fills the simple form's single group.
-void resolve_network(Model& m, const std::string& source) {
+/// Index of the layer or group called `name` in `items`, or -1.
+template <class Spec>
+int index_by_name(const std::vector<Spec>& items, const std::string& name) {
+  for (std::size_t i = 0; i < items.size(); ++i) {
+    if (items[i].name == name) return static_cast<int>(i);
+  }
+  return -1;
+}
+
+/// Every reference (group inputs, [combine] final, [output] bands) names a declared layer or
+/// group, and no group shares a layer's name or refers to itself.
+void check_references(const Model& m, const std::string& source) {
   auto fail = [&](const std::string& msg) { throw config_error(source + ": " + msg); };
   std::vector<std::string_view> node_names;
   for (const auto& L : m.layers) node_names.emplace_back(L.name);
   for (const auto& g : m.groups) {
-    for (const auto& L : m.layers) {
-      if (L.name == g.name) fail("[[group]] '" + g.name + "': a layer has the same name");
-    }
+    if (index_by_name(m.layers, g.name) >= 0) fail("[[group]] '" + g.name + "': a layer has the same name");
     node_names.emplace_back(g.name);
   }
-  auto group_index = [&](const std::string& name) -> int {
-    for (std::size_t i = 0; i < m.groups.size(); ++i) {
-      if (m.groups[i].name == name) return static_cast<int>(i);
-    }
-    return -1;
-  };
-  auto layer_index = [&](const std::string& name) -> int {
-    for (std::size_t i = 0; i < m.layers.size(); ++i) {
-      if (m.layers[i].name == name) return static_cast<int>(i);
-    }
-    return -1;
-  };
-  auto unknown = [&](const std::string& where_, const std::string& name) {
+  auto check = [&](const std::string& where_, const std::string& name, bool groups_only) {
+    if (index_by_name(m.groups, name) >= 0) return;
+    if (!groups_only && index_by_name(m.layers, name) >= 0) return;
     std::string msg = where_ + ": unknown layer or group '" + name + "'";
     const std::string hint = text::did_you_mean(name, node_names);
     if (!hint.empty()) msg += "; did you mean '" + hint + "'?";
@@ -174,41 +176,109 @@ void resolve_network(Model& m, const std::string& source) {
   for (const auto& g : m.groups) {
     for (const auto& in : g.inputs) {
       if (in == g.name) fail("[[group]] '" + g.name + "' refers to itself");
-      if (group_index(in) < 0 && layer_index(in) < 0) unknown("[[group]] '" + g.name + "' inputs", in);
+      check("[[group]] '" + g.name + "' inputs", in, false);
     }
   }
-  if (m.combine.final.empty()) m.combine.final = m.groups.back().name;
-  if (group_index(m.combine.final) < 0) unknown("[combine] final", m.combine.final);
-  for (const auto& b : m.output.bands) {
-    if (group_index(b) < 0 && layer_index(b) < 0) unknown("[output] bands", b);
-  }
-  // Cycles: the one evaluation order (model/groups.hpp) names the cycle it finds.
-  try {
-    (void)group_order(m.groups);
-  } catch (const config_error& e) {
-    fail(e.what());
-  }
-  // Everything declared must reach the final map (or be an extra band).
+  check("[combine] final", m.combine.final, true);
+  for (const auto& b : m.output.bands) check("[output] bands", b, false);
+}
+
+/// Everything declared must reach the final map (or be an extra band).
+void check_all_used(const Model& m, const std::string& source) {
   std::set<std::string> used;
   std::function<void(const std::string&)> mark = [&](const std::string& name) {
     if (!used.insert(name).second) return;
-    const int gi = group_index(name);
+    const int gi = index_by_name(m.groups, name);
     if (gi >= 0) {
       for (const auto& in : m.groups[static_cast<std::size_t>(gi)].inputs) mark(in);
     }
   };
   mark(m.combine.final);
   std::string unused;
-  for (const auto& L : m.layers) {
-    if (used.count(L.name) == 0) unused += (unused.empty() ? "'" : ", '") + L.name + "'";
-  }
-  for (const auto& g : m.groups) {
-    if (used.count(g.name) == 0) unused += (unused.empty() ? "'" : ", '") + g.name + "'";
-  }
+  auto collect = [&](const std::string& name) {
+    if (used.count(name) == 0) unused += (unused.empty() ? "'" : ", '") + name + "'";
+  };
+  for (const auto& L : m.layers) collect(L.name);
+  for (const auto& g : m.groups) collect(g.name);
   if (!unused.empty()) {
-    fail("not used by the final map '" + m.combine.final + "': " + unused +
-         " (connect them to a group or remove them)");
+    throw config_error(source + ": not used by the final map '" + m.combine.final + "': " +
+                       unused + " (connect them to a group or remove them)");
   }
+}
+
+/// Checks names, cycles and use of the network; fills the simple form's single group.
+void resolve_network(Model& m, const std::string& source) {
+  if (m.combine.final.empty()) m.combine.final = m.groups.back().name;
+  check_references(m, source);
+  // Cycles: the one evaluation order (model/groups.hpp) names the cycle it finds.
+  try {
+    (void)group_order(m.groups);
+  } catch (const config_error& e) {
+    throw config_error(source + ": " + e.what());
+  }
+  check_all_used(m, source);
+}
+
+constexpr std::size_t max_classes = 32;
+
+/// A class list key (`top`, `breaks`): strictly ascending numbers, at most max_classes - 1.
+std::vector<double> ascending_numbers(TableReader& r, const char* key, bool required) {
+  std::vector<double> v;
+  const toml::node* a = r.get(key);
+  if (a == nullptr) {
+    if (required) r.fail(key, "missing (expected an ascending list of numbers)");
+    return v;
+  }
+  if (a->as_array() == nullptr || a->as_array()->empty()) {
+    r.fail(key, "expected a non-empty ascending list of numbers");
+  }
+  for (const auto& e : *a->as_array()) v.push_back(r.as_number(e, key));
+  for (std::size_t i = 1; i < v.size(); ++i) {
+    if (!(v[i - 1] < v[i])) r.fail(key, "expected strictly ascending numbers");
+  }
+  if (v.size() + 1 > max_classes) {
+    r.fail(key, "at most " + std::to_string(max_classes - 1) + " values (" +
+                    std::to_string(max_classes) + " classes)");
+  }
+  return v;
+}
+
+/// The method's own keys; returns the number of classes it makes.
+std::size_t parse_class_method_keys(TableReader& r, ClassSpec& spec) {
+  if (spec.method == "quantile") {
+    if (r.get("top") != nullptr) spec.top = ascending_numbers(r, "top", false);
+    for (double p : spec.top) {
+      if (!(p > 0.0 && p < 100.0)) r.fail("top", "expected percentages between 0 and 100");
+    }
+    return spec.top.size() + 1;
+  }
+  if (spec.method == "breaks") {
+    spec.top.clear();
+    spec.breaks = ascending_numbers(r, "breaks", true);
+    return spec.breaks.size() + 1;
+  }
+  if (spec.method == "natural") {
+    spec.top.clear();
+    const auto k = r.integer("n", 2, static_cast<std::int64_t>(max_classes)).value_or(5);
+    spec.n = static_cast<int>(k);
+    return static_cast<std::size_t>(k);
+  }
+  return 0;
+}
+
+/// `names`: one non-empty name per class, lowest first.
+std::vector<std::string> parse_class_names(TableReader& r, const toml::node& nn,
+                                           std::size_t n_classes) {
+  const toml::array* a = nn.as_array();
+  if (a == nullptr || a->size() != n_classes) {
+    r.fail("names", "expected " + std::to_string(n_classes) + " names (one per class, lowest first)");
+  }
+  std::vector<std::string> names;
+  for (const auto& e : *a) {
+    if (!e.is_string() || e.value<std::string>()->empty()) r.fail("names", "expected non-empty strings");
+    names.push_back(*e.value<std::string>());
+  }
+  return names;
 }
 
 /// `[output] classes`: false | true | { method = "quantile", top = [...] } |
@@ -226,60 +296,11 @@ ClassSpec parse_classes(const toml::node& n, TableReader& parent) {
                            "[2, 5, 10, 25] }, found " + type_name(n));
   }
   TableReader r(*t, parent.source(), parent.context() + " classes");
-  constexpr std::size_t max_classes = 32;
   spec.method = r.str("method").value_or("quantile");
   expect_one_of(r, "method", spec.method, {"quantile", "breaks", "natural", "none"});
-  auto ascending = [&](const char* key, bool required) {
-    std::vector<double> v;
-    const toml::node* a = r.get(key);
-    if (a == nullptr) {
-      if (required) r.fail(key, "missing (expected an ascending list of numbers)");
-      return v;
-    }
-    if (a->as_array() == nullptr || a->as_array()->empty()) {
-      r.fail(key, "expected a non-empty ascending list of numbers");
-    }
-    for (const auto& e : *a->as_array()) v.push_back(r.as_number(e, key));
-    for (std::size_t i = 1; i < v.size(); ++i) {
-      if (!(v[i - 1] < v[i])) r.fail(key, "expected strictly ascending numbers");
-    }
-    if (v.size() + 1 > max_classes) {
-      r.fail(key, "at most " + std::to_string(max_classes - 1) + " values (" +
-                      std::to_string(max_classes) + " classes)");
-    }
-    return v;
-  };
-  std::size_t n_classes = 0;
-  if (spec.method == "quantile") {
-    if (r.get("top") != nullptr) spec.top = ascending("top", false);
-    for (double p : spec.top) {
-      if (!(p > 0.0 && p < 100.0)) r.fail("top", "expected percentages between 0 and 100");
-    }
-    n_classes = spec.top.size() + 1;
-  } else if (spec.method == "breaks") {
-    spec.top.clear();
-    spec.breaks = ascending("breaks", true);
-    n_classes = spec.breaks.size() + 1;
-  } else if (spec.method == "natural") {
-    spec.top.clear();
-    const auto k = r.integer("n", 2, static_cast<std::int64_t>(max_classes)).value_or(5);
-    spec.n = static_cast<int>(k);
-    n_classes = static_cast<std::size_t>(k);
-  }
+  const std::size_t n_classes = parse_class_method_keys(r, spec);
   if (spec.method != "none") {
-    if (const toml::node* nn = r.get("names")) {
-      const toml::array* a = nn->as_array();
-      if (a == nullptr || a->size() != n_classes) {
-        r.fail("names", "expected " + std::to_string(n_classes) +
-                            " names (one per class, lowest first)");
-      }
-      for (const auto& e : *a) {
-        if (!e.is_string() || e.value<std::string>()->empty()) {
-          r.fail("names", "expected non-empty strings");
-        }
-        spec.names.push_back(*e.value<std::string>());
-      }
-    }
+    if (const toml::node* nn = r.get("names")) spec.names = parse_class_names(r, *nn, n_classes);
   }
   r.finish();
   return spec;
@@ -327,66 +348,76 @@ void parse_vector_keys(TableReader& r, VectorLayerSpec& v) {
 
 // ---- weights of evidence and logistic regression keys ----------------------------
 
+std::vector<double> numbers_of(TableReader& r, const toml::node& n, const std::string& key) {
+  std::vector<double> v;
+  if (n.as_array() == nullptr) r.fail(key, "expected a list of numbers");
+  for (const auto& e : *n.as_array()) v.push_back(r.as_number(e, key));
+  return v;
+}
+
+/// A layer's sub-table `key` (`wofe`, `logistic`), or nullptr when absent.
+const toml::table* layer_sub_table(TableReader& rl, const char* key, const std::string& example) {
+  const toml::node* n = rl.get(key);
+  if (n == nullptr) return nullptr;
+  const toml::table* t = n->as_table();
+  if (t == nullptr) rl.fail(key, "expected a table such as " + example + ", found " + type_name(*n));
+  return t;
+}
+
+/// `wofe = { groups = [[1, 4], [2, 3]] }`: categorical classes merged, each class in one group.
+std::vector<std::vector<double>> parse_class_groups(TableReader& r, const toml::node& g) {
+  const toml::array* a = g.as_array();
+  if (a == nullptr || a->empty()) {
+    r.fail("groups", "expected a list of class lists, such as [[1, 4], [2, 3]]");
+  }
+  std::vector<std::vector<double>> groups;
+  std::set<double> seen;
+  for (const auto& e : *a) {
+    std::vector<double> cls = numbers_of(r, e, "groups");
+    if (cls.empty()) r.fail("groups", "expected non-empty class lists");
+    for (double c : cls) {
+      if (!seen.insert(c).second) {
+        r.fail("groups", "class " + text::shortest_plain(c) + " is in more than one group");
+      }
+    }
+    groups.push_back(std::move(cls));
+  }
+  return groups;
+}
+
+/// A layer's `wofe = { ... }` block.
+void parse_wofe_keys(TableReader& rl, const toml::table& t, WofeLayerSpec& w) {
+  TableReader r(t, rl.source(), rl.context() + " wofe");
+  w.type = r.str("type").value_or("");
+  if (w.type.empty()) r.fail("type", "missing (expected categorical, ascending or descending)");
+  expect_one_of(r, "type", w.type, {"categorical", "ascending", "descending"});
+  if (const toml::node* b = r.get("breaks")) {
+    w.breaks = numbers_of(r, *b, "breaks");
+    if (w.breaks.empty()) r.fail("breaks", "expected at least one break");
+    for (std::size_t i = 1; i < w.breaks.size(); ++i) {
+      if (!(w.breaks[i - 1] < w.breaks[i])) r.fail("breaks", "expected strictly ascending numbers");
+    }
+  }
+  w.threshold = r.num("threshold");
+  w.min_studc = r.num("min_studc");
+  if (const toml::node* g = r.get("groups")) w.groups = parse_class_groups(r, *g);
+  if (w.type == "categorical" && (w.threshold || w.min_studc)) {
+    r.fail(w.threshold ? "threshold" : "min_studc",
+           "only used with type = \"ascending\" or \"descending\"");
+  }
+  if (w.type != "categorical" && !w.groups.empty()) {
+    r.fail("groups", "only used with type = \"categorical\"");
+  }
+  if (w.threshold && w.min_studc) r.fail("min_studc", "give threshold or min_studc, not both");
+  r.finish();
+}
+
 /// A layer's `wofe = { ... }` and `logistic = { ... }` blocks.
 void parse_training_layer_keys(TableReader& rl, LayerSpec& L) {
-  auto numbers_of = [&](TableReader& r, const toml::node& n, const std::string& key) {
-    std::vector<double> v;
-    if (n.as_array() == nullptr) r.fail(key, "expected a list of numbers");
-    for (const auto& e : *n.as_array()) v.push_back(r.as_number(e, key));
-    return v;
-  };
-  if (const toml::node* wn = rl.get("wofe")) {
-    const toml::table* t = wn->as_table();
-    if (t == nullptr) {
-      rl.fail("wofe", "expected a table such as { type = \"ascending\" }, found " + type_name(*wn));
-    }
-    TableReader r(*t, rl.source(), rl.context() + " wofe");
-    WofeLayerSpec& w = L.wofe;
-    w.type = r.str("type").value_or("");
-    if (w.type.empty()) r.fail("type", "missing (expected categorical, ascending or descending)");
-    expect_one_of(r, "type", w.type, {"categorical", "ascending", "descending"});
-    if (const toml::node* b = r.get("breaks")) {
-      w.breaks = numbers_of(r, *b, "breaks");
-      if (w.breaks.empty()) r.fail("breaks", "expected at least one break");
-      for (std::size_t i = 1; i < w.breaks.size(); ++i) {
-        if (!(w.breaks[i - 1] < w.breaks[i])) r.fail("breaks", "expected strictly ascending numbers");
-      }
-    }
-    w.threshold = r.num("threshold");
-    w.min_studc = r.num("min_studc");
-    if (const toml::node* g = r.get("groups")) {
-      const toml::array* a = g->as_array();
-      if (a == nullptr || a->empty()) {
-        r.fail("groups", "expected a list of class lists, such as [[1, 4], [2, 3]]");
-      }
-      std::set<double> seen;
-      for (const auto& e : *a) {
-        std::vector<double> cls = numbers_of(r, e, "groups");
-        if (cls.empty()) r.fail("groups", "expected non-empty class lists");
-        for (double c : cls) {
-          if (!seen.insert(c).second) {
-            r.fail("groups", "class " + text::shortest_plain(c) + " is in more than one group");
-          }
-        }
-        w.groups.push_back(std::move(cls));
-      }
-    }
-    if (w.type == "categorical" && (w.threshold || w.min_studc)) {
-      r.fail(w.threshold ? "threshold" : "min_studc",
-             "only used with type = \"ascending\" or \"descending\"");
-    }
-    if (w.type != "categorical" && !w.groups.empty()) {
-      r.fail("groups", "only used with type = \"categorical\"");
-    }
-    if (w.threshold && w.min_studc) r.fail("min_studc", "give threshold or min_studc, not both");
-    r.finish();
+  if (const toml::table* t = layer_sub_table(rl, "wofe", "{ type = \"ascending\" }")) {
+    parse_wofe_keys(rl, *t, L.wofe);
   }
-  if (const toml::node* ln = rl.get("logistic")) {
-    const toml::table* t = ln->as_table();
-    if (t == nullptr) {
-      rl.fail("logistic", "expected a table such as { type = \"continuous\" }, found " +
-                              type_name(*ln));
-    }
+  if (const toml::table* t = layer_sub_table(rl, "logistic", "{ type = \"continuous\" }")) {
     TableReader r(*t, rl.source(), rl.context() + " logistic");
     L.logistic.type = r.str("type").value_or("");
     if (L.logistic.type.empty()) r.fail("type", "missing (expected continuous or categorical)");
@@ -563,74 +594,134 @@ std::string sha256_hex(std::string_view bytes) {
   return out;
 }
 
-Model parse_model(std::string_view text, const std::string& source, const fs::path& base_dir) {
-  check_model_nesting(text, source);
-  toml::table root;
+namespace {
+
+toml::table parse_toml(std::string_view text, const std::string& source) {
   try {
-    root = toml::parse(text, source);
+    return toml::parse(text, source);
   } catch (const toml::parse_error& e) {
     const auto& b = e.source().begin;
     throw config_error(source + ":" + std::to_string(b.line) + ":" + std::to_string(b.column) +
                        ": TOML syntax error: " + std::string(e.description()));
   }
-  Model m;
-  m.sha256 = sha256_hex(text);
-  TableReader top(root, source, "model file");
+}
 
-  if (const toml::table* t = top.table("model")) {
-    TableReader r(*t, source, "[model]");
-    m.name = r.str("name").value_or("");
-    r.str("description");
-    r.finish();
+/// `[grid] resolution`: one number or [x, y], positive.
+std::array<double, 2> parse_resolution(TableReader& r, const toml::node& n) {
+  std::array<double, 2> res{};
+  if (n.is_number()) {
+    const double v = r.as_number(n, "resolution");
+    res = {v, v};
+  } else if (n.is_array() && n.as_array()->size() == 2) {
+    const auto* a = n.as_array();
+    res = {r.as_number(*a->get(0), "resolution"), r.as_number(*a->get(1), "resolution")};
+  } else {
+    r.fail("resolution", "expected a number or [x, y], found " + type_name(n));
   }
-  if (m.name.empty()) m.name = fs::path(source).stem().string();
+  if (res[0] <= 0 || res[1] <= 0) r.fail("resolution", "expected a positive cell size");
+  return res;
+}
 
-  if (const toml::table* t = top.table("grid")) {
-    TableReader r(*t, source, "[grid]");
-    m.grid.crs = r.str("crs");
-    if (const toml::node* n = r.get("resolution")) {
-      if (n->is_number()) {
-        const double v = r.as_number(*n, "resolution");
-        m.grid.resolution = std::array<double, 2>{v, v};
-      } else if (n->is_array() && n->as_array()->size() == 2) {
-        const auto* a = n->as_array();
-        m.grid.resolution = std::array<double, 2>{r.as_number(*a->get(0), "resolution"),
-                                                  r.as_number(*a->get(1), "resolution")};
-      } else {
-        r.fail("resolution", "expected a number or [x, y], found " + type_name(*n));
-      }
-      if ((*m.grid.resolution)[0] <= 0 || (*m.grid.resolution)[1] <= 0) {
-        r.fail("resolution", "expected a positive cell size");
-      }
+GridSpec parse_grid(const toml::table& t, const std::string& source, const fs::path& base_dir) {
+  TableReader r(t, source, "[grid]");
+  GridSpec g;
+  g.crs = r.str("crs");
+  if (const toml::node* n = r.get("resolution")) g.resolution = parse_resolution(r, *n);
+  if (auto e = r.numbers("extent", 4)) {
+    const auto& v = *e;
+    if (!(v[0] < v[2]) || !(v[1] < v[3])) {
+      r.fail("extent", "expected [xmin, ymin, xmax, ymax] with xmin < xmax and ymin < ymax");
     }
-    if (auto e = r.numbers("extent", 4)) {
-      const auto& v = *e;
-      if (!(v[0] < v[2]) || !(v[1] < v[3])) {
-        r.fail("extent", "expected [xmin, ymin, xmax, ymax] with xmin < xmax and ymin < ymax");
-      }
-      m.grid.extent = std::array<double, 4>{v[0], v[1], v[2], v[3]};
-    }
-    // Territories and boundaries: checked against the table when the grid is built.
-    if (auto tc = r.str("territory")) {
-      if (tc->empty()) r.fail("territory", "expected a territory code such as \"CONUS\"");
-      m.grid.territory = *tc;
-    }
-    if (auto b = r.str("boundary")) {
-      if (b->empty()) r.fail("boundary", "expected a vector file path");
-      m.grid.boundary = resolve_model_path(*b, base_dir);
-    }
-    m.grid.boundary_layer = r.str("boundary_layer").value_or("");
-    m.grid.boundary_where = r.str("boundary_where").value_or("");
-    if (m.grid.territory && m.grid.boundary) {
-      r.fail("boundary", "give territory or boundary, not both");
-    }
-    if (!m.grid.boundary && (!m.grid.boundary_layer.empty() || !m.grid.boundary_where.empty())) {
-      r.fail(m.grid.boundary_layer.empty() ? "boundary_where" : "boundary_layer",
-             "needs boundary = \"file\"");
-    }
-    r.finish();
+    g.extent = std::array<double, 4>{v[0], v[1], v[2], v[3]};
   }
+  // Territories and boundaries: checked against the table when the grid is built.
+  if (auto tc = r.str("territory")) {
+    if (tc->empty()) r.fail("territory", "expected a territory code such as \"CONUS\"");
+    g.territory = *tc;
+  }
+  if (auto b = r.str("boundary")) {
+    if (b->empty()) r.fail("boundary", "expected a vector file path");
+    g.boundary = resolve_model_path(*b, base_dir);
+  }
+  g.boundary_layer = r.str("boundary_layer").value_or("");
+  g.boundary_where = r.str("boundary_where").value_or("");
+  if (g.territory && g.boundary) r.fail("boundary", "give territory or boundary, not both");
+  if (!g.boundary && (!g.boundary_layer.empty() || !g.boundary_where.empty())) {
+    r.fail(g.boundary_layer.empty() ? "boundary_where" : "boundary_layer",
+           "needs boundary = \"file\"");
+  }
+  r.finish();
+  return g;
+}
 
+/// A layer's `transform` (a table, or a parameter-free kind as a string) and the resampling a
+/// categorical transform allows. `resampling_given`: the layer set `resampling` itself.
+void parse_layer_transform(TableReader& rl, LayerSpec& L, bool resampling_given) {
+  if (const toml::node* tn = rl.get("transform")) {
+    if (const toml::table* tt = tn->as_table()) {
+      L.transform = parse_transform(*tt, rl.source(), rl.context());
+    } else if (tn->is_string()) {
+      TransformSpec s;
+      s.kind = *tn->value<std::string>();
+      expect_one_of(rl, "transform", s.kind, {"identity", "linear", "minmax", "zscore", "percentile", "log"});
+      L.transform = s;
+    } else {
+      rl.fail("transform", "expected a table such as { kind = \"linear\", min = 0, max = 1 }");
+    }
+  }
+  // Class codes must not be interpolated: categorical reclass tables need nearest or mode.
+  if (!L.transform.categorical()) return;
+  if (!resampling_given) {
+    L.resampling = "nearest";
+  } else if (L.resampling != "nearest" && L.resampling != "mode") {
+    rl.fail("resampling", "a categorical layer (reclass by value) may only be resampled with "
+                          "\"nearest\" or \"mode\", found \"" + L.resampling + "\"");
+  }
+}
+
+/// `missing = "nodata" | "skip"` of a layer or group: true for skip.
+bool parse_missing(TableReader& r, bool fallback) {
+  const auto miss = r.str("missing");
+  if (!miss) return fallback;
+  expect_one_of(r, "missing", *miss, {"nodata", "skip"});
+  return *miss == "skip";
+}
+
+/// [[layer]] number `i` (0-based); `names` collects the names seen so far.
+LayerSpec parse_layer(const toml::table& t, const std::string& source, const fs::path& base_dir,
+                      std::size_t i, std::set<std::string>& names) {
+  LayerSpec L;
+  TableReader r(t, source, "[[layer]] #" + std::to_string(i + 1));
+  L.name = r.str("name").value_or("");
+  if (L.name.empty()) r.fail("name", "missing (expected a layer name)");
+  TableReader rl(t, source, "layer '" + L.name + "'");
+  rl.str("name");
+  if (!names.insert(L.name).second) rl.fail("name", "duplicate layer name");
+  const auto path = rl.str("path");
+  if (!path || path->empty()) rl.fail("path", "missing (expected a raster file path)");
+  L.path = resolve_model_path(*path, base_dir);
+  if (auto b = rl.integer("band", 1, std::numeric_limits<int>::max())) {
+    L.band = static_cast<int>(*b);
+  }
+  const auto resampling = rl.str("resampling");
+  L.resampling = resampling.value_or("bilinear");
+  expect_one_of(rl, "resampling", L.resampling,
+                {"nearest", "bilinear", "cubic", "cubicspline", "lanczos", "average", "mode",
+                 "min", "max", "med", "q1", "q3", "sum", "rms"});
+  parse_layer_transform(rl, L, resampling.has_value());
+  if (auto w = rl.num("weight")) {
+    if (*w < 0) rl.fail("weight", "expected a weight >= 0, found " + text::shortest_plain(*w));
+    L.weight = *w;
+  }
+  L.missing_skip = parse_missing(rl, L.missing_skip);
+  parse_vector_keys(rl, L.vector);
+  parse_training_layer_keys(rl, L);
+  rl.finish();
+  return L;
+}
+
+std::vector<LayerSpec> parse_layers(TableReader& top, const std::string& source,
+                                    const fs::path& base_dir) {
   const toml::node* layers_node = top.get("layer");
   if (layers_node == nullptr) {
     throw config_error(source + ": no [[layer]] (expected at least one evidence layer)");
@@ -640,220 +731,221 @@ Model parse_model(std::string_view text, const std::string& source, const fs::pa
     throw config_error(source + ": 'layer' must be an array of tables ([[layer]])");
   }
   std::set<std::string> names;
+  std::vector<LayerSpec> out;
   for (std::size_t i = 0; i < layers->size(); ++i) {
-    const toml::table& t = *layers->get(i)->as_table();
-    LayerSpec L;
-    const std::string idx = "[[layer]] #" + std::to_string(i + 1);
-    TableReader r(t, source, idx);
-    L.name = r.str("name").value_or("");
-    if (L.name.empty()) r.fail("name", "missing (expected a layer name)");
-    const std::string ctx = "layer '" + L.name + "'";
-    TableReader rl(t, source, ctx);
-    rl.str("name");
-    if (!names.insert(L.name).second) rl.fail("name", "duplicate layer name");
-    const auto path = rl.str("path");
-    if (!path || path->empty()) rl.fail("path", "missing (expected a raster file path)");
-    L.path = resolve_model_path(*path, base_dir);
-    if (auto b = rl.integer("band", 1, std::numeric_limits<int>::max())) {
-      L.band = static_cast<int>(*b);
-    }
-    const auto resampling = rl.str("resampling");
-    L.resampling = resampling.value_or("bilinear");
-    expect_one_of(rl, "resampling", L.resampling,
-                  {"nearest", "bilinear", "cubic", "cubicspline", "lanczos", "average", "mode",
-                   "min", "max", "med", "q1", "q3", "sum", "rms"});
-    if (const toml::node* tn = rl.get("transform")) {
-      if (const toml::table* tt = tn->as_table()) {
-        L.transform = parse_transform(*tt, source, ctx);
-      } else if (tn->is_string()) {
-        TransformSpec s;
-        s.kind = *tn->value<std::string>();
-        expect_one_of(rl, "transform", s.kind, {"identity", "linear", "minmax", "zscore", "percentile", "log"});
-        L.transform = s;
-      } else {
-        rl.fail("transform", "expected a table such as { kind = \"linear\", min = 0, max = 1 }");
-      }
-    }
-    // Class codes must not be interpolated: categorical reclass tables need nearest or mode.
-    if (L.transform.categorical()) {
-      if (!resampling) {
-        L.resampling = "nearest";
-      } else if (L.resampling != "nearest" && L.resampling != "mode") {
-        rl.fail("resampling", "a categorical layer (reclass by value) may only be resampled with "
-                              "\"nearest\" or \"mode\", found \"" + L.resampling + "\"");
-      }
-    }
-    if (auto w = rl.num("weight")) {
-      if (*w < 0) rl.fail("weight", "expected a weight >= 0, found " + text::shortest_plain(*w));
-      L.weight = *w;
-    }
-    if (auto miss = rl.str("missing")) {
-      expect_one_of(rl, "missing", *miss, {"nodata", "skip"});
-      L.missing_skip = *miss == "skip";
-    }
-    parse_vector_keys(rl, L.vector);
-    parse_training_layer_keys(rl, L);
-    rl.finish();
-    m.layers.push_back(std::move(L));
+    out.push_back(parse_layer(*layers->get(i)->as_table(), source, base_dir, i, names));
   }
-  if (const toml::node* gn = top.get("group")) {
-    const toml::array* groups = gn->as_array();
-    if (groups == nullptr || !groups->is_array_of_tables()) {
-      throw config_error(source + ": 'group' must be an array of tables ([[group]])");
-    }
-    std::set<std::string> gnames;
-    for (std::size_t i = 0; i < groups->size(); ++i) {
-      const toml::table& t = *groups->get(i)->as_table();
-      GroupSpec g;
-      g.name = TableReader(t, source, "[[group]] #" + std::to_string(i + 1)).str("name").value_or("");
-      if (g.name.empty()) {
-        throw config_error(source + ": [[group]] #" + std::to_string(i + 1) +
-                           " name: missing (expected a group name)");
-      }
-      TableReader r(t, source, "group '" + g.name + "'");
-      r.str("name");
-      if (!gnames.insert(g.name).second) r.fail("name", "duplicate group name");
-      g.method = r.str("method").value_or("weighted-sum");
-      expect_one_of(r, "method", g.method, combine_methods);
-      const toml::node* in = r.get("inputs");
-      const toml::array* arr = in != nullptr ? in->as_array() : nullptr;
-      if (arr == nullptr || arr->empty()) {
-        r.fail("inputs", "missing (expected a list of layer or group names)");
-      }
-      for (const auto& e : *arr) {
-        if (!e.is_string()) r.fail("inputs", "expected names (strings), found " + type_name(e));
-        g.inputs.push_back(*e.value<std::string>());
-      }
-      if (auto w = r.numbers("weights", g.inputs.size())) {
-        for (double v : *w) {
-          if (v < 0) r.fail("weights", "expected weights >= 0");
-        }
-        g.weights = *w;
-      }
-      if (auto gm = r.num("gamma")) g.gamma = *gm;
-      if (g.gamma < 0.0 || g.gamma > 1.0) {
-        r.fail("gamma", "expected a gamma in [0, 1], found " + text::shortest_plain(g.gamma));
-      }
-      if (auto miss = r.str("missing")) {
-        expect_one_of(r, "missing", *miss, {"nodata", "skip"});
-        g.missing_skip = *miss == "skip";
-      }
-      r.finish();
-      m.groups.push_back(std::move(g));
-    }
-  }
+  return out;
+}
 
-  if (const toml::table* t = top.table("combine")) {
-    TableReader r(*t, source, "[combine]");
-    const auto method = r.str("method");
-    const auto gamma = r.num("gamma");
-    const auto final_name = r.str("final");
-    if (!m.groups.empty() && (method || gamma)) {
-      r.fail(method ? "method" : "gamma",
-             "with [[group]]s each group has its own method; [combine] only names the final "
-             "group (final = \"name\")");
+/// A group's or the simple form's `gamma`, in [0, 1].
+double checked_gamma(TableReader& r, double gamma) {
+  if (gamma < 0.0 || gamma > 1.0) {
+    r.fail("gamma", "expected a gamma in [0, 1], found " + text::shortest_plain(gamma));
+  }
+  return gamma;
+}
+
+/// [[group]] number `i` (0-based); `names` collects the names seen so far.
+GroupSpec parse_group(const toml::table& t, const std::string& source, std::size_t i,
+                      std::set<std::string>& names) {
+  GroupSpec g;
+  g.name = TableReader(t, source, "[[group]] #" + std::to_string(i + 1)).str("name").value_or("");
+  if (g.name.empty()) {
+    throw config_error(source + ": [[group]] #" + std::to_string(i + 1) +
+                       " name: missing (expected a group name)");
+  }
+  TableReader r(t, source, "group '" + g.name + "'");
+  r.str("name");
+  if (!names.insert(g.name).second) r.fail("name", "duplicate group name");
+  g.method = r.str("method").value_or("weighted-sum");
+  expect_one_of(r, "method", g.method, combine_methods);
+  const toml::node* in = r.get("inputs");
+  const toml::array* arr = in != nullptr ? in->as_array() : nullptr;
+  if (arr == nullptr || arr->empty()) {
+    r.fail("inputs", "missing (expected a list of layer or group names)");
+  }
+  for (const auto& e : *arr) {
+    if (!e.is_string()) r.fail("inputs", "expected names (strings), found " + type_name(e));
+    g.inputs.push_back(*e.value<std::string>());
+  }
+  if (auto w = r.numbers("weights", g.inputs.size())) {
+    for (double v : *w) {
+      if (v < 0) r.fail("weights", "expected weights >= 0");
     }
-    if (m.groups.empty() && final_name) {
-      r.fail("final", "names a [[group]], but the model has none");
-    }
-    m.combine.method = method.value_or("weighted-sum");
-    expect_one_of(r, "method", m.combine.method, combine_methods);
-    if (gamma) {
-      if (*gamma < 0.0 || *gamma > 1.0) {
-        r.fail("gamma", "expected a gamma in [0, 1], found " + text::shortest_plain(*gamma));
+    g.weights = *w;
+  }
+  g.gamma = checked_gamma(r, r.num("gamma").value_or(g.gamma));
+  g.missing_skip = parse_missing(r, g.missing_skip);
+  r.finish();
+  return g;
+}
+
+std::vector<GroupSpec> parse_groups(TableReader& top, const std::string& source) {
+  std::vector<GroupSpec> out;
+  const toml::node* gn = top.get("group");
+  if (gn == nullptr) return out;
+  const toml::array* groups = gn->as_array();
+  if (groups == nullptr || !groups->is_array_of_tables()) {
+    throw config_error(source + ": 'group' must be an array of tables ([[group]])");
+  }
+  std::set<std::string> names;
+  for (std::size_t i = 0; i < groups->size(); ++i) {
+    out.push_back(parse_group(*groups->get(i)->as_table(), source, i, names));
+  }
+  return out;
+}
+
+/// `[combine]`: the simple form's method and gamma, or with groups the final group's name.
+CombineSpec parse_combine(const toml::table& t, const std::string& source, bool has_groups) {
+  TableReader r(t, source, "[combine]");
+  const auto method = r.str("method");
+  const auto gamma = r.num("gamma");
+  const auto final_name = r.str("final");
+  if (has_groups && (method || gamma)) {
+    r.fail(method ? "method" : "gamma",
+           "with [[group]]s each group has its own method; [combine] only names the final "
+           "group (final = \"name\")");
+  }
+  if (!has_groups && final_name) r.fail("final", "names a [[group]], but the model has none");
+  CombineSpec c;
+  c.method = method.value_or("weighted-sum");
+  expect_one_of(r, "method", c.method, combine_methods);
+  if (gamma) c.gamma = checked_gamma(r, *gamma);
+  c.final = final_name.value_or("");
+  r.finish();
+  return c;
+}
+
+/// Refuses weights that cannot be normalised: an overflowing sum, or all zero for the
+/// operators that divide by it.
+void check_weights(const std::vector<double>& weights, const std::string& method,
+                   const std::string& what) {
+  double sum = 0.0;
+  for (double w : weights) sum += w;
+  check_weight_sum(sum, what);
+  if (!(sum > 0.0) && (method == "weighted-sum" || method == "index-overlay")) {
+    throw config_error(what + ": all weights are 0 (expected at least one positive weight)");
+  }
+}
+
+/// The simple form: one group over every layer, weighted by the layers' weights.
+GroupSpec simple_form_group(const Model& m, const std::string& source) {
+  GroupSpec g;
+  for (const auto& L : m.layers) g.weights.push_back(L.weight);
+  check_weights(g.weights, m.combine.method, source + ": [[layer]] weights");
+  g.name = "final";
+  for (const auto& L : m.layers) {
+    if (L.name == "final") g.name = "final_map";
+  }
+  g.method = m.combine.method;
+  g.gamma = m.combine.gamma;
+  for (const auto& L : m.layers) g.inputs.push_back(L.name);
+  return g;
+}
+
+/// Default input weights of the groups that give none: a layer's own `weight`, 1 for a group.
+void default_group_weights(Model& m, const std::string& source) {
+  for (auto& g : m.groups) {
+    if (!g.weights.empty()) continue;
+    for (const auto& in : g.inputs) {
+      double w = 1.0;
+      for (const auto& L : m.layers) {
+        if (L.name == in) w = L.weight;
       }
-      m.combine.gamma = *gamma;
+      g.weights.push_back(w);
     }
-    m.combine.final = final_name.value_or("");
+  }
+  for (const auto& g : m.groups) {
+    check_weights(g.weights, g.method, source + ": group '" + g.name + "' weights");
+  }
+}
+
+/// `[output] compress`, any case, stored upper-case.
+std::string parse_compress(TableReader& r, const std::string& given) {
+  std::string up = given;
+  std::transform(up.begin(), up.end(), up.begin(), ::toupper);
+  expect_one_of(r, "compress", up, {"ZSTD", "DEFLATE", "LZW", "NONE"});
+  return up;
+}
+
+/// `[output] nodata`: the maps are Float32, so a value beyond its range would be infinity.
+double parse_nodata(TableReader& r, double nd) {
+  if (std::fabs(nd) > FLT_MAX) {
+    r.fail("nodata", "expected a value a Float32 map can hold (-" + text::shortest_plain(FLT_MAX) +
+                         " to " + text::shortest_plain(FLT_MAX) + "), found " + text::shortest_plain(nd));
+  }
+  return nd;
+}
+
+std::vector<std::string> parse_band_names(TableReader& r, const toml::node& bn) {
+  const toml::array* arr = bn.as_array();
+  if (arr == nullptr) r.fail("bands", "expected a list of group or layer names");
+  std::vector<std::string> out;
+  for (const auto& e : *arr) {
+    if (!e.is_string()) r.fail("bands", "expected names (strings), found " + type_name(e));
+    out.push_back(*e.value<std::string>());
+  }
+  return out;
+}
+
+OutputSpec parse_output(const toml::table& t, const std::string& source, const fs::path& base_dir) {
+  TableReader r(t, source, "[output]");
+  OutputSpec o;
+  if (auto p = r.str("path")) o.path = resolve_model_path(*p, base_dir);
+  if (auto c = r.str("compress")) o.compress = parse_compress(r, *c);
+  if (auto nd = r.num("nodata")) o.nodata = parse_nodata(r, *nd);
+  if (const toml::node* bn = r.get("bands")) o.bands = parse_band_names(r, *bn);
+  // Finishing keys.
+  if (auto f = r.str("format")) {
+    expect_one_of(r, "format", *f, {"cog", "gtiff"});
+    o.format = *f;
+  }
+  if (const toml::node* cn = r.get("classes")) o.classes = parse_classes(*cn, r);
+  if (auto cm = r.str("colormap")) {
+    expect_one_of(r, "colormap", *cm, {"viridis", "magma", "inferno", "plasma", "cividis"});
+    o.colormap = *cm;
+  }
+  o.quicklook = r.boolean("quicklook").value_or(o.quicklook);
+  o.report = r.boolean("report").value_or(o.report);
+  o.style = r.boolean("style").value_or(o.style);
+  r.finish();
+  return o;
+}
+
+std::string parse_model_name(TableReader& top, const std::string& source) {
+  std::string name;
+  if (const toml::table* t = top.table("model")) {
+    TableReader r(*t, source, "[model]");
+    name = r.str("name").value_or("");
+    r.str("description");
     r.finish();
+  }
+  return name.empty() ? fs::path(source).stem().string() : name;
+}
+
+}  // namespace
+
+Model parse_model(std::string_view text, const std::string& source, const fs::path& base_dir) {
+  check_model_nesting(text, source);
+  const toml::table root = parse_toml(text, source);
+  Model m;
+  m.sha256 = sha256_hex(text);
+  TableReader top(root, source, "model file");
+  m.name = parse_model_name(top, source);
+  if (const toml::table* t = top.table("grid")) m.grid = parse_grid(*t, source, base_dir);
+  m.layers = parse_layers(top, source, base_dir);
+  m.groups = parse_groups(top, source);
+  if (const toml::table* t = top.table("combine")) {
+    m.combine = parse_combine(*t, source, !m.groups.empty());
   }
   if (m.groups.empty()) {
-    // The simple form: one group over every layer, weighted by the layers' weights.
-    double wsum = 0.0;
-    for (const auto& L : m.layers) wsum += L.weight;
-    check_weight_sum(wsum, source + ": [[layer]] weights");
-    if (!(wsum > 0.0) && (m.combine.method == "weighted-sum" || m.combine.method == "index-overlay")) {
-      throw config_error(source + ": [[layer]] weights: all weights are 0 (expected at least one "
-                                  "positive weight)");
-    }
-    GroupSpec g;
-    g.name = "final";
-    for (const auto& L : m.layers) {
-      if (L.name == "final") g.name = "final_map";
-    }
-    g.method = m.combine.method;
-    g.gamma = m.combine.gamma;
-    for (const auto& L : m.layers) {
-      g.inputs.push_back(L.name);
-      g.weights.push_back(L.weight);
-    }
-    m.groups.push_back(std::move(g));
+    m.groups.push_back(simple_form_group(m, source));
     m.combine.final = m.groups.back().name;
   } else {
-    for (auto& g : m.groups) {
-      if (!g.weights.empty()) continue;
-      // Default input weights: a layer's own `weight`, 1 for a group.
-      for (const auto& in : g.inputs) {
-        double w = 1.0;
-        for (const auto& L : m.layers) {
-          if (L.name == in) w = L.weight;
-        }
-        g.weights.push_back(w);
-      }
-    }
-    for (const auto& g : m.groups) {
-      double ws = 0.0;
-      for (double w : g.weights) ws += w;
-      check_weight_sum(ws, source + ": group '" + g.name + "' weights");
-      if (!(ws > 0.0) && (g.method == "weighted-sum" || g.method == "index-overlay")) {
-        throw config_error(source + ": group '" + g.name +
-                           "' weights: all weights are 0 (expected at least one positive weight)");
-      }
-    }
+    default_group_weights(m, source);
   }
-
-  if (const toml::table* t = top.table("output")) {
-    TableReader r(*t, source, "[output]");
-    if (auto p = r.str("path")) {
-      m.output.path = resolve_model_path(*p, base_dir);
-    }
-    if (auto c = r.str("compress")) {
-      std::string up = *c;
-      std::transform(up.begin(), up.end(), up.begin(), ::toupper);
-      expect_one_of(r, "compress", up, {"ZSTD", "DEFLATE", "LZW", "NONE"});
-      m.output.compress = up;
-    }
-    if (auto nd = r.num("nodata")) {
-      // The maps are Float32: a value beyond its range would be written as infinity.
-      if (std::fabs(*nd) > FLT_MAX) {
-        r.fail("nodata", "expected a value a Float32 map can hold (-" + text::shortest_plain(FLT_MAX) +
-                             " to " + text::shortest_plain(FLT_MAX) + "), found " + text::shortest_plain(*nd));
-      }
-      m.output.nodata = *nd;
-    }
-    if (const toml::node* bn = r.get("bands")) {
-      const toml::array* arr = bn->as_array();
-      if (arr == nullptr) r.fail("bands", "expected a list of group or layer names");
-      for (const auto& e : *arr) {
-        if (!e.is_string()) r.fail("bands", "expected names (strings), found " + type_name(e));
-        m.output.bands.push_back(*e.value<std::string>());
-      }
-    }
-    // Finishing keys.
-    if (auto f = r.str("format")) {
-      expect_one_of(r, "format", *f, {"cog", "gtiff"});
-      m.output.format = *f;
-    }
-    if (const toml::node* cn = r.get("classes")) m.output.classes = parse_classes(*cn, r);
-    if (auto cm = r.str("colormap")) {
-      expect_one_of(r, "colormap", *cm, {"viridis", "magma", "inferno", "plasma", "cividis"});
-      m.output.colormap = *cm;
-    }
-    if (auto q = r.boolean("quicklook")) m.output.quicklook = *q;
-    if (auto rep = r.boolean("report")) m.output.report = *rep;
-    if (auto st = r.boolean("style")) m.output.style = *st;
-    r.finish();
-  }
+  if (const toml::table* t = top.table("output")) m.output = parse_output(*t, source, base_dir);
   if (const toml::table* t = top.table("training")) m.training = parse_training(*t, source, base_dir);
   // Validation and Monte Carlo uncertainty (cli/model/analysis_spec.cpp).
   if (const toml::table* t = top.table("validation")) {

@@ -37,6 +37,15 @@ inline std::string type_name(const toml::node& n) {
   }
 }
 
+/// What follows "unknown ... 'value'" in a message: "; did you mean 'x'?" when one of
+/// `allowed` is close, else " (expected one of: a b c)".
+inline std::string suggestion(std::string_view value, const std::vector<std::string_view>& allowed) {
+  const std::string hint = text::did_you_mean(value, allowed);
+  if (!hint.empty()) return "; did you mean '" + hint + "'?";
+  std::string msg = " (expected one of:";
+  for (auto a : allowed) msg.append(" ").append(a);  // append: GCC 12 -Wrestrict misfires on " " + string
+  return msg + ")";
+}
 
 /// Reads one table's keys with type checks; reports unknown keys.
 class TableReader {
@@ -127,14 +136,7 @@ class TableReader {
       if (std::find(known_.begin(), known_.end(), key) != known_.end()) continue;
       std::string msg = source_ + ":" + std::to_string(v.source().begin.line) + ": " + ctx_ +
                         ": unknown key '" + std::string(key) + "'";
-      const std::string hint = text::did_you_mean(key, known_);
-      if (!hint.empty()) msg += "; did you mean '" + hint + "'?";
-      else {
-        msg += " (expected one of:";
-        for (auto kk : known_) msg += " " + std::string(kk);
-        msg += ")";
-      }
-      throw config_error(msg);
+      throw config_error(msg + suggestion(key, known_));
     }
   }
 

@@ -139,8 +139,10 @@ void remove_with_side_files(const fs::path& path) noexcept {
 
 fs::path hidden_sibling(const fs::path& dst, std::string_view kind, std::string_view tag) {
   const std::string name = dst.filename().string();
-  std::string suffix = "." + std::string(kind) + "-" + std::to_string(::getpid());
-  if (!tag.empty()) suffix += "." + std::string(tag);
+  // Built with append: GCC 12's -Wrestrict misfires on "literal" + std::string temporaries.
+  std::string suffix = ".";
+  suffix.append(kind).append("-").append(std::to_string(::getpid()));
+  if (!tag.empty()) suffix.append(".").append(tag);
   // Room for the GDAL side-file suffixes too (".aux.xml" is the longest).
   constexpr std::size_t name_max = NAME_MAX - 8;
   std::string out = "." + name + suffix;
@@ -151,7 +153,7 @@ fs::path hidden_sibling(const fs::path& dst, std::string_view kind, std::string_
     // Cut on a UTF-8 character boundary.
     std::size_t cut = std::min(keep, name.size());
     while (cut > 0 && (static_cast<unsigned char>(name[cut]) & 0xC0) == 0x80) --cut;
-    out = "." + name.substr(0, cut) + hash + suffix;
+    out = std::string(".").append(name, 0, cut).append(hash).append(suffix);
   }
   return dst.parent_path() / out;
 }
@@ -273,42 +275,80 @@ std::vector<fs::path> StagedFiles::destinations() const {
   return out;
 }
 
+namespace {
+
+/// The destinations' previous files while a commit runs: kept under hidden names (registered
+/// for removal on a signal) until every new file is in place, put back when a move fails.
+class PreviousFiles {
+ public:
+  explicit PreviousFiles(std::vector<fs::path> dsts) : dsts_(std::move(dsts)), kept_(dsts_.size()) {}
+  PreviousFiles(const PreviousFiles&) = delete;
+  PreviousFiles& operator=(const PreviousFiles&) = delete;
+  ~PreviousFiles() {
+    for (void* r : regs_) unregister_temporary(r);
+  }
+
+  /// Keeps destination i, when it exists, under a hidden name beside it: a hard link, so the old
+  /// file stays where it is until the new one replaces it in one rename; a rename where the
+  /// file system has no hard links. Returns false (errno set) when neither works.
+  bool keep(std::size_t i) {
+    struct stat st {};
+    if (::lstat(dsts_[i].c_str(), &st) != 0) return true;
+    const fs::path b = hidden_sibling(dsts_[i], "previous", "");
+    ::unlink(b.c_str());
+    if (::link(dsts_[i].c_str(), b.c_str()) != 0 && std::rename(dsts_[i].c_str(), b.c_str()) != 0) {
+      return false;
+    }
+    kept_[i] = b;
+    regs_.push_back(register_temporary(b));
+    return true;
+  }
+
+  /// Puts destination i's previous file back in place; false when it had none.
+  bool put_back(std::size_t i) {
+    if (kept_[i].empty()) return false;
+    std::rename(kept_[i].c_str(), dsts_[i].c_str());
+    kept_[i].clear();
+    return true;
+  }
+
+  /// Removes the kept files of the first n destinations; with `restore`, a file whose
+  /// destination is gone goes back there instead.
+  void drop(bool restore, std::size_t n) {
+    for (std::size_t i = 0; i < n; ++i) {
+      if (kept_[i].empty()) continue;
+      struct stat st {};
+      if (restore && ::lstat(dsts_[i].c_str(), &st) != 0) {
+        std::rename(kept_[i].c_str(), dsts_[i].c_str());
+      } else {
+        ::unlink(kept_[i].c_str());
+      }
+    }
+  }
+
+ private:
+  std::vector<fs::path> dsts_;
+  std::vector<fs::path> kept_;
+  std::vector<void*> regs_;
+};
+
+}  // namespace
+
 void StagedFiles::commit() {
   // A destination may have appeared (or become something else) while the run worked.
   for (const auto& m : moves_) {
     if (!m.side) check(m.dst);
   }
-  // 1. Keep every destination that exists under a hidden name beside it: a hard link, so the
-  //    old file stays where it is until the new one replaces it in one rename; a rename where
-  //    the file system has no hard links. Nothing visible changes in this step.
-  std::vector<fs::path> backups(moves_.size());
-  std::vector<void*> backup_regs;
-  auto drop_backups = [&](bool restore_upto, std::size_t n) {
-    for (std::size_t i = 0; i < n; ++i) {
-      if (backups[i].empty()) continue;
-      struct stat st {};
-      if (restore_upto && ::lstat(moves_[i].dst.c_str(), &st) != 0) {
-        std::rename(backups[i].c_str(), moves_[i].dst.c_str());
-      } else {
-        ::unlink(backups[i].c_str());
-      }
-    }
-  };
+  std::vector<fs::path> dsts;
+  for (const auto& m : moves_) dsts.push_back(m.dst);
+  PreviousFiles previous(dsts);
+  // 1. Keep every existing destination under a hidden name. Nothing visible changes here.
   for (std::size_t i = 0; i < moves_.size(); ++i) {
-    struct stat st {};
-    if (::lstat(moves_[i].dst.c_str(), &st) != 0) continue;
-    const fs::path b = hidden_sibling(moves_[i].dst, "previous", "");
-    ::unlink(b.c_str());
-    if (::link(moves_[i].dst.c_str(), b.c_str()) != 0 &&
-        std::rename(moves_[i].dst.c_str(), b.c_str()) != 0) {
-      const int err = errno;
-      drop_backups(true, i);
-      for (void* r : backup_regs) unregister_temporary(r);
-      throw io_error("output " + moves_[i].dst.string() + " cannot be replaced: " +
-                     errno_text(err) + " (no output was changed)");
-    }
-    backups[i] = b;
-    backup_regs.push_back(register_temporary(b));
+    if (previous.keep(i)) continue;
+    const int err = errno;
+    previous.drop(true, i);
+    throw io_error("output " + moves_[i].dst.string() + " cannot be replaced: " +
+                   errno_text(err) + " (no output was changed)");
   }
   // 2. Move the new files into place; on a failure put back what was already moved.
   for (std::size_t i = 0; i < moves_.size(); ++i) {
@@ -318,27 +358,20 @@ void StagedFiles::commit() {
     if (rc == 0 || (m.temp.empty() && errno == ENOENT)) continue;
     const int err = errno;
     for (std::size_t j = i; j-- > 0;) {
-      if (!backups[j].empty()) {
-        std::rename(backups[j].c_str(), moves_[j].dst.c_str());
-        backups[j].clear();
-      } else if (!moves_[j].temp.empty()) {
-        ::unlink(moves_[j].dst.c_str());
-      }
+      if (!previous.put_back(j) && !moves_[j].temp.empty()) ::unlink(moves_[j].dst.c_str());
     }
-    drop_backups(true, moves_.size());
-    for (void* r : backup_regs) unregister_temporary(r);
+    previous.drop(true, moves_.size());
     throw io_error("output " + m.dst.string() + " cannot be moved into place: " +
                    errno_text(err) + " (no output was changed)");
   }
-  // 3. Done: the old files go.
-  drop_backups(false, moves_.size());
-  for (void* r : backup_regs) unregister_temporary(r);
+  // 3. Done: the old files go, and the intermediates that were not published.
+  previous.drop(false, moves_.size());
   committed_ = true;
   for (auto& t : temps_) {
     unregister_temporary(t.registration);
     bool moved = false;
     for (const auto& m : moves_) moved = moved || m.temp == t.path;
-    if (!moved) remove_with_side_files(t.path);  // intermediates not published
+    if (!moved) remove_with_side_files(t.path);
   }
   temps_.clear();
 }

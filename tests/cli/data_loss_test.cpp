@@ -28,46 +28,16 @@ namespace {
 
 namespace fs = std::filesystem;
 using gp::test::CliResult;
+using gp::test::hidden_files;
 using gp::test::file_bytes;
 using gp::test::lines;
 using gp::test::scratch_dir;
 using gp::test::write_text;
+using gp::test::run_cli_in;
 
-constexpr int exit_output = 5;
+constexpr int exit_output = gp::test::exit_code::output;
 constexpr double x0 = 1'000'000.0;
 constexpr double y0 = -3'000'000.0;
-
-std::string quote(const std::string& s) {
-  std::string q = "'";
-  for (char c : s) q += c == '\'' ? std::string("'\\''") : std::string(1, c);
-  return q + "'";
-}
-
-/// Runs `cd dir && geoprospect <args>` through the shell, capturing stdout, stderr, exit code.
-CliResult run_in(const fs::path& dir, const std::vector<std::string>& args) {
-  const fs::path base = fs::temp_directory_path() / ("gp_dl_" + std::to_string(::getpid()));
-  std::string cmd = "cd " + quote(dir.string()) + " && " + quote(gp::test::exe().string());
-  for (const auto& a : args) cmd += " " + quote(a);
-  cmd += " >" + quote(base.string() + ".out") + " 2>" + quote(base.string() + ".err");
-  const int status = std::system(cmd.c_str());
-  CliResult r;
-  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  r.out = file_bytes(base.string() + ".out");
-  r.err = file_bytes(base.string() + ".err");
-  fs::remove(base.string() + ".out");
-  fs::remove(base.string() + ".err");
-  return r;
-}
-
-/// Hidden names in `dir`: every temporary, backup and vector-plan raster the program makes.
-std::vector<std::string> hidden_files(const fs::path& dir) {
-  std::vector<std::string> out;
-  for (const auto& e : fs::directory_iterator(dir)) {
-    const std::string n = e.path().filename().string();
-    if (!n.empty() && n[0] == '.') out.push_back(n);
-  }
-  return out;
-}
 
 /// Every regular file of `dir` with its bytes.
 std::map<std::string, std::string> snapshot(const fs::path& dir) {
@@ -117,7 +87,7 @@ TEST(DataLossInputs, OutputOnALayerIsRefusedWhateverTheSpelling) {
                                std::string("sub/../a.tif"), std::string("./a.tif"),
                                std::string("soft.tif"), std::string("hard.tif")}) {
     SCOPED_TRACE(o);
-    const auto r = run_in(dir, {"run", "model.toml", "-o", o, "--overwrite", "--device", "cpu",
+    const auto r = run_cli_in(dir, {"run", "model.toml", "-o", o, "--overwrite", "--device", "cpu",
                                 "--quiet"});
     expect_refused(r, {"layer 'alpha'", "input"});
     EXPECT_EQ(file_bytes(dir / "a.tif"), before);
@@ -130,7 +100,7 @@ TEST(DataLossInputs, OutputOnTheModelFileIsRefused) {
   const fs::path dir = scratch_dir();
   write_model(dir);
   const auto before = file_bytes(dir / "model.toml");
-  const auto r = run_in(dir, {"run", "model.toml", "-o", "model.toml", "--overwrite", "--device",
+  const auto r = run_cli_in(dir, {"run", "model.toml", "-o", "model.toml", "--overwrite", "--device",
                               "cpu", "--quiet"});
   expect_refused(r, {"model file", "model.toml"});
   EXPECT_EQ(file_bytes(dir / "model.toml"), before);
@@ -145,7 +115,7 @@ TEST(DataLossInputs, ASideFileOnALayerIsRefused) {
   model.replace(model.find("b.tif"), 5, "out_classes.tif");
   write_text(dir / "model.toml", model);
   const auto before = file_bytes(dir / "out_classes.tif");
-  const auto r = run_in(dir, {"run", "model.toml", "-o", "out.tif", "--overwrite", "--device",
+  const auto r = run_cli_in(dir, {"run", "model.toml", "-o", "out.tif", "--overwrite", "--device",
                               "cpu", "--quiet"});
   expect_refused(r, {"layer 'beta'", "out_classes.tif"});
   EXPECT_EQ(file_bytes(dir / "out_classes.tif"), before);
@@ -155,13 +125,13 @@ TEST(DataLossInputs, ASideFileOnALayerIsRefused) {
 TEST(DataLossInputs, ValidateNeverReplacesItsDeposits) {
   const fs::path dir = scratch_dir();
   write_model(dir);
-  ASSERT_EQ(run_in(dir, {"run", "model.toml", "-o", "m.tif", "--device", "cpu", "--quiet"})
+  ASSERT_EQ(run_cli_in(dir, {"run", "model.toml", "-o", "m.tif", "--device", "cpu", "--quiet"})
                 .exit_code,
             0);
   // Deposits in a file named like validate's ROC table for map m.tif.
   write_text(dir / "m_roc.csv", "name,x,y\nA,1001050,-3001050\nB,1003050,-3002050\n");
   const auto before = file_bytes(dir / "m_roc.csv");
-  const auto r = run_in(dir, {"validate", "m.tif", "--deposits", "m_roc.csv", "--x-column", "x",
+  const auto r = run_cli_in(dir, {"validate", "m.tif", "--deposits", "m_roc.csv", "--x-column", "x",
                               "--y-column", "y", "--crs", "EPSG:3577", "--overwrite", "--device",
                               "cpu"});
   expect_refused(r, {"deposits", "m_roc.csv"});
@@ -175,11 +145,11 @@ TEST(DataLossDestinations, FifoAndDeviceAreRefusedEvenWithOverwrite) {
   const fs::path dir = scratch_dir();
   write_model(dir);
   ASSERT_EQ(::mkfifo((dir / "pipe.tif").c_str(), 0644), 0);
-  auto r = run_in(dir, {"run", "model.toml", "-o", "pipe.tif", "--overwrite", "--device", "cpu",
+  auto r = run_cli_in(dir, {"run", "model.toml", "-o", "pipe.tif", "--overwrite", "--device", "cpu",
                         "--quiet"});
   expect_refused(r, {"pipe.tif", "FIFO"});
   EXPECT_TRUE(fs::is_fifo(dir / "pipe.tif"));
-  r = run_in(dir, {"run", "model.toml", "-o", "/dev/null", "--overwrite", "--device", "cpu",
+  r = run_cli_in(dir, {"run", "model.toml", "-o", "/dev/null", "--overwrite", "--device", "cpu",
                    "--quiet"});
   expect_refused(r, {"/dev/null", "character device"});
   struct stat st {};
@@ -191,10 +161,10 @@ TEST(DataLossDestinations, ADanglingLinkIsAnExistingFile) {
   const fs::path dir = scratch_dir();
   write_model(dir);
   fs::create_symlink(dir / "elsewhere" / "gone.tif", dir / "out.tif");
-  auto r = run_in(dir, {"run", "model.toml", "-o", "out.tif", "--device", "cpu", "--quiet"});
+  auto r = run_cli_in(dir, {"run", "model.toml", "-o", "out.tif", "--device", "cpu", "--quiet"});
   expect_refused(r, {"out.tif", "already exists"});
   EXPECT_TRUE(fs::is_symlink(dir / "out.tif"));
-  r = run_in(dir, {"run", "model.toml", "-o", "out.tif", "--overwrite", "--device", "cpu",
+  r = run_cli_in(dir, {"run", "model.toml", "-o", "out.tif", "--overwrite", "--device", "cpu",
                    "--quiet"});
   EXPECT_EQ(r.exit_code, 0) << r.err;
   EXPECT_TRUE(fs::is_regular_file(fs::symlink_status(dir / "out.tif")));
@@ -205,20 +175,20 @@ TEST(DataLossDestinations, ADanglingLinkIsAnExistingFile) {
 TEST(DataLossAllOrNothing, RunBKeepsEveryFileOfRunAWhenOneCannotBeReplaced) {
   const fs::path dir = scratch_dir();
   write_model(dir, 0.5);
-  ASSERT_EQ(run_in(dir, {"run", "model.toml", "-o", "out.tif", "--device", "cpu", "--quiet"})
+  ASSERT_EQ(run_cli_in(dir, {"run", "model.toml", "-o", "out.tif", "--device", "cpu", "--quiet"})
                 .exit_code,
             0);
   const auto run_a = snapshot(dir);
   ASSERT_GE(run_a.count("out_quicklook.png") + run_a.count("out_report.json"), 2u);
   const fs::path locked = dir / "out_quicklook.png";
-  if (std::system(("chattr +i " + quote(locked.string()) + " 2>/dev/null").c_str()) != 0) {
+  if (std::system(("chattr +i " + gp::test::shell_quote(locked.string()) + " 2>/dev/null").c_str()) != 0) {
     GTEST_SKIP() << "chattr +i is not available on this file system";
   }
   write_model(dir, 2.0);  // run B: other weights, so every output would differ
   const auto model_b = file_bytes(dir / "model.toml");
-  const auto r = run_in(dir, {"run", "model.toml", "-o", "out.tif", "--overwrite", "--device",
+  const auto r = run_cli_in(dir, {"run", "model.toml", "-o", "out.tif", "--overwrite", "--device",
                               "cpu", "--quiet"});
-  std::system(("chattr -i " + quote(locked.string())).c_str());
+  std::system(("chattr -i " + gp::test::shell_quote(locked.string())).c_str());
   expect_refused(r, {"out_quicklook.png"});
   auto after = snapshot(dir);
   after.erase("model.toml");
@@ -235,14 +205,14 @@ TEST(DataLossAllOrNothing, RunBKeepsEveryFileOfRunAWhenOneCannotBeReplaced) {
 TEST(DataLossAllOrNothing, ValidateWritesAllFourFilesOrNone) {
   const fs::path dir = scratch_dir();
   write_model(dir);
-  ASSERT_EQ(run_in(dir, {"run", "model.toml", "-o", "m.tif", "--device", "cpu", "--quiet"})
+  ASSERT_EQ(run_cli_in(dir, {"run", "model.toml", "-o", "m.tif", "--device", "cpu", "--quiet"})
                 .exit_code,
             0);
   write_text(dir / "deps.csv", "name,x,y\nA,1001050,-3001050\nB,1003050,-3002050\n");
   const std::vector<std::string> args{"validate", "m.tif", "--deposits", "deps.csv",
                                       "--x-column", "x", "--y-column", "y", "--crs",
                                       "EPSG:3577", "--device", "cpu", "--overwrite"};
-  ASSERT_EQ(run_in(dir, args).exit_code, 0);
+  ASSERT_EQ(run_cli_in(dir, args).exit_code, 0);
   const auto first = snapshot(dir);
   // The same validation again, under a file-size limit below the largest of the four files and
   // above the smallest: some writes succeed, one fails (EFBIG, as ENOSPC on a full disk).
@@ -255,11 +225,11 @@ TEST(DataLossAllOrNothing, ValidateWritesAllFourFilesOrNone) {
   }
   ASSERT_LT(smallest + 1, largest);
   write_text(dir / "deps.csv", "name,x,y\nA,1001050,-3001050\nB,1005050,-3003050\n");
-  std::string cmd = "cd " + quote(dir.string()) + " && trap '' XFSZ; exec prlimit --fsize=" +
+  std::string cmd = "cd " + gp::test::shell_quote(dir.string()) + " && trap '' XFSZ; exec prlimit --fsize=" +
                     std::to_string((smallest + largest) / 2) + " " +
-                    quote(gp::test::exe().string());
-  for (const auto& a : args) cmd += " " + quote(a);
-  cmd += " 2>" + quote((dir / "err.txt").string()) + " >/dev/null";
+                    gp::test::shell_quote(gp::test::exe().string());
+  for (const auto& a : args) cmd += " " + gp::test::shell_quote(a);
+  cmd += " 2>" + gp::test::shell_quote((dir / "err.txt").string()) + " >/dev/null";
   const int status = std::system(cmd.c_str());
   ASSERT_TRUE(WIFEXITED(status));
   EXPECT_EQ(WEXITSTATUS(status), exit_output) << file_bytes(dir / "err.txt");
@@ -281,7 +251,7 @@ TEST(DataLossTemporaries, LongOutputNamesWorkUpToTheFileSystemsLimit) {
   // "<stem>_classes.tif.aux.xml" (20 bytes after the stem): a stem of 235 bytes is legal, and
   // every temporary beside it (".<name>.partial-<pid>.<tag>") must stay legal too.
   const std::string name = std::string(235, 'q') + ".tif";
-  auto r = run_in(dir, {"run", "model.toml", "-o", name, "--device", "cpu", "--quiet"});
+  auto r = run_cli_in(dir, {"run", "model.toml", "-o", name, "--device", "cpu", "--quiet"});
   EXPECT_EQ(r.exit_code, 0) << r.err;
   EXPECT_TRUE(fs::exists(dir / name));
   EXPECT_TRUE(fs::exists(dir / (std::string(235, 'q') + "_classes.tif")));
@@ -289,7 +259,7 @@ TEST(DataLossTemporaries, LongOutputNamesWorkUpToTheFileSystemsLimit) {
   // 250 bytes: the map itself is legal, its class raster's side file would not be. Refused
   // before any work, one line, naming the file and the limit.
   const std::string too_long = std::string(246, 'z') + ".tif";
-  r = run_in(dir, {"run", "model.toml", "-o", too_long, "--device", "cpu", "--quiet"});
+  r = run_cli_in(dir, {"run", "model.toml", "-o", too_long, "--device", "cpu", "--quiet"});
   expect_refused(r, {"255", "shorter output name"});
   EXPECT_FALSE(fs::exists(dir / too_long));
   EXPECT_TRUE(hidden_files(dir).empty()) << gp::test::join(hidden_files(dir));

@@ -39,11 +39,11 @@ using gp::test::scratch_dir;
 using gp::test::source_dir;
 using gp::test::write_raster;
 
-constexpr int exit_usage = 2;
-constexpr int exit_model = 3;
-constexpr int exit_input = 4;
-constexpr int exit_output = 5;
-constexpr int exit_device = 6;
+constexpr int exit_usage = gp::test::exit_code::usage;
+constexpr int exit_model = gp::test::exit_code::model;
+constexpr int exit_input = gp::test::exit_code::input;
+constexpr int exit_output = gp::test::exit_code::output;
+constexpr int exit_device = gp::test::exit_code::device;
 constexpr float out_nodata = -9999.0f;
 const std::string error_prefix = "geoprospect: error:";
 

@@ -57,9 +57,9 @@ using gp::test::run_cli;
 using gp::test::scratch_dir;
 using gp::test::write_raster;
 
-constexpr int exit_model = 3;
-constexpr int exit_input = 4;
-constexpr int exit_output = 5;
+constexpr int exit_model = gp::test::exit_code::model;
+constexpr int exit_input = gp::test::exit_code::input;
+constexpr int exit_output = gp::test::exit_code::output;
 constexpr float out_nodata = -9999.0f;
 const std::string error_prefix = "geoprospect: error:";
 
@@ -86,21 +86,6 @@ void expect_one_error_line(const CliResult& r, int code, const std::vector<std::
     EXPECT_NE(err[0].find(n), std::string::npos)
         << "the error line does not name '" << n << "': " << err[0];
   }
-}
-
-/// Runs a shell command line (sh -c) and captures stdout, stderr and the exit code.
-CliResult run_cli_shell(const std::string& cmd) {
-  const fs::path base = fs::temp_directory_path() / ("gp_rel_" + std::to_string(::getpid()));
-  const std::string full = "( " + cmd + " ) >'" + base.string() + ".out' 2>'" + base.string() +
-                           ".err'";
-  const int status = std::system(full.c_str());
-  CliResult r;
-  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  r.out = file_bytes(base.string() + ".out");
-  r.err = file_bytes(base.string() + ".err");
-  fs::remove(base.string() + ".out");
-  fs::remove(base.string() + ".err");
-  return r;
 }
 
 /// Runs `run MODEL -o OUT --device cpu --quiet <extra>`; expects the failure and no output.
@@ -678,7 +663,7 @@ TEST(ReliabilityOutput, DiskFullByFileSizeLimit) {
   const std::string cmd = "trap '' XFSZ; ulimit -f 512; exec '" + gp::test::exe().string() +
                           "' run '" + model.string() + "' -o '" + out.string() +
                           "' --device cpu --quiet";
-  const CliResult r = run_cli_shell(cmd);
+  const CliResult r = gp::test::run_shell(cmd);
   expect_one_error_line(r, exit_output, {out.string()});
   expect_no_output(out);
   EXPECT_TRUE(fs::is_empty(out.parent_path())) << "files left behind";
@@ -703,7 +688,7 @@ TEST(ReliabilityOutput, DiskFullDuringTheCogCopy) {
                           gp::test::exe().string() +
                           "' run '" + cog_model.string() + "' -o '" + out.string() +
                           "' --device cpu --overwrite";
-  const CliResult r = run_cli_shell(cmd);
+  const CliResult r = gp::test::run_shell(cmd);
   EXPECT_NE(r.err.find("writing the Cloud-Optimized GeoTIFF"), std::string::npos)
       << "the failure should come from the COG copy:\n" << r.err;
   ASSERT_EQ(r.exit_code, exit_output) << r.err;
@@ -739,7 +724,7 @@ TEST(ReliabilityOutput, DiskFullKeepsTheExistingMap) {
   const std::string cmd = "trap '' XFSZ; ulimit -f 512; exec '" + gp::test::exe().string() +
                           "' run '" + model.string() + "' -o '" + out.string() +
                           "' --device cpu --quiet --overwrite";
-  const CliResult r = run_cli_shell(cmd);
+  const CliResult r = gp::test::run_shell(cmd);
   expect_one_error_line(r, exit_output, {out.string()});
   EXPECT_EQ(file_bytes(out), "the previous map");
   EXPECT_TRUE(partial_files(out.parent_path()).empty()) << join(partial_files(out.parent_path()));
@@ -981,8 +966,8 @@ membership = { midpoint = 0.1, spread = 0.1 }
 
 // --- Hostile input, second round -----------------------------------------------------------------
 
-constexpr int exit_usage = 2;
-constexpr int exit_memory = 7;
+constexpr int exit_usage = gp::test::exit_code::usage;
+constexpr int exit_memory = gp::test::exit_code::memory;
 
 /// A model of one small layer (a.tif in `dir`) with `extra` appended to its [[layer]] table
 /// and `tail` after it.
@@ -1090,7 +1075,7 @@ TEST(ReliabilityHostile, FifoAsALayerIsRefusedWithoutBlocking) {
   ASSERT_EQ(::mkfifo((dir / "pipe.tif").c_str(), 0600), 0);
   write_text(model, layer_toml("alpha", "a.tif") + layer_toml("piped", "pipe.tif"));
   // timeout: the open blocked forever before the check.
-  const CliResult r = run_cli_shell("timeout 60 '" + gp::test::exe().string() + "' run '" +
+  const CliResult r = gp::test::run_shell("timeout 60 '" + gp::test::exe().string() + "' run '" +
                                     model.string() + "' -o '" + (dir / "out.tif").string() +
                                     "' --device cpu --quiet");
   expect_one_error_line(r, exit_input, {"layer 'piped'", "pipe.tif", "FIFO"});
@@ -1186,7 +1171,7 @@ CliResult run_cli_with_address_space(std::uint64_t bytes, const std::vector<std:
   std::string cmd = "exec timeout 120 prlimit --as=" + std::to_string(bytes) + " '" +
                     gp::test::exe().string() + "'";
   for (const auto& a : args) cmd += " '" + a + "'";
-  return run_cli_shell(cmd);
+  return gp::test::run_shell(cmd);
 }
 
 /// The least address space (to 1 MiB) in which `geoprospect --version` starts: the program and

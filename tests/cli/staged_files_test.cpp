@@ -25,18 +25,9 @@ namespace {
 namespace fs = std::filesystem;
 using gp::cli::StagedFiles;
 using gp::test::file_bytes;
+using gp::test::hidden_files;
 using gp::test::scratch_dir;
 using gp::test::write_text;
-
-/// Names in `dir` that start with "." (every temporary and backup the helper makes is hidden).
-std::vector<std::string> hidden_files(const fs::path& dir) {
-  std::vector<std::string> out;
-  for (const auto& e : fs::directory_iterator(dir)) {
-    const std::string n = e.path().filename().string();
-    if (!n.empty() && n[0] == '.') out.push_back(n);
-  }
-  return out;
-}
 
 std::string error_of(const std::function<void()>& f) {
   try {

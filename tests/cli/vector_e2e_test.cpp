@@ -22,8 +22,8 @@ using gp::test::write_text;
 namespace fs = std::filesystem;
 using gp::test::run_cli;
 
-constexpr int exit_model = 3;
-constexpr int exit_input = 4;
+constexpr int exit_model = gp::test::exit_code::model;
+constexpr int exit_input = gp::test::exit_code::input;
 
 // A 5 km grid in EPSG:5070 across the US-Canada border around 100 W (49 N is near y = 2.89e6).
 constexpr double x0 = -500000, y0 = 2980000, cell = 5000;

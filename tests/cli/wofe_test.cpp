@@ -321,31 +321,7 @@ gc::RunOptions cpu_options(const fs::path& out, gc::DeviceChoice d = gc::DeviceC
 
 /// A CSV weights table as rows of name -> text.
 std::vector<std::map<std::string, std::string>> read_table(const fs::path& p) {
-  std::ifstream in(p);
-  std::string line;
-  std::getline(in, line);
-  std::vector<std::string> head;
-  std::stringstream hs(line);
-  for (std::string h; std::getline(hs, h, ',');) head.push_back(h);
-  std::vector<std::map<std::string, std::string>> rows;
-  while (std::getline(in, line)) {
-    std::map<std::string, std::string> r;
-    std::size_t k = 0;
-    std::string cur;
-    bool quoted = false;
-    for (char ch : line) {
-      if (ch == '"') quoted = !quoted;
-      else if (ch == ',' && !quoted) {
-        r[head.at(k++)] = cur;
-        cur.clear();
-      } else {
-        cur += ch;
-      }
-    }
-    r[head.at(k)] = cur;
-    rows.push_back(r);
-  }
-  return rows;
+  return gp::test::read_csv_rows(p);
 }
 
 double d(const std::string& s) { return std::stod(s); }

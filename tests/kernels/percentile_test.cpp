@@ -114,8 +114,8 @@ TEST(Percentile, HeavyTiesStayBounded) {
   // Values away from the tie are still within 1/4096; the tied value itself gets a rank
   // inside the tie's span.
   const double r = gk::percentile_rank(aux.data(), first, count, 0.5f);
-  const double lo = static_cast<double>(std::lower_bound(sorted.begin(), sorted.end(), 0.5f) - sorted.begin()) / v.size();
-  const double hi = static_cast<double>(std::upper_bound(sorted.begin(), sorted.end(), 0.5f) - sorted.begin()) / v.size();
+  const double lo = static_cast<double>(std::lower_bound(sorted.begin(), sorted.end(), 0.5f) - sorted.begin()) / static_cast<double>(v.size());
+  const double hi = static_cast<double>(std::upper_bound(sorted.begin(), sorted.end(), 0.5f) - sorted.begin()) / static_cast<double>(v.size());
   EXPECT_GE(r, lo - 1.0 / 4096);
   EXPECT_LE(r, hi + 1.0 / 4096);
   EXPECT_NEAR(gk::percentile_rank(aux.data(), first, count, 0.9f), exact_rank(sorted, 0.9f), 1.0 / 4096);

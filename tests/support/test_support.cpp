@@ -70,7 +70,6 @@ std::vector<float> read_raster(const fs::path& path, int band) {
   return v;
 }
 
-namespace {
 std::string shell_quote(const std::string& s) {
   std::string out = "'";
   for (char c : s) {
@@ -79,16 +78,14 @@ std::string shell_quote(const std::string& s) {
   }
   return out + "'";
 }
-}  // namespace
 
-CliResult run_cli(const std::vector<std::string>& args) {
+CliResult run_shell(const std::string& cmd) {
   const fs::path dir = fs::temp_directory_path();
   const fs::path out_file = dir / ("gp_cli_out_" + std::to_string(::getpid()));
   const fs::path err_file = dir / ("gp_cli_err_" + std::to_string(::getpid()));
-  std::string cmd = shell_quote(exe().string());
-  for (const auto& a : args) cmd += " " + shell_quote(a);
-  cmd += " >" + shell_quote(out_file.string()) + " 2>" + shell_quote(err_file.string());
-  const int status = std::system(cmd.c_str());
+  const std::string full = "( " + cmd + " ) >" + shell_quote(out_file.string()) + " 2>" +
+                           shell_quote(err_file.string());
+  const int status = std::system(full.c_str());
   CliResult r;
   r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
   r.out = file_bytes(out_file);
@@ -96,6 +93,58 @@ CliResult run_cli(const std::vector<std::string>& args) {
   fs::remove(out_file);
   fs::remove(err_file);
   return r;
+}
+
+CliResult run_cli(const std::vector<std::string>& args) {
+  std::string cmd = shell_quote(exe().string());
+  for (const auto& a : args) cmd += " " + shell_quote(a);
+  return run_shell(cmd);
+}
+
+CliResult run_cli_in(const fs::path& dir, const std::vector<std::string>& args) {
+  std::string cmd = "cd " + shell_quote(dir.string()) + " && " + shell_quote(exe().string());
+  for (const auto& a : args) cmd += " " + shell_quote(a);
+  return run_shell(cmd);
+}
+
+std::vector<std::string> hidden_files(const fs::path& dir) {
+  std::vector<std::string> out;
+  for (const auto& e : fs::directory_iterator(dir)) {
+    const std::string n = e.path().filename().string();
+    if (!n.empty() && n[0] == '.') out.push_back(n);
+  }
+  return out;
+}
+
+std::vector<std::map<std::string, std::string>> read_csv_rows(const fs::path& path,
+                                                              std::string* header) {
+  std::ifstream in(path);
+  std::string line;
+  std::getline(in, line);
+  if (header != nullptr) *header = line;
+  std::vector<std::string> head;
+  std::stringstream hs(line);
+  for (std::string h; std::getline(hs, h, ',');) head.push_back(h);
+  std::vector<std::map<std::string, std::string>> rows;
+  while (std::getline(in, line)) {
+    std::map<std::string, std::string> r;
+    std::size_t k = 0;
+    std::string cur;
+    bool quoted = false;
+    for (char ch : line) {
+      if (ch == '"') {
+        quoted = !quoted;
+      } else if (ch == ',' && !quoted) {
+        r[head.at(k++)] = cur;
+        cur.clear();
+      } else {
+        cur += ch;
+      }
+    }
+    r[head.at(k)] = cur;
+    rows.push_back(r);
+  }
+  return rows;
 }
 
 std::string file_bytes(const fs::path& path) {

@@ -3,6 +3,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -37,6 +38,31 @@ struct CliResult {
 };
 /// Runs `geoprospect <args>` (args are shell-quoted) and captures stdout, stderr, exit code.
 CliResult run_cli(const std::vector<std::string>& args);
+/// The same, run from `dir` (cd dir && geoprospect <args>): relative paths resolve there.
+CliResult run_cli_in(const std::filesystem::path& dir, const std::vector<std::string>& args);
+/// Runs a shell command line (sh -c) and captures stdout, stderr and the exit code.
+CliResult run_shell(const std::string& cmd);
+/// `s` quoted for sh.
+std::string shell_quote(const std::string& s);
+
+/// The documented exit codes (README "Exit codes"), written here once for every test.
+namespace exit_code {
+constexpr int usage = 2;
+constexpr int model = 3;
+constexpr int input = 4;
+constexpr int output = 5;
+constexpr int device = 6;
+constexpr int memory = 7;
+}  // namespace exit_code
+
+/// Names in `dir` that start with ".": every temporary, backup and vector-plan raster the
+/// program makes is hidden, so a clean folder has none.
+std::vector<std::string> hidden_files(const std::filesystem::path& dir);
+
+/// A CSV file with a header line as rows of column name -> text (quoted fields may hold
+/// commas; the quotes are dropped). `header` receives the header line when given.
+std::vector<std::map<std::string, std::string>> read_csv_rows(const std::filesystem::path& path,
+                                                              std::string* header = nullptr);
 
 /// Bytes of a file.
 std::string file_bytes(const std::filesystem::path& path);
