@@ -137,6 +137,51 @@ class DensityBurner {
   double step_;
 };
 
+/// The transformation from `src_wkt` to `target_wkt`; null when no transformation is needed
+/// (no target, or the same CRS).
+CtPtr transformation_to(const std::string& src_wkt, const std::string& target_wkt,
+                        const std::string& what) {
+  if (target_wkt.empty() || same_crs(src_wkt, target_wkt)) return nullptr;
+  OGRSpatialReference src;
+  src.SetAxisMappingStrategy(OAMS_TRADITIONAL_GIS_ORDER);
+  src.importFromWkt(src_wkt.c_str());
+  OGRSpatialReference dst;
+  dst.SetAxisMappingStrategy(OAMS_TRADITIONAL_GIS_ORDER);
+  dst.importFromWkt(target_wkt.c_str());
+  reset_gdal_error();
+  CtPtr ct(OGRCreateCoordinateTransformation(&src, &dst));
+  if (!ct) {
+    throw input_error(what + ": no transformation from its CRS (" + crs_label(src) +
+                      ") to the grid CRS (" + crs_label(dst) + "): " + last_gdal_error());
+  }
+  return ct;
+}
+
+/// Field `i` of `f` as a number (numeric types as they are, text parsed); false when the text
+/// is not a number.
+bool field_number(const OGRFeatureDefn* defn, OGRFeature& f, int i, double& v) {
+  const OGRFieldType t = defn->GetFieldDefn(i)->GetType();
+  if (t == OFTInteger || t == OFTInteger64 || t == OFTReal) {
+    v = f.GetFieldAsDouble(i);
+    return true;
+  }
+  return parse_number(f.GetFieldAsString(i), v);
+}
+
+/// Burns `handles` (with `values`) into band 1 of `ds`, every touched cell when `all_touched`.
+void rasterise_geometries(GDALDataset* ds, std::vector<OGRGeometryH>& handles,
+                          const double* values, bool all_touched, const std::string& what) {
+  const int band = 1;
+  CPLStringList opts;
+  if (all_touched) opts.SetNameValue("ALL_TOUCHED", "TRUE");
+  reset_gdal_error();
+  if (GDALRasterizeGeometries(GDALDataset::ToHandle(ds), 1, &band,
+                              static_cast<int>(handles.size()), handles.data(), nullptr, nullptr,
+                              values, opts.List(), nullptr, nullptr) != CE_None) {
+    throw input_error(what + ": rasterising its features failed: " + last_gdal_error());
+  }
+}
+
 bool is_linear(const OGRGeometry* g) {
   if (g == nullptr) return false;
   const OGRwkbGeometryType t = wkbFlatten(g->getGeometryType());
@@ -288,21 +333,7 @@ std::vector<Feature> VectorSource::read(const std::string& target_wkt,
   const int name_i = field_index(name_field, "the name column");
   const int tag_i = field_index(tag_field, "the filter column");
 
-  OGRSpatialReference src;
-  src.SetAxisMappingStrategy(OAMS_TRADITIONAL_GIS_ORDER);
-  src.importFromWkt(crs_wkt_.c_str());
-  CtPtr ct;
-  if (!target_wkt.empty() && !same_crs(crs_wkt_, target_wkt)) {
-    OGRSpatialReference dst;
-    dst.SetAxisMappingStrategy(OAMS_TRADITIONAL_GIS_ORDER);
-    dst.importFromWkt(target_wkt.c_str());
-    reset_gdal_error();
-    ct.reset(OGRCreateCoordinateTransformation(&src, &dst));
-    if (!ct) {
-      throw input_error(what + ": no transformation from its CRS (" + crs_label(src) +
-                        ") to the grid CRS (" + crs_label(dst) + "): " + last_gdal_error());
-    }
-  }
+  const CtPtr ct = transformation_to(crs_wkt_, target_wkt, what);
   std::vector<Feature> out;
   auto skip = [&](const Feature& ft, std::string reason) {
     if (skipped != nullptr) skipped->push_back({ft.name, std::move(reason), ft.tag});
@@ -320,10 +351,7 @@ std::vector<Feature> VectorSource::read(const std::string& target_wkt,
     if (tag_i >= 0) feat.tag = f->GetFieldAsString(tag_i);
     if (value_i >= 0 && f->IsFieldSetAndNotNull(value_i)) {
       double v = 0.0;
-      const OGRFieldType t = defn->GetFieldDefn(value_i)->GetType();
-      if (t == OFTInteger || t == OFTInteger64 || t == OFTReal) {
-        v = f->GetFieldAsDouble(value_i);
-      } else if (!parse_number(f->GetFieldAsString(value_i), v)) {
+      if (!field_number(defn, *f, value_i, v)) {
         skip(feat, "attribute '" + value_field + "' is not a number ('" +
                             f->GetFieldAsString(value_i) + "')");
         continue;
@@ -388,16 +416,8 @@ std::vector<std::uint8_t> rasterise_mask(const std::vector<Feature>& features, c
   std::vector<OGRGeometryH> geoms;
   geoms.reserve(features.size());
   for (const auto& f : features) geoms.push_back(OGRGeometry::ToHandle(f.geometry.get()));
-  std::vector<double> burn(geoms.size(), 1.0);
-  const int band = 1;
-  CPLStringList opts;
-  if (all_touched) opts.SetNameValue("ALL_TOUCHED", "TRUE");
-  reset_gdal_error();
-  if (GDALRasterizeGeometries(GDALDataset::ToHandle(ds.get()), 1, &band,
-                              static_cast<int>(geoms.size()), geoms.data(), nullptr, nullptr,
-                              burn.data(), opts.List(), nullptr, nullptr) != CE_None) {
-    throw input_error(what + ": rasterising its features failed: " + last_gdal_error());
-  }
+  const std::vector<double> burn(geoms.size(), 1.0);
+  rasterise_geometries(ds.get(), geoms, burn.data(), all_touched, what);
   return mask;
 }
 
@@ -450,15 +470,7 @@ void burn_geometries_tiff(const std::vector<const OGRGeometry*>& geometries,
     std::vector<OGRGeometryH> handles;
     handles.reserve(geometries.size());
     for (const OGRGeometry* g : geometries) handles.push_back(OGRGeometry::ToHandle(const_cast<OGRGeometry*>(g)));
-    const int band = 1;
-    CPLStringList ro;
-    if (all_touched) ro.SetNameValue("ALL_TOUCHED", "TRUE");
-    reset_gdal_error();
-    if (GDALRasterizeGeometries(GDALDataset::ToHandle(ds.get()), 1, &band,
-                                static_cast<int>(handles.size()), handles.data(), nullptr, nullptr,
-                                values.data(), ro.List(), nullptr, nullptr) != CE_None) {
-      throw input_error(what + ": rasterising its features failed: " + last_gdal_error());
-    }
+    rasterise_geometries(ds.get(), handles, values.data(), all_touched, what);
   }
   GDALClose(GDALDataset::ToHandle(ds.release()));
   if (CPLGetLastErrorType() == CE_Failure) {

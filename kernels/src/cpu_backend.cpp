@@ -107,9 +107,70 @@ inline constexpr bool input_major =
     M == CombineMethod::fuzzy_product || M == CombineMethod::fuzzy_sum ||
     M == CombineMethod::fuzzy_gamma;
 
+/// What an input-major method keeps per cell in combine_cells: `a` (sum w x, min, max or
+/// product) and `b` (sum of the weights present, or product of (1 - x)).
+template <CombineMethod M>
+struct InputMajor {
+  static constexpr bool sums = M == CombineMethod::weighted_sum || M == CombineMethod::index_overlay;
+  static constexpr bool prod = M == CombineMethod::fuzzy_product || M == CombineMethod::fuzzy_gamma;
+  static constexpr bool co_prod = M == CombineMethod::fuzzy_sum || M == CombineMethod::fuzzy_gamma;
+  /// Whether the method keeps `a` and `b` at all.
+  static constexpr bool uses_a = M != CombineMethod::fuzzy_sum;
+  static constexpr bool uses_b = sums || co_prod;
+  static constexpr double a0 = prod ? 1.0 : 0.0;
+  static constexpr double b0 = co_prod ? 1.0 : 0.0;
+};
+
+/// True when a nodata value of one of group g's inputs may drop out (combine_as's `skip`).
+[[gnu::always_inline]] inline bool any_input_skipped(const Program& p, const GroupOp& g,
+                                                     const unsigned char* skip) {
+  bool any_skip = false;
+  for (int k = g.first_input; k < g.first_input + g.n_inputs; ++k) {
+    any_skip = any_skip || skip[p.inputs[k]] != 0;
+  }
+  return any_skip;
+}
+
+/// `a` after input value x (weight w; `ok`: x is valid; `first_used`: no input was used before).
+template <CombineMethod M>
+[[gnu::always_inline]] inline double next_a(double a, double x, double w, bool ok,
+                                            bool first_used) {
+  if constexpr (InputMajor<M>::sums) return a + (ok ? w * x : 0.0);
+  if constexpr (M == CombineMethod::fuzzy_and) return ok ? (first_used ? x : (x < a ? x : a)) : a;
+  if constexpr (M == CombineMethod::fuzzy_or) return ok ? (first_used ? x : (x > a ? x : a)) : a;
+  if constexpr (InputMajor<M>::prod) return ok ? a * x : a;
+  return a;
+}
+
+/// `b` after input value x (weight w; `ok`: x is valid).
+template <CombineMethod M>
+[[gnu::always_inline]] inline double next_b(double b, double x, double w, bool ok) {
+  if constexpr (InputMajor<M>::sums) return b + (ok ? w : 0.0);
+  if constexpr (InputMajor<M>::co_prod) return ok ? b * (1.0 - x) : b;
+  return b;
+}
+
+/// The cell's value from its `a`, `b` and state bits (combine_cells); `gamma_value` is the
+/// fuzzy gamma already computed from a and b (unused by the other methods).
+template <CombineMethod M>
+[[gnu::always_inline]] inline double input_major_value(double a, double b, std::uint64_t state,
+                                                       double gamma_value) {
+  bool nodata = (state & 2) != 0 || (state & 4) == 0;
+  double r = a;
+  if constexpr (InputMajor<M>::sums) {
+    nodata = nodata || !(b > 0.0);
+    r = (state & 1) != 0 ? a / b : a;
+  } else if constexpr (M == CombineMethod::fuzzy_sum) {
+    r = 1.0 - b;
+  } else if constexpr (M == CombineMethod::fuzzy_gamma) {
+    r = gamma_value;
+  }
+  return nodata ? nan_value() : r;
+}
+
 /// A weighted sum (or index overlay) none of whose inputs may be skipped, the usual case: any
 /// nodata input makes the cell nodata, so the weights present always add up to the sum of all
-/// weights (taken in the same order, so the same bits as combine_cells' general loop) and
+/// weights (taken in the same order, so the same bits as combine_inputs' general loop) and
 /// there is nothing to renormalise: one running sum and one nodata flag per cell.
 [[gnu::always_inline]] inline void sum_required_inputs(const Program& p, const GroupOp& g,
                                                        const double* nodes, std::size_t m,
@@ -137,90 +198,70 @@ inline constexpr bool input_major =
   for (std::size_t i = 0; i < m; ++i) out[i] = (bad[i] != 0 || none) ? nan_value() : a[i];
 }
 
+/// An input-major method M over the block, input by input, with combine_as's rules: a nodata
+/// input that may not be skipped makes the cell nodata, skipped inputs drop out (weighted sums
+/// renormalise the weights present), no input present gives nodata. Sums, products, minima and
+/// maxima are taken in input order with the same operations as combine_as, so every value is
+/// bit-identical; fuzzy gamma's exp/log run as vector calls (gamma_of, the formula combine_as
+/// uses).
+template <CombineMethod M>
+[[gnu::always_inline]] inline void combine_inputs(const Program& p, const GroupOp& g,
+                                                  const double* nodes, const unsigned char* skip,
+                                                  std::size_t m, double* out) {
+  using Op = InputMajor<M>;
+  double a[score_block];
+  double b[score_block];
+  // bit 0: an input skipped, bit 1: nodata, bit 2: one used. As wide as a double, so that the
+  // vector loops need no byte packing and unpacking (which cost more than the arithmetic).
+  std::uint64_t state[score_block];
+  for (std::size_t i = 0; i < m; ++i) {
+    a[i] = Op::a0;
+    b[i] = Op::b0;
+    state[i] = 0;
+  }
+  for (int k = g.first_input; k < g.first_input + g.n_inputs; ++k) {
+    const int id = p.inputs[k];
+    const double* v = nodes + static_cast<std::size_t>(id) * score_block;
+    const double w = p.input_weights[k];
+    const std::uint64_t missing = skip[id] != 0 ? 1 : 2;
+#pragma omp simd
+    for (std::size_t i = 0; i < m; ++i) {
+      const double x = v[i];
+      const bool ok = is_valid(x);
+      if constexpr (Op::uses_a) a[i] = next_a<M>(a[i], x, w, ok, (state[i] & 4) == 0);
+      if constexpr (Op::uses_b) b[i] = next_b<M>(b[i], x, w, ok);
+      state[i] |= ok ? 4 : missing;
+    }
+  }
+  // The value first, then nodata over it, in separate loops: fuzzy gamma's exp and log stay
+  // vector calls only in a loop that does not also test the state bits.
+  constexpr bool gamma = M == CombineMethod::fuzzy_gamma;
+  const double gamma_exponent = g.gamma;
+  if constexpr (gamma) {
+#pragma omp simd
+    for (std::size_t i = 0; i < m; ++i) out[i] = gamma_of(1.0 - b[i], a[i], gamma_exponent);
+  }
+#pragma omp simd
+  for (std::size_t i = 0; i < m; ++i) {
+    out[i] = input_major_value<M>(a[i], b[i], state[i], gamma ? out[i] : 0.0);
+  }
+}
+
 /// One group over m cells with method M fixed at compile time (eval_cell's combine_group).
-/// The weighted sums and fuzzy operators go input by input over the block, with combine_as's
-/// rules: a nodata input that may not be skipped makes the cell nodata, skipped inputs drop out
-/// (weighted sums renormalise the weights present), no input present gives nodata. Sums,
-/// products, minima and maxima are taken in input order with the same operations as
-/// combine_as, so every value is bit-identical; fuzzy gamma's exp/log run as vector calls
-/// (gamma_of, the formula combine_as uses). Other methods call combine_as per cell.
+/// The weighted sums and fuzzy operators go input by input over the block (combine_inputs, or
+/// sum_required_inputs when no input may be skipped); other methods call combine_as per cell.
 template <CombineMethod M>
 [[gnu::always_inline]] inline void combine_cells(const Program& p, const GroupOp& g,
                                                  const double* nodes, const unsigned char* skip,
                                                  std::size_t m, double* out) {
-  if constexpr (M == CombineMethod::weighted_sum || M == CombineMethod::index_overlay) {
-    bool any_skip = false;
-    for (int k = g.first_input; k < g.first_input + g.n_inputs; ++k) {
-      any_skip = any_skip || skip[p.inputs[k]] != 0;
-    }
-    if (!any_skip) {
+  if constexpr (InputMajor<M>::sums) {
+    if (!any_input_skipped(p, g, skip)) {
       sum_required_inputs(p, g, nodes, m, out);
       return;
     }
   }
   if constexpr (input_major<M>) {
-    constexpr bool sums = M == CombineMethod::weighted_sum || M == CombineMethod::index_overlay;
-    constexpr bool is_and = M == CombineMethod::fuzzy_and;
-    constexpr bool is_or = M == CombineMethod::fuzzy_or;
-    constexpr bool prod = M == CombineMethod::fuzzy_product || M == CombineMethod::fuzzy_gamma;
-    constexpr bool co_prod = M == CombineMethod::fuzzy_sum || M == CombineMethod::fuzzy_gamma;
-    double a[score_block];     // sum w x, min, max or product
-    double b[score_block];     // sum of weights present, or product of (1 - x)
-    // bit 0: an input skipped, bit 1: nodata, bit 2: one used. As wide as a double, so that the
-    // vector loops need no byte packing and unpacking (which cost more than the arithmetic).
-    std::uint64_t state[score_block];
-    for (std::size_t i = 0; i < m; ++i) {
-      a[i] = prod ? 1.0 : 0.0;
-      b[i] = co_prod ? 1.0 : 0.0;
-      state[i] = 0;
-    }
-    for (int k = g.first_input; k < g.first_input + g.n_inputs; ++k) {
-      const int id = p.inputs[k];
-      const double* v = nodes + static_cast<std::size_t>(id) * score_block;
-      const double w = p.input_weights[k];
-      const std::uint64_t missing = skip[id] != 0 ? 1 : 2;
-#pragma omp simd
-      for (std::size_t i = 0; i < m; ++i) {
-        const double x = v[i];
-        const bool ok = is_valid(x);
-        const bool first_used = (state[i] & 4) == 0;
-        if constexpr (sums) {
-          a[i] += ok ? w * x : 0.0;
-          b[i] += ok ? w : 0.0;
-        } else if constexpr (is_and) {
-          a[i] = ok ? (first_used ? x : (x < a[i] ? x : a[i])) : a[i];
-        } else if constexpr (is_or) {
-          a[i] = ok ? (first_used ? x : (x > a[i] ? x : a[i])) : a[i];
-        } else {
-          if constexpr (prod) a[i] = ok ? a[i] * x : a[i];
-          if constexpr (co_prod) b[i] = ok ? b[i] * (1.0 - x) : b[i];
-        }
-        state[i] |= ok ? 4 : missing;
-      }
-    }
-    // The value first, then nodata over it, in separate loops: fuzzy gamma's exp and log stay
-    // vector calls only in a loop that does not also test the state bits.
-    const double gamma = g.gamma;
-    if constexpr (M == CombineMethod::fuzzy_gamma) {
-#pragma omp simd
-      for (std::size_t i = 0; i < m; ++i) out[i] = gamma_of(1.0 - b[i], a[i], gamma);
-    }
-#pragma omp simd
-    for (std::size_t i = 0; i < m; ++i) {
-      bool nodata = (state[i] & 2) != 0 || (state[i] & 4) == 0;
-      double r;
-      if constexpr (sums) {
-        nodata = nodata || !(b[i] > 0.0);
-        r = (state[i] & 1) != 0 ? a[i] / b[i] : a[i];
-      } else if constexpr (M == CombineMethod::fuzzy_sum) {
-        r = 1.0 - b[i];
-      } else if constexpr (M == CombineMethod::fuzzy_gamma) {
-        r = out[i];
-      } else {
-        r = a[i];
-      }
-      out[i] = nodata ? nan_value() : r;
-    }
+    combine_inputs<M>(p, g, nodes, skip, m, out);
   } else {
     for (std::size_t i = 0; i < m; ++i) out[i] = combine_as(M, p, g, BlockNode{nodes, i}, skip);
   }

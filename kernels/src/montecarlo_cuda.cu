@@ -39,15 +39,7 @@ __global__ void mc_eval_kernel(const float* __restrict__ layers, std::size_t str
   const bool ok = mc_base(
       p, aux, s, [&](int l) { return layers[static_cast<std::size_t>(l) * stride + i]; }, raw,
       base, skip);
-  for (int d = 0; d < s.draws; ++d) {
-    float out = nan_value();
-    if (ok) {
-      const double v = mc_draw(p, aux, s, par + static_cast<std::size_t>(d) * s.stride, raw,
-                               base, skip, node);
-      if (is_valid(v)) out = static_cast<float>(v);
-    }
-    buf[static_cast<std::size_t>(d) * chunk + j] = out;
-  }
+  mc_draw_scores(p, aux, s, par, ok, raw, base, skip, node, 0, s.draws, buf + j, chunk);
 }
 
 /// Block row y = draw y; shared-memory histogram of mc_bins 32-bit counts, flushed once.
@@ -99,11 +91,7 @@ class CudaMonteCarlo final : public MonteCarlo {
 
   void set(const Program& program, const std::vector<double>& aux, const McSetup& setup,
            const std::vector<double>& params) override {
-    GP_EXPECTS(setup.draws >= 1 && setup.draws <= mc_max_draws, error,
-               "Monte Carlo: draws out of range");
-    GP_EXPECTS(params.size() == static_cast<std::size_t>(setup.draws) *
-                                    static_cast<std::size_t>(setup.stride),
-               error, "Monte Carlo: parameter array does not match draws x stride");
+    mc_require_setup(setup, params.size());
     dev_.make_current();
     program_ = program;
     setup_ = setup;
@@ -158,8 +146,7 @@ class CudaMonteCarlo final : public MonteCarlo {
   void cell_stats(const float* const* layers, std::size_t n,
                   const std::vector<std::int32_t>& thresholds, float nodata,
                   float* const* out) override {
-    GP_EXPECTS(thresholds.size() == static_cast<std::size_t>(setup_.draws), error,
-               "Monte Carlo: one threshold per draw expected");
+    mc_require_thresholds(setup_, thresholds.size());
     if (n == 0) return;
     upload(layers, n);
     d_thr_.reserve(thresholds.size());

@@ -17,6 +17,26 @@ namespace {
 constexpr int threads_per_block = 256;
 constexpr int max_shared_slots = 8192;  // 32 KiB of 32-bit counters per block
 
+/// This thread's grid-stride share of data[0, n): each valid value counted in its slot of
+/// `slots` (shared or global counters), invalid values added to `invalid` once per thread.
+template <class Count>
+__device__ void count_slots(const float* __restrict__ data, std::size_t n,
+                            const std::uint32_t* __restrict__ edges, int m, Count* slots,
+                            unsigned long long* __restrict__ invalid) {
+  unsigned long long bad = 0;
+  const std::size_t step = static_cast<std::size_t>(blockDim.x) * gridDim.x;
+  for (std::size_t i = static_cast<std::size_t>(blockIdx.x) * blockDim.x + threadIdx.x; i < n;
+       i += step) {
+    const float v = data[i];
+    if (!finite_score(v)) {
+      ++bad;
+      continue;
+    }
+    atomicAdd(slots + edge_slot(sortable_key(v), edges, m), Count{1});
+  }
+  if (bad != 0) atomicAdd(invalid, bad);
+}
+
 __global__ void rank_shared_kernel(const float* __restrict__ data, std::size_t n,
                                    const std::uint32_t* __restrict__ edges, int m,
                                    unsigned long long* __restrict__ counts,
@@ -25,40 +45,18 @@ __global__ void rank_shared_kernel(const float* __restrict__ data, std::size_t n
   const int slots = 2 * m + 1;
   for (int k = threadIdx.x; k < slots; k += blockDim.x) local[k] = 0u;
   __syncthreads();
-  unsigned long long bad = 0;
-  const std::size_t step = static_cast<std::size_t>(blockDim.x) * gridDim.x;
-  for (std::size_t i = static_cast<std::size_t>(blockIdx.x) * blockDim.x + threadIdx.x; i < n;
-       i += step) {
-    const float v = data[i];
-    if (!finite_score(v)) {
-      ++bad;
-      continue;
-    }
-    atomicAdd(local + edge_slot(sortable_key(v), edges, m), 1u);
-  }
+  count_slots(data, n, edges, m, local, invalid);
   __syncthreads();
   for (int k = threadIdx.x; k < slots; k += blockDim.x) {
     if (local[k] != 0u) atomicAdd(counts + k, static_cast<unsigned long long>(local[k]));
   }
-  if (bad != 0) atomicAdd(invalid, bad);
 }
 
 __global__ void rank_global_kernel(const float* __restrict__ data, std::size_t n,
                                    const std::uint32_t* __restrict__ edges, int m,
                                    unsigned long long* __restrict__ counts,
                                    unsigned long long* __restrict__ invalid) {
-  unsigned long long bad = 0;
-  const std::size_t step = static_cast<std::size_t>(blockDim.x) * gridDim.x;
-  for (std::size_t i = static_cast<std::size_t>(blockIdx.x) * blockDim.x + threadIdx.x; i < n;
-       i += step) {
-    const float v = data[i];
-    if (!finite_score(v)) {
-      ++bad;
-      continue;
-    }
-    atomicAdd(counts + edge_slot(sortable_key(v), edges, m), 1ULL);
-  }
-  if (bad != 0) atomicAdd(invalid, bad);
+  count_slots(data, n, edges, m, counts, invalid);
 }
 
 class CudaRankCounter final : public RankCounter {

@@ -163,23 +163,26 @@ GP_HD GP_INLINE double gamma_of(double fsum, double prod, double gamma) {
   return gamma == 0.0 ? prod : (gamma == 1.0 ? fsum : v);
 }
 
-/// sum of w_i x_i over the inputs of `g` with their raw (un-normalised) weights; inputs are valid.
+/// sum of w_i x_i over the inputs of `g` with their raw (un-normalised) weights `w` (indexed as
+/// p.input_weights); inputs are valid.
 template <class NodeAt>
-GP_HD GP_INLINE double acc_raw(const Program& p, const GroupOp& g, NodeAt node) {
+GP_HD GP_INLINE double acc_raw(const Program& p, const GroupOp& g, NodeAt node, const double* w) {
   double s = 0.0;
   for (int k = g.first_input; k < g.first_input + g.n_inputs; ++k) {
     const double v = node(p.inputs[k]);
-    if (is_valid(v)) s += p.input_weights[k] * v;
+    if (is_valid(v)) s += w[k] * v;
   }
   return s;
 }
 
 /// Combines the inputs of group `g` by method `m` (g.method, or a constant in a per-method
-/// loop); `node(i)` returns node i's value computed so far (NaN = nodata) and `skip[i]` says
-/// whether node i may drop out when nodata.
+/// loop) with input weights `w` (p.input_weights, or a Monte Carlo draw's, indexed alike);
+/// `node(i)` returns node i's value computed so far (NaN = nodata) and `skip[i]` says whether
+/// node i may drop out when nodata.
 template <class NodeAt>
-GP_HD GP_INLINE double combine_as(CombineMethod m, const Program& p, const GroupOp& g,
-                                  NodeAt node, const unsigned char* skip) {
+GP_HD GP_INLINE double combine_weighted_as(CombineMethod m, const Program& p, const GroupOp& g,
+                                           NodeAt node, const unsigned char* skip,
+                                           const double* w) {
   double acc = 0.0;
   double wsum = 0.0;
   double prod = 1.0;
@@ -198,9 +201,8 @@ GP_HD GP_INLINE double combine_as(CombineMethod m, const Program& p, const Group
       }
       return nan_value();
     }
-    const double w = p.input_weights[k];
-    acc += w * v;
-    wsum += w;
+    acc += w[k] * v;
+    wsum += w[k];
     prod *= v;
     co_prod *= 1.0 - v;
     mn = used == 0 ? v : (v < mn ? v : mn);
@@ -228,7 +230,7 @@ GP_HD GP_INLINE double combine_as(CombineMethod m, const Program& p, const Group
     }
     case CombineMethod::logistic:
       // Raw weights (not renormalised): sum w_i x_i is a logit contribution.
-      return 1.0 / (1.0 + exp(-(g.bias + acc_raw(p, g, node))));
+      return 1.0 / (1.0 + exp(-(g.bias + acc_raw(p, g, node, w))));
     case CombineMethod::wofe_std: {
       const double p0 = node(p.inputs[g.first_input]);
       double var = g.bias;
@@ -246,6 +248,13 @@ GP_HD GP_INLINE double combine_as(CombineMethod m, const Program& p, const Group
     }
   }
   return nan_value();
+}
+
+/// combine_weighted_as with the program's own input weights.
+template <class NodeAt>
+GP_HD GP_INLINE double combine_as(CombineMethod m, const Program& p, const GroupOp& g,
+                                  NodeAt node, const unsigned char* skip) {
+  return combine_weighted_as(m, p, g, node, skip, p.input_weights);
 }
 
 /// Node values of one cell, in an array indexed by node.

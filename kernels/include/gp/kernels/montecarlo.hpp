@@ -77,30 +77,11 @@ GP_HD inline bool mc_base(const Program& p, const double* aux, const McSetup& s,
   return true;
 }
 
-/// A weighted-sum group with this draw's weights; the same arithmetic, in the same order, as
-/// combine_group, so that unchanged weights give the deterministic value bit for bit.
+/// A weighted-sum group with this draw's weights `w`: combine_group's arithmetic, in the same
+/// order, so that unchanged weights give the deterministic value bit for bit.
 GP_HD inline double mc_weighted_sum(const Program& p, const GroupOp& g, const double* node,
                                     const unsigned char* skip, const double* w) {
-  double acc = 0.0;
-  double wsum = 0.0;
-  int used = 0;
-  bool skipped = false;
-  for (int k = g.first_input; k < g.first_input + g.n_inputs; ++k) {
-    const int id = p.inputs[k];
-    const double v = node[id];
-    if (!is_valid(v)) {
-      if (skip[id] != 0) {
-        skipped = true;
-        continue;
-      }
-      return nan_value();
-    }
-    acc += w[k] * v;
-    wsum += w[k];
-    ++used;
-  }
-  if (used == 0 || !(wsum > 0.0)) return nan_value();
-  return skipped ? acc / wsum : acc;
+  return combine_weighted_as(CombineMethod::weighted_sum, p, g, NodeArray{node}, skip, w);
 }
 
 /// Score (band 1) of one draw for a cell prepared by mc_base; NaN = nodata. `node` is scratch
@@ -127,6 +108,24 @@ GP_HD inline double mc_draw(const Program& p, const double* aux, const McSetup& 
                                : combine_group(p, G, node, skip);
   }
   return node[p.bands[0]];
+}
+
+/// Scores of draws [d0, d1) of one cell as floats (NaN = nodata), draw d at
+/// out[(d - d0) * out_stride]; `ok` is mc_base's result for the cell (false: every draw is
+/// nodata). `node` is scratch of max_nodes doubles.
+GP_HD inline void mc_draw_scores(const Program& p, const double* aux, const McSetup& s,
+                                 const double* par, bool ok, const double* raw,
+                                 const double* base, const unsigned char* skip, double* node,
+                                 int d0, int d1, float* out, std::size_t out_stride) {
+  for (int d = d0; d < d1; ++d) {
+    float f = static_cast<float>(nan_value());
+    if (ok) {
+      const double v = mc_draw(p, aux, s, par + static_cast<std::size_t>(d) * s.stride, raw,
+                               base, skip, node);
+      if (is_valid(v)) f = static_cast<float>(v);
+    }
+    out[static_cast<std::size_t>(d - d0) * out_stride] = f;
+  }
 }
 
 /// The k-th smallest (0-based) of n floats at x[0], x[s], x[2s], ... (Wirth's selection, in
@@ -228,6 +227,12 @@ class MonteCarlo {
                           const std::vector<std::int32_t>& thresholds, float nodata,
                           float* const* out) = 0;
 };
+
+/// MonteCarlo::set's precondition, for every engine: draws in [1, mc_max_draws] and
+/// draws x stride parameters. Throws gp::error otherwise.
+void mc_require_setup(const McSetup& setup, std::size_t n_params);
+/// MonteCarlo::cell_stats's precondition: one threshold per draw. Throws gp::error otherwise.
+void mc_require_thresholds(const McSetup& setup, std::size_t n_thresholds);
 
 std::unique_ptr<MonteCarlo> make_montecarlo_cpu(int threads = 0);
 /// Throws gp::cuda_error when the build has no CUDA or the device is missing.
