@@ -283,7 +283,7 @@ UncertaintyResult run_uncertainty(const model::UncertaintySpec& spec, const Anal
   std::vector<std::uint64_t> part;  // the device's counts of one window, added once complete
   for (std::int64_t w = 0; w < n_windows; ++w) {
     const geo::Window win = read_window(w);
-    if (!cuda || mc.switched()) {
+    if (!device.cuda || mc.switched()) {
       mc.current().histogram(ptrs.data(), win.cells(), hist.data());
       continue;
     }
