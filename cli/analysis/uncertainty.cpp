@@ -3,6 +3,8 @@
 #include "analysis/uncertainty.hpp"
 
 #include "model/groups.hpp"
+#include "plan/deposit_source.hpp"
+#include "train/trained.hpp"
 
 #include "analysis/validation.hpp"
 #include "gp/error.hpp"
@@ -395,58 +397,53 @@ nlohmann::ordered_json uncertainty_json(const UncertaintyResult& r) {
   return j;
 }
 
+namespace {
+
+/// [validation] of `m` on the committed map: its files beside the output, its numbers into
+/// res.report["validation"].
+void run_validation(const model::Model& m, const RunOptions& opt, const AnalysisContext& ctx,
+                    const fs::path& dir, const std::string& stem, RunResult& res) {
+  const model::ValidationSpec& v = m.validation;
+  const std::string kind = is_trained_method(m) ? "data-driven" : "knowledge-driven";
+  ValidateOptions vo;
+  vo.map = ctx.map;
+  vo.band = 1;
+  vo.deposits = deposit_spec(v, "[validation] deposits " + v.deposits.string());
+  vo.holdout = v.holdout;
+  vo.kfold = v.kfold;
+  vo.seed = v.seed;
+  vo.split_by = v.split_by;
+  vo.capture_percent = v.capture_percent;
+  vo.device = opt.device;
+  vo.devices = opt.devices;
+  vo.threads = opt.threads;
+  vo.model_kind = kind;
+  ValidationResult vr = validate_map(vo);
+  vr.map = res.output;
+  const auto files = write_validation_outputs(vr, dir, stem, "Validation of " + m.name, ctx.files);
+  nlohmann::ordered_json j = validation_json(vr);
+  j["model_kind"] = kind;
+  if (kind == "data-driven" && vr.split != "none") {
+    j["split"]["note"] = "the map was trained on all deposits (no retraining per fold): the "
+                         "prediction-rate figures are optimistic";
+  }
+  nlohmann::ordered_json fl = nlohmann::ordered_json::array();
+  for (const auto& f : files) fl.push_back(f.string());
+  j["files"] = fl;
+  res.report["validation"] = j;
+  gp::log::info("validation: success-rate AUC " + text::shortest_plain(vr.all.auc) + ", ROC AUC " +
+                text::shortest_plain(vr.all.roc_auc) + " (" + std::to_string(vr.deposits.size()) +
+                " deposits)");
+}
+
+}  // namespace
+
 void run_analyses(const model::Model& m, const RunOptions& opt, const AnalysisContext& ctx,
                   RunResult& res) {
   if (!m.validation.given && !m.uncertainty.given) return;
   const fs::path dir = res.output.has_parent_path() ? res.output.parent_path() : fs::path(".");
   const std::string stem = res.output.stem().string();
-  std::string kind = "knowledge-driven";
-  for (const auto& g : m.groups) {
-    if (g.method == "wofe" || g.method == "logistic") kind = "data-driven";
-  }
-  if (m.validation.given) {
-    const model::ValidationSpec& v = m.validation;
-    ValidateOptions vo;
-    vo.map = ctx.map;
-    vo.band = 1;
-    vo.deposits.source.path = v.deposits.path.string();
-    vo.deposits.source.layer = v.deposits.layer;
-    vo.deposits.source.sql = v.deposits.sql;
-    vo.deposits.source.where = v.deposits.where;
-    vo.deposits.source.x_column = v.deposits.x_column;
-    vo.deposits.source.y_column = v.deposits.y_column;
-    vo.deposits.source.crs = v.deposits.crs;
-    vo.deposits.source.what = "[validation] deposits " + v.deposits.path.string();
-    vo.deposits.name_column = v.deposits.name_column;
-    vo.deposits.filter_column = v.deposits.filter_column;
-    vo.deposits.filter_contains = v.deposits.filter_contains;
-    vo.deposits.filter_equals = v.deposits.filter_equals;
-    vo.holdout = v.holdout;
-    vo.kfold = v.kfold;
-    vo.seed = v.seed;
-    vo.split_by = v.split_by;
-    vo.capture_percent = v.capture_percent;
-    vo.device = opt.device;
-    vo.devices = opt.devices;
-    vo.threads = opt.threads;
-    vo.model_kind = kind;
-    ValidationResult vr = validate_map(vo);
-    vr.map = res.output;
-    const auto files = write_validation_outputs(vr, dir, stem, "Validation of " + m.name, ctx.files);
-    nlohmann::ordered_json j = validation_json(vr);
-    j["model_kind"] = kind;
-    if (kind == "data-driven" && vr.split != "none") {
-      j["split"]["note"] = "the map was trained on all deposits (no retraining per fold): the "
-                           "prediction-rate figures are optimistic";
-    }
-    nlohmann::ordered_json fl = nlohmann::ordered_json::array();
-    for (const auto& f : files) fl.push_back(f.string());
-    j["files"] = fl;
-    res.report["validation"] = j;
-    gp::log::info("validation: success-rate AUC " + text::shortest_plain(vr.all.auc) + ", ROC AUC " +
-                  text::shortest_plain(vr.all.roc_auc) + " (" + std::to_string(vr.deposits.size()) +
-                  " deposits)");
-  }
+  if (m.validation.given) run_validation(m, opt, ctx, dir, stem, res);
   if (m.uncertainty.given) {
     const std::vector<std::string> names = model::node_names(m);  // the program's order
     const fs::path out = dir / (stem + "_uncertainty.tif");
