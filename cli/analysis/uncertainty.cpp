@@ -3,6 +3,8 @@
 #include "analysis/uncertainty.hpp"
 
 #include "model/groups.hpp"
+#include "plan/deposit_source.hpp"
+#include "train/trained.hpp"
 
 #include "analysis/validation.hpp"
 #include "gp/error.hpp"
@@ -18,6 +20,8 @@
 #include <ctime>
 #include <functional>
 #include <limits>
+#include <tuple>
+#include <utility>
 
 namespace gp::cli {
 namespace fs = std::filesystem;
@@ -78,17 +82,116 @@ double counter_gamma(double alpha, std::uint64_t seed, std::uint64_t draw, std::
   }
 }
 
+namespace {
+
+/// A node's name in messages: the given name, else "layer #n" / "group #n" (1-based).
+std::string node_name(const kernels::Program& p, const std::vector<std::string>& names, int node) {
+  if (node < static_cast<int>(names.size())) return names[static_cast<std::size_t>(node)];
+  return (node < p.n_layers ? "layer #" : "group #") +
+         std::to_string(node < p.n_layers ? node + 1 : node - p.n_layers + 1);
+}
+
+/// Membership perturbation applies to shaped transforms, and to linear ones with a range.
+void mark_perturbed_layers(const kernels::Program& p, const model::UncertaintySpec& spec,
+                           const std::vector<std::string>& names, UncertaintyPlan& plan) {
+  using kernels::TransformKind;
+  const bool membership = spec.midpoint_fraction > 0.0 || spec.spread_fraction > 0.0;
+  for (int l = 0; l < p.n_layers; ++l) {
+    const TransformKind k = p.layers[l].transform.kind;
+    const bool shaped = k == TransformKind::large || k == TransformKind::small ||
+                        k == TransformKind::gaussian || k == TransformKind::near;
+    const bool linear = (k == TransformKind::linear || k == TransformKind::minmax) &&
+                        p.layers[l].transform.a != p.layers[l].transform.b;
+    plan.setup.perturbed_layer[l] = membership && (shaped || linear) ? 1 : 0;
+    if (plan.setup.perturbed_layer[l] != 0) {
+      plan.perturbed.push_back("layer '" + node_name(p, names, l) + "': " +
+                               (linear ? "min/max centre and width" : "midpoint and spread"));
+    }
+  }
+}
+
+/// Weight perturbation applies to weighted-sum and index-overlay groups of two inputs or more.
+void mark_perturbed_groups(const kernels::Program& p, const model::UncertaintySpec& spec,
+                           const std::vector<std::string>& names, UncertaintyPlan& plan) {
+  using kernels::CombineMethod;
+  const bool weights = (spec.weights_mode == "dirichlet") ||
+                       (spec.weights_mode == "uniform" && spec.uniform_fraction > 0.0);
+  for (int g = 0; g < p.n_groups; ++g) {
+    const CombineMethod m = p.groups[g].method;
+    plan.setup.perturbed_group[g] =
+        weights && p.groups[g].n_inputs >= 2 &&
+                (m == CombineMethod::weighted_sum || m == CombineMethod::index_overlay)
+            ? 1
+            : 0;
+    if (plan.setup.perturbed_group[g] != 0) {
+      plan.perturbed.push_back("group '" + node_name(p, names, p.n_layers + g) + "': weights (" +
+                               spec.weights_mode + ")");
+    }
+  }
+}
+
+/// One draw's transform parameters (a, b) of every layer: the model's, or perturbed.
+void draw_transforms(const kernels::Program& p, const model::UncertaintySpec& spec,
+                     const kernels::McSetup& s, std::uint64_t draw, double* par) {
+  using kernels::TransformKind;
+  for (int l = 0; l < p.n_layers; ++l) {
+    const kernels::TransformParams& t = p.layers[l].transform;
+    double a = t.a;
+    double b = t.b;
+    if (s.perturbed_layer[l] != 0) {
+      const double um = symmetric(spec.seed, draw, stream_midpoint, static_cast<std::uint64_t>(l));
+      const double us = symmetric(spec.seed, draw, stream_spread, static_cast<std::uint64_t>(l));
+      if (t.kind == TransformKind::linear || t.kind == TransformKind::minmax) {
+        const double mid = 0.5 * (t.a + t.b) + spec.midpoint_fraction * um * std::abs(t.b - t.a);
+        const double half = 0.5 * (t.b - t.a) * (1.0 + spec.spread_fraction * us);
+        a = mid - half;
+        b = mid + half;
+      } else {
+        a = t.a * (1.0 + spec.midpoint_fraction * um);
+        b = t.b * (1.0 + spec.spread_fraction * us);
+      }
+    }
+    par[kernels::mc_param_a(l)] = a;
+    par[kernels::mc_param_b(p, l)] = b;
+  }
+}
+
+/// One draw's weights of group `g`: Dirichlet or uniform variates of the given weights,
+/// normalised to sum 1; the given weights when every Gamma variate underflowed (tiny
+/// concentrations).
+void draw_group_weights(const kernels::Program& p, const model::UncertaintySpec& spec, int g,
+                        std::uint64_t draw, double* par) {
+  const kernels::GroupOp& G = p.groups[g];
+  double sum = 0.0;
+  for (int k = G.first_input; k < G.first_input + G.n_inputs; ++k) {
+    const double w = p.input_weights[k];
+    double v = 0.0;
+    if (w > 0.0) {
+      v = spec.weights_mode == "dirichlet"
+              ? counter_gamma(spec.dirichlet_concentration * w, spec.seed, draw, stream_weights,
+                              static_cast<std::uint64_t>(k))
+              : w * (1.0 + spec.uniform_fraction *
+                               symmetric(spec.seed, draw, stream_weights,
+                                         static_cast<std::uint64_t>(k)));
+    }
+    par[kernels::mc_param_w(p, k)] = v;
+    sum += v;
+  }
+  if (!(sum > 0.0)) {
+    for (int k = G.first_input; k < G.first_input + G.n_inputs; ++k) {
+      par[kernels::mc_param_w(p, k)] = p.input_weights[k];
+    }
+    return;
+  }
+  for (int k = G.first_input; k < G.first_input + G.n_inputs; ++k) par[kernels::mc_param_w(p, k)] /= sum;
+}
+
+}  // namespace
+
 UncertaintyPlan plan_uncertainty(const kernels::Program& p, const model::UncertaintySpec& spec,
                                  const std::vector<std::string>& names) {
-  using kernels::CombineMethod;
-  using kernels::TransformKind;
   GP_EXPECTS(spec.draws >= 1 && spec.draws <= kernels::mc_max_draws, config_error,
              "[uncertainty] draws: expected 1 .. " + std::to_string(kernels::mc_max_draws));
-  auto name_of = [&](int node) {
-    if (node < static_cast<int>(names.size())) return names[static_cast<std::size_t>(node)];
-    return (node < p.n_layers ? "layer #" : "group #") +
-           std::to_string(node < p.n_layers ? node + 1 : node - p.n_layers + 1);
-  };
   int n_inputs = 0;
   for (int g = 0; g < p.n_groups; ++g) {
     n_inputs = std::max(n_inputs, p.groups[g].first_input + p.groups[g].n_inputs);
@@ -97,83 +200,16 @@ UncertaintyPlan plan_uncertainty(const kernels::Program& p, const model::Uncerta
   kernels::McSetup& s = plan.setup;
   s.draws = spec.draws;
   s.stride = 2 * p.n_layers + n_inputs;
-  const bool membership = spec.midpoint_fraction > 0.0 || spec.spread_fraction > 0.0;
-  for (int l = 0; l < p.n_layers; ++l) {
-    const TransformKind k = p.layers[l].transform.kind;
-    const bool shaped = k == TransformKind::large || k == TransformKind::small ||
-                        k == TransformKind::gaussian || k == TransformKind::near;
-    const bool linear = (k == TransformKind::linear || k == TransformKind::minmax) &&
-                        p.layers[l].transform.a != p.layers[l].transform.b;
-    s.perturbed_layer[l] = membership && (shaped || linear) ? 1 : 0;
-    if (s.perturbed_layer[l] != 0) {
-      plan.perturbed.push_back("layer '" + name_of(l) + "': " +
-                               (linear ? "min/max centre and width" : "midpoint and spread"));
-    }
-  }
-  const bool weights = (spec.weights_mode == "dirichlet") ||
-                       (spec.weights_mode == "uniform" && spec.uniform_fraction > 0.0);
-  for (int g = 0; g < p.n_groups; ++g) {
-    const CombineMethod m = p.groups[g].method;
-    s.perturbed_group[g] = weights && p.groups[g].n_inputs >= 2 &&
-                                   (m == CombineMethod::weighted_sum || m == CombineMethod::index_overlay)
-                               ? 1
-                               : 0;
-    if (s.perturbed_group[g] != 0) {
-      plan.perturbed.push_back("group '" + name_of(p.n_layers + g) + "': weights (" +
-                               spec.weights_mode + ")");
-    }
-  }
+  mark_perturbed_layers(p, spec, names, plan);
+  mark_perturbed_groups(p, spec, names, plan);
   plan.params.assign(static_cast<std::size_t>(s.draws) * static_cast<std::size_t>(s.stride), 0.0);
   for (int d = 0; d < s.draws; ++d) {
     double* par = plan.params.data() + static_cast<std::size_t>(d) * static_cast<std::size_t>(s.stride);
     const auto draw = static_cast<std::uint64_t>(d);
-    for (int l = 0; l < p.n_layers; ++l) {
-      const kernels::TransformParams& t = p.layers[l].transform;
-      double a = t.a;
-      double b = t.b;
-      if (s.perturbed_layer[l] != 0) {
-        const double um = symmetric(spec.seed, draw, stream_midpoint, static_cast<std::uint64_t>(l));
-        const double us = symmetric(spec.seed, draw, stream_spread, static_cast<std::uint64_t>(l));
-        if (t.kind == TransformKind::linear || t.kind == TransformKind::minmax) {
-          const double mid = 0.5 * (t.a + t.b) + spec.midpoint_fraction * um * std::abs(t.b - t.a);
-          const double half = 0.5 * (t.b - t.a) * (1.0 + spec.spread_fraction * us);
-          a = mid - half;
-          b = mid + half;
-        } else {
-          a = t.a * (1.0 + spec.midpoint_fraction * um);
-          b = t.b * (1.0 + spec.spread_fraction * us);
-        }
-      }
-      par[kernels::mc_param_a(l)] = a;
-      par[kernels::mc_param_b(p, l)] = b;
-    }
+    draw_transforms(p, spec, s, draw, par);
     for (int k = 0; k < n_inputs; ++k) par[kernels::mc_param_w(p, k)] = p.input_weights[k];
     for (int g = 0; g < p.n_groups; ++g) {
-      if (s.perturbed_group[g] == 0) continue;
-      const kernels::GroupOp& G = p.groups[g];
-      double sum = 0.0;
-      for (int k = G.first_input; k < G.first_input + G.n_inputs; ++k) {
-        const double w = p.input_weights[k];
-        double v = 0.0;
-        if (w > 0.0) {
-          v = spec.weights_mode == "dirichlet"
-                  ? counter_gamma(spec.dirichlet_concentration * w, spec.seed, draw, stream_weights,
-                                  static_cast<std::uint64_t>(k))
-                  : w * (1.0 + spec.uniform_fraction *
-                                   symmetric(spec.seed, draw, stream_weights,
-                                             static_cast<std::uint64_t>(k)));
-        }
-        par[kernels::mc_param_w(p, k)] = v;
-        sum += v;
-      }
-      if (!(sum > 0.0)) {
-        // Every Gamma variate underflowed (tiny concentrations): keep the given weights.
-        for (int k = G.first_input; k < G.first_input + G.n_inputs; ++k) {
-          par[kernels::mc_param_w(p, k)] = p.input_weights[k];
-        }
-        continue;
-      }
-      for (int k = G.first_input; k < G.first_input + G.n_inputs; ++k) par[kernels::mc_param_w(p, k)] /= sum;
+      if (s.perturbed_group[g] != 0) draw_group_weights(p, spec, g, draw, par);
     }
   }
   return plan;
@@ -207,6 +243,202 @@ std::vector<std::int32_t> top_thresholds(const std::vector<std::uint64_t>& hist,
   return thr;
 }
 
+namespace {
+
+using McEngine = kernels::DeviceFallback<kernels::MonteCarlo>;
+
+/// Histogram range: [0, 1] for maps inside it (fuzzy scores), else the map's range widened by
+/// a fifth on each side for draws beyond it.
+std::pair<double, double> histogram_range(double score_lo, double score_hi) {
+  if (score_lo >= 0.0 && score_hi <= 1.0) return {0.0, 1.0};
+  const double r = score_hi > score_lo ? score_hi - score_lo : 1.0;
+  return {score_lo - 0.2 * r, score_hi + 0.2 * r};
+}
+
+double cpu_seconds_since(std::clock_t c) {
+  return static_cast<double>(std::clock() - c) / CLOCKS_PER_SEC;
+}
+
+/// The Monte Carlo engine on `device` with the draws uploaded; `engine_name` receives its name.
+/// When the device runs out of memory, warns once and runs that call, and every later one, on
+/// the CPU engine with the same set-up. Calls are self-contained (a histogram call counts into
+/// a zeroed buffer the caller adds), so redoing one on the CPU counts nothing twice.
+McEngine make_engine(const AnalysisContext& ctx, const RunOptions& opt, const UncertaintyPlan& plan,
+                     const EngineDevice& device, std::string& engine_name) {
+  McEngine mc(
+      device.cuda ? kernels::make_montecarlo_cuda(device.id) : kernels::make_montecarlo_cpu(opt.threads),
+      [&opt] { return kernels::make_montecarlo_cpu(opt.threads); },
+      [&ctx, &plan, &engine_name](kernels::MonteCarlo& dev, kernels::MonteCarlo& cpu,
+                                  const char* stage, const gp::device_out_of_memory& e) {
+        gp::log::warning(std::string("uncertainty: ") + dev.name() + " ran out of memory while " +
+                         stage + " (" + e.what() + "); continuing on the CPU");
+        cpu.set(ctx.program, ctx.aux, plan.setup, plan.params);
+        engine_name = cpu.name() + " (after the device ran out of memory)";
+      });
+  engine_name = mc.primary().name();
+  mc.run("uploading the draws", [&](kernels::MonteCarlo& m) {
+    m.set(ctx.program, ctx.aux, plan.setup, plan.params);
+  });
+  return mc;
+}
+
+/// The program inputs of one window at a time, read from the run's sources into buffers of the
+/// runner's largest window, so memory is bounded by the window whatever the width.
+class WindowInputs {
+ public:
+  explicit WindowInputs(const AnalysisContext& ctx) : ctx_(ctx) {
+    const int n_in = kernels::program_inputs(ctx.program);
+    GP_EXPECTS(static_cast<int>(ctx.sources.size()) >= n_in, error,
+               "uncertainty: fewer sources than program inputs");
+    buf_.assign(static_cast<std::size_t>(n_in), std::vector<float>(ctx.windows.max_cells()));
+    ptrs_.resize(static_cast<std::size_t>(n_in));
+  }
+  geo::Window read(std::int64_t w) {
+    const geo::Window win = ctx_.windows.at(w);
+    for (std::size_t l = 0; l < buf_.size(); ++l) {
+      ctx_.sources[l]->read(win, buf_[l].data());
+      ptrs_[l] = buf_[l].data();
+    }
+    return win;
+  }
+  [[nodiscard]] const float* const* layers() const { return ptrs_.data(); }
+
+ private:
+  const AnalysisContext& ctx_;
+  std::vector<std::vector<float>> buf_;
+  std::vector<const float*> ptrs_;
+};
+
+/// Pass 1: the draws' histograms (draws x mc_bins), summed over the windows. On the device each
+/// window counts into a zeroed buffer, added once the call completed.
+std::vector<std::uint64_t> histogram_pass(McEngine& mc, bool cuda, WindowInputs& inputs,
+                                          const WindowPlan& windows, int draws) {
+  std::vector<std::uint64_t> hist(static_cast<std::size_t>(draws) * kernels::mc_bins, 0);
+  std::vector<std::uint64_t> part;
+  for (std::int64_t w = 0; w < windows.count(); ++w) {
+    const geo::Window win = inputs.read(w);
+    if (!cuda || mc.switched()) {
+      mc.current().histogram(inputs.layers(), win.cells(), hist.data());
+      continue;
+    }
+    part.assign(hist.size(), 0);
+    mc.run("counting the draws' histograms", [&](kernels::MonteCarlo& m) {
+      std::fill(part.begin(), part.end(), 0);
+      m.histogram(inputs.layers(), win.cells(), part.data());
+    });
+    for (std::size_t k = 0; k < hist.size(); ++k) hist[k] += part[k];
+  }
+  return hist;
+}
+
+/// The summary bands' writer options: the map's nodata and compression, the draws in metadata.
+geo::WriterOptions summary_writer_options(const model::UncertaintySpec& spec, double nodata,
+                                          const std::string& compress, int threads) {
+  geo::WriterOptions wopt;
+  wopt.compress = compress;
+  wopt.predictor = compress == "NONE" ? 1 : 3;
+  wopt.nodata = nodata;
+  wopt.threads = threads;
+  wopt.band_descriptions = {"mean", "std", "p05", "p95", "p_top"};
+  wopt.metadata["GP_UNCERTAINTY_DRAWS"] = std::to_string(spec.draws);
+  wopt.metadata["GP_UNCERTAINTY_SEED"] = std::to_string(spec.seed);
+  wopt.metadata["GP_UNCERTAINTY_TOP_PERCENT"] = text::shortest_plain(spec.top_percent);
+  return wopt;
+}
+
+/// Pass 2's output buffers (one window of each summary band) and the bands' statistics,
+/// accumulated window by window.
+class SummaryBands {
+ public:
+  SummaryBands(std::size_t win_cells, float nodata, int threads)
+      : bufs_(kernels::mc_outputs, std::vector<float>(win_cells)),
+        ptrs_(kernels::mc_outputs),
+        acc_(kernels::mc_outputs),
+        nodata_count_(kernels::mc_outputs, 0),
+        nodata_(nodata),
+        cpu_(kernels::make_cpu_backend(threads)),
+        scratch_(win_cells) {
+    for (std::size_t k = 0; k < bufs_.size(); ++k) ptrs_[k] = bufs_[k].data();
+  }
+  [[nodiscard]] float* const* bands() const { return ptrs_.data(); }
+  /// Adds the first `n` cells of each band to its statistics (nodata counted apart).
+  void count(std::size_t n) {
+    for (std::size_t k = 0; k < ptrs_.size(); ++k) {
+      const float* v = ptrs_[k];
+      for (std::size_t i = 0; i < n; ++i) {
+        const bool isnd = v[i] == nodata_;
+        nodata_count_[k] += isnd ? 1 : 0;
+        scratch_[i] = isnd ? std::numeric_limits<float>::quiet_NaN() : v[i];
+      }
+      acc_[k].merge(cpu_->stats(scratch_.data(), n));
+    }
+  }
+  /// The bands' statistics, named as `names`, also set on the writer's bands that have data.
+  std::vector<BandStats> finish(geo::RasterWriter& writer, const std::vector<std::string>& names) const {
+    std::vector<BandStats> out;
+    for (std::size_t k = 0; k < acc_.size(); ++k) {
+      const kernels::LayerStats& a = acc_[k];
+      BandStats bs;
+      bs.name = names[k];
+      bs.valid = a.valid;
+      bs.nodata = nodata_count_[k];
+      bs.min = a.min;
+      bs.max = a.max;
+      bs.mean = a.mean;
+      bs.stddev = a.stddev();
+      if (a.valid > 0) writer.set_statistics(static_cast<int>(k) + 1, bs.min, bs.max, bs.mean, bs.stddev);
+      out.push_back(bs);
+    }
+    return out;
+  }
+
+ private:
+  std::vector<std::vector<float>> bufs_;
+  std::vector<float*> ptrs_;
+  std::vector<kernels::LayerStats> acc_;
+  std::vector<std::uint64_t> nodata_count_;
+  float nodata_;
+  std::unique_ptr<kernels::Backend> cpu_;
+  std::vector<float> scratch_;
+};
+
+/// What pass 2 writes: the staged file published as `out`, with these writer options.
+struct SummaryOutput {
+  const fs::path& out;
+  const geo::WriterOptions& options;
+};
+
+/// Pass 2: per-cell summaries of the draws against the per-draw top thresholds `thr`, written
+/// as they come; fills res.bands and res.cells and publishes the file.
+void summary_pass(McEngine& mc, WindowInputs& inputs, const AnalysisContext& ctx,
+                  const std::vector<std::int32_t>& thr, const SummaryOutput& dst,
+                  UncertaintyResult& res) {
+  const fs::path staged = ctx.files.temporary(dst.out, "gtiff");
+  geo::WriterOptions wopt = dst.options;
+  wopt.report_as = dst.out;
+  geo::RasterWriter writer(staged, ctx.grid, wopt);
+  const auto ndf = static_cast<float>(wopt.nodata);
+  SummaryBands bands(ctx.windows.max_cells(), ndf, wopt.threads);
+  for (std::int64_t w = 0; w < ctx.windows.count(); ++w) {
+    const geo::Window win = inputs.read(w);
+    mc.run("summarising the draws per cell", [&](kernels::MonteCarlo& m) {
+      m.cell_stats(inputs.layers(), win.cells(), thr, ndf, bands.bands());
+    });
+    bands.count(win.cells());
+    if (win.cols == ctx.grid.width) {
+      writer.write_rows(bands.bands(), win.rows);
+    } else {
+      writer.write_window(bands.bands(), win);
+    }
+    res.cells += win.cells();
+  }
+  res.bands = bands.finish(writer, wopt.band_descriptions);
+  writer.close();
+  ctx.files.publish(staged, dst.out, true);
+}
+
+}  // namespace
+
 UncertaintyResult run_uncertainty(const model::UncertaintySpec& spec, const AnalysisContext& ctx,
                                   double score_lo, double score_hi, const fs::path& out,
                                   const RunOptions& opt, double nodata, const std::string& compress,
@@ -222,145 +454,30 @@ UncertaintyResult run_uncertainty(const model::UncertaintySpec& spec, const Anal
     gp::log::warning("[uncertainty]: nothing is perturbed (zero fractions, or no weighted-sum "
                      "group or shaped transform): every draw equals the map");
   }
-  // Histogram range: [0, 1] for maps inside it (fuzzy scores), else the map's range widened by
-  // a fifth on each side for draws beyond it.
-  double lo = 0.0;
-  double hi = 1.0;
-  if (!(score_lo >= 0.0 && score_hi <= 1.0)) {
-    const double r = score_hi > score_lo ? score_hi - score_lo : 1.0;
-    lo = score_lo - 0.2 * r;
-    hi = score_hi + 0.2 * r;
-  }
-  plan.setup.hist_lo = lo;
-  plan.setup.hist_hi = hi;
-  res.hist_lo = lo;
-  res.hist_hi = hi;
+  std::tie(res.hist_lo, res.hist_hi) = histogram_range(score_lo, score_hi);
+  plan.setup.hist_lo = res.hist_lo;
+  plan.setup.hist_hi = res.hist_hi;
 
   const EngineDevice device = engine_device(opt.device, opt.devices);
-  // When the device runs out of memory, warns once and runs that call, and every later one, on
-  // the CPU engine with the same set-up. Calls are self-contained (a histogram call counts into
-  // a zeroed buffer the caller adds), so redoing one on the CPU counts nothing twice.
-  kernels::DeviceFallback<kernels::MonteCarlo> mc(
-      device.cuda ? kernels::make_montecarlo_cuda(device.id) : kernels::make_montecarlo_cpu(opt.threads),
-      [&opt] { return kernels::make_montecarlo_cpu(opt.threads); },
-      [&](kernels::MonteCarlo& dev, kernels::MonteCarlo& cpu, const char* stage,
-          const gp::device_out_of_memory& e) {
-        gp::log::warning(std::string("uncertainty: ") + dev.name() + " ran out of memory while " +
-                         stage + " (" + e.what() + "); continuing on the CPU");
-        cpu.set(ctx.program, ctx.aux, plan.setup, plan.params);
-        res.device = cpu.name() + " (after the device ran out of memory)";
-      });
-  res.device = mc.primary().name();
-  auto on_engine = [&mc](const char* stage, auto&& call) { mc.run(stage, call); };
-  on_engine("uploading the draws", [&](kernels::MonteCarlo& m) {
-    m.set(ctx.program, ctx.aux, plan.setup, plan.params);
-  });
+  McEngine mc = make_engine(ctx, opt, plan, device, res.device);
   gp::log::info("uncertainty: " + std::to_string(spec.draws) + " draws on " + res.device);
+  WindowInputs inputs(ctx);
 
-  const geo::Grid& grid = ctx.grid;
-  const int n_in = kernels::program_inputs(ctx.program);
-  GP_EXPECTS(static_cast<int>(ctx.sources.size()) >= n_in, error,
-             "uncertainty: fewer sources than program inputs");
-  // The runner's windows, so memory is bounded by the window whatever the width.
-  const WindowPlan& windows = ctx.windows;
-  const std::int64_t n_windows = windows.count();
-  const std::size_t win_cells = windows.max_cells();
-  std::vector<std::vector<float>> buf(static_cast<std::size_t>(n_in), std::vector<float>(win_cells));
-  std::vector<const float*> ptrs(static_cast<std::size_t>(n_in));
-  auto read_window = [&](std::int64_t w) {
-    const geo::Window win = windows.at(w);
-    for (int l = 0; l < n_in; ++l) {
-      ctx.sources[static_cast<std::size_t>(l)]->read(win, buf[static_cast<std::size_t>(l)].data());
-      ptrs[static_cast<std::size_t>(l)] = buf[static_cast<std::size_t>(l)].data();
-    }
-    return win;
-  };
-
-  // Pass 1: per-draw histograms.
-  auto t1 = Clock::now();
+  const auto t1 = Clock::now();
   const std::clock_t c1 = std::clock();
-  std::vector<std::uint64_t> hist(static_cast<std::size_t>(spec.draws) * kernels::mc_bins, 0);
-  std::vector<std::uint64_t> part;  // the device's counts of one window, added once complete
-  for (std::int64_t w = 0; w < n_windows; ++w) {
-    const geo::Window win = read_window(w);
-    if (!device.cuda || mc.switched()) {
-      mc.current().histogram(ptrs.data(), win.cells(), hist.data());
-      continue;
-    }
-    part.assign(hist.size(), 0);
-    on_engine("counting the draws' histograms", [&](kernels::MonteCarlo& m) {
-      std::fill(part.begin(), part.end(), 0);
-      m.histogram(ptrs.data(), win.cells(), part.data());
-    });
-    for (std::size_t k = 0; k < hist.size(); ++k) hist[k] += part[k];
-  }
+  const std::vector<std::uint64_t> hist = histogram_pass(mc, device.cuda, inputs, ctx.windows, spec.draws);
   std::vector<double> excess;
   const std::vector<std::int32_t> thr = top_thresholds(hist, spec.draws, spec.top_percent, &excess);
   res.max_top_excess = excess.empty() ? 0.0 : *std::max_element(excess.begin(), excess.end());
   res.seconds_histogram = since(t1);
-  res.cpu_seconds_histogram = static_cast<double>(std::clock() - c1) / CLOCKS_PER_SEC;
+  res.cpu_seconds_histogram = cpu_seconds_since(c1);
 
-  // Pass 2: per-cell summaries, written as they come.
-  auto t2 = Clock::now();
+  const auto t2 = Clock::now();
   const std::clock_t c2 = std::clock();
-  geo::WriterOptions wopt;
-  wopt.compress = compress;
-  wopt.predictor = compress == "NONE" ? 1 : 3;
-  wopt.nodata = nodata;
-  wopt.threads = opt.threads;
-  wopt.band_descriptions = {"mean", "std", "p05", "p95", "p_top"};
-  wopt.metadata["GP_UNCERTAINTY_DRAWS"] = std::to_string(spec.draws);
-  wopt.metadata["GP_UNCERTAINTY_SEED"] = std::to_string(spec.seed);
-  wopt.metadata["GP_UNCERTAINTY_TOP_PERCENT"] = text::shortest_plain(spec.top_percent);
-  const fs::path staged = ctx.files.temporary(out, "gtiff");
-  wopt.report_as = out;
-  geo::RasterWriter writer(staged, grid, wopt);
-  std::vector<std::vector<float>> o(kernels::mc_outputs, std::vector<float>(win_cells));
-  std::vector<float*> optr(kernels::mc_outputs);
-  for (int k = 0; k < kernels::mc_outputs; ++k) optr[static_cast<std::size_t>(k)] = o[static_cast<std::size_t>(k)].data();
-  std::vector<kernels::LayerStats> acc(kernels::mc_outputs);
-  std::vector<std::uint64_t> nd_count(kernels::mc_outputs, 0);
-  const auto ndf = static_cast<float>(nodata);
-  auto cpu = kernels::make_cpu_backend(opt.threads);
-  std::vector<float> scratch(win_cells);
-  for (std::int64_t w = 0; w < n_windows; ++w) {
-    const geo::Window win = read_window(w);
-    on_engine("summarising the draws per cell", [&](kernels::MonteCarlo& m) {
-      m.cell_stats(ptrs.data(), win.cells(), thr, ndf, optr.data());
-    });
-    for (int k = 0; k < kernels::mc_outputs; ++k) {
-      const float* v = optr[static_cast<std::size_t>(k)];
-      for (std::size_t i = 0; i < win.cells(); ++i) {
-        const bool isnd = v[i] == ndf;
-        nd_count[static_cast<std::size_t>(k)] += isnd ? 1 : 0;
-        scratch[i] = isnd ? std::numeric_limits<float>::quiet_NaN() : v[i];
-      }
-      acc[static_cast<std::size_t>(k)].merge(cpu->stats(scratch.data(), win.cells()));
-    }
-    if (win.cols == grid.width) {
-      writer.write_rows(optr.data(), win.rows);
-    } else {
-      writer.write_window(optr.data(), win);
-    }
-    res.cells += win.cells();
-  }
-  for (int k = 0; k < kernels::mc_outputs; ++k) {
-    const auto& a = acc[static_cast<std::size_t>(k)];
-    BandStats bs;
-    bs.name = wopt.band_descriptions[static_cast<std::size_t>(k)];
-    bs.valid = a.valid;
-    bs.nodata = nd_count[static_cast<std::size_t>(k)];
-    bs.min = a.min;
-    bs.max = a.max;
-    bs.mean = a.mean;
-    bs.stddev = a.stddev();
-    if (a.valid > 0) writer.set_statistics(k + 1, bs.min, bs.max, bs.mean, bs.stddev);
-    res.bands.push_back(bs);
-  }
-  writer.close();
-  ctx.files.publish(staged, out, true);
+  const geo::WriterOptions wopt = summary_writer_options(spec, nodata, compress, opt.threads);
+  summary_pass(mc, inputs, ctx, thr, SummaryOutput{out, wopt}, res);
   res.seconds_cells = since(t2);
-  res.cpu_seconds_cells = static_cast<double>(std::clock() - c2) / CLOCKS_PER_SEC;
+  res.cpu_seconds_cells = cpu_seconds_since(c2);
   return res;
 }
 
@@ -395,58 +512,53 @@ nlohmann::ordered_json uncertainty_json(const UncertaintyResult& r) {
   return j;
 }
 
+namespace {
+
+/// [validation] of `m` on the committed map: its files beside the output, its numbers into
+/// res.report["validation"].
+void run_validation(const model::Model& m, const RunOptions& opt, const AnalysisContext& ctx,
+                    const fs::path& dir, const std::string& stem, RunResult& res) {
+  const model::ValidationSpec& v = m.validation;
+  const std::string kind = is_trained_method(m) ? "data-driven" : "knowledge-driven";
+  ValidateOptions vo;
+  vo.map = ctx.map;
+  vo.band = 1;
+  vo.deposits = deposit_spec(v, "[validation] deposits " + v.deposits.string());
+  vo.holdout = v.holdout;
+  vo.kfold = v.kfold;
+  vo.seed = v.seed;
+  vo.split_by = v.split_by;
+  vo.capture_percent = v.capture_percent;
+  vo.device = opt.device;
+  vo.devices = opt.devices;
+  vo.threads = opt.threads;
+  vo.model_kind = kind;
+  ValidationResult vr = validate_map(vo);
+  vr.map = res.output;
+  const auto files = write_validation_outputs(vr, dir, stem, "Validation of " + m.name, ctx.files);
+  nlohmann::ordered_json j = validation_json(vr);
+  j["model_kind"] = kind;
+  if (kind == "data-driven" && vr.split != "none") {
+    j["split"]["note"] = "the map was trained on all deposits (no retraining per fold): the "
+                         "prediction-rate figures are optimistic";
+  }
+  nlohmann::ordered_json fl = nlohmann::ordered_json::array();
+  for (const auto& f : files) fl.push_back(f.string());
+  j["files"] = fl;
+  res.report["validation"] = j;
+  gp::log::info("validation: success-rate AUC " + text::shortest_plain(vr.all.auc) + ", ROC AUC " +
+                text::shortest_plain(vr.all.roc_auc) + " (" + std::to_string(vr.deposits.size()) +
+                " deposits)");
+}
+
+}  // namespace
+
 void run_analyses(const model::Model& m, const RunOptions& opt, const AnalysisContext& ctx,
                   RunResult& res) {
   if (!m.validation.given && !m.uncertainty.given) return;
   const fs::path dir = res.output.has_parent_path() ? res.output.parent_path() : fs::path(".");
   const std::string stem = res.output.stem().string();
-  std::string kind = "knowledge-driven";
-  for (const auto& g : m.groups) {
-    if (g.method == "wofe" || g.method == "logistic") kind = "data-driven";
-  }
-  if (m.validation.given) {
-    const model::ValidationSpec& v = m.validation;
-    ValidateOptions vo;
-    vo.map = ctx.map;
-    vo.band = 1;
-    vo.deposits.source.path = v.deposits.path.string();
-    vo.deposits.source.layer = v.deposits.layer;
-    vo.deposits.source.sql = v.deposits.sql;
-    vo.deposits.source.where = v.deposits.where;
-    vo.deposits.source.x_column = v.deposits.x_column;
-    vo.deposits.source.y_column = v.deposits.y_column;
-    vo.deposits.source.crs = v.deposits.crs;
-    vo.deposits.source.what = "[validation] deposits " + v.deposits.path.string();
-    vo.deposits.name_column = v.deposits.name_column;
-    vo.deposits.filter_column = v.deposits.filter_column;
-    vo.deposits.filter_contains = v.deposits.filter_contains;
-    vo.deposits.filter_equals = v.deposits.filter_equals;
-    vo.holdout = v.holdout;
-    vo.kfold = v.kfold;
-    vo.seed = v.seed;
-    vo.split_by = v.split_by;
-    vo.capture_percent = v.capture_percent;
-    vo.device = opt.device;
-    vo.devices = opt.devices;
-    vo.threads = opt.threads;
-    vo.model_kind = kind;
-    ValidationResult vr = validate_map(vo);
-    vr.map = res.output;
-    const auto files = write_validation_outputs(vr, dir, stem, "Validation of " + m.name, ctx.files);
-    nlohmann::ordered_json j = validation_json(vr);
-    j["model_kind"] = kind;
-    if (kind == "data-driven" && vr.split != "none") {
-      j["split"]["note"] = "the map was trained on all deposits (no retraining per fold): the "
-                           "prediction-rate figures are optimistic";
-    }
-    nlohmann::ordered_json fl = nlohmann::ordered_json::array();
-    for (const auto& f : files) fl.push_back(f.string());
-    j["files"] = fl;
-    res.report["validation"] = j;
-    gp::log::info("validation: success-rate AUC " + text::shortest_plain(vr.all.auc) + ", ROC AUC " +
-                  text::shortest_plain(vr.all.roc_auc) + " (" + std::to_string(vr.deposits.size()) +
-                  " deposits)");
-  }
+  if (m.validation.given) run_validation(m, opt, ctx, dir, stem, res);
   if (m.uncertainty.given) {
     const std::vector<std::string> names = model::node_names(m);  // the program's order
     const fs::path out = dir / (stem + "_uncertainty.tif");

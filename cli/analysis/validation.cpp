@@ -17,6 +17,8 @@
 #include <map>
 #include <numeric>
 #include <set>
+#include <tuple>
+#include <utility>
 #include <unistd.h>
 
 namespace gp::cli {
@@ -198,15 +200,53 @@ int assign_folds(std::vector<RankedDeposit>& deps, double holdout, int kfold, st
 
 namespace {
 
+/// Opens band `opt.band` of the map and returns its grid. Throws gp::config_error (no such
+/// band) and gp::input_error (not north-up georeferenced, no CRS).
+geo::Grid select_map_band(geo::BandReader& map, const ValidateOptions& opt) {
+  if (opt.band < 1 || opt.band > map.band_count()) {
+    throw config_error("--band " + std::to_string(opt.band) + ": " + opt.map.string() + " has " +
+                       std::to_string(map.band_count()) + " band(s)");
+  }
+  map.select_band(opt.band);
+  const std::optional<geo::Grid> map_grid = map.grid();
+  if (!map_grid) throw input_error(opt.map.string() + ": expected a north-up georeferenced raster");
+  if (map_grid->crs_wkt.empty()) {
+    throw input_error(opt.map.string() + " has no CRS (deposits cannot be placed)");
+  }
+  return *map_grid;
+}
+
+/// The map's band being validated: its reader, grid and nodata test.
+class MapBand {
+ public:
+  explicit MapBand(const ValidateOptions& opt)
+      : reader(opt.map, "the map"),
+        grid(select_map_band(reader, opt)),
+        nodata(reader.nodata()),
+        nd_(nodata.value_or(0.0)),
+        nd_f_(static_cast<float>(nd_)) {}
+  /// Not a finite score, or the band's nodata value (compared as Float32 and as double).
+  [[nodiscard]] bool is_nodata(float v) const {
+    return !kernels::finite_score(v) || (nodata && (v == nd_f_ || static_cast<double>(v) == nd_));
+  }
+
+  geo::BandReader reader;
+  const geo::Grid grid;
+  const std::optional<double> nodata;
+
+ private:
+  double nd_;
+  float nd_f_;
+};
+
 /// Gives every cell of the map to `counter` (nodata cells as NaN). Windows of whole blocks:
 /// full-width strips of about `window_cells`, or, when a row of blocks does not fit (a
 /// continental map), one row of blocks cut into column segments, so that no block is decoded
 /// twice and memory stays bounded by the window whatever the width. The counts are integers:
 /// the split does not change them.
-template <class IsNodata>
-void count_map_cells(const geo::BandReader& map, const geo::Grid& grid, std::int64_t window_cells,
-                     bool has_nodata, const IsNodata& is_nodata, kernels::RankCounter& counter) {
-  const auto [bx, by] = map.block_size();
+void count_map_cells(const MapBand& map, std::int64_t window_cells, kernels::RankCounter& counter) {
+  const geo::Grid& grid = map.grid;
+  const auto [bx, by] = map.reader.block_size();
   std::int64_t rows = std::max<std::int64_t>(1, window_cells / std::max<std::int64_t>(1, grid.width));
   std::int64_t cols = grid.width;
   if (by > 0 && rows > by) rows = rows / by * by;  // whole blocks
@@ -221,11 +261,11 @@ void count_map_cells(const geo::BandReader& map, const geo::Grid& grid, std::int
     for (std::int64_t c0 = 0; c0 < grid.width; c0 += cols) {
       const std::int64_t nr = std::min(rows, grid.height - r0);
       const std::int64_t nc = std::min(cols, grid.width - c0);
-      map.read(geo::Window{c0, r0, nc, nr}, buf.data());
+      map.reader.read(geo::Window{c0, r0, nc, nr}, buf.data());
       const std::size_t cells = static_cast<std::size_t>(nr) * static_cast<std::size_t>(nc);
-      if (has_nodata) {
+      if (map.nodata) {
         for (std::size_t i = 0; i < cells; ++i) {
-          if (is_nodata(buf[i])) buf[i] = std::numeric_limits<float>::quiet_NaN();
+          if (map.is_nodata(buf[i])) buf[i] = std::numeric_limits<float>::quiet_NaN();
         }
       }
       counter.add(buf.data(), cells);
@@ -233,10 +273,8 @@ void count_map_cells(const geo::BandReader& map, const geo::Grid& grid, std::int
   }
 }
 
-}  // namespace
-
-ValidationResult validate_map(const ValidateOptions& opt) {
-  const auto t0 = std::chrono::steady_clock::now();
+/// The result's echo of the options.
+ValidationResult result_of(const ValidateOptions& opt) {
   ValidationResult res;
   res.map = opt.map;
   res.band = opt.band;
@@ -246,36 +284,22 @@ ValidationResult validate_map(const ValidateOptions& opt) {
   res.split_by = opt.split_by;
   res.model_kind = opt.model_kind;
   res.split = opt.kfold > 0 ? "kfold" : (opt.holdout > 0.0 ? "holdout" : "none");
+  return res;
+}
 
-  geo::BandReader map(opt.map, "the map");
-  if (opt.band < 1 || opt.band > map.band_count()) {
-    throw config_error("--band " + std::to_string(opt.band) + ": " + opt.map.string() + " has " +
-                       std::to_string(map.band_count()) + " band(s)");
-  }
-  map.select_band(opt.band);
-  const std::optional<geo::Grid> map_grid = map.grid();
-  if (!map_grid) throw input_error(opt.map.string() + ": expected a north-up georeferenced raster");
-  const geo::Grid& grid = *map_grid;
-  if (grid.crs_wkt.empty()) throw input_error(opt.map.string() + " has no CRS (deposits cannot be placed)");
-  const std::optional<double> nodata = map.nodata();
-  const double nd = nodata.value_or(0.0);
-  const auto nd_f = static_cast<float>(nd);
-  auto is_nodata = [&](float v) {
-    return !kernels::finite_score(v) || (nodata && (v == nd_f || static_cast<double>(v) == nd));
-  };
-  auto read_cell = [&](std::int64_t col, std::int64_t row) { return map.read_cell(col, row); };
-
-  // Deposits: placed on the map's grid; nodata cells rejected by name.
+/// Places the deposits on the map's grid with their cells' scores; deposits outside it or on
+/// nodata cells are rejected by name. Throws gp::input_error when none is left.
+void place_on_map(const ValidateOptions& opt, const MapBand& map, ValidationResult& res) {
   const geo::DepositPlacement placed = geo::place_deposits(
-      opt.deposits, grid,
-      [&](std::int64_t c, std::int64_t r) { return !is_nodata(read_cell(c, r)); });
+      opt.deposits, map.grid,
+      [&map](std::int64_t c, std::int64_t r) { return !map.is_nodata(map.reader.read_cell(c, r)); });
   res.rejected = placed.rejected;
   for (const auto& p : placed.placed) {
     RankedDeposit d;
     d.name = p.name;
     d.col = p.col;
     d.row = p.row;
-    d.score = read_cell(p.col, p.row);
+    d.score = map.reader.read_cell(p.col, p.row);
     if (d.score == 0.0f) d.score = 0.0f;  // -0 -> +0, as the keys do
     res.deposits.push_back(std::move(d));
   }
@@ -288,36 +312,46 @@ ValidationResult validate_map(const ValidateOptions& opt) {
                       ": no deposit falls on a valid cell of " + opt.map.string() + " (" +
                       std::to_string(res.rejected.size()) + " left out)");
   }
-  // Shared cells, by name.
-  std::map<std::pair<std::int64_t, std::int64_t>, std::vector<std::string>> by_cell;
-  for (const auto& d : res.deposits) by_cell[{d.col, d.row}].push_back(d.name);
-  for (auto& [cell, names] : by_cell) {
-    if (names.size() > 1) res.shared_cells.push_back(names);
-  }
-  // split_by: the attribute of each placed deposit, matched by name and position.
-  if (!opt.split_by.empty()) {
-    geo::VectorSpec vs = opt.deposits.source;
-    geo::VectorSource src(vs);
-    if (!src.has_field(opt.split_by)) {
-      throw config_error("[validation] split_by: the deposits have no attribute '" + opt.split_by + "'");
-    }
-    std::vector<geo::Feature> feats =
-        src.read(grid.crs_wkt, {}, opt.deposits.name_column, nullptr, opt.split_by);
-    std::map<std::tuple<std::string, std::int64_t, std::int64_t>, std::string> tag;
-    for (const auto& f : feats) {
-      const auto p = geo::representative_point(*f.geometry);
-      if (!p) continue;
-      const double cx = std::floor(((*p)[0] - grid.x0) / grid.dx);
-      const double cy = std::floor((grid.y0 - (*p)[1]) / grid.dy);
-      tag[{f.name, static_cast<std::int64_t>(cx), static_cast<std::int64_t>(cy)}] = f.tag;
-    }
-    for (auto& d : res.deposits) {
-      auto it = tag.find({d.name, d.col, d.row});
-      d.group = it != tag.end() ? it->second : std::string();
-    }
-  }
+}
 
-  // The exact pass: every valid cell counted against the deposit scores.
+/// The names of the deposits of each cell holding more than one, in cell order.
+std::vector<std::vector<std::string>> shared_cells(const std::vector<RankedDeposit>& deposits) {
+  std::map<std::pair<std::int64_t, std::int64_t>, std::vector<std::string>> by_cell;
+  for (const auto& d : deposits) by_cell[{d.col, d.row}].push_back(d.name);
+  std::vector<std::vector<std::string>> shared;
+  for (auto& entry : by_cell) {
+    if (entry.second.size() > 1) shared.push_back(entry.second);
+  }
+  return shared;
+}
+
+/// split_by: each placed deposit's attribute value, matched by name and cell.
+void tag_split_groups(const ValidateOptions& opt, const geo::Grid& grid,
+                      std::vector<RankedDeposit>& deposits) {
+  geo::VectorSpec vs = opt.deposits.source;
+  geo::VectorSource src(vs);
+  if (!src.has_field(opt.split_by)) {
+    throw config_error("[validation] split_by: the deposits have no attribute '" + opt.split_by + "'");
+  }
+  std::vector<geo::Feature> feats =
+      src.read(grid.crs_wkt, {}, opt.deposits.name_column, nullptr, opt.split_by);
+  std::map<std::tuple<std::string, std::int64_t, std::int64_t>, std::string> tag;
+  for (const auto& f : feats) {
+    const auto p = geo::representative_point(*f.geometry);
+    if (!p) continue;
+    const double cx = std::floor(((*p)[0] - grid.x0) / grid.dx);
+    const double cy = std::floor((grid.y0 - (*p)[1]) / grid.dy);
+    tag[{f.name, static_cast<std::int64_t>(cx), static_cast<std::int64_t>(cy)}] = f.tag;
+  }
+  for (auto& d : deposits) {
+    auto it = tag.find({d.name, d.col, d.row});
+    d.group = it != tag.end() ? it->second : std::string();
+  }
+}
+
+/// The exact pass: every valid cell counted against the deposit scores on the engine device;
+/// fills the valid and nodata cell counts, the device and each deposit's rank.
+void count_ranks(const ValidateOptions& opt, const MapBand& map, ValidationResult& res) {
   std::vector<float> scores;
   for (const auto& d : res.deposits) scores.push_back(d.score);
   const std::vector<std::uint32_t> edges = kernels::edge_keys(scores);
@@ -333,16 +367,18 @@ ValidationResult validate_map(const ValidateOptions& opt) {
     counter = kernels::make_rank_counter_cpu(edges, opt.threads);
   }
   res.device = counter->name();
-  count_map_cells(map, grid, opt.window_cells, nodata.has_value(), is_nodata, *counter);
+  count_map_cells(map, opt.window_cells, *counter);
   const std::vector<std::uint64_t> counts = counter->counts();
   res.valid_cells = std::accumulate(counts.begin(), counts.end(), std::uint64_t{0});
   res.nodata_cells = counter->invalid();
   rank_from_counts(res.deposits, edges, counts);
+}
 
+/// The figures of all deposits, then of each fold's held-out deposits and the rest.
+void summarise(const ValidateOptions& opt, ValidationResult& res) {
   std::vector<const RankedDeposit*> all;
   for (const auto& d : res.deposits) all.push_back(&d);
   res.all = summarise_ranks(res.valid_cells, all, opt.capture_percent);
-
   const int folds = assign_folds(res.deposits, opt.holdout, opt.kfold, opt.seed, !opt.split_by.empty());
   for (int f = 0; f < folds; ++f) {
     std::vector<const RankedDeposit*> held;
@@ -354,6 +390,19 @@ ValidationResult validate_map(const ValidateOptions& opt) {
     fr.training = summarise_ranks(res.valid_cells, rest, opt.capture_percent);
     res.folds.push_back(std::move(fr));
   }
+}
+
+}  // namespace
+
+ValidationResult validate_map(const ValidateOptions& opt) {
+  const auto t0 = std::chrono::steady_clock::now();
+  ValidationResult res = result_of(opt);
+  const MapBand map(opt);
+  place_on_map(opt, map, res);
+  res.shared_cells = shared_cells(res.deposits);
+  if (!opt.split_by.empty()) tag_split_groups(opt, map.grid, res.deposits);
+  count_ranks(opt, map, res);
+  summarise(opt, res);
   res.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   return res;
 }
@@ -439,100 +488,150 @@ nlohmann::ordered_json validation_json(const ValidationResult& r) {
   return j;
 }
 
-std::string validation_svg(const ValidationResult& r, const std::string& title) {
-  constexpr int W = 980;
-  constexpr int H = 520;
-  constexpr int P = 360;  // plot side
-  const int top = 70;
-  const int lefts[2] = {80, 570};
-  const char* colours[] = {"#d95f02", "#7570b3", "#e7298a", "#66a61e", "#e6ab02", "#a6761d"};
-  std::string s;
-  s += "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n";
-  s += "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"" + std::to_string(W) + "\" height=\"" +
-       std::to_string(H) + "\" viewBox=\"0 0 " + std::to_string(W) + " " + std::to_string(H) +
-       "\" font-family=\"DejaVu Sans, Arial, sans-serif\" font-size=\"12\">\n";
-  s += "<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n";
-  s += "<text x=\"" + std::to_string(W / 2) + "\" y=\"28\" text-anchor=\"middle\" font-size=\"17\">" +
-       text::xml_escape(title) + "</text>\n";
-  s += "<text x=\"" + std::to_string(W / 2) + "\" y=\"48\" text-anchor=\"middle\" fill=\"#555\">" +
-       std::to_string(r.deposits.size()) + " deposits on " + std::to_string(r.valid_cells) +
-       " valid cells" + (r.rejected.empty() ? "" : ", " + std::to_string(r.rejected.size()) + " left out") +
-       "</text>\n";
-  auto px = [&](int panel, double x) { return fixed(lefts[panel] + x * P, 2); };
-  auto py = [&](double y) { return fixed(top + (1.0 - y) * P, 2); };
-  auto polyline = [&](int panel, const std::vector<CurvePoint>& pts, const std::string& colour,
-                      double width, const std::string& dash) {
+namespace {
+
+// The plot's page: two square panels side by side under the title.
+constexpr int svg_width = 980;
+constexpr int svg_height = 520;
+constexpr int svg_side = 360;  // plot side
+constexpr int svg_top = 70;
+constexpr int svg_lefts[2] = {80, 570};
+const char* const svg_colours[] = {"#d95f02", "#7570b3", "#e7298a", "#66a61e", "#e6ab02", "#a6761d"};
+constexpr const char* all_colour = "#1b6ca8";
+constexpr const char* random_colour = "#888";
+
+/// One panel (0: success rate, 1: ROC): page coordinates of its unit square.
+struct SvgPanel {
+  int index;
+  int left;
+  [[nodiscard]] std::string x(double v) const { return fixed(left + v * svg_side, 2); }
+  [[nodiscard]] std::string y(double v) const { return fixed(svg_top + (1.0 - v) * svg_side, 2); }
+  [[nodiscard]] std::string polyline(const std::vector<CurvePoint>& pts, const std::string& colour,
+                                     double width, const std::string& dash) const {
     std::string o = "<polyline fill=\"none\" stroke=\"" + colour + "\" stroke-width=\"" +
                     fixed(width, 1) + "\"" +
                     (dash.empty() ? "" : " stroke-dasharray=\"" + dash + "\"") + " points=\"";
-    for (const auto& p : pts) o += px(panel, p.x) + "," + py(p.y) + " ";
+    for (const auto& p : pts) o += x(p.x) + "," + y(p.y) + " ";
     return o + "\"/>\n";
-  };
+  }
+};
+
+/// A legend entry: colour, text.
+using LegendEntry = std::pair<std::string, std::string>;
+
+/// The document's opening, background, title and the deposit count line.
+std::string svg_heading(const ValidationResult& r, const std::string& title) {
+  const std::string W = std::to_string(svg_width);
+  std::string s = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n";
+  s += "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"" + W + "\" height=\"" +
+       std::to_string(svg_height) + "\" viewBox=\"0 0 " + W + " " + std::to_string(svg_height) +
+       "\" font-family=\"DejaVu Sans, Arial, sans-serif\" font-size=\"12\">\n";
+  s += "<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n";
+  s += "<text x=\"" + std::to_string(svg_width / 2) +
+       "\" y=\"28\" text-anchor=\"middle\" font-size=\"17\">" + text::xml_escape(title) + "</text>\n";
+  s += "<text x=\"" + std::to_string(svg_width / 2) + "\" y=\"48\" text-anchor=\"middle\" fill=\"#555\">" +
+       std::to_string(r.deposits.size()) + " deposits on " + std::to_string(r.valid_cells) +
+       " valid cells" + (r.rejected.empty() ? "" : ", " + std::to_string(r.rejected.size()) + " left out") +
+       "</text>\n";
+  return s;
+}
+
+/// A panel's title, grid, ticks, frame, axis labels and the random diagonal.
+std::string svg_frame(const SvgPanel& p) {
   const char* titles[2] = {"Success-rate curve", "ROC: deposit cells vs other cells"};
   const char* xlabels[2] = {"fraction of area, highest scores first", "false-positive rate"};
   const char* ylabels[2] = {"fraction of deposits", "true-positive rate"};
-  for (int panel = 0; panel < 2; ++panel) {
-    const int L = lefts[panel];
-    s += "<text x=\"" + std::to_string(L + P / 2) + "\" y=\"" + std::to_string(top - 10) +
-         "\" text-anchor=\"middle\" font-size=\"14\">" + titles[panel] + "</text>\n";
-    for (int k = 0; k <= 5; ++k) {
-      const double v = k / 5.0;
-      s += "<line x1=\"" + px(panel, v) + "\" y1=\"" + py(0) + "\" x2=\"" + px(panel, v) +
-           "\" y2=\"" + py(1) + "\" stroke=\"#e5e5e5\"/>\n";
-      s += "<line x1=\"" + px(panel, 0) + "\" y1=\"" + py(v) + "\" x2=\"" + px(panel, 1) +
-           "\" y2=\"" + py(v) + "\" stroke=\"#e5e5e5\"/>\n";
-      s += "<text x=\"" + px(panel, v) + "\" y=\"" + fixed(top + P + 16, 0) +
-           "\" text-anchor=\"middle\">" + fixed(v, 1) + "</text>\n";
-      s += "<text x=\"" + std::to_string(L - 6) + "\" y=\"" + fixed(top + (1.0 - v) * P + 4, 2) +
-           "\" text-anchor=\"end\">" + fixed(v, 1) + "</text>\n";
-    }
-    s += "<rect x=\"" + std::to_string(L) + "\" y=\"" + std::to_string(top) + "\" width=\"" +
-         std::to_string(P) + "\" height=\"" + std::to_string(P) +
-         "\" fill=\"none\" stroke=\"#333\"/>\n";
-    s += "<text x=\"" + std::to_string(L + P / 2) + "\" y=\"" + std::to_string(top + P + 36) +
-         "\" text-anchor=\"middle\">" + xlabels[panel] + "</text>\n";
-    s += "<text transform=\"translate(" + std::to_string(L - 42) + "," + std::to_string(top + P / 2) +
-         ") rotate(-90)\" text-anchor=\"middle\">" + ylabels[panel] + "</text>\n";
-    s += polyline(panel, {{0, 0, 0}, {1, 1, 0}}, "#888", 1.2, "6,4");
-    std::vector<std::pair<std::string, std::string>> legend;  // colour, text
-    for (std::size_t f = 0; f < r.folds.size(); ++f) {
-      const auto& fr = r.folds[f];
-      const std::string c = colours[f % 6];
-      s += polyline(panel, panel == 0 ? fr.prediction.curve : fr.prediction.roc, c, 1.3, "");
-      const std::string lbl = (r.split == "holdout" ? std::string("held out") : "fold " + std::to_string(f + 1)) +
-                              " (" + std::to_string(fr.prediction.deposits) + "): AUC " +
-                              fixed(panel == 0 ? fr.prediction.auc : fr.prediction.roc_auc, 3);
-      legend.emplace_back(c, (panel == 0 ? "prediction rate, " : "") + lbl);
-    }
-    s += polyline(panel, panel == 0 ? r.all.curve : r.all.roc, "#1b6ca8", 2.4, "");
-    legend.insert(legend.begin(),
-                  {"#1b6ca8", (panel == 0 ? "success rate, AUC = " + fixed(r.all.auc, 4)
-                                          : "ROC AUC = " + fixed(r.all.roc_auc, 4)) +
-                                  " (" + std::to_string(panel == 0 ? r.all.deposits : r.all.cells) +
-                                  (panel == 0 ? " deposits)" : " cells)")});
-    legend.emplace_back("#888", "random (AUC = 0.5)");
-    const std::size_t shown = std::min<std::size_t>(legend.size(), 9);
-    const int lx = L + P / 2 - 10;
-    int ly = top + P - 14 - static_cast<int>(shown) * 16;
-    s += "<rect x=\"" + std::to_string(lx - 6) + "\" y=\"" + std::to_string(ly - 12) +
-         "\" width=\"" + std::to_string(P / 2 + 12) + "\" height=\"" +
-         std::to_string(static_cast<int>(shown) * 16 + 8) +
-         "\" fill=\"white\" fill-opacity=\"0.85\" stroke=\"#ccc\"/>\n";
-    for (std::size_t k = 0; k < shown; ++k) {
-      const auto& [c, text] = legend[k == shown - 1 ? legend.size() - 1 : k];
-      s += "<line x1=\"" + std::to_string(lx) + "\" y1=\"" + std::to_string(ly - 4) + "\" x2=\"" +
-           std::to_string(lx + 18) + "\" y2=\"" + std::to_string(ly - 4) + "\" stroke=\"" + c +
-           "\" stroke-width=\"2.4\"" + (c == "#888" ? " stroke-dasharray=\"6,4\"" : "") + "/>\n";
-      s += "<text x=\"" + std::to_string(lx + 24) + "\" y=\"" + std::to_string(ly) +
-           "\" font-size=\"11\">" + text::xml_escape(text) + "</text>\n";
-      ly += 16;
-    }
+  const int L = p.left;
+  const int P = svg_side;
+  const int top = svg_top;
+  std::string s = "<text x=\"" + std::to_string(L + P / 2) + "\" y=\"" + std::to_string(top - 10) +
+                  "\" text-anchor=\"middle\" font-size=\"14\">" + titles[p.index] + "</text>\n";
+  for (int k = 0; k <= 5; ++k) {
+    const double v = k / 5.0;
+    s += "<line x1=\"" + p.x(v) + "\" y1=\"" + p.y(0) + "\" x2=\"" + p.x(v) + "\" y2=\"" + p.y(1) +
+         "\" stroke=\"#e5e5e5\"/>\n";
+    s += "<line x1=\"" + p.x(0) + "\" y1=\"" + p.y(v) + "\" x2=\"" + p.x(1) + "\" y2=\"" + p.y(v) +
+         "\" stroke=\"#e5e5e5\"/>\n";
+    s += "<text x=\"" + p.x(v) + "\" y=\"" + fixed(top + P + 16, 0) + "\" text-anchor=\"middle\">" +
+         fixed(v, 1) + "</text>\n";
+    s += "<text x=\"" + std::to_string(L - 6) + "\" y=\"" + fixed(top + (1.0 - v) * P + 4, 2) +
+         "\" text-anchor=\"end\">" + fixed(v, 1) + "</text>\n";
   }
-  // Capture efficiency line under the plots.
+  s += "<rect x=\"" + std::to_string(L) + "\" y=\"" + std::to_string(top) + "\" width=\"" +
+       std::to_string(P) + "\" height=\"" + std::to_string(P) + "\" fill=\"none\" stroke=\"#333\"/>\n";
+  s += "<text x=\"" + std::to_string(L + P / 2) + "\" y=\"" + std::to_string(top + P + 36) +
+       "\" text-anchor=\"middle\">" + xlabels[p.index] + "</text>\n";
+  s += "<text transform=\"translate(" + std::to_string(L - 42) + "," + std::to_string(top + P / 2) +
+       ") rotate(-90)\" text-anchor=\"middle\">" + ylabels[p.index] + "</text>\n";
+  s += p.polyline({{0, 0, 0}, {1, 1, 0}}, random_colour, 1.2, "6,4");
+  return s;
+}
+
+/// The panel's curves (each fold's held-out deposits, then all deposits on top) into `s`, and
+/// their legend: all deposits first, the folds, the random diagonal last.
+std::vector<LegendEntry> svg_curves(const ValidationResult& r, const SvgPanel& p, std::string& s) {
+  const bool success = p.index == 0;
+  std::vector<LegendEntry> legend;
+  for (std::size_t f = 0; f < r.folds.size(); ++f) {
+    const RateSummary& held = r.folds[f].prediction;
+    const std::string c = svg_colours[f % 6];
+    s += p.polyline(success ? held.curve : held.roc, c, 1.3, "");
+    const std::string lbl = (r.split == "holdout" ? std::string("held out") : "fold " + std::to_string(f + 1)) +
+                            " (" + std::to_string(held.deposits) + "): AUC " +
+                            fixed(success ? held.auc : held.roc_auc, 3);
+    legend.emplace_back(c, (success ? "prediction rate, " : "") + lbl);
+  }
+  s += p.polyline(success ? r.all.curve : r.all.roc, all_colour, 2.4, "");
+  legend.insert(legend.begin(),
+                {all_colour, (success ? "success rate, AUC = " + fixed(r.all.auc, 4)
+                                      : "ROC AUC = " + fixed(r.all.roc_auc, 4)) +
+                                 " (" + std::to_string(success ? r.all.deposits : r.all.cells) +
+                                 (success ? " deposits)" : " cells)")});
+  legend.emplace_back(random_colour, "random (AUC = 0.5)");
+  return legend;
+}
+
+/// The legend box in the panel's lower right: at most 9 entries, the last always shown.
+std::string svg_legend(const SvgPanel& p, const std::vector<LegendEntry>& legend) {
+  const std::size_t shown = std::min<std::size_t>(legend.size(), 9);
+  const int lx = p.left + svg_side / 2 - 10;
+  int ly = svg_top + svg_side - 14 - static_cast<int>(shown) * 16;
+  std::string s = "<rect x=\"" + std::to_string(lx - 6) + "\" y=\"" + std::to_string(ly - 12) +
+                  "\" width=\"" + std::to_string(svg_side / 2 + 12) + "\" height=\"" +
+                  std::to_string(static_cast<int>(shown) * 16 + 8) +
+                  "\" fill=\"white\" fill-opacity=\"0.85\" stroke=\"#ccc\"/>\n";
+  for (std::size_t k = 0; k < shown; ++k) {
+    const LegendEntry& e = legend[k == shown - 1 ? legend.size() - 1 : k];
+    s += "<line x1=\"" + std::to_string(lx) + "\" y1=\"" + std::to_string(ly - 4) + "\" x2=\"" +
+         std::to_string(lx + 18) + "\" y2=\"" + std::to_string(ly - 4) + "\" stroke=\"" + e.first +
+         "\" stroke-width=\"2.4\"" + (e.first == random_colour ? " stroke-dasharray=\"6,4\"" : "") +
+         "/>\n";
+    s += "<text x=\"" + std::to_string(lx + 24) + "\" y=\"" + std::to_string(ly) +
+         "\" font-size=\"11\">" + text::xml_escape(e.second) + "</text>\n";
+    ly += 16;
+  }
+  return s;
+}
+
+/// The capture-efficiency line under the plots.
+std::string svg_capture(const ValidationResult& r) {
   std::string cap = "capture efficiency (all deposits):";
   for (const auto& [p, f] : r.all.capture) cap += "  top " + exact(p) + " %: " + fixed(100.0 * f, 1) + " %";
-  s += "<text x=\"" + std::to_string(W / 2) + "\" y=\"" + std::to_string(H - 18) +
-       "\" text-anchor=\"middle\" fill=\"#333\">" + text::xml_escape(cap) + "</text>\n";
+  return "<text x=\"" + std::to_string(svg_width / 2) + "\" y=\"" + std::to_string(svg_height - 18) +
+         "\" text-anchor=\"middle\" fill=\"#333\">" + text::xml_escape(cap) + "</text>\n";
+}
+
+}  // namespace
+
+std::string validation_svg(const ValidationResult& r, const std::string& title) {
+  std::string s = svg_heading(r, title);
+  for (int panel = 0; panel < 2; ++panel) {
+    const SvgPanel p{panel, svg_lefts[panel]};
+    s += svg_frame(p);
+    const std::vector<LegendEntry> legend = svg_curves(r, p, s);
+    s += svg_legend(p, legend);
+  }
+  s += svg_capture(r);
   s += "</svg>\n";
   return s;
 }

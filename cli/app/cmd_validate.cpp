@@ -3,6 +3,8 @@
 
 #include "analysis/validation.hpp"
 #include "app/commands.hpp"
+#include "model/deposit_source.hpp"
+#include "plan/deposit_source.hpp"
 #include "run/pipeline.hpp"
 #include "gp/error.hpp"
 #include "gp/geo/gdal_env.hpp"
@@ -15,139 +17,148 @@
 #include <memory>
 
 namespace gp::cli {
+namespace {
 
-std::function<void()> setup_validate(CLI::App& app, GlobalOptions& global) {
-  struct Args {
-    std::string map;
-    std::string deposits;
-    int band{1};
-    std::string out;
-    std::string layer, sql, where, x_column, y_column, crs, name_column;
-    std::string filter_column, filter_contains, filter_equals;
-    double holdout{0.0};
-    int kfold{0};
-    std::uint64_t seed{42};
-    std::string split_by;
-    std::vector<double> capture{1.0, 2.0, 5.0, 10.0, 20.0};
-    std::string device{"auto"};
-    int threads{0};
-    bool overwrite{false};
-  };
-  auto a = std::make_shared<Args>();
-  CLI::App* c = app.add_subcommand(
-      "validate", "Success-rate / ROC curves, AUC and capture efficiency of a map against known deposits");
-  c->add_option("map", a->map, "The prospectivity map (GeoTIFF or any GDAL raster)")->required();
-  c->add_option("--deposits", a->deposits, "Known deposits: any OGR point source or a CSV")->required();
-  c->add_option("--band", a->band, "Band of the map holding the score")
+/// The validate command line, as parsed: the options that ValidateOptions holds as they are
+/// are bound to `options` itself.
+struct ValidateArgs {
+  std::string map;
+  std::string deposits;
+  model::DepositSourceSpec source;  ///< the deposit options but --deposits (`deposits` above)
+  std::string out;
+  std::string device{"auto"};
+  bool overwrite{false};
+  ValidateOptions options;  ///< band, split, capture, threads
+};
+
+/// The map, the deposits and the options choosing and filtering them. Conflicts are declared
+/// here (excludes / needs), so that they exit 2 as a bad command line naming both options.
+void declare_input_options(CLI::App* c, ValidateArgs& a) {
+  c->add_option("map", a.map, "The prospectivity map (GeoTIFF or any GDAL raster)")->required();
+  c->add_option("--deposits", a.deposits, "Known deposits: any OGR point source or a CSV")->required();
+  c->add_option("--band", a.options.band, "Band of the map holding the score")
       ->check(in_range(1, std::numeric_limits<int>::max()));
-  c->add_option("--out", a->out, "Folder for <map>_validation.json/.svg, _success_rate.csv, _roc.csv "
-                                   "(default: the map's folder)");
-  // Conflicts are declared here (excludes / needs), so that they exit 2 as a bad command line
-  // naming both options.
-  CLI::Option* layer = c->add_option("--layer", a->layer, "OGR layer of the deposits");
-  CLI::Option* sql = c->add_option("--sql", a->sql, "OGR SQL selecting the deposits");
+  c->add_option("--out", a.out, "Folder for <map>_validation.json/.svg, _success_rate.csv, _roc.csv "
+                                "(default: the map's folder)");
+  model::DepositSourceSpec& d = a.source;
+  CLI::Option* layer = c->add_option("--layer", d.layer, "OGR layer of the deposits");
+  CLI::Option* sql = c->add_option("--sql", d.sql, "OGR SQL selecting the deposits");
   layer->excludes(sql);
-  c->add_option("--where", a->where, "OGR attribute filter on the deposits");
-  CLI::Option* x_col = c->add_option("--x-column", a->x_column, "CSV: x / longitude column");
-  CLI::Option* y_col = c->add_option("--y-column", a->y_column, "CSV: y / latitude column");
+  c->add_option("--where", d.where, "OGR attribute filter on the deposits");
+  CLI::Option* x_col = c->add_option("--x-column", d.x_column, "CSV: x / longitude column");
+  CLI::Option* y_col = c->add_option("--y-column", d.y_column, "CSV: y / latitude column");
   x_col->needs(y_col);
   y_col->needs(x_col);
-  c->add_option("--crs", a->crs, "CRS of the x/y columns (default EPSG:4326)");
-  c->add_option("--name-column", a->name_column, "Attribute naming each deposit");
+  c->add_option("--crs", d.crs, "CRS of the x/y columns (default EPSG:4326)");
+  c->add_option("--name-column", d.name_column, "Attribute naming each deposit");
   CLI::Option* f_col =
-      c->add_option("--filter-column", a->filter_column, "Keep deposits whose attribute ...");
+      c->add_option("--filter-column", d.filter_column, "Keep deposits whose attribute ...");
   CLI::Option* f_contains =
-      c->add_option("--filter-contains", a->filter_contains, "... contains this (case-insensitive)");
-  CLI::Option* f_equals = c->add_option("--filter-equals", a->filter_equals, "... or equals this");
+      c->add_option("--filter-contains", d.filter_contains, "... contains this (case-insensitive)");
+  CLI::Option* f_equals = c->add_option("--filter-equals", d.filter_equals, "... or equals this");
   f_contains->excludes(f_equals)->needs(f_col);
   f_equals->needs(f_col);
+}
+
+/// The split, the capture percentages and the engine, with their conflicts as above.
+void declare_analysis_options(CLI::App* c, ValidateArgs& a) {
   CLI::Option* holdout =
-      c->add_option("--holdout", a->holdout, "Hold out this fraction of the deposits (prediction rate)")
+      c->add_option("--holdout", a.options.holdout, "Hold out this fraction of the deposits (prediction rate)")
           ->check(in_range(0, 1));
   CLI::Option* kfold =
-      c->add_option("--kfold", a->kfold, "Prediction-rate curves for k folds")->check(in_range(2, 100));
+      c->add_option("--kfold", a.options.kfold, "Prediction-rate curves for k folds")->check(in_range(2, 100));
   holdout->excludes(kfold);
-  c->add_option("--seed", a->seed, "Seed of the random split")
+  c->add_option("--seed", a.options.seed, "Seed of the random split")
       ->check(in_range(0, static_cast<double>(std::numeric_limits<std::int64_t>::max())));
   CLI::Option* split_by =
-      c->add_option("--split-by", a->split_by, "Attribute whose values are kept together in a split");
+      c->add_option("--split-by", a.options.split_by, "Attribute whose values are kept together in a split");
   c->parse_complete_callback([split_by, holdout, kfold] {
     // "needs one of": CLI11's needs() asks for all of them.
     if (split_by->count() > 0 && holdout->count() == 0 && kfold->count() == 0) {
       throw CLI::ValidationError("--split-by", "needs --holdout or --kfold");
     }
   });
-  c->add_option("--capture", a->capture, "Top %% of the area for capture efficiency")
+  c->add_option("--capture", a.options.capture_percent, "Top %% of the area for capture efficiency")
       ->delimiter(',')
       ->check(in_range(0, 100));
-  c->add_option("--device", a->device, "auto (CUDA when present), cpu, cuda")
+  c->add_option("--device", a.device, "auto (CUDA when present), cpu, cuda")
       ->check(CLI::IsMember({"auto", "cpu", "cuda"}));
-  c->add_option("--threads", a->threads, "CPU threads (0: all cores)")
+  c->add_option("--threads", a.options.threads, "CPU threads (0: all cores)")
       ->check(in_range(0, max_threads()));
-  c->add_flag("--overwrite", a->overwrite, "Replace existing validation outputs");
+  c->add_flag("--overwrite", a.overwrite, "Replace existing validation outputs");
+}
 
+/// The validation options of the command line. Throws gp::config_error (bad --capture).
+ValidateOptions validate_options(const ValidateArgs& a) {
+  for (double p : a.options.capture_percent) {
+    if (!(p > 0.0 && p <= 100.0)) throw config_error("--capture: expected percentages in (0, 100]");
+  }
+  ValidateOptions o = a.options;
+  o.map = a.map;
+  model::DepositSourceSpec source = a.source;
+  source.deposits = a.deposits;
+  o.deposits = deposit_spec(source, "deposits " + a.deposits);
+  o.device = parse_device(a.device);
+  return o;
+}
+
+/// The figures on stdout, then the files written.
+void print_validation(const std::string& map, const ValidationResult& r,
+                      const std::vector<std::filesystem::path>& files) {
+  std::printf("validated %s: %zu deposits (%zu left out) on %llu valid cells (%s)\n", map.c_str(),
+              r.deposits.size(), r.rejected.size(), static_cast<unsigned long long>(r.valid_cells),
+              r.device.c_str());
+  std::printf("success-rate AUC %.6f, ROC AUC %.6f\n", r.all.auc, r.all.roc_auc);
+  std::string cap = "capture:";
+  for (const auto& [p, f] : r.all.capture) {
+    char buf[64];
+    std::snprintf(buf, sizeof buf, " top %g%% -> %.1f%%", p, 100.0 * f);
+    cap += buf;
+  }
+  std::printf("%s\n", cap.c_str());
+  for (const auto& f : r.folds) {
+    std::printf("%s %d: %zu held out, prediction-rate AUC %.6f, ROC AUC %.6f\n",
+                r.split == "holdout" ? "hold-out" : "fold", f.fold + 1, f.prediction.deposits,
+                f.prediction.auc, f.prediction.roc_auc);
+  }
+  for (const auto& p : files) std::printf("wrote %s\n", p.string().c_str());
+}
+
+/// Validates the map and writes its four files, all or none; existing outputs are refused
+/// before the (possibly long) pass.
+void run_validate(const ValidateArgs& a) {
+  geo::init_gdal(96, a.options.threads);
+  reserve_threads(run_thread_count(a.options.threads));
+  const ValidateOptions o = validate_options(a);
+  const std::filesystem::path map(a.map);
+  const std::filesystem::path dir =
+      a.out.empty() ? (map.has_parent_path() ? map.parent_path() : std::filesystem::path("."))
+                    : std::filesystem::path(a.out);
+  const std::string stem = map.stem().string();
+  geo::check_input_path(a.map, "the map");
+  geo::check_input_path(a.deposits, "the deposits");
+  std::error_code ec;
+  if (!std::filesystem::is_directory(dir, ec)) throw io_error("--out: no such folder: " + dir.string());
+  StagedFiles staged(a.overwrite, {{map, "the map"}, {a.deposits, "the deposits"}});
+  for (const auto& p : validation_output_paths(dir, stem)) staged.check(p);
+  const ValidationResult r = validate_map(o);
+  const auto files = write_validation_outputs(r, dir, stem, "Validation of " + map.filename().string(),
+                                              staged);
+  staged.commit();  // all four files or none
+  print_validation(a.map, r, files);
+}
+
+}  // namespace
+
+std::function<void()> setup_validate(CLI::App& app, GlobalOptions& global) {
+  auto a = std::make_shared<ValidateArgs>();
+  CLI::App* c = app.add_subcommand(
+      "validate", "Success-rate / ROC curves, AUC and capture efficiency of a map against known deposits");
+  declare_input_options(c, *a);
+  declare_analysis_options(c, *a);
   return [a, &global]() {
     (void)global;
-    geo::init_gdal(96, a->threads);
-    reserve_threads(run_thread_count(a->threads));
-    for (double p : a->capture) {
-      if (!(p > 0.0 && p <= 100.0)) throw config_error("--capture: expected percentages in (0, 100]");
-    }
-    ValidateOptions o;
-    o.map = a->map;
-    o.band = a->band;
-    o.deposits.source.path = a->deposits;
-    o.deposits.source.layer = a->layer;
-    o.deposits.source.sql = a->sql;
-    o.deposits.source.where = a->where;
-    o.deposits.source.x_column = a->x_column;
-    o.deposits.source.y_column = a->y_column;
-    o.deposits.source.crs = a->crs;
-    o.deposits.source.what = "deposits " + a->deposits;
-    o.deposits.name_column = a->name_column;
-    o.deposits.filter_column = a->filter_column;
-    o.deposits.filter_contains = a->filter_contains;
-    o.deposits.filter_equals = a->filter_equals;
-    o.holdout = a->holdout;
-    o.kfold = a->kfold;
-    o.seed = a->seed;
-    o.split_by = a->split_by;
-    o.capture_percent = a->capture;
-    o.device = parse_device(a->device);
-    o.threads = a->threads;
-    const std::filesystem::path map(a->map);
-    const std::filesystem::path dir =
-        a->out.empty() ? (map.has_parent_path() ? map.parent_path() : std::filesystem::path("."))
-                       : std::filesystem::path(a->out);
-    const std::string stem = map.stem().string();
-    geo::check_input_path(a->map, "the map");
-    geo::check_input_path(a->deposits, "the deposits");
-    // Refuse existing outputs before the (possibly long) pass.
-    std::error_code ec;
-    if (!std::filesystem::is_directory(dir, ec)) throw io_error("--out: no such folder: " + dir.string());
-    StagedFiles staged(a->overwrite, {{map, "the map"}, {a->deposits, "the deposits"}});
-    for (const auto& p : validation_output_paths(dir, stem)) staged.check(p);
-    const ValidationResult r = validate_map(o);
-    const auto files = write_validation_outputs(r, dir, stem, "Validation of " + map.filename().string(),
-                                                staged);
-    staged.commit();  // all four files or none
-    std::printf("validated %s: %zu deposits (%zu left out) on %llu valid cells (%s)\n",
-                a->map.c_str(), r.deposits.size(), r.rejected.size(),
-                static_cast<unsigned long long>(r.valid_cells), r.device.c_str());
-    std::printf("success-rate AUC %.6f, ROC AUC %.6f\n", r.all.auc, r.all.roc_auc);
-    std::string cap = "capture:";
-    for (const auto& [p, f] : r.all.capture) {
-      char buf[64];
-      std::snprintf(buf, sizeof buf, " top %g%% -> %.1f%%", p, 100.0 * f);
-      cap += buf;
-    }
-    std::printf("%s\n", cap.c_str());
-    for (const auto& f : r.folds) {
-      std::printf("%s %d: %zu held out, prediction-rate AUC %.6f, ROC AUC %.6f\n",
-                  r.split == "holdout" ? "hold-out" : "fold", f.fold + 1, f.prediction.deposits,
-                  f.prediction.auc, f.prediction.roc_auc);
-    }
-    for (const auto& p : files) std::printf("wrote %s\n", p.string().c_str());
+    run_validate(*a);
   };
 }
 

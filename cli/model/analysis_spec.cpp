@@ -29,10 +29,10 @@ ValidationSpec parse_validation(const toml::table& t, const std::string& source,
   TableReader r(t, source, "[validation]");
   ValidationSpec s;
   s.given = true;
-  DepositSourceSpec& d = s.deposits;
+  DepositSourceSpec& d = s;
   const std::string path = r.text("deposits");
   if (path.empty()) r.fail("deposits", "missing (expected the known deposits' file)");
-  d.path = resolve_model_path(path, base_dir);
+  d.deposits = resolve_model_path(path, base_dir);
   d.layer = r.text("layer");
   d.sql = r.text("sql");
   d.where = r.text("where");

@@ -7,7 +7,7 @@
 // [validation]
 // deposits = "deposits.csv"      # any OGR point source or a CSV (path relative to the model)
 // layer / sql / where / x_column / y_column / crs / name_column /
-// filter_column / filter_contains / filter_equals   # as [training] (geo::DepositSpec)
+// filter_column / filter_contains / filter_equals   # as [training] (model/deposit_source.hpp)
 // holdout = 0.3                   # or kfold = 5 (not both): prediction-rate curves per fold
 // seed = 42                       # the random split
 // split_by = "region"             # optional: split whole groups of this attribute's values
@@ -20,6 +20,8 @@
 // membership = { midpoint = 0.1, spread = 0.1 }   # uniform +- fractions
 // top_percent = 10                # P(cell in its draw's top 10 % of the area)
 
+#include "model/deposit_source.hpp"
+
 #include <cstdint>
 #include <filesystem>
 #include <optional>
@@ -28,24 +30,9 @@
 
 namespace gp::model {
 
-/// Where validation deposits come from (the keys of geo::DepositSpec).
-struct DepositSourceSpec {
-  std::filesystem::path path;  ///< absolute
-  std::string layer;
-  std::string sql;
-  std::string where;
-  std::string x_column;
-  std::string y_column;
-  std::string crs;
-  std::string name_column;
-  std::string filter_column;
-  std::string filter_contains;
-  std::string filter_equals;
-};
-
-struct ValidationSpec {
+/// `[validation]`: the known deposits (the shared deposit-source keys) and the split.
+struct ValidationSpec : DepositSourceSpec {
   bool given{false};
-  DepositSourceSpec deposits;
   double holdout{0.0};  ///< fraction of deposits held out (0: none)
   int kfold{0};         ///< k folds (0: none)
   std::uint64_t seed{42};

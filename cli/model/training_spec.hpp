@@ -4,6 +4,8 @@
 // `logistic` block. Parsed in model.cpp with the other keys; used by cli/train/wofe.cpp and
 // cli/train/logistic.cpp.
 
+#include "model/deposit_source.hpp"
+
 #include <filesystem>
 #include <optional>
 #include <string>
@@ -34,20 +36,9 @@ struct LogisticLayerSpec {
   [[nodiscard]] bool given() const { return !type.empty(); }
 };
 
-/// `[training]`: the known deposits and the unit of area.
-struct TrainingSpec {
+/// `[training]`: the known deposits (the shared deposit-source keys) and the unit of area.
+struct TrainingSpec : DepositSourceSpec {
   bool given{false};
-  std::filesystem::path deposits;  ///< absolute path of the point source (any OGR source, CSV)
-  std::string layer;               ///< OGR layer
-  std::string sql;                 ///< OGR SQL
-  std::string where;               ///< OGR attribute filter
-  std::string x_column;            ///< CSV: x / longitude column
-  std::string y_column;            ///< CSV: y / latitude column
-  std::string crs;                 ///< CRS of x/y columns
-  std::string name_column;         ///< the deposit's name in messages and the report
-  std::string filter_column;       ///< keep rows whose filter_column ...
-  std::string filter_contains;     ///< ... contains this (case-insensitive)
-  std::string filter_equals;       ///< ... or equals this
   double unit_cell_km2{1.0};       ///< ArcSDM's unit cell: areas and counts in these units
   int max_iterations{50};          ///< logistic: IRLS iterations at most
   double tolerance{1e-8};          ///< logistic: stop when the largest coefficient change is below

@@ -130,7 +130,7 @@ std::vector<ProtectedInput> run_inputs(const model::Model& m) {
   }
   if (m.grid.boundary) in.push_back({*m.grid.boundary, "the [grid] boundary"});
   if (m.training.given) in.push_back({m.training.deposits, "the [training] deposits"});
-  if (m.validation.given) in.push_back({m.validation.deposits.path, "the [validation] deposits"});
+  if (m.validation.given) in.push_back({m.validation.deposits, "the [validation] deposits"});
   return in;
 }
 
