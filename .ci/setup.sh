@@ -14,6 +14,7 @@ packages=(
   locales time
   libopenmpi-dev openmpi-bin                    # cluster runs: mpirun -np N geoprospect run ...
   clang libclang-rt-14-dev libomp-dev   # the fuzz preset: clang, libFuzzer, LLVM OpenMP
+  clang-tidy                            # the lint_function_size test (.clang-tidy limits)
 )
 
 SUDO=""

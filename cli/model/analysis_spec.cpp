@@ -85,6 +85,37 @@ ValidationSpec parse_validation(const toml::table& t, const std::string& source,
   return s;
 }
 
+namespace {
+
+/// `[uncertainty] weights = { dirichlet = c }` or `{ uniform = f }`.
+void parse_weight_draws(TableReader& r, const toml::table& w, UncertaintySpec& s) {
+  TableReader k(w, r.source(), "[uncertainty] weights");
+  const auto dir = k.num("dirichlet");
+  const auto uni = k.num("uniform");
+  if (dir && uni) k.fail("uniform", "give dirichlet or uniform, not both");
+  if (!dir && !uni) r.fail("weights", "expected { dirichlet = concentration } or { uniform = fraction }");
+  if (dir) {
+    if (!(*dir > 0.0)) k.fail("dirichlet", "expected a concentration > 0 (larger: closer to the weights)");
+    s.weights_mode = "dirichlet";
+    s.dirichlet_concentration = *dir;
+  } else {
+    if (!(*uni >= 0.0 && *uni < 1.0)) k.fail("uniform", "expected a fraction in [0, 1)");
+    s.weights_mode = "uniform";
+    s.uniform_fraction = *uni;
+  }
+  k.finish();
+}
+
+/// A fraction key in [0, 1), or `fallback` when absent.
+double fraction_key(TableReader& k, std::string_view key, double fallback) {
+  const auto v = k.num(key);
+  if (!v) return fallback;
+  if (!(*v >= 0.0 && *v < 1.0)) k.fail(std::string(key), "expected a fraction in [0, 1)");
+  return *v;
+}
+
+}  // namespace
+
 UncertaintySpec parse_uncertainty(const toml::table& t, const std::string& source) {
   TableReader r(t, source, "[uncertainty]");
   UncertaintySpec s;
@@ -93,35 +124,13 @@ UncertaintySpec parse_uncertainty(const toml::table& t, const std::string& sourc
   if (auto seed = r.integer("seed", 0, std::numeric_limits<std::int64_t>::max())) {
     s.seed = static_cast<std::uint64_t>(*seed);
   }
-  if (const toml::table* w =
-          r.table("weights", "{ dirichlet = 100 } or { uniform = 0.1 }")) {
-    TableReader k(*w, source, "[uncertainty] weights");
-    const auto dir = k.num("dirichlet");
-    const auto uni = k.num("uniform");
-    if (dir && uni) k.fail("uniform", "give dirichlet or uniform, not both");
-    if (!dir && !uni) r.fail("weights", "expected { dirichlet = concentration } or { uniform = fraction }");
-    if (dir) {
-      if (!(*dir > 0.0)) k.fail("dirichlet", "expected a concentration > 0 (larger: closer to the weights)");
-      s.weights_mode = "dirichlet";
-      s.dirichlet_concentration = *dir;
-    } else {
-      if (!(*uni >= 0.0 && *uni < 1.0)) k.fail("uniform", "expected a fraction in [0, 1)");
-      s.weights_mode = "uniform";
-      s.uniform_fraction = *uni;
-    }
-    k.finish();
+  if (const toml::table* w = r.table("weights", "{ dirichlet = 100 } or { uniform = 0.1 }")) {
+    parse_weight_draws(r, *w, s);
   }
-  if (const toml::table* m =
-          r.table("membership", "{ midpoint = 0.1, spread = 0.1 }")) {
+  if (const toml::table* m = r.table("membership", "{ midpoint = 0.1, spread = 0.1 }")) {
     TableReader k(*m, source, "[uncertainty] membership");
-    if (auto v = k.num("midpoint")) {
-      if (!(*v >= 0.0 && *v < 1.0)) k.fail("midpoint", "expected a fraction in [0, 1)");
-      s.midpoint_fraction = *v;
-    }
-    if (auto v = k.num("spread")) {
-      if (!(*v >= 0.0 && *v < 1.0)) k.fail("spread", "expected a fraction in [0, 1)");
-      s.spread_fraction = *v;
-    }
+    s.midpoint_fraction = fraction_key(k, "midpoint", s.midpoint_fraction);
+    s.spread_fraction = fraction_key(k, "spread", s.spread_fraction);
     k.finish();
   }
   if (auto x = r.num("top_percent")) {
