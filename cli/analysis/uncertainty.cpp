@@ -521,14 +521,10 @@ void run_validation(const model::Model& m, const RunOptions& opt, const Analysis
   const model::ValidationSpec& v = m.validation;
   const std::string kind = is_trained_method(m) ? "data-driven" : "knowledge-driven";
   ValidateOptions vo;
+  static_cast<model::SplitSpec&>(vo) = v;
   vo.map = ctx.map;
   vo.band = 1;
   vo.deposits = deposit_spec(v, "[validation] deposits " + v.deposits.string());
-  vo.holdout = v.holdout;
-  vo.kfold = v.kfold;
-  vo.seed = v.seed;
-  vo.split_by = v.split_by;
-  vo.capture_percent = v.capture_percent;
   vo.device = opt.device;
   vo.devices = opt.devices;
   vo.threads = opt.threads;

@@ -22,6 +22,7 @@
 // deposits captures two), but the cell is one positive in the ROC (a cell is either a deposit
 // cell or not); shared cells are listed by name, and a random split keeps them in one fold.
 
+#include "model/analysis_spec.hpp"
 #include "run/runner.hpp"
 #include "gp/geo/deposits.hpp"
 #include "outputs/staged_files.hpp"
@@ -87,15 +88,12 @@ struct FoldResult {
   RateSummary training;    ///< the rest
 };
 
-struct ValidateOptions {
+/// What to validate and how; the split (holdout, kfold, seed, split_by, capture_percent) as
+/// `[validation]` gives it.
+struct ValidateOptions : model::SplitSpec {
   std::filesystem::path map;
   int band{1};
   geo::DepositSpec deposits;
-  double holdout{0.0};
-  int kfold{0};
-  std::uint64_t seed{42};
-  std::string split_by;
-  std::vector<double> capture_percent{1.0, 2.0, 5.0, 10.0, 20.0};
   DeviceChoice device{DeviceChoice::automatic};
   std::vector<int> devices;  ///< the run's --devices (the rank counter uses the first)
   int threads{0};

@@ -31,13 +31,18 @@
 namespace gp::model {
 
 /// `[validation]`: the known deposits (the shared deposit-source keys) and the split.
-struct ValidationSpec : DepositSourceSpec {
-  bool given{false};
+/// How the deposits are split for prediction rates, and the capture figures reported: the
+/// same for `[validation]` and `geoprospect validate`.
+struct SplitSpec {
   double holdout{0.0};  ///< fraction of deposits held out (0: none)
   int kfold{0};         ///< k folds (0: none)
   std::uint64_t seed{42};
   std::string split_by;  ///< attribute whose values are kept together when splitting
   std::vector<double> capture_percent{1.0, 2.0, 5.0, 10.0, 20.0};
+};
+
+struct ValidationSpec : DepositSourceSpec, SplitSpec {
+  bool given{false};
 };
 
 struct UncertaintySpec {

@@ -29,13 +29,12 @@ void expect_one_of(TableReader& r, const std::string& key, const std::string& va
   r.fail(key, "unknown value '" + value + "'" + suggestion(value, allowed));
 }
 
-const std::vector<std::string_view> transform_kinds = {
-    "identity", "linear", "large",  "small",      "gaussian", "near",  "ms-large",
-    "ms-small", "reclass", "minmax", "zscore", "percentile", "log", "clamp"};
-
-const std::vector<std::string_view> combine_methods = {
-    "weighted-sum", "fuzzy-and", "fuzzy-or", "fuzzy-product", "fuzzy-sum", "fuzzy-gamma",
-    "index-overlay", "wofe", "logistic"};
+/// The value of enumeration E named by `value`; an unknown name fails with a suggestion.
+template <class E>
+E expect_name(TableReader& r, const std::string& key, const std::string& value) {
+  expect_one_of(r, key, value, all_names<E>());
+  return *from_name<E>(value);
+}
 
 ReclassRuleSpec parse_rule(const toml::node& n, TableReader& parent, std::size_t idx) {
   const toml::table* t = n.as_table();
@@ -104,11 +103,12 @@ void parse_reclass(TableReader& r, TransformSpec& spec) {
 
 /// The parameters of the fuzzy-membership kinds (large, small, gaussian, near).
 void parse_membership(TableReader& r, TransformSpec& spec) {
-  const std::string& k = spec.kind;
+  const std::string k = name_str(spec.kind);
   spec.midpoint = required_number(r, "midpoint", k);
   spec.spread = required_number(r, "spread", k);
   if (*spec.spread < 0) r.fail("spread", "expected spread >= 0");
-  if ((k == "large" || k == "small") && *spec.midpoint <= 0) {
+  if ((spec.kind == TransformKind::large || spec.kind == TransformKind::small) &&
+      *spec.midpoint <= 0) {
     r.fail("midpoint", "expected midpoint > 0 for kind \"" + k + "\" (x / midpoint is raised to a power)");
   }
 }
@@ -117,30 +117,42 @@ TransformSpec parse_transform(const toml::table& t, const std::string& source,
                               const std::string& ctx) {
   TableReader r(t, source, ctx + ".transform");
   TransformSpec spec;
-  spec.kind = r.str("kind").value_or("identity");
-  expect_one_of(r, "kind", spec.kind, transform_kinds);
+  spec.kind = expect_name<TransformKind>(r, "kind", r.str("kind").value_or("identity"));
   spec.invert = r.boolean("invert").value_or(false);
-  const std::string& k = spec.kind;
-  if (k == "linear") {
-    spec.min = r.num("min");
-    spec.max = r.num("max");
-    if (spec.min && spec.max && *spec.min == *spec.max) {
-      r.fail("min", "min and max are both " + text::shortest_plain(*spec.min) +
-                        " (expected different values; min > max inverts)");
-    }
-  } else if (k == "large" || k == "small" || k == "gaussian" || k == "near") {
-    parse_membership(r, spec);
-  } else if (k == "ms-large" || k == "ms-small") {
-    spec.a = required_number(r, "a", k);
-    spec.b = required_number(r, "b", k);
-  } else if (k == "log") {
-    spec.offset = r.num("offset").value_or(0.0);
-  } else if (k == "clamp") {
-    spec.min = required_number(r, "min", k);
-    spec.max = required_number(r, "max", k);
-    if (*spec.min > *spec.max) r.fail("min", "expected min <= max");
-  } else if (k == "reclass") {
-    parse_reclass(r, spec);
+  const std::string k = name_str(spec.kind);
+  switch (spec.kind) {
+    case TransformKind::linear:
+      spec.min = r.num("min");
+      spec.max = r.num("max");
+      if (spec.min && spec.max && *spec.min == *spec.max) {
+        r.fail("min", "min and max are both " + text::shortest_plain(*spec.min) +
+                          " (expected different values; min > max inverts)");
+      }
+      break;
+    case TransformKind::large:
+    case TransformKind::small:
+    case TransformKind::gaussian:
+    case TransformKind::near:
+      parse_membership(r, spec);
+      break;
+    case TransformKind::ms_large:
+    case TransformKind::ms_small:
+      spec.a = required_number(r, "a", k);
+      spec.b = required_number(r, "b", k);
+      break;
+    case TransformKind::log:
+      spec.offset = r.num("offset").value_or(0.0);
+      break;
+    case TransformKind::clamp:
+      spec.min = required_number(r, "min", k);
+      spec.max = required_number(r, "max", k);
+      if (*spec.min > *spec.max) r.fail("min", "expected min <= max");
+      break;
+    case TransformKind::reclass:
+      parse_reclass(r, spec);
+      break;
+    default:  // identity, minmax, zscore, percentile: no parameters
+      break;
   }
   r.finish();
   return spec;
@@ -245,19 +257,19 @@ std::vector<double> ascending_numbers(TableReader& r, const char* key, bool requ
 
 /// The method's own keys; returns the number of classes it makes.
 std::size_t parse_class_method_keys(TableReader& r, ClassSpec& spec) {
-  if (spec.method == "quantile") {
+  if (spec.method == ClassMethod::quantile) {
     if (r.get("top") != nullptr) spec.top = ascending_numbers(r, "top", false);
     for (double p : spec.top) {
       if (!(p > 0.0 && p < 100.0)) r.fail("top", "expected percentages between 0 and 100");
     }
     return spec.top.size() + 1;
   }
-  if (spec.method == "breaks") {
+  if (spec.method == ClassMethod::breaks) {
     spec.top.clear();
     spec.breaks = ascending_numbers(r, "breaks", true);
     return spec.breaks.size() + 1;
   }
-  if (spec.method == "natural") {
+  if (spec.method == ClassMethod::natural) {
     spec.top.clear();
     const auto k = r.integer("n", 2, static_cast<std::int64_t>(max_classes)).value_or(5);
     spec.n = static_cast<int>(k);
@@ -287,7 +299,7 @@ std::vector<std::string> parse_class_names(TableReader& r, const toml::node& nn,
 ClassSpec parse_classes(const toml::node& n, TableReader& parent) {
   ClassSpec spec;
   if (n.is_boolean()) {
-    if (!*n.value<bool>()) spec.method = "none";
+    if (!*n.value<bool>()) spec.method = ClassMethod::none;
     return spec;
   }
   const toml::table* t = n.as_table();
@@ -296,10 +308,9 @@ ClassSpec parse_classes(const toml::node& n, TableReader& parent) {
                            "[2, 5, 10, 25] }, found " + type_name(n));
   }
   TableReader r(*t, parent.source(), parent.context() + " classes");
-  spec.method = r.str("method").value_or("quantile");
-  expect_one_of(r, "method", spec.method, {"quantile", "breaks", "natural", "none"});
+  spec.method = expect_name<ClassMethod>(r, "method", r.str("method").value_or("quantile"));
   const std::size_t n_classes = parse_class_method_keys(r, spec);
-  if (spec.method != "none") {
+  if (spec.method != ClassMethod::none) {
     if (const toml::node* nn = r.get("names")) spec.names = parse_class_names(r, *nn, n_classes);
   }
   r.finish();
@@ -468,31 +479,31 @@ TrainingSpec parse_training(const toml::table& t, const std::string& source,
 /// Cross-checks of the data-driven methods, once every table is read.
 void check_training(const Model& m, const std::string& source, bool user_groups) {
   auto fail = [&](const std::string& msg) { throw config_error(source + ": " + msg); };
-  const std::string& method = m.combine.method;
-  const bool trained = method == "wofe" || method == "logistic";
+  const std::string method = name_str(m.combine.method);
+  const bool trained = is_trained(m.combine.method);
   for (const auto& g : m.groups) {
-    if (user_groups && (g.method == "wofe" || g.method == "logistic")) {
-      fail("group '" + g.name + "' method: \"" + g.method + "\" is a whole-model method (set "
-           "[combine] method = \"" + g.method + "\" without [[group]]s)");
+    if (user_groups && is_trained(g.method)) {
+      fail("group '" + g.name + "' method: \"" + name_str(g.method) + "\" is a whole-model method (set "
+           "[combine] method = \"" + name_str(g.method) + "\" without [[group]]s)");
     }
   }
   for (const auto& L : m.layers) {
-    if (L.wofe.given() && method != "wofe") {
+    if (L.wofe.given() && m.combine.method != Method::wofe) {
       fail("layer '" + L.name + "' wofe: only used with [combine] method = \"wofe\"");
     }
-    if (L.logistic.given() && method != "logistic") {
+    if (L.logistic.given() && m.combine.method != Method::logistic) {
       fail("layer '" + L.name + "' logistic: only used with [combine] method = \"logistic\"");
     }
     if (L.mask) continue;
-    if (method == "wofe" && !L.wofe.given()) {
+    if (m.combine.method == Method::wofe && !L.wofe.given()) {
       fail("layer '" + L.name + "': missing wofe = { type = \"categorical\" | \"ascending\" | "
            "\"descending\" } (every layer of a weights-of-evidence model needs one)");
     }
-    if (method == "logistic" && !L.logistic.given()) {
+    if (m.combine.method == Method::logistic && !L.logistic.given()) {
       fail("layer '" + L.name + "': missing logistic = { type = \"continuous\" | "
            "\"categorical\" } (every layer of a logistic-regression model needs one)");
     }
-    if (trained && L.transform.kind != "identity") {
+    if (trained && L.transform.kind != TransformKind::identity) {
       fail("layer '" + L.name + "' transform: not used with [combine] method = \"" + method +
            "\" (the weights come from the deposits; remove the transform)");
     }
@@ -662,8 +673,9 @@ void parse_layer_transform(TableReader& rl, LayerSpec& L, bool resampling_given)
       L.transform = parse_transform(*tt, rl.source(), rl.context());
     } else if (tn->is_string()) {
       TransformSpec s;
-      s.kind = *tn->value<std::string>();
-      expect_one_of(rl, "transform", s.kind, {"identity", "linear", "minmax", "zscore", "percentile", "log"});
+      const std::string kind = *tn->value<std::string>();
+      expect_one_of(rl, "transform", kind, {"identity", "linear", "minmax", "zscore", "percentile", "log"});
+      s.kind = *from_name<TransformKind>(kind);
       L.transform = s;
     } else {
       rl.fail("transform", "expected a table such as { kind = \"linear\", min = 0, max = 1 }");
@@ -758,8 +770,7 @@ GroupSpec parse_group(const toml::table& t, const std::string& source, std::size
   TableReader r(t, source, "group '" + g.name + "'");
   r.str("name");
   if (!names.insert(g.name).second) r.fail("name", "duplicate group name");
-  g.method = r.str("method").value_or("weighted-sum");
-  expect_one_of(r, "method", g.method, combine_methods);
+  g.method = expect_name<Method>(r, "method", r.str("method").value_or("weighted-sum"));
   const toml::node* in = r.get("inputs");
   const toml::array* arr = in != nullptr ? in->as_array() : nullptr;
   if (arr == nullptr || arr->empty()) {
@@ -809,8 +820,7 @@ CombineSpec parse_combine(const toml::table& t, const std::string& source, bool 
   }
   if (!has_groups && final_name) r.fail("final", "names a [[group]], but the model has none");
   CombineSpec c;
-  c.method = method.value_or("weighted-sum");
-  expect_one_of(r, "method", c.method, combine_methods);
+  c.method = expect_name<Method>(r, "method", method.value_or("weighted-sum"));
   if (gamma) c.gamma = checked_gamma(r, *gamma);
   c.final = final_name.value_or("");
   r.finish();
@@ -819,12 +829,11 @@ CombineSpec parse_combine(const toml::table& t, const std::string& source, bool 
 
 /// Refuses weights that cannot be normalised: an overflowing sum, or all zero for the
 /// operators that divide by it.
-void check_weights(const std::vector<double>& weights, const std::string& method,
-                   const std::string& what) {
+void check_weights(const std::vector<double>& weights, Method method, const std::string& what) {
   double sum = 0.0;
   for (double w : weights) sum += w;
   check_weight_sum(sum, what);
-  if (!(sum > 0.0) && (method == "weighted-sum" || method == "index-overlay")) {
+  if (!(sum > 0.0) && uses_weights(method)) {
     throw config_error(what + ": all weights are 0 (expected at least one positive weight)");
   }
 }
@@ -897,10 +906,7 @@ OutputSpec parse_output(const toml::table& t, const std::string& source, const f
   if (auto nd = r.num("nodata")) o.nodata = parse_nodata(r, *nd);
   if (const toml::node* bn = r.get("bands")) o.bands = parse_band_names(r, *bn);
   // Finishing keys.
-  if (auto f = r.str("format")) {
-    expect_one_of(r, "format", *f, {"cog", "gtiff"});
-    o.format = *f;
-  }
+  if (auto f = r.str("format")) o.format = expect_name<OutputFormat>(r, "format", *f);
   if (const toml::node* cn = r.get("classes")) o.classes = parse_classes(*cn, r);
   if (auto cm = r.str("colormap")) {
     expect_one_of(r, "colormap", *cm, {"viridis", "magma", "inferno", "plasma", "cividis"});

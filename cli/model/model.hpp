@@ -10,6 +10,7 @@
 #include <string_view>
 #include <vector>
 
+#include "model/names.hpp"        // the enumerations and their names
 #include "model/training_spec.hpp"  // wofe / logistic keys
 #include "model/analysis_spec.hpp"  // [validation], [uncertainty]
 
@@ -27,7 +28,7 @@ struct ReclassRuleSpec {
 /// reclass | minmax | zscore | percentile | log | clamp. Parameters as ArcGIS Pro's Fuzzy
 /// Membership tool names them; `invert` follows any kind with 1 - x.
 struct TransformSpec {
-  std::string kind{"identity"};
+  TransformKind kind{TransformKind::identity};
   std::optional<double> min;       ///< linear (omitted: the layer's min on the grid), clamp
   std::optional<double> max;       ///< linear (omitted: the layer's max on the grid), clamp
   std::optional<double> midpoint;  ///< large, small, gaussian, near
@@ -41,12 +42,13 @@ struct TransformSpec {
 
   /// True for kinds whose parameters come from whole-grid statistics of the layer.
   [[nodiscard]] bool needs_minmax() const {
-    return kind == "minmax" || (kind == "linear" && (!min || !max));
+    return kind == TransformKind::minmax || (kind == TransformKind::linear && (!min || !max));
   }
   [[nodiscard]] bool needs_moments() const {
-    return kind == "zscore" || kind == "ms-large" || kind == "ms-small";
+    return kind == TransformKind::zscore || kind == TransformKind::ms_large ||
+           kind == TransformKind::ms_small;
   }
-  [[nodiscard]] bool needs_percentiles() const { return kind == "percentile"; }
+  [[nodiscard]] bool needs_percentiles() const { return kind == TransformKind::percentile; }
   [[nodiscard]] bool categorical() const {
     for (const auto& r : table) {
       if (r.is_value) return true;
@@ -96,8 +98,7 @@ struct LayerSpec {
 /// A group of the inference network: combines layers and other groups with one operator.
 struct GroupSpec {
   std::string name;
-  std::string method{"weighted-sum"};  ///< weighted-sum | fuzzy-and | fuzzy-or | fuzzy-product
-                                       ///< | fuzzy-sum | fuzzy-gamma | index-overlay
+  Method method{Method::weighted_sum};  ///< an operator (not wofe / logistic: whole-model only)
   std::vector<std::string> inputs;     ///< layer or group names
   std::vector<double> weights;         ///< per input (weighted-sum, index-overlay)
   double gamma{0.9};                   ///< fuzzy-gamma
@@ -119,14 +120,14 @@ struct GridSpec {
 /// `[combine]`: the simple form (one operator over every layer), or with [[group]]s the name of
 /// the group that is the final map.
 struct CombineSpec {
-  std::string method{"weighted-sum"};
+  Method method{Method::weighted_sum};
   double gamma{0.9};
   std::string final;  ///< with groups: the final group (default: the last one declared)
 };
 
 /// `[output] classes`: how the score is cut into classes (1 = lowest ... N = highest; 0 nodata).
 struct ClassSpec {
-  std::string method{"quantile"};  ///< quantile | breaks | natural | none
+  ClassMethod method{ClassMethod::quantile};
   std::vector<double> top{2.0, 5.0, 10.0, 25.0};  ///< quantile: top % of the valid area, ascending
   std::vector<double> breaks;      ///< breaks: ascending lower bounds of classes 2..N
   int n{5};                        ///< natural: number of classes (Jenks)
@@ -139,7 +140,7 @@ struct OutputSpec {
   double nodata{-9999.0};
   std::vector<std::string> bands;  ///< extra bands: names of groups or layers
   // Finishing; see cli/outputs/outputs.hpp for what each produces.
-  std::string format{"cog"};      ///< cog (Cloud-Optimized GeoTIFF) | gtiff (tiled GeoTIFF)
+  OutputFormat format{OutputFormat::cog};  ///< Cloud-Optimized GeoTIFF, or tiled GeoTIFF
   ClassSpec classes;              ///< <base>_classes.tif from the score (band 1)
   std::string colormap{"viridis"};  ///< viridis | magma | inferno | plasma | cividis
   bool quicklook{true};           ///< <base>_quicklook.png

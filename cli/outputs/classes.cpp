@@ -146,21 +146,21 @@ ClassPlan plan_classes(const model::ClassSpec& spec, const geo::FineHistogram& h
   ClassPlan plan;
   plan.method = spec.method;
   std::size_t n = 0;
-  if (spec.method == "quantile") {
+  if (spec.method == model::ClassMethod::quantile) {
     const std::vector<std::size_t> edges = quantile_edges(h, spec.top);
     // top[0] is the highest class: its edge is the largest threshold.
     for (auto it = edges.rbegin(); it != edges.rend(); ++it) {
       plan.thresholds.push_back(edge_value(h, *it));
     }
     n = spec.top.size() + 1;
-  } else if (spec.method == "breaks") {
+  } else if (spec.method == model::ClassMethod::breaks) {
     plan.thresholds = spec.breaks;
     n = spec.breaks.size() + 1;
-  } else if (spec.method == "natural") {
+  } else if (spec.method == model::ClassMethod::natural) {
     for (std::size_t e : jenks_edges(h, spec.n)) plan.thresholds.push_back(edge_value(h, e));
     n = static_cast<std::size_t>(spec.n);
   } else {
-    throw config_error("[output] classes: unknown method '" + spec.method + "'");
+    throw config_error("[output] classes: unknown method '" + model::name_str(spec.method) + "'");
   }
   if (n > 254) throw config_error("[output] classes: at most 254 classes");
   // Equal neighbours (e.g. a constant score) leave empty classes; keep the order strict enough
@@ -169,7 +169,7 @@ ClassPlan plan_classes(const model::ClassSpec& spec, const geo::FineHistogram& h
   plan.names = spec.names.empty() ? default_class_names(n) : spec.names;
   for (std::size_t c = 0; c < n; ++c) {
     std::string rule;
-    if (spec.method == "quantile") {
+    if (spec.method == model::ClassMethod::quantile) {
       // Class c (0-based, lowest first) spans top[n-1-c] .. top[n-2-c].
       const std::size_t i = n - 1 - c;  // index of the class from the top: 0 = highest
       if (i == 0) {

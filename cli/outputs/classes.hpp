@@ -26,7 +26,7 @@
 namespace gp::cli {
 
 struct ClassPlan {
-  std::string method;               ///< quantile | breaks | natural
+  model::ClassMethod method{model::ClassMethod::quantile};  ///< quantile | breaks | natural
   std::vector<double> thresholds;   ///< ascending lower bounds of classes 2..N
   std::vector<std::string> names;   ///< N names, lowest class first
   std::vector<std::string> labels;  ///< N legend labels: name and rule ("very high (top 2 %)")

@@ -148,7 +148,7 @@ OutputSet::OutputSet(const model::Model& m, fs::path map, bool overwrite, int th
   std::vector<fs::path> sidecars;
   std::vector<fs::path> rasters{paths_.map};
   if (o.style) sidecars.push_back(paths_.map_style);
-  if (o.style && o.classes.method != "none") sidecars.push_back(paths_.classes_style);
+  if (o.style && o.classes.method != model::ClassMethod::none) sidecars.push_back(paths_.classes_style);
   if (o.quicklook) sidecars.push_back(paths_.quicklook);
   if (o.report) sidecars.push_back(paths_.report);
   const fs::path dir = paths_.map.parent_path();
@@ -157,7 +157,7 @@ OutputSet::OutputSet(const model::Model& m, fs::path map, bool overwrite, int th
     for (const auto& p : validation_output_paths(dir, stem)) sidecars.push_back(p);
   }
   if (m_.uncertainty.given) rasters.push_back(dir / (stem + "_uncertainty.tif"));
-  if (o.classes.method != "none") rasters.push_back(paths_.classes);
+  if (o.classes.method != model::ClassMethod::none) rasters.push_back(paths_.classes);
   for (const auto& p : rasters) files_.check(p, true);
   for (const auto& p : sidecars) {
     if (p == paths_.map) {
@@ -175,7 +175,7 @@ OutputSet::OutputSet(const model::Model& m, fs::path map, bool overwrite, int th
 }
 
 void OutputSet::configure_writer(geo::WriterOptions& w) const {
-  if (m_.output.format != "cog" || w.compress == "NONE") return;
+  if (m_.output.format != model::OutputFormat::cog || w.compress == "NONE") return;
   w.compress = "ZSTD";
   w.level = 1;
   w.predictor = 1;
@@ -194,9 +194,9 @@ nlohmann::ordered_json classes_report(const model::ClassSpec& spec, const ClassP
                                       const std::vector<std::uint64_t>& counts,
                                       const std::vector<geo::Rgb>& colors, const geo::Grid& grid) {
   nlohmann::ordered_json cj;
-  cj["method"] = plan.method;
-  if (plan.method == "quantile") cj["top_percent"] = spec.top;
-  if (plan.method == "natural") cj["n"] = spec.n;
+  cj["method"] = model::name_str(plan.method);
+  if (plan.method == model::ClassMethod::quantile) cj["top_percent"] = spec.top;
+  if (plan.method == model::ClassMethod::natural) cj["n"] = spec.n;
   cj["thresholds"] = plan.thresholds;
   cj["histogram_bins"] = hist.count.size();
   const double cell_area = grid.dx * grid.dy;
@@ -233,7 +233,7 @@ void OutputSet::stage_time(RunResult& res, const char* name, Clock::time_point t
 fs::path OutputSet::write_classes(RunResult& res, Finished& f) {
   const auto& o = m_.output;
   const auto t0 = Clock::now();
-  gp::log::info("classifying the score (" + o.classes.method + ")");
+  gp::log::info("classifying the score (" + model::name_str(o.classes.method) + ")");
   const geo::FineHistogram hist = geo::histogram_band(map_temp_, 1);
   stage_time(res, "classes_histogram", t0);
   const auto t1 = Clock::now();
@@ -253,14 +253,14 @@ fs::path OutputSet::write_classes(RunResult& res, Finished& f) {
   cro.metadata = {{"GP_MODEL_NAME", m_.name},
                   {"GP_MODEL_SHA256", m_.sha256},
                   {"GP_VERSION", GP_VERSION},
-                  {"GP_CLASS_METHOD", plan.method},
+                  {"GP_CLASS_METHOD", model::name_str(plan.method)},
                   {"GP_CLASS_THRESHOLDS", thr}};
   const fs::path gtiff = files_.temporary(paths_.classes, "gtiff");
   const std::vector<std::uint64_t> counts =
       geo::classify_band(map_temp_, 1, plan.thresholds, gtiff, cro);
   stage_time(res, "classes_write", t1);
   fs::path done = gtiff;
-  if (o.format == "cog") {
+  if (o.format == model::OutputFormat::cog) {
     const auto t2 = Clock::now();
     geo::CogOptions co;
     co.compress = o.compress;
@@ -349,12 +349,12 @@ void OutputSet::finish(RunResult& res) {
   const bool have_valid = stats.has_value() && res.valid_cells > 0;
   const double smin = stats ? stats->min : 0.0;
   const double smax = stats ? stats->max : 1.0;
-  if (o.classes.method != "none" && !have_valid) {
+  if (o.classes.method != model::ClassMethod::none && !have_valid) {
     gp::log::warning("no valid cell: no classes written");
-  } else if (o.classes.method != "none") {
+  } else if (o.classes.method != model::ClassMethod::none) {
     f.classes = write_classes(res, f);
   }
-  if (o.format == "cog") f.map = write_map_cog(res);
+  if (o.format == model::OutputFormat::cog) f.map = write_map_cog(res);
   if (o.style) {
     const auto t0 = Clock::now();
     f.map_style = score_qml(o.colormap, smin, smax);
@@ -402,7 +402,7 @@ nlohmann::ordered_json build_report(const model::Model& m, const RunResult& res,
   r["model"] = {{"name", m.name},
                 {"file", m.file.empty() ? J() : J(m.file.string())},
                 {"sha256", m.sha256},
-                {"combine", m.combine.method}};
+                {"combine", model::name_str(m.combine.method)}};
   J in = J::array();
   for (std::size_t i = 0; i < m.layers.size(); ++i) {
     const auto& L = m.layers[i];
@@ -411,7 +411,7 @@ nlohmann::ordered_json build_report(const model::Model& m, const RunResult& res,
     e["path"] = L.path.string();
     e["band"] = L.band;
     e["resampling"] = L.resampling;
-    e["transform"] = L.transform.kind;
+    e["transform"] = model::name_str(L.transform.kind);
     e["read"] = i < res.layer_modes.size() ? J(res.layer_modes[i]) : J();
     try {
       const geo::RasterInfo info = geo::describe_raster(L.path.string(), "layer '" + L.name + "'");
@@ -466,7 +466,7 @@ nlohmann::ordered_json build_report(const model::Model& m, const RunResult& res,
   }
   st["bands"] = bands;
   r["statistics"] = st;
-  r["output"] = {{"format", m.output.format},
+  r["output"] = {{"format", model::name_str(m.output.format)},
                  {"compress", m.output.compress},
                  {"nodata", m.output.nodata},
                  {"colormap", m.output.colormap}};

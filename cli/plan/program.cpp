@@ -11,35 +11,46 @@ namespace gp::cli {
 
 namespace {
 
-kernels::TransformKind kind_of(const std::string& k) {
+/// The kernel's transform for a model kind: one case per kind, so a new kind that is not
+/// mapped here fails to compile (-Wswitch) rather than at run time.
+kernels::TransformKind kind_of(model::TransformKind k) {
   using K = kernels::TransformKind;
-  if (k == "identity") return K::identity;
-  if (k == "linear") return K::linear;
-  if (k == "large") return K::large;
-  if (k == "small") return K::small;
-  if (k == "gaussian") return K::gaussian;
-  if (k == "near") return K::near;
-  if (k == "ms-large") return K::ms_large;
-  if (k == "ms-small") return K::ms_small;
-  if (k == "reclass") return K::reclass;
-  if (k == "minmax") return K::minmax;
-  if (k == "zscore") return K::zscore;
-  if (k == "percentile") return K::percentile;
-  if (k == "log") return K::log10;
-  if (k == "clamp") return K::clamp;
-  throw config_error("unknown transform kind '" + k + "'");
+  using T = model::TransformKind;
+  switch (k) {
+    case T::identity: return K::identity;
+    case T::linear: return K::linear;
+    case T::large: return K::large;
+    case T::small: return K::small;
+    case T::gaussian: return K::gaussian;
+    case T::near: return K::near;
+    case T::ms_large: return K::ms_large;
+    case T::ms_small: return K::ms_small;
+    case T::reclass: return K::reclass;
+    case T::minmax: return K::minmax;
+    case T::zscore: return K::zscore;
+    case T::percentile: return K::percentile;
+    case T::log: return K::log10;
+    case T::clamp: return K::clamp;
+  }
+  throw config_error("unknown transform kind");
 }
 
-kernels::CombineMethod method_of(const std::string& m) {
-  using M = kernels::CombineMethod;
-  if (m == "weighted-sum") return M::weighted_sum;
-  if (m == "fuzzy-and") return M::fuzzy_and;
-  if (m == "fuzzy-or") return M::fuzzy_or;
-  if (m == "fuzzy-product") return M::fuzzy_product;
-  if (m == "fuzzy-sum") return M::fuzzy_sum;
-  if (m == "fuzzy-gamma") return M::fuzzy_gamma;
-  if (m == "index-overlay") return M::index_overlay;
-  throw config_error("unknown combine method '" + m + "'");
+/// The kernel's operator for a group method (the trained methods build their own program).
+kernels::CombineMethod method_of(model::Method m) {
+  using K = kernels::CombineMethod;
+  using M = model::Method;
+  switch (m) {
+    case M::weighted_sum: return K::weighted_sum;
+    case M::fuzzy_and: return K::fuzzy_and;
+    case M::fuzzy_or: return K::fuzzy_or;
+    case M::fuzzy_product: return K::fuzzy_product;
+    case M::fuzzy_sum: return K::fuzzy_sum;
+    case M::fuzzy_gamma: return K::fuzzy_gamma;
+    case M::index_overlay: return K::index_overlay;
+    case M::wofe:
+    case M::logistic: break;
+  }
+  throw config_error("[combine] method '" + model::name_str(m) + "' is not a group operator");
 }
 
 /// The reclass table of layer `L` appended to the program's rules.
@@ -71,8 +82,8 @@ void set_transform(const model::LayerSpec& L, const kernels::LayerStats& st,
   switch (t.kind) {
     case kernels::TransformKind::linear:
     case kernels::TransformKind::minmax:
-      t.a = T.kind == "linear" && T.min ? *T.min : st.min;
-      t.b = T.kind == "linear" && T.max ? *T.max : st.max;
+      t.a = T.kind == model::TransformKind::linear && T.min ? *T.min : st.min;
+      t.b = T.kind == model::TransformKind::linear && T.max ? *T.max : st.max;
       if (t.a == t.b) {
         gp::log::warning(L.what() + ": the layer is " + text::shortest_plain(t.a) +
                          " everywhere on the grid; its favourability is 0 everywhere");
@@ -137,7 +148,7 @@ void add_layers(const model::Model& m, const std::vector<kernels::LayerStats>& s
     const bool have_stats = i < stats.size() && stats[i].valid > 0;
     if (needs_stats(L) && !have_stats) {
       throw input_error(L.what() + ": no valid cell on the grid (all nodata); its \"" +
-                        L.transform.kind + "\" transform needs statistics of the layer");
+                        model::name_str(L.transform.kind) + "\" transform needs statistics of the layer");
     }
     const kernels::LayerStats none{};
     const kernels::PercentileBuilder* pb =

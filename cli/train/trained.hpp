@@ -56,7 +56,7 @@ class Trained {
 
 /// True for [combine] methods that train on deposits.
 inline bool is_trained_method(const model::Model& m) {
-  return m.combine.method == "wofe" || m.combine.method == "logistic";
+  return model::is_trained(m.combine.method);
 }
 
 /// Runs the training pass of the model's method. Throws gp::input_error / gp::config_error

@@ -21,9 +21,10 @@
 namespace gp::cli {
 
 std::unique_ptr<Trained> train_model(const TrainingContext& ctx) {
-  if (ctx.model.combine.method == "wofe") return wofe::train(ctx);
-  if (ctx.model.combine.method == "logistic") return logistic::train(ctx);
-  throw config_error("[combine] method '" + ctx.model.combine.method + "' is not trained");
+  if (ctx.model.combine.method == model::Method::wofe) return wofe::train(ctx);
+  if (ctx.model.combine.method == model::Method::logistic) return logistic::train(ctx);
+  throw config_error("[combine] method '" + model::name_str(ctx.model.combine.method) +
+                     "' is not trained");
 }
 
 namespace training {

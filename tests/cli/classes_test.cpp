@@ -58,7 +58,7 @@ TEST(QuantileClasses, TopPercentOfOneToHundredCountedByHand) {
   const auto values = one_to_hundred();
   gp::model::ClassSpec spec;  // quantile, top 2 / 5 / 10 / 25
   const ClassPlan p = plan_classes(spec, hist_of(values));
-  EXPECT_EQ(p.method, "quantile");
+  EXPECT_EQ(p.method, gp::model::ClassMethod::quantile);
   EXPECT_EQ(p.thresholds, (std::vector<double>{76.0, 91.0, 96.0, 99.0}));
   EXPECT_EQ(count_classes(values, p.thresholds), (std::vector<int>{0, 75, 15, 5, 3, 2}));
   EXPECT_EQ(p.names,
@@ -104,7 +104,7 @@ TEST(NaturalBreaks, ThreeClustersCountedByHand) {
   // {1, 1, 2}, {10, 11, 12}, {50, 51}: the natural classes start at 10 and 50.
   const std::vector<float> values = {1, 1, 2, 10, 11, 12, 50, 51};
   gp::model::ClassSpec spec;
-  spec.method = "natural";
+  spec.method = gp::model::ClassMethod::natural;
   spec.n = 3;
   const ClassPlan p = plan_classes(spec, hist_of(values));
   EXPECT_EQ(p.thresholds, (std::vector<double>{10.0, 50.0}));
@@ -122,7 +122,7 @@ TEST(NaturalBreaks, EvenlySpacedEqualWeightsSplitInTheMiddle) {
   std::vector<float> values;
   for (int i = 0; i < 1000; ++i) values.push_back(static_cast<float>(i) / 1000.0f);
   gp::model::ClassSpec spec;
-  spec.method = "natural";
+  spec.method = gp::model::ClassMethod::natural;
   spec.n = 2;
   const ClassPlan p = plan_classes(spec, hist_of(values));
   EXPECT_EQ(count_classes(values, p.thresholds), (std::vector<int>{0, 500, 500}));
@@ -131,7 +131,7 @@ TEST(NaturalBreaks, EvenlySpacedEqualWeightsSplitInTheMiddle) {
 TEST(NaturalBreaks, FewerDistinctValuesThanClasses) {
   const std::vector<float> values = {3, 3, 7};
   gp::model::ClassSpec spec;
-  spec.method = "natural";
+  spec.method = gp::model::ClassMethod::natural;
   spec.n = 4;
   const ClassPlan p = plan_classes(spec, hist_of(values));
   ASSERT_EQ(p.thresholds.size(), 3u);
@@ -140,7 +140,7 @@ TEST(NaturalBreaks, FewerDistinctValuesThanClasses) {
 
 TEST(UserBreaks, BreaksAndNames) {
   gp::model::ClassSpec spec;
-  spec.method = "breaks";
+  spec.method = gp::model::ClassMethod::breaks;
   spec.breaks = {0.3, 0.5, 0.7};
   spec.names = {"background", "weak", "fair", "strong"};
   const ClassPlan p = plan_classes(spec, hist_of({0.0f, 1.0f}));

@@ -41,10 +41,10 @@ TEST(Model, MinimalModelDefaults) {
   EXPECT_EQ(m.layers[0].path, fs::path("/data/k.tif"));
   EXPECT_EQ(m.layers[0].band, 1);
   EXPECT_EQ(m.layers[0].resampling, "bilinear");
-  EXPECT_EQ(m.layers[0].transform.kind, "identity");
+  EXPECT_EQ(m.layers[0].transform.kind, gp::model::TransformKind::identity);
   EXPECT_DOUBLE_EQ(m.layers[0].weight, 1.0);
   EXPECT_FALSE(m.layers[0].missing_skip);
-  EXPECT_EQ(m.combine.method, "weighted-sum");
+  EXPECT_EQ(m.combine.method, gp::model::Method::weighted_sum);
   EXPECT_FALSE(m.grid.crs.has_value());
   EXPECT_FALSE(m.grid.extent.has_value());
 }
@@ -89,7 +89,7 @@ path = "out/prospectivity.tif"
   EXPECT_EQ(m.layers[0].path, fs::path("/data/sub/k_pct.tif"));
   EXPECT_EQ(m.layers[0].band, 2);
   EXPECT_EQ(m.layers[0].resampling, "nearest");
-  EXPECT_EQ(m.layers[0].transform.kind, "linear");
+  EXPECT_EQ(m.layers[0].transform.kind, gp::model::TransformKind::linear);
   EXPECT_DOUBLE_EQ(*m.layers[0].transform.min, 0.2);
   EXPECT_DOUBLE_EQ(*m.layers[0].transform.max, 2.4);
   EXPECT_DOUBLE_EQ(m.layers[0].weight, 0.3);
