@@ -3,26 +3,42 @@
 #include "training_common.hpp"
 
 #include "train/logistic.hpp"
+#include "plan/deposit_source.hpp"
 #include "run/runner.hpp"
 #include "train/wofe.hpp"
 #include "gp/error.hpp"
+#include "gp/geo/cell_area.hpp"
 #include "gp/geo/deposits.hpp"
-#include "gp/geo/raster_writer.hpp"
 #include "gp/log.hpp"
-
-#include <unistd.h>
+#include "gp/text.hpp"
 
 #include <algorithm>
+#include <array>
 #include <cmath>
-#include <fstream>
 #include <map>
 #include <numeric>
+#include <string_view>
 
 namespace gp::cli {
+namespace {
+
+/// The trained [combine] methods (model::is_trained), each with its trainer (one signature:
+/// training::Trainer).
+struct TrainedMethod {
+  model::Method method;
+  training::Trainer train;
+};
+constexpr std::array<TrainedMethod, 2> trained_methods{{
+    {model::Method::wofe, &wofe::train},
+    {model::Method::logistic, &logistic::train},
+}};
+
+}  // namespace
 
 std::unique_ptr<Trained> train_model(const TrainingContext& ctx) {
-  if (ctx.model.combine.method == model::Method::wofe) return wofe::train(ctx);
-  if (ctx.model.combine.method == model::Method::logistic) return logistic::train(ctx);
+  for (const TrainedMethod& method : trained_methods) {
+    if (method.method == ctx.model.combine.method) return method.train(ctx);
+  }
   throw config_error("[combine] method '" + model::name_str(ctx.model.combine.method) +
                      "' is not trained");
 }
@@ -30,6 +46,33 @@ std::unique_ptr<Trained> train_model(const TrainingContext& ctx) {
 namespace training {
 
 namespace fs = std::filesystem;
+
+double Setup::seconds() const {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+}
+
+Setup set_up(const TrainingContext& ctx) {
+  Setup s;
+  s.start = std::chrono::steady_clock::now();
+  s.mask = mask_layer(ctx.model);
+  s.ev = evidence_layers(ctx.model);
+  // Areas: unit cells per grid cell; the unit cell must fit the grid.
+  s.unit_km2 = ctx.model.training.unit_cell_km2;
+  s.cell_km2 = geo::cell_area_km2(ctx.grid, "[training] unit_cell_km2");
+  s.cell_units = s.cell_km2 / s.unit_km2;
+  const double grid_km2 = static_cast<double>(ctx.grid.cells()) * s.cell_km2;
+  if (s.unit_km2 > grid_km2) {
+    throw config_error("[training] unit_cell_km2: " + text::significant(s.unit_km2, 12) +
+                       " km² is larger than the whole grid (" + text::significant(grid_km2, 12) +
+                       " km²; expected a unit cell smaller than the study area)");
+  }
+  return s;
+}
+
+fs::path beside_output(const TrainingContext& ctx, const std::string& suffix) {
+  const fs::path out = fs::absolute(ctx.output);
+  return out.parent_path() / (out.stem().string() + suffix);
+}
 
 void sum_over_ranks(std::map<long long, std::uint64_t>& counts) {
   if (cluster::size() == 1) return;
@@ -40,9 +83,13 @@ void sum_over_ranks(std::map<long long, std::uint64_t>& counts) {
   std::vector<Entry> mine;
   mine.reserve(counts.size());
   for (const auto& [cls, count] : counts) mine.push_back({cls, count});
-  counts.clear();
+  // Summed into a new map that then replaces `counts`: clearing `counts` before the exchange
+  // made GCC 12 at -O3 report -Wfree-nonheap-object on the gathered vector (a false positive of
+  // that warning: the vector's storage always comes from operator new).
   // Integer sums: the same whatever order the ranks' entries are added in.
-  for (const Entry& e : cluster::allgather(mine)) counts[e.cls] += e.count;
+  std::map<long long, std::uint64_t> sum;
+  for (const Entry& e : cluster::allgather(mine)) sum[e.cls] += e.count;
+  counts.swap(sum);
 }
 
 void or_over_ranks(std::vector<bool>& flags) {
@@ -74,19 +121,7 @@ std::vector<std::size_t> evidence_layers(const model::Model& m) {
 
 DepositCells place(const TrainingContext& ctx) {
   const model::TrainingSpec& t = ctx.model.training;
-  geo::DepositSpec spec;
-  spec.source.path = t.deposits.string();
-  spec.source.layer = t.layer;
-  spec.source.sql = t.sql;
-  spec.source.where = t.where;
-  spec.source.x_column = t.x_column;
-  spec.source.y_column = t.y_column;
-  spec.source.crs = t.crs;
-  spec.source.what = "[training] deposits";
-  spec.name_column = t.name_column;
-  spec.filter_column = t.filter_column;
-  spec.filter_contains = t.filter_contains;
-  spec.filter_equals = t.filter_equals;
+  const geo::DepositSpec spec = deposit_spec(t, "[training] deposits");
   const geo::DepositPlacement placed = geo::place_deposits(spec, ctx.grid);
   DepositCells d;
   d.read = placed.placed.size() + placed.rejected.size();
@@ -143,6 +178,34 @@ void drop_where(DepositCells& d, const std::vector<bool>& keep, const std::strin
     }
   }
   d = std::move(out);
+}
+
+void keep_deposits_on_data(DepositCells& d, const std::vector<bool>& on_data, const Setup& s,
+                           const std::string& nodata_rule, const std::string& none_left) {
+  drop_where(d, on_data,
+             (s.mask >= 0 ? "outside the territory / boundary mask, or on a cell where "
+                          : "on a cell where ") +
+                 nodata_rule);
+  if (d.size() == 0) throw input_error("[training] deposits: " + none_left);
+}
+
+double study_unit_cells(std::uint64_t cells, const Setup& s, const DepositCells& d) {
+  const double n_t = static_cast<double>(cells) * s.cell_units;
+  const double n_d = static_cast<double>(d.size());
+  if (!(n_t > n_d)) {
+    throw config_error("[training] unit_cell_km2: the study area is " + text::significant(n_t, 12) +
+                       " unit cells for " + text::significant(n_d, 12) +
+                       " deposits (expected more unit cells than deposits: lower unit_cell_km2)");
+  }
+  return n_t;
+}
+
+nlohmann::ordered_json deposits_report(const model::Model& m, const DepositCells& d) {
+  return {{"file", m.training.deposits.string()},
+          {"read", d.read},
+          {"used_cells", d.size()},
+          {"rejected", d.rejected},
+          {"sharing_a_cell", d.shared}};
 }
 
 SideFile::SideFile(StagedFiles& files, fs::path path)

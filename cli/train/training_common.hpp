@@ -13,13 +13,39 @@
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
+#include <chrono>
 #include <cstdint>
 #include <filesystem>
 #include <map>
+#include <memory>
 #include <string>
 #include <vector>
 
 namespace gp::cli::training {
+
+/// What every trainer is: `[combine] method = "..."` maps to one of these (train_model's table
+/// in training.cpp, the one list of trained methods).
+using Trainer = std::unique_ptr<Trained> (*)(const TrainingContext& ctx);
+
+/// What every trainer works out before reading a window: the territory mask, the evidence
+/// layers and the unit-cell areas.
+struct Setup {
+  std::chrono::steady_clock::time_point start;  ///< for the report's training_seconds
+  int mask{-1};                 ///< model index of the territory / boundary mask, or -1
+  std::vector<std::size_t> ev;  ///< model indices of the evidence layers (all but the mask)
+  double unit_km2{1.0};         ///< [training] unit_cell_km2
+  double cell_km2{1.0};         ///< area of one grid cell
+  double cell_units{1.0};       ///< unit cells per grid cell
+  /// Seconds since the set-up.
+  [[nodiscard]] double seconds() const;
+};
+
+/// The set-up of `ctx`'s model. Throws gp::config_error when the unit cell is larger than the
+/// whole grid.
+Setup set_up(const TrainingContext& ctx);
+
+/// A side file's path beside the map: the map's stem followed by `suffix` (e.g. "_logistic.csv").
+std::filesystem::path beside_output(const TrainingContext& ctx, const std::string& suffix);
 
 /// The deposits placed on the grid, one entry per grid cell (a deposit counts once per cell).
 struct DepositCells {
@@ -43,6 +69,20 @@ void for_each_deposit_in(const DepositCells& dep, const geo::Window& win, Fn&& f
 
 /// Drops the deposit cells where `keep` is false, moving them to `rejected` with `reason`.
 void drop_where(DepositCells& d, const std::vector<bool>& keep, const std::string& reason);
+
+/// Keeps the deposit cells where `on_data` is set; the others are rejected as lying "on a cell
+/// where <nodata_rule>" (or outside the mask, when `s` has one). Throws gp::input_error
+/// "[training] deposits: <none_left>" when no deposit is left.
+void keep_deposits_on_data(DepositCells& d, const std::vector<bool>& on_data, const Setup& s,
+                           const std::string& nodata_rule, const std::string& none_left);
+
+/// The study area in unit cells: `cells` grid cells. Throws gp::config_error unless it holds
+/// more unit cells than there are deposit cells.
+double study_unit_cells(std::uint64_t cells, const Setup& s, const DepositCells& d);
+
+/// The report's "deposits" entry: the file, how many were read and used, which were rejected
+/// and which share a cell.
+nlohmann::ordered_json deposits_report(const model::Model& m, const DepositCells& d);
 
 /// Index of the model layer that is the territory / boundary mask, or -1.
 int mask_layer(const model::Model& m);

@@ -8,19 +8,18 @@
 #include "run/cluster.hpp"
 #include "run/runner.hpp"
 #include "gp/error.hpp"
-#include "gp/geo/cell_area.hpp"
 #include "gp/kernels/class_counts.hpp"
 #include "gp/log.hpp"
 #include "gp/text.hpp"
 
 #include <algorithm>
-#include <charconv>
-#include <chrono>
 #include <cfloat>
 #include <cmath>
 #include <cstring>
+#include <limits>
 #include <map>
 #include <numeric>
+#include <optional>
 #include <unordered_map>
 
 namespace gp::cli::wofe {
@@ -97,208 +96,282 @@ double class_of(double v, const std::vector<double>& breaks) {
   return static_cast<double>(std::upper_bound(breaks.begin(), breaks.end(), v) - breaks.begin());
 }
 
-LayerWeights layer_weights(const std::string& layer, const model::WofeLayerSpec& spec,
-                           std::vector<ClassCount> classes, double cell_units,
-                           double cell_area_km2) {
-  const std::string what = layer_what(layer);
-  LayerWeights lw;
-  lw.layer = layer;
-  lw.type = spec.type;
-  std::erase_if(classes, [](const ClassCount& c) { return c.cells == 0; });
-  std::sort(classes.begin(), classes.end(),
-            [](const ClassCount& a, const ClassCount& b) { return a.value < b.value; });
-  lw.classes = classes;
-  std::uint64_t cells_t = 0;
-  std::uint64_t dep_t = 0;
-  std::size_t with_deposits = 0;
-  for (const auto& c : classes) {
-    cells_t += c.cells;
-    dep_t += c.deposits;
-    with_deposits += c.deposits > 0 ? 1 : 0;
+namespace {
+
+/// Makes the table rows of one layer: areas and weights of a class (or of a cumulative run of
+/// classes) against the layer's valid area `area_t` and its deposit cells `d_t`.
+struct RowMaker {
+  double cell_units;
+  double cell_area_km2;
+  double area_t;
+  double d_t;
+
+  [[nodiscard]] Weights weights_of(std::uint64_t cells, std::uint64_t deps) const {
+    return weights(static_cast<double>(cells) * cell_units, static_cast<double>(deps), area_t, d_t);
   }
-  lw.area_units = static_cast<double>(cells_t) * cell_units;
-  lw.deposits = dep_t;
+
+  [[nodiscard]] TableRow operator()(double value, std::uint64_t cells, std::uint64_t deps) const {
+    TableRow r;
+    r.cls = value;
+    r.area_units = static_cast<double>(cells) * cell_units;
+    r.area_km2 = static_cast<double>(cells) * cell_area_km2;
+    r.points = deps;
+    r.w = weights_of(cells, deps);
+    return r;
+  }
+};
+
+/// Throws gp::input_error unless the layer's classes can be weighed: at least two classes,
+/// deposits in at least two of them, more unit cells than deposits.
+void check_counts(const LayerWeights& lw, const model::WofeLayerSpec& spec) {
+  const std::string what = layer_what(lw.layer);
+  const auto& classes = lw.classes;
   if (classes.size() < 2) {
     throw input_error(what + ": a single class" +
                       (classes.empty() ? std::string() : " (" + num(classes[0].value) + ")") +
                       " on the grid (weights of evidence need at least two classes" +
                       (spec.breaks.empty() ? "" : "; check breaks") + ")");
   }
-  if (dep_t == 0) {
+  if (lw.deposits == 0) {
     throw input_error(what + ": no deposit lies on a valid cell of the layer");
   }
+  const auto with_deposits = std::count_if(classes.begin(), classes.end(),
+                                           [](const ClassCount& c) { return c.deposits > 0; });
   if (with_deposits == 1) {
-    double v = 0.0;
-    for (const auto& c : classes) {
-      if (c.deposits > 0) v = c.value;
-    }
-    throw input_error(what + ": all " + std::to_string(dep_t) + " deposits fall in class " +
-                      num(v) + " (W- is undefined; expected deposits in at least two classes: "
-                               "group or re-break the classes)");
+    const auto in = std::find_if(classes.begin(), classes.end(),
+                                 [](const ClassCount& c) { return c.deposits > 0; });
+    throw input_error(what + ": all " + std::to_string(lw.deposits) + " deposits fall in class " +
+                      num(in->value) +
+                      " (W- is undefined; expected deposits in at least two classes: group or "
+                      "re-break the classes)");
   }
-  const double area_t = lw.area_units;
-  const double d_t = static_cast<double>(dep_t);
-  if (!(area_t > d_t)) {
-    throw input_error(what + ": its area is " + num(area_t) + " unit cells for " +
-                      std::to_string(dep_t) +
+  if (!(lw.area_units > static_cast<double>(lw.deposits))) {
+    throw input_error(what + ": its area is " + num(lw.area_units) + " unit cells for " +
+                      std::to_string(lw.deposits) +
                       " deposits (expected more unit cells than deposits: lower unit_cell_km2)");
   }
-  auto row_of = [&](double value, std::uint64_t cells, std::uint64_t deps) {
-    TableRow r;
-    r.cls = value;
-    r.area_units = static_cast<double>(cells) * cell_units;
-    r.area_km2 = static_cast<double>(cells) * cell_area_km2;
-    r.points = deps;
-    r.w = weights(r.area_units, static_cast<double>(deps), area_t, d_t);
-    return r;
-  };
-  const std::size_t n = classes.size();
+}
+
+/// The layer with its classes (the non-empty ones, ascending) and totals, checked.
+LayerWeights counted_layer(const std::string& layer, const model::WofeLayerSpec& spec,
+                           std::vector<ClassCount> classes, double cell_units) {
+  LayerWeights lw;
+  lw.layer = layer;
+  lw.type = spec.type;
+  std::erase_if(classes, [](const ClassCount& c) { return c.cells == 0; });
+  std::sort(classes.begin(), classes.end(),
+            [](const ClassCount& a, const ClassCount& b) { return a.value < b.value; });
+  std::uint64_t cells_t = 0;
+  for (const auto& c : classes) {
+    cells_t += c.cells;
+    lw.deposits += c.deposits;
+  }
+  lw.classes = std::move(classes);
+  lw.area_units = static_cast<double>(cells_t) * cell_units;
+  check_counts(lw, spec);
+  const std::size_t n = lw.classes.size();
   lw.class_weight.assign(n, 0.0);
   lw.class_std.assign(n, 0.0);
   lw.class_gen.assign(n, 0);
+  return lw;
+}
 
-  if (spec.type == "categorical") {
-    // Generalised classes: user groups 1..k (the rest k+1), else each class is its own.
-    std::vector<int> gen(n);
-    const int rest = static_cast<int>(spec.groups.size()) + 1;
-    bool any_rest = false;
-    for (std::size_t i = 0; i < n; ++i) {
-      if (spec.groups.empty()) {
-        gen[i] = static_cast<int>(classes[i].value);
-        continue;
-      }
-      gen[i] = rest;
-      for (std::size_t g = 0; g < spec.groups.size(); ++g) {
-        for (double v : spec.groups[g]) {
-          if (v == classes[i].value) gen[i] = static_cast<int>(g) + 1;
-        }
-      }
-      any_rest = any_rest || gen[i] == rest;
+/// Generalised class of each class of a categorical layer: its user group 1..k (the rest
+/// k + 1), else the class itself.
+std::vector<int> generalised_classes(const std::vector<ClassCount>& classes,
+                                     const model::WofeLayerSpec& spec) {
+  std::vector<int> gen(classes.size());
+  const int rest = static_cast<int>(spec.groups.size()) + 1;
+  for (std::size_t i = 0; i < classes.size(); ++i) {
+    if (spec.groups.empty()) {
+      gen[i] = static_cast<int>(classes[i].value);
+      continue;
     }
-    std::map<int, std::pair<std::uint64_t, std::uint64_t>> gsum;  // gen -> cells, deposits
-    for (std::size_t i = 0; i < n; ++i) {
-      gsum[gen[i]].first += classes[i].cells;
-      gsum[gen[i]].second += classes[i].deposits;
-    }
-    if (!spec.groups.empty()) {
-      for (std::size_t g = 0; g < spec.groups.size(); ++g) {
-        if (gsum.count(static_cast<int>(g) + 1) == 0) {
-          lw.notes.push_back("group " + std::to_string(g + 1) + " has no cell on the grid");
-        }
-      }
-      if (gsum.size() < 2) {
-        throw input_error(what + " wofe groups: every class is in one generalised class "
-                                 "(expected at least two)");
-      }
-      (void)any_rest;
-    }
-    std::map<int, Weights> gw;
-    for (const auto& [g, s] : gsum) {
-      gw[g] = weights(static_cast<double>(s.first) * cell_units, static_cast<double>(s.second),
-                      area_t, d_t);
-      if (!gw[g].wplus_defined && !spec.groups.empty()) {
-        lw.notes.push_back("generalised class " + std::to_string(g) +
-                           " has no deposit: weight 0");
+    gen[i] = rest;
+    for (std::size_t g = 0; g < spec.groups.size(); ++g) {
+      const auto& group = spec.groups[g];
+      if (std::find(group.begin(), group.end(), classes[i].value) != group.end()) {
+        gen[i] = static_cast<int>(g) + 1;
       }
     }
-    for (std::size_t i = 0; i < n; ++i) {
-      TableRow r = row_of(classes[i].value, classes[i].cells, classes[i].deposits);
-      r.gen_class = gen[i];
-      const Weights& g = gw[gen[i]];
-      r.weight = used(g.wplus_defined, g.wplus);
-      r.w_std = used(g.wplus_defined, g.s_wplus);
-      r.note = flag_note(r.w, false);
-      lw.class_weight[i] = r.weight;
-      lw.class_std[i] = r.w_std;
-      lw.class_gen[i] = r.gen_class;
-      lw.rows.push_back(r);
-    }
-    std::string empty;
-    std::size_t n_empty = 0;
-    for (const auto& r : lw.rows) {
-      if (!r.w.wplus_defined && spec.groups.empty()) {
-        if (n_empty < 10) empty += (n_empty == 0 ? "" : ", ") + num(r.cls);
-        ++n_empty;
-      }
-    }
-    if (n_empty > 0) {
-      lw.notes.push_back(std::to_string(n_empty) + " class" + (n_empty == 1 ? "" : "es") +
-                         " without deposits (weight 0, flagged in the table): " + empty +
-                         (n_empty > 10 ? ", ..." : ""));
-    }
-    return lw;
   }
+  return gen;
+}
 
-  // Cumulative: ascending (B = class <= v) or descending (B = class >= v).
+/// Weights of each generalised class (`gen`: per class); notes the user groups without a cell
+/// or without a deposit. Throws gp::input_error when the groups leave one generalised class.
+std::map<int, Weights> generalised_weights(LayerWeights& lw, const model::WofeLayerSpec& spec,
+                                           const std::vector<int>& gen, const RowMaker& rows) {
+  std::map<int, std::pair<std::uint64_t, std::uint64_t>> gsum;  // gen -> cells, deposits
+  for (std::size_t i = 0; i < lw.classes.size(); ++i) {
+    gsum[gen[i]].first += lw.classes[i].cells;
+    gsum[gen[i]].second += lw.classes[i].deposits;
+  }
+  const bool grouped = !spec.groups.empty();
+  if (grouped) {
+    for (std::size_t g = 0; g < spec.groups.size(); ++g) {
+      if (gsum.count(static_cast<int>(g) + 1) == 0) {
+        lw.notes.push_back("group " + std::to_string(g + 1) + " has no cell on the grid");
+      }
+    }
+    if (gsum.size() < 2) {
+      throw input_error(layer_what(lw.layer) +
+                        " wofe groups: every class is in one generalised class (expected at "
+                        "least two)");
+    }
+  }
+  std::map<int, Weights> gw;
+  for (const auto& [g, s] : gsum) {
+    gw[g] = rows.weights_of(s.first, s.second);
+    if (!gw[g].wplus_defined && grouped) {
+      lw.notes.push_back("generalised class " + std::to_string(g) + " has no deposit: weight 0");
+    }
+  }
+  return gw;
+}
+
+/// Notes the classes without deposits of a layer whose classes are not grouped.
+void note_empty_classes(LayerWeights& lw) {
+  std::string empty;
+  std::size_t n_empty = 0;
+  for (const auto& r : lw.rows) {
+    if (r.w.wplus_defined) continue;
+    if (n_empty < 10) empty += (n_empty == 0 ? "" : ", ") + num(r.cls);
+    ++n_empty;
+  }
+  if (n_empty > 0) {
+    lw.notes.push_back(std::to_string(n_empty) + " class" + (n_empty == 1 ? "" : "es") +
+                       " without deposits (weight 0, flagged in the table): " + empty +
+                       (n_empty > 10 ? ", ..." : ""));
+  }
+}
+
+/// Categorical layer: one row per class, each class weighted by its generalised class's W+.
+void categorical_weights(LayerWeights& lw, const model::WofeLayerSpec& spec, const RowMaker& rows) {
+  const std::vector<int> gen = generalised_classes(lw.classes, spec);
+  const std::map<int, Weights> gw = generalised_weights(lw, spec, gen, rows);
+  for (std::size_t i = 0; i < lw.classes.size(); ++i) {
+    const ClassCount& c = lw.classes[i];
+    TableRow r = rows(c.value, c.cells, c.deposits);
+    r.gen_class = gen[i];
+    const Weights& g = gw.at(gen[i]);
+    r.weight = used(g.wplus_defined, g.wplus);
+    r.w_std = used(g.wplus_defined, g.s_wplus);
+    r.note = flag_note(r.w, false);
+    lw.class_weight[i] = r.weight;
+    lw.class_std[i] = r.w_std;
+    lw.class_gen[i] = r.gen_class;
+    lw.rows.push_back(r);
+  }
+  if (spec.groups.empty()) note_empty_classes(lw);
+}
+
+/// Cumulative threshold given by the user: the last row on the threshold's side.
+std::size_t user_threshold(LayerWeights& lw, double t, bool asc) {
+  const std::string what = layer_what(lw.layer);
+  std::optional<std::size_t> pick;
+  for (std::size_t k = 0; k < lw.rows.size(); ++k) {
+    const double v = lw.rows[k].cls;
+    if (asc ? v <= t : v >= t) pick = k;
+  }
+  if (!pick) {
+    throw input_error(what + " wofe threshold: " + num(t) + " is " + (asc ? "below" : "above") +
+                      " every class of the layer (classes " + num(lw.classes.front().value) +
+                      " to " + num(lw.classes.back().value) + ")");
+  }
+  const TableRow& r = lw.rows[*pick];
+  if (!r.w.defined()) {
+    throw input_error(what + " wofe threshold: " + num(t) + " gives class " + num(r.cls) +
+                      " where the weights are undefined (" + r.note + ")");
+  }
+  lw.threshold_rule = "user threshold " + num(t);
+  return *pick;
+}
+
+/// Cumulative threshold: the largest contrast among rows with a studentised contrast of at
+/// least `min_studc`.
+std::size_t min_studc_threshold(LayerWeights& lw, double min_studc) {
+  std::optional<std::size_t> pick;
+  for (std::size_t k = 0; k < lw.rows.size(); ++k) {
+    const Weights& w = lw.rows[k].w;
+    if (!w.defined() || w.studc < min_studc) continue;
+    if (!pick || w.contrast > lw.rows[*pick].w.contrast) pick = k;
+  }
+  if (!pick) {
+    double best = 0.0;
+    for (const auto& r : lw.rows) best = r.w.defined() ? std::max(best, r.w.studc) : best;
+    throw input_error(layer_what(lw.layer) +
+                      " wofe min_studc: no threshold has a studentised contrast >= " +
+                      num(min_studc) + " (the largest is " + num(best) + ")");
+  }
+  lw.threshold_rule = "maximum contrast with studentised contrast >= " + num(min_studc);
+  return *pick;
+}
+
+/// Cumulative threshold: the largest studentised contrast.
+std::size_t max_studc_threshold(LayerWeights& lw) {
+  std::optional<std::size_t> pick;
+  for (std::size_t k = 0; k < lw.rows.size(); ++k) {
+    const Weights& w = lw.rows[k].w;
+    if (!w.defined()) continue;
+    if (!pick || w.studc > lw.rows[*pick].w.studc) pick = k;
+  }
+  if (!pick) {
+    throw input_error(layer_what(lw.layer) +
+                      ": no threshold has defined weights (W+ and W- need deposits on both "
+                      "sides)");
+  }
+  lw.threshold_rule = "maximum studentised contrast";
+  return *pick;
+}
+
+/// Cumulative layer (ascending: B = class <= v; descending: B = class >= v): one row per
+/// threshold, then two generalised classes, inside (2, W+) and outside (1, W-) the chosen one.
+void cumulative_weights(LayerWeights& lw, const model::WofeLayerSpec& spec, const RowMaker& rows) {
   const bool asc = spec.type == "ascending";
+  const std::size_t n = lw.classes.size();
   std::vector<std::size_t> order(n);
   std::iota(order.begin(), order.end(), std::size_t{0});
   if (!asc) std::reverse(order.begin(), order.end());
   std::uint64_t cum_cells = 0;
   std::uint64_t cum_deps = 0;
   for (std::size_t k = 0; k < n; ++k) {
-    const ClassCount& c = classes[order[k]];
+    const ClassCount& c = lw.classes[order[k]];
     cum_cells += c.cells;
     cum_deps += c.deposits;
-    TableRow r = row_of(c.value, cum_cells, cum_deps);
+    TableRow r = rows(c.value, cum_cells, cum_deps);
     r.note = flag_note(r.w, k + 1 == n);
     lw.rows.push_back(r);
   }
-  std::optional<std::size_t> pick;
-  if (spec.threshold) {
-    const double t = *spec.threshold;
-    for (std::size_t k = 0; k < n; ++k) {
-      const double v = lw.rows[k].cls;
-      if (asc ? v <= t : v >= t) pick = k;
-    }
-    if (!pick) {
-      throw input_error(what + " wofe threshold: " + num(t) + " is " + (asc ? "below" : "above") +
-                        " every class of the layer (classes " + num(classes.front().value) +
-                        " to " + num(classes.back().value) + ")");
-    }
-    if (!lw.rows[*pick].w.defined()) {
-      throw input_error(what + " wofe threshold: " + num(t) + " gives class " +
-                        num(lw.rows[*pick].cls) + " where the weights are undefined (" +
-                        lw.rows[*pick].note + ")");
-    }
-    lw.threshold_rule = "user threshold " + num(t);
-  } else if (spec.min_studc) {
-    for (std::size_t k = 0; k < n; ++k) {
-      const Weights& w = lw.rows[k].w;
-      if (!w.defined() || w.studc < *spec.min_studc) continue;
-      if (!pick || w.contrast > lw.rows[*pick].w.contrast) pick = k;
-    }
-    if (!pick) {
-      double best = 0.0;
-      for (const auto& r : lw.rows) best = r.w.defined() ? std::max(best, r.w.studc) : best;
-      throw input_error(what + " wofe min_studc: no threshold has a studentised contrast >= " +
-                        num(*spec.min_studc) + " (the largest is " + num(best) + ")");
-    }
-    lw.threshold_rule = "maximum contrast with studentised contrast >= " + num(*spec.min_studc);
-  } else {
-    for (std::size_t k = 0; k < n; ++k) {
-      const Weights& w = lw.rows[k].w;
-      if (!w.defined()) continue;
-      if (!pick || w.studc > lw.rows[*pick].w.studc) pick = k;
-    }
-    if (!pick) {
-      throw input_error(what + ": no threshold has defined weights (W+ and W- need deposits "
-                               "on both sides)");
-    }
-    lw.threshold_rule = "maximum studentised contrast";
-  }
-  const TableRow& chosen = lw.rows[*pick];
-  lw.threshold = chosen.cls;
+  const std::size_t pick = spec.threshold   ? user_threshold(lw, *spec.threshold, asc)
+                           : spec.min_studc ? min_studc_threshold(lw, *spec.min_studc)
+                                            : max_studc_threshold(lw);
+  const Weights chosen = lw.rows[pick].w;
+  lw.threshold = lw.rows[pick].cls;
   for (std::size_t k = 0; k < n; ++k) {
-    const bool inside = k <= *pick;
+    const bool inside = k <= pick;
     TableRow& r = lw.rows[k];
     r.gen_class = inside ? 2 : 1;
-    r.weight = inside ? chosen.w.wplus : chosen.w.wminus;
-    r.w_std = inside ? chosen.w.s_wplus : chosen.w.s_wminus;
+    r.weight = inside ? chosen.wplus : chosen.wminus;
+    r.w_std = inside ? chosen.s_wplus : chosen.s_wminus;
     const std::size_t i = order[k];
     lw.class_weight[i] = r.weight;
     lw.class_std[i] = r.w_std;
     lw.class_gen[i] = r.gen_class;
+  }
+}
+
+}  // namespace
+
+LayerWeights layer_weights(const std::string& layer, const model::WofeLayerSpec& spec,
+                           std::vector<ClassCount> classes, double cell_units,
+                           double cell_area_km2) {
+  LayerWeights lw = counted_layer(layer, spec, std::move(classes), cell_units);
+  const RowMaker rows{cell_units, cell_area_km2, lw.area_units, static_cast<double>(lw.deposits)};
+  if (spec.type == "categorical") {
+    categorical_weights(lw, spec, rows);
+  } else {
+    cumulative_weights(lw, spec, rows);
   }
   return lw;
 }
@@ -319,6 +392,87 @@ std::string table_csv(const LayerWeights& lw) {
   return s;
 }
 
+namespace {
+
+/// Lower bound of class c: c itself for integer classes (floor), its break for class indices.
+double class_lower(double c, const std::vector<double>& br) {
+  if (br.empty()) return c;
+  const auto i = static_cast<std::size_t>(c);
+  return i == 0 ? -DBL_MAX : br[i - 1];
+}
+
+/// Upper bound (excluded) of class c.
+double class_upper(double c, const std::vector<double>& br) {
+  if (br.empty()) return c + 1.0;
+  const auto i = static_cast<std::size_t>(c);
+  return i >= br.size() ? DBL_MAX : br[i];
+}
+
+/// The reclass rules of one layer from p.rules[n_rules] on: class -> weight (`variance`
+/// false) or class -> variance of the weight (true). Runs of classes with the same weight and
+/// standard deviation share one rule.
+void add_weight_rules(kernels::Program& p, int& n_rules, const LayerWeights& lw,
+                      const std::vector<double>& br, bool variance) {
+  const std::size_t n = lw.classes.size();
+  std::size_t i = 0;
+  while (i < n) {
+    std::size_t j = i;
+    while (j + 1 < n && lw.class_weight[j + 1] == lw.class_weight[i] &&
+           lw.class_std[j + 1] == lw.class_std[i]) {
+      ++j;
+    }
+    if (n_rules >= kernels::max_rules) {
+      throw config_error(layer_what(lw.layer) +
+                         ": too many classes with distinct weights for one model (at most " +
+                         std::to_string(kernels::max_rules / 2) +
+                         " in all; group the classes with wofe groups or breaks)");
+    }
+    kernels::ReclassRule& r = p.rules[n_rules++];
+    r.lo = class_lower(lw.classes[i].value, br);
+    r.hi = class_upper(lw.classes[j].value, br);
+    r.is_value = 0;
+    r.score = variance ? lw.class_std[i] * lw.class_std[i] : lw.class_weight[i];
+    i = j + 1;
+  }
+}
+
+/// The groups after the 2 n layer nodes (weight, variance per layer): the posterior (logistic
+/// of the prior logit plus the weights), its standard deviation, the confidence; one band each.
+void add_posterior_groups(kernels::Program& p, int n, double n_t, double n_d) {
+  int k = 0;
+  const int g_post = 2 * n;
+  auto input = [&](int node) {
+    p.inputs[k] = node;
+    p.input_weights[k++] = 1.0;
+  };
+  kernels::GroupOp& post = p.groups[0];
+  post.method = kernels::CombineMethod::logistic;
+  post.bias = std::log(n_d / (n_t - n_d));
+  post.first_input = k;
+  for (int l = 0; l < n; ++l) input(2 * l);
+  post.n_inputs = n;
+  kernels::GroupOp& sd = p.groups[1];
+  sd.method = kernels::CombineMethod::wofe_std;
+  sd.bias = 1.0 / n_d;
+  sd.first_input = k;
+  input(g_post);
+  for (int l = 0; l < n; ++l) input(2 * l + 1);
+  sd.n_inputs = n + 1;
+  kernels::GroupOp& conf = p.groups[2];
+  conf.method = kernels::CombineMethod::ratio;
+  conf.first_input = k;
+  input(g_post);
+  input(g_post + 1);
+  conf.n_inputs = 2;
+  p.n_groups = 3;
+  p.n_bands = 3;
+  p.bands[0] = g_post;
+  p.bands[1] = g_post + 1;
+  p.bands[2] = g_post + 2;
+}
+
+}  // namespace
+
 kernels::Program map_program(const std::vector<LayerWeights>& layers,
                              const std::vector<std::vector<double>>& breaks,
                              const std::vector<int>& inputs, int n_inputs, int mask_input,
@@ -334,88 +488,23 @@ kernels::Program map_program(const std::vector<LayerWeights>& layers,
   p.mask_layer = mask_input;
   p.out_nodata = out_nodata;
   int n_rules = 0;
+  // Layer l's nodes: 2 l reclasses its class to the weight, 2 l + 1 to the weight's variance.
   for (int l = 0; l < n; ++l) {
-    const LayerWeights& lw = layers[static_cast<std::size_t>(l)];
-    const std::vector<double>& br = breaks[static_cast<std::size_t>(l)];
-    // Class c covers [lower(c), upper(c)): [c, c + 1) for integer classes (floor), the break
-    // interval for class indices. Runs of classes with the same weight share one rule.
-    auto lower = [&](double c) {
-      if (br.empty()) return c;
-      const auto i = static_cast<std::size_t>(c);
-      return i == 0 ? -DBL_MAX : br[i - 1];
-    };
-    auto upper = [&](double c) {
-      if (br.empty()) return c + 1.0;
-      const auto i = static_cast<std::size_t>(c);
-      return i >= br.size() ? DBL_MAX : br[i];
-    };
+    const auto li = static_cast<std::size_t>(l);
     for (int which = 0; which < 2; ++which) {
       kernels::LayerOp& op = p.layers[2 * l + which];
-      op.input = inputs[static_cast<std::size_t>(l)];
+      op.input = inputs[li];
       op.skip_missing = 1;
       kernels::TransformParams& t = op.transform;
       t.kind = kernels::TransformKind::reclass;
       t.first = n_rules;
       t.has_default = 1;
       t.fallback = 0.0;
-      std::size_t i = 0;
-      while (i < lw.classes.size()) {
-        std::size_t j = i;
-        while (j + 1 < lw.classes.size() && lw.class_weight[j + 1] == lw.class_weight[i] &&
-               lw.class_std[j + 1] == lw.class_std[i]) {
-          ++j;
-        }
-        if (n_rules >= kernels::max_rules) {
-          throw config_error(layer_what(lw.layer) + ": too many classes with distinct weights for "
-                             "one model (at most " + std::to_string(kernels::max_rules / 2) +
-                             " in all; group the classes with wofe groups or breaks)");
-        }
-        kernels::ReclassRule& r = p.rules[n_rules++];
-        r.lo = lower(lw.classes[i].value);
-        r.hi = upper(lw.classes[j].value);
-        r.is_value = 0;
-        r.score = which == 0 ? lw.class_weight[i] : lw.class_std[i] * lw.class_std[i];
-        i = j + 1;
-      }
+      add_weight_rules(p, n_rules, layers[li], breaks[li], which == 1);
       t.count = n_rules - t.first;
     }
   }
-  // Groups: posterior (logistic of prior logit + weights), its standard deviation, confidence.
-  int k = 0;
-  const int g_post = 2 * n;
-  kernels::GroupOp& post = p.groups[0];
-  post.method = kernels::CombineMethod::logistic;
-  post.bias = std::log(n_d / (n_t - n_d));
-  post.first_input = k;
-  for (int l = 0; l < n; ++l) {
-    p.inputs[k] = 2 * l;
-    p.input_weights[k++] = 1.0;
-  }
-  post.n_inputs = n;
-  kernels::GroupOp& sd = p.groups[1];
-  sd.method = kernels::CombineMethod::wofe_std;
-  sd.bias = 1.0 / n_d;
-  sd.first_input = k;
-  p.inputs[k] = g_post;
-  p.input_weights[k++] = 1.0;
-  for (int l = 0; l < n; ++l) {
-    p.inputs[k] = 2 * l + 1;
-    p.input_weights[k++] = 1.0;
-  }
-  sd.n_inputs = n + 1;
-  kernels::GroupOp& conf = p.groups[2];
-  conf.method = kernels::CombineMethod::ratio;
-  conf.first_input = k;
-  p.inputs[k] = g_post;
-  p.input_weights[k++] = 1.0;
-  p.inputs[k] = g_post + 1;
-  p.input_weights[k++] = 1.0;
-  conf.n_inputs = 2;
-  p.n_groups = 3;
-  p.n_bands = 3;
-  p.bands[0] = g_post;
-  p.bands[1] = g_post + 1;
-  p.bands[2] = g_post + 2;
+  add_posterior_groups(p, n, n_t, n_d);
   return p;
 }
 
@@ -505,13 +594,7 @@ class WofeTrained final : public Trained {
     res.report["weights_of_evidence"] = report;
     for (std::size_t i = 0; i < tables.size(); ++i) tables[i]->write(table_text[i]);
   }
-
 };
-
-}  // namespace
-
-
-namespace {
 
 /// The training pass: per evidence layer, cells per class (device histograms of integer
 /// classes, or of class indices for layers with breaks) and deposit cells per class; the study
@@ -578,16 +661,13 @@ class ClassCounting {
   /// Layers with breaks: one program reclasses their values to class indices (in batches that
   /// fit the program's bands and rules), then unit-width histograms count the classes.
   void plan_batches() {
-    const std::size_t n_ev = n_ev_;
-    const model::Model& m = m_;
-    const std::vector<std::size_t>& ev = ev_;
-      std::vector<std::size_t> cur;
+    std::vector<std::size_t> cur;
     int rules = 0;
-    for (std::size_t e = 0; e < n_ev; ++e) {
+    for (std::size_t e = 0; e < n_ev_; ++e) {
       if (breaks[e].empty()) continue;
       const int need = static_cast<int>(breaks[e].size()) + 1;
       if (need > kernels::max_rules) {
-        throw config_error(layer_what(m.layers[ev[e]].name) + " wofe breaks: at most " +
+        throw config_error(layer_what(m_.layers[ev_[e]].name) + " wofe breaks: at most " +
                            std::to_string(kernels::max_rules - 1) + " breaks");
       }
       if (!cur.empty() && (static_cast<int>(cur.size()) == kernels::max_bands ||
@@ -600,8 +680,12 @@ class ClassCounting {
       rules += need;
     }
     if (!cur.empty()) batches_.push_back(cur);
+    for (const auto& b : batches_) batch_programs_.push_back(class_index_program(b));
+  }
 
-  for (const auto& b : batches_) {
+  /// The program of one batch of layers with breaks: band j is the class index of layer b[j]
+  /// (the number of its breaks <= the value, as class_of).
+  [[nodiscard]] kernels::Program class_index_program(const std::vector<std::size_t>& b) const {
     kernels::Program p;
     p.n_layers = static_cast<std::int32_t>(b.size());
     p.n_inputs = static_cast<std::int32_t>(b.size());
@@ -625,9 +709,7 @@ class ClassCounting {
       t.fallback = static_cast<double>(br.size());
       p.bands[j] = static_cast<std::int32_t>(j);
     }
-    batch_programs_.push_back(p);
-  }
-
+    return p;
   }
 
   void check_span(std::size_t e, long long nbins) const {
@@ -750,95 +832,102 @@ class ClassCounting {
   std::vector<std::vector<float>> cls_buf_;  // class indices of the break layers of one batch
 };
 
-/// Weights per evidence layer from the counts: the layer's weights, its report entry and its
-/// table text (in `tr`).
+/// The class counts of one layer: cells per class (`cells`) with their deposit cells (`deps`).
+std::vector<ClassCount> class_counts(const std::map<long long, std::uint64_t>& cells,
+                                     const std::map<long long, std::uint64_t>& deps) {
+  std::vector<ClassCount> cc;
+  for (const auto& [v, c] : cells) {
+    ClassCount k;
+    k.value = static_cast<double>(v);
+    k.cells = c;
+    const auto it = deps.find(v);
+    k.deposits = it == deps.end() ? 0 : it->second;
+    cc.push_back(k);
+  }
+  return cc;
+}
+
+/// One layer's report entry (`table`: its weights table).
+J layer_report(const model::LayerSpec& L, const LayerWeights& lw, std::uint64_t dep_on_nodata,
+               const fs::path& table) {
+  J j;
+  j["layer"] = L.name;
+  j["type"] = L.wofe.type;
+  if (!L.wofe.breaks.empty()) j["breaks"] = L.wofe.breaks;
+  j["classes"] = lw.classes.size();
+  j["area_unit_cells"] = lw.area_units;
+  j["deposits"] = lw.deposits;
+  j["deposits_on_nodata"] = dep_on_nodata;
+  if (lw.threshold) {
+    j["threshold"] = *lw.threshold;
+    j["threshold_rule"] = lw.threshold_rule;
+  }
+  std::map<int, std::pair<double, double>> gw;
+  for (std::size_t i = 0; i < lw.classes.size(); ++i) {
+    gw[lw.class_gen[i]] = {lw.class_weight[i], lw.class_std[i]};
+  }
+  J gen = J::array();
+  for (const auto& [g, w] : gw) {
+    gen.push_back({{"gen_class", g}, {"weight", w.first}, {"w_std", w.second}});
+  }
+  j["generalised"] = gen;
+  j["table"] = table.string();
+  if (!lw.notes.empty()) j["flags"] = lw.notes;
+  return j;
+}
+
+/// Weights per evidence layer from the counts: the layers' weights, with their report entries
+/// (into `jl`) and table texts (into `tr`), the notes warned and a line logged per layer.
 std::vector<LayerWeights> fit_layers(const model::Model& m, const std::vector<std::size_t>& ev,
                                      const ClassCounting& counts, WofeTrained& tr, J& jl) {
-  const std::size_t n_ev = ev.size();
-  const auto& cells = counts.cells;
-  const auto& deps = counts.deps;
-  const auto& dep_on_nodata = counts.dep_on_nodata;
-  WofeTrained* trp = &tr;
   std::vector<LayerWeights> lws;
-  for (std::size_t e = 0; e < n_ev; ++e) {
+  for (std::size_t e = 0; e < ev.size(); ++e) {
     const model::LayerSpec& L = m.layers[ev[e]];
-    std::vector<ClassCount> cc;
-    for (const auto& [v, c] : cells[e]) {
-      ClassCount k;
-      k.value = static_cast<double>(v);
-      k.cells = c;
-      auto it = deps[e].find(v);
-      k.deposits = it == deps[e].end() ? 0 : it->second;
-      cc.push_back(k);
-    }
-    LayerWeights lw = layer_weights(L.name, L.wofe, cc, trp->cell_units, trp->cell_km2);
+    LayerWeights lw = layer_weights(L.name, L.wofe, class_counts(counts.cells[e], counts.deps[e]),
+                                    tr.cell_units, tr.cell_km2);
     for (const auto& note : lw.notes) training::warning(layer_what(L.name) + ": " + note);
     std::string msg = layer_what(L.name) + ": " + std::to_string(lw.classes.size()) +
                       " classes, " + std::to_string(lw.deposits) + " deposits";
     if (lw.threshold) msg += ", threshold " + num(*lw.threshold) + " (" + lw.threshold_rule + ")";
     gp::log::info("weights of evidence: " + msg);
-    J j;
-    j["layer"] = L.name;
-    j["type"] = L.wofe.type;
-    if (!L.wofe.breaks.empty()) j["breaks"] = L.wofe.breaks;
-    j["classes"] = lw.classes.size();
-    j["area_unit_cells"] = lw.area_units;
-    j["deposits"] = lw.deposits;
-    j["deposits_on_nodata"] = dep_on_nodata[e];
-    if (lw.threshold) {
-      j["threshold"] = *lw.threshold;
-      j["threshold_rule"] = lw.threshold_rule;
-    }
-    J gen = J::array();
-    std::map<int, std::pair<double, double>> gw;
-    for (std::size_t i = 0; i < lw.classes.size(); ++i) {
-      gw[lw.class_gen[i]] = {lw.class_weight[i], lw.class_std[i]};
-    }
-    for (const auto& [g, w] : gw) gen.push_back({{"gen_class", g}, {"weight", w.first}, {"w_std", w.second}});
-    j["generalised"] = gen;
-    j["table"] = trp->tables[e]->path().string();
-    if (!lw.notes.empty()) j["flags"] = lw.notes;
-    jl.push_back(j);
-    trp->table_text.push_back(table_csv(lw));
+    jl.push_back(layer_report(L, lw, counts.dep_on_nodata[e], tr.tables[e]->path()));
+    tr.table_text.push_back(table_csv(lw));
     lws.push_back(std::move(lw));
   }
-
   return lws;
+}
+
+/// The report's "study_area" entry.
+J study_area_report(const training::Setup& s, std::uint64_t union_cells, double n_t) {
+  return {{"definition", s.mask >= 0 ? "union of the evidence layers' valid cells inside the "
+                                       "territory mask"
+                                     : "union of the evidence layers' valid cells"},
+          {"cells", union_cells},
+          {"area_km2", static_cast<double>(union_cells) * s.cell_km2},
+          {"unit_cells", n_t}};
 }
 
 }  // namespace
 
 std::unique_ptr<Trained> train(const TrainingContext& ctx) {
-  const auto t_start = std::chrono::steady_clock::now();
   const model::Model& m = ctx.model;
-  const geo::Grid& grid = ctx.grid;
-  auto tr = std::make_unique<WofeTrained>();
-  tr->nodata = static_cast<float>(m.output.nodata);
-  tr->band_names = {"posterior", "posterior_std", "confidence"};
-  const int mask = training::mask_layer(m);
-  const std::vector<std::size_t> ev = training::evidence_layers(m);  // all but the mask
+  const training::Setup s = training::set_up(ctx);
+  const std::vector<std::size_t>& ev = s.ev;
   if (2 * ev.size() > static_cast<std::size_t>(kernels::max_layers)) {
     throw config_error("weights of evidence: at most " + std::to_string(kernels::max_layers / 2) +
                        " evidence layers (the model has " + std::to_string(ev.size()) + ")");
   }
-
-  // Areas: unit cells per grid cell; the unit cell must fit the grid.
-  tr->unit_km2 = m.training.unit_cell_km2;
-  tr->cell_km2 = geo::cell_area_km2(grid, "[training] unit_cell_km2");
-  tr->cell_units = tr->cell_km2 / tr->unit_km2;
-  const double grid_km2 = static_cast<double>(grid.cells()) * tr->cell_km2;
-  if (tr->unit_km2 > grid_km2) {
-    throw config_error("[training] unit_cell_km2: " + num(tr->unit_km2) +
-                       " km² is larger than the whole grid (" + num(grid_km2) +
-                       " km²; expected a unit cell smaller than the study area)");
-  }
+  auto tr = std::make_unique<WofeTrained>();
+  tr->nodata = static_cast<float>(m.output.nodata);
+  tr->band_names = {"posterior", "posterior_std", "confidence"};
+  tr->unit_km2 = s.unit_km2;
+  tr->cell_km2 = s.cell_km2;
+  tr->cell_units = s.cell_units;
 
   // Side files, checked before any heavy work.
-  const fs::path out = fs::absolute(ctx.output);
-  const std::string stem = out.stem().string();
   for (std::size_t l : ev) {
     tr->tables.push_back(std::make_unique<training::SideFile>(
-        ctx.files, out.parent_path() / (stem + "_wofe_" + safe_name(m.layers[l].name) + ".csv")));
+        ctx.files, training::beside_output(ctx, "_wofe_" + safe_name(m.layers[l].name) + ".csv")));
   }
 
   training::DepositCells dep = training::place(ctx);
@@ -848,51 +937,30 @@ std::unique_ptr<Trained> train(const TrainingContext& ctx) {
   // Training pass: per layer, cells per class and deposit cells per class; the study area.
   ClassCounting counts(ctx, ev, dep);
   counts.run();
-  const std::uint64_t union_cells = counts.union_cells;
-  training::drop_where(dep, counts.dep_in_union,
-                       mask >= 0 ? "outside the territory / boundary mask, or on a cell where "
-                                   "every evidence layer is nodata"
-                                 : "on a cell where every evidence layer is nodata");
-  if (dep.size() == 0) {
-    throw input_error("[training] deposits: no deposit lies on a cell with evidence (all are "
-                      "outside the grid or on nodata)");
-  }
-  tr->union_cells = union_cells;
-  tr->n_t = static_cast<double>(union_cells) * tr->cell_units;
+  training::keep_deposits_on_data(dep, counts.dep_in_union, s, "every evidence layer is nodata",
+                                  "no deposit lies on a cell with evidence (all are outside the "
+                                  "grid or on nodata)");
+  tr->union_cells = counts.union_cells;
+  tr->n_t = training::study_unit_cells(counts.union_cells, s, dep);
   tr->n_d = static_cast<double>(dep.size());
-  if (!(tr->n_t > tr->n_d)) {
-    throw config_error("[training] unit_cell_km2: the study area is " + num(tr->n_t) +
-                       " unit cells for " + num(tr->n_d) +
-                       " deposits (expected more unit cells than deposits: lower unit_cell_km2)");
-  }
 
-  // Weights per layer.
+  // Weights per layer, then the map program.
   J jl = J::array();
-  std::vector<LayerWeights> lws = fit_layers(m, ev, counts, *tr, jl);
-
+  const std::vector<LayerWeights> lws = fit_layers(m, ev, counts, *tr, jl);
   std::vector<int> inputs;
   for (std::size_t l : ev) inputs.push_back(static_cast<int>(l));
-  tr->program = map_program(lws, counts.breaks, inputs, static_cast<int>(m.layers.size()), mask,
+  tr->program = map_program(lws, counts.breaks, inputs, static_cast<int>(m.layers.size()), s.mask,
                             tr->n_t, tr->n_d, tr->nodata);
+
   const double prior = tr->n_d / tr->n_t;
   J& r = tr->report;
-  r["unit_cell_km2"] = tr->unit_km2;
-  r["cell_area_km2"] = tr->cell_km2;
-  r["study_area"] = {{"definition", mask >= 0 ? "union of the evidence layers' valid cells inside "
-                                                "the territory mask"
-                                              : "union of the evidence layers' valid cells"},
-                     {"cells", union_cells},
-                     {"area_km2", static_cast<double>(union_cells) * tr->cell_km2},
-                     {"unit_cells", tr->n_t}};
-  r["deposits"] = {{"file", m.training.deposits.string()},
-                   {"read", dep.read},
-                   {"used_cells", dep.size()},
-                   {"rejected", dep.rejected},
-                   {"sharing_a_cell", dep.shared}};
+  r["unit_cell_km2"] = s.unit_km2;
+  r["cell_area_km2"] = s.cell_km2;
+  r["study_area"] = study_area_report(s, counts.union_cells, tr->n_t);
+  r["deposits"] = training::deposits_report(m, dep);
   r["prior"] = {{"probability", prior}, {"logit", std::log(tr->n_d / (tr->n_t - tr->n_d))}};
   r["layers"] = jl;
-  r["training_seconds"] =
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - t_start).count();
+  r["training_seconds"] = s.seconds();
   gp::log::info("weights of evidence: study area " + short_num(tr->n_t) + " unit cells, " +
                 short_num(tr->n_d) + " deposits, prior probability " + short_num(prior));
   return tr;
