@@ -113,13 +113,7 @@ std::string sha256_file(const fs::path& path, const std::atomic<bool>* cancel) {
   unsigned char md[EVP_MAX_MD_SIZE];
   unsigned int len = 0;
   EVP_DigestFinal_ex(ctx.get(), md, &len);
-  static const char* hex = "0123456789abcdef";
-  std::string s;
-  for (unsigned int i = 0; i < len; ++i) {
-    s += hex[md[i] >> 4];
-    s += hex[md[i] & 15];
-  }
-  return s;
+  return text::hex(md, len);
 }
 
 std::vector<ProtectedInput> run_inputs(const model::Model& m) {

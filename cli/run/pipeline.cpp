@@ -80,6 +80,22 @@ std::thread start_thread(Body&& body) {
   }
 }
 
+/// One stage's thread body: `f` on every window in order, each once its slot reaches `ready`,
+/// then the slot marked `done`. Stops when another stage failed; records its own failure.
+void stage_loop(Stages& st, std::int64_t n, int depth, SlotState ready, SlotState done,
+                const Stage& f, const char* what) noexcept {
+  try {
+    for (std::int64_t w = 0; w < n; ++w) {
+      const int slot = static_cast<int>(w % depth);
+      if (!st.wait_for(slot, ready)) return;
+      run_stage(f, w, slot, what);
+      st.set(slot, done);
+    }
+  } catch (...) {
+    st.fail(std::current_exception());
+  }
+}
+
 }  // namespace
 
 void run_pipeline(std::int64_t n, int depth, const std::function<void(std::int64_t, int)>& read,
@@ -94,30 +110,13 @@ void run_pipeline(std::int64_t n, int depth, const std::function<void(std::int64
     return;
   }
   Stages st(depth);
-  auto slot_of = [depth](std::int64_t w) { return static_cast<int>(w % depth); };
   std::thread reader = start_thread([&] {
-    try {
-      for (std::int64_t w = 0; w < n; ++w) {
-        if (!st.wait_for(slot_of(w), SlotState::free)) return;
-        run_stage(read, w, slot_of(w), "reading the layers");
-        st.set(slot_of(w), SlotState::read);
-      }
-    } catch (...) {
-      st.fail(std::current_exception());
-    }
+    stage_loop(st, n, depth, SlotState::free, SlotState::read, read, "reading the layers");
   });
   std::thread writer;
   try {
     writer = start_thread([&] {
-      try {
-        for (std::int64_t w = 0; w < n; ++w) {
-          if (!st.wait_for(slot_of(w), SlotState::computed)) return;
-          run_stage(write, w, slot_of(w), "writing the map");
-          st.set(slot_of(w), SlotState::free);
-        }
-      } catch (...) {
-        st.fail(std::current_exception());
-      }
+      stage_loop(st, n, depth, SlotState::computed, SlotState::free, write, "writing the map");
     });
   } catch (...) {
     // The reader is running: stop it and wait for it, or its std::thread would terminate the
@@ -126,15 +125,7 @@ void run_pipeline(std::int64_t n, int depth, const std::function<void(std::int64
     reader.join();
     throw;
   }
-  try {
-    for (std::int64_t w = 0; w < n; ++w) {
-      if (!st.wait_for(slot_of(w), SlotState::read)) break;
-      run_stage(compute, w, slot_of(w), "scoring");
-      st.set(slot_of(w), SlotState::computed);
-    }
-  } catch (...) {
-    st.fail(std::current_exception());
-  }
+  stage_loop(st, n, depth, SlotState::read, SlotState::computed, compute, "scoring");
   reader.join();
   writer.join();
   st.rethrow();

@@ -1,6 +1,7 @@
 // Per-class counts on the CPU (OpenMP; per-thread bins merged in thread order). Without CUDA the
 // CUDA factory is a stub here.
 #include "gp/kernels/class_counts.hpp"
+#include "cpu_threads.hpp"
 
 #include "gp/error.hpp"
 
@@ -14,7 +15,7 @@ namespace {
 
 class CpuClassCounter final : public ClassCounter {
  public:
-  explicit CpuClassCounter(int threads) : threads_(threads > 0 ? threads : omp_get_max_threads()) {}
+  explicit CpuClassCounter(int threads) : threads_(cpu_threads(threads)) {}
 
   ClassCountTally count(const float* data, std::size_t n, long long lo, long long nbins,
                         std::uint64_t* counts) override {

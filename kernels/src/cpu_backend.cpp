@@ -1,4 +1,5 @@
 #include <math.h>
+#include "cpu_threads.hpp"
 
 // glibc's vector math library (libmvec): declaring exp and log with GCC's simd attribute lets
 // the per-kind loops below call their vector variants (_ZGVbN2v_exp, ...; at most 4 ulp in
@@ -460,11 +461,10 @@ GP_CPU_CLONES LayerStats chunk_stats_excluding(const float* data, std::size_t n,
 
 class CpuBackend final : public Backend {
  public:
-  explicit CpuBackend(int threads) : threads_(threads > 0 ? threads : omp_get_max_threads()) {}
+  explicit CpuBackend(int threads) : threads_(cpu_threads(threads)) {}
 
   [[nodiscard]] std::string name() const override {
-    return "cpu (OpenMP, " + std::to_string(threads_) + " thread" + (threads_ == 1 ? "" : "s") +
-           ")";
+    return cpu_engine_name(threads_);
   }
 
   void set_program(const Program& program, const std::vector<double>& aux) override {
@@ -580,7 +580,7 @@ void segment_stats_excluding(const float* data, std::size_t rows, std::size_t co
                              std::size_t segment, float excluded, LayerStats* out, int threads) {
   const std::size_t n_seg = (cols + segment - 1) / segment;
   const auto count = static_cast<std::ptrdiff_t>(rows);
-  const int nt = threads > 0 ? threads : omp_get_max_threads();
+  const int nt = cpu_threads(threads);
 #pragma omp parallel for schedule(static) num_threads(nt)
   for (std::ptrdiff_t r = 0; r < count; ++r) {
     const float* row = data + static_cast<std::size_t>(r) * cols;

@@ -2,6 +2,7 @@
 // when the build has no CUDA (GP_WITH_CUDA undefined), as cuda_stub.cpp does for the backend.
 
 #include "gp/error.hpp"
+#include "cpu_threads.hpp"
 #include "gp/kernels/distance.hpp"
 
 #include <omp.h>
@@ -57,7 +58,7 @@ void distance_transform_cpu(const std::uint8_t* features, std::int64_t width, st
                             const DistanceParams& params, float* out, int threads) {
   detail::check_distance_args(features, width, height, params, out);
   if (width == 0 || height == 0) return;
-  const int nt = threads > 0 ? threads : omp_get_max_threads();
+  const int nt = cpu_threads(threads);
   // Column pass in strips of columns: each thread sweeps its strip down and up, row by row,
   // so memory is read in contiguous runs (a column at a time would stride by the width).
   constexpr std::int64_t strip = 512;
@@ -85,7 +86,7 @@ void disc_density_cpu(const float* values, std::int64_t width, std::int64_t heig
   if (!(dx > 0.0) || !(dy > 0.0) || !(radius > 0.0)) {
     throw config_error("density: cell size and radius must be positive");
   }
-  const int nt = threads > 0 ? threads : omp_get_max_threads();
+  const int nt = cpu_threads(threads);
   // Half-widths (in columns) of the disc at each row offset: cell centres within radius.
   const auto rr = static_cast<std::int64_t>(std::floor(radius / dy));
   std::vector<std::int64_t> half(static_cast<std::size_t>(2 * rr + 1));

@@ -2,6 +2,7 @@
 // changes are computed once, then every draw in a loop; pass 1 counts into per-thread
 // per-draw histograms, pass 2 keeps the cell's draws in a per-thread buffer and summarises them.
 #include "gp/error.hpp"
+#include "cpu_threads.hpp"
 #include "gp/kernels/backend.hpp"
 #include "gp/kernels/montecarlo.hpp"
 
@@ -15,11 +16,10 @@ namespace {
 
 class CpuMonteCarlo final : public MonteCarlo {
  public:
-  explicit CpuMonteCarlo(int threads) : threads_(threads > 0 ? threads : omp_get_max_threads()) {}
+  explicit CpuMonteCarlo(int threads) : threads_(cpu_threads(threads)) {}
 
   [[nodiscard]] std::string name() const override {
-    return "cpu (OpenMP, " + std::to_string(threads_) + " thread" + (threads_ == 1 ? "" : "s") +
-           ")";
+    return cpu_engine_name(threads_);
   }
 
   void set(const Program& program, const std::vector<double>& aux, const McSetup& setup,

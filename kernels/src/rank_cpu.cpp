@@ -1,5 +1,6 @@
 // Exact rank counting on the CPU (OpenMP), and the CUDA stub when the build has no CUDA.
 #include "gp/error.hpp"
+#include "cpu_threads.hpp"
 #include "gp/kernels/rank.hpp"
 
 #include <omp.h>
@@ -25,7 +26,7 @@ class CpuRankCounter final : public RankCounter {
  public:
   CpuRankCounter(std::vector<std::uint32_t> edges, int threads)
       : edges_(std::move(edges)),
-        threads_(threads > 0 ? threads : omp_get_max_threads()),
+        threads_(cpu_threads(threads)),
         counts_(2 * edges_.size() + 1, 0) {}
 
   void add(const float* data, std::size_t n) override {
@@ -55,7 +56,7 @@ class CpuRankCounter final : public RankCounter {
   std::vector<std::uint64_t> counts() override { return counts_; }
   std::uint64_t invalid() override { return invalid_; }
   [[nodiscard]] std::string name() const override {
-    return "cpu (OpenMP, " + std::to_string(threads_) + " threads)";
+    return cpu_engine_name(threads_);
   }
 
  private:

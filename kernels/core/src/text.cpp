@@ -72,4 +72,15 @@ std::string significant(double v, int digits) {
   return std::string(buf, r.ptr);
 }
 
+std::string hex(const unsigned char* bytes, std::size_t n) {
+  static const char* digits = "0123456789abcdef";
+  std::string out;
+  out.reserve(2 * n);
+  for (std::size_t i = 0; i < n; ++i) {
+    out += digits[bytes[i] >> 4];
+    out += digits[bytes[i] & 15];
+  }
+  return out;
+}
+
 }  // namespace gp::text

@@ -28,6 +28,9 @@ std::string shortest(double v);
 /// so that coordinates and cell sizes read "900000" rather than "9e+05".
 std::string shortest_plain(double v);
 
+/// Lower-case hexadecimal of `n` bytes (digests: "9f86d0...").
+std::string hex(const unsigned char* bytes, std::size_t n);
+
 /// `v` rounded to `digits` significant digits, %g style ("0.1235", "1.235e+06").
 std::string significant(double v, int digits);
 
