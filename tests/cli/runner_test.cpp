@@ -1,5 +1,6 @@
 // The streaming runner: grid resolution, statistics pass, window-size independence.
 #include "model/model.hpp"
+#include "plan/device.hpp"
 #include "plan/grid.hpp"
 #include "run/runner.hpp"
 #include "gp/error.hpp"
@@ -64,6 +65,22 @@ TEST(ParseDevice, KnownAndUnknown) {
   EXPECT_EQ(gc::parse_device("cpu"), gc::DeviceChoice::cpu);
   EXPECT_EQ(gc::parse_device("cuda"), gc::DeviceChoice::cuda);
   EXPECT_THROW(gc::parse_device("tpu"), gp::config_error);
+}
+
+// The single-device engines (distance transform, Monte Carlo, rank and class counters) run on
+// the first device the user listed, device 0 when none is; --device cpu keeps them on the CPU.
+TEST(EngineDevice, FirstListedDeviceOrZero) {
+  const gc::EngineDevice cpu = gc::engine_device(gc::DeviceChoice::cpu, {2, 3});
+  EXPECT_FALSE(cpu.cuda);
+  const gc::EngineDevice listed = gc::engine_device(gc::DeviceChoice::cuda, {3, 1});
+  EXPECT_TRUE(listed.cuda);
+  EXPECT_EQ(listed.id, 3);
+  const gc::EngineDevice none_listed = gc::engine_device(gc::DeviceChoice::cuda, {});
+  EXPECT_TRUE(none_listed.cuda);
+  EXPECT_EQ(none_listed.id, 0);
+  // auto: CUDA exactly when a device is visible (none on a machine without a GPU).
+  EXPECT_EQ(gc::engine_device(gc::DeviceChoice::automatic, {}).cuda,
+            gp::kernels::cuda_device_count() > 0);
 }
 
 TEST(ResolveGrid, DefaultsToFirstLayerGridOverTheCommonExtent) {
