@@ -99,6 +99,7 @@ std::function<void()> setup_run(CLI::App& app, GlobalOptions& global) {
     opt.window_cells = args->window_cells;
     opt.pipeline_depth = args->pipeline_depth;
     opt.devices = args->devices;
+    check_devices(opt.device, opt.devices);
     opt.threads = args->threads;
     opt.vector_memory_mib = args->vector_memory_mib;
     const RunResult r = run_model(m, opt);

@@ -99,6 +99,7 @@ ValidateOptions validate_options(const ValidateArgs& a) {
   source.deposits = a.deposits;
   o.deposits = deposit_spec(source, "deposits " + a.deposits);
   o.device = parse_device(a.device);
+  check_devices(o.device, {});
   return o;
 }
 

@@ -34,6 +34,24 @@ DeviceChoice parse_device(const std::string& s) {
   throw config_error("--device: unknown device '" + s + "' (expected auto, cpu or cuda)");
 }
 
+void check_devices(DeviceChoice choice, const std::vector<int>& devices) {
+  if (choice == DeviceChoice::cpu) return;
+  const int count = kernels::cuda_device_count();
+  if (choice == DeviceChoice::cuda && count == 0) {
+    throw cuda_error(kernels::cuda_compiled()
+                         ? "no CUDA device: --device cuda needs one; use --device auto or cpu"
+                         : "built without CUDA: --device cuda needs a CUDA build; use --device "
+                           "auto or cpu");
+  }
+  if (count == 0) return;  // auto without a device: the CPU, whatever --devices lists
+  for (int d : devices) {
+    if (d < 0 || d >= count) {
+      throw cuda_error("--devices: no CUDA device " + std::to_string(d) + " (" +
+                       std::to_string(count) + " visible: 0-" + std::to_string(count - 1) + ")");
+    }
+  }
+}
+
 bool uses_cuda(DeviceChoice choice) {
   return choice == DeviceChoice::cuda ||
          (choice == DeviceChoice::automatic && kernels::cuda_device_count() > 0);

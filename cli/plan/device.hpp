@@ -16,6 +16,11 @@ enum class DeviceChoice { automatic, cpu, cuda };
 /// Parses "auto" | "cpu" | "cuda"; throws gp::config_error.
 DeviceChoice parse_device(const std::string& s);
 
+/// Checks, before any work, that the devices a run asks for exist: `--device cuda` on a machine
+/// (or build) without CUDA, or a `--devices` id beyond the visible devices, throws
+/// gp::cuda_error (exit 6) with one line saying what to use instead.
+void check_devices(DeviceChoice choice, const std::vector<int>& devices);
+
 /// True when the engines of a run with this choice run on CUDA: requested, or auto with a
 /// device present.
 bool uses_cuda(DeviceChoice choice);

@@ -414,8 +414,17 @@ TEST(Device, CudaWithoutGpuExits6) {
   const fs::path out = dir / "cuda.tif";
   const CliResult r =
       run_cli({"run", model.string(), "-o", out.string(), "--device", "cuda", "--quiet"});
-  expect_quiet_failure(r, exit_device, {"cuda"});
+  // Said once, before any work, and with what to do instead (not "distance transform on
+  // CUDA: no CUDA device 0").
+  const std::string said =
+      gp::kernels::cuda_compiled()
+          ? "no CUDA device: --device cuda needs one; use --device auto or cpu"
+          : "built without CUDA: --device cuda needs a CUDA build; use --device auto or cpu";
+  expect_quiet_failure(r, exit_device, {said});
   expect_no_output(out);
+  const CliResult v = run_cli({"validate", out.string(), "--deposits", model.string(), "--device",
+                               "cuda"});
+  expect_quiet_failure(v, exit_device, {said});
 }
 
 TEST(Device, BogusIsAUsageError) {
