@@ -29,8 +29,9 @@ std::function<void()> setup_territories(CLI::App& app, GlobalOptions& /*global*/
       std::printf("%-*s  %-*s  %s\n", c, t.code.c_str(), n, t.name.c_str(), t.crs.c_str());
       if (*notes) std::printf("%-*s  %s\n", c, "", t.crs_note.c_str());
     }
-    std::printf("\nAliases: US = USA, UK = GBR, AK = ALASKA, HI = HAWAII. Boundaries: Natural "
-                "Earth 1:50m (public domain).\n");
+    std::printf("\nAliases: US = USA, UK = GBR, AK = ALASKA, HI = HAWAII, US-PR = PR (and the "
+                "other insular areas). Boundaries: Natural Earth 1:50m; US states, DC and "
+                "insular areas: U.S. Census Bureau 2019, 1:10,000,000 (public domain).\n");
   };
 }
 

@@ -6,6 +6,7 @@
 #include "plan/program.hpp"
 #include "plan/vector_plan.hpp"
 #include "run/cluster.hpp"
+#include "run/deposit_checks.hpp"
 #include "run/progress.hpp"
 #include "run/score_pass.hpp"
 #include "run/stats_pass.hpp"
@@ -161,6 +162,7 @@ RunResult run_model_protecting(const model::Model& m, const RunOptions& opt,
   const geo::Grid grid = resolve_grid(m);
   res.grid = grid;
   if (const std::string w = geo::area_of_use_warning(grid); !w.empty()) gp::log::warning(w);
+  check_deposit_states(m, res);
   ChosenBackend chosen = choose_backend(opt.device, opt.devices, opt.threads);
   kernels::Backend& backend = *chosen.backend;
   res.device = backend.name();

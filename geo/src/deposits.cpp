@@ -20,6 +20,14 @@ std::string lower(std::string s) {
 }
 }  // namespace
 
+bool deposit_filter_keeps(const DepositSpec& spec, const std::string& text) {
+  // Done here rather than in OGR SQL: LIKE's case rules differ between drivers.
+  if (spec.filter_column.empty()) return true;
+  if (!spec.filter_equals.empty() && text != spec.filter_equals) return false;
+  return spec.filter_contains.empty() ||
+         lower(text).find(lower(spec.filter_contains)) != std::string::npos;
+}
+
 DepositPlacement place_deposits(const DepositSpec& spec, const Grid& grid,
                                 const CellValidity& valid) {
   VectorSpec vs = spec.source;
@@ -34,12 +42,7 @@ DepositPlacement place_deposits(const DepositSpec& spec, const Grid& grid,
   std::vector<Feature> feats =
       src.read(grid.crs_wkt, {}, spec.name_column, &skipped, spec.filter_column);
   if (filtering) {
-    // Done here rather than in OGR SQL: LIKE's case rules differ between drivers.
-    const std::string needle = lower(spec.filter_contains);
-    auto keep = [&](const std::string& text) {
-      if (!spec.filter_equals.empty() && text != spec.filter_equals) return false;
-      return needle.empty() || lower(text).find(needle) != std::string::npos;
-    };
+    auto keep = [&](const std::string& text) { return deposit_filter_keeps(spec, text); };
     std::erase_if(feats, [&](const Feature& f) { return !keep(f.tag); });
     std::erase_if(skipped, [&](const SkippedFeature& f) { return !keep(f.tag); });
   }

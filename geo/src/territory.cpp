@@ -4,6 +4,7 @@
 #include "gp/error.hpp"
 #include "gp/geo/crs.hpp"
 #include "gp/geo/gdal_env.hpp"
+#include "gp/geo/us_states.hpp"
 #include "gp/geo/vector_source.hpp"
 #include "gp/log.hpp"
 #include "gp/text.hpp"
@@ -17,6 +18,7 @@
 #include <cmath>
 #include <cstdlib>
 #include <limits>
+#include <map>
 
 #ifndef GP_DATA_DIR
 #define GP_DATA_DIR ""
@@ -56,6 +58,41 @@ const EuMember eu_members[] = {
     {"SVN", "Slovenia", "705"},    {"ESP", "Spain", "724"},       {"SWE", "Sweden", "752"},
 };
 
+/// An equal-area CRS for the insular areas, which EPSG has none for: Lambert azimuthal
+/// equal-area centred on the islands (GRS80; their datums, NAD83 variants, are ITRF-aligned,
+/// so no shift from WGS84 at this scale).
+std::string island_laea(double lat, double lon) {
+  return "+proj=laea +lat_0=" + text::shortest_plain(lat) + " +lon_0=" +
+         text::shortest_plain(lon) +
+         " +x_0=0 +y_0=0 +ellps=GRS80 +towgs84=0,0,0,0,0,0,0 +units=m +no_defs +type=crs";
+}
+
+/// A state's, DC's or insular area's territory: code US-<USPS> (the insular areas: their USPS
+/// code alone), boundary = the Census feature of its FIPS code.
+Territory state_territory(const UsState& s) {
+  Territory t{std::string(s.insular ? "" : "US-") + s.usps, s.name, "EPSG:5070",
+              "NAD83 / Conus Albers: the USGS equal-area CRS for the lower 48", {s.fips}, {},
+              BoundarySet::us_census};
+  const std::string usps = s.usps;
+  if (usps == "AK") {
+    t.crs = "EPSG:3338";
+    t.crs_note = "NAD83 / Alaska Albers: equal-area, its area of use spans the antimeridian";
+  } else if (usps == "HI") {
+    t.crs = "ESRI:102007";
+    t.crs_note = "Hawaii Albers Equal Area Conic (NAD83): EPSG has no equal-area CRS for Hawaii";
+  } else if (s.insular) {
+    // Centres of the islands' extents (American Samoa reaches Swains Island, 11 S).
+    const std::map<std::string, std::array<double, 2>> centre = {
+        {"PR", {18.2, -66.5}}, {"VI", {18.05, -64.8}}, {"GU", {13.45, 144.8}},
+        {"MP", {17.3, 145.7}}, {"AS", {-13.0, -170.0}}};
+    const auto& c = centre.at(usps);
+    t.crs = island_laea(c[0], c[1]);
+    t.crs_note = "Lambert azimuthal equal-area centred on the islands: EPSG has no equal-area "
+                 "CRS for them";
+  }
+  return t;
+}
+
 std::vector<Territory> build_table() {
   const std::string laea_eu = "EPSG:3035 (ETRS89-extended / LAEA Europe): the EU's equal-area CRS";
   std::vector<Territory> t;
@@ -84,8 +121,8 @@ std::vector<Territory> build_table() {
   Territory eu{"EU", "European Union (27 members, European part)", "EPSG:3035", laea_eu, {},
                {europe}};
   for (const auto& m : eu_members) {
-    eu.iso_ids.emplace_back(m.id);
-    if (std::string(m.id) == "246") eu.iso_ids.emplace_back("248");
+    eu.ids.emplace_back(m.id);
+    if (std::string(m.id) == "246") eu.ids.emplace_back("248");
   }
   t.push_back(eu);
   t.push_back({"NOR", "Norway (with Svalbard)", "EPSG:3035", laea_eu, {"578"}, {europe}});
@@ -103,9 +140,10 @@ std::vector<Territory> build_table() {
                {"410"}, {}});
   for (const auto& m : eu_members) {
     Territory c{m.code, m.name, "EPSG:3035", laea_eu, {m.id}, {europe}};
-    if (std::string(m.id) == "246") c.iso_ids.emplace_back("248");
+    if (std::string(m.id) == "246") c.ids.emplace_back("248");
     t.push_back(c);
   }
+  for (const auto& s : us_states()) t.push_back(state_territory(s));
   return t;
 }
 
@@ -155,22 +193,44 @@ const std::vector<Territory>& territories() {
   return table;
 }
 
+namespace {
+
+/// "Norway (with Svalbard)" -> "NORWAY": a territory's name as a user would type it.
+std::string plain_name(const std::string& name) {
+  return upper(name.substr(0, name.find(" (")));
+}
+
+/// How far `key` (upper-case) is from a territory, by code and by name: 0 for its USPS code
+/// ("WY" for US-WY) or its name; a code or name that starts the same way counts as 1.
+std::size_t distance_to(const std::string& key, const Territory& t) {
+  if (t.code == "US-" + key || plain_name(t.name) == key) return 0;
+  std::size_t d = std::min(text::edit_distance(key, t.code),
+                           text::edit_distance(key, plain_name(t.name)));
+  // A code that starts the same way is a good guess too ("CON" -> CONUS).
+  if (t.code.rfind(key.substr(0, std::min<std::size_t>(2, key.size())), 0) == 0) {
+    d = std::min<std::size_t>(d, 1);
+  }
+  return d;
+}
+
+}  // namespace
+
 const Territory& find_territory(const std::string& code, const std::string& what) {
   std::string key = upper(code);
-  if (key == "US") key = "USA";
-  if (key == "UK") key = "GBR";
-  if (key == "AK") key = "ALASKA";
-  if (key == "HI") key = "HAWAII";
+  const std::map<std::string, std::string> aliases = {
+      {"US", "USA"}, {"UK", "GBR"}, {"AK", "ALASKA"}, {"HI", "HAWAII"}};
+  if (const auto it = aliases.find(key); it != aliases.end()) key = it->second;
+  if (key.rfind("US-", 0) == 0) {
+    // The insular areas' codes are their USPS codes alone: US-PR is PR.
+    for (const auto& s : us_states()) {
+      if (s.insular && key == std::string("US-") + s.usps) key = s.usps;
+    }
+  }
   for (const auto& t : territories()) {
     if (t.code == key) return t;
   }
   std::vector<std::pair<std::size_t, std::string>> ranked;
-  for (const auto& t : territories()) {
-    std::size_t d = text::edit_distance(key, t.code);
-    // A code that starts the same way is a good guess too ("CON" -> CONUS).
-    if (t.code.rfind(key.substr(0, std::min<std::size_t>(2, key.size())), 0) == 0) d = std::min<std::size_t>(d, 1);
-    ranked.emplace_back(d, t.code);
-  }
+  for (const auto& t : territories()) ranked.emplace_back(distance_to(key, t), t.code);
   std::stable_sort(ranked.begin(), ranked.end(),
                    [](const auto& a, const auto& b) { return a.first < b.first; });
   std::string closest;
@@ -181,8 +241,10 @@ const Territory& find_territory(const std::string& code, const std::string& what
                      " (geoprospect territories lists them all)");
 }
 
-fs::path boundaries_file() {
-  const char* name = "boundaries/ne_countries_50m.topojson";
+fs::path boundaries_file(const Territory& t) {
+  const std::string name = t.source == BoundarySet::us_census
+                               ? "us_states/states-10m.json"
+                               : "boundaries/ne_countries_50m.topojson";
   std::vector<fs::path> tries;
   if (const char* env = std::getenv("GP_DATA_DIR"); env != nullptr && *env != '\0') {
     tries.emplace_back(fs::path(env) / name);
@@ -198,17 +260,17 @@ fs::path boundaries_file() {
   for (const auto& p : tries) {
     if (fs::exists(p, ec)) return p;
   }
-  throw input_error("territory boundaries not found (looked for " + std::string(name) +
+  throw input_error("territory boundaries not found (looked for " + name +
                     " under $GP_DATA_DIR, the source tree and next to the executable)");
 }
 
 GeometryPtr territory_boundary(const Territory& t, const std::string& target_wkt) {
   VectorSpec vs;
-  vs.path = boundaries_file().string();
-  vs.layer = "countries";
-  vs.crs = "EPSG:4326";  // the TopoJSON carries no CRS; Natural Earth is WGS84 lon/lat
+  vs.path = boundaries_file(t).string();
+  vs.layer = t.source == BoundarySet::us_census ? "states" : "countries";
+  vs.crs = "EPSG:4326";  // the TopoJSONs carry no CRS; both sets are lon/lat
   std::string in;
-  for (const auto& id : t.iso_ids) in += (in.empty() ? "'" : ", '") + id + "'";
+  for (const auto& id : t.ids) in += (in.empty() ? "'" : ", '") + id + "'";
   vs.where = "id IN (" + in + ")";
   vs.what = "territory " + t.code;
   VectorSource src(vs);

@@ -14,8 +14,10 @@
 #include <ogr_spatialref.h>
 #include <ogrsf_frmts.h>
 
+#include <algorithm>
 #include <cmath>
 #include <set>
+#include <sstream>
 
 namespace {
 
@@ -63,7 +65,7 @@ TEST(Territories, TableIsCompleteAndEveryCrsParses) {
   for (const auto& t : gp::geo::territories()) {
     EXPECT_TRUE(codes.insert(t.code).second) << "duplicate " << t.code;
     EXPECT_NO_THROW(gp::geo::crs_wkt(t.crs, t.code)) << t.code << ": " << t.crs;
-    EXPECT_FALSE(t.iso_ids.empty()) << t.code;
+    EXPECT_FALSE(t.ids.empty()) << t.code;
     EXPECT_FALSE(t.crs_note.empty()) << t.code;
   }
   for (const char* c : {"USA", "CONUS", "ALASKA", "HAWAII", "CAN", "AUS", "GBR", "EU", "NOR", "GRL",
@@ -71,9 +73,17 @@ TEST(Territories, TableIsCompleteAndEveryCrsParses) {
                         "MLT", "EST"}) {
     EXPECT_TRUE(codes.count(c)) << c;
   }
-  EXPECT_EQ(codes.size(), 12u + 27u);  // 11 + EU, and the 27 members
+  for (const char* c : {"US-WY", "US-AK", "US-HI", "US-DC", "US-CA", "US-TX", "US-RI", "PR", "GU",
+                        "VI", "AS", "MP"}) {
+    EXPECT_TRUE(codes.count(c)) << c;
+  }
+  // 11 + EU, the 27 members, the 50 states, DC and the 5 insular areas.
+  EXPECT_EQ(codes.size(), 12u + 27u + 50u + 1u + 5u);
+  EXPECT_EQ(gp::geo::find_territory("US-WY", "t").crs, "EPSG:5070");
+  EXPECT_EQ(gp::geo::find_territory("US-AK", "t").crs, "EPSG:3338");
+  EXPECT_EQ(gp::geo::find_territory("US-HI", "t").crs, "ESRI:102007");
   const auto& eu = gp::geo::find_territory("EU", "t");
-  EXPECT_EQ(eu.iso_ids.size(), 28u);  // 27 members + Åland
+  EXPECT_EQ(eu.ids.size(), 28u);  // 27 members + Åland
   EXPECT_EQ(gp::geo::find_territory("CONUS", "t").crs, "EPSG:5070");
   EXPECT_EQ(gp::geo::find_territory("ALASKA", "t").crs, "EPSG:3338");
   EXPECT_EQ(gp::geo::find_territory("CAN", "t").crs, "EPSG:3978");
@@ -86,6 +96,40 @@ TEST(Territories, LookupIsCaseInsensitiveWithAliases) {
   EXPECT_EQ(gp::geo::find_territory("US", "t").code, "USA");
   EXPECT_EQ(gp::geo::find_territory("uk", "t").code, "GBR");
   EXPECT_EQ(gp::geo::find_territory("AK", "t").code, "ALASKA");
+  EXPECT_EQ(gp::geo::find_territory("us-wy", "t").code, "US-WY");
+  EXPECT_EQ(gp::geo::find_territory("US-PR", "t").code, "PR");
+  EXPECT_EQ(gp::geo::find_territory("gu", "t").code, "GU");
+}
+
+/// The codes an unknown territory's message suggests, in order ("closest: A, B, C").
+std::vector<std::string> suggestions(const std::string& code) {
+  try {
+    gp::geo::find_territory(code, "[grid] territory");
+  } catch (const gp::config_error& e) {
+    std::string m = e.what();
+    const auto a = m.find("closest: ");
+    const auto b = m.find(" (", a);
+    if (a == std::string::npos || b == std::string::npos) return {m};
+    std::vector<std::string> out;
+    std::stringstream ss(m.substr(a + 9, b - a - 9));
+    for (std::string c; std::getline(ss, c, ',');) out.push_back(c.substr(c.find_first_not_of(' ')));
+    return out;
+  }
+  return {};
+}
+
+TEST(Territories, UnknownCodeSuggestsByNameAndUspsCode) {
+  for (const char* typed : {"Wyoming", "wyoming", "WY", "wy", "Wyomin"}) {
+    const auto s = suggestions(typed);
+    ASSERT_FALSE(s.empty()) << typed;
+    EXPECT_EQ(s.front(), "US-WY") << typed;
+  }
+  EXPECT_EQ(suggestions("California").front(), "US-CA");
+  EXPECT_EQ(suggestions("CA").front(), "US-CA");  // not Canada: its code is CAN
+  EXPECT_EQ(suggestions("Finland").front(), "FIN");
+  EXPECT_EQ(suggestions("finland").front(), "FIN");
+  EXPECT_EQ(suggestions("Puerto Rico").front(), "PR");
+  EXPECT_EQ(suggestions("Norway").front(), "NOR");  // name "Norway (with Svalbard)"
 }
 
 TEST(Territories, UnknownCodeNamesTheClosest) {
@@ -120,6 +164,79 @@ TEST(Territories, UsSplitsIntoConusAlaskaHawaii) {
   const double hkm = static_cast<double>(conus.grid.height) * conus.grid.dy / 1000;
   EXPECT_NEAR(wkm, 4620, 120);
   EXPECT_NEAR(hkm, 2900, 120);
+}
+
+/// The Census polygon of the state whose USPS `code` attribute is `usps`, read here with OGR
+/// from the shipped file (by its USPS code, not the program's FIPS table), projected to
+/// `crs_wkt`: its area (OGR_G_Area, m²) and extent.
+struct StatePolygon {
+  double area{0.0};
+  OGREnvelope env;
+};
+StatePolygon census_polygon(const std::string& usps, const std::string& crs_wkt) {
+  const fs::path f = gp::test::source_dir() / "data-samples/us_states/states-10m.json";
+  GDALDatasetUniquePtr ds(GDALDataset::Open(f.c_str(), GDAL_OF_VECTOR));
+  EXPECT_TRUE(ds) << f;
+  if (!ds) return {};
+  OGRLayer* l = ds->GetLayerByName("states");
+  l->SetAttributeFilter(("code = '" + usps + "'").c_str());
+  OGRSpatialReference ll;
+  ll.SetFromUserInput("EPSG:4326");
+  ll.SetAxisMappingStrategy(OAMS_TRADITIONAL_GIS_ORDER);
+  OGRSpatialReference dst;
+  dst.importFromWkt(crs_wkt.c_str());
+  dst.SetAxisMappingStrategy(OAMS_TRADITIONAL_GIS_ORDER);
+  StatePolygon out;
+  int n = 0;
+  for (auto& feat : *l) {
+    std::unique_ptr<OGRGeometry> g(feat->GetGeometryRef()->clone());
+    g->assignSpatialReference(&ll);
+    EXPECT_EQ(g->transformTo(&dst), OGRERR_NONE) << usps;
+    out.area += OGR_G_Area(OGRGeometry::ToHandle(g.get()));
+    g->getEnvelope(&out.env);
+    ++n;
+  }
+  EXPECT_EQ(n, 1) << usps;
+  return out;
+}
+
+/// Valid cells of a mask (GDAL reads it here).
+std::uint64_t valid_cells(const fs::path& mask) {
+  const auto v = gp::test::read_raster(mask);
+  return static_cast<std::uint64_t>(
+      std::count_if(v.begin(), v.end(), [](float x) { return std::isfinite(x); }));
+}
+
+TEST(Territories, EveryUsStateMaskHasItsPolygonsArea) {
+  // For every state, DC and insular area: mask cells x cell area within 1 % of the area of the
+  // state's own Census polygon in the territory's equal-area CRS. Cells are small enough for
+  // about 1e5 cells per state (at most 2 km; larger where the extent would pass 1e7 cells:
+  // American Samoa and the Northern Marianas are specks spread over hundreds of km).
+  const auto dir = gp::test::scratch_dir();
+  std::set<std::string> seen;
+  for (const auto& t : gp::geo::territories()) {
+    if (t.source != gp::geo::BoundarySet::us_census) continue;
+    const std::string usps = t.code.substr(t.code.rfind('-') + 1);
+    seen.insert(usps);
+    const std::string w = wkt(t.crs);
+    const StatePolygon ref = census_polygon(usps, w);
+    ASSERT_GT(ref.area, 0.0) << t.code;
+    const double box = (ref.env.MaxX - ref.env.MinX) * (ref.env.MaxY - ref.env.MinY);
+    const double cell = std::round(std::max(std::min(std::sqrt(ref.area / 1e5), 2000.0),
+                                            std::sqrt(box / 1e7)));
+    const auto m = masked(t.code, cell, dir);
+    const double mask_area = static_cast<double>(valid_cells(m.mask)) * cell * cell;
+    EXPECT_NEAR(mask_area / ref.area, 1.0, 0.01)
+        << t.code << ": mask " << mask_area / 1e6 << " km², polygon " << ref.area / 1e6
+        << " km² at " << cell << " m";
+    if (usps == "WY") {
+      // The Census Bureau's published area of Wyoming: 253,335 km² of land and water.
+      EXPECT_NEAR(mask_area / 1e6, 253335.0, 2533.0);
+      EXPECT_NEAR(ref.area / 1e6, 253335.0, 2533.0);
+    }
+    std::filesystem::remove(m.mask);
+  }
+  EXPECT_EQ(seen.size(), 56u);
 }
 
 TEST(Territories, AleutiansAcrossTheAntimeridian) {

@@ -50,6 +50,10 @@ struct DepositPlacement {
 /// True when cell (col, row) of the grid holds data; used to reject deposits on nodata cells.
 using CellValidity = std::function<bool(std::int64_t col, std::int64_t row)>;
 
+/// Whether a row whose filter_column holds `text` passes spec's filter_contains /
+/// filter_equals (true when the spec has no filter_column).
+bool deposit_filter_keeps(const DepositSpec& spec, const std::string& text);
+
 /// Reads the deposits and places them on `grid`. `valid` (optional) rejects nodata cells.
 /// Throws gp::input_error (unreadable source, missing column) / gp::config_error.
 DepositPlacement place_deposits(const DepositSpec& spec, const Grid& grid,

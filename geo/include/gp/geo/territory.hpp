@@ -1,10 +1,13 @@
 #pragma once
 // Built-in territories (the US and allied critical-minerals partners) and user boundaries:
 // a default CRS, a default extent (the boundary's extent in that CRS) and a mask (cells whose
-// centre lies outside the boundary are nodata). Boundaries come from Natural Earth 1:50m
-// (data-samples/boundaries/ne_countries_50m.topojson, public domain), selected by ISO 3166-1
-// numeric id, never by name; countries whose polygons are invalid across the antimeridian
-// (Russia, Fiji, Antarctica) are not territories, so they are never read.
+// centre lies outside the boundary are nodata). Country boundaries come from Natural Earth
+// 1:50m (data-samples/boundaries/ne_countries_50m.topojson, public domain), selected by ISO
+// 3166-1 numeric id, never by name; countries whose polygons are invalid across the
+// antimeridian (Russia, Fiji, Antarctica) are not territories, so they are never read. US
+// states, DC and insular areas (US-WY, US-DC, ..., PR, GU, VI, AS, MP) come from the Census
+// Bureau's 2019 boundaries (data-samples/us_states/states-10m.json, public domain), selected
+// by two-digit FIPS code.
 
 #include "gp/geo/gdal_fwd.hpp"
 #include "gp/geo/grid.hpp"
@@ -19,28 +22,38 @@ namespace gp::geo {
 /// A lon/lat box [west, south, east, north] in degrees.
 using LonLatBox = std::array<double, 4>;
 
+/// Where a territory's boundary polygons come from.
+enum class BoundarySet {
+  natural_earth,  ///< boundaries/ne_countries_50m.topojson, layer countries, id = ISO numeric
+  us_census,      ///< us_states/states-10m.json, layer states, id = state FIPS code
+};
+
 struct Territory {
   std::string code;       ///< e.g. "CONUS", "AUS", "EU"; matched case-insensitively
   std::string name;       ///< e.g. "Contiguous United States"
   std::string crs;        ///< default CRS, e.g. "EPSG:5070"
   std::string crs_note;   ///< why this CRS
-  std::vector<std::string> iso_ids;  ///< ISO 3166-1 numeric ids of the Natural Earth features
+  /// The `id`s of the boundary features: ISO 3166-1 numeric (Natural Earth), state FIPS (Census)
+  std::vector<std::string> ids;
   /// When not empty, only the polygons whose bounding-box centre lies in one of these boxes are
   /// kept (splits the USA into CONUS / Alaska / Hawaii; keeps European France, Netherlands, ...).
   std::vector<LonLatBox> keep;
+  BoundarySet source{BoundarySet::natural_earth};
 };
 
 /// Every built-in territory, in display order.
 const std::vector<Territory>& territories();
 
-/// The territory with this code or alias (US, UK, AK, HI), case-insensitive. Throws
-/// gp::config_error naming `what` and listing the closest valid codes.
+/// The territory with this code or alias (US, UK, AK, HI, US-PR for PR, ...), case-insensitive.
+/// Throws gp::config_error naming `what` and listing the closest valid codes, by code and by
+/// name: "WY", "Wyoming" and "wyoming" suggest US-WY first, "Finland" FIN.
 const Territory& find_territory(const std::string& code, const std::string& what);
 
-/// The Natural Earth boundaries file: $GP_DATA_DIR/boundaries/..., else the source tree's
-/// data-samples/boundaries/..., else data-samples/ next to or above the executable.
+/// The territory's boundaries file: $GP_DATA_DIR/<file>, else the source tree's
+/// data-samples/<file>, else data-samples/ next to or above the executable, where <file> is
+/// boundaries/ne_countries_50m.topojson or us_states/states-10m.json.
 /// Throws gp::input_error when none exists.
-std::filesystem::path boundaries_file();
+std::filesystem::path boundaries_file(const Territory& t);
 
 /// The territory's boundary as a multipolygon in `target_wkt` (vertex-wise reprojection).
 GeometryPtr territory_boundary(const Territory& t, const std::string& target_wkt);
