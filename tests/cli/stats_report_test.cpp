@@ -84,30 +84,17 @@ nlohmann::json read_json(const fs::path& p) {
 fs::path write_masked_model(const fs::path& dir) {
   gp::test::write_raster(dir / "x.tif", "EPSG:3577", 0, H * cell, cell, cell, W, H, layer_values());
   gp::test::write_vector(dir / "b.gpkg", "b", "EPSG:3577", {{boundary_wkt, {}}});
-  write_text(dir / "model.toml", R"([grid]
-boundary = "b.gpkg"
-resolution = 1000
-[[layer]]
-name = "mm"
-path = "x.tif"
-resampling = "nearest"
-transform = { kind = "minmax" }
-[[layer]]
-name = "z"
-path = "x.tif"
-resampling = "nearest"
-transform = { kind = "zscore" }
-[[layer]]
-name = "pc"
-path = "x.tif"
-resampling = "nearest"
-transform = { kind = "percentile" }
-[[layer]]
-name = "ms"
-path = "x.tif"
-resampling = "nearest"
-transform = { kind = "ms-large", a = 1.0, b = 1.0 }
-[output]
+  std::string toml = "[grid]\nboundary = \"b.gpkg\"\nresolution = 1000\n";
+  // One layer per transform, all reading x.tif.
+  for (const auto& [name, transform] :
+       std::vector<std::pair<std::string, std::string>>{{"mm", R"(kind = "minmax")"},
+                                                        {"z", R"(kind = "zscore")"},
+                                                        {"pc", R"(kind = "percentile")"},
+                                                        {"ms", R"(kind = "ms-large", a = 1.0, b = 1.0)"}}) {
+    toml += "[[layer]]\nname = \"" + name + "\"\npath = \"x.tif\"\nresampling = \"nearest\"\n" +
+            "transform = { " + transform + " }\n";
+  }
+  write_text(dir / "model.toml", toml + R"([output]
 path = "map.tif"
 format = "gtiff"
 bands = ["mm", "z", "ms"]
