@@ -303,8 +303,9 @@ void place_on_map(const ValidateOptions& opt, const MapBand& map, ValidationResu
     if (d.score == 0.0f) d.score = 0.0f;  // -0 -> +0, as the keys do
     res.deposits.push_back(std::move(d));
   }
-  for (const auto& r : res.rejected) {
-    gp::log::warning("validation: deposit '" + r.name + "' left out: " + r.reason);
+  if (!res.rejected.empty()) {
+    gp::log::warning("validation: " + geo::rejected_summary(res.rejected, "left out",
+                                                            "the validation report's \"deposits_left_out\""));
   }
   if (res.deposits.empty()) {
     throw input_error((opt.deposits.source.what.empty() ? std::string("deposits")

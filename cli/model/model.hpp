@@ -162,6 +162,15 @@ struct Model {
   UncertaintySpec uncertainty;  ///< [uncertainty] (Monte Carlo, after the map)
 };
 
+/// Index of the internal territory/boundary mask layer (LayerSpec::mask), or -1 without one:
+/// the one mask the scoring pass (Program::mask_layer), the statistics pass and training use.
+inline int mask_layer(const Model& m) {
+  for (std::size_t l = 0; l < m.layers.size(); ++l) {
+    if (m.layers[l].mask) return static_cast<int>(l);
+  }
+  return -1;
+}
+
 /// Reads and validates a model file. Throws gp::config_error (one line: file, key, expected).
 Model load_model(const std::filesystem::path& file);
 

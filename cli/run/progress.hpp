@@ -1,6 +1,9 @@
 #pragma once
 // A GDAL-style text progress bar ("0...10...20...30" and dots) on stderr, so that stdout stays
-// for results. GDALTermProgress would print the same to stdout.
+// for results. GDALTermProgress would print the same to stdout. While its line is open, a log
+// message ends it first (gp::log::progress_line_open), and the bar goes on on the next line.
+
+#include "gp/log.hpp"
 
 #include <cstdio>
 
@@ -11,7 +14,7 @@ class Progress {
   explicit Progress(bool enabled) : enabled_(enabled) {}
   /// An unfinished bar (the run failed) ends its line, so an error message starts on its own.
   ~Progress() {
-    if (enabled_ && started_ && step_ < 40) std::fputc('\n', stderr);
+    if (enabled_ && gp::log::progress_line_open().exchange(false)) std::fputc('\n', stderr);
   }
   Progress(const Progress&) = delete;
   Progress& operator=(const Progress&) = delete;
@@ -19,6 +22,7 @@ class Progress {
   void update(double fraction) {
     if (!enabled_) return;
     const int target = static_cast<int>(fraction * 40.0 + 1e-9);
+    const int before = step_;
     while (step_ < target && step_ < 40) {
       ++step_;
       if (step_ % 4 == 0) {
@@ -28,10 +32,13 @@ class Progress {
       }
       if (step_ == 40) std::fputs(" - done.\n", stderr);
     }
+    const bool opened = !started_;
     if (!started_) {
       started_ = true;
       if (step_ == 0) std::fputc('0', stderr);
     }
+    // Open when this call printed part of the bar (a message since may have ended the line).
+    if (opened || step_ > before) gp::log::progress_line_open() = step_ < 40;
     std::fflush(stderr);
   }
 

@@ -185,6 +185,7 @@ RunResult run_model_protecting(const model::Model& m, const RunOptions& opt,
   LayerStatistics ls = gather_layer_statistics(m, sources, windows, backend, buf, add_progress);
   res.seconds_stats = seconds_since(t_stats);
   res.layer_stats = ls.stats;
+  if (auto ts = transform_stats_json(m, ls); !ts.empty()) res.report["transform_stats"] = ts;
 
   // Trained methods (weights of evidence, logistic regression) train on the deposits first;
   // their program, band names and report sections replace the model's own. Under mpirun every

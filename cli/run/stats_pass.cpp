@@ -1,9 +1,13 @@
 #include "run/stats_pass.hpp"
 
+#include "model/names.hpp"
 #include "plan/program.hpp"
 #include "run/cluster.hpp"
 
 #include "gp/geo/raster_writer.hpp"
+#include "gp/kernels/cell_ops.hpp"
+
+#include <limits>
 
 namespace gp::cli {
 
@@ -49,25 +53,108 @@ class RowFolder {
   std::vector<kernels::LayerStats> tmp_;
 };
 
-/// Reads, for every window this rank owns, each layer `wanted(l)` and calls fn(l, window).
+/// Cells outside the territory / boundary mask (nodata in `mask`) become NaN in `data`, so that
+/// the statistics cover the cells the map covers: the scoring pass makes every band nodata
+/// there (Program::mask_layer), and a maximum outside would squeeze the values inside.
+void apply_mask(const float* mask, std::size_t cells, float* data) {
+  for (std::size_t i = 0; i < cells; ++i) {
+    if (!kernels::is_valid(static_cast<double>(mask[i]))) data[i] = std::numeric_limits<float>::quiet_NaN();
+  }
+}
+
+/// Reads, for every window this rank owns, each layer `wanted(l)` and calls fn(l, window);
+/// with a mask layer (model::mask_layer, the one the scoring pass uses), its window is read
+/// first and the cells outside it are left out of every layer's window.
 template <class Wanted, class Fn>
-void for_each_layer_window(std::vector<std::unique_ptr<geo::RasterSource>>& sources,
+void for_each_layer_window(const model::Model& m,
+                           std::vector<std::unique_ptr<geo::RasterSource>>& sources,
                            const WindowPlan& windows, std::vector<kernels::HostFloats>& buffers,
                            const std::function<void(double)>& progress, Wanted&& wanted,
                            Fn&& fn) {
+  const int mask = model::mask_layer(m);
   for (std::int64_t w = 0; w < windows.count(); ++w) {
     if (!windows.owned(w)) continue;  // each MPI rank reads only its own windows
     const geo::Window win = windows.at(w);
+    bool mask_read = false;
     for (std::size_t l = 0; l < sources.size(); ++l) {
-      if (!wanted(l)) continue;
+      if (!wanted(l) || static_cast<int>(l) == mask) continue;
+      if (mask >= 0 && !mask_read) {
+        sources[static_cast<std::size_t>(mask)]->read(win, buffers[static_cast<std::size_t>(mask)].data());
+        mask_read = true;
+      }
       sources[l]->read(win, buffers[l].data());
+      if (mask >= 0) apply_mask(buffers[static_cast<std::size_t>(mask)].data(), win.cells(), buffers[l].data());
       fn(l, win);
       progress(static_cast<double>(cluster::size()));
     }
   }
 }
 
+/// The value below which a fraction `p` of the cells lies, from a percentile layer's knots
+/// (values, then fractions below; as PercentileBuilder::append_knots lays them out): the inverse
+/// of the piecewise-linear rank the kernels interpolate.
+double knot_quantile(const std::vector<double>& aux, std::size_t count, double p) {
+  const double* v = aux.data();
+  const double* f = aux.data() + count;
+  if (count == 1 || p <= f[0]) return v[0];
+  for (std::size_t k = 0; k + 1 < count; ++k) {
+    if (f[k + 1] < p) continue;
+    const double span = f[k + 1] - f[k];
+    return span > 0.0 ? v[k] + (p - f[k]) / span * (v[k + 1] - v[k]) : v[k];
+  }
+  return v[count - 1];
+}
+
+/// The transform-specific part of a layer's transform_stats entry.
+void add_transform_numbers(const model::LayerSpec& L, const kernels::LayerStats& st,
+                           const kernels::PercentileBuilder& pb, nlohmann::ordered_json& e) {
+  const auto& T = L.transform;
+  if (T.needs_minmax()) {
+    // Linear with one end given uses that end and the layer's other (as build_program does).
+    const bool lin = T.kind == model::TransformKind::linear;
+    e["range_used"] = {lin && T.min ? *T.min : st.min, lin && T.max ? *T.max : st.max};
+  }
+  if (T.kind == model::TransformKind::ms_large || T.kind == model::TransformKind::ms_small) {
+    e["a"] = *T.a;
+    e["b"] = *T.b;
+    e["a_times_mean"] = *T.a * st.mean;
+    e["b_times_std"] = *T.b * st.stddev();
+  }
+  if (T.needs_percentiles()) {
+    std::vector<double> aux;
+    const auto count = static_cast<std::size_t>(pb.append_knots(aux).second);
+    nlohmann::ordered_json q = nlohmann::ordered_json::object();
+    for (const int p : {1, 5, 10, 25, 50, 75, 90, 95, 99}) {
+      q[std::to_string(p)] = knot_quantile(aux, count, p / 100.0);
+    }
+    e["percentiles"] = q;
+    e["knots"] = count;
+  }
+}
+
 }  // namespace
+
+nlohmann::ordered_json transform_stats_json(const model::Model& m, const LayerStatistics& ls) {
+  const int mask = model::mask_layer(m);
+  nlohmann::ordered_json out = nlohmann::ordered_json::object();
+  for (std::size_t l = 0; l < m.layers.size() && l < ls.stats.size(); ++l) {
+    const auto& L = m.layers[l];
+    if (!needs_stats(L) || static_cast<int>(l) == mask) continue;
+    const kernels::LayerStats& st = ls.stats[l];
+    nlohmann::ordered_json e;
+    e["transform"] = model::name_str(L.transform.kind);
+    e["cells"] = st.valid;
+    e["inside_mask"] = mask >= 0 ? nlohmann::ordered_json(m.layers[static_cast<std::size_t>(mask)].name)
+                                 : nlohmann::ordered_json();
+    e["min"] = st.min;
+    e["max"] = st.max;
+    e["mean"] = st.mean;
+    e["std"] = st.stddev();
+    if (st.valid > 0) add_transform_numbers(L, st, ls.percentiles[l], e);
+    out[L.name] = e;
+  }
+  return out;
+}
 
 std::size_t statistics_reads_per_window(const model::Model& m) {
   std::size_t n = 0;
@@ -100,7 +187,7 @@ LayerStatistics gather_layer_statistics(
     std::vector<kernels::LayerStats> per_row(H * n_layers);
     RowFolder folder(backend, geo::segment_columns(geo::WriterOptions{}.tile));
     for_each_layer_window(
-        sources, windows, buffers, progress, [&](std::size_t l) { return needs_stats(m.layers[l]); },
+        m, sources, windows, buffers, progress, [&](std::size_t l) { return needs_stats(m.layers[l]); },
         [&](std::size_t l, const geo::Window& win) {
           folder.fold(buffers[l].data(), win,
                       per_row.data() + l * H + static_cast<std::size_t>(win.row));
@@ -118,7 +205,7 @@ LayerStatistics gather_layer_statistics(
     if (is_pct(l)) pct[l] = kernels::PercentileBuilder(stats[l].min, stats[l].max, stats[l].valid);
   }
   using PB = kernels::PercentileBuilder;
-  for_each_layer_window(sources, windows, buffers, progress, is_pct,
+  for_each_layer_window(m, sources, windows, buffers, progress, is_pct,
                         [&](std::size_t l, const geo::Window& win) {
                           backend.histogram(buffers[l].data(), win.cells(), pct[l].lo(),
                                             pct[l].hi(), PB::coarse_bins, nullptr, 0,
@@ -131,7 +218,7 @@ LayerStatistics gather_layer_statistics(
     refine[l] = pct[l].plan_refinement();
   }
   for_each_layer_window(
-      sources, windows, buffers, progress, [&](std::size_t l) { return static_cast<bool>(refine[l]); },
+      m, sources, windows, buffers, progress, [&](std::size_t l) { return static_cast<bool>(refine[l]); },
       [&](std::size_t l, const geo::Window& win) {
         backend.histogram(buffers[l].data(), win.cells(), pct[l].lo(), pct[l].hi(),
                           PB::coarse_bins, pct[l].slots(), PB::sub_bins, pct[l].fine());

@@ -11,6 +11,8 @@
 #include "gp/kernels/backend.hpp"
 #include "gp/kernels/percentile.hpp"
 
+#include <nlohmann/json.hpp>
+
 #include <functional>
 #include <memory>
 #include <vector>
@@ -29,6 +31,12 @@ LayerStatistics gather_layer_statistics(
     const model::Model& m, std::vector<std::unique_ptr<geo::RasterSource>>& sources,
     const WindowPlan& windows, kernels::Backend& backend,
     std::vector<kernels::HostFloats>& buffers, const std::function<void(double)>& progress);
+
+/// The run report's "transform_stats": per layer whose transform needs statistics, the numbers
+/// it used (cells counted, min, max, mean, std; the range of minmax / linear, a x mean and
+/// b x std of ms-large / ms-small, percentile values of percentile), over the valid cells
+/// inside the territory / boundary mask. An empty object when no layer needs statistics.
+nlohmann::ordered_json transform_stats_json(const model::Model& m, const LayerStatistics& ls);
 
 /// Layer-window reads the statistics pass makes per window (for a progress estimate).
 std::size_t statistics_reads_per_window(const model::Model& m);

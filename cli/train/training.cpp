@@ -54,7 +54,7 @@ double Setup::seconds() const {
 Setup set_up(const TrainingContext& ctx) {
   Setup s;
   s.start = std::chrono::steady_clock::now();
-  s.mask = mask_layer(ctx.model);
+  s.mask = model::mask_layer(ctx.model);
   s.ev = evidence_layers(ctx.model);
   // Areas: unit cells per grid cell; the unit cell must fit the grid.
   s.unit_km2 = ctx.model.training.unit_cell_km2;
@@ -103,15 +103,8 @@ void warning(const std::string& msg) {
   if (cluster::is_root()) gp::log::warning(msg);
 }
 
-int mask_layer(const model::Model& m) {
-  for (std::size_t l = 0; l < m.layers.size(); ++l) {
-    if (m.layers[l].mask) return static_cast<int>(l);
-  }
-  return -1;
-}
-
 std::vector<std::size_t> evidence_layers(const model::Model& m) {
-  const int mask = mask_layer(m);
+  const int mask = model::mask_layer(m);
   std::vector<std::size_t> ev;
   for (std::size_t l = 0; l < m.layers.size(); ++l) {
     if (static_cast<int>(l) != mask) ev.push_back(l);
@@ -125,9 +118,7 @@ DepositCells place(const TrainingContext& ctx) {
   const geo::DepositPlacement placed = geo::place_deposits(spec, ctx.grid);
   DepositCells d;
   d.read = placed.placed.size() + placed.rejected.size();
-  for (const auto& r : placed.rejected) {
-    d.rejected.push_back({{"name", r.name}, {"reason", r.reason}});
-  }
+  d.rejected = placed.rejected;
   // One entry per grid cell, in row-major order of the cells.
   std::vector<std::size_t> order(placed.placed.size());
   std::iota(order.begin(), order.end(), std::size_t{0});
@@ -145,9 +136,6 @@ DepositCells place(const TrainingContext& ctx) {
     d.col.push_back(p.col);
     d.row.push_back(p.row);
     d.name.push_back(p.name);
-  }
-  for (const auto& r : placed.rejected) {
-    warning("[training] deposits: '" + r.name + "' not used: " + r.reason);
   }
   if (!d.shared.empty()) {
     gp::log::info("[training] deposits: " + std::to_string(d.shared.size()) +
@@ -173,8 +161,7 @@ void drop_where(DepositCells& d, const std::vector<bool>& keep, const std::strin
       out.row.push_back(d.row[i]);
       out.name.push_back(d.name[i]);
     } else {
-      out.rejected.push_back({{"name", d.name[i]}, {"reason", reason}});
-      warning("[training] deposits: '" + d.name[i] + "' not used: " + reason);
+      out.rejected.push_back({d.name[i], reason});
     }
   }
   d = std::move(out);
@@ -186,6 +173,11 @@ void keep_deposits_on_data(DepositCells& d, const std::vector<bool>& on_data, co
              (s.mask >= 0 ? "outside the territory / boundary mask, or on a cell where "
                           : "on a cell where ") +
                  nodata_rule);
+  // One line for all the deposits left out here and by place() (outside the grid).
+  if (!d.rejected.empty()) {
+    warning("[training] deposits: " +
+            geo::rejected_summary(d.rejected, "not used", "the run report's \"deposits\""));
+  }
   if (d.size() == 0) throw input_error("[training] deposits: " + none_left);
 }
 
@@ -201,10 +193,12 @@ double study_unit_cells(std::uint64_t cells, const Setup& s, const DepositCells&
 }
 
 nlohmann::ordered_json deposits_report(const model::Model& m, const DepositCells& d) {
+  nlohmann::ordered_json rejected = nlohmann::ordered_json::array();
+  for (const auto& r : d.rejected) rejected.push_back({{"name", r.name}, {"reason", r.reason}});
   return {{"file", m.training.deposits.string()},
           {"read", d.read},
           {"used_cells", d.size()},
-          {"rejected", d.rejected},
+          {"rejected", rejected},
           {"sharing_a_cell", d.shared}};
 }
 

@@ -10,6 +10,8 @@
 #include "run/cluster.hpp"
 #include "train/trained.hpp"
 
+#include "gp/geo/deposits.hpp"
+
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
@@ -53,13 +55,14 @@ struct DepositCells {
   std::vector<std::int64_t> row;
   std::vector<std::string> name;             ///< the first deposit of each cell
   std::size_t read{0};                       ///< deposits read (after filters)
-  nlohmann::ordered_json rejected = nlohmann::ordered_json::array();  ///< {name, reason}
+  std::vector<geo::RejectedDeposit> rejected;  ///< outside the grid, the mask or the data
   nlohmann::ordered_json shared = nlohmann::ordered_json::array();    ///< {name, same_cell_as}
   [[nodiscard]] std::size_t size() const { return col.size(); }
 };
 
 /// Reads `[training]` deposits and places them on the grid (cells sorted by row, then column);
-/// rejected points are logged by name. Throws gp::input_error when none is inside the grid.
+/// rejected points are kept for keep_deposits_on_data's one warning. Throws gp::input_error
+/// when none is inside the grid.
 DepositCells place(const TrainingContext& ctx);
 
 /// Calls `fn(d, i)` for every deposit cell d inside `win`, in order, with i its cell's index in
@@ -83,9 +86,6 @@ double study_unit_cells(std::uint64_t cells, const Setup& s, const DepositCells&
 /// The report's "deposits" entry: the file, how many were read and used, which were rejected
 /// and which share a cell.
 nlohmann::ordered_json deposits_report(const model::Model& m, const DepositCells& d);
-
-/// Index of the model layer that is the territory / boundary mask, or -1.
-int mask_layer(const model::Model& m);
 
 /// Model indices of the evidence layers: every layer but the mask.
 std::vector<std::size_t> evidence_layers(const model::Model& m);
@@ -146,7 +146,7 @@ template <class Fn>
 void for_each_window(const TrainingContext& ctx, Fn&& fn) {
   const std::size_t n_layers = ctx.sources.size();
   std::vector<std::vector<float>> buf(n_layers, std::vector<float>(ctx.windows.max_cells()));
-  const int mask = mask_layer(ctx.model);
+  const int mask = model::mask_layer(ctx.model);
   for (std::int64_t w = 0; w < ctx.windows.count(); ++w) {
     if (!ctx.windows.owned(w)) continue;  // each MPI rank reads only its own bands of rows
     const geo::Window win = ctx.windows.at(w);

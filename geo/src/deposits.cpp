@@ -73,6 +73,32 @@ DepositPlacement place_deposits(const DepositSpec& spec, const Grid& grid,
   return out;
 }
 
+std::string rejected_summary(const std::vector<RejectedDeposit>& rejected, const std::string& verb,
+                             const std::string& listed_in) {
+  if (rejected.empty()) return {};
+  // Reasons in the order they first occur, with their counts.
+  std::vector<std::pair<std::string, std::size_t>> reasons;
+  for (const auto& r : rejected) {
+    auto it = std::find_if(reasons.begin(), reasons.end(),
+                           [&](const auto& e) { return e.first == r.reason; });
+    if (it == reasons.end()) {
+      reasons.emplace_back(r.reason, 1);
+    } else {
+      ++it->second;
+    }
+  }
+  std::string s = std::to_string(rejected.size()) +
+                  (rejected.size() == 1 ? " deposit " : " deposits ") + verb + " (";
+  for (std::size_t k = 0; k < reasons.size(); ++k) {
+    s += (k > 0 ? ", " : "") + std::to_string(reasons[k].second) + " " + reasons[k].first;
+  }
+  s += "): ";
+  const std::size_t shown = std::min(rejected.size(), rejected_names_shown);
+  for (std::size_t i = 0; i < shown; ++i) s += (i > 0 ? ", '" : "'") + rejected[i].name + "'";
+  if (shown < rejected.size()) s += ", ...";
+  return s + " (all listed in " + listed_in + ")";
+}
+
 CellValidity validity_from_raster(const std::string& path) {
   reset_gdal_error();
   std::shared_ptr<GDALDataset> ds(GDALDataset::Open(path.c_str(), GDAL_OF_RASTER | GDAL_OF_READONLY),

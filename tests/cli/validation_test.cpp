@@ -482,7 +482,9 @@ TEST(ValidateCli, WritesJsonCsvSvgAndNamesLeftOutDeposits) {
                                       "--x-column", "lon", "--y-column", "lat", "--name-column",
                                       "name", "--device", "cpu", "--out", dir.string()});
   ASSERT_EQ(res.exit_code, 0) << res.err;
-  EXPECT_NE(res.err.find("'C' left out: on a nodata cell"), std::string::npos) << res.err;
+  // C on the nodata cell: one line with the count, the reason and the name.
+  EXPECT_NE(res.err.find("1 deposit left out (1 on a nodata cell): 'C'"), std::string::npos)
+      << res.err;
   std::ifstream in(dir / "map_validation.json");
   const auto j = nlohmann::json::parse(in);
   EXPECT_NEAR(j["success_rate"]["auc"].get<double>(), 5.0 / 14.0, 1e-12);

@@ -59,6 +59,17 @@ bool deposit_filter_keeps(const DepositSpec& spec, const std::string& text);
 DepositPlacement place_deposits(const DepositSpec& spec, const Grid& grid,
                                 const CellValidity& valid = {});
 
+/// How many deposits first shown in a one-line summary of the rejected ones.
+inline constexpr std::size_t rejected_names_shown = 5;
+
+/// One line for deposits that were not placed (a world file on a national grid leaves dozens
+/// out; one warning each drowned the rest): the count, the count per reason, the first
+/// rejected_names_shown names and where all are listed, e.g. "47 deposits not used (45 outside
+/// the grid, 2 on a nodata cell): A, B, C, D, E, ... (all listed in the report)". `verb` is
+/// "not used" or "left out"; empty when nothing was rejected.
+std::string rejected_summary(const std::vector<RejectedDeposit>& rejected, const std::string& verb,
+                             const std::string& listed_in);
+
 /// Validity from band 1 of a raster on `grid` (read one cell at a time through GDAL's cache):
 /// false where the value is its nodata value or not finite.
 CellValidity validity_from_raster(const std::string& path);

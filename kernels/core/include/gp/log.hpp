@@ -2,6 +2,7 @@
 // A minimal stderr logger: one line per message, prefixed "geoprospect: ".
 // --quiet lowers the level to errors only.
 
+#include <atomic>
 #include <cstdio>
 #include <string>
 #include <string_view>
@@ -41,10 +42,19 @@ inline Level& level() {
   return l;
 }
 
+/// Set while a progress bar's line is open on stderr (cli/run/progress.hpp): the next message
+/// ends that line first, so it starts on a line of its own ("0...10...geoprospect: ..."
+/// otherwise), and the bar goes on on the next line.
+inline std::atomic<bool>& progress_line_open() {
+  static std::atomic<bool> open{false};
+  return open;
+}
+
 inline void write(Level at, const std::string& msg) {
   if (static_cast<int>(at) > static_cast<int>(level())) return;
   const char* tag = at == Level::error ? "error: " : (at == Level::warning ? "warning: " : "");
-  std::fprintf(stderr, "geoprospect: %s%s\n", tag, one_line(msg).c_str());
+  const char* end_bar = progress_line_open().exchange(false) ? "\n" : "";
+  std::fprintf(stderr, "%sgeoprospect: %s%s\n", end_bar, tag, one_line(msg).c_str());
 }
 
 inline void info(const std::string& msg) { write(Level::info, msg); }
