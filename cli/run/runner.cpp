@@ -147,6 +147,9 @@ RunResult run_model_protecting(const model::Model& m, const RunOptions& opt,
   if (res.output.empty()) {
     throw config_error("no output path: set [output] path in the model or pass -o OUT.tif");
   }
+  // The model and its inputs first (grid, CRS, units, layers' footprints): a broken model is
+  // reported as such, not as an output that exists. Cheap: nothing is read or written yet.
+  const geo::Grid grid = resolve_grid(m);
   StagedFiles(opt.overwrite, inputs).check(res.output);
   if (needs_vector_plan(m)) {
     // Vector layers and the territory mask become temporary rasters on the grid (in the
@@ -158,7 +161,6 @@ RunResult run_model_protecting(const model::Model& m, const RunOptions& opt,
   }
   // Side files checked up front; every file of the run is staged in outputs.files().
   OutputSet outputs(m, res.output, opt.overwrite, opt.threads, inputs);
-  const geo::Grid grid = resolve_grid(m);
   res.grid = grid;
   if (const std::string w = geo::area_of_use_warning(grid); !w.empty()) gp::log::warning(w);
   ChosenBackend chosen = choose_backend(opt.device, opt.devices, opt.threads);
