@@ -124,7 +124,7 @@ void check_layers(const model::Model& m, const Sources& sources,
                        " cells hold NaN or infinity (not its nodata value); treated as nodata");
     }
     if (layer_valid[l] == 0) {
-      const std::string empty = L.what() + ": " + L.path.string() +
+      const std::string empty = L.what() + ": " + L.input_path().string() +
                                 " has no valid cell on the grid (every cell is nodata: check its "
                                 "nodata value, band and extent)";
       if (!L.missing_skip) throw input_error(empty + "; the map would be all nodata");
