@@ -581,6 +581,59 @@ TEST(BadInput, ExistingOutputIsKeptWithoutOverwrite) {
   }
 }
 
+TEST(BadInput, BrokenModelIsReportedBeforeAnExistingOutput) {
+  // The grid is the problem (exit 4, naming the layer), not the map already there (exit 5).
+  const fs::path dir = scratch_dir();
+  const std::string layers = good_layers(dir);
+  const fs::path model = dir / "model.toml";
+  write_text(model,
+             "[grid]\ncrs = \"EPSG:3577\"\nresolution = 100.0\n"
+             "extent = [900000.0, -3000400.0, 900500.0, -3000000.0]\n\n" +
+                 layers);
+  const fs::path out = dir / "out.tif";
+  write_text(out, "an earlier map\n");
+  const CliResult r = run_cli({"run", model.string(), "-o", out.string(), "--quiet"});
+  expect_quiet_failure(r, exit_input, {"alpha", "does not overlap"});
+  EXPECT_EQ(r.err.find("already exists"), std::string::npos) << r.err;
+  EXPECT_EQ(file_bytes(out), "an earlier map\n");
+}
+
+TEST(Cli, HelpListsQuietAndPrintsPercentPlainly) {
+  const CliResult run = run_cli({"run", "--help"});
+  EXPECT_EQ(run.exit_code, 0);
+  EXPECT_NE(run.out.find("-q,--quiet"), std::string::npos) << run.out;
+  const CliResult val = run_cli({"validate", "--help"});
+  EXPECT_EQ(val.exit_code, 0);
+  EXPECT_NE(val.out.find("--capture"), std::string::npos) << val.out;
+  EXPECT_EQ(val.out.find("%%"), std::string::npos) << val.out;
+  EXPECT_NE(val.out.find("-q,--quiet"), std::string::npos) << val.out;
+}
+
+TEST(Cli, ValidateCreatesAMissingOutFolder) {
+  // A 5 x 4 map whose score rises eastwards (value = column), deposits in a CSV with x/y
+  // columns found by name (crs given): the outputs land in a folder that did not exist.
+  const fs::path dir = scratch_dir();
+  std::vector<float> v(width * height);
+  for (int i = 0; i < width * height; ++i) v[static_cast<std::size_t>(i)] = static_cast<float>(i % width);
+  write_raster(dir / "map.tif", "EPSG:3577", x0, y0, cell, cell, width, height, v);
+  write_text(dir / "dep.csv", "name,x,y\nA,1000450,-3000050\nB,1000350,-3000250\n");
+  const fs::path out = dir / "new" / "folder";
+  const CliResult r = run_cli({"validate", (dir / "map.tif").string(), "--deposits",
+                               (dir / "dep.csv").string(), "--crs", "EPSG:3577", "--out",
+                               out.string(), "--device", "cpu", "--quiet"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("2 deposits (0 left out)"), std::string::npos) << r.out;
+  for (const char* f : {"map_validation.json", "map_success_rate.csv", "map_roc.csv",
+                        "map_validation.svg"}) {
+    EXPECT_TRUE(fs::is_regular_file(out / f)) << f;
+  }
+  // A bad deposit source is reported before the outputs that now exist.
+  write_text(dir / "bad.csv", "name,a,b\nA,1,2\n");
+  const CliResult b = run_cli({"validate", (dir / "map.tif").string(), "--deposits",
+                               (dir / "bad.csv").string(), "--out", out.string(), "--quiet"});
+  expect_quiet_failure(b, exit_input, {"bad.csv", "no coordinate columns", "name, a, b"});
+}
+
 TEST(BadInput, ExistingOutputIsReplacedWithOverwrite) {
   const fs::path dir = scratch_dir();
   const fs::path model = write_hand_model(dir);
