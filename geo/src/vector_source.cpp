@@ -428,6 +428,10 @@ std::vector<Feature> VectorSource::read(const std::string& target_wkt,
   auto skip = [&](const Feature& ft, std::string reason) {
     if (skipped != nullptr) skipped->push_back({ft.name, std::move(reason), ft.tag});
   };
+  // A table's row whose coordinate columns are empty or not numbers has no geometry.
+  const std::string no_geometry =
+      coord_x_.empty() ? std::string("no geometry")
+                       : "no usable coordinates in columns '" + coord_x_ + "', '" + coord_y_ + "'";
   layer_->ResetReading();
   reset_gdal_error();
   for (auto& f : *layer_) {
@@ -461,9 +465,7 @@ std::vector<Feature> VectorSource::read(const std::string& target_wkt,
     } else {
       feat.geometry.reset(f->StealGeometry());
       if (!feat.geometry || feat.geometry->IsEmpty()) {
-        skip(feat, coord_x_.empty() ? std::string("no geometry")
-                                    : "no usable coordinates in columns '" + coord_x_ + "', '" +
-                                          coord_y_ + "'");
+        skip(feat, no_geometry);
         continue;
       }
     }
