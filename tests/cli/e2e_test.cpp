@@ -509,8 +509,8 @@ TEST(BadInput, LayersDoNotOverlap) {
   expect_run_fails(model, dir / "out.tif", exit_input, {"faraway"});
 }
 
-TEST(BadInput, LayerOutsideGridExtent) {
-  const fs::path dir = scratch_dir();
+/// A model whose [grid] extent misses its layers (good_layers): returns its path.
+fs::path write_model_outside_extent(const fs::path& dir) {
   const std::string layers = good_layers(dir);
   const fs::path model = dir / "model.toml";
   // The layers cover x 1000000..1000500, y -3000400..-3000000; the extent is 100 km west.
@@ -518,7 +518,12 @@ TEST(BadInput, LayerOutsideGridExtent) {
              "[grid]\ncrs = \"EPSG:3577\"\nresolution = 100.0\n"
              "extent = [900000.0, -3000400.0, 900500.0, -3000000.0]\n\n" +
                  layers);
-  expect_run_fails(model, dir / "out.tif", exit_input, {"alpha"});
+  return model;
+}
+
+TEST(BadInput, LayerOutsideGridExtent) {
+  const fs::path dir = scratch_dir();
+  expect_run_fails(write_model_outside_extent(dir), dir / "out.tif", exit_input, {"alpha"});
 }
 
 TEST(BadInput, OutputFolderMissing) {
@@ -584,12 +589,7 @@ TEST(BadInput, ExistingOutputIsKeptWithoutOverwrite) {
 TEST(BadInput, BrokenModelIsReportedBeforeAnExistingOutput) {
   // The grid is the problem (exit 4, naming the layer), not the map already there (exit 5).
   const fs::path dir = scratch_dir();
-  const std::string layers = good_layers(dir);
-  const fs::path model = dir / "model.toml";
-  write_text(model,
-             "[grid]\ncrs = \"EPSG:3577\"\nresolution = 100.0\n"
-             "extent = [900000.0, -3000400.0, 900500.0, -3000000.0]\n\n" +
-                 layers);
+  const fs::path model = write_model_outside_extent(dir);
   const fs::path out = dir / "out.tif";
   write_text(out, "an earlier map\n");
   const CliResult r = run_cli({"run", model.string(), "-o", out.string(), "--quiet"});
