@@ -31,6 +31,11 @@ CLI::Validator in_range(double lo, double hi) {
       "in [" + range + "]");
 }
 
+void add_quiet_flag(CLI::App& app, GlobalOptions& global) {
+  app.add_flag("-q,--quiet", global.quiet, "No progress bar or info messages (errors only)")
+      ->configurable(false);
+}
+
 int run_thread_count(int threads) {
   // The OpenMP team and GDAL's decoding and warping pools (ALL_CPUS), the pipeline's reader
   // and writer.
@@ -59,6 +64,7 @@ std::function<void()> setup_run(CLI::App& app, GlobalOptions& global) {
   auto args = std::make_shared<Args>();
   CLI::App* run = app.add_subcommand("run", "Run a model file and write the prospectivity map");
   run->add_option("model", args->model, "Model file (TOML)")->required();
+  add_quiet_flag(*run, global);
   run->add_option("-o,--output", args->output, "Output GeoTIFF (overrides [output] path)");
   run->add_option("--device", args->device, "Compute backend: auto (CUDA when present), cpu, cuda")
       ->check(CLI::IsMember({"auto", "cpu", "cuda"}));

@@ -9,6 +9,7 @@
 #include "gp/error.hpp"
 #include "gp/geo/gdal_env.hpp"
 #include "gp/geo/raster_source.hpp"
+#include "gp/geo/vector_source.hpp"
 #include "gp/log.hpp"
 
 #include <cstdint>
@@ -39,7 +40,7 @@ void declare_input_options(CLI::App* c, ValidateArgs& a) {
   c->add_option("--band", a.options.band, "Band of the map holding the score")
       ->check(in_range(1, std::numeric_limits<int>::max()));
   c->add_option("--out", a.out, "Folder for <map>_validation.json/.svg, _success_rate.csv, _roc.csv "
-                                "(default: the map's folder)");
+                                "(default: the map's folder; created when missing)");
   model::DepositSourceSpec& d = a.source;
   CLI::Option* layer = c->add_option("--layer", d.layer, "OGR layer of the deposits");
   CLI::Option* sql = c->add_option("--sql", d.sql, "OGR SQL selecting the deposits");
@@ -78,7 +79,7 @@ void declare_analysis_options(CLI::App* c, ValidateArgs& a) {
       throw CLI::ValidationError("--split-by", "needs --holdout or --kfold");
     }
   });
-  c->add_option("--capture", a.options.capture_percent, "Top %% of the area for capture efficiency")
+  c->add_option("--capture", a.options.capture_percent, "Top percentages of the area for capture efficiency, e.g. 1,5,10")
       ->delimiter(',')
       ->check(in_range(0, 100));
   c->add_option("--device", a.device, "auto (CUDA when present), cpu, cuda")
@@ -125,6 +126,19 @@ void print_validation(const std::string& map, const ValidationResult& r,
   for (const auto& p : files) std::printf("wrote %s\n", p.string().c_str());
 }
 
+/// Creates the --out folder (and its parents) when missing, as `mkdir -p` would: the folder is
+/// only for this command's outputs. Throws gp::io_error when it cannot be created.
+void create_output_folder(const std::filesystem::path& dir, const std::string& option) {
+  std::error_code ec;
+  if (std::filesystem::is_directory(dir, ec)) return;
+  std::filesystem::create_directories(dir, ec);
+  if (ec || !std::filesystem::is_directory(dir)) {
+    throw io_error(option + ": cannot create folder " + dir.string() +
+                   (ec ? ": " + ec.message() : std::string(" (a file has that name)")));
+  }
+  gp::log::info(option + ": created folder " + dir.string());
+}
+
 /// Validates the map and writes its four files, all or none; existing outputs are refused
 /// before the (possibly long) pass.
 void run_validate(const ValidateArgs& a) {
@@ -138,8 +152,10 @@ void run_validate(const ValidateArgs& a) {
   const std::string stem = map.stem().string();
   geo::check_input_path(a.map, "the map");
   geo::check_input_path(a.deposits, "the deposits");
-  std::error_code ec;
-  if (!std::filesystem::is_directory(dir, ec)) throw io_error("--out: no such folder: " + dir.string());
+  // The deposits' columns, layer and CRS before the outputs: a bad deposit source is reported
+  // as such, not as outputs that exist.
+  { const geo::VectorSource opens(o.deposits.source); }
+  if (!a.out.empty()) create_output_folder(dir, "--out");
   StagedFiles staged(a.overwrite, {{map, "the map"}, {a.deposits, "the deposits"}});
   for (const auto& p : validation_output_paths(dir, stem)) staged.check(p);
   const ValidationResult r = validate_map(o);
@@ -155,10 +171,10 @@ std::function<void()> setup_validate(CLI::App& app, GlobalOptions& global) {
   auto a = std::make_shared<ValidateArgs>();
   CLI::App* c = app.add_subcommand(
       "validate", "Success-rate / ROC curves, AUC and capture efficiency of a map against known deposits");
+  add_quiet_flag(*c, global);
   declare_input_options(c, *a);
   declare_analysis_options(c, *a);
-  return [a, &global]() {
-    (void)global;
+  return [a]() {
     run_validate(*a);
   };
 }

@@ -36,6 +36,10 @@ struct GlobalOptions {
   bool quiet{false};
 };
 
+/// Declares -q/--quiet on `app` (the program or a subcommand, so that its --help lists it),
+/// setting `global.quiet`.
+void add_quiet_flag(CLI::App& app, GlobalOptions& global);
+
 std::function<void()> setup_run(CLI::App& app, GlobalOptions& global);
 /// `geoprospect territories`: the built-in territories with code, name and CRS.
 std::function<void()> setup_territories(CLI::App& app, GlobalOptions& global);

@@ -91,8 +91,7 @@ int main(int argc, char** argv) {
   app.set_version_flag("--version", std::string("geoprospect ") + GP_VERSION);
   app.require_subcommand(1);
   GlobalOptions global;
-  app.add_flag("-q,--quiet", global.quiet, "No progress bar or info messages (errors only)")
-      ->configurable(false);
+  add_quiet_flag(app, global);
   app.fallthrough();
   auto run = setup_run(app, global);
   auto territories = setup_territories(app, global);

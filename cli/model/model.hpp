@@ -91,8 +91,17 @@ struct LayerSpec {
   bool missing_skip{false};
   WofeLayerSpec wofe;          ///< [combine] method = "wofe"
   LogisticLayerSpec logistic;  ///< [combine] method = "logistic"
+  /// internal (plan/vector_plan.cpp): a vector layer read through a temporary raster on the
+  /// grid (then `path`): its own source file, and the source with its selection and mode as
+  /// run reports name it (the temporary file is gone once the run ends).
+  std::filesystem::path vector_source;
+  std::string vector_selection;
   /// How messages name the layer: "layer 'name'".
   [[nodiscard]] std::string what() const { return "layer '" + name + "'"; }
+  /// The file the user gave: the vector source of a materialised layer, else `path`.
+  [[nodiscard]] const std::filesystem::path& input_path() const {
+    return vector_source.empty() ? path : vector_source;
+  }
 };
 
 /// A group of the inference network: combines layers and other groups with one operator.

@@ -163,7 +163,7 @@ OutputSet::OutputSet(const model::Model& m, fs::path map, bool overwrite, int th
   map_temp_ = files_.temporary(paths_.map, "gtiff");
   if (o.report) {
     std::vector<std::string> layer_paths;
-    for (const auto& L : m_.layers) layer_paths.push_back(L.path.string());
+    for (const auto& L : m_.layers) layer_paths.push_back(L.input_path().string());
     digests_ = std::async(std::launch::async, digest_inputs, std::move(layer_paths), &cancel_);
   }
 }
@@ -402,12 +402,14 @@ nlohmann::ordered_json build_report(const model::Model& m, const RunResult& res,
     const auto& L = m.layers[i];
     J e;
     e["layer"] = L.name;
-    e["path"] = L.path.string();
+    e["path"] = L.input_path().string();
     e["band"] = L.band;
     e["resampling"] = L.resampling;
     e["transform"] = model::name_str(L.transform.kind);
     e["read"] = i < res.layer_modes.size() ? J(res.layer_modes[i]) : J();
-    try {
+    // A vector source: named with its selection (its temporary raster is no input of the user's).
+    if (!L.vector_source.empty()) e["source"] = L.vector_selection;
+    else try {
       const geo::RasterInfo info = geo::describe_raster(L.path.string(), "layer '" + L.name + "'");
       e["crs"] = info.crs_wkt.empty() ? J() : J(geo::crs_label_wkt(info.crs_wkt));
       e["width"] = info.width;

@@ -56,7 +56,62 @@ std::array<double, 4> grid_extent(const model::Model& m, const std::vector<geo::
   return ext;
 }
 
+/// "EPSG:5070 (unit: metre)".
+std::string crs_with_unit(const std::string& wkt) {
+  return geo::crs_label_wkt(wkt) + " (unit: " + geo::crs_unit(wkt).name + ")";
+}
+
 }  // namespace
+
+void check_grid_units(const model::GridSpec& spec, const std::string& crs_wkt) {
+  const geo::CrsUnit unit = geo::crs_unit(crs_wkt);
+  if (!unit.angular && spec.extent) {
+    // Every number within longitude/latitude range: on a projected CRS that is a box of at
+    // most 360 x 180 units around the projection's origin, never a map area (a few hundred
+    // metres or feet), while it is exactly what a box in degrees looks like.
+    const auto& e = *spec.extent;
+    const bool degree_like = std::abs(e[0]) <= 180.0 && std::abs(e[2]) <= 180.0 &&
+                             std::abs(e[1]) <= 90.0 && std::abs(e[3]) <= 90.0;
+    if (degree_like && unit.to_base > 0.1) {
+      throw config_error("[grid] extent " + fmt_bounds(e) + " looks like longitude/latitude "
+                         "degrees, but the grid CRS is " + crs_with_unit(crs_wkt) +
+                         ": give the extent in that CRS's unit, " + unit.name + " (e.g. transform "
+                         "the corners with gdaltransform -s_srs EPSG:4326 -t_srs <crs>), or "
+                         "leave extent out to use the layers' or the territory's");
+    }
+  }
+  if (unit.angular && spec.resolution) {
+    // A cell over 10 degrees (1100 km) is no prospectivity map: it is metres typed on a
+    // geographic CRS.
+    const auto& r = *spec.resolution;
+    if (r[0] > 10.0 || r[1] > 10.0) {
+      throw config_error("[grid] resolution " + text::shortest_plain(r[0]) + " x " +
+                         text::shortest_plain(r[1]) + " looks like metres, but the grid CRS is " +
+                         crs_with_unit(crs_wkt) + ": give it in degrees (0.01 is about 1 km) or "
+                         "use a projected CRS (e.g. crs = \"EPSG:5070\" for the conterminous "
+                         "US)");
+    }
+  }
+}
+
+void check_grid_size(const geo::Grid& g) {
+  const std::string res = text::shortest_plain(g.dx) + " x " + text::shortest_plain(g.dy) + " " +
+                          geo::crs_unit(g.crs_wkt).name + " per cell in " +
+                          geo::crs_label_wkt(g.crs_wkt);
+  constexpr std::int64_t max_side = (std::int64_t{1} << 31) - 1;
+  if (g.width > max_side || g.height > max_side) {
+    throw config_error("[grid]: " + std::to_string(g.width) + " x " + std::to_string(g.height) +
+                       " cells exceeds the limit of 2^31-1 cells per side (check resolution: " +
+                       res + ")");
+  }
+  // A sane total (2^40 = 1.1e12 cells, e.g. the whole Earth at 40 m); more is a
+  // resolution typed in the wrong unit, not a map. Beyond 2^32 cells is fine (64-bit indices).
+  constexpr std::uint64_t max_cells = std::uint64_t{1} << 40;
+  if (g.cells() > max_cells) {
+    throw config_error("[grid]: " + std::to_string(g.width) + " x " + std::to_string(g.height) +
+                       " cells exceeds the limit of 2^40 cells (check resolution: " + res + ")");
+  }
+}
 
 geo::Grid resolve_grid(const model::Model& m) {
   // Vector layers, territories, boundaries (plan/vector_plan.cpp): worked out there, from a
@@ -73,6 +128,7 @@ geo::Grid resolve_grid(const model::Model& m) {
   }
   geo::Grid g;
   g.crs_wkt = m.grid.crs ? geo::crs_wkt(*m.grid.crs, "[grid] crs") : first.crs_wkt;
+  check_grid_units(m.grid, g.crs_wkt);
 
   std::vector<geo::Footprint> fps;
   for (std::size_t i = 0; i < infos.size(); ++i) {
@@ -124,20 +180,7 @@ geo::Grid resolve_grid(const model::Model& m) {
     throw input_error("the grid is empty: extent " + fmt_bounds(ext) + " holds no cell of size " +
                       text::shortest_plain(g.dx) + " x " + text::shortest_plain(g.dy));
   }
-  constexpr std::int64_t max_side = (std::int64_t{1} << 31) - 1;
-  if (g.width > max_side || g.height > max_side) {
-    throw config_error("[grid]: " + std::to_string(g.width) + " x " + std::to_string(g.height) +
-                       " cells exceeds the limit of 2^31-1 cells per side (check resolution)");
-  }
-  // A sane total (2^40 = 1.1e12 cells, e.g. the whole Earth at 40 m); more is a
-  // resolution typed in the wrong unit, not a map. Beyond 2^32 cells is fine (64-bit indices).
-  constexpr std::uint64_t max_cells = std::uint64_t{1} << 40;
-  if (g.cells() > max_cells) {
-    throw config_error("[grid]: " + std::to_string(g.width) + " x " + std::to_string(g.height) +
-                       " cells exceeds the limit of 2^40 cells (check resolution: " +
-                       text::shortest_plain(g.dx) + " x " + text::shortest_plain(g.dy) +
-                       " CRS units per cell)");
-  }
+  check_grid_size(g);
   return g;
 }
 

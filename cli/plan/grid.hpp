@@ -12,4 +12,13 @@ namespace gp::cli {
 /// Throws gp::config_error / gp::input_error.
 geo::Grid resolve_grid(const model::Model& m);
 
+/// Refuses [grid] numbers in the wrong unit for the grid CRS `crs_wkt` (gp::config_error, exit
+/// 3): an extent whose numbers all look like longitude/latitude on a projected CRS, a
+/// resolution over 10 on a degree CRS (metres typed for degrees).
+void check_grid_units(const model::GridSpec& spec, const std::string& crs_wkt);
+
+/// Refuses a grid too large to be meant (gp::config_error, exit 3): more than 2^31-1 cells on a
+/// side or more than 2^40 cells, naming the resolution and the CRS unit.
+void check_grid_size(const geo::Grid& g);
+
 }  // namespace gp::cli

@@ -97,7 +97,10 @@ GridPlan plan_grid(const model::Model& m) {
   } else if (!vectors.empty()) {
     wkt = geo::VectorSource(vector_spec(*vectors.front())).crs_wkt();
   }
-  if (!wkt.empty()) r.grid.crs = wkt;
+  if (!wkt.empty()) {
+    r.grid.crs = wkt;
+    check_grid_units(m.grid, wkt);
+  }
 
   GridPlan plan;
   if (!wkt.empty() && terr != nullptr) {
@@ -147,6 +150,7 @@ GridPlan plan_grid(const model::Model& m) {
   if (plan.grid.width < 1 || plan.grid.height < 1) {
     throw input_error("the grid is empty: extent " + fmt_bounds(*ext) + " holds no cell");
   }
+  check_grid_size(plan.grid);
   return plan;
 }
 
@@ -204,7 +208,10 @@ VectorPlan::VectorPlan(const model::Model& m, const fs::path& output, const RunO
       ro.memory_limit_bytes = opt.vector_memory_mib * 1024ull * 1024ull;
       const fs::path tmp = temp_name(std::to_string(i));
       add_temp(tmp);
-      geo::materialise_vector(vector_spec(L), ro, grid_, tmp);
+      const geo::VectorSpec vs = vector_spec(L);
+      geo::materialise_vector(vs, ro, grid_, tmp);
+      L.vector_source = L.path;
+      L.vector_selection = geo::describe_source(vs) + ", vector = \"" + mode + "\"";
       L.path = tmp;
       L.vector = model::VectorLayerSpec{};
       L.band = 1;

@@ -125,7 +125,7 @@ void check_layers(const model::Model& m, const Sources& sources,
                        " cells hold NaN or infinity (not its nodata value); treated as nodata");
     }
     if (layer_valid[l] == 0) {
-      const std::string empty = L.what() + ": " + L.path.string() +
+      const std::string empty = L.what() + ": " + L.input_path().string() +
                                 " has no valid cell on the grid (every cell is nodata: check its "
                                 "nodata value, band and extent)";
       if (!L.missing_skip) throw input_error(empty + "; the map would be all nodata");
@@ -148,6 +148,9 @@ RunResult run_model_protecting(const model::Model& m, const RunOptions& opt,
   if (res.output.empty()) {
     throw config_error("no output path: set [output] path in the model or pass -o OUT.tif");
   }
+  // The model and its inputs first (grid, CRS, units, layers' footprints): a broken model is
+  // reported as such, not as an output that exists. Cheap: nothing is read or written yet.
+  const geo::Grid grid = resolve_grid(m);
   StagedFiles(opt.overwrite, inputs).check(res.output);
   if (needs_vector_plan(m)) {
     // Vector layers and the territory mask become temporary rasters on the grid (in the
@@ -159,7 +162,6 @@ RunResult run_model_protecting(const model::Model& m, const RunOptions& opt,
   }
   // Side files checked up front; every file of the run is staged in outputs.files().
   OutputSet outputs(m, res.output, opt.overwrite, opt.threads, inputs);
-  const geo::Grid grid = resolve_grid(m);
   res.grid = grid;
   if (const std::string w = geo::area_of_use_warning(grid); !w.empty()) gp::log::warning(w);
   check_deposit_states(m, res);

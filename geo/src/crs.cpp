@@ -48,6 +48,17 @@ std::string crs_label_wkt(const std::string& wkt) {
   return crs_label(srs);
 }
 
+CrsUnit crs_unit(const std::string& wkt) {
+  OGRSpatialReference srs;
+  if (srs.importFromWkt(wkt.c_str()) != OGRERR_NONE) return {false, "unknown", 1.0};
+  CrsUnit u;
+  const char* name = nullptr;
+  u.angular = srs.IsGeographic() != 0;
+  u.to_base = u.angular ? srs.GetAngularUnits(&name) : srs.GetLinearUnits(&name);
+  u.name = name != nullptr ? name : "unknown";
+  return u;
+}
+
 bool same_crs(const std::string& wkt_a, const std::string& wkt_b) {
   if (wkt_a == wkt_b) return true;
   OGRSpatialReference a;

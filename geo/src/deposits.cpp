@@ -46,6 +46,14 @@ DepositPlacement place_deposits(const DepositSpec& spec, const Grid& grid,
     std::erase_if(feats, [&](const Feature& f) { return !keep(f.tag); });
     std::erase_if(skipped, [&](const SkippedFeature& f) { return !keep(f.tag); });
   }
+  if (feats.empty()) {
+    throw_no_features(vs, skipped,
+                      filtering ? "filter_column '" + spec.filter_column + "' " +
+                                      (spec.filter_equals.empty()
+                                           ? "containing '" + spec.filter_contains + "'"
+                                           : "equal to '" + spec.filter_equals + "'")
+                                : std::string());
+  }
   DepositPlacement out;
   for (auto& s : skipped) out.rejected.push_back({s.name, s.reason});
   for (const auto& f : feats) {

@@ -17,6 +17,7 @@
 #include <ogr_spatialref.h>
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <cstdio>
 #include <sstream>
@@ -182,6 +183,26 @@ void rasterise_geometries(GDALDataset* ds, std::vector<OGRGeometryH>& handles,
   }
 }
 
+// Column names that hold a table's coordinates when x_column / y_column are not given,
+// compared without regard to case (as GDAL compares X_/Y_POSSIBLE_NAMES). Longitude/latitude
+// names say the coordinates are degrees (EPSG:4326 unless crs says otherwise); x/y and
+// easting/northing say nothing of the CRS, which crs must then give.
+constexpr std::array<const char*, 4> lon_names{"longitude", "lon", "long", "lng"};
+constexpr std::array<const char*, 2> lat_names{"latitude", "lat"};
+constexpr std::array<const char*, 2> x_names{"x", "easting"};
+constexpr std::array<const char*, 2> y_names{"y", "northing"};
+
+/// The first field of `defn` named like one of `names` (in the order of `names`); empty if none.
+template <std::size_t N>
+std::string field_named(OGRFeatureDefn* defn, const std::array<const char*, N>& names) {
+  for (const char* n : names) {
+    for (int i = 0; i < defn->GetFieldCount(); ++i) {
+      if (EQUAL(defn->GetFieldDefn(i)->GetNameRef(), n)) return defn->GetFieldDefn(i)->GetNameRef();
+    }
+  }
+  return {};
+}
+
 bool is_linear(const OGRGeometry* g) {
   if (g == nullptr) return false;
   const OGRwkbGeometryType t = wkbFlatten(g->getGeometryType());
@@ -200,6 +221,26 @@ SourceKind probe_source(const std::string& path) {
   reset_gdal_error();
   if (v && v->GetLayerCount() > 0) return SourceKind::vector;
   return SourceKind::unreadable;
+}
+
+std::string describe_source(const VectorSpec& spec) {
+  std::string sel;
+  auto add = [&sel](const std::string& part) { sel += (sel.empty() ? "" : ", ") + part; };
+  if (!spec.layer.empty()) add("layer '" + spec.layer + "'");
+  if (!spec.sql.empty()) add("sql \"" + spec.sql + "\"");
+  if (!spec.where.empty()) add("where \"" + spec.where + "\"");
+  return sel.empty() ? spec.path : spec.path + " (" + sel + ")";
+}
+
+void throw_no_features(const VectorSpec& spec, const std::vector<SkippedFeature>& skipped,
+                       const std::string& filter) {
+  std::string msg = spec.what + ": no feature with a geometry in " + describe_source(spec);
+  if (!filter.empty()) msg += " with " + filter;
+  if (!skipped.empty()) {
+    msg += "; " + std::to_string(skipped.size()) + " skipped (first: " + skipped.front().name +
+           ": " + skipped.front().reason + ")";
+  }
+  throw input_error(msg + " (check the file, its layer and the filters)");
 }
 
 VectorMode parse_vector_mode(const std::string& text, const std::string& what) {
@@ -224,15 +265,66 @@ std::string to_string(VectorMode mode) {
 VectorSource::VectorSource(const VectorSpec& spec) : spec_(spec) {
   const std::string& what = spec_.what;
   if (!fs::exists(spec_.path)) throw input_error(what + ": file not found: " + spec_.path);
+  open(nullptr);
+  if (spec_.x_column.empty()) find_table_coordinates();
+  select_layer();
+  if (spec_.x_column.empty() != spec_.y_column.empty()) {
+    throw config_error(what + ": x_column and y_column go together (give both or neither)");
+  }
+  if (!spec_.x_column.empty()) {
+    OGRFeatureDefn* defn = layer_->GetLayerDefn();
+    x_field_ = defn->GetFieldIndex(spec_.x_column.c_str());
+    y_field_ = defn->GetFieldIndex(spec_.y_column.c_str());
+    if (x_field_ < 0 || y_field_ < 0) {
+      const std::string missing = x_field_ < 0 ? spec_.x_column : spec_.y_column;
+      throw input_error(what + ": " + spec_.path + " has no column '" + missing +
+                        "' (its columns: " + join(field_names()) + ")");
+    }
+  }
+  resolve_crs();
+}
+
+void VectorSource::open(const char* const* open_options) {
   reset_gdal_error();
   ds_.reset(GDALDataset::Open(spec_.path.c_str(), GDAL_OF_VECTOR | GDAL_OF_READONLY, nullptr,
-                              nullptr, nullptr));
+                              open_options, nullptr));
   if (!ds_ || ds_->GetLayerCount() == 0) {
     const std::string why = last_gdal_error();
-    throw input_error(what + ": cannot read " + spec_.path + " as a vector source" +
+    throw input_error(spec_.what + ": cannot read " + spec_.path + " as a vector source" +
                       (why.empty() ? std::string(" (no driver recognises it, or it has no layer)")
                                    : " (GDAL: " + why + ")"));
   }
+}
+
+void VectorSource::find_table_coordinates() {
+  // A table (CSV) without a geometry column of its own (WKT, GeoJSON or GDAL's own naming):
+  // its points come from coordinate columns with the usual names, which GDAL's CSV driver
+  // reads as point geometries when told their names (X_/Y_POSSIBLE_NAMES).
+  if (!EQUAL(ds_->GetDriver()->GetDescription(), "CSV")) return;
+  OGRFeatureDefn* defn = ds_->GetLayer(0)->GetLayerDefn();
+  if (defn->GetGeomFieldCount() > 0) return;
+  coord_x_ = field_named(defn, lon_names);
+  coord_y_ = field_named(defn, lat_names);
+  coord_degrees_ = !coord_x_.empty() && !coord_y_.empty();
+  if (!coord_degrees_) {
+    coord_x_ = field_named(defn, x_names);
+    coord_y_ = field_named(defn, y_names);
+  }
+  if (coord_x_.empty() || coord_y_.empty()) {
+    std::vector<std::string> cols;
+    for (int i = 0; i < defn->GetFieldCount(); ++i) cols.emplace_back(defn->GetFieldDefn(i)->GetNameRef());
+    throw input_error(spec_.what + ": " + spec_.path + " has no coordinate columns (its columns: " +
+                      join(cols) + "; expected longitude/latitude, lon/lat, long/lat, x/y or "
+                      "easting/northing, or set x_column and y_column)");
+  }
+  CPLStringList oo;
+  oo.SetNameValue("X_POSSIBLE_NAMES", coord_x_.c_str());
+  oo.SetNameValue("Y_POSSIBLE_NAMES", coord_y_.c_str());
+  open(oo.List());
+}
+
+void VectorSource::select_layer() {
+  const std::string& what = spec_.what;
   std::vector<std::string> names;
   for (int i = 0; i < ds_->GetLayerCount(); ++i) names.emplace_back(ds_->GetLayer(i)->GetName());
   if (!spec_.sql.empty()) {
@@ -254,43 +346,41 @@ VectorSource::VectorSource(const VectorSpec& spec) : spec_(spec) {
     throw input_error(what + ": " + spec_.path + " has " + std::to_string(names.size()) +
                       " layers (" + join(names) + "); choose one with layer = \"...\"");
   }
-  if (!spec_.where.empty()) {
-    reset_gdal_error();
-    if (layer_->SetAttributeFilter(spec_.where.c_str()) != OGRERR_NONE) {
-      throw input_error(what + ": where = \"" + spec_.where + "\" is not a valid filter on " +
-                        spec_.path + ": " + last_gdal_error());
-    }
-    // Some drivers (GeoPackage/SQLite) only find a bad filter when reading: try one feature.
-    reset_gdal_error();
-    OGRFeature::DestroyFeature(layer_->GetNextFeature());
-    if (CPLGetLastErrorType() == CE_Failure) {
-      throw input_error(what + ": where = \"" + spec_.where + "\" is not a valid filter on " +
-                        spec_.path + ": " + last_gdal_error());
-    }
-    layer_->ResetReading();
+  if (spec_.where.empty()) return;
+  reset_gdal_error();
+  if (layer_->SetAttributeFilter(spec_.where.c_str()) != OGRERR_NONE) {
+    throw input_error(what + ": where = \"" + spec_.where + "\" is not a valid filter on " +
+                      spec_.path + ": " + last_gdal_error());
   }
-  if (spec_.x_column.empty() != spec_.y_column.empty()) {
-    throw config_error(what + ": x_column and y_column go together (give both or neither)");
+  // Some drivers (GeoPackage/SQLite) only find a bad filter when reading: try one feature.
+  reset_gdal_error();
+  OGRFeature::DestroyFeature(layer_->GetNextFeature());
+  if (CPLGetLastErrorType() == CE_Failure) {
+    throw input_error(what + ": where = \"" + spec_.where + "\" is not a valid filter on " +
+                      spec_.path + ": " + last_gdal_error());
   }
-  if (!spec_.x_column.empty()) {
-    OGRFeatureDefn* defn = layer_->GetLayerDefn();
-    x_field_ = defn->GetFieldIndex(spec_.x_column.c_str());
-    y_field_ = defn->GetFieldIndex(spec_.y_column.c_str());
-    if (x_field_ < 0 || y_field_ < 0) {
-      const std::string missing = x_field_ < 0 ? spec_.x_column : spec_.y_column;
-      throw input_error(what + ": " + spec_.path + " has no column '" + missing +
-                        "' (its columns: " + join(field_names()) + ")");
-    }
-  }
+  layer_->ResetReading();
+}
+
+void VectorSource::resolve_crs() {
+  const std::string& what = spec_.what;
   OGRSpatialReference srs;
   srs.SetAxisMappingStrategy(OAMS_TRADITIONAL_GIS_ORDER);
   if (!spec_.crs.empty()) {
     srs = parse_crs(spec_.crs, what + " crs");
-  } else if (x_field_ >= 0) {
+  } else if (x_field_ >= 0 || coord_degrees_) {
     srs = parse_crs("EPSG:4326", what);
+    if (coord_degrees_) {
+      gp::log::info(what + ": " + spec_.path + ": points from columns '" + coord_x_ + "', '" +
+                    coord_y_ + "' as EPSG:4326 longitude/latitude (set crs = \"EPSG:...\" "
+                    "for another datum)");
+    }
   } else if (const OGRSpatialReference* s = layer_->GetSpatialRef()) {
     srs = *s;
     srs.SetAxisMappingStrategy(OAMS_TRADITIONAL_GIS_ORDER);
+  } else if (!coord_x_.empty()) {
+    throw input_error(what + ": " + spec_.path + " has no CRS for its coordinate columns '" +
+                      coord_x_ + "', '" + coord_y_ + "' (set crs = \"EPSG:...\")");
   } else {
     throw input_error(what + ": " + spec_.path +
                       " has no CRS (set crs = \"EPSG:...\" for its coordinates)");
@@ -338,6 +428,10 @@ std::vector<Feature> VectorSource::read(const std::string& target_wkt,
   auto skip = [&](const Feature& ft, std::string reason) {
     if (skipped != nullptr) skipped->push_back({ft.name, std::move(reason), ft.tag});
   };
+  // A table's row whose coordinate columns are empty or not numbers has no geometry.
+  const std::string no_geometry =
+      coord_x_.empty() ? std::string("no geometry")
+                       : "no usable coordinates in columns '" + coord_x_ + "', '" + coord_y_ + "'";
   layer_->ResetReading();
   reset_gdal_error();
   for (auto& f : *layer_) {
@@ -371,7 +465,7 @@ std::vector<Feature> VectorSource::read(const std::string& target_wkt,
     } else {
       feat.geometry.reset(f->StealGeometry());
       if (!feat.geometry || feat.geometry->IsEmpty()) {
-        skip(feat, "no geometry");
+        skip(feat, no_geometry);
         continue;
       }
     }
@@ -494,7 +588,7 @@ std::size_t materialise_vector(const VectorSpec& spec, const RasteriseOptions& o
                      (skipped.size() == 1 ? "" : "s") + " skipped (first: " +
                      skipped.front().name + ": " + skipped.front().reason + ")");
   }
-  if (feats.empty()) gp::log::warning(what + ": no feature selected in " + spec.path);
+  if (feats.empty()) throw_no_features(spec, skipped);
   gp::log::info(what + ": " + std::to_string(feats.size()) + " features, vector = \"" +
                 to_string(opt.mode) + "\"");
 

@@ -509,8 +509,8 @@ TEST(BadInput, LayersDoNotOverlap) {
   expect_run_fails(model, dir / "out.tif", exit_input, {"faraway"});
 }
 
-TEST(BadInput, LayerOutsideGridExtent) {
-  const fs::path dir = scratch_dir();
+/// A model whose [grid] extent misses its layers (good_layers): returns its path.
+fs::path write_model_outside_extent(const fs::path& dir) {
   const std::string layers = good_layers(dir);
   const fs::path model = dir / "model.toml";
   // The layers cover x 1000000..1000500, y -3000400..-3000000; the extent is 100 km west.
@@ -518,7 +518,12 @@ TEST(BadInput, LayerOutsideGridExtent) {
              "[grid]\ncrs = \"EPSG:3577\"\nresolution = 100.0\n"
              "extent = [900000.0, -3000400.0, 900500.0, -3000000.0]\n\n" +
                  layers);
-  expect_run_fails(model, dir / "out.tif", exit_input, {"alpha"});
+  return model;
+}
+
+TEST(BadInput, LayerOutsideGridExtent) {
+  const fs::path dir = scratch_dir();
+  expect_run_fails(write_model_outside_extent(dir), dir / "out.tif", exit_input, {"alpha"});
 }
 
 TEST(BadInput, OutputFolderMissing) {
@@ -579,6 +584,54 @@ TEST(BadInput, ExistingOutputIsKeptWithoutOverwrite) {
     EXPECT_EQ(file_bytes(out), before) << "the existing output was changed";
     EXPECT_TRUE(partial_files(dir).empty()) << join(partial_files(dir));
   }
+}
+
+TEST(BadInput, BrokenModelIsReportedBeforeAnExistingOutput) {
+  // The grid is the problem (exit 4, naming the layer), not the map already there (exit 5).
+  const fs::path dir = scratch_dir();
+  const fs::path model = write_model_outside_extent(dir);
+  const fs::path out = dir / "out.tif";
+  write_text(out, "an earlier map\n");
+  const CliResult r = run_cli({"run", model.string(), "-o", out.string(), "--quiet"});
+  expect_quiet_failure(r, exit_input, {"alpha", "does not overlap"});
+  EXPECT_EQ(r.err.find("already exists"), std::string::npos) << r.err;
+  EXPECT_EQ(file_bytes(out), "an earlier map\n");
+}
+
+TEST(Cli, HelpListsQuietAndPrintsPercentPlainly) {
+  const CliResult run = run_cli({"run", "--help"});
+  EXPECT_EQ(run.exit_code, 0);
+  EXPECT_NE(run.out.find("-q,--quiet"), std::string::npos) << run.out;
+  const CliResult val = run_cli({"validate", "--help"});
+  EXPECT_EQ(val.exit_code, 0);
+  EXPECT_NE(val.out.find("--capture"), std::string::npos) << val.out;
+  EXPECT_EQ(val.out.find("%%"), std::string::npos) << val.out;
+  EXPECT_NE(val.out.find("-q,--quiet"), std::string::npos) << val.out;
+}
+
+TEST(Cli, ValidateCreatesAMissingOutFolder) {
+  // A 5 x 4 map whose score rises eastwards (value = column), deposits in a CSV with x/y
+  // columns found by name (crs given): the outputs land in a folder that did not exist.
+  const fs::path dir = scratch_dir();
+  std::vector<float> v(width * height);
+  for (int i = 0; i < width * height; ++i) v[static_cast<std::size_t>(i)] = static_cast<float>(i % width);
+  write_raster(dir / "map.tif", "EPSG:3577", x0, y0, cell, cell, width, height, v);
+  write_text(dir / "dep.csv", "name,x,y\nA,1000450,-3000050\nB,1000350,-3000250\n");
+  const fs::path out = dir / "new" / "folder";
+  const CliResult r = run_cli({"validate", (dir / "map.tif").string(), "--deposits",
+                               (dir / "dep.csv").string(), "--crs", "EPSG:3577", "--out",
+                               out.string(), "--device", "cpu", "--quiet"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("2 deposits (0 left out)"), std::string::npos) << r.out;
+  for (const char* f : {"map_validation.json", "map_success_rate.csv", "map_roc.csv",
+                        "map_validation.svg"}) {
+    EXPECT_TRUE(fs::is_regular_file(out / f)) << f;
+  }
+  // A bad deposit source is reported before the outputs that now exist.
+  write_text(dir / "bad.csv", "name,a,b\nA,1,2\n");
+  const CliResult b = run_cli({"validate", (dir / "map.tif").string(), "--deposits",
+                               (dir / "bad.csv").string(), "--out", out.string(), "--quiet"});
+  expect_quiet_failure(b, exit_input, {"bad.csv", "no coordinate columns", "name, a, b"});
 }
 
 TEST(BadInput, ExistingOutputIsReplacedWithOverwrite) {

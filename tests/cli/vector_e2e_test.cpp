@@ -10,7 +10,9 @@
 #include <gtest/gtest.h>
 #include <ogr_spatialref.h>
 
+#include <array>
 #include <cmath>
+#include <cstdio>
 #include <fstream>
 #include <string>
 #include <vector>
@@ -201,6 +203,127 @@ TEST(VectorE2E, BadInputOneClearLineEach) {
     EXPECT_NE(ls[0].find(c.must_say), std::string::npos) << c.label << ": " << ls[0];
     EXPECT_FALSE(fs::exists(dir / "o/map.tif")) << c.label;
     EXPECT_TRUE(leftovers(dir / "o").empty()) << c.label;
+  }
+}
+
+// --- issue 19: a US user's CSV, extents and resolutions in the wrong unit ----------------------
+
+/// A distance model in EPSG:5070 on `source` (a vector file written by the test).
+std::string distance_model(const std::string& source, const std::string& grid) {
+  return "[grid]\n" + grid +
+         "\n\n[[layer]]\nname = \"occ\"\npath = \"" + source +
+         "\"\nvector = \"distance\"\n\n[output]\npath = \"map.tif\"\n";
+}
+
+constexpr const char* conus_5km =
+    "crs = \"EPSG:5070\"\nresolution = 5000\nextent = [-1200000, 2250000, -900000, 2550000]";
+
+TEST(VectorE2E, CsvWithLatitudeLongitudeColumnsIsReadAsWgs84Points) {
+  // Three points in Wyoming as lon/lat. The same points as a GeoPackage in EPSG:4326 are the
+  // reference; a hand value checks the distance at the cell holding the first point.
+  const std::vector<std::array<double, 2>> pts{{-108.2, 44.5}, {-107.0, 45.0}, {-110.1, 43.2}};
+  const std::vector<std::pair<std::string, std::string>> headers{
+      {"Latitude", "Longitude"}, {"lat", "lon"}, {"LAT", "LONG"}};
+  for (const auto& [lat, lon] : headers) {
+    SCOPED_TRACE(lat + "/" + lon);
+    const auto dir = gp::test::scratch_dir();
+    std::string csv = "name," + lat + "," + lon + "\n";
+    std::vector<gp::test::WktFeature> feats;
+    for (const auto& p : pts) {
+      char row[128];
+      std::snprintf(row, sizeof row, "p,%.6f,%.6f\n", p[1], p[0]);
+      csv += row;
+      std::snprintf(row, sizeof row, "POINT (%.6f %.6f)", p[0], p[1]);
+      feats.push_back({row, {}});
+    }
+    csv += "blank,,\n";  // a row without coordinates: skipped, said so
+    write_text(dir / "occ.csv", csv);
+    gp::test::write_vector(dir / "occ.gpkg", "occ", "EPSG:4326", feats);
+    write_text(dir / "csv.toml", distance_model("occ.csv", conus_5km));
+    write_text(dir / "gpkg.toml", distance_model("occ.gpkg", conus_5km));
+    const auto a = run_cli({"run", (dir / "csv.toml").string(), "-o", (dir / "a.tif").string()});
+    ASSERT_EQ(a.exit_code, 0) << a.err;
+    EXPECT_NE(a.err.find("EPSG:4326"), std::string::npos) << a.err;
+    EXPECT_NE(a.err.find("1 feature skipped"), std::string::npos) << a.err;
+    const auto b = run_cli({"run", (dir / "gpkg.toml").string(), "-o", (dir / "b.tif").string(),
+                            "--quiet"});
+    ASSERT_EQ(b.exit_code, 0) << b.err;
+    const auto va = gp::test::read_raster(dir / "a.tif");
+    const auto vb = gp::test::read_raster(dir / "b.tif");
+    ASSERT_EQ(va.size(), 60u * 60u);
+    EXPECT_EQ(va, vb);
+    // By hand: the first point's cell (PROJ in the test) is at distance 0; the cell 3 columns
+    // east of it, 15 km, unless another point is nearer (they are hundreds of km apart).
+    OGRSpatialReference ll, albers;
+    ll.SetFromUserInput("EPSG:4326");
+    ll.SetAxisMappingStrategy(OAMS_TRADITIONAL_GIS_ORDER);
+    albers.SetFromUserInput("EPSG:5070");
+    auto* ct = OGRCreateCoordinateTransformation(&ll, &albers);
+    double x = pts[0][0], y = pts[0][1];
+    ASSERT_TRUE(ct->Transform(1, &x, &y));
+    OGRCoordinateTransformation::DestroyCT(ct);
+    const int c = static_cast<int>(std::floor((x + 1200000) / 5000));
+    const int r = static_cast<int>(std::floor((2550000 - y) / 5000));
+    ASSERT_TRUE(c >= 0 && c + 3 < 60 && r >= 0 && r < 60) << c << "," << r;
+    EXPECT_EQ(va[static_cast<std::size_t>(r * 60 + c)], 0.0f);
+    EXPECT_EQ(va[static_cast<std::size_t>(r * 60 + c + 3)], 15000.0f);
+    // The report names the CSV, not the temporary raster it became.
+    const std::string report = gp::test::file_bytes(dir / "a_report.json");
+    EXPECT_NE(report.find((dir / "occ.csv").string()), std::string::npos) << report;
+    EXPECT_EQ(report.find("gp-tmp"), std::string::npos) << report;
+    EXPECT_NE(report.find("vector = \\\"distance\\\""), std::string::npos) << report;
+  }
+}
+
+TEST(VectorE2E, UnusableSelectionsAndWrongUnitsAreOneLineEach) {
+  const auto dir = gp::test::scratch_dir();
+  write_text(dir / "cols.csv", "name,a,b\nA,1,2\n");
+  write_text(dir / "xy.csv", "name,x,y\nA,-1000000,2100000\n");
+  write_text(dir / "blank.csv", "name,lat,lon\nA,,\n");
+  gp::test::write_vector(dir / "p.gpkg", "p", "EPSG:4326", {{"POINT (-108 44)", {{"kind", 1.0}}}});
+  const std::string deg_extent =
+      "crs = \"EPSG:5070\"\nresolution = 5000\nextent = [-111.06, 40.99, -104.05, 45.01]";
+  struct Case {
+    const char* label;
+    std::string toml;
+    int code;
+    std::vector<std::string> says;
+  };
+  const Case cases[] = {
+      {"no coordinate columns", distance_model("cols.csv", conus_5km), exit_input,
+       {"cols.csv", "no coordinate columns", "name, a, b"}},
+      {"x/y without crs", distance_model("xy.csv", conus_5km), exit_input,
+       {"xy.csv", "'x', 'y'", "crs ="}},
+      {"no row with coordinates", distance_model("blank.csv", conus_5km), exit_input,
+       {"layer 'occ'", "blank.csv", "no feature with a geometry", "no usable coordinates"}},
+      {"filter selects nothing",
+       "[grid]\n" + std::string(conus_5km) + "\n\n[[layer]]\nname = \"occ\"\npath = \"p.gpkg\"\n"
+       "vector = \"distance\"\nwhere = \"kind = 7\"\n\n[output]\npath = \"map.tif\"\n",
+       exit_input, {"layer 'occ'", "p.gpkg", "where \"kind = 7\"", "no feature"}},
+      {"extent in degrees on EPSG:5070", distance_model("p.gpkg", deg_extent), exit_model,
+       {"[grid] extent", "-111.06", "degrees", "EPSG:5070", "metre"}},
+      {"resolution in metres on EPSG:4326",
+       distance_model("p.gpkg", "crs = \"EPSG:4326\"\nresolution = 1000\n"
+                                "extent = [-111.06, 40.99, -104.05, 45.01]"),
+       exit_model, {"[grid] resolution 1000", "metres", "EPSG:4326", "degree"}},
+      // 4.7e8 x 3e8 cells: the cell-count limit, not the vector memory limit.
+      {"resolution 0.01 on a metre CRS over the continent",
+       distance_model("p.gpkg", "crs = \"EPSG:5070\"\nresolution = 0.01\n"
+                                "extent = [-2400000, 200000, 2300000, 3200000]"),
+       exit_model, {"470000000 x 300000000", "2^40", "0.01 x 0.01 metre", "EPSG:5070"}},
+  };
+  for (const auto& c : cases) {
+    SCOPED_TRACE(c.label);
+    write_text(dir / "model.toml", c.toml);
+    const auto r = run_cli({"run", (dir / "model.toml").string(), "--quiet"});
+    EXPECT_EQ(r.exit_code, c.code) << r.err;
+    const auto ls = gp::test::lines(r.err);
+    ASSERT_EQ(ls.size(), 1u) << r.err;
+    EXPECT_EQ(ls[0].rfind("geoprospect: error:", 0), 0u) << ls[0];
+    for (const auto& s : c.says) EXPECT_NE(ls[0].find(s), std::string::npos) << s << ": " << ls[0];
+    EXPECT_EQ(ls[0].find("vector-memory-mib"), std::string::npos) << ls[0];
+    EXPECT_FALSE(fs::exists(dir / "map.tif"));
+    EXPECT_TRUE(leftovers(dir).empty());
   }
 }
 

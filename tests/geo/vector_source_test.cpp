@@ -226,12 +226,13 @@ TEST(Materialise, DistanceToALineHandWorked) {
   }
 }
 
-TEST(Materialise, DistanceWithNoFeatureIsMaxDistanceOrNodata) {
+TEST(Materialise, DistanceWithNoFeatureOnTheGridIsMaxDistanceOrNodata) {
+  // A feature is selected but lies beyond the grid (no feature selected at all is an error:
+  // MaterialiseVector.NothingSelectedIsAnInputErrorNamingTheSelection).
   const auto dir = gp::test::scratch_dir();
   gp::test::write_vector(dir / "l.gpkg", "l", "EPSG:3577",
-                         {{"LINESTRING (350 0, 350 500)", {{"kind", 1}}}});
+                         {{"LINESTRING (5350 0, 5350 500)", {{"kind", 1}}}});
   VectorSpec s = spec_of(dir / "l.gpkg");
-  s.where = "kind = 2";
   const Grid g = grid_in("EPSG:3577", 0, 500, 100, 50, 4, 3);
   RasteriseOptions o;
   o.mode = VectorMode::distance;
@@ -294,6 +295,64 @@ TEST(Materialise, DensityNeedsAProjectedGrid) {
   o.radius_m = 1000;
   EXPECT_THROW(gp::geo::materialise_vector(spec_of(dir / "p.gpkg"), o, g, dir / "d.tif"),
                gp::config_error);
+}
+
+}  // namespace
+
+namespace {
+
+TEST(VectorSource, CsvCoordinateColumnsAreFoundByNameInAnyCase) {
+  const auto dir = gp::test::scratch_dir();
+  const std::string wgs84 = gp::geo::crs_wkt("EPSG:4326", "test");
+  for (const char* header : {"id,latitude,longitude", "id,Lat,Lon", "id,LAT,LONG", "id,lat,lng"}) {
+    SCOPED_TRACE(header);
+    std::ofstream(dir / "p.csv") << header << "\nA,44.5,-108.25\nB,,\n";
+    gp::geo::VectorSource src(spec_of(dir / "p.csv"));
+    EXPECT_TRUE(gp::geo::same_crs(src.crs_wkt(), wgs84));
+    std::vector<gp::geo::SkippedFeature> skipped;
+    const auto f = src.read(wgs84, {}, "id", &skipped);
+    ASSERT_EQ(f.size(), 1u);
+    const auto p = gp::geo::representative_point(*f[0].geometry);
+    ASSERT_TRUE(p);
+    EXPECT_EQ((*p)[0], -108.25);  // x = longitude, whatever the column order
+    EXPECT_EQ((*p)[1], 44.5);
+    ASSERT_EQ(skipped.size(), 1u);
+    EXPECT_EQ(skipped[0].name, "B");
+    EXPECT_NE(skipped[0].reason.find("no usable coordinates"), std::string::npos);
+  }
+  // x/y columns are read too, in the CRS given; without one, a clear error.
+  std::ofstream(dir / "xy.csv") << "id,X,Y\nA,1500,2500\n";
+  VectorSpec s = spec_of(dir / "xy.csv");
+  s.crs = "EPSG:3577";
+  gp::geo::VectorSource xy(s);
+  const auto f = xy.read({});
+  ASSERT_EQ(f.size(), 1u);
+  EXPECT_EQ((*gp::geo::representative_point(*f[0].geometry))[0], 1500.0);
+  const std::string no_crs = message_of([&] { gp::geo::VectorSource v(spec_of(dir / "xy.csv")); });
+  EXPECT_NE(no_crs.find("no CRS for its coordinate columns 'X', 'Y'"), std::string::npos) << no_crs;
+  std::ofstream(dir / "none.csv") << "id,north,east\nA,1,2\n";
+  const std::string none = message_of([&] { gp::geo::VectorSource v(spec_of(dir / "none.csv")); });
+  EXPECT_NE(none.find("no coordinate columns (its columns: id, north, east;"), std::string::npos)
+      << none;
+  EXPECT_THROW(gp::geo::VectorSource v(spec_of(dir / "none.csv")), gp::input_error);
+}
+
+TEST(MaterialiseVector, NothingSelectedIsAnInputErrorNamingTheSelection) {
+  const auto dir = gp::test::scratch_dir();
+  gp::test::write_vector(dir / "v.gpkg", "faults", "EPSG:3577", {{"POINT (1 1)", {{"age", 3.0}}}});
+  VectorSpec s = spec_of(dir / "v.gpkg", "faults");
+  s.where = "age > 5";
+  const Grid g = grid_in("EPSG:3577", 0, 10, 1, 1, 10, 10);
+  const std::string msg = message_of([&] {
+    gp::geo::materialise_vector(s, RasteriseOptions{}, g, dir / "o.tif");
+  });
+  EXPECT_NE(msg.find("layer 'test': no feature with a geometry in " + (dir / "v.gpkg").string() +
+                     " (layer 'faults', where \"age > 5\")"),
+            std::string::npos)
+      << msg;
+  EXPECT_THROW(gp::geo::materialise_vector(s, RasteriseOptions{}, g, dir / "o.tif"),
+               gp::input_error);
+  EXPECT_FALSE(fs::exists(dir / "o.tif"));
 }
 
 }  // namespace

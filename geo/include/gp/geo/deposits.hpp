@@ -55,7 +55,8 @@ using CellValidity = std::function<bool(std::int64_t col, std::int64_t row)>;
 bool deposit_filter_keeps(const DepositSpec& spec, const std::string& text);
 
 /// Reads the deposits and places them on `grid`. `valid` (optional) rejects nodata cells.
-/// Throws gp::input_error (unreadable source, missing column) / gp::config_error.
+/// Throws gp::input_error (unreadable source, missing column, no deposit with a geometry
+/// selected) / gp::config_error.
 DepositPlacement place_deposits(const DepositSpec& spec, const Grid& grid,
                                 const CellValidity& valid = {});
 

@@ -33,12 +33,19 @@ struct VectorSpec {
   std::string layer;     ///< OGR layer name; empty: the only layer (an error when there are several)
   std::string sql;       ///< OGR SQL statement; replaces layer (where still applies)
   std::string where;     ///< OGR attribute filter, e.g. "CRITICAL_MINERAL LIKE '%Rare-Earth%'"
-  std::string x_column;  ///< with y_column: point features from these numeric columns (CSV)
+  /// with y_column: point features from these numeric columns (CSV). Without them a CSV with
+  /// no geometry column is read from columns named longitude/latitude, lon/lat, long/lat, lng
+  /// (EPSG:4326 unless crs is given), or x/y, easting/northing (crs required), in any case.
+  std::string x_column;
   std::string y_column;
   std::string crs;       ///< CRS of the coordinates: required for x/y columns unless EPSG:4326
                          ///< (the default there), overrides the source's CRS when given
   std::string what;      ///< names the culprit in messages, e.g. "layer 'faults'"
 };
+
+/// How messages and run reports name a selection: the path, then the layer, sql and where
+/// that were given, e.g. "deposits.gpkg (layer 'ree', where \"type = 'REE'\")".
+std::string describe_source(const VectorSpec& spec);
 
 /// One feature: its geometry (in the CRS asked for), and the attributes asked for.
 struct Feature {
@@ -59,7 +66,8 @@ struct SkippedFeature {
 class VectorSource {
  public:
   /// Opens and selects the layer; checks x/y columns. Throws gp::input_error (unreadable, no
-  /// such layer or column, bad SQL or filter) or gp::config_error (bad crs text).
+  /// such layer or column, a table without coordinate columns or CRS, bad SQL or filter) or
+  /// gp::config_error (bad crs text).
   explicit VectorSource(const VectorSpec& spec);
   ~VectorSource();
   VectorSource(const VectorSource&) = delete;
@@ -90,7 +98,24 @@ class VectorSource {
   std::string crs_wkt_;
   int x_field_{-1};
   int y_field_{-1};
+  // A table's coordinate columns found by name (find_table_coordinates); empty otherwise.
+  std::string coord_x_;
+  std::string coord_y_;
+  bool coord_degrees_{false};  ///< longitude/latitude names: EPSG:4326 unless crs is given
+
+  void open(const char* const* open_options);
+  void find_table_coordinates();
+  void select_layer();
+  void resolve_crs();
 };
+
+/// Throws gp::input_error: `spec` selected no feature with a usable geometry. Names the
+/// source (describe_source), `filter` (a further filter, e.g. on deposits), and how many
+/// features were skipped and why the first one was. A layer or deposit set that selects nothing
+/// is a mistake in the selection, never an empty map or an empty validation.
+[[noreturn]] void throw_no_features(const VectorSpec& spec,
+                                    const std::vector<SkippedFeature>& skipped,
+                                    const std::string& filter = {});
 
 enum class VectorMode { presence, burn, distance, density };
 
