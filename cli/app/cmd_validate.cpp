@@ -152,8 +152,9 @@ void run_validate(const ValidateArgs& a) {
   const std::string stem = map.stem().string();
   geo::check_input_path(a.map, "the map");
   geo::check_input_path(a.deposits, "the deposits");
-  // The deposits' columns, layer and CRS before the outputs: a bad deposit source is reported
-  // as such, not as outputs that exist.
+  // The inputs in the order given (the map, then the deposits' columns, layer and CRS) before
+  // the outputs: a bad input is reported as such, not as outputs that exist.
+  (void)geo::describe_raster(a.map, "the map");
   { const geo::VectorSource opens(o.deposits.source); }
   if (!a.out.empty()) create_output_folder(dir, "--out");
   StagedFiles staged(a.overwrite, {{map, "the map"}, {a.deposits, "the deposits"}});
