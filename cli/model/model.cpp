@@ -866,8 +866,7 @@ void default_group_weights(Model& m, const std::string& source) {
 
 /// `[output] compress`, any case, stored upper-case.
 std::string parse_compress(TableReader& r, const std::string& given) {
-  std::string up = given;
-  std::transform(up.begin(), up.end(), up.begin(), ::toupper);
+  const std::string up = text::upper(given);
   expect_one_of(r, "compress", up, {"ZSTD", "DEFLATE", "LZW", "NONE"});
   return up;
 }

@@ -2,22 +2,18 @@
 
 #include "gp/error.hpp"
 #include "gp/geo/gdal_env.hpp"
+#include "gp/text.hpp"
 
 #include <gdal_priv.h>
 
 #include <algorithm>
-#include <cctype>
 #include <cmath>
 #include <memory>
 
 namespace gp::geo {
 
 namespace {
-std::string lower(std::string s) {
-  std::transform(s.begin(), s.end(), s.begin(),
-                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  return s;
-}
+using text::lower;
 }  // namespace
 
 bool deposit_filter_keeps(const DepositSpec& spec, const std::string& text) {

@@ -147,11 +147,7 @@ std::vector<Territory> build_table() {
   return t;
 }
 
-std::string upper(std::string s) {
-  std::transform(s.begin(), s.end(), s.begin(),
-                 [](unsigned char c) { return static_cast<char>(std::toupper(c)); });
-  return s;
-}
+using text::upper;
 
 bool in_box(const LonLatBox& b, double lon, double lat) {
   return lon >= b[0] && lon <= b[2] && lat >= b[1] && lat <= b[3];

@@ -3,6 +3,7 @@
 #include "gp/geo/crs.hpp"
 #include "gp/geo/territory.hpp"
 #include "gp/geo/vector_source.hpp"
+#include "gp/text.hpp"
 
 #include <ogr_geometry.h>
 
@@ -15,11 +16,7 @@ namespace gp::geo {
 
 namespace {
 
-std::string upper(std::string s) {
-  std::transform(s.begin(), s.end(), s.begin(),
-                 [](unsigned char c) { return static_cast<char>(std::toupper(c)); });
-  return s;
-}
+using text::upper;
 
 std::string trim(const std::string& s) {
   const auto keep = [](unsigned char c) { return std::isspace(c) == 0 && c != '?' && c != ')'; };

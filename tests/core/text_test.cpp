@@ -93,3 +93,11 @@ TEST(Numbers, IndependentOfTheLocale) {
   EXPECT_EQ(gt::significant(0.125, 3), "0.125");
   if (set != nullptr) std::setlocale(LC_ALL, "C");
 }
+
+TEST(Text, UpperAndLowerChangeAsciiLettersOnly) {
+  EXPECT_EQ(gp::text::upper("us-wy Zstd 9_x"), "US-WY ZSTD 9_X");
+  EXPECT_EQ(gp::text::lower("Wyoming LAT/Long"), "wyoming lat/long");
+  // UTF-8 bytes (here 'é' = C3 A9) pass through untouched in either direction.
+  EXPECT_EQ(gp::text::upper("qu\xC3\xA9" "bec"), "QU\xC3\xA9" "BEC");
+  EXPECT_EQ(gp::text::lower("QU\xC3\xA9" "BEC"), "qu\xC3\xA9" "bec");
+}

@@ -34,4 +34,9 @@ std::string hex(const unsigned char* bytes, std::size_t n);
 /// `v` rounded to `digits` significant digits, %g style ("0.1235", "1.235e+06").
 std::string significant(double v, int digits);
 
+/// ASCII upper / lower case (bytes >= 0x80 unchanged), independent of the C locale: codes,
+/// keys and names compared without case.
+std::string upper(std::string s);
+std::string lower(std::string s);
+
 }  // namespace gp::text
