@@ -44,11 +44,6 @@ std::string fmt_bounds(const std::array<double, 4>& b) {
          text::shortest_plain(b[2]) + ", " + text::shortest_plain(b[3]) + "]";
 }
 
-struct GridPlan {
-  geo::Grid grid;
-  geo::GeometryPtr boundary;  // in the grid CRS; null without territory/boundary
-  std::string mask_name;
-};
 
 /// A grid whose edges are exactly `ext` (as resolve_grid does with an explicit extent).
 geo::Grid exact_grid(const std::string& wkt, const std::array<double, 4>& ext, double dx,
@@ -64,6 +59,8 @@ geo::Grid exact_grid(const std::string& wkt, const std::array<double, 4>& ext, d
   g.height = static_cast<std::int64_t>(std::ceil((ext[3] - ext[1]) / dy - eps));
   return g;
 }
+
+}  // namespace
 
 GridPlan plan_grid(const model::Model& m) {
   model::Model r = m;  // raster-only view, handed to resolve_grid
@@ -154,8 +151,6 @@ GridPlan plan_grid(const model::Model& m) {
   return plan;
 }
 
-}  // namespace
-
 bool is_vector_layer(const model::LayerSpec& L) {
   if (L.mask) return false;
   if (L.vector.given()) return true;
@@ -172,8 +167,8 @@ bool needs_vector_plan(const model::Model& m) {
 
 geo::Grid resolve_vector_grid(const model::Model& m) { return plan_grid(m).grid; }
 
-VectorPlan::VectorPlan(const model::Model& m, const fs::path& output, const RunOptions& opt) {
-  GridPlan plan = plan_grid(m);
+VectorPlan::VectorPlan(const model::Model& m, GridPlan plan, const fs::path& output,
+                       const RunOptions& opt) {
   grid_ = plan.grid;
   model_ = m;
   model_.grid = model::GridSpec{};

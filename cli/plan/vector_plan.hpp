@@ -18,10 +18,12 @@
 
 #include "model/model.hpp"
 #include "run/runner.hpp"
+#include "gp/geo/gdal_fwd.hpp"
 #include "gp/geo/grid.hpp"
 #include "outputs/staged_files.hpp"
 
 #include <filesystem>
+#include <string>
 #include <vector>
 
 namespace gp::cli {
@@ -33,13 +35,25 @@ bool is_vector_layer(const model::LayerSpec& L);
 /// True when the model has a vector layer, a territory or a boundary.
 bool needs_vector_plan(const model::Model& m);
 
-/// The grid of such a model (see above). Throws gp::config_error / gp::input_error.
+/// The grid of such a model (see above) and its territory / boundary mask.
+struct GridPlan {
+  geo::Grid grid;
+  geo::GeometryPtr boundary;  // in the grid CRS; null without territory/boundary
+  std::string mask_name;
+};
+
+/// Works out the grid (CRS, extent, units, size) and reads the mask's polygon; logs the
+/// territory and its extent. Throws gp::config_error / gp::input_error.
+GridPlan plan_grid(const model::Model& m);
+
+/// plan_grid's grid alone.
 geo::Grid resolve_vector_grid(const model::Model& m);
 
 class VectorPlan {
  public:
-  /// Resolves the grid and materialises the vector layers and the mask next to `output`.
-  VectorPlan(const model::Model& m, const std::filesystem::path& output, const RunOptions& opt);
+  /// Materialises the vector layers and the mask of `plan` (from plan_grid(m)) next to `output`.
+  VectorPlan(const model::Model& m, GridPlan plan, const std::filesystem::path& output,
+             const RunOptions& opt);
   ~VectorPlan();
   VectorPlan(const VectorPlan&) = delete;
   VectorPlan& operator=(const VectorPlan&) = delete;

@@ -24,6 +24,7 @@
 #include <chrono>
 #include <memory>
 #include <optional>
+#include <utility>
 
 #ifndef GP_VERSION
 #define GP_VERSION "0.0.0"
@@ -150,16 +151,18 @@ RunResult run_model_protecting(const model::Model& m, const RunOptions& opt,
   }
   // The model and its inputs first (grid, CRS, units, layers' footprints): a broken model is
   // reported as such, not as an output that exists. Cheap: nothing is read or written yet.
-  const geo::Grid grid = resolve_grid(m);
-  StagedFiles(opt.overwrite, inputs).check(res.output);
   if (needs_vector_plan(m)) {
+    GridPlan grid_plan = plan_grid(m);
+    StagedFiles(opt.overwrite, inputs).check(res.output);
     // Vector layers and the territory mask become temporary rasters on the grid (in the
     // output folder, removed when `plan` goes, also on failure); then a raster-only run. Under
     // mpirun every rank materialises its own copy (names carry the rank), so no rank waits on
     // another's files; the copies are identical, and each rank reads its windows.
-    const VectorPlan plan(m, res.output, opt);
+    const VectorPlan plan(m, std::move(grid_plan), res.output, opt);
     return run_model_protecting(plan.model(), opt, inputs);
   }
+  const geo::Grid grid = resolve_grid(m);
+  StagedFiles(opt.overwrite, inputs).check(res.output);
   // Side files checked up front; every file of the run is staged in outputs.files().
   OutputSet outputs(m, res.output, opt.overwrite, opt.threads, inputs);
   res.grid = grid;
