@@ -133,4 +133,23 @@ TEST_F(UsTemplate, MapValuesFollowTheModelsDefinition) {
   }
 }
 
+TEST_F(UsTemplate, ReportListsTheDepositWhoseStatedStateItsCoordinatesContradict) {
+  ASSERT_EQ(result_->exit_code, 0) << result_->err;
+  // SOURCES.md: "Old Hickory (Stony Creek)" says Virginia but carries 105.73 W, 34.21 N, in New
+  // Mexico; it is the one such row among the [validation] deposits (non-igneous US types; the
+  // other known case, Caballo Mountains, is alkaline igneous and feeds a layer, not validation).
+  std::ifstream in(*dir_ / "us_report.json");
+  const auto j = nlohmann::json::parse(in);
+  const auto& v = j.at("deposit_checks").at("validation");
+  EXPECT_EQ(v.at("state_column"), "stprov");
+  // 64 US non-igneous rows with coordinates in the CSV, 2 of them (Kerr-McGee deposit, Eagle
+  // Creek) with an empty stprov: 62 checked (counted from the CSV by hand).
+  EXPECT_EQ(v.at("checked"), 62);
+  const auto& rows = v.at("state_mismatches");
+  ASSERT_EQ(rows.size(), 1u) << rows.dump();
+  EXPECT_EQ(rows[0].at("name"), "Old Hickory (Stony Creek)");
+  EXPECT_EQ(rows[0].at("stated"), "Virginia");
+  EXPECT_EQ(rows[0].at("found"), "NM");
+}
+
 }  // namespace
