@@ -439,6 +439,7 @@ nlohmann::ordered_json validation_json(const ValidationResult& r) {
   nlohmann::ordered_json rej = nlohmann::ordered_json::array();
   for (const auto& d : r.rejected) rej.push_back({{"name", d.name}, {"reason", d.reason}});
   j["deposits_left_out"] = rej;
+  if (!r.deposit_checks.is_null()) j["deposit_checks"] = r.deposit_checks;
   j["shared_cells"] = r.shared_cells;
   j["shared_cells_rule"] =
       "each deposit counts in the success-rate curve and capture; a shared cell is one "

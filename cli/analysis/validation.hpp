@@ -121,6 +121,9 @@ struct ValidationResult {
   std::string model_kind;
   std::vector<FoldResult> folds;
   double seconds{0.0};
+  /// The deposits' stated states against their coordinates (run/deposit_checks.hpp), when the
+  /// caller checked them (`geoprospect validate`); null otherwise.
+  nlohmann::ordered_json deposit_checks;
 };
 
 /// Reads the deposits, places them on the map's grid, streams the map once and computes

@@ -6,6 +6,7 @@
 #include "model/deposit_source.hpp"
 #include "plan/deposit_source.hpp"
 #include "run/pipeline.hpp"
+#include "run/deposit_checks.hpp"
 #include "gp/error.hpp"
 #include "gp/geo/gdal_env.hpp"
 #include "gp/geo/raster_source.hpp"
@@ -159,7 +160,8 @@ void run_validate(const ValidateArgs& a) {
   if (!a.out.empty()) create_output_folder(dir, "--out");
   StagedFiles staged(a.overwrite, {{map, "the map"}, {a.deposits, "the deposits"}});
   for (const auto& p : validation_output_paths(dir, stem)) staged.check(p);
-  const ValidationResult r = validate_map(o);
+  ValidationResult r = validate_map(o);
+  r.deposit_checks = check_deposit_states(o.deposits, "the deposits");
   const auto files = write_validation_outputs(r, dir, stem, "Validation of " + map.filename().string(),
                                               staged);
   staged.commit();  // all four files or none

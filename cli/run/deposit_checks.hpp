@@ -6,8 +6,18 @@
 
 #include "model/model.hpp"
 #include "run/runner.hpp"
+#include "gp/geo/deposits.hpp"
+
+#include <nlohmann/json.hpp>
+
+#include <string>
 
 namespace gp::cli {
+
+/// Checks one deposit source (`what` names it in the warning): null when it has no stated-state
+/// column or cannot be read (its reader says why in its own step), else the report entry
+/// {path, state_column, checked, state_mismatches}; warns once when there are mismatches.
+nlohmann::ordered_json check_deposit_states(const geo::DepositSpec& spec, const std::string& what);
 
 /// Checks [training] and [validation] deposits (when set) and fills res.report["deposit_checks"]
 /// when a source has a stated-state column.

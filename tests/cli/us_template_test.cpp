@@ -13,6 +13,7 @@
 #include <fstream>
 #include <map>
 #include <set>
+#include <sstream>
 #include <string>
 
 namespace {
@@ -150,6 +151,33 @@ TEST_F(UsTemplate, ReportListsTheDepositWhoseStatedStateItsCoordinatesContradict
   EXPECT_EQ(rows[0].at("name"), "Old Hickory (Stony Creek)");
   EXPECT_EQ(rows[0].at("stated"), "Virginia");
   EXPECT_EQ(rows[0].at("found"), "NM");
+}
+
+TEST_F(UsTemplate, ValidateCommandChecksTheStatedStatesToo) {
+  ASSERT_EQ(result_->exit_code, 0) << result_->err;
+  // All US rows of the USGS table (not only the template's validation types): SOURCES.md's two
+  // contradicting rows, Caballo Mountains (says New Mexico, 100.28 W: Texas) and Old Hickory
+  // (says Virginia, 105.73 W: New Mexico), are both in; 84 US rows have coordinates, 2 of them
+  // (Kerr-McGee deposit, Eagle Creek) an empty stprov: 82 checked (counted from the CSV).
+  const fs::path out = *dir_ / "validate";
+  const fs::path csv = gp::test::source_dir() / "data-samples/usgs_ree_occurrences/ree_occurrences.csv";
+  const auto r = run_cli({"validate", (*dir_ / "us.tif").string(), "--deposits", csv.string(),
+                          "--x-column", "longitude", "--y-column", "latitude", "--where",
+                          "country = 'United States'", "--name-column", "depname", "--out",
+                          out.string(), "--device", "cpu"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  std::ifstream in(out / "us_validation.json");
+  const auto j = nlohmann::json::parse(in);
+  const auto& v = j.at("deposit_checks");
+  EXPECT_EQ(v.at("checked"), 82);
+  std::set<std::string> names;
+  for (const auto& row : v.at("state_mismatches")) names.insert(row.at("name").get<std::string>());
+  EXPECT_EQ(names, (std::set<std::string>{"Caballo Mountains", "Old Hickory (Stony Creek)"}));
+  // One warning line for both (count and names), not one per deposit.
+  std::istringstream err(r.err);
+  int warnings = 0;
+  for (std::string line; std::getline(err, line);) warnings += line.find("deposit_checks") != std::string::npos;
+  EXPECT_EQ(warnings, 1) << r.err;
 }
 
 }  // namespace
