@@ -584,6 +584,7 @@ std::unique_ptr<Trained> train(const TrainingContext& ctx) {
   training::keep_deposits_on_data(dep, sv.dep_ok, s, "an evidence layer is nodata",
                                   "no deposit lies on a cell where every evidence layer holds "
                                   "data");
+  training::warn_few_deposits(dep, "the logistic-regression coefficients");
   const double n_t = training::study_unit_cells(sv.complete, s, dep);
   const double n_d = static_cast<double>(dep.size());
 

@@ -181,6 +181,13 @@ void keep_deposits_on_data(DepositCells& d, const std::vector<bool>& on_data, co
   if (d.size() == 0) throw input_error("[training] deposits: " + none_left);
 }
 
+void warn_few_deposits(const DepositCells& d, const std::string& what) {
+  if (d.size() >= few_deposits) return;
+  warning("[training] deposits: " + what + " rest on " + std::to_string(d.size()) + " deposit" +
+          (d.size() == 1 ? "" : "s") + " (fewer than " + std::to_string(few_deposits) +
+          "; a deposit counts once per grid cell): they are unstable, read the map as indicative");
+}
+
 double study_unit_cells(std::uint64_t cells, const Setup& s, const DepositCells& d) {
   const double n_t = static_cast<double>(cells) * s.cell_units;
   const double n_d = static_cast<double>(d.size());

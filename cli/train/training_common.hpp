@@ -79,6 +79,15 @@ void drop_where(DepositCells& d, const std::vector<bool>& keep, const std::strin
 void keep_deposits_on_data(DepositCells& d, const std::vector<bool>& on_data, const Setup& s,
                            const std::string& nodata_rule, const std::string& none_left);
 
+/// Fewer deposit cells than this train unstable weights / coefficients (a rule of thumb of the
+/// weights-of-evidence literature; one deposit more or less moves them a lot).
+inline constexpr std::size_t few_deposits = 10;
+
+/// Warns once when fewer than `few_deposits` deposit cells (those left after placement on the
+/// grid and the mask) train the model: `what` ("the weights of evidence", "the logistic-regression
+/// coefficients") rest on them and are unstable.
+void warn_few_deposits(const DepositCells& d, const std::string& what);
+
 /// The study area in unit cells: `cells` grid cells. Throws gp::config_error unless it holds
 /// more unit cells than there are deposit cells.
 double study_unit_cells(std::uint64_t cells, const Setup& s, const DepositCells& d);

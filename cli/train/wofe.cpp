@@ -98,6 +98,20 @@ double class_of(double v, const std::vector<double>& breaks) {
 
 namespace {
 
+/// Lower bound of class c: c itself for integer classes (floor), its break for class indices.
+double class_lower(double c, const std::vector<double>& br) {
+  if (br.empty()) return c;
+  const auto i = static_cast<std::size_t>(c);
+  return i == 0 ? -DBL_MAX : br[i - 1];
+}
+
+/// Upper bound (excluded) of class c.
+double class_upper(double c, const std::vector<double>& br) {
+  if (br.empty()) return c + 1.0;
+  const auto i = static_cast<std::size_t>(c);
+  return i >= br.size() ? DBL_MAX : br[i];
+}
+
 /// Makes the table rows of one layer: areas and weights of a class (or of a cumulative run of
 /// classes) against the layer's valid area `area_t` and its deposit cells `d_t`.
 struct RowMaker {
@@ -325,6 +339,20 @@ std::size_t max_studc_threshold(LayerWeights& lw) {
   return *pick;
 }
 
+/// The chosen threshold of a cumulative layer in its own units. The favourable side is
+/// class <= k (ascending) or class >= k (descending); with breaks class k is [b_k, b_k+1), so
+/// that is value < b_k+1 or value >= b_k; without breaks the classes are the values themselves
+/// (their whole parts). A chosen row never covers the whole layer (its W- would be undefined),
+/// so the bound is always a break.
+void threshold_in_units(LayerWeights& lw, const std::vector<double>& br, bool asc) {
+  const double k = *lw.threshold;
+  const bool with_breaks = !br.empty();
+  const double v = !with_breaks ? k : (asc ? class_upper(k, br) : class_lower(k, br));
+  const char* op = asc ? (with_breaks ? "<" : "<=") : ">=";
+  lw.threshold_value = v;
+  lw.pattern = lw.layer + " " + op + " " + num(v);
+}
+
 /// Cumulative layer (ascending: B = class <= v; descending: B = class >= v): one row per
 /// threshold, then two generalised classes, inside (2, W+) and outside (1, W-) the chosen one.
 void cumulative_weights(LayerWeights& lw, const model::WofeLayerSpec& spec, const RowMaker& rows) {
@@ -348,6 +376,14 @@ void cumulative_weights(LayerWeights& lw, const model::WofeLayerSpec& spec, cons
                                             : max_studc_threshold(lw);
   const Weights chosen = lw.rows[pick].w;
   lw.threshold = lw.rows[pick].cls;
+  threshold_in_units(lw, spec.breaks, asc);
+  if (!spec.threshold && chosen.studc < significant_studc) {
+    lw.notes.push_back("the chosen threshold " + lw.pattern + " (" + lw.threshold_rule +
+                       ") has a studentised contrast C/s(C) of " + short_num(chosen.studc) +
+                       ", below " + num(significant_studc) +
+                       " (ArcSDM's rule of thumb: |C/s(C)| >= 2 for a significant contrast); "
+                       "its weights may be noise");
+  }
   for (std::size_t k = 0; k < n; ++k) {
     const bool inside = k <= pick;
     TableRow& r = lw.rows[k];
@@ -393,20 +429,6 @@ std::string table_csv(const LayerWeights& lw) {
 }
 
 namespace {
-
-/// Lower bound of class c: c itself for integer classes (floor), its break for class indices.
-double class_lower(double c, const std::vector<double>& br) {
-  if (br.empty()) return c;
-  const auto i = static_cast<std::size_t>(c);
-  return i == 0 ? -DBL_MAX : br[i - 1];
-}
-
-/// Upper bound (excluded) of class c.
-double class_upper(double c, const std::vector<double>& br) {
-  if (br.empty()) return c + 1.0;
-  const auto i = static_cast<std::size_t>(c);
-  return i >= br.size() ? DBL_MAX : br[i];
-}
 
 /// The reclass rules of one layer from p.rules[n_rules] on: class -> weight (`variance`
 /// false) or class -> variance of the weight (true). Runs of classes with the same weight and
@@ -596,6 +618,18 @@ class WofeTrained final : public Trained {
   }
 };
 
+/// True when a valid value of `data` (`n` cells, NaN = nodata) is not a whole number.
+bool has_fraction(const float* data, std::size_t n) {
+  int any = 0;
+  const auto cnt = static_cast<std::ptrdiff_t>(n);
+#pragma omp parallel for reduction(max : any) schedule(static)
+  for (std::ptrdiff_t i = 0; i < cnt; ++i) {
+    const float v = data[i];
+    if (std::isfinite(v) && v != std::floor(v)) any = 1;
+  }
+  return any != 0;
+}
+
 /// The training pass: per evidence layer, cells per class (device histograms of integer
 /// classes, or of class indices for layers with breaks) and deposit cells per class; the study
 /// area (cells where any evidence layer holds data). Sums over MPI ranks are exact integers.
@@ -610,6 +644,7 @@ class ClassCounting {
     deps.resize(n_ev_);
     dep_on_nodata.assign(n_ev_, 0);
     dep_in_union.assign(dep.size(), false);
+    fractional.assign(n_ev_, false);
     int_bins_.resize(n_ev_);
     int_lo_.assign(n_ev_, 0);
     plan_batches();
@@ -646,6 +681,8 @@ class ClassCounting {
     cluster::allreduce_sum(dep_on_nodata.data(), dep_on_nodata.size());
     cluster::allreduce_sum(&union_cells, 1);
     training::or_over_ranks(dep_in_union);
+    training::or_over_ranks(fractional);
+    for (std::size_t e = 0; e < n_ev_; ++e) check_class_count(e);
   }
 
   std::vector<std::vector<double>> breaks;
@@ -653,6 +690,7 @@ class ClassCounting {
   std::vector<std::map<long long, std::uint64_t>> deps;
   std::vector<std::uint64_t> dep_on_nodata;
   std::vector<bool> dep_in_union;
+  std::vector<bool> fractional;  ///< per layer without breaks: some value is not a whole number
   std::uint64_t union_cells{0};
 
  private:
@@ -720,6 +758,19 @@ class ClassCounting {
     }
   }
 
+  /// A layer without breaks holding fractional values is continuous: its classes are the
+  /// whole parts of the values, one per unit of the layer (a distance in metres makes one per
+  /// metre). Refused past max_classes_without_breaks, before any weight or table is made.
+  void check_class_count(std::size_t e) const {
+    const std::size_t n = cells[e].size();
+    if (!breaks[e].empty() || !fractional[e] || n <= max_classes_without_breaks) return;
+    throw config_error(layer_what(m_.layers[ev_[e]].name) + " wofe: " + std::to_string(n) +
+                       " classes from fractional (continuous) values, more than " +
+                       std::to_string(max_classes_without_breaks) +
+                       " (expected wofe breaks = [...] in the layer's units, or a raster of "
+                       "integer classes)");
+  }
+
   void add_hist(std::size_t e, const float* data, std::size_t ncell, long long lo, long long nbins) {
     hist_.assign(static_cast<std::size_t>(nbins), 0);
     ctx_.backend.histogram(data, ncell, static_cast<double>(lo), static_cast<double>(lo + nbins),
@@ -737,6 +788,7 @@ class ClassCounting {
     for (std::size_t e = 0; e < n_ev; ++e) {
       if (!breaks[e].empty()) continue;
       const float* data = buf[ev[e]].data();
+      if (!fractional[e]) fractional[e] = has_fraction(data, ncell);
       std::vector<std::uint64_t>& acc = int_bins_[e];
       auto nb = static_cast<long long>(acc.size());
       win_bins_.assign(acc.size(), 0);
@@ -860,6 +912,8 @@ J layer_report(const model::LayerSpec& L, const LayerWeights& lw, std::uint64_t 
   j["deposits_on_nodata"] = dep_on_nodata;
   if (lw.threshold) {
     j["threshold"] = *lw.threshold;
+    j["threshold_value"] = *lw.threshold_value;  // in the layer's units (a break with breaks)
+    j["favourable_pattern"] = lw.pattern;
     j["threshold_rule"] = lw.threshold_rule;
   }
   std::map<int, std::pair<double, double>> gw;
@@ -888,7 +942,11 @@ std::vector<LayerWeights> fit_layers(const model::Model& m, const std::vector<st
     for (const auto& note : lw.notes) training::warning(layer_what(L.name) + ": " + note);
     std::string msg = layer_what(L.name) + ": " + std::to_string(lw.classes.size()) +
                       " classes, " + std::to_string(lw.deposits) + " deposits";
-    if (lw.threshold) msg += ", threshold " + num(*lw.threshold) + " (" + lw.threshold_rule + ")";
+    if (lw.threshold) {
+      msg += ", threshold " + lw.pattern + " (" +
+             (L.wofe.breaks.empty() ? "" : "class " + num(*lw.threshold) + ", ") +
+             lw.threshold_rule + ")";
+    }
     gp::log::info("weights of evidence: " + msg);
     jl.push_back(layer_report(L, lw, counts.dep_on_nodata[e], tr.tables[e]->path()));
     tr.table_text.push_back(table_csv(lw));
@@ -940,6 +998,7 @@ std::unique_ptr<Trained> train(const TrainingContext& ctx) {
   training::keep_deposits_on_data(dep, counts.dep_in_union, s, "every evidence layer is nodata",
                                   "no deposit lies on a cell with evidence (all are outside the "
                                   "grid or on nodata)");
+  training::warn_few_deposits(dep, "the weights of evidence");
   tr->union_cells = counts.union_cells;
   tr->n_t = training::study_unit_cells(counts.union_cells, s, dep);
   tr->n_d = static_cast<double>(dep.size());

@@ -75,10 +75,24 @@ struct LayerWeights {
   std::vector<int> class_gen;       ///< its generalised class
   std::optional<double> threshold;  ///< cumulative: the chosen class value
   std::string threshold_rule;       ///< "max studentised contrast", "user threshold", ...
+  /// cumulative: the chosen threshold in the layer's own units (a break with breaks, else the
+  /// class value) and the favourable pattern it makes, e.g. "Dist2Breccia <= 1500" (without
+  /// breaks, ascending) or "dist < 1500" (with breaks: class k is [b_k, b_k+1)).
+  std::optional<double> threshold_value;
+  std::string pattern;
   double area_units{0.0};           ///< the layer's valid area
   std::uint64_t deposits{0};        ///< deposit cells on the layer's valid cells
   std::vector<std::string> notes;   ///< flags worth a warning
 };
+
+/// ArcSDM's rule of thumb: a contrast is significant when |C/s(C)| >= 2. A cumulative layer
+/// whose chosen threshold (maximum contrast or studentised contrast) falls below it gets a note
+/// (warned once).
+inline constexpr double significant_studc = 2.0;
+
+/// At most this many classes for a layer without breaks whose values are not whole numbers
+/// (its classes are then the values' whole parts: a continuous layer given without breaks).
+inline constexpr std::size_t max_classes_without_breaks = 256;
 
 /// Weights, generalisation and table of one layer from its class counts (any order).
 /// `cell_units` = unit cells per grid cell. Throws gp::input_error for a single class, no
