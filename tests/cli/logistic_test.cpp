@@ -188,14 +188,17 @@ TEST(LogisticFit, PerfectSeparationIsAnError) {
 
 // ---- a small grid end to end --------------------------------------------------------------
 
-TEST(LogisticRun, ProbabilityMapMatchesTheReferenceFit) {
-  const fs::path dir = gp::test::scratch_dir();
-  const int w = 23;
-  const int h = 17;
-  const double x0 = 500000.0;
-  const double y0 = -3000000.0;
-  std::vector<float> cont(static_cast<std::size_t>(w * h));
-  std::vector<float> cat(cont.size());
+constexpr int w = 23;
+constexpr int h = 17;
+constexpr double x0 = 500000.0;
+constexpr double y0 = -3000000.0;
+
+/// A 23 x 17 grid of 200 m cells in `dir`: cont.tif, cat.tif, deposits.csv at the cells `dep`
+/// (row, column), model.toml; the two layers' values go to `cont` and `cat`.
+void write_grid(const fs::path& dir, const std::vector<std::pair<int, int>>& dep,
+                std::vector<float>& cont, std::vector<float>& cat) {
+  cont.assign(static_cast<std::size_t>(w * h), 0.0f);
+  cat.assign(cont.size(), 0.0f);
   for (int r = 0; r < h; ++r) {
     for (int c = 0; c < w; ++c) {
       const auto i = static_cast<std::size_t>(r * w + c);
@@ -208,8 +211,6 @@ TEST(LogisticRun, ProbabilityMapMatchesTheReferenceFit) {
   // 200 m cells = 0.04 km²; unit cell 0.01 km² -> 4 unit cells per grid cell.
   gp::test::write_raster(dir / "cont.tif", "EPSG:3577", x0, y0, 200, 200, w, h, cont, &nd);
   gp::test::write_raster(dir / "cat.tif", "EPSG:3577", x0, y0, 200, 200, w, h, cat, &nd);
-  const std::vector<std::pair<int, int>> dep{{0, 20}, {1, 18}, {2, 3}, {4, 22}, {8, 2},
-                                             {9, 15}, {12, 21}, {14, 1}, {16, 11}, {5, 9}};
   std::ofstream csv(dir / "deposits.csv");
   csv << "name,x,y\n";
   for (std::size_t k = 0; k < dep.size(); ++k) {
@@ -235,6 +236,15 @@ logistic = { type = "categorical" }
 [combine]
 method = "logistic"
 )";
+}
+
+TEST(LogisticRun, ProbabilityMapMatchesTheReferenceFit) {
+  const fs::path dir = gp::test::scratch_dir();
+  const std::vector<std::pair<int, int>> dep{{0, 20}, {1, 18}, {2, 3}, {4, 22}, {8, 2},
+                                             {9, 15}, {12, 21}, {14, 1}, {16, 11}, {5, 9}};
+  std::vector<float> cont;
+  std::vector<float> cat;
+  write_grid(dir, dep, cont, cat);
   gc::RunOptions o;
   o.output = dir / "lr.tif";
   o.device = gc::DeviceChoice::cpu;
@@ -279,6 +289,46 @@ method = "logistic"
   EXPECT_TRUE(lr.at("converged").get<bool>());
   EXPECT_GT(lr.at("iterations").get<int>(), 1);
   EXPECT_TRUE(fs::exists(dir / "lr_logistic.csv"));
+}
+
+/// The stderr lines of a CLI run of `dir`'s model that say the coefficients rest on few
+/// deposits.
+std::vector<std::string> few_deposit_lines(const fs::path& dir) {
+  const gp::test::CliResult r = gp::test::run_cli(
+      {"run", (dir / "model.toml").string(), "-o", (dir / "lr.tif").string(), "--device", "cpu"});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  std::vector<std::string> out;
+  for (const auto& l : gp::test::lines(r.err)) {
+    if (l.find("rest on") != std::string::npos) out.push_back(l);
+  }
+  return out;
+}
+
+TEST(LogisticRun, FewDepositsAreWarnedOnce) {
+  // Three deposit cells, one in each class of cat (3: row < 6; 5: column < 10; 7: the rest).
+  const fs::path dir = gp::test::scratch_dir();
+  std::vector<float> cont;
+  std::vector<float> cat;
+  write_grid(dir, {{0, 20}, {8, 2}, {12, 21}}, cont, cat);
+  ASSERT_EQ(cat[20], 3.0f);
+  ASSERT_EQ(cat[8 * w + 2], 5.0f);
+  ASSERT_EQ(cat[12 * w + 21], 7.0f);
+  const auto few = few_deposit_lines(dir);
+  ASSERT_EQ(few.size(), 1u);
+  EXPECT_NE(few[0].find("warning: [training] deposits: the logistic-regression coefficients rest "
+                        "on 3 deposits (fewer than 10"),
+            std::string::npos)
+      << few[0];
+}
+
+TEST(LogisticRun, TenDepositsAreNotFew) {
+  const fs::path dir = gp::test::scratch_dir();
+  std::vector<float> cont;
+  std::vector<float> cat;
+  write_grid(dir, {{0, 20}, {1, 18}, {2, 3}, {4, 22}, {8, 2}, {9, 15}, {12, 21}, {14, 1},
+                   {16, 11}, {5, 9}},
+             cont, cat);
+  EXPECT_TRUE(few_deposit_lines(dir).empty());
 }
 
 }  // namespace

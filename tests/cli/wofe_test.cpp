@@ -207,6 +207,48 @@ TEST(WofeLayer, BadInputs) {
   }
 }
 
+TEST(WofeLayer, ThresholdInTheLayersUnitsAndWeakContrastNoted) {
+  gm::WofeLayerSpec s;
+  s.type = "ascending";
+  // Without breaks the classes are the values: class 1 chosen (as above): "dist <= 1". Its
+  // studentised contrast by hand (row 1: N(B∩D) 2, N(B∩¬D) 4, N(¬B∩D) 2, N(¬B∩¬D) 28):
+  // C = ln 4 - ln(16/28) = 1.9459, s(C) = sqrt(1/2 + 1/4 + 1/2 + 1/28) = 1.1339, C/s(C) = 1.716.
+  const double studc = (std::log(4.0) - std::log(16.0 / 28)) /
+                       std::sqrt(1.0 / 2 + 1.0 / 4 + 1.0 / 2 + 1.0 / 28);
+  EXPECT_NEAR(studc, 1.716, 5e-4);
+  gw::LayerWeights lw = gw::layer_weights("dist", s, four_classes(), 1.0, 1.0);
+  EXPECT_EQ(lw.pattern, "dist <= 1");
+  EXPECT_EQ(*lw.threshold_value, 1.0);
+  ASSERT_EQ(lw.notes.size(), 1u);
+  EXPECT_NE(lw.notes[0].find("the chosen threshold dist <= 1 (maximum studentised contrast) has "
+                             "a studentised contrast C/s(C) of 1.716, below 2"),
+            std::string::npos)
+      << lw.notes[0];
+  EXPECT_NE(lw.notes[0].find("|C/s(C)| >= 2"), std::string::npos);
+  // With breaks [10, 20, 30] the same counts are class indices 0..3, class k = [b_k, b_k+1):
+  // ascending, class 0 chosen: value < 10; descending (class >= 2 chosen, see the descending
+  // case above with classes shifted by one): value >= 20.
+  const std::vector<gw::ClassCount> indexed{{0, 6, 2}, {1, 10, 1}, {2, 10, 1}, {3, 10, 0}};
+  s.breaks = {10, 20, 30};
+  lw = gw::layer_weights("dist", s, indexed, 1.0, 1.0);
+  EXPECT_EQ(*lw.threshold, 0.0);
+  EXPECT_EQ(*lw.threshold_value, 10.0);
+  EXPECT_EQ(lw.pattern, "dist < 10");
+  s.type = "descending";
+  lw = gw::layer_weights("density", s, indexed, 1.0, 1.0);
+  EXPECT_EQ(*lw.threshold, 2.0);
+  EXPECT_EQ(*lw.threshold_value, 20.0);
+  EXPECT_EQ(lw.pattern, "density >= 20");
+  // Descending's best C/s(C) is negative (-1.222): below 2 too, noted once.
+  EXPECT_EQ(lw.notes.size(), 1u);
+  // A user threshold is the user's choice: no note.
+  s.type = "ascending";
+  s.threshold = 1.0;
+  lw = gw::layer_weights("dist", s, indexed, 1.0, 1.0);
+  EXPECT_EQ(lw.pattern, "dist < 20");
+  EXPECT_TRUE(lw.notes.empty());
+}
+
 TEST(WofeLayer, ClassOf) {
   EXPECT_EQ(gw::class_of(3.7, {}), 3.0);
   EXPECT_EQ(gw::class_of(-0.5, {}), -1.0);
@@ -478,6 +520,124 @@ TEST(WofeSmallGrid, BoundaryMaskLimitsTheStudyArea) {
   const nlohmann::json rep = nlohmann::json::parse(rin);
   EXPECT_EQ(rep.at("weights_of_evidence").at("study_area").at("cells"), 18);
   EXPECT_EQ(rep.at("weights_of_evidence").at("deposits").at("used_cells"), 3);
+}
+
+/// The lines of `err` containing `needle`.
+std::vector<std::string> lines_with(const std::string& err, const std::string& needle) {
+  std::vector<std::string> out;
+  for (const auto& l : gp::test::lines(err)) {
+    if (l.find(needle) != std::string::npos) out.push_back(l);
+  }
+  return out;
+}
+
+/// The number following `after` in `line`.
+double number_after(const std::string& line, const std::string& after) {
+  const auto at = line.find(after);
+  EXPECT_NE(at, std::string::npos) << line;
+  return at == std::string::npos ? 0.0 : std::stod(line.substr(at + after.size()));
+}
+
+TEST(WofeWarnings, FewDepositsAndAWeakThresholdInUnitsOnceEach) {
+  // Three deposit cells: r0c0 and r1c1 (geology 2, faults 10), r3c2 (geology 1, faults 20).
+  // faults, ascending with breaks [15, 25]: classes 0 (10: 8 cells, 2 deposits), 1 (20: 16
+  // cells, 1), 2 (30: 8 cells, 0); 32 valid cells, 3 deposits. Row "class 0" (value < 15):
+  // N(B∩D) = 2, N(B∩¬D) = 6, N(¬B∩D) = 1, N(¬B∩¬D) = 23; row "class <= 1" holds every deposit
+  // (W- undefined), so class 0 is the maximum studentised contrast.
+  SmallGrid g = make_small_grid("", {"a," + cell_xy(0, 0), "b," + cell_xy(1, 1),
+                                     "c," + cell_xy(3, 2)});
+  std::string text = gp::test::file_bytes(g.model);
+  const std::string cat = "wofe = { type = \"categorical\" }";
+  text.replace(text.rfind(cat), cat.size(), "wofe = { type = \"ascending\", breaks = [15, 25] }");
+  std::ofstream(g.model, std::ios::trunc) << text;
+  const double wp = std::log((2.0 / 3) / (6.0 / 29));
+  const double wm = std::log((1.0 / 3) / (23.0 / 29));
+  const double studc = (wp - wm) / std::sqrt(1.0 / 2 + 1.0 / 6 + 1.0 / 1 + 1.0 / 23);
+  ASSERT_NEAR(studc, 1.5576, 1e-4);  // C = 2.0369, s(C) = 1.3077
+
+  const gp::test::CliResult r = gp::test::run_cli({"run", g.model.string(), "--device", "cpu"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const auto few = lines_with(r.err, "rest on");
+  ASSERT_EQ(few.size(), 1u) << r.err;
+  EXPECT_NE(few[0].find("warning: [training] deposits: the weights of evidence rest on 3 "
+                        "deposits (fewer than 10"),
+            std::string::npos)
+      << few[0];
+  const auto weak = lines_with(r.err, "studentised contrast C/s(C)");
+  ASSERT_EQ(weak.size(), 1u) << r.err;
+  EXPECT_NE(weak[0].find("warning: layer 'faults': the chosen threshold faults < 15 "),
+            std::string::npos)
+      << weak[0];
+  EXPECT_NEAR(number_after(weak[0], "C/s(C) of "), studc, 5e-4);  // 4 significant digits
+  EXPECT_NE(weak[0].find("|C/s(C)| >= 2"), std::string::npos) << weak[0];
+  // The log line gives the threshold in the layer's units too, with its class index.
+  EXPECT_EQ(lines_with(r.err, "threshold faults < 15 (class 0, maximum studentised contrast)")
+                .size(),
+            1u)
+      << r.err;
+  std::ifstream rin(g.dir / "out_report.json");
+  const nlohmann::json rep = nlohmann::json::parse(rin);
+  const auto& faults = rep.at("weights_of_evidence").at("layers")[1];
+  EXPECT_EQ(faults.at("threshold").get<double>(), 0.0);  // the class index, as before
+  EXPECT_EQ(faults.at("threshold_value").get<double>(), 15.0);
+  EXPECT_EQ(faults.at("favourable_pattern"), "faults < 15");
+  ASSERT_EQ(faults.at("flags").size(), 1u);
+}
+
+TEST(WofeWarnings, TenDepositsAreNotFew) {
+  // Ten deposit cells, rows 0-2 x columns 0-3: geology 2 and 1, faults 10 and 20 (two classes
+  // with deposits in each layer): no few-deposits line.
+  std::vector<std::string> rows;
+  for (int k = 0; k < 10; ++k) {
+    std::ostringstream row;  // (not "d" + std::string: GCC 12 -Wrestrict false positive)
+    row << "d" << k << "," << cell_xy(k / 4, k % 4);
+    rows.push_back(row.str());
+  }
+  const SmallGrid g = make_small_grid("", rows);
+  const gp::test::CliResult r = gp::test::run_cli({"run", g.model.string(), "--device", "cpu"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_TRUE(lines_with(r.err, "rest on").empty()) << r.err;
+}
+
+TEST(WofeBadInput, ContinuousLayerWithoutBreaksIsRefused) {
+  // 20 x 15 cells of 1 km; "grade" holds i + 0.5 in cell i: 300 fractional values whose whole
+  // parts are 300 classes (more than 256). The same layer with whole values i is accepted.
+  const fs::path dir = scratch_dir();
+  const int w = 20;
+  const int h = 15;
+  std::vector<float> frac(static_cast<std::size_t>(w * h));
+  std::vector<float> whole(frac.size());
+  for (std::size_t i = 0; i < frac.size(); ++i) {
+    frac[i] = static_cast<float>(i) + 0.5f;
+    whole[i] = static_cast<float>(i);
+  }
+  write_raster(dir / "frac.tif", "EPSG:3577", x0, y0, 1000, 1000, w, h, frac);
+  write_raster(dir / "whole.tif", "EPSG:3577", x0, y0, 1000, 1000, w, h, whole);
+  std::ofstream(dir / "deposits.csv") << "name,x,y\na," << cell_xy(0, 1) << "\nb,"
+                                      << cell_xy(7, 3) << "\nc," << cell_xy(12, 9) << "\n";
+  auto model = [&](const std::string& file) {
+    const fs::path p = dir / (file + ".toml");
+    std::ofstream(p) << "[training]\ndeposits = \"deposits.csv\"\nx_column = \"x\"\n"
+                        "y_column = \"y\"\ncrs = \"EPSG:3577\"\n[[layer]]\nname = \"grade\"\n"
+                        "path = \"" << file << ".tif\"\nresampling = \"nearest\"\n"
+                        "wofe = { type = \"ascending\" }\n[combine]\nmethod = \"wofe\"\n"
+                        "[output]\npath = \"" << file << "_out.tif\"\n";
+    return p.string();
+  };
+  const gp::test::CliResult bad = gp::test::run_cli({"run", model("frac"), "--device", "cpu"});
+  EXPECT_EQ(bad.exit_code, 3) << bad.err;
+  const auto err = lines_with(bad.err, "error:");
+  ASSERT_EQ(err.size(), 1u) << bad.err;
+  EXPECT_NE(err[0].find("layer 'grade' wofe: 300 classes from fractional (continuous) values, "
+                        "more than 256"),
+            std::string::npos)
+      << err[0];
+  EXPECT_NE(err[0].find("breaks = [...]"), std::string::npos) << err[0];
+  EXPECT_FALSE(fs::exists(dir / "frac_out.tif"));
+  EXPECT_FALSE(fs::exists(dir / "frac_out_wofe_grade.csv"));
+  const gp::test::CliResult ok = gp::test::run_cli({"run", model("whole"), "--device", "cpu"});
+  EXPECT_EQ(ok.exit_code, 0) << ok.err;
+  EXPECT_EQ(gp::test::read_csv_rows(dir / "whole_out_wofe_grade.csv").size(), 300u);
 }
 
 // ---- bad input: one clear line, no output -----------------------------------------------------
