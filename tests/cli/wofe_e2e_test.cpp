@@ -212,9 +212,10 @@ TEST(CloncurryDemo, BinaryWofeTablesAndEveryCell) {
   EXPECT_EQ(rep.at("weights_of_evidence").at("deposits").at("sharing_a_cell").size(), 6u);
 }
 
-/// Threshold of maximum studentised contrast, recounted: classes in cumulative order.
+/// Threshold of maximum studentised contrast, recounted: classes in cumulative order; its
+/// studentised contrast goes to `best_studc`.
 double best_threshold(const std::map<double, std::pair<double, double>>& cls, bool ascending,
-                      double t_cells, double d_t) {
+                      double t_cells, double d_t, double* best_studc = nullptr) {
   std::vector<std::pair<double, std::pair<double, double>>> order(cls.begin(), cls.end());
   if (!ascending) std::reverse(order.begin(), order.end());
   double cb = 0, db = 0, best = -1e300, thr = 0;
@@ -229,15 +230,27 @@ double best_threshold(const std::map<double, std::pair<double, double>>& cls, bo
       thr = v;
     }
   }
+  if (best_studc != nullptr) *best_studc = best;
   return thr;
 }
 
 TEST(CloncurryDemo, MulticlassWofeGeneralisation) {
   const fs::path dir = gp::test::scratch_dir();
   const fs::path out = dir / "multi.tif";
+  // Not --quiet: the warnings are counted below.
   const auto r = run_cli({"run", (demo / "iocg_wofe_multiclass.toml").string(), "-o",
-                          out.string(), "--device", "cpu", "--quiet"});
+                          out.string(), "--device", "cpu"});
   ASSERT_EQ(r.exit_code, 0) << r.err;
+  std::ifstream rin(dir / "multi_report.json");
+  const nlohmann::json rep = nlohmann::json::parse(rin);
+  auto report_of = [&](const std::string& layer) {
+    for (const auto& l : rep.at("weights_of_evidence").at("layers")) {
+      if (l.at("layer") == layer) return l;
+    }
+    ADD_FAILURE() << "no report entry for " << layer;
+    return nlohmann::json();
+  };
+  std::size_t weak = 0;  // chosen thresholds with C/s(C) < 2 (ArcSDM's rule of thumb)
   struct Case {
     std::string name;
     bool ascending;
@@ -250,8 +263,22 @@ TEST(CloncurryDemo, MulticlassWofeGeneralisation) {
     for (double v : ras.v) cls[v].first += 1;
     for (std::size_t i : dep) cls[ras.v[i]].second += 1;
     ASSERT_EQ(cls.size(), c.classes) << c.name;
+    double studc = 0.0;
     const double thr = best_threshold(cls, c.ascending, static_cast<double>(ras.v.size()),
-                                      static_cast<double>(dep.size()));
+                                      static_cast<double>(dep.size()), &studc);
+    weak += studc < 2.0 ? 1 : 0;
+    // The threshold in the layer's own units (these layers have no breaks: the class values are
+    // the values, e.g. metres for Dist2Breccia), as the report gives it.
+    const nlohmann::json lr = report_of(c.name);
+    EXPECT_EQ(lr.at("threshold_value").get<double>(), thr) << c.name;
+    std::ostringstream pattern;
+    pattern << c.name << (c.ascending ? " <= " : " >= ") << thr;
+    EXPECT_EQ(lr.at("favourable_pattern").get<std::string>(), pattern.str());
+    std::size_t logged = 0;
+    for (const auto& line : gp::test::lines(r.err)) {
+      logged += line.find("threshold " + pattern.str() + " (") != std::string::npos ? 1 : 0;
+    }
+    EXPECT_EQ(logged, 1u) << r.err;
     const auto rows = read_table(dir / ("multi_wofe_" + c.name + ".csv"));
     ASSERT_EQ(rows.size(), c.classes);
     // Rows in cumulative order; generalised class 2 exactly for the classes on the favourable
@@ -264,13 +291,17 @@ TEST(CloncurryDemo, MulticlassWofeGeneralisation) {
     EXPECT_EQ(num(rows.front().at("CLASS")), c.ascending ? cls.begin()->first : cls.rbegin()->first);
   }
   // GA's test data thresholds fault density at classes 10-6 by hand; the statistics agree.
-  std::ifstream rin(dir / "multi_report.json");
-  const nlohmann::json rep = nlohmann::json::parse(rin);
-  for (const auto& l : rep.at("weights_of_evidence").at("layers")) {
-    if (l.at("layer") == "FaultDensity") {
-      EXPECT_EQ(l.at("threshold").get<double>(), 6.0);
-    }
+  EXPECT_EQ(report_of("FaultDensity").at("threshold").get<double>(), 6.0);
+  // One warning per weak threshold, none about the 252 deposits (10 or more). Dist2Breccia's
+  // 642 classes are whole numbers (metres): not refused.
+  std::size_t weak_lines = 0;
+  std::size_t few_lines = 0;
+  for (const auto& line : gp::test::lines(r.err)) {
+    weak_lines += line.find("studentised contrast C/s(C)") != std::string::npos ? 1 : 0;
+    few_lines += line.find("rest on") != std::string::npos ? 1 : 0;
   }
+  EXPECT_EQ(weak_lines, weak) << r.err;
+  EXPECT_EQ(few_lines, 0u) << r.err;
   const auto strat = read_table(dir / "multi_wofe_StratNo.csv");
   EXPECT_EQ(strat.size(), 87u);
   for (const auto& row : strat) {
