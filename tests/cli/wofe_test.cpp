@@ -538,6 +538,18 @@ double number_after(const std::string& line, const std::string& after) {
   return at == std::string::npos ? 0.0 : std::stod(line.substr(at + after.size()));
 }
 
+/// Expects run `r` to end with `code` and exactly one stderr line holding `select`, which
+/// contains `expected`; returns that line (empty when not one).
+std::string one_line_with(const gp::test::CliResult& r, int code, const std::string& select,
+                          const std::string& expected) {
+  EXPECT_EQ(r.exit_code, code) << r.err;
+  const auto found = lines_with(r.err, select);
+  EXPECT_EQ(found.size(), 1u) << r.err;
+  if (found.size() != 1) return "";
+  EXPECT_NE(found[0].find(expected), std::string::npos) << found[0];
+  return found[0];
+}
+
 TEST(WofeWarnings, FewDepositsAndAWeakThresholdInUnitsOnceEach) {
   // Three deposit cells: r0c0 and r1c1 (geology 2, faults 10), r3c2 (geology 1, faults 20).
   // faults, ascending with breaks [15, 25]: classes 0 (10: 8 cells, 2 deposits), 1 (20: 16
@@ -556,20 +568,14 @@ TEST(WofeWarnings, FewDepositsAndAWeakThresholdInUnitsOnceEach) {
   ASSERT_NEAR(studc, 1.5576, 1e-4);  // C = 2.0369, s(C) = 1.3077
 
   const gp::test::CliResult r = gp::test::run_cli({"run", g.model.string(), "--device", "cpu"});
-  ASSERT_EQ(r.exit_code, 0) << r.err;
-  const auto few = lines_with(r.err, "rest on");
-  ASSERT_EQ(few.size(), 1u) << r.err;
-  EXPECT_NE(few[0].find("warning: [training] deposits: the weights of evidence rest on 3 "
-                        "deposits (fewer than 10"),
-            std::string::npos)
-      << few[0];
-  const auto weak = lines_with(r.err, "studentised contrast C/s(C)");
-  ASSERT_EQ(weak.size(), 1u) << r.err;
-  EXPECT_NE(weak[0].find("warning: layer 'faults': the chosen threshold faults < 15 "),
-            std::string::npos)
-      << weak[0];
-  EXPECT_NEAR(number_after(weak[0], "C/s(C) of "), studc, 5e-4);  // 4 significant digits
-  EXPECT_NE(weak[0].find("|C/s(C)| >= 2"), std::string::npos) << weak[0];
+  one_line_with(r, 0, "rest on",
+                "warning: [training] deposits: the weights of evidence rest on 3 deposits "
+                "(fewer than 10");
+  const std::string weak =
+      one_line_with(r, 0, "studentised contrast C/s(C)",
+                    "warning: layer 'faults': the chosen threshold faults < 15 ");
+  EXPECT_NEAR(number_after(weak, "C/s(C) of "), studc, 5e-4);  // 4 significant digits
+  EXPECT_NE(weak.find("|C/s(C)| >= 2"), std::string::npos) << weak;
   // The log line gives the threshold in the layer's units too, with its class index.
   EXPECT_EQ(lines_with(r.err, "threshold faults < 15 (class 0, maximum studentised contrast)")
                 .size(),
@@ -625,14 +631,10 @@ TEST(WofeBadInput, ContinuousLayerWithoutBreaksIsRefused) {
     return p.string();
   };
   const gp::test::CliResult bad = gp::test::run_cli({"run", model("frac"), "--device", "cpu"});
-  EXPECT_EQ(bad.exit_code, 3) << bad.err;
-  const auto err = lines_with(bad.err, "error:");
-  ASSERT_EQ(err.size(), 1u) << bad.err;
-  EXPECT_NE(err[0].find("layer 'grade' wofe: 300 classes from fractional (continuous) values, "
-                        "more than 256"),
-            std::string::npos)
-      << err[0];
-  EXPECT_NE(err[0].find("breaks = [...]"), std::string::npos) << err[0];
+  const std::string err = one_line_with(
+      bad, 3, "error:",
+      "layer 'grade' wofe: 300 classes from fractional (continuous) values, more than 256");
+  EXPECT_NE(err.find("breaks = [...]"), std::string::npos) << err;
   EXPECT_FALSE(fs::exists(dir / "frac_out.tif"));
   EXPECT_FALSE(fs::exists(dir / "frac_out_wofe_grade.csv"));
   const gp::test::CliResult ok = gp::test::run_cli({"run", model("whole"), "--device", "cpu"});
