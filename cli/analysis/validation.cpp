@@ -611,9 +611,9 @@ namespace {
 // The plot's page: three square panels side by side under the title (success rate, ROC,
 // prediction-area), the P-A legend under its panel.
 constexpr int svg_width = 1500;
-constexpr int svg_height = 590;
+constexpr int svg_height = 600;
 constexpr int svg_side = 360;  // plot side
-constexpr int svg_top = 70;
+constexpr int svg_top = 84;
 constexpr int svg_lefts[3] = {80, 570, 1060};
 constexpr int pa_panel = 2;
 const char* const svg_colours[] = {"#d95f02", "#7570b3", "#e7298a", "#66a61e", "#e6ab02", "#a6761d"};
