@@ -71,9 +71,9 @@ std::string significant(double v, int digits) {
 std::string rescoring_note(const std::string& model_kind) {
   const std::string s =
       std::string(not_retrained) +
-      ": the same finished map (it cannot be retrained) is scored on each fold's held-out "
-      "deposits, so the prediction-rate figures only show how the AUC varies across deposit "
-      "subsets";
+      ": the same map is scored on each fold's held-out deposits (no fold is retrained; a "
+      "finished map given to validate cannot be), so the prediction-rate figures only show how "
+      "the AUC varies across deposit subsets";
   if (model_kind == "knowledge-driven") return s + "; this knowledge-driven map never depends on the deposits";
   if (model_kind == "data-driven") {
     return s + "; this map was trained once on all its training deposits, not per fold, so they "
