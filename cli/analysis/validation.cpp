@@ -54,7 +54,72 @@ std::string fixed(double v, int digits) {
 /// Shortest round-trip text (CSV values); empty for NaN and infinities.
 std::string exact(double v) { return std::isfinite(v) ? text::shortest(v) : std::string(); }
 
+/// The short form of rescoring_note, for the plot and the note's start.
+constexpr const char* not_retrained = "folds re-scored, not retrained";
+
+/// Locale-independent text with `digits` significant digits (the plot's thresholds, whose scale
+/// is the map's).
+std::string significant(double v, int digits) {
+  if (!std::isfinite(v)) return "nan";
+  char buf[64];
+  auto r = std::to_chars(buf, buf + sizeof buf, v, std::chars_format::general, digits);
+  return std::string(buf, r.ptr);
+}
+
 }  // namespace
+
+std::string rescoring_note(const std::string& model_kind) {
+  const std::string s =
+      std::string(not_retrained) +
+      ": the same map is scored on each fold's held-out deposits (no fold is retrained; a "
+      "finished map given to validate cannot be), so the prediction-rate figures only show how "
+      "the AUC varies across deposit subsets";
+  if (model_kind == "knowledge-driven") return s + "; this knowledge-driven map never depends on the deposits";
+  if (model_kind == "data-driven") {
+    return s + "; this map was trained once on all its training deposits, not per fold, so they "
+               "are optimistic";
+  }
+  return s + " (a knowledge-driven map never depends on the deposits; for a map trained on them "
+             "they are optimistic)";
+}
+
+PredictionArea prediction_area(const RateSummary& all, double score_min, double score_max) {
+  PredictionArea pa;
+  // The success-rate curve runs from the highest score down: (0,0), then per distinct deposit
+  // score s the points "> s" and ">= s", then (1,1). Read backwards, with the map's lowest and
+  // highest score at the ends, it is the P-A curve by ascending threshold.
+  for (auto it = all.curve.rbegin(); it != all.curve.rend(); ++it) {
+    const double t = std::isfinite(it->score) ? it->score : (it->x > 0.5 ? score_min : score_max);
+    const PaPoint p{t, 100.0 * it->y, 100.0 * it->x};
+    if (!pa.curve.empty() && pa.curve.back().threshold == p.threshold &&
+        pa.curve.back().deposits_pct == p.deposits_pct && pa.curve.back().area_pct == p.area_pct) {
+      continue;  // the ends coincide with a deposit score at the map's lowest or highest score
+    }
+    pa.curve.push_back(p);
+  }
+  pa.threshold = pa.threshold_normalised = pa.deposits_pct = pa.area_pct = pa.normalised_density = nan_d;
+  // P + A - 100 falls from +100 to -100 along the curve: the crossing is in the first segment
+  // that reaches zero. P and A are interpolated linearly along that segment, which is exact on
+  // the success-rate curve (linear along a tie, flat in P between deposit scores); t is
+  // interpolated linearly between the segment's two thresholds: between two deposit scores the
+  // cells are counted, not sorted, so where exactly the area share passes is not known.
+  for (std::size_t i = 1; i < pa.curve.size(); ++i) {
+    const PaPoint& a = pa.curve[i - 1];
+    const PaPoint& b = pa.curve[i];
+    const double fa = a.deposits_pct + a.area_pct - 100.0;
+    const double fb = b.deposits_pct + b.area_pct - 100.0;
+    if (fb > 0.0) continue;
+    const double w = fa > fb ? fa / (fa - fb) : 0.0;
+    pa.threshold = a.threshold + w * (b.threshold - a.threshold);
+    pa.deposits_pct = a.deposits_pct + w * (b.deposits_pct - a.deposits_pct);
+    pa.area_pct = a.area_pct + w * (b.area_pct - a.area_pct);
+    break;
+  }
+  const double range = score_max - score_min;
+  pa.threshold_normalised = range > 0.0 ? (pa.threshold - score_min) / range : 0.0;
+  pa.normalised_density = pa.area_pct > 0.0 ? pa.deposits_pct / pa.area_pct : nan_d;
+  return pa;
+}
 
 void rank_from_counts(std::vector<RankedDeposit>& deps, const std::vector<std::uint32_t>& edges,
                       const std::vector<std::uint64_t>& counts) {
@@ -243,8 +308,10 @@ class MapBand {
 /// full-width strips of about `window_cells`, or, when a row of blocks does not fit (a
 /// continental map), one row of blocks cut into column segments, so that no block is decoded
 /// twice and memory stays bounded by the window whatever the width. The counts are integers:
-/// the split does not change them.
-void count_map_cells(const MapBand& map, std::int64_t window_cells, kernels::RankCounter& counter) {
+/// the split does not change them. Returns the lowest and highest valid score, taken in the
+/// same pass (the prediction-area plot's threshold range).
+std::pair<float, float> count_map_cells(const MapBand& map, std::int64_t window_cells,
+                                        kernels::RankCounter& counter) {
   const geo::Grid& grid = map.grid;
   const auto [bx, by] = map.reader.block_size();
   std::int64_t rows = std::max<std::int64_t>(1, window_cells / std::max<std::int64_t>(1, grid.width));
@@ -257,20 +324,26 @@ void count_map_cells(const MapBand& map, std::int64_t window_cells, kernels::Ran
   }
   std::vector<float> buf(static_cast<std::size_t>(std::min(rows, grid.height)) *
                          static_cast<std::size_t>(cols));
+  float lo = std::numeric_limits<float>::infinity();
+  float hi = -std::numeric_limits<float>::infinity();
   for (std::int64_t r0 = 0; r0 < grid.height; r0 += rows) {
     for (std::int64_t c0 = 0; c0 < grid.width; c0 += cols) {
       const std::int64_t nr = std::min(rows, grid.height - r0);
       const std::int64_t nc = std::min(cols, grid.width - c0);
       map.reader.read(geo::Window{c0, r0, nc, nr}, buf.data());
       const std::size_t cells = static_cast<std::size_t>(nr) * static_cast<std::size_t>(nc);
-      if (map.nodata) {
-        for (std::size_t i = 0; i < cells; ++i) {
-          if (map.is_nodata(buf[i])) buf[i] = std::numeric_limits<float>::quiet_NaN();
+      for (std::size_t i = 0; i < cells; ++i) {
+        if (map.is_nodata(buf[i])) {
+          buf[i] = std::numeric_limits<float>::quiet_NaN();  // the counter's invalid value
+        } else {
+          lo = std::min(lo, buf[i]);
+          hi = std::max(hi, buf[i]);
         }
       }
       counter.add(buf.data(), cells);
     }
   }
+  return {lo, hi};
 }
 
 /// The result's echo of the options.
@@ -368,7 +441,9 @@ void count_ranks(const ValidateOptions& opt, const MapBand& map, ValidationResul
     counter = kernels::make_rank_counter_cpu(edges, opt.threads);
   }
   res.device = counter->name();
-  count_map_cells(map, opt.window_cells, *counter);
+  const auto [lo, hi] = count_map_cells(map, opt.window_cells, *counter);
+  res.score_min = lo;
+  res.score_max = hi;
   const std::vector<std::uint64_t> counts = counter->counts();
   res.valid_cells = std::accumulate(counts.begin(), counts.end(), std::uint64_t{0});
   res.nodata_cells = counter->invalid();
@@ -380,6 +455,7 @@ void summarise(const ValidateOptions& opt, ValidationResult& res) {
   std::vector<const RankedDeposit*> all;
   for (const auto& d : res.deposits) all.push_back(&d);
   res.all = summarise_ranks(res.valid_cells, all, opt.capture_percent);
+  res.prediction_area = prediction_area(res.all, res.score_min, res.score_max);
   const int folds = assign_folds(res.deposits, opt.holdout, opt.kfold, opt.seed, !opt.split_by.empty());
   for (int f = 0; f < folds; ++f) {
     std::vector<const RankedDeposit*> held;
@@ -393,6 +469,16 @@ void summarise(const ValidateOptions& opt, ValidationResult& res) {
   }
 }
 
+/// The split in words, saying that its folds are drawn at random: "random 5-fold split" or
+/// "random 30 % hold-out", ", grouped by <split_by>", " (seed S)".
+std::string split_words(const ValidationResult& r) {
+  std::string s = r.split == "kfold" ? "random " + std::to_string(r.kfold) + "-fold split"
+                                     : "random " + significant(100.0 * r.holdout, 6) + " % hold-out";
+  if (!r.split_by.empty()) s += ", grouped by " + r.split_by;
+  return s + " (seed " + std::to_string(r.seed) + ")";
+}
+
+
 }  // namespace
 
 ValidationResult validate_map(const ValidateOptions& opt) {
@@ -404,15 +490,28 @@ ValidationResult validate_map(const ValidateOptions& opt) {
   if (!opt.split_by.empty()) tag_split_groups(opt, map.grid, res.deposits);
   count_ranks(opt, map, res);
   summarise(opt, res);
+  if (res.split != "none") {
+    // Once per validation: the same line for `validate` and a run's [validation].
+    const std::string line = "validation: " + split_words(res) + ": " + rescoring_note(res.model_kind);
+    if (res.model_kind == "knowledge-driven") {
+      gp::log::info(line);  // nothing to retrain: information, not a warning
+    } else {
+      gp::log::warning(line);
+    }
+  }
   res.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   return res;
 }
 
 namespace {
 
+/// A JSON number, or null for NaN and infinities (which JSON cannot hold).
+nlohmann::ordered_json num(double v) {
+  return std::isfinite(v) ? nlohmann::ordered_json(v) : nlohmann::ordered_json();
+}
+
 nlohmann::ordered_json summary_json(const RateSummary& s) {
   nlohmann::ordered_json j;
-  auto num = [](double v) { return std::isfinite(v) ? nlohmann::ordered_json(v) : nlohmann::ordered_json(); };
   j["deposits"] = s.deposits;
   j["deposit_cells"] = s.cells;
   j["auc"] = num(s.auc);
@@ -420,6 +519,23 @@ nlohmann::ordered_json summary_json(const RateSummary& s) {
   nlohmann::ordered_json cap = nlohmann::ordered_json::array();
   for (const auto& [p, f] : s.capture) cap.push_back({{"top_percent", p}, {"deposit_fraction", num(f)}});
   j["capture"] = cap;
+  return j;
+}
+
+nlohmann::ordered_json prediction_area_json(const ValidationResult& r) {
+  const PredictionArea& pa = r.prediction_area;
+  nlohmann::ordered_json j;
+  j["threshold"] = num(pa.threshold);
+  j["threshold_normalised"] = num(pa.threshold_normalised);
+  j["deposits_pct"] = num(pa.deposits_pct);
+  j["area_pct"] = num(pa.area_pct);
+  j["normalised_density"] = num(pa.normalised_density);
+  j["method"] =
+      "crossing of deposits predicted (score >= t) and occupied area (score >= t) where "
+      "deposits_pct = 100 - area_pct, all deposits; shares exact on the success-rate curve, t "
+      "interpolated linearly between the two thresholds around it; normalised by the valid "
+      "scores' range";
+  j["score_range"] = nlohmann::ordered_json::array({num(r.score_min), num(r.score_max)});
   return j;
 }
 
@@ -445,18 +561,18 @@ nlohmann::ordered_json validation_json(const ValidationResult& r) {
       "each deposit counts in the success-rate curve and capture; a shared cell is one "
       "positive in the ROC; a random split keeps a cell's deposits in one fold";
   j["success_rate"] = summary_json(r.all);
+  j["prediction_area"] = prediction_area_json(r);
+  if (!r.model_kind.empty()) j["model_kind"] = r.model_kind;
   if (r.split != "none") {
     nlohmann::ordered_json s;
     s["method"] = r.split;
+    s["fold_assignment"] = r.split_by.empty() ? "random" : "random, grouped by " + r.split_by;
     if (r.split == "holdout") s["holdout"] = r.holdout;
     if (r.split == "kfold") s["k"] = r.kfold;
     s["seed"] = r.seed;
     if (!r.split_by.empty()) s["split_by"] = r.split_by;
-    if (r.model_kind == "knowledge-driven") {
-      s["note"] = "knowledge-driven map: its thresholds do not use the deposits, so the same "
-                  "map is scored on each held-out fold; the spread of the prediction-rate AUC "
-                  "shows how much the figures depend on which deposits are known";
-    }
+    s["retrained"] = false;
+    s["note"] = rescoring_note(r.model_kind);
     nlohmann::ordered_json folds = nlohmann::ordered_json::array();
     double sum = 0.0;
     double sum2 = 0.0;
@@ -492,17 +608,20 @@ nlohmann::ordered_json validation_json(const ValidationResult& r) {
 
 namespace {
 
-// The plot's page: two square panels side by side under the title.
-constexpr int svg_width = 980;
-constexpr int svg_height = 520;
+// The plot's page: three square panels side by side under the title (success rate, ROC,
+// prediction-area), the P-A legend under its panel.
+constexpr int svg_width = 1500;
+constexpr int svg_height = 600;
 constexpr int svg_side = 360;  // plot side
-constexpr int svg_top = 70;
-constexpr int svg_lefts[2] = {80, 570};
+constexpr int svg_top = 84;
+constexpr int svg_lefts[3] = {80, 570, 1060};
+constexpr int pa_panel = 2;
 const char* const svg_colours[] = {"#d95f02", "#7570b3", "#e7298a", "#66a61e", "#e6ab02", "#a6761d"};
 constexpr const char* all_colour = "#1b6ca8";
 constexpr const char* random_colour = "#888";
+constexpr const char* area_colour = "#d95f02";
 
-/// One panel (0: success rate, 1: ROC): page coordinates of its unit square.
+/// One panel (0: success rate, 1: ROC, 2: prediction-area): page coordinates of its unit square.
 struct SvgPanel {
   int index;
   int left;
@@ -532,17 +651,23 @@ std::string svg_heading(const ValidationResult& r, const std::string& title) {
   s += "<text x=\"" + std::to_string(svg_width / 2) +
        "\" y=\"28\" text-anchor=\"middle\" font-size=\"17\">" + text::xml_escape(title) + "</text>\n";
   s += "<text x=\"" + std::to_string(svg_width / 2) + "\" y=\"48\" text-anchor=\"middle\" fill=\"#555\">" +
-       std::to_string(r.deposits.size()) + " deposits on " + std::to_string(r.valid_cells) +
-       " valid cells" + (r.rejected.empty() ? "" : ", " + std::to_string(r.rejected.size()) + " left out") +
+       text::xml_escape(
+           std::to_string(r.deposits.size()) + " deposits on " + std::to_string(r.valid_cells) +
+           " valid cells" + (r.rejected.empty() ? "" : ", " + std::to_string(r.rejected.size()) + " left out") +
+           (r.split == "none" ? "" : "; " + split_words(r) + ": " + not_retrained)) +
        "</text>\n";
   return s;
 }
 
-/// A panel's title, grid, ticks, frame, axis labels and the random diagonal.
+/// A panel's title, grid, ticks, frame, axis labels and the random diagonal (the P-A panel: its
+/// left axis in %, and the occupied area's axis on the right, reversed, instead).
 std::string svg_frame(const SvgPanel& p) {
-  const char* titles[2] = {"Success-rate curve", "ROC: deposit cells vs other cells"};
-  const char* xlabels[2] = {"fraction of area, highest scores first", "false-positive rate"};
-  const char* ylabels[2] = {"fraction of deposits", "true-positive rate"};
+  const char* titles[3] = {"Success-rate curve", "ROC: deposit cells vs other cells",
+                           "Prediction-area plot"};
+  const char* xlabels[3] = {"fraction of area, highest scores first", "false-positive rate",
+                            "threshold, normalised to the map's score range"};
+  const char* ylabels[3] = {"fraction of deposits", "true-positive rate", "deposits predicted (%)"};
+  const bool pa = p.index == pa_panel;
   const int L = p.left;
   const int P = svg_side;
   const int top = svg_top;
@@ -557,7 +682,11 @@ std::string svg_frame(const SvgPanel& p) {
     s += "<text x=\"" + p.x(v) + "\" y=\"" + fixed(top + P + 16, 0) + "\" text-anchor=\"middle\">" +
          fixed(v, 1) + "</text>\n";
     s += "<text x=\"" + std::to_string(L - 6) + "\" y=\"" + fixed(top + (1.0 - v) * P + 4, 2) +
-         "\" text-anchor=\"end\">" + fixed(v, 1) + "</text>\n";
+         "\" text-anchor=\"end\">" + (pa ? fixed(100.0 * v, 0) : fixed(v, 1)) + "</text>\n";
+    if (pa) {
+      s += "<text x=\"" + std::to_string(L + P + 6) + "\" y=\"" + fixed(top + (1.0 - v) * P + 4, 2) +
+           "\">" + fixed(100.0 * (1.0 - v), 0) + "</text>\n";
+    }
   }
   s += "<rect x=\"" + std::to_string(L) + "\" y=\"" + std::to_string(top) + "\" width=\"" +
        std::to_string(P) + "\" height=\"" + std::to_string(P) + "\" fill=\"none\" stroke=\"#333\"/>\n";
@@ -565,7 +694,53 @@ std::string svg_frame(const SvgPanel& p) {
        "\" text-anchor=\"middle\">" + xlabels[p.index] + "</text>\n";
   s += "<text transform=\"translate(" + std::to_string(L - 42) + "," + std::to_string(top + P / 2) +
        ") rotate(-90)\" text-anchor=\"middle\">" + ylabels[p.index] + "</text>\n";
-  s += p.polyline({{0, 0, 0}, {1, 1, 0}}, random_colour, 1.2, "6,4");
+  if (pa) {
+    s += "<text transform=\"translate(" + std::to_string(L + P + 40) + "," +
+         std::to_string(top + P / 2) + ") rotate(90)\" text-anchor=\"middle\" fill=\"" +
+         area_colour + "\">occupied area (%)</text>\n";
+  } else {
+    s += p.polyline({{0, 0, 0}, {1, 1, 0}}, random_colour, 1.2, "6,4");
+  }
+  return s;
+}
+
+/// The P-A panel's two curves against the normalised threshold (the area on the reversed right
+/// axis, so that the curves cross where deposits % = 100 - area %), the crossing marked, and
+/// the legend under the panel.
+std::string svg_prediction_area(const ValidationResult& r, const SvgPanel& p) {
+  const PredictionArea& pa = r.prediction_area;
+  const double range = r.score_max - r.score_min;
+  auto norm = [&](double t) { return range > 0.0 ? (t - r.score_min) / range : 0.0; };
+  std::vector<CurvePoint> deposits;
+  std::vector<CurvePoint> area;
+  for (const auto& q : pa.curve) {
+    deposits.push_back({norm(q.threshold), q.deposits_pct / 100.0, q.threshold});
+    area.push_back({norm(q.threshold), 1.0 - q.area_pct / 100.0, q.threshold});
+  }
+  std::string s = p.polyline(area, area_colour, 2.0, "");
+  s += p.polyline(deposits, all_colour, 2.4, "");
+  if (std::isfinite(pa.deposits_pct)) {
+    s += "<circle cx=\"" + p.x(pa.threshold_normalised) + "\" cy=\"" + p.y(pa.deposits_pct / 100.0) +
+         "\" r=\"5\" fill=\"white\" stroke=\"black\" stroke-width=\"1.6\"/>\n";
+  }
+  const std::vector<std::pair<std::string, std::string>> lines = {
+      {all_colour, "deposits predicted: share with score >= t (left axis)"},
+      {area_colour, "occupied area: share of valid cells with score >= t (right axis)"},
+      {"", "crossing (circle): t = " + significant(pa.threshold, 4) + " (normalised " +
+               fixed(pa.threshold_normalised, 3) + "),"},
+      {"", fixed(pa.deposits_pct, 1) + " % of deposits in " + fixed(pa.area_pct, 1) +
+               " % of the area, density P/A = " + fixed(pa.normalised_density, 2)}};
+  int ly = svg_top + svg_side + 58;
+  for (const auto& [colour, label] : lines) {
+    if (!colour.empty()) {
+      s += "<line x1=\"" + std::to_string(p.left) + "\" y1=\"" + std::to_string(ly - 4) + "\" x2=\"" +
+           std::to_string(p.left + 18) + "\" y2=\"" + std::to_string(ly - 4) + "\" stroke=\"" + colour +
+           "\" stroke-width=\"2.4\"/>\n";
+    }
+    s += "<text x=\"" + std::to_string(p.left + 24) + "\" y=\"" + std::to_string(ly) +
+         "\" font-size=\"11\">" + text::xml_escape(label) + "</text>\n";
+    ly += 16;
+  }
   return s;
 }
 
@@ -627,9 +802,13 @@ std::string svg_capture(const ValidationResult& r) {
 
 std::string validation_svg(const ValidationResult& r, const std::string& title) {
   std::string s = svg_heading(r, title);
-  for (int panel = 0; panel < 2; ++panel) {
+  for (int panel = 0; panel < 3; ++panel) {
     const SvgPanel p{panel, svg_lefts[panel]};
     s += svg_frame(p);
+    if (panel == pa_panel) {
+      s += svg_prediction_area(r, p);
+      continue;
+    }
     const std::vector<LegendEntry> legend = svg_curves(r, p, s);
     s += svg_legend(p, legend);
   }
@@ -640,7 +819,8 @@ std::string validation_svg(const ValidationResult& r, const std::string& title) 
 
 std::vector<fs::path> validation_output_paths(const fs::path& dir, const std::string& stem) {
   return {dir / (stem + "_validation.json"), dir / (stem + "_success_rate.csv"),
-          dir / (stem + "_roc.csv"), dir / (stem + "_validation.svg")};
+          dir / (stem + "_roc.csv"), dir / (stem + "_prediction_area.csv"),
+          dir / (stem + "_validation.svg")};
 }
 
 std::vector<fs::path> write_validation_outputs(const ValidationResult& r, const fs::path& dir,
@@ -666,7 +846,13 @@ std::vector<fs::path> write_validation_outputs(const ValidationResult& r, const 
   files.write_text(paths[0], validation_json(r).dump(2) + "\n", "json");
   files.write_text(paths[1], success, "csv");
   files.write_text(paths[2], roc, "csv");
-  files.write_text(paths[3], validation_svg(r, title), "svg");
+  // Ascending threshold; at each deposit score two rows, >= and > (see PredictionArea).
+  std::string pa = "threshold,deposits_pct,area_pct\n";
+  for (const auto& q : r.prediction_area.curve) {
+    pa += exact(q.threshold) + "," + exact(q.deposits_pct) + "," + exact(q.area_pct) + "\n";
+  }
+  files.write_text(paths[3], pa, "csv");
+  files.write_text(paths[4], validation_svg(r, title), "svg");
   return paths;
 }
 

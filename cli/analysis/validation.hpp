@@ -65,6 +65,41 @@ struct RateSummary {
   std::vector<CurvePoint> roc;    ///< (0,0) .. (1,1)
 };
 
+/// One point of the prediction-area curves: of the deposits and of the valid area, the shares
+/// (in %) with a score >= `threshold` (see PredictionArea for the two rows at a deposit score).
+struct PaPoint {
+  double threshold{0.0};
+  double deposits_pct{0.0};
+  double area_pct{0.0};
+};
+
+/// The prediction-area (P-A) plot of Yousefi & Carranza: against the threshold t, the share of
+/// deposits predicted (score >= t) and the share of the valid area occupied (score >= t); the
+/// two curves cross where deposits_pct = 100 - area_pct, and that point is the summary.
+///
+/// The curve is the success-rate curve read by threshold, from the same counts: ascending t,
+/// the map's lowest valid score (100 %, 100 %), then for each distinct deposit score s two rows,
+/// score >= s and score > s (the tie at s; a line through them draws the step), then the map's
+/// highest score (0 %, 0 %) when it is above every deposit. Repeated points are left out.
+struct PredictionArea {
+  std::vector<PaPoint> curve;
+  double threshold{0.0};             ///< t at the crossing
+  double threshold_normalised{0.0};  ///< (t - lowest) / (highest - lowest); 0 on a flat map
+  double deposits_pct{0.0};          ///< P at the crossing
+  double area_pct{0.0};              ///< A at the crossing (= 100 - P)
+  double normalised_density{0.0};    ///< P / A
+};
+
+/// The P-A curve and crossing from the success-rate curve of all deposits (`all.curve`) and
+/// the map's lowest and highest valid score (pure).
+PredictionArea prediction_area(const RateSummary& all, double score_min, double score_max);
+
+/// One sentence, the one place saying it: a split re-scores the same finished map on each
+/// fold (the map is not retrained; it cannot be from a finished map), so the prediction-rate
+/// figures only show how the AUC varies across deposit subsets; what that means depends on
+/// `model_kind` ("knowledge-driven", "data-driven" or empty when not known, as in `validate`).
+std::string rescoring_note(const std::string& model_kind);
+
 /// The figures for `deps` on a map with `valid_cells` valid cells (pure; exact as described).
 RateSummary summarise_ranks(std::uint64_t valid_cells,
                             const std::vector<const RankedDeposit*>& deps,
@@ -98,8 +133,8 @@ struct ValidateOptions : model::SplitSpec {
   std::vector<int> devices;  ///< the run's --devices (the rank counter uses the first)
   int threads{0};
   std::int64_t window_cells{1 << 22};
-  /// Said in the report: "knowledge-driven" maps do not depend on the deposits, so a split only
-  /// shows how the AUC varies across deposit subsets.
+  /// "knowledge-driven", "data-driven" or empty (not known): said with a split, in the JSON
+  /// (`model_kind`, the split's `note`) and on stderr (rescoring_note).
   std::string model_kind;
 };
 
@@ -109,11 +144,14 @@ struct ValidationResult {
   std::string device;
   std::uint64_t valid_cells{0};
   std::uint64_t nodata_cells{0};
+  double score_min{0.0};  ///< the lowest valid score (Float32, as compared)
+  double score_max{0.0};  ///< the highest valid score
   std::vector<RankedDeposit> deposits;
   std::vector<geo::RejectedDeposit> rejected;
   std::vector<std::vector<std::string>> shared_cells;  ///< deposit names per shared cell
   RateSummary all;
-  std::string split{"none"};  ///< none | holdout | kfold
+  PredictionArea prediction_area;  ///< of all deposits
+  std::string split{"none"};  ///< none | holdout | kfold (folds drawn at random, seeded)
   double holdout{0.0};
   int kfold{0};
   std::uint64_t seed{0};
@@ -127,7 +165,8 @@ struct ValidationResult {
 };
 
 /// Reads the deposits, places them on the map's grid, streams the map once and computes
-/// everything. Throws gp::input_error (unreadable map, no CRS, no deposit on valid cells),
+/// everything. With a split, says once on stderr that the folds are re-scored, not retrained
+/// (rescoring_note: a warning, or information for a knowledge-driven map). Throws gp::input_error (unreadable map, no CRS, no deposit on valid cells),
 /// gp::config_error, gp::cuda_error.
 ValidationResult validate_map(const ValidateOptions& opt);
 
@@ -135,11 +174,12 @@ ValidationResult validate_map(const ValidateOptions& opt);
 nlohmann::ordered_json validation_json(const ValidationResult& r);
 
 /// The plot: success-rate (and prediction-rate) curves and ROC, each with the diagonal and the
-/// AUCs in the legend, as a standalone SVG document.
+/// AUCs in the legend, and the prediction-area plot with its crossing, as a standalone SVG
+/// document; with a split, the subtitle says the folds are random and re-scored, not retrained.
 std::string validation_svg(const ValidationResult& r, const std::string& title);
 
-/// Writes <dir>/<stem>_validation.json, <stem>_success_rate.csv, <stem>_roc.csv and
-/// <stem>_validation.svg: staged in `files` (checked, written under hidden names), moved into
+/// Writes <dir>/<stem>_validation.json, <stem>_success_rate.csv, <stem>_roc.csv,
+/// <stem>_prediction_area.csv and <stem>_validation.svg: staged in `files` (checked, written under hidden names), moved into
 /// place when the caller commits the set, all or nothing. Returns the paths.
 std::vector<std::filesystem::path> write_validation_outputs(const ValidationResult& r,
                                                             const std::filesystem::path& dir,

@@ -40,7 +40,8 @@ void declare_input_options(CLI::App* c, ValidateArgs& a) {
   c->add_option("--deposits", a.deposits, "Known deposits: any OGR point source or a CSV")->required();
   c->add_option("--band", a.options.band, "Band of the map holding the score")
       ->check(in_range(1, std::numeric_limits<int>::max()));
-  c->add_option("--out", a.out, "Folder for <map>_validation.json/.svg, _success_rate.csv, _roc.csv "
+  c->add_option("--out", a.out, "Folder for <map>_validation.json/.svg, _success_rate.csv, _roc.csv, "
+                                "_prediction_area.csv "
                                 "(default: the map's folder; created when missing)");
   model::DepositSourceSpec& d = a.source;
   CLI::Option* layer = c->add_option("--layer", d.layer, "OGR layer of the deposits");
@@ -119,8 +120,14 @@ void print_validation(const std::string& map, const ValidationResult& r,
     cap += buf;
   }
   std::printf("%s\n", cap.c_str());
+  const PredictionArea& pa = r.prediction_area;
+  std::printf("prediction-area crossing: %.1f%% of deposits in %.1f%% of the area (threshold %g, "
+              "normalised %.3f), density %.2f\n",
+              pa.deposits_pct, pa.area_pct, pa.threshold, pa.threshold_normalised,
+              pa.normalised_density);
+  if (!r.folds.empty()) std::printf("folds drawn at random, re-scored, not retrained\n");
   for (const auto& f : r.folds) {
-    std::printf("%s %d: %zu held out, prediction-rate AUC %.6f, ROC AUC %.6f\n",
+    std::printf("random %s %d: %zu held out, prediction-rate AUC %.6f, ROC AUC %.6f\n",
                 r.split == "holdout" ? "hold-out" : "fold", f.fold + 1, f.prediction.deposits,
                 f.prediction.auc, f.prediction.roc_auc);
   }
@@ -140,7 +147,7 @@ void create_output_folder(const std::filesystem::path& dir, const std::string& o
   gp::log::info(option + ": created folder " + dir.string());
 }
 
-/// Validates the map and writes its four files, all or none; existing outputs are refused
+/// Validates the map and writes its files, all or none; existing outputs are refused
 /// before the (possibly long) pass.
 void run_validate(const ValidateArgs& a) {
   geo::init_gdal(96, a.options.threads);
@@ -164,7 +171,7 @@ void run_validate(const ValidateArgs& a) {
   r.deposit_checks = check_deposit_states(o.deposits, "the deposits");
   const auto files = write_validation_outputs(r, dir, stem, "Validation of " + map.filename().string(),
                                               staged);
-  staged.commit();  // all four files or none
+  staged.commit();  // all the files or none
   print_validation(a.map, r, files);
 }
 

@@ -128,6 +128,8 @@ TEST(UncertaintyRun, ReportSectionsBandsAndValidationAgreeWithValidateCommand) {
   EXPECT_EQ(rep["uncertainty"]["draws"], 24);
   EXPECT_EQ(rep["validation"]["split"]["method"], "holdout");
   EXPECT_EQ(rep["validation"]["model_kind"], "knowledge-driven");
+  EXPECT_EQ(rep["validation"]["split"]["retrained"], false);
+  EXPECT_EQ(rep["validation"]["split"]["fold_assignment"], "random");
   ASSERT_EQ(rep["validation"]["split"]["folds"].size(), 1u);
   EXPECT_TRUE(fs::exists(dir / "out" / "map_validation.svg"));
   EXPECT_TRUE(fs::exists(dir / "out" / "map_success_rate.csv"));

@@ -15,11 +15,13 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
 #include <fstream>
 #include <limits>
 #include <map>
 #include <random>
 #include <set>
+#include <tuple>
 
 namespace {
 
@@ -243,6 +245,99 @@ TEST(Validation, SharedCellCountsEachDepositOncePositiveOnce) {
   EXPECT_NEAR(r.all.roc_auc, 0.875, 1e-12);
   ASSERT_EQ(r.shared_cells.size(), 1u);
   EXPECT_EQ(r.shared_cells[0], (std::vector<std::string>{"Top1", "Top2"}));
+}
+
+// ---- prediction-area (P-A) plot ---------------------------------------------------------------
+
+// The P-A curve as (threshold, deposits %, area %) rows.
+using PaRow = std::tuple<double, double, double>;
+
+/// The curve equals `want`: thresholds exactly (Float32 scores), shares within 1e-12 %.
+void expect_pa_rows(const gp::cli::PredictionArea& pa, const std::vector<PaRow>& want) {
+  ASSERT_EQ(pa.curve.size(), want.size());
+  for (std::size_t i = 0; i < want.size(); ++i) {
+    EXPECT_EQ(pa.curve[i].threshold, std::get<0>(want[i])) << i;
+    EXPECT_NEAR(pa.curve[i].deposits_pct, std::get<1>(want[i]), 1e-12) << i;
+    EXPECT_NEAR(pa.curve[i].area_pct, std::get<2>(want[i]), 1e-12) << i;
+  }
+}
+
+// Ten cells (row-major, 5 x 2): 10 9 8 8 6 / 5 4 3 2 1; four deposits, on the 10, the first
+// 8, the 6 and the 2. N = 10 cells, D = 4 deposits; per threshold t, "cells >= t" and
+// "deposits >= t" counted by eye, then "> t" (the second row at a deposit score):
+//   t = 1 (map min): 10 cells, 4 deposits        -> 100 %, 100 %
+//   t = 2:  >= 9 cells, 4 deposits -> area 90, deposits 100;  > 8 cells, 3 -> 80, 75
+//   t = 6:  >= 5 cells, 3 deposits -> 50, 75;                 > 4 cells, 2 -> 40, 50
+//   t = 8:  >= 4 cells, 2 deposits -> 40, 50;                 > 2 cells, 1 -> 20, 25
+//   t = 10: >= 1 cell, 1 deposit   -> 10, 25;                 > nothing    ->  0,  0
+// (the map max 10 is a deposit score, so no extra end row). Deposits % + area % - 100 along
+// the rows: 100, 90, 55, 25, -10, ...: the crossing is inside the tie at t = 6, between
+// (75, 50) and (50, 40): w = 25 / (25 + 10) = 5/7, deposits = 75 - 25 * 5/7 = 400/7 %
+// (57.14), area = 50 - 10 * 5/7 = 300/7 % (42.86), density P/A = 4/3, t = 6, normalised
+// (6 - 1) / (10 - 1) = 5/9.
+const std::vector<float> pa_tie_map = {10, 9, 8, 8, 6, 5, 4, 3, 2, 1};
+const std::vector<Dep> pa_tie_deposits = {{"A", 0, 0}, {"B", 2, 0}, {"C", 4, 0}, {"D", 3, 1}};
+const std::vector<PaRow> pa_tie_rows = {{1, 100, 100}, {2, 100, 90}, {2, 75, 80},
+                                        {6, 75, 50},   {6, 50, 40},  {8, 50, 40},
+                                        {8, 25, 20},   {10, 25, 10}, {10, 0, 0}};
+
+TEST(PredictionArea, HandWorkedCrossingInsideATie) {
+  const fs::path dir = gp::test::scratch_dir();
+  const auto map = write_map(dir, 5, 2, pa_tie_map);
+  const auto csv = write_deposits(dir, pa_tie_deposits);
+  const ValidationResult r = gp::cli::validate_map(options(map, csv));
+  EXPECT_EQ(r.score_min, 1.0);
+  EXPECT_EQ(r.score_max, 10.0);
+  expect_pa_rows(r.prediction_area, pa_tie_rows);
+  const gp::cli::PredictionArea& pa = r.prediction_area;
+  EXPECT_NEAR(pa.threshold, 6.0, 1e-12);
+  EXPECT_NEAR(pa.threshold_normalised, 5.0 / 9.0, 1e-12);
+  EXPECT_NEAR(pa.deposits_pct, 400.0 / 7.0, 1e-9);
+  EXPECT_NEAR(pa.area_pct, 300.0 / 7.0, 1e-9);
+  EXPECT_NEAR(pa.normalised_density, 4.0 / 3.0, 1e-12);
+}
+
+// Ten distinct cells 10 9 8 7 6 / 5 4 3 2 1, deposits on 10, 9, 3 and 2; map min 1, max 10:
+//   t = 1: 100, 100 | t = 2: >= 90 % area, 100 % deposits; > 80, 75 | t = 3: >= 80, 75; > 70, 50
+//   t = 9: >= 20, 50; > 10, 25 | t = 10: >= 10, 25; > 0, 0.
+// Deposits % + area % - 100: ..., at (3, 50, 70) +20, at (9, 50, 20) -30: the crossing lies
+// between the deposit scores 3 and 9, where the deposits stay at 50 %: w = 20 / 50 = 0.4,
+// area = 70 - 0.4 * 50 = 50 %, deposits 50 %, density 1, t = 3 + 0.4 * (9 - 3) = 5.4
+// (interpolated: the cells between 3 and 9 are counted, not sorted), normalised 4.4 / 9.
+TEST(PredictionArea, HandWorkedCrossingBetweenDepositScores) {
+  const fs::path dir = gp::test::scratch_dir();
+  const auto map = write_map(dir, 5, 2, {10, 9, 8, 7, 6, 5, 4, 3, 2, 1});
+  const auto csv = write_deposits(dir, {{"A", 0, 0}, {"B", 1, 0}, {"C", 2, 1}, {"D", 3, 1}});
+  const ValidationResult r = gp::cli::validate_map(options(map, csv));
+  const std::vector<PaRow> want = {{1, 100, 100}, {2, 100, 90}, {2, 75, 80},  {3, 75, 80},
+                                   {3, 50, 70},   {9, 50, 20},  {9, 25, 10},  {10, 25, 10},
+                                   {10, 0, 0}};
+  expect_pa_rows(r.prediction_area, want);
+  const gp::cli::PredictionArea& pa = r.prediction_area;
+  EXPECT_NEAR(pa.threshold, 5.4, 1e-12);
+  EXPECT_NEAR(pa.threshold_normalised, 4.4 / 9.0, 1e-12);
+  EXPECT_NEAR(pa.deposits_pct, 50.0, 1e-12);
+  EXPECT_NEAR(pa.area_pct, 50.0, 1e-12);
+  EXPECT_NEAR(pa.normalised_density, 1.0, 1e-12);
+}
+
+// The map's ends off the deposit scores: values 0.5 .. 4.5 by 0.5 plus nodata, one deposit on
+// 2 and one on 3 (exact in binary). N = 9 valid cells: t = 0.5 (min): 100, 100; t = 2: >= 6
+// cells (2 .. 4.5) = 66.67 %, 2 deposits = 100 %; > 5 cells 55.56 %, 1 deposit 50 %; t = 3:
+// >= 4 cells 44.44 %, 50 %; > 3 cells 33.33 %, 0 %; t = 4.5 (max, above every deposit): 0, 0.
+TEST(PredictionArea, MapEndsBeyondTheDepositsAndNodataLeftOut) {
+  const fs::path dir = gp::test::scratch_dir();
+  const auto map = write_map(dir, 5, 2, {0.5f, 1, 1.5f, 2, 2.5f, 3, 3.5f, 4, 4.5f, static_cast<float>(nd)});
+  const auto csv = write_deposits(dir, {{"Two", 3, 0}, {"Three", 0, 1}});
+  const ValidationResult r = gp::cli::validate_map(options(map, csv));
+  expect_pa_rows(r.prediction_area, {{0.5, 100, 100}, {2, 100, 600.0 / 9}, {2, 50, 500.0 / 9},
+                                     {3, 50, 400.0 / 9}, {3, 0, 300.0 / 9}, {4.5, 0, 0}});
+  // Sum - 100 at (2, 50, 55.56) = +5.56, at (3, 50, 44.44) = -5.56: w = 1/2, t = 2.5,
+  // 50 % of deposits in 50 % of the area.
+  EXPECT_NEAR(r.prediction_area.threshold, 2.5, 1e-12);
+  EXPECT_NEAR(r.prediction_area.threshold_normalised, 0.5, 1e-12);
+  EXPECT_NEAR(r.prediction_area.deposits_pct, 50.0, 1e-12);
+  EXPECT_NEAR(r.prediction_area.area_pct, 50.0, 1e-12);
 }
 
 // ---- independent rank statistics on random maps --------------------------------------------
@@ -502,6 +597,69 @@ TEST(ValidateCli, WritesJsonCsvSvgAndNamesLeftOutDeposits) {
                                         "--x-column", "lon", "--y-column", "lat", "--out",
                                         dir.string()});
   EXPECT_EQ(again.exit_code, 5) << again.err;
+}
+
+// --kfold on the P-A map above: the prediction-area CSV holds the hand-worked rows, the JSON
+// the crossing, `retrained: false`, random folds and the note, the plot says the same, and the
+// line saying the folds are re-scored, not retrained, comes once on stderr.
+TEST(ValidateCli, KFoldSaysNotRetrainedOnceAndWritesThePredictionArea) {
+  const fs::path dir = gp::test::scratch_dir();
+  const auto map = write_map(dir, 5, 2, pa_tie_map);
+  const auto csv = write_deposits(dir, pa_tie_deposits, {"n", "n", "s", "s"});
+  const std::vector<std::string> base{"validate", map.string(), "--deposits", csv.string(),
+                                      "--x-column", "lon", "--y-column", "lat", "--name-column",
+                                      "name", "--device", "cpu", "--out", dir.string(),
+                                      "--overwrite"};
+  auto args = base;
+  args.insert(args.end(), {"--kfold", "2", "--seed", "1"});
+  const auto res = gp::test::run_cli(args);
+  ASSERT_EQ(res.exit_code, 0) << res.err;
+  std::size_t said = 0;
+  for (const auto& line : gp::test::lines(res.err)) {
+    if (line.find("re-scored, not retrained") != std::string::npos) {
+      ++said;
+      EXPECT_NE(line.find("random 2-fold split"), std::string::npos) << line;
+      EXPECT_NE(line.find("optimistic"), std::string::npos) << line;  // the kind is not known
+    }
+  }
+  EXPECT_EQ(said, 1u) << res.err;
+  std::ifstream in(dir / "map_validation.json");
+  const auto j = nlohmann::json::parse(in);
+  EXPECT_EQ(j["split"]["method"], "kfold");
+  EXPECT_EQ(j["split"]["fold_assignment"], "random");
+  EXPECT_EQ(j["split"]["retrained"], false);
+  EXPECT_NE(j["split"]["note"].get<std::string>().find("not retrained"), std::string::npos);
+  EXPECT_NEAR(j["prediction_area"]["threshold"].get<double>(), 6.0, 1e-12);
+  EXPECT_NEAR(j["prediction_area"]["deposits_pct"].get<double>(), 400.0 / 7.0, 1e-9);
+  EXPECT_NEAR(j["prediction_area"]["area_pct"].get<double>(), 300.0 / 7.0, 1e-9);
+  EXPECT_NEAR(j["prediction_area"]["normalised_density"].get<double>(), 4.0 / 3.0, 1e-12);
+  const auto rows = gp::test::lines(gp::test::file_bytes(dir / "map_prediction_area.csv"));
+  ASSERT_EQ(rows.size(), pa_tie_rows.size() + 1);
+  EXPECT_EQ(rows[0], "threshold,deposits_pct,area_pct");
+  for (std::size_t i = 0; i < pa_tie_rows.size(); ++i) {
+    const auto& [t, dp, ap] = pa_tie_rows[i];
+    double got_t = 0;
+    double got_d = 0;
+    double got_a = 0;
+    ASSERT_EQ(std::sscanf(rows[i + 1].c_str(), "%lf,%lf,%lf", &got_t, &got_d, &got_a), 3) << rows[i + 1];
+    EXPECT_EQ(got_t, t) << i;
+    EXPECT_NEAR(got_d, dp, 1e-12) << i;
+    EXPECT_NEAR(got_a, ap, 1e-12) << i;
+  }
+  const std::string svg = gp::test::file_bytes(dir / "map_validation.svg");
+  EXPECT_NE(svg.find("Prediction-area plot"), std::string::npos);
+  EXPECT_NE(svg.find("random 2-fold split (seed 1): folds re-scored, not retrained"), std::string::npos);
+  // Grouped: said so; without a split, no line and no `split` at all.
+  args = base;
+  args.insert(args.end(), {"--holdout", "0.5", "--split-by", "region"});
+  ASSERT_EQ(gp::test::run_cli(args).exit_code, 0);
+  std::ifstream gin(dir / "map_validation.json");
+  EXPECT_EQ(nlohmann::json::parse(gin)["split"]["fold_assignment"], "random, grouped by region");
+  const auto plain = gp::test::run_cli(base);
+  ASSERT_EQ(plain.exit_code, 0) << plain.err;
+  EXPECT_EQ(plain.err.find("retrained"), std::string::npos) << plain.err;
+  std::ifstream pin(dir / "map_validation.json");
+  EXPECT_FALSE(nlohmann::json::parse(pin).contains("split"));
 }
 
 // The Cloncurry weights-of-evidence map (data-samples, real GA data): validated by the command
