@@ -17,6 +17,8 @@
 #include <cstdio>
 #include <limits>
 #include <memory>
+#include <optional>
+#include <vector>
 
 namespace gp::cli {
 namespace {
@@ -134,18 +136,45 @@ void print_validation(const std::string& map, const ValidationResult& r,
   for (const auto& p : files) std::printf("wrote %s\n", p.string().c_str());
 }
 
-/// Creates the --out folder (and its parents) when missing, as `mkdir -p` would: the folder is
-/// only for this command's outputs. Throws gp::io_error when it cannot be created.
-void create_output_folder(const std::filesystem::path& dir, const std::string& option) {
-  std::error_code ec;
-  if (std::filesystem::is_directory(dir, ec)) return;
-  std::filesystem::create_directories(dir, ec);
-  if (ec || !std::filesystem::is_directory(dir)) {
-    throw io_error(option + ": cannot create folder " + dir.string() +
-                   (ec ? ": " + ec.message() : std::string(" (a file has that name)")));
+/// The --out folder, created (with its missing parents, as `mkdir -p` would) when missing: the
+/// folder is only for this command's outputs. Unless keep() is called, the folders it created
+/// are removed again when they are still empty (a validation that fails leaves nothing behind).
+class OutputFolder {
+ public:
+  OutputFolder(const std::filesystem::path& dir, const std::string& option) {
+    namespace fs = std::filesystem;
+    std::error_code ec;
+    if (fs::is_directory(dir, ec)) return;
+    for (fs::path p = dir; !p.empty() && !fs::exists(p, ec); p = p.parent_path()) {
+      created_.push_back(p);  // deepest first
+      if (p == p.parent_path()) break;
+    }
+    fs::create_directories(dir, ec);
+    if (ec || !fs::is_directory(dir)) {
+      remove_empty();
+      throw io_error(option + ": cannot create folder " + dir.string() +
+                     (ec ? ": " + ec.message() : std::string(" (a file has that name)")));
+    }
+    gp::log::info(option + ": created folder " + dir.string());
   }
-  gp::log::info(option + ": created folder " + dir.string());
-}
+  ~OutputFolder() {
+    if (!kept_) remove_empty();
+  }
+  OutputFolder(const OutputFolder&) = delete;
+  OutputFolder& operator=(const OutputFolder&) = delete;
+  void keep() { kept_ = true; }
+
+ private:
+  void remove_empty() noexcept {
+    for (const auto& p : created_) {
+      std::error_code ec;
+      std::filesystem::remove(p, ec);  // only an empty folder goes; stop at the first that stays
+      if (ec) break;
+    }
+  }
+  std::vector<std::filesystem::path> created_;
+  bool kept_{false};
+};
 
 /// Validates the map and writes its files, all or none; existing outputs are refused
 /// before the (possibly long) pass.
@@ -164,7 +193,8 @@ void run_validate(const ValidateArgs& a) {
   // the outputs: a bad input is reported as such, not as outputs that exist.
   (void)geo::describe_raster(a.map, "the map");
   { const geo::VectorSource opens(o.deposits.source); }
-  if (!a.out.empty()) create_output_folder(dir, "--out");
+  std::optional<OutputFolder> folder;
+  if (!a.out.empty()) folder.emplace(dir, "--out");
   StagedFiles staged(a.overwrite, {{map, "the map"}, {a.deposits, "the deposits"}});
   for (const auto& p : validation_output_paths(dir, stem)) staged.check(p);
   ValidationResult r = validate_map(o);
@@ -172,6 +202,7 @@ void run_validate(const ValidateArgs& a) {
   const auto files = write_validation_outputs(r, dir, stem, "Validation of " + map.filename().string(),
                                               staged);
   staged.commit();  // all the files or none
+  if (folder) folder->keep();
   print_validation(a.map, r, files);
 }
 

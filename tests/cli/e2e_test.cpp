@@ -632,6 +632,15 @@ TEST(Cli, ValidateCreatesAMissingOutFolder) {
   const CliResult b = run_cli({"validate", (dir / "map.tif").string(), "--deposits",
                                (dir / "bad.csv").string(), "--out", out.string(), "--quiet"});
   expect_quiet_failure(b, exit_input, {"bad.csv", "no coordinate columns", "name, a, b"});
+  // A validation that fails after creating its folder removes the folders it made (empty):
+  // the deposit lies far off the map, so no deposit is on a valid cell.
+  write_text(dir / "far.csv", "name,x,y\nA,0,0\n");
+  const CliResult f = run_cli({"validate", (dir / "map.tif").string(), "--deposits",
+                               (dir / "far.csv").string(), "--crs", "EPSG:3577", "--out",
+                               (dir / "gone" / "sub").string(), "--device", "cpu", "--quiet"});
+  EXPECT_EQ(f.exit_code, exit_input) << f.err;
+  EXPECT_FALSE(fs::exists(dir / "gone")) << f.err;
+  EXPECT_TRUE(fs::is_directory(dir)) << "the scratch folder itself was there before";
 }
 
 TEST(BadInput, ExistingOutputIsReplacedWithOverwrite) {
