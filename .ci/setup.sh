@@ -15,6 +15,8 @@ packages=(
   libopenmpi-dev openmpi-bin                    # cluster runs: mpirun -np N geoprospect run ...
   clang libclang-rt-14-dev libomp-dev   # the fuzz preset: clang, libFuzzer, LLVM OpenMP
   clang-tidy                            # the lint_function_size test (.clang-tidy limits)
+  libxgboost-dev python3-xgboost        # tree ensembles: training through XGBoost's C API; tests compare with its Python predict
+  pybind11-dev python3-dev              # the Python module (cli/python)
 )
 
 SUDO=""
