@@ -509,7 +509,7 @@ class CpuBackend final : public Backend {
                                  std::size_t row_length) override {
     // Fixed chunks (the rows, or 65536 cells) reduced sequentially, then merged in chunk order:
     // deterministic for any thread count.
-    const std::size_t chunk = row_length > 0 ? row_length : std::size_t{65536};
+    const std::size_t chunk = stats_chunk(row_length);
     const std::size_t n_chunks = (n + chunk - 1) / chunk;
     std::vector<LayerStats> partial(n_chunks);
     const auto count = static_cast<std::ptrdiff_t>(n_chunks);

@@ -1,87 +1,112 @@
-// The CUDA backend: the same per-cell functions as the CPU backend, in a grid-stride kernel, with
-// the model program in constant memory and Thrust (CCCL) for reductions.
+// The device backend: the same per-cell functions as the CPU backend (cell_ops.hpp), one
+// functor per cell launched through Thrust, with the model program in constant memory. The
+// algorithm (the functors and the order of their launches) is the same source on the GPU and
+// in the device-on-host build; the memory, copies and streams go through device_system.hpp.
 
 #include "gp/error.hpp"
 #include "gp/kernels/backend.hpp"
 #include "gp/kernels/cell_ops.hpp"
 #include "gp/kernels/chunking.hpp"
-#include "gp/kernels/cuda_device.cuh"
-#include "gp/kernels/device_buffer.cuh"
+#include "gp/kernels/device_system.hpp"
 #include "gp/kernels/reduce_ops.hpp"
 
-#include <thrust/execution_policy.h>
-#include <thrust/transform_reduce.h>
-#include <thrust/functional.h>
+#include <thrust/for_each.h>
 #include <thrust/iterator/counting_iterator.h>
-#include <thrust/system_error.h>
 
-#include <cuda_runtime.h>
+#include <cuda/atomic>
 
-#include <cstring>
-#include <new>
+#include <algorithm>
 #include <string>
 #include <vector>
 
 namespace gp::kernels {
 namespace {
 
-__constant__ Program c_program;
+GP_CONSTANT Program c_program;
 
-/// `layers` holds program_inputs rows of `stride` floats; `bands` n_bands rows of `stride`.
-__global__ void score_kernel(const float* __restrict__ layers, const double* __restrict__ aux,
-                             std::size_t stride, std::size_t n, float* __restrict__ bands) {
-  const std::size_t step = static_cast<std::size_t>(blockDim.x) * gridDim.x;
-  for (std::size_t i = static_cast<std::size_t>(blockIdx.x) * blockDim.x + threadIdx.x; i < n;
-       i += step) {
+/// One cell: `layers` holds program_inputs rows of `stride` floats; `bands` n_bands rows.
+struct ScoreCell {
+  const float* layers;
+  const double* aux;
+  std::size_t stride;
+  float* bands;
+  GP_DEVICE void operator()(std::size_t i) const {
     eval_cell(
-        c_program, aux,
-        [&](int l) { return layers[static_cast<std::size_t>(l) * stride + i]; },
+        c_program, aux, [&](int l) { return layers[static_cast<std::size_t>(l) * stride + i]; },
         [&](int b, double v) {
           bands[static_cast<std::size_t>(b) * stride + i] = store_value(c_program, v);
         });
   }
-}
+};
 
-__global__ void histogram_kernel(const float* __restrict__ data, std::size_t n, double lo,
-                                 double hi, int nbins, const std::int32_t* __restrict__ slot_of_bin,
-                                 int sub_bins, unsigned long long* __restrict__ counts) {
-  const std::size_t step = static_cast<std::size_t>(blockDim.x) * gridDim.x;
-  for (std::size_t i = static_cast<std::size_t>(blockIdx.x) * blockDim.x + threadIdx.x; i < n;
-       i += step) {
-    const long long k = histogram_index(data[i], lo, hi, nbins, slot_of_bin, sub_bins);
-    if (k >= 0) atomicAdd(counts + k, 1ULL);
-  }
-}
-
-/// One block per row: each thread folds a strided share of the row (shifted sums), then the
-/// block merges the threads' partials in a fixed tree order (deterministic for a block size).
-__global__ void row_stats_kernel(const float* __restrict__ data, std::size_t row_length,
-                                 LayerStats* __restrict__ out) {
-  __shared__ LayerStats part[256];
-  const float* row = data + static_cast<std::size_t>(blockIdx.x) * row_length;
-  LayerStats s;
-  for (std::size_t i = threadIdx.x; i < row_length; i += blockDim.x) {
-    s = merge_stats(s, single_stats(row[i]));
-  }
-  part[threadIdx.x] = s;
-  __syncthreads();
-  for (unsigned stride = blockDim.x / 2; stride > 0; stride /= 2) {
-    if (threadIdx.x < stride) part[threadIdx.x] = merge_stats(part[threadIdx.x], part[threadIdx.x + stride]);
-    __syncthreads();
-  }
-  if (threadIdx.x == 0) out[blockIdx.x] = part[0];
-}
-
-struct ToStats {
+/// One cell of a histogram: a relaxed 64-bit atomic add (counts only, order is irrelevant).
+struct HistogramCell {
   const float* data;
-  __host__ __device__ LayerStats operator()(std::size_t i) const { return single_stats(data[i]); }
-};
-
-struct MergeStats {
-  __host__ __device__ LayerStats operator()(const LayerStats& a, const LayerStats& b) const {
-    return merge_stats(a, b);
+  double lo;
+  double hi;
+  int nbins;
+  const std::int32_t* slot_of_bin;
+  int sub_bins;
+  unsigned long long* counts;
+  GP_HD void operator()(std::size_t i) const {
+    const long long k = histogram_index(data[i], lo, hi, nbins, slot_of_bin, sub_bins);
+    if (k >= 0) {
+      cuda::atomic_ref<unsigned long long, cuda::thread_scope_device> c(counts[k]);
+      c.fetch_add(1ULL, cuda::memory_order_relaxed);
+    }
   }
 };
+
+/// The cells of piece p of `data` (n cells cut in pieces of `piece` cells, the last shorter).
+struct Pieces {
+  const float* data;
+  std::size_t n;
+  std::size_t piece;
+  GP_HD std::size_t length(std::size_t p) const {
+    const std::size_t b = p * piece;
+    return n - b < piece ? n - b : piece;
+  }
+};
+
+/// Thread t: lane t % stats_lanes of piece t / stats_lanes (reduce_ops.hpp: the CPU's order).
+struct StatsLane {
+  Pieces pieces;
+  LaneSums* lanes;
+  GP_HD void operator()(std::size_t t) const {
+    const std::size_t p = t / stats_lanes;
+    const float* row = pieces.data + p * pieces.piece;
+    const std::size_t len = pieces.length(p);
+    const std::size_t first = first_usable(row, len, false, 0.0);
+    lanes[t] = first < len ? row_stats_lane(row, len, first, static_cast<int>(t % stats_lanes),
+                                            false, 0.0)
+                           : LaneSums{};
+  }
+};
+
+/// Piece p's statistics from its lanes, folded in lane order.
+struct StatsFold {
+  Pieces pieces;
+  const LaneSums* lanes;
+  LayerStats* out;
+  GP_HD void operator()(std::size_t p) const {
+    const float* row = pieces.data + p * pieces.piece;
+    const std::size_t len = pieces.length(p);
+    const std::size_t first = first_usable(row, len, false, 0.0);
+    if (first == len) {
+      LayerStats s;
+      s.invalid = len;
+      out[p] = s;
+      return;
+    }
+    out[p] = fold_lanes(lanes + p * stats_lanes, len, row[first]);
+  }
+};
+
+template <class Fn>
+void for_each_index(device_stream stream, std::size_t n, Fn fn) {
+  thrust::for_each(dev::policy(stream), thrust::counting_iterator<std::size_t>(0),
+                   thrust::counting_iterator<std::size_t>(n), fn);
+}
 
 class CudaBackend final : public Backend {
  public:
@@ -91,37 +116,26 @@ class CudaBackend final : public Backend {
 
   [[nodiscard]] std::string name() const override { return dev_.name(); }
 
-  /// Pinned (page-locked) host memory: cudaMemcpyAsync then needs no staging copy and runs at
-  /// full bus speed. If the system refuses pinned memory, ordinary memory (slower, correct).
   [[nodiscard]] HostFloats host_floats(std::size_t n) override {
-    if (n == 0) return {};
-    void* p = nullptr;
-    if (cudaSetDevice(dev_.id()) != cudaSuccess || cudaMallocHost(&p, n * sizeof(float)) != cudaSuccess) {
-      cudaGetLastError();
-      return plain_host_floats(n);
-    }
-    return HostFloats(static_cast<float*>(p), n, [](float* q) { cudaFreeHost(q); });
+    return device_host_floats(dev_.id(), n);
   }
 
   void set_program(const Program& program, const std::vector<double>& aux) override {
     dev_.make_current();
     program_ = program;
-    GP_CUDA_TRY(cudaMemcpyToSymbolAsync(c_program, &program, sizeof(Program), 0,
-                                        cudaMemcpyHostToDevice, dev_.stream()),
-                "uploading the model program");
+    dev::to_constant(c_program, program, dev_.stream(), "uploading the model program");
     d_aux_.reserve(aux.size() + 1);
-    if (!aux.empty()) {
-      GP_CUDA_TRY(cudaMemcpyAsync(d_aux_.data(), aux.data(), aux.size() * sizeof(double),
-                                  cudaMemcpyHostToDevice, dev_.stream()),
-                  "uploading the percentile tables");
-    }
-    GP_CUDA_TRY(cudaStreamSynchronize(dev_.stream()), "uploading the model program");
+    dev::to_device(d_aux_.data(), aux.data(), aux.size(), dev_.stream(),
+                   "uploading the percentile tables");
+    dev::synchronize(dev_.stream(), "uploading the model program");
   }
 
-  // Every entry point works in chunks (for_each_chunk): a whole window when it fits, halves,
-  // quarters, ... after an out-of-memory, down to min_chunk cells; then the error goes up to
-  // the fallback wrapper, which continues on the CPU. Chunks only change where the work is
-  // split, never a cell's arithmetic (scores) or what is counted (histograms, row statistics).
+  // Every entry point first makes its device current (a multi-device share runs on a fresh
+  // thread, whose current device is 0), then works in chunks (for_each_chunk): a whole window
+  // when it fits, halves, quarters, ... after an out-of-memory, down to min_chunk cells; then
+  // the error goes up to the fallback wrapper, which continues on the CPU. Chunks only change
+  // where the work is split, never a cell's arithmetic (scores), what is counted (histograms)
+  // or where statistics partials start (always at the same rows or stats_chunk_cells).
 
   void score(const float* const* layers, std::size_t n, float* const* bands) override {
     if (n == 0) return;
@@ -134,73 +148,38 @@ class CudaBackend final : public Backend {
           d_layers_.reserve(n_in * m);
           d_out_.reserve(n_out * m);
           for (std::size_t l = 0; l < n_in; ++l) {
-            GP_CUDA_TRY(cudaMemcpyAsync(d_layers_.data() + l * m, layers[l] + first,
-                                        m * sizeof(float), cudaMemcpyHostToDevice, dev_.stream()),
-                        "uploading a layer window");
+            dev::to_device(d_layers_.data() + l * m, layers[l] + first, m, dev_.stream(),
+                           "uploading a layer window");
           }
-          score_kernel<<<blocks_for(m), threads_per_block, 0, dev_.stream()>>>(
-              d_layers_.data(), d_aux_.data(), m, m, d_out_.data());
-          GP_CUDA_TRY(cudaGetLastError(), "launching the scoring kernel");
+          dev::run("running the scoring kernel", [&] {
+            for_each_index(dev_.stream(), m,
+                           ScoreCell{d_layers_.data(), d_aux_.data(), m, d_out_.data()});
+          });
           for (std::size_t b = 0; b < n_out; ++b) {
-            GP_CUDA_TRY(cudaMemcpyAsync(bands[b] + first, d_out_.data() + b * m,
-                                        m * sizeof(float), cudaMemcpyDeviceToHost, dev_.stream()),
-                        "downloading the scores");
+            dev::to_host(bands[b] + first, d_out_.data() + b * m, m, dev_.stream(),
+                         "downloading the scores");
           }
-          GP_CUDA_TRY(cudaStreamSynchronize(dev_.stream()), "running the scoring kernel");
+          dev::synchronize(dev_.stream(), "running the scoring kernel");
         },
         [&](std::size_t) { free_buffers(); });
   }
 
+  /// Partials of stats_chunk(row_length) cells folded in order, as the CPU backend does: the
+  /// same bits, whatever the chunking after an out-of-memory or the device's size.
   [[nodiscard]] LayerStats stats(const float* data, std::size_t n,
-                                 std::size_t /*row_length*/) override {
+                                 std::size_t row_length) override {
+    const std::size_t piece = stats_chunk(row_length);
+    std::vector<LayerStats> partial((n + piece - 1) / piece);
+    piece_stats(Pieces{data, n, piece}, partial.data());
     LayerStats total;
-    for_each_chunk(
-        n, chunk_cells_, min_chunk,
-        [&](std::size_t first, std::size_t m) {
-          upload_single(data + first, m);
-          const float* d = d_layers_.data();
-          LayerStats r;
-          try {
-            r = thrust::transform_reduce(thrust::cuda::par.on(dev_.stream()),
-                                         thrust::counting_iterator<std::size_t>(0),
-                                         thrust::counting_iterator<std::size_t>(m), ToStats{d},
-                                         LayerStats{}, MergeStats{});
-          } catch (const std::bad_alloc&) {  // Thrust's temporary storage
-            cudaGetLastError();
-            throw device_out_of_memory("CUDA error while reducing layer statistics: out of memory");
-          } catch (const thrust::system_error& e) {
-            cudaGetLastError();
-            throw cuda_error(std::string("CUDA error while reducing layer statistics: ") + e.what());
-          }
-          GP_CUDA_TRY(cudaStreamSynchronize(dev_.stream()), "reducing layer statistics");
-          total.merge(r);
-        },
-        [&](std::size_t) { free_buffers(); });
+    for (const auto& p : partial) total.merge(p);
     return total;
   }
 
   void row_stats(const float* data, std::size_t rows, std::size_t row_length,
                  LayerStats* out) override {
     if (rows == 0 || row_length == 0) return;
-    // Chunks of whole rows: capacity in rows, derived from the cell capacity.
-    std::size_t row_cap = chunk_cells_ > 0 ? std::max<std::size_t>(chunk_cells_ / row_length, 1) : 0;
-    for_each_chunk(
-        rows, row_cap, 1,
-        [&](std::size_t first, std::size_t m) {
-          upload_single(data + first * row_length, m * row_length);
-          d_rows_.reserve(m);
-          row_stats_kernel<<<static_cast<unsigned>(m), 256, 0, dev_.stream()>>>(
-              d_layers_.data(), row_length, d_rows_.data());
-          GP_CUDA_TRY(cudaGetLastError(), "launching the row statistics kernel");
-          GP_CUDA_TRY(cudaMemcpyAsync(out + first, d_rows_.data(), m * sizeof(LayerStats),
-                                      cudaMemcpyDeviceToHost, dev_.stream()),
-                      "downloading row statistics");
-          GP_CUDA_TRY(cudaStreamSynchronize(dev_.stream()), "reducing row statistics");
-        },
-        [&](std::size_t m) {
-          free_buffers();
-          chunk_cells_ = std::max<std::size_t>(m / 2, 1) * row_length;
-        });
+    piece_stats(Pieces{data, rows * row_length, row_length}, out);
   }
 
   void histogram(const float* data, std::size_t n, double lo, double hi, int nbins,
@@ -208,31 +187,28 @@ class CudaBackend final : public Backend {
     if (n == 0) return;
     const std::size_t total_bins = histogram_size(nbins, slot_of_bin, sub_bins);
     if (total_bins == 0) return;
+    dev_.make_current();  // before the slot table: it must live on this device
     std::vector<unsigned long long> host(total_bins);
     for_each_chunk(
         n, chunk_cells_, min_chunk,
         [&](std::size_t first, std::size_t m) {
           if (slot_of_bin != nullptr) {
             d_slots_.reserve(static_cast<std::size_t>(nbins));
-            GP_CUDA_TRY(cudaMemcpyAsync(d_slots_.data(), slot_of_bin,
-                                        static_cast<std::size_t>(nbins) * sizeof(std::int32_t),
-                                        cudaMemcpyHostToDevice, dev_.stream()),
-                        "uploading histogram slots");
+            dev::to_device(d_slots_.data(), slot_of_bin, static_cast<std::size_t>(nbins),
+                           dev_.stream(), "uploading histogram slots");
           }
           upload_single(data + first, m);
           d_counts_.reserve(total_bins);
-          GP_CUDA_TRY(cudaMemsetAsync(d_counts_.data(), 0,
-                                      total_bins * sizeof(unsigned long long), dev_.stream()),
-                      "clearing a histogram");
-          histogram_kernel<<<blocks_for(m), threads_per_block, 0, dev_.stream()>>>(
-              d_layers_.data(), m, lo, hi, nbins,
-              slot_of_bin != nullptr ? d_slots_.data() : nullptr, sub_bins, d_counts_.data());
-          GP_CUDA_TRY(cudaGetLastError(), "launching the histogram kernel");
-          GP_CUDA_TRY(cudaMemcpyAsync(host.data(), d_counts_.data(),
-                                      total_bins * sizeof(unsigned long long),
-                                      cudaMemcpyDeviceToHost, dev_.stream()),
-                      "downloading a histogram");
-          GP_CUDA_TRY(cudaStreamSynchronize(dev_.stream()), "computing a histogram");
+          dev::zero(d_counts_.data(), total_bins, dev_.stream(), "clearing a histogram");
+          dev::run("running the histogram kernel", [&] {
+            for_each_index(dev_.stream(), m,
+                           HistogramCell{d_layers_.data(), lo, hi, nbins,
+                                         slot_of_bin != nullptr ? d_slots_.data() : nullptr,
+                                         sub_bins, d_counts_.data()});
+          });
+          dev::to_host(host.data(), d_counts_.data(), total_bins, dev_.stream(),
+                       "downloading a histogram");
+          dev::synchronize(dev_.stream(), "computing a histogram");
           // Added only once the chunk succeeded: a retried chunk is never counted twice.
           for (std::size_t k = 0; k < total_bins; ++k) counts[k] += host[k];
         },
@@ -240,17 +216,39 @@ class CudaBackend final : public Backend {
   }
 
  private:
-  static constexpr int threads_per_block = 256;
-
-  unsigned blocks_for(std::size_t n) const {
-    const std::size_t wanted = (n + threads_per_block - 1) / threads_per_block;
-    const std::size_t cap = static_cast<std::size_t>(dev_.sm_count()) * 32;
-    return static_cast<unsigned>(wanted < cap ? wanted : cap);
-  }
-
   /// Smallest chunk tried after an out-of-memory (64 Ki cells, 256 KiB per layer); below it the
   /// device is unusable for this run and the fallback wrapper takes over.
   static constexpr std::size_t min_chunk = std::size_t{1} << 16;
+
+  /// Statistics of each piece into out[0, pieces): one thread per lane, then one per piece.
+  void piece_stats(const Pieces& all, LayerStats* out) {
+    const std::size_t count = (all.n + all.piece - 1) / all.piece;
+    if (count == 0) return;
+    dev_.make_current();
+    // Chunks of whole pieces: capacity in pieces, derived from the cell capacity.
+    std::size_t cap = chunk_cells_ > 0 ? std::max<std::size_t>(chunk_cells_ / all.piece, 1) : 0;
+    for_each_chunk(
+        count, cap, 1,
+        [&](std::size_t first, std::size_t m) {
+          const std::size_t b = first * all.piece;
+          const std::size_t cells = std::min(m * all.piece, all.n - b);
+          upload_single(all.data + b, cells);
+          d_lanes_.reserve(m * stats_lanes);
+          d_rows_.reserve(m);
+          const Pieces here{d_layers_.data(), cells, all.piece};
+          dev::run("reducing layer statistics", [&] {
+            for_each_index(dev_.stream(), m * stats_lanes, StatsLane{here, d_lanes_.data()});
+            for_each_index(dev_.stream(), m, StatsFold{here, d_lanes_.data(), d_rows_.data()});
+          });
+          dev::to_host(out + first, d_rows_.data(), m, dev_.stream(),
+                       "downloading layer statistics");
+          dev::synchronize(dev_.stream(), "reducing layer statistics");
+        },
+        [&](std::size_t m) {
+          free_buffers();
+          chunk_cells_ = std::max<std::size_t>(m / 2, 1) * all.piece;
+        });
+  }
 
   /// Frees every window buffer (not the program's aux table) before a smaller retry.
   void free_buffers() {
@@ -258,14 +256,12 @@ class CudaBackend final : public Backend {
     d_out_.clear();
     d_counts_.clear();
     d_rows_.clear();
+    d_lanes_.clear();
   }
 
   void upload_single(const float* data, std::size_t n) {
-    dev_.make_current();
     d_layers_.reserve(n);
-    GP_CUDA_TRY(cudaMemcpyAsync(d_layers_.data(), data, n * sizeof(float),
-                                cudaMemcpyHostToDevice, dev_.stream()),
-                "uploading a layer window");
+    dev::to_device(d_layers_.data(), data, n, dev_.stream(), "uploading a layer window");
   }
 
   CudaDevice dev_;
@@ -277,6 +273,7 @@ class CudaBackend final : public Backend {
   device_buffer<std::int32_t> d_slots_;
   device_buffer<unsigned long long> d_counts_;
   device_buffer<LayerStats> d_rows_;
+  device_buffer<LaneSums> d_lanes_;
 };
 
 }  // namespace

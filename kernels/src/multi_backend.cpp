@@ -4,6 +4,7 @@
 
 #include "gp/error.hpp"
 #include "gp/kernels/backend.hpp"
+#include "gp/kernels/reduce_ops.hpp"
 
 #include <algorithm>
 #include <exception>
@@ -45,15 +46,20 @@ class MultiBackend final : public Backend {
     });
   }
 
+  /// The partials every backend folds (stats_chunk cells or rows), computed by the devices'
+  /// row_stats and folded here in order: a single device's bits, whatever the device count.
   [[nodiscard]] LayerStats stats(const float* data, std::size_t n,
                                  std::size_t row_length) override {
-    std::vector<LayerStats> part(parts_.size());
-    const std::size_t unit = row_length > 0 ? row_length : 1;
-    each_share(n / unit, [&](std::size_t k, std::size_t b, std::size_t len) {
-      part[k] = parts_[k]->stats(data + b * unit, len * unit, row_length);
+    const std::size_t piece = stats_chunk(row_length);
+    const std::size_t full = n / piece;
+    std::vector<LayerStats> part(full);
+    each_share(full, [&](std::size_t k, std::size_t b, std::size_t len) {
+      parts_[k]->row_stats(data + b * piece, len, piece, part.data() + b);
     });
     LayerStats total;
     for (const auto& p : part) total.merge(p);
+    // The shorter last piece (without rows only): one partial, as every backend computes it.
+    if (n > full * piece) total.merge(parts_.front()->stats(data + full * piece, n - full * piece, 0));
     return total;
   }
 
