@@ -74,4 +74,30 @@ TEST(ClassCountsCuda, IdenticalToCpu) {
   }
 }
 
+// The largest histogram weights of evidence makes (2^22 unit classes, cli/train/wofe.cpp
+// max_bins), counted by hand: every class once, the first three twice, one value below the
+// first class and one exactly at the end of the last (above).
+TEST(ClassCountsCuda, MaximumClassCount) {
+  if (gk::cuda_device_count() == 0) GTEST_SKIP() << "no CUDA device";
+  const long long nbins = 1LL << 22;
+  const long long lo = -1000;
+  std::vector<float> v;
+  for (long long k = 0; k < nbins; ++k) v.push_back(static_cast<float>(lo + k));
+  for (long long k = 0; k < 3; ++k) v.push_back(static_cast<float>(lo + k) + 0.5f);
+  v.push_back(static_cast<float>(lo) - 0.5f);
+  v.push_back(static_cast<float>(lo + nbins));
+  v.push_back(nan_f);
+  auto gpu = gk::make_cuda_class_counter(0);
+  std::vector<std::uint64_t> bins(static_cast<std::size_t>(nbins), 0);
+  const gk::ClassCountTally t = gpu->count(v.data(), v.size(), lo, nbins, bins.data());
+  std::vector<std::uint64_t> want(static_cast<std::size_t>(nbins), 1);
+  want[0] = want[1] = want[2] = 2;
+  EXPECT_EQ(bins, want);
+  EXPECT_EQ(t.valid, static_cast<std::uint64_t>(nbins) + 5);
+  EXPECT_EQ(t.below, 1u);
+  EXPECT_EQ(t.above, 1u);
+  EXPECT_EQ(t.min, static_cast<double>(lo) - 0.5);
+  EXPECT_EQ(t.max, static_cast<double>(lo + nbins));
+}
+
 }  // namespace

@@ -239,6 +239,36 @@ TEST(DistanceTransformCuda, IdenticalToCpu) {
   }
 }
 
+// Degenerate rasters, by hand: no feature (every distance undefined: NaN), all features (0),
+// one feature cell (the Euclidean distance to it, computed here with std::hypot), and an
+// empty grid (nothing written).
+TEST(DistanceTransformCuda, EmptyFullAndOneCellRasters) {
+  if (gp::kernels::cuda_device_count() == 0) GTEST_SKIP() << "no CUDA device";
+  const int w = 67, h = 45;
+  const double dx = 30.0, dy = 20.0;
+  const auto run = [&](const Mask& m) {
+    std::vector<float> out(m.size(), -1.0f);
+    gp::kernels::distance_transform_cuda(m.data(), w, h, DistanceParams{dx, dy, -1.0}, out.data(), 0);
+    return out;
+  };
+  for (float v : run(Mask(static_cast<std::size_t>(w) * h, 0))) ASSERT_TRUE(std::isnan(v));
+  for (float v : run(Mask(static_cast<std::size_t>(w) * h, 1))) ASSERT_EQ(v, 0.0f);
+  Mask one(static_cast<std::size_t>(w) * h, 0);
+  const int fc = 50, fr = 7;
+  one[static_cast<std::size_t>(fr) * w + fc] = 1;
+  const auto d = run(one);
+  EXPECT_EQ(0, std::memcmp(d.data(), cpu(one, w, h, dx, dy, -1.0).data(), d.size() * sizeof(float)));
+  for (int r = 0; r < h; ++r) {
+    for (int c = 0; c < w; ++c) {
+      const double want = std::hypot((c - fc) * dx, (r - fr) * dy);
+      ASSERT_NEAR(d[static_cast<std::size_t>(r) * w + c], want, 1e-6 * want) << c << "," << r;
+    }
+  }
+  std::vector<float> untouched(1, -1.0f);
+  gp::kernels::distance_transform_cuda(one.data(), 0, h, DistanceParams{dx, dy, -1.0}, untouched.data(), 0);
+  EXPECT_EQ(untouched[0], -1.0f);
+}
+
 TEST(DistanceTransformCuda, WithoutDeviceThrowsCudaError) {
   if (gp::kernels::cuda_device_count() > 0) GTEST_SKIP() << "a CUDA device is present";
   const Mask m(4, 1);

@@ -320,16 +320,9 @@ TEST(MonteCarlo, GammaVariatesHaveTheirMean) {
 
 // ---- CUDA --------------------------------------------------------------------------------------
 
-TEST(MonteCarloCuda, SameAsCpu) {
-  if (K::cuda_device_count() == 0) GTEST_SKIP() << "no CUDA device";
-  const K::Program p = linear_program(true);
-  auto sp = spec(64, 4);
-  sp.weights_mode = "dirichlet";
-  sp.dirichlet_concentration = 50.0;
-  sp.midpoint_fraction = 0.1;
-  sp.spread_fraction = 0.1;
-  const auto plan = gp::cli::plan_uncertainty(p, sp);
-  const Stack s = random_stack(70001, 9);
+/// The CUDA engine against the CPU's on the same plan and cells.
+void expect_cuda_like_cpu(const K::Program& p, const gp::cli::UncertaintyPlan& plan,
+                          const Stack& s) {
   auto cpu = K::make_montecarlo_cpu(0);
   auto gpu = K::make_montecarlo_cuda(0);
   std::vector<std::uint64_t> hc;
@@ -368,6 +361,54 @@ TEST(MonteCarloCuda, SameAsCpu) {
                           og2.bands[static_cast<std::size_t>(k)].data(), s.n * sizeof(float)),
               0);
   }
+}
+
+// 64 draws over 70001 cells: in the device-on-host build (1 MiB of draw scratch) chunks of
+// 4096 cells, the last one shorter.
+TEST(MonteCarloCuda, SameAsCpu) {
+  if (K::cuda_device_count() == 0) GTEST_SKIP() << "no CUDA device";
+  const K::Program p = linear_program(true);
+  auto sp = spec(64, 4);
+  sp.weights_mode = "dirichlet";
+  sp.dirichlet_concentration = 50.0;
+  sp.midpoint_fraction = 0.1;
+  sp.spread_fraction = 0.1;
+  expect_cuda_like_cpu(p, gp::cli::plan_uncertainty(p, sp), random_stack(70001, 9));
+}
+
+// One draw (every per-cell summary over a single value), over 300007 cells: on the host
+// "device" two chunks of 262144 and 37863 cells.
+TEST(MonteCarloCuda, OneDrawSameAsCpu) {
+  if (K::cuda_device_count() == 0) GTEST_SKIP() << "no CUDA device";
+  const K::Program p = linear_program(true);
+  auto sp = spec(1, 5);
+  sp.midpoint_fraction = 0.1;
+  expect_cuda_like_cpu(p, gp::cli::plan_uncertainty(p, sp), random_stack(300007, 4));
+}
+
+// Ties and NaN, counted by hand: edges 0.5, 1 and 4.99 make slots (<0.5) (=0.5) (0.5,1) (=1)
+// (1,4.99) (=4.99) (>4.99); the pattern below is repeated 100003 times (several chunks' worth).
+TEST(RankCounterCuda, TiesAndNaNCountedExactly) {
+  if (K::cuda_device_count() == 0) GTEST_SKIP() << "no CUDA device";
+  const float inf = std::numeric_limits<float>::infinity();
+  const std::vector<float> pattern = {0.1f, 0.5f, 0.5f, 0.5f, 0.75f, 1.0f, 1.0f, 0.1f,
+                                      NaNf, 4.99f, 6.0f, NaNf, -inf, 0.75f};
+  const std::size_t reps = 100003;
+  std::vector<float> data;
+  for (std::size_t r = 0; r < reps; ++r) data.insert(data.end(), pattern.begin(), pattern.end());
+  const std::vector<float> edges = {0.5f, 1.0f, 4.99f};
+  auto g = K::make_rank_counter_cuda(K::edge_keys(edges), 0);
+  g->add(data.data(), data.size());
+  const std::vector<std::uint64_t> want = {2 * reps, 3 * reps, 2 * reps, 2 * reps,
+                                           0,        reps,     reps};
+  EXPECT_EQ(g->counts(), want);
+  EXPECT_EQ(g->invalid(), 3 * reps);
+  g->add(data.data(), 5);  // adds: 0.1, 0.5 x 3, 0.75
+  std::vector<std::uint64_t> more = want;
+  more[0] += 1;
+  more[1] += 3;
+  more[2] += 1;
+  EXPECT_EQ(g->counts(), more);
 }
 
 TEST(RankCounterCuda, SameAsCpu) {
