@@ -15,6 +15,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <cstring>
 #include <limits>
 #include <memory>
 #include <string>
@@ -472,4 +473,90 @@ TEST(DeviceFallback, StaysOnTheFallbackAfterTheFirstFailure) {
   EXPECT_EQ(sw.fallback().calls, 2);  // "b" again, and "c"
   EXPECT_EQ(&sw.current(), &sw.fallback());
   EXPECT_EQ(warnings, (std::vector<std::string>{"dev->cpu while b: dev is full"}));
+}
+
+// ---- Several devices as one (make_multi_backend), without a GPU ------------------------------
+
+namespace {
+
+/// A "device" that records which cells (offsets from `base`) each call got, on which thread,
+/// and computes on the CPU.
+class RecordingDevice final : public gk::Backend {
+ public:
+  RecordingDevice(const float* base, std::vector<Call>* calls) : base_(base), calls_(calls) {}
+  [[nodiscard]] std::string name() const override { return "recording"; }
+  void set_program(const gk::Program& p, const std::vector<double>& aux) override {
+    cpu_->set_program(p, aux);
+  }
+  void score(const float* const* layers, std::size_t n, float* const* bands) override {
+    record(layers[0], n);
+    cpu_->score(layers, n, bands);
+  }
+  gk::LayerStats stats(const float* d, std::size_t n, std::size_t rl) override {
+    record(d, n);
+    return cpu_->stats(d, n, rl);
+  }
+  void row_stats(const float* d, std::size_t rows, std::size_t rl, gk::LayerStats* o) override {
+    record(d, rows * rl);
+    cpu_->row_stats(d, rows, rl, o);
+  }
+  void histogram(const float* d, std::size_t n, double lo, double hi, int nb,
+                 const std::int32_t* slots, int sub, std::uint64_t* counts) override {
+    record(d, n);
+    cpu_->histogram(d, n, lo, hi, nb, slots, sub, counts);
+  }
+
+ private:
+  void record(const float* d, std::size_t n) {
+    calls_->push_back(Call{static_cast<std::size_t>(d - base_), n});
+  }
+  const float* base_;
+  std::vector<Call>* calls_;
+  std::unique_ptr<gk::Backend> cpu_ = gk::make_cpu_backend(1);
+};
+
+}  // namespace
+
+// Three devices: each call is cut into contiguous shares n*k/3 .. n*(k+1)/3 (worked out here),
+// each cell scored once; statistics (partials of 65536 cells, the last shorter) have the
+// single CPU backend's bits, whatever the device count.
+TEST(MultiBackend, ContiguousSharesEveryCellOnceAndOneDevicesStatistics) {
+  const std::size_t n = 3 * 65536 + 17;
+  std::vector<float> a(n), b(n);
+  for (std::size_t i = 0; i < n; ++i) {
+    a[i] = i % 97 == 0 ? std::numeric_limits<float>::quiet_NaN()
+                       : static_cast<float>(std::sin(0.001 * static_cast<double>(i)) * 50.0 + 3.0);
+    b[i] = static_cast<float>(i % 13);
+  }
+  std::vector<std::vector<Call>> calls(3);
+  std::vector<std::unique_ptr<gk::Backend>> parts;
+  for (auto& c : calls) parts.push_back(std::make_unique<RecordingDevice>(a.data(), &c));
+  auto multi = gk::make_multi_backend(std::move(parts));
+  auto cpu = gk::make_cpu_backend(1);
+  const gk::Program p = two_layer_sum();
+  multi->set_program(p, {});
+  cpu->set_program(p, {});
+  const float* layers[2] = {a.data(), b.data()};
+  std::vector<float> got(n, -1.0f), want(n, -2.0f);
+  float* go[1] = {got.data()};
+  float* wo[1] = {want.data()};
+  multi->score(layers, n, go);
+  cpu->score(layers, n, wo);
+  EXPECT_EQ(0, std::memcmp(got.data(), want.data(), n * sizeof(float)));
+  for (std::size_t k = 0; k < 3; ++k) {
+    ASSERT_EQ(calls[k].size(), 1u);
+    EXPECT_EQ(calls[k][0], (Call{n * k / 3, n * (k + 1) / 3 - n * k / 3})) << k;
+  }
+  const gk::LayerStats sm = multi->stats(a.data(), n, 0);
+  const gk::LayerStats sc = cpu->stats(a.data(), n, 0);
+  EXPECT_EQ(sm.valid, sc.valid);
+  EXPECT_EQ(sm.invalid, sc.invalid);
+  EXPECT_EQ(0, std::memcmp(&sm.mean, &sc.mean, sizeof(double)));
+  EXPECT_EQ(0, std::memcmp(&sm.m2, &sc.m2, sizeof(double)));
+  // The statistics' shares are whole partials: 3 x 65536 cells split 1 + 1 + 1, the last 17
+  // cells one more partial on the first device.
+  EXPECT_EQ(calls[0][1], (Call{0, 65536}));
+  EXPECT_EQ(calls[1][1], (Call{65536, 65536}));
+  EXPECT_EQ(calls[2][1], (Call{2 * 65536, 65536}));
+  EXPECT_EQ(calls[0][2], (Call{3 * 65536, 17}));
 }

@@ -125,11 +125,11 @@ class Backend {
                                 float* const* bands, std::size_t n_bands, float excluded,
                                 std::size_t segment, LayerStats* stats, int threads = 0);
 
-  /// Statistics of `n` host floats (non-finite values count as invalid). With `row_length`
-  /// > 0 (n a multiple of it), the CPU backend reduces each row in order and merges the rows in
-  /// order: the result's bits then depend neither on the thread count nor on how rows were
-  /// grouped into windows. CUDA reduces in its own order (mean and variance agree to ~1e-12
-  /// relative; counts, min and max exactly).
+  /// Statistics of `n` host floats (non-finite values count as invalid): partials of each row
+  /// (`row_length` > 0, n a multiple of it) or of stats_chunk_cells cells, each reduced in the
+  /// CPU's lane order (reduce_ops.hpp), folded in order. Every backend (CPU, CUDA, several
+  /// devices) gives the same bits, whatever the thread count, the device count, the chunk size
+  /// after an out-of-memory or how rows were grouped into windows.
   [[nodiscard]] virtual LayerStats stats(const float* data, std::size_t n,
                                          std::size_t row_length = 0) = 0;
 
