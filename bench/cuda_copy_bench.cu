@@ -4,9 +4,10 @@
 //                                scoring pass (half the bytes read + written = the copy size),
 //                                the practical ceiling for a memory-bound kernel.
 //   BM_cuda_score_kernel/side:N  the scoring kernel alone on layers already on the device: the
-//                                per-cell code of cell_ops.hpp (eval_cell + store_value) in the
-//                                same grid-stride shape and launch configuration as the CUDA
-//                                backend, with the program in __constant__ memory. Reports its
+//                                per-cell code of cell_ops.hpp (eval_cell + store_value) in a
+//                                grid-stride kernel (the CUDA backend launches the same per-cell
+//                                code through thrust::for_each), with the program in __constant__
+//                                memory. Reports its
 //                                GB/s beside a copy measured in the same run (copy_GBps,
 //                                pct_of_copy) and checks a sample of cells against the host.
 //

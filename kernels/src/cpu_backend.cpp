@@ -363,15 +363,14 @@ GP_CPU_CLONES LayerStats chunk_stats_excluding(const float* data, std::size_t n,
   // Every test in double (the float-to-double conversion is exact), so that masks and values
   // share one lane width and the loop vectorises.
   const double ex = excluded;
-  auto usable = [ex, exclude](double v) { return is_valid(v) && !(exclude && v == ex); };
+  auto usable = [ex, exclude](double v) { return usable_cell(v, exclude, ex); };
   LayerStats s;
-  std::size_t first = 0;
-  while (first < n && !usable(data[first])) ++first;
+  const std::size_t first = first_usable(data, n, exclude, ex);
   if (first == n) {
     s.invalid = n;
     return s;
   }
-  constexpr std::size_t lanes = 8;
+  constexpr std::size_t lanes = stats_lanes;
   const double shift = data[first];
   // GCC vector extensions: eight lanes whatever the target's vector width (the compiler did not
   // if-convert the equivalent loop over arrays), the same IEEE operations per lane. The lane
@@ -414,48 +413,27 @@ GP_CPU_CLONES LayerStats chunk_stats_excluding(const float* data, std::size_t n,
     vmx = hi > vmx ? hi : vmx;
     vcnt -= ok;  // true lanes are -1
   }
-  double s1[lanes];
-  double s2[lanes];
-  double mn[lanes];
-  double mx[lanes];
-  std::uint64_t cnt[lanes];
+  // The lanes' sums, the tail added lane by lane, folded in lane order by reduce_ops.hpp's
+  // fold_lanes: the device backend computes its lanes one thread each and folds them there too.
+  LaneSums sums[lanes];
   for (std::size_t j = 0; j < lanes; ++j) {
-    s1[j] = vs1[j];
-    s2[j] = vs2[j];
-    mn[j] = vmn[j];
-    mx[j] = vmx[j];
-    cnt[j] = static_cast<std::uint64_t>(vcnt[j]);
+    sums[j].s1 = vs1[j];
+    sums[j].s2 = vs2[j];
+    sums[j].mn = vmn[j];
+    sums[j].mx = vmx[j];
+    sums[j].count = static_cast<std::uint64_t>(vcnt[j]);
   }
   for (std::size_t j = 0; i + j < n; ++j) {
     const double v = data[i + j];
     const bool ok = usable(v);
     const double d = ok ? v - shift : 0.0;
-    s1[j] += d;
-    s2[j] += d * d;
-    mn[j] = ok && v < mn[j] ? v : mn[j];
-    mx[j] = ok && v > mx[j] ? v : mx[j];
-    cnt[j] += ok ? 1 : 0;
+    sums[j].s1 += d;
+    sums[j].s2 += d * d;
+    sums[j].mn = ok && v < sums[j].mn ? v : sums[j].mn;
+    sums[j].mx = ok && v > sums[j].mx ? v : sums[j].mx;
+    sums[j].count += ok ? 1 : 0;
   }
-  double t1 = 0.0;
-  double t2 = 0.0;
-  std::uint64_t valid = 0;
-  double lo = shift;
-  double hi = shift;
-  for (std::size_t j = 0; j < lanes; ++j) {
-    t1 += s1[j];
-    t2 += s2[j];
-    valid += cnt[j];
-    lo = mn[j] < lo ? mn[j] : lo;
-    hi = mx[j] > hi ? mx[j] : hi;
-  }
-  s.valid = valid;
-  s.invalid = n - valid;
-  const double c = static_cast<double>(valid);
-  s.min = lo;
-  s.max = hi;
-  s.mean = shift + t1 / c;
-  s.m2 = t2 - t1 * t1 / c;
-  if (s.m2 < 0.0) s.m2 = 0.0;
+  s = fold_lanes(sums, n, shift);
   return s;
 }
 

@@ -5,7 +5,6 @@
 #include <cstdlib>
 #include <limits>
 #include <mutex>
-#include <string>
 
 namespace gp::kernels::host_device {
 namespace {

@@ -93,6 +93,17 @@ gp::model::UncertaintySpec spec(int draws, std::uint64_t seed) {
 }
 
 /// Runs both passes on one engine; returns the outputs and the per-draw histograms.
+/// Dirichlet weights of `concentration`; midpoints and spreads perturbed by `fraction`.
+gp::model::UncertaintySpec dirichlet_spec(int draws, std::uint64_t seed, double concentration,
+                                          double fraction) {
+  auto s = spec(draws, seed);
+  s.weights_mode = "dirichlet";
+  s.dirichlet_concentration = concentration;
+  s.midpoint_fraction = fraction;
+  s.spread_fraction = fraction;
+  return s;
+}
+
 McOut run(K::MonteCarlo& mc, const K::Program& p, const gp::cli::UncertaintyPlan& plan,
           const Stack& s, std::vector<std::uint64_t>* hist_out = nullptr) {
   mc.set(p, {}, plan.setup, plan.params);
@@ -219,11 +230,7 @@ TEST(MonteCarlo, ZeroFractionsPerturbNothing) {
 
 TEST(MonteCarlo, SameSeedSameBitsDifferentSeedDifferentDraws) {
   const K::Program p = linear_program(true);
-  auto sp = spec(40, 11);
-  sp.weights_mode = "dirichlet";
-  sp.dirichlet_concentration = 30.0;
-  sp.midpoint_fraction = 0.2;
-  sp.spread_fraction = 0.2;
+  auto sp = dirichlet_spec(40, 11, 30.0, 0.2);
   const auto a = gp::cli::plan_uncertainty(p, sp);
   const auto b = gp::cli::plan_uncertainty(p, sp);
   ASSERT_EQ(a.params, b.params);
@@ -368,11 +375,7 @@ void expect_cuda_like_cpu(const K::Program& p, const gp::cli::UncertaintyPlan& p
 TEST(MonteCarloCuda, SameAsCpu) {
   if (K::cuda_device_count() == 0) GTEST_SKIP() << "no CUDA device";
   const K::Program p = linear_program(true);
-  auto sp = spec(64, 4);
-  sp.weights_mode = "dirichlet";
-  sp.dirichlet_concentration = 50.0;
-  sp.midpoint_fraction = 0.1;
-  sp.spread_fraction = 0.1;
+  const auto sp = dirichlet_spec(64, 4, 50.0, 0.1);
   expect_cuda_like_cpu(p, gp::cli::plan_uncertainty(p, sp), random_stack(70001, 9));
 }
 
