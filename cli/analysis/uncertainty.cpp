@@ -546,6 +546,9 @@ void run_validation(const model::Model& m, const RunOptions& opt, const Analysis
   vo.devices = opt.devices;
   vo.threads = opt.threads;
   vo.model_kind = kind;
+  if (!m.training.deposits.empty()) {
+    vo.training_deposits = deposit_spec(m.training, "[training] deposits " + m.training.deposits.string());
+  }
   // A trained method retrains each fold (analysis/crossval.hpp); the others are re-scored.
   vo.retrain = is_trained_method(m) && (v.kfold > 0 || v.holdout > 0.0);
   ValidationResult vr = validate_map(vo);

@@ -365,19 +365,33 @@ ValidationResult result_of(const ValidateOptions& opt) {
 
 /// Places the deposits on the map's grid with their cells' scores; deposits outside it or on
 /// nodata cells are rejected by name. Throws gp::input_error when none is left.
-void place_on_map(const ValidateOptions& opt, const MapBand& map, ValidationResult& res) {
+/// `spec`'s deposits on the map's valid cells with their scores; the others into `rejected`.
+std::vector<RankedDeposit> place_deposits_on(const geo::DepositSpec& spec, const MapBand& map,
+                                             std::vector<geo::RejectedDeposit>& rejected) {
   const geo::DepositPlacement placed = geo::place_deposits(
-      opt.deposits, map.grid,
+      spec, map.grid,
       [&map](std::int64_t c, std::int64_t r) { return !map.is_nodata(map.reader.read_cell(c, r)); });
-  res.rejected = placed.rejected;
+  rejected = placed.rejected;
+  std::vector<RankedDeposit> out;
   for (const auto& p : placed.placed) {
     RankedDeposit d;
     d.name = p.name;
     d.col = p.col;
     d.row = p.row;
+    d.x = p.x;
+    d.y = p.y;
     d.score = map.reader.read_cell(p.col, p.row);
     if (d.score == 0.0f) d.score = 0.0f;  // -0 -> +0, as the keys do
-    res.deposits.push_back(std::move(d));
+    out.push_back(std::move(d));
+  }
+  return out;
+}
+
+void place_on_map(const ValidateOptions& opt, const MapBand& map, ValidationResult& res) {
+  res.deposits = place_deposits_on(opt.deposits, map, res.rejected);
+  res.crs_wkt = map.grid.crs_wkt;
+  if (opt.training_deposits) {
+    res.training = place_deposits_on(*opt.training_deposits, map, res.training_rejected);
   }
   if (!res.rejected.empty()) {
     gp::log::warning("validation: " + geo::rejected_summary(res.rejected, "left out",
@@ -431,6 +445,7 @@ void tag_split_groups(const ValidateOptions& opt, const geo::Grid& grid,
 void count_ranks(const ValidateOptions& opt, const MapBand& map, ValidationResult& res) {
   std::vector<float> scores;
   for (const auto& d : res.deposits) scores.push_back(d.score);
+  for (const auto& d : res.training) scores.push_back(d.score);  // their ranks for the GeoPackage
   const std::vector<std::uint32_t> edges = kernels::edge_keys(scores);
   const std::unique_ptr<kernels::RankCounter> counter =
       make_rank_counter(edges, opt.device, opt.devices, opt.threads);
@@ -442,6 +457,7 @@ void count_ranks(const ValidateOptions& opt, const MapBand& map, ValidationResul
   res.valid_cells = std::accumulate(counts.begin(), counts.end(), std::uint64_t{0});
   res.nodata_cells = counter->invalid();
   rank_from_counts(res.deposits, edges, counts);
+  rank_from_counts(res.training, edges, counts);
 }
 
 /// The figures of all deposits, then of each fold's held-out deposits and the rest.
@@ -970,10 +986,54 @@ std::string folds_csv(const ValidationResult& r) {
 
 }  // namespace
 
+geo::PointTable deposits_table(const ValidationResult& r, const std::string& crs_wkt) {
+  using T = geo::PointColumn::Type;
+  geo::PointTable t;
+  t.layer = "deposits";
+  t.crs_wkt = crs_wkt;
+  std::vector<geo::PointColumn> cols{{"name", T::text, {}, {}, {}},       {"role", T::text, {}, {}, {}},
+                                     {"status", T::text, {}, {}, {}},     {"reason", T::text, {}, {}, {}},
+                                     {"map_value", T::real, {}, {}, {}},  {"percentile", T::real, {}, {}, {}},
+                                     {"fold", T::integer, {}, {}, {}},    {"col", T::integer, {}, {}, {}},
+                                     {"row", T::integer, {}, {}, {}}};
+  const double n = static_cast<double>(r.valid_cells);
+  auto used = [&](const RankedDeposit& d, const char* role) {
+    t.xy.emplace_back(std::make_pair(d.x, d.y));
+    cols[0].text.push_back(d.name);
+    cols[1].text.emplace_back(role);
+    cols[2].text.emplace_back("used");
+    cols[3].text.emplace_back();
+    cols[4].real.push_back(static_cast<double>(d.score));
+    cols[5].real.push_back(n > 0.0 ? 100.0 * (n - static_cast<double>(d.above) -
+                                              0.5 * static_cast<double>(d.equal)) / n
+                                   : nan_d);
+    cols[6].integer.push_back(d.fold + 1);
+    cols[7].integer.push_back(d.col);
+    cols[8].integer.push_back(d.row);
+  };
+  auto rejected = [&](const geo::RejectedDeposit& d, const char* role) {
+    t.xy.emplace_back(std::nullopt);
+    cols[0].text.push_back(d.name);
+    cols[1].text.emplace_back(role);
+    cols[2].text.emplace_back("rejected");
+    cols[3].text.push_back(d.reason);
+    cols[4].real.push_back(nan_d);
+    cols[5].real.push_back(nan_d);
+    for (std::size_t c = 6; c < 9; ++c) cols[c].integer.push_back(c == 6 ? 0 : -1);
+  };
+  for (const auto& d : r.deposits) used(d, "validation");
+  for (const auto& d : r.rejected) rejected(d, "validation");
+  for (const auto& d : r.training) used(d, "training");
+  for (const auto& d : r.training_rejected) rejected(d, "training");
+  t.columns = std::move(cols);
+  return t;
+}
+
 std::vector<fs::path> validation_output_paths(const fs::path& dir, const std::string& stem) {
   return {dir / (stem + "_validation.json"), dir / (stem + "_success_rate.csv"),
           dir / (stem + "_roc.csv"), dir / (stem + "_prediction_area.csv"),
-          dir / (stem + "_validation.svg"), dir / (stem + "_folds.csv")};
+          dir / (stem + "_validation.svg"), dir / (stem + "_folds.csv"),
+          dir / (stem + "_deposits.gpkg")};
 }
 
 std::vector<fs::path> write_validation_outputs(const ValidationResult& r, const fs::path& dir,
@@ -1007,6 +1067,9 @@ std::vector<fs::path> write_validation_outputs(const ValidationResult& r, const 
   files.write_text(paths[3], pa, "csv");
   files.write_text(paths[4], validation_svg(r, title), "svg");
   files.write_text(paths[5], folds_csv(r), "csv");
+  const fs::path gpkg = files.temporary(paths[6], "gpkg");
+  geo::write_points_gpkg(gpkg, deposits_table(r, r.crs_wkt), paths[6].string());
+  files.publish(gpkg, paths[6]);
   return paths;
 }
 

@@ -25,6 +25,7 @@
 #include "model/analysis_spec.hpp"
 #include "run/runner.hpp"
 #include "gp/geo/deposits.hpp"
+#include "gp/geo/point_writer.hpp"
 #include "gp/kernels/rank.hpp"
 #include "plan/device.hpp"
 #include "outputs/staged_files.hpp"
@@ -34,6 +35,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -44,6 +46,8 @@ struct RankedDeposit {
   std::string name;
   std::int64_t col{0};
   std::int64_t row{0};
+  double x{0.0};  ///< position in the map's CRS (as read, before placing on a cell)
+  double y{0.0};
   float score{0.0f};
   std::uint64_t above{0};  ///< valid cells scoring strictly higher
   std::uint64_t equal{0};  ///< valid cells scoring the same (its own cell included)
@@ -157,6 +161,9 @@ struct ValidateOptions : model::SplitSpec {
   /// Set by a run that retrains each fold afterwards (analysis/crossval.hpp): validate_map
   /// then leaves the split's stderr line to it.
   bool retrain{false};
+  /// A run's [training] deposits, placed on the map too for <stem>_deposits.gpkg (none in
+  /// `validate`).
+  std::optional<geo::DepositSpec> training_deposits;
 };
 
 struct ValidationResult {
@@ -169,6 +176,10 @@ struct ValidationResult {
   double score_max{0.0};  ///< the highest valid score
   std::vector<RankedDeposit> deposits;
   std::vector<geo::RejectedDeposit> rejected;
+  /// The run's [training] deposits on the map (ranked like `deposits`, fold -1) and those
+  /// that fall outside it or on its nodata (ValidateOptions::training_deposits).
+  std::vector<RankedDeposit> training;
+  std::vector<geo::RejectedDeposit> training_rejected;
   std::vector<std::vector<std::string>> shared_cells;  ///< deposit names per shared cell
   RateSummary all;
   PredictionArea prediction_area;  ///< of all deposits
@@ -183,6 +194,7 @@ struct ValidationResult {
   bool retrained{false};  ///< each fold's figures come from a model trained without it
   std::vector<FoldResult> folds;
   double seconds{0.0};
+  std::string crs_wkt;  ///< the map's CRS (the deposits' positions)
   /// The deposits' stated states against their coordinates (run/deposit_checks.hpp), when the
   /// caller checked them (`geoprospect validate`); null otherwise.
   nlohmann::ordered_json deposit_checks;
@@ -229,14 +241,22 @@ nlohmann::ordered_json validation_json(const ValidationResult& r);
 std::string validation_svg(const ValidationResult& r, const std::string& title);
 
 /// Writes <dir>/<stem>_validation.json, <stem>_success_rate.csv, <stem>_roc.csv,
-/// <stem>_prediction_area.csv, <stem>_validation.svg and <stem>_folds.csv (one row per fold
-/// with its figures, then mean and sd; only the all-deposits row without a split): staged in `files` (checked, written under hidden names), moved into
+/// <stem>_prediction_area.csv, <stem>_validation.svg, <stem>_folds.csv (one row per fold
+/// with its figures, then mean and sd; only the all-deposits row without a split) and
+/// <stem>_deposits.gpkg (deposits_table): staged in `files` (checked, written under hidden names), moved into
 /// place when the caller commits the set, all or nothing. Returns the paths.
 std::vector<std::filesystem::path> write_validation_outputs(const ValidationResult& r,
                                                             const std::filesystem::path& dir,
                                                             const std::string& stem,
                                                             const std::string& title,
                                                             StagedFiles& files);
+
+/// Every deposit given to validation (and a run's training) as a point layer "deposits": name,
+/// role (validation | training), status (used | rejected), reason, map_value (the map's
+/// Float32 score at its cell), percentile (% of valid cells scoring lower, ties counting half),
+/// fold (1..k held out in that fold, 0 never held out), col, row (-1 when not placed);
+/// rejected deposits have no geometry.
+geo::PointTable deposits_table(const ValidationResult& r, const std::string& crs_wkt);
 
 /// The paths write_validation_outputs writes.
 std::vector<std::filesystem::path> validation_output_paths(const std::filesystem::path& dir,

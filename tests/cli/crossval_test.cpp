@@ -5,6 +5,8 @@
 // own distances.
 #include "test_support.hpp"
 
+#include <gdal_priv.h>
+#include <ogrsf_frmts.h>
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
@@ -295,4 +297,47 @@ TEST(CrossValidation, ValidateOnAFinishedMapSaysReScoredOnce) {
   const json v = read_json(k.dir / "geology_validation.json");
   EXPECT_FALSE(v["split"]["retrained"].get<bool>());
   EXPECT_EQ(v["split"]["fold_assignment"], "random");
+}
+
+// <base>_deposits.gpkg: every deposit with the map's value at its cell (read here with GDAL at
+// the cell the point falls in) and its percentile among the valid cells (counted here);
+// rejected ones with their reason.
+TEST(CrossValidation, DepositsGeoPackageHoldsTheMapValues) {
+  Case k = make_case(40, 15, "kfold = 3\nseed = 2\n");
+  {
+    std::ofstream csv(k.dir / "deposits.csv", std::ios::app);
+    csv << "outside," << x0 - 5000.0 << "," << y0 + 5000.0 << "\n";  // off the grid
+  }
+  const auto res = run_cli({"run", k.model.string()});
+  ASSERT_EQ(res.exit_code, 0) << res.err;
+  const std::vector<float> map = gp::test::read_raster(k.dir / "out.tif");
+  GDALDatasetUniquePtr ds(GDALDataset::Open((k.dir / "out_deposits.gpkg").c_str(), GDAL_OF_VECTOR));
+  ASSERT_TRUE(ds);
+  OGRLayer* layer = ds->GetLayer(0);
+  std::size_t used = 0;
+  std::size_t rejected = 0;
+  for (auto& f : *layer) {
+    const std::string status = f->GetFieldAsString("status");
+    if (status == "rejected") {
+        ++rejected;
+      EXPECT_STREQ(f->GetFieldAsString("name"), "outside");
+      EXPECT_NE(std::string(f->GetFieldAsString("reason")).find("outside"), std::string::npos);
+      continue;
+    }
+    ++used;
+    const OGRPoint* p = f->GetGeometryRef()->toPoint();
+    const int c = static_cast<int>(std::floor((p->getX() - x0) / cell));
+    const int r = static_cast<int>(std::floor((y0 - p->getY()) / cell));
+    const float v = map[static_cast<std::size_t>(r * k.side + c)];
+    EXPECT_EQ(static_cast<float>(f->GetFieldAsDouble("map_value")), v) << f->GetFieldAsString("name");
+    double below = 0;
+    for (const float m : map) below += m < v ? 1.0 : (m == v ? 0.5 : 0.0);
+    EXPECT_NEAR(f->GetFieldAsDouble("percentile"), 100.0 * below / static_cast<double>(map.size()), 1e-9);
+    if (std::string(f->GetFieldAsString("role")) == "validation") {
+      EXPECT_GE(f->GetFieldAsInteger("fold"), 1);
+    }
+  }
+  // Each deposit twice: as a validation deposit and as a training deposit.
+  EXPECT_EQ(used, 2 * k.deps.size());
+  EXPECT_EQ(rejected, 2u);
 }
