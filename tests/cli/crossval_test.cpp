@@ -23,8 +23,8 @@ using nlohmann::json;
 
 namespace {
 
-constexpr double x0 = 1000000.0;
-constexpr double y0 = -2000000.0;
+constexpr double grid_x0 = 1000000.0;
+constexpr double grid_y0 = -2000000.0;
 constexpr double cell = 1000.0;  // 1 km cells: one unit cell (1 km²) each
 
 /// The binary geology layer: class 2 on diagonal stripes, else 1.
@@ -34,8 +34,8 @@ struct Deposit {
   std::string name;
   int col;
   int row;
-  [[nodiscard]] double x() const { return x0 + (col + 0.5) * cell; }
-  [[nodiscard]] double y() const { return y0 - (row + 0.5) * cell; }
+  [[nodiscard]] double x() const { return grid_x0 + (col + 0.5) * cell; }
+  [[nodiscard]] double y() const { return grid_y0 - (row + 0.5) * cell; }
 };
 
 struct Case {
@@ -56,7 +56,7 @@ Case make_case(int side, int n_deps, const std::string& validation) {
     for (int c = 0; c < side; ++c) g[static_cast<std::size_t>(r * side + c)] = geology(c, r);
   }
   const double nd = -9999.0;
-  gp::test::write_raster(k.dir / "geology.tif", "EPSG:3577", x0, y0, cell, cell, side, side, g, &nd);
+  gp::test::write_raster(k.dir / "geology.tif", "EPSG:3577", grid_x0, grid_y0, cell, cell, side, side, g, &nd);
   std::set<std::pair<int, int>> used;
   for (int i = 0; static_cast<int>(k.deps.size()) < n_deps; ++i) {
     const int c = (i * 7 + 3) % side;
@@ -73,31 +73,15 @@ Case make_case(int side, int n_deps, const std::string& validation) {
   for (const auto& d : k.deps) csv << d.name << "," << d.x() << "," << d.y() << "\n";
   csv.close();
   k.model = k.dir / "model.toml";
-  std::ofstream(k.model) << R"([model]
-name = "cv"
-[training]
-deposits = "deposits.csv"
-x_column = "x"
-y_column = "y"
-crs = "EPSG:3577"
-name_column = "name"
-[[layer]]
-name = "geology"
-path = "geology.tif"
-resampling = "nearest"
-wofe = { type = "categorical" }
-[combine]
-method = "wofe"
-[validation]
-deposits = "deposits.csv"
-x_column = "x"
-y_column = "y"
-crs = "EPSG:3577"
-name_column = "name"
-)" << validation << R"(
-[output]
-path = "out.tif"
-)";
+  // The same deposit keys for [training] and [validation]: the folds hold out training deposits.
+  const std::string deposit_keys =
+      "deposits = \"deposits.csv\"\nx_column = \"x\"\ny_column = \"y\"\n"
+      "crs = \"EPSG:3577\"\nname_column = \"name\"\n";
+  std::ofstream(k.model) << "[model]\nname = \"cv\"\n[training]\n" << deposit_keys
+                         << "[[layer]]\nname = \"geology\"\npath = \"geology.tif\"\n"
+                            "resampling = \"nearest\"\nwofe = { type = \"categorical\" }\n"
+                            "[combine]\nmethod = \"wofe\"\n[validation]\n"
+                         << deposit_keys << validation << "[output]\npath = \"out.tif\"\n";
   return k;
 }
 
@@ -306,7 +290,7 @@ TEST(CrossValidation, DepositsGeoPackageHoldsTheMapValues) {
   Case k = make_case(40, 15, "kfold = 3\nseed = 2\n");
   {
     std::ofstream csv(k.dir / "deposits.csv", std::ios::app);
-    csv << "outside," << x0 - 5000.0 << "," << y0 + 5000.0 << "\n";  // off the grid
+    csv << "outside," << grid_x0 - 5000.0 << "," << grid_y0 + 5000.0 << "\n";  // off the grid
   }
   const auto res = run_cli({"run", k.model.string()});
   ASSERT_EQ(res.exit_code, 0) << res.err;
@@ -326,8 +310,8 @@ TEST(CrossValidation, DepositsGeoPackageHoldsTheMapValues) {
     }
     ++used;
     const OGRPoint* p = f->GetGeometryRef()->toPoint();
-    const int c = static_cast<int>(std::floor((p->getX() - x0) / cell));
-    const int r = static_cast<int>(std::floor((y0 - p->getY()) / cell));
+    const int c = static_cast<int>(std::floor((p->getX() - grid_x0) / cell));
+    const int r = static_cast<int>(std::floor((grid_y0 - p->getY()) / cell));
     const float v = map[static_cast<std::size_t>(r * k.side + c)];
     EXPECT_EQ(static_cast<float>(f->GetFieldAsDouble("map_value")), v) << f->GetFieldAsString("name");
     double below = 0;
