@@ -325,3 +325,15 @@ TEST(CrossValidation, DepositsGeoPackageHoldsTheMapValues) {
   EXPECT_EQ(used, 2 * k.deps.size());
   EXPECT_EQ(rejected, 2u);
 }
+
+// Bad spatial-fold keys: one line naming the key, exit 3 (model), nothing written.
+TEST(CrossValidation, BadBlockKeysAreRefused) {
+  for (const std::string bad : {"kfold = 3\nblocks = { size_km = 0 }\n", "kfold = 3\nbuffer_km = -1\n",
+                                "blocks = { size_km = 10 }\n", "kfold = 3\nsplit_by = \"name\"\nblocks = { size_km = 10 }\n"}) {
+    const Case k = make_case(20, 6, bad);
+    const auto res = run_cli({"run", k.model.string()});
+    EXPECT_EQ(res.exit_code, 3) << bad << res.err;
+    EXPECT_NE(res.err.find("[validation]"), std::string::npos) << res.err;
+    EXPECT_FALSE(fs::exists(k.dir / "out.tif"));
+  }
+}
