@@ -2,6 +2,8 @@
 // gp/cli/uncertainty.hpp.
 #include "analysis/uncertainty.hpp"
 
+#include "analysis/crossval.hpp"
+
 #include "model/groups.hpp"
 #include "plan/deposit_source.hpp"
 #include "train/trained.hpp"
@@ -282,32 +284,6 @@ McEngine make_engine(const AnalysisContext& ctx, const RunOptions& opt, const Un
   return mc;
 }
 
-/// The program inputs of one window at a time, read from the run's sources into buffers of the
-/// runner's largest window, so memory is bounded by the window whatever the width.
-class WindowInputs {
- public:
-  explicit WindowInputs(const AnalysisContext& ctx) : ctx_(ctx) {
-    const int n_in = kernels::program_inputs(ctx.program);
-    GP_EXPECTS(static_cast<int>(ctx.sources.size()) >= n_in, error,
-               "uncertainty: fewer sources than program inputs");
-    buf_.assign(static_cast<std::size_t>(n_in), std::vector<float>(ctx.windows.max_cells()));
-    ptrs_.resize(static_cast<std::size_t>(n_in));
-  }
-  geo::Window read(std::int64_t w) {
-    const geo::Window win = ctx_.windows.at(w);
-    for (std::size_t l = 0; l < buf_.size(); ++l) {
-      ctx_.sources[l]->read(win, buf_[l].data());
-      ptrs_[l] = buf_[l].data();
-    }
-    return win;
-  }
-  [[nodiscard]] const float* const* layers() const { return ptrs_.data(); }
-
- private:
-  const AnalysisContext& ctx_;
-  std::vector<std::vector<float>> buf_;
-  std::vector<const float*> ptrs_;
-};
 
 /// Pass 1: the draws' histograms (draws x mc_bins), summed over the windows. On the device each
 /// window counts into a zeroed buffer, added once the call completed.
@@ -461,7 +437,7 @@ UncertaintyResult run_uncertainty(const model::UncertaintySpec& spec, const Anal
   const EngineDevice device = engine_device(opt.device, opt.devices);
   McEngine mc = make_engine(ctx, opt, plan, device, res.device);
   gp::log::info("uncertainty: " + std::to_string(spec.draws) + " draws on " + res.device);
-  WindowInputs inputs(ctx);
+  WindowInputs inputs(ctx.sources, ctx.windows, kernels::program_inputs(ctx.program));
 
   const auto t1 = Clock::now();
   const std::clock_t c1 = std::clock();
@@ -512,7 +488,48 @@ nlohmann::ordered_json uncertainty_json(const UncertaintyResult& r) {
   return j;
 }
 
+WindowInputs::WindowInputs(const std::vector<std::unique_ptr<geo::RasterSource>>& sources,
+                           const WindowPlan& windows, int n_inputs)
+    : sources_(sources), windows_(windows) {
+  GP_EXPECTS(static_cast<int>(sources.size()) >= n_inputs, error,
+             "analysis: fewer sources than program inputs");
+  buf_.assign(static_cast<std::size_t>(n_inputs), std::vector<float>(windows.max_cells()));
+  ptrs_.resize(static_cast<std::size_t>(n_inputs));
+}
+
+geo::Window WindowInputs::read(std::int64_t w) {
+  const geo::Window win = windows_.at(w);
+  for (std::size_t l = 0; l < buf_.size(); ++l) {
+    sources_[l]->read(win, buf_[l].data());
+    ptrs_[l] = buf_[l].data();
+  }
+  return win;
+}
+
 namespace {
+
+/// The stderr summary of a split: mean +- sd over the folds of the held-out figures.
+void log_fold_summary(const ValidationResult& vr) {
+  auto pm = [](const FoldSpread& f) {
+    return text::significant(f.mean, 4) + " +- " + text::significant(f.sd, 3);
+  };
+  const FoldSpread auc = fold_spread(vr, [](const RateSummary& s, std::size_t) { return s.auc; });
+  const FoldSpread roc = fold_spread(vr, [](const RateSummary& s, std::size_t) { return s.roc_auc; });
+  std::string capture;
+  for (std::size_t i = 0; i < vr.all.capture.size(); ++i) {
+    const FoldSpread c = fold_spread(
+        vr,
+        [](const RateSummary& s, std::size_t k) {
+          return k < s.capture.size() ? s.capture[k].second : std::nan("");
+        },
+        i);
+    capture += (i == 0 ? "" : ", ") + std::string("top ") +
+               text::shortest_plain(vr.all.capture[i].first) + " % " + pm(c);
+  }
+  gp::log::info("validation: held-out deposits over " + std::to_string(auc.n) + " folds (" +
+                (vr.retrained ? "retrained" : "re-scored, not retrained") +
+                "): success-rate AUC " + pm(auc) + ", ROC AUC " + pm(roc) + "; capture " + capture);
+}
 
 /// [validation] of `m` on the committed map: its files beside the output, its numbers into
 /// res.report["validation"].
@@ -529,7 +546,16 @@ void run_validation(const model::Model& m, const RunOptions& opt, const Analysis
   vo.devices = opt.devices;
   vo.threads = opt.threads;
   vo.model_kind = kind;
+  if (!m.training.deposits.empty()) {
+    vo.training_deposits = deposit_spec(m.training, "[training] deposits " + m.training.deposits.string());
+  }
+  // A trained method retrains each fold (analysis/crossval.hpp); the others are re-scored.
+  vo.retrain = is_trained_method(m) && (v.kfold > 0 || v.holdout > 0.0);
   ValidationResult vr = validate_map(vo);
+  if (vo.retrain) {
+    retrain_folds(m, opt, ctx, vr);
+    if (vr.retrained) gp::log::info("validation: " + split_words(vr) + ": " + retraining_note(vr));
+  }
   vr.map = res.output;
   const auto files = write_validation_outputs(vr, dir, stem, "Validation of " + m.name, ctx.files);
   nlohmann::ordered_json j = validation_json(vr);
@@ -540,6 +566,7 @@ void run_validation(const model::Model& m, const RunOptions& opt, const Analysis
   gp::log::info("validation: success-rate AUC " + text::shortest_plain(vr.all.auc) + ", ROC AUC " +
                 text::shortest_plain(vr.all.roc_auc) + " (" + std::to_string(vr.deposits.size()) +
                 " deposits)");
+  if (!vr.folds.empty()) log_fold_summary(vr);
 }
 
 }  // namespace

@@ -94,10 +94,28 @@ struct AnalysisContext {
   const geo::Grid& grid;
   const kernels::Program& program;
   const std::vector<double>& aux;
-  const std::vector<std::unique_ptr<geo::RasterSource>>& sources;  ///< one per program input
+  /// One per model layer (cross-validation retrains on them).
+  std::vector<std::unique_ptr<geo::RasterSource>>& sources;
   const WindowPlan& windows;  ///< the run's windows (plan/windows.hpp)
   std::filesystem::path map;  ///< the committed map (temporary name until outputs finish)
   StagedFiles& files;  ///< the run's outputs: the analyses' files are staged here
+};
+
+/// The program inputs of one window at a time, read from the run's sources into buffers of the
+/// runner's largest window, so memory is bounded by the window whatever the width (the
+/// uncertainty passes and cross-validation's fold scoring).
+class WindowInputs {
+ public:
+  WindowInputs(const std::vector<std::unique_ptr<geo::RasterSource>>& sources,
+               const WindowPlan& windows, int n_inputs);
+  geo::Window read(std::int64_t w);
+  [[nodiscard]] const float* const* layers() const { return ptrs_.data(); }
+
+ private:
+  const std::vector<std::unique_ptr<geo::RasterSource>>& sources_;
+  const WindowPlan& windows_;
+  std::vector<std::vector<float>> buf_;
+  std::vector<const float*> ptrs_;
 };
 
 /// Runs the Monte Carlo passes and writes `out` (a multi-band GeoTIFF). `score_lo`/`score_hi`:

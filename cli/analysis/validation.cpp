@@ -3,6 +3,7 @@
 
 #include "gp/error.hpp"
 #include "gp/geo/band_reader.hpp"
+#include "gp/geo/cell_area.hpp"
 #include "gp/geo/vector_source.hpp"
 #include "gp/kernels/rank.hpp"
 #include "gp/log.hpp"
@@ -355,6 +356,8 @@ ValidationResult result_of(const ValidateOptions& opt) {
   res.kfold = opt.kfold;
   res.seed = opt.seed;
   res.split_by = opt.split_by;
+  res.block_km = opt.block_km;
+  res.buffer_km = opt.buffer_km;
   res.model_kind = opt.model_kind;
   res.split = opt.kfold > 0 ? "kfold" : (opt.holdout > 0.0 ? "holdout" : "none");
   return res;
@@ -362,19 +365,33 @@ ValidationResult result_of(const ValidateOptions& opt) {
 
 /// Places the deposits on the map's grid with their cells' scores; deposits outside it or on
 /// nodata cells are rejected by name. Throws gp::input_error when none is left.
-void place_on_map(const ValidateOptions& opt, const MapBand& map, ValidationResult& res) {
+/// `spec`'s deposits on the map's valid cells with their scores; the others into `rejected`.
+std::vector<RankedDeposit> place_deposits_on(const geo::DepositSpec& spec, const MapBand& map,
+                                             std::vector<geo::RejectedDeposit>& rejected) {
   const geo::DepositPlacement placed = geo::place_deposits(
-      opt.deposits, map.grid,
+      spec, map.grid,
       [&map](std::int64_t c, std::int64_t r) { return !map.is_nodata(map.reader.read_cell(c, r)); });
-  res.rejected = placed.rejected;
+  rejected = placed.rejected;
+  std::vector<RankedDeposit> out;
   for (const auto& p : placed.placed) {
     RankedDeposit d;
     d.name = p.name;
     d.col = p.col;
     d.row = p.row;
+    d.x = p.x;
+    d.y = p.y;
     d.score = map.reader.read_cell(p.col, p.row);
     if (d.score == 0.0f) d.score = 0.0f;  // -0 -> +0, as the keys do
-    res.deposits.push_back(std::move(d));
+    out.push_back(std::move(d));
+  }
+  return out;
+}
+
+void place_on_map(const ValidateOptions& opt, const MapBand& map, ValidationResult& res) {
+  res.deposits = place_deposits_on(opt.deposits, map, res.rejected);
+  res.crs_wkt = map.grid.crs_wkt;
+  if (opt.training_deposits) {
+    res.training = place_deposits_on(*opt.training_deposits, map, res.training_rejected);
   }
   if (!res.rejected.empty()) {
     gp::log::warning("validation: " + geo::rejected_summary(res.rejected, "left out",
@@ -428,18 +445,10 @@ void tag_split_groups(const ValidateOptions& opt, const geo::Grid& grid,
 void count_ranks(const ValidateOptions& opt, const MapBand& map, ValidationResult& res) {
   std::vector<float> scores;
   for (const auto& d : res.deposits) scores.push_back(d.score);
+  for (const auto& d : res.training) scores.push_back(d.score);  // their ranks for the GeoPackage
   const std::vector<std::uint32_t> edges = kernels::edge_keys(scores);
-  std::unique_ptr<kernels::RankCounter> counter;
-  const EngineDevice device = engine_device(opt.device, opt.devices);
-  if (device.cuda) {
-    // Out of device memory: smaller chunks, then the CPU for the rest.
-    counter = kernels::make_fallback_rank_counter(
-        kernels::make_rank_counter_cuda(edges, device.id),
-        [&edges, &opt] { return kernels::make_rank_counter_cpu(edges, opt.threads); },
-        [](const std::string& w) { gp::log::warning(w); });
-  } else {
-    counter = kernels::make_rank_counter_cpu(edges, opt.threads);
-  }
+  const std::unique_ptr<kernels::RankCounter> counter =
+      make_rank_counter(edges, opt.device, opt.devices, opt.threads);
   res.device = counter->name();
   const auto [lo, hi] = count_map_cells(map, opt.window_cells, *counter);
   res.score_min = lo;
@@ -448,6 +457,7 @@ void count_ranks(const ValidateOptions& opt, const MapBand& map, ValidationResul
   res.valid_cells = std::accumulate(counts.begin(), counts.end(), std::uint64_t{0});
   res.nodata_cells = counter->invalid();
   rank_from_counts(res.deposits, edges, counts);
+  rank_from_counts(res.training, edges, counts);
 }
 
 /// The figures of all deposits, then of each fold's held-out deposits and the rest.
@@ -456,7 +466,8 @@ void summarise(const ValidateOptions& opt, ValidationResult& res) {
   for (const auto& d : res.deposits) all.push_back(&d);
   res.all = summarise_ranks(res.valid_cells, all, opt.capture_percent);
   res.prediction_area = prediction_area(res.all, res.score_min, res.score_max);
-  const int folds = assign_folds(res.deposits, opt.holdout, opt.kfold, opt.seed, !opt.split_by.empty());
+  const int folds = assign_folds(res.deposits, opt.holdout, opt.kfold, opt.seed,
+                                 !opt.split_by.empty() || opt.block_km > 0.0);
   for (int f = 0; f < folds; ++f) {
     std::vector<const RankedDeposit*> held;
     std::vector<const RankedDeposit*> rest;
@@ -469,17 +480,79 @@ void summarise(const ValidateOptions& opt, ValidationResult& res) {
   }
 }
 
-/// The split in words, saying that its folds are drawn at random: "random 5-fold split" or
-/// "random 30 % hold-out", ", grouped by <split_by>", " (seed S)".
+}  // namespace
+
+std::unique_ptr<kernels::RankCounter> make_rank_counter(const std::vector<std::uint32_t>& edges,
+                                                        DeviceChoice device_choice,
+                                                        const std::vector<int>& devices,
+                                                        int threads) {
+  const EngineDevice device = engine_device(device_choice, devices);
+  if (!device.cuda) return kernels::make_rank_counter_cpu(edges, threads);
+  // Out of device memory: smaller chunks, then the CPU for the rest.
+  return kernels::make_fallback_rank_counter(
+      kernels::make_rank_counter_cuda(edges, device.id),
+      [edges, threads] { return kernels::make_rank_counter_cpu(edges, threads); },
+      [](const std::string& w) { gp::log::warning(w); });
+}
+
+void tag_blocks(std::vector<RankedDeposit>& deps, const geo::Grid& grid, double block_km) {
+  const double unit_m = geo::linear_unit_m(grid.crs_wkt, "[validation] blocks");
+  const double side = block_km * 1000.0 / unit_m;  // in CRS units
+  for (auto& d : deps) {
+    // The deposit's cell centre: blocks never split a cell's deposits.
+    const double x = grid.x0 + (static_cast<double>(d.col) + 0.5) * grid.dx;
+    const double y = grid.y0 - (static_cast<double>(d.row) + 0.5) * grid.dy;
+    d.group = "block " + std::to_string(static_cast<long long>(std::floor(x / side))) + "," +
+              std::to_string(static_cast<long long>(std::floor(y / side)));
+  }
+}
+
+std::string fold_assignment(const ValidationResult& r) {
+  if (r.block_km > 0.0) return "spatial blocks of " + significant(r.block_km, 6) + " km";
+  return r.split_by.empty() ? "random" : "random, grouped by " + r.split_by;
+}
+
 std::string split_words(const ValidationResult& r) {
-  std::string s = r.split == "kfold" ? "random " + std::to_string(r.kfold) + "-fold split"
-                                     : "random " + significant(100.0 * r.holdout, 6) + " % hold-out";
+  const bool blocks = r.block_km > 0.0;
+  const std::string how = blocks ? "" : "random ";
+  std::string s = r.split == "kfold" ? how + std::to_string(r.kfold) + "-fold split"
+                                     : how + significant(100.0 * r.holdout, 6) + " % hold-out";
+  if (blocks) s += " in " + fold_assignment(r);
   if (!r.split_by.empty()) s += ", grouped by " + r.split_by;
   return s + " (seed " + std::to_string(r.seed) + ")";
 }
 
+std::string retraining_note(const ValidationResult& r) {
+  std::string s =
+      "folds retrained: each fold's model is trained without its held-out deposits and scores "
+      "them on a map it never saw them in";
+  if (r.buffer_km > 0.0) {
+    s += "; its training also leaves out the deposits and cells within " +
+         significant(r.buffer_km, 6) + " km of them";
+  } else {
+    s += "; training deposits near a held-out one stay in (no buffer_km), so neighbouring "
+         "deposits can still inform it";
+  }
+  return s;
+}
 
-}  // namespace
+FoldSpread fold_spread(const ValidationResult& r, double (*figure)(const RateSummary&, std::size_t),
+                       std::size_t index) {
+  FoldSpread f;
+  double sum = 0.0;
+  double sum2 = 0.0;
+  for (const auto& fr : r.folds) {
+    const double v = figure(fr.prediction, index);
+    if (!std::isfinite(v)) continue;
+    sum += v;
+    sum2 += v * v;
+    ++f.n;
+  }
+  if (f.n == 0) return {nan_d, nan_d, 0};
+  f.mean = sum / f.n;
+  f.sd = std::sqrt(std::max(0.0, sum2 / f.n - f.mean * f.mean));
+  return f;
+}
 
 ValidationResult validate_map(const ValidateOptions& opt) {
   const auto t0 = std::chrono::steady_clock::now();
@@ -488,9 +561,10 @@ ValidationResult validate_map(const ValidateOptions& opt) {
   place_on_map(opt, map, res);
   res.shared_cells = shared_cells(res.deposits);
   if (!opt.split_by.empty()) tag_split_groups(opt, map.grid, res.deposits);
+  if (opt.block_km > 0.0) tag_blocks(res.deposits, map.grid, opt.block_km);
   count_ranks(opt, map, res);
   summarise(opt, res);
-  if (res.split != "none") {
+  if (res.split != "none" && !opt.retrain) {
     // Once per validation: the same line for `validate` and a run's [validation].
     const std::string line = "validation: " + split_words(res) + ": " + rescoring_note(res.model_kind);
     if (res.model_kind == "knowledge-driven") {
@@ -539,6 +613,42 @@ nlohmann::ordered_json prediction_area_json(const ValidationResult& r) {
   return j;
 }
 
+double auc_of(const RateSummary& s, std::size_t) { return s.auc; }
+double roc_auc_of(const RateSummary& s, std::size_t) { return s.roc_auc; }
+double capture_of(const RateSummary& s, std::size_t i) {
+  return i < s.capture.size() ? s.capture[i].second : nan_d;
+}
+
+nlohmann::ordered_json spread_json(const FoldSpread& f) {
+  return {{"mean", num(f.mean)}, {"sd", num(f.sd)}, {"folds", f.n}};
+}
+
+/// Mean and sd over the folds of the held-out deposits' figures (population sd).
+nlohmann::ordered_json fold_summary_json(const ValidationResult& r) {
+  nlohmann::ordered_json j;
+  j["auc"] = spread_json(fold_spread(r, auc_of));
+  j["roc_auc"] = spread_json(fold_spread(r, roc_auc_of));
+  nlohmann::ordered_json cap = nlohmann::ordered_json::array();
+  for (std::size_t i = 0; i < r.all.capture.size(); ++i) {
+    nlohmann::ordered_json c = spread_json(fold_spread(r, capture_of, i));
+    c["top_percent"] = r.all.capture[i].first;
+    cap.push_back(c);
+  }
+  j["capture"] = cap;
+  j["sd"] = "population standard deviation over the folds";
+  return j;
+}
+
+/// A retrained fold's own entries: its model's table, its map's valid cells, its cost.
+void add_retrained_fold(const FoldResult& f, nlohmann::ordered_json& fj) {
+  if (!f.error.empty()) fj["error"] = f.error;
+  fj["valid_cells"] = f.valid_cells;
+  fj["unscored_deposits"] = f.unscored;
+  fj["seconds_train"] = f.seconds_train;
+  fj["seconds_score"] = f.seconds_score;
+  fj["trained"] = f.trained;
+}
+
 }  // namespace
 
 nlohmann::ordered_json validation_json(const ValidationResult& r) {
@@ -566,13 +676,15 @@ nlohmann::ordered_json validation_json(const ValidationResult& r) {
   if (r.split != "none") {
     nlohmann::ordered_json s;
     s["method"] = r.split;
-    s["fold_assignment"] = r.split_by.empty() ? "random" : "random, grouped by " + r.split_by;
+    s["fold_assignment"] = fold_assignment(r);
     if (r.split == "holdout") s["holdout"] = r.holdout;
     if (r.split == "kfold") s["k"] = r.kfold;
     s["seed"] = r.seed;
     if (!r.split_by.empty()) s["split_by"] = r.split_by;
-    s["retrained"] = false;
-    s["note"] = rescoring_note(r.model_kind);
+    if (r.block_km > 0.0) s["block_km"] = r.block_km;
+    if (r.buffer_km > 0.0) s["buffer_km"] = r.buffer_km;
+    s["retrained"] = r.retrained;
+    s["note"] = r.retrained ? retraining_note(r) : rescoring_note(r.model_kind);
     nlohmann::ordered_json folds = nlohmann::ordered_json::array();
     double sum = 0.0;
     double sum2 = 0.0;
@@ -587,6 +699,7 @@ nlohmann::ordered_json validation_json(const ValidationResult& r) {
       fj["held_out"] = names;
       fj["prediction_rate"] = summary_json(f.prediction);
       fj["training_success_rate"] = summary_json(f.training);
+      if (r.retrained) add_retrained_fold(f, fj);
       folds.push_back(fj);
       if (std::isfinite(f.prediction.auc)) {
         sum += f.prediction.auc;
@@ -600,6 +713,7 @@ nlohmann::ordered_json validation_json(const ValidationResult& r) {
       s["prediction_auc_mean"] = mean;
       s["prediction_auc_std"] = std::sqrt(std::max(0.0, sum2 / n - mean * mean));
     }
+    s["summary"] = fold_summary_json(r);
     j["split"] = s;
   }
   j["seconds"] = r.seconds;
@@ -654,7 +768,7 @@ std::string svg_heading(const ValidationResult& r, const std::string& title) {
        text::xml_escape(
            std::to_string(r.deposits.size()) + " deposits on " + std::to_string(r.valid_cells) +
            " valid cells" + (r.rejected.empty() ? "" : ", " + std::to_string(r.rejected.size()) + " left out") +
-           (r.split == "none" ? "" : "; " + split_words(r) + ": " + not_retrained)) +
+           (r.split == "none" ? "" : "; " + split_words(r) + ": " + (r.retrained ? "folds retrained" : not_retrained))) +
        "</text>\n";
   return s;
 }
@@ -817,10 +931,109 @@ std::string validation_svg(const ValidationResult& r, const std::string& title) 
   return s;
 }
 
+namespace {
+
+/// One CSV row: `label`, `how`, `retrained`, `deposits`, then the figures. Appended piece by
+/// piece: GCC 12 warns (-Wrestrict, a false positive) on chains of string concatenations here.
+void csv_row(std::string& o, const std::string& label, const std::string& how,
+             const std::string& retrained, const std::string& deposits,
+             const std::vector<double>& figures) {
+  for (const std::string* f : {&label, &how, &retrained, &deposits}) {
+    o.append(*f);
+    o.push_back(',');
+  }
+  for (std::size_t i = 0; i < figures.size(); ++i) {
+    if (i > 0) o.push_back(',');
+    o.append(exact(figures[i]));
+  }
+  o.push_back('\n');
+}
+
+std::vector<double> figures_of(const RateSummary& s) {
+  std::vector<double> f{s.auc, s.roc_auc};
+  for (const auto& c : s.capture) f.push_back(c.second);
+  return f;
+}
+
+/// <stem>_folds.csv: all deposits on the map, each fold's held-out deposits, their mean and sd.
+std::string folds_csv(const ValidationResult& r) {
+  std::string o = "row,fold_assignment,retrained,deposits,auc,roc_auc";
+  for (const auto& c : r.all.capture) {
+    o.append(",capture_top_");
+    o.append(exact(c.first));
+  }
+  o.push_back('\n');
+  const std::string how = r.split == "none" ? "" : fold_assignment(r);
+  const std::string retrained = r.retrained ? "true" : "false";
+  csv_row(o, "all", "", "false", std::to_string(r.all.deposits), figures_of(r.all));
+  for (const auto& f : r.folds) {
+    csv_row(o, "fold " + std::to_string(f.fold + 1), how, retrained,
+            std::to_string(f.prediction.deposits), figures_of(f.prediction));
+  }
+  if (r.folds.empty()) return o;
+  std::vector<FoldSpread> spreads{fold_spread(r, auc_of), fold_spread(r, roc_auc_of)};
+  for (std::size_t i = 0; i < r.all.capture.size(); ++i) spreads.push_back(fold_spread(r, capture_of, i));
+  std::vector<double> mean;
+  std::vector<double> sd;
+  for (const auto& f : spreads) {
+    mean.push_back(f.mean);
+    sd.push_back(f.sd);
+  }
+  csv_row(o, "mean", how, retrained, "", mean);
+  csv_row(o, "sd", how, retrained, "", sd);
+  return o;
+}
+
+}  // namespace
+
+geo::PointTable deposits_table(const ValidationResult& r, const std::string& crs_wkt) {
+  using T = geo::PointColumn::Type;
+  geo::PointTable t;
+  t.layer = "deposits";
+  t.crs_wkt = crs_wkt;
+  std::vector<geo::PointColumn> cols{{"name", T::text, {}, {}, {}},       {"role", T::text, {}, {}, {}},
+                                     {"status", T::text, {}, {}, {}},     {"reason", T::text, {}, {}, {}},
+                                     {"map_value", T::real, {}, {}, {}},  {"percentile", T::real, {}, {}, {}},
+                                     {"fold", T::integer, {}, {}, {}},    {"col", T::integer, {}, {}, {}},
+                                     {"row", T::integer, {}, {}, {}}};
+  const double n = static_cast<double>(r.valid_cells);
+  auto used = [&](const RankedDeposit& d, const char* role) {
+    t.xy.emplace_back(std::make_pair(d.x, d.y));
+    cols[0].text.push_back(d.name);
+    cols[1].text.emplace_back(role);
+    cols[2].text.emplace_back("used");
+    cols[3].text.emplace_back();
+    cols[4].real.push_back(static_cast<double>(d.score));
+    cols[5].real.push_back(n > 0.0 ? 100.0 * (n - static_cast<double>(d.above) -
+                                              0.5 * static_cast<double>(d.equal)) / n
+                                   : nan_d);
+    cols[6].integer.push_back(d.fold + 1);
+    cols[7].integer.push_back(d.col);
+    cols[8].integer.push_back(d.row);
+  };
+  auto rejected = [&](const geo::RejectedDeposit& d, const char* role) {
+    t.xy.emplace_back(std::nullopt);
+    cols[0].text.push_back(d.name);
+    cols[1].text.emplace_back(role);
+    cols[2].text.emplace_back("rejected");
+    cols[3].text.push_back(d.reason);
+    cols[4].real.push_back(nan_d);
+    cols[5].real.push_back(nan_d);
+    for (std::size_t c = 6; c < 9; ++c) cols[c].integer.push_back(c == 6 ? 0 : -1);
+  };
+  for (const auto& d : r.deposits) used(d, "validation");
+  for (const auto& d : r.rejected) rejected(d, "validation");
+  for (const auto& d : r.training) used(d, "training");
+  for (const auto& d : r.training_rejected) rejected(d, "training");
+  t.columns = std::move(cols);
+  return t;
+}
+
 std::vector<fs::path> validation_output_paths(const fs::path& dir, const std::string& stem) {
   return {dir / (stem + "_validation.json"), dir / (stem + "_success_rate.csv"),
           dir / (stem + "_roc.csv"), dir / (stem + "_prediction_area.csv"),
-          dir / (stem + "_validation.svg")};
+          dir / (stem + "_validation.svg"), dir / (stem + "_folds.csv"),
+          dir / (stem + "_deposits.gpkg")};
 }
 
 std::vector<fs::path> write_validation_outputs(const ValidationResult& r, const fs::path& dir,
@@ -853,6 +1066,10 @@ std::vector<fs::path> write_validation_outputs(const ValidationResult& r, const 
   }
   files.write_text(paths[3], pa, "csv");
   files.write_text(paths[4], validation_svg(r, title), "svg");
+  files.write_text(paths[5], folds_csv(r), "csv");
+  const fs::path gpkg = files.temporary(paths[6], "gpkg");
+  geo::write_points_gpkg(gpkg, deposits_table(r, r.crs_wkt), paths[6].string());
+  files.publish(gpkg, paths[6]);
   return paths;
 }
 

@@ -25,12 +25,17 @@
 #include "model/analysis_spec.hpp"
 #include "run/runner.hpp"
 #include "gp/geo/deposits.hpp"
+#include "gp/geo/point_writer.hpp"
+#include "gp/kernels/rank.hpp"
+#include "plan/device.hpp"
 #include "outputs/staged_files.hpp"
 
 #include <nlohmann/json.hpp>
 
 #include <cstdint>
 #include <filesystem>
+#include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -41,10 +46,12 @@ struct RankedDeposit {
   std::string name;
   std::int64_t col{0};
   std::int64_t row{0};
+  double x{0.0};  ///< position in the map's CRS (as read, before placing on a cell)
+  double y{0.0};
   float score{0.0f};
   std::uint64_t above{0};  ///< valid cells scoring strictly higher
   std::uint64_t equal{0};  ///< valid cells scoring the same (its own cell included)
-  std::string group;       ///< split_by attribute value (empty without split_by)
+  std::string group;       ///< split_by value, or "block X,Y" for spatial blocks (else empty)
   int fold{-1};            ///< held-out fold (k-fold: 0..k-1; hold-out: 0; -1: never held out)
 };
 
@@ -121,6 +128,21 @@ struct FoldResult {
   int fold{0};
   RateSummary prediction;  ///< the held-out deposits
   RateSummary training;    ///< the rest
+  // Retrained folds only (ValidationResult::retrained):
+  nlohmann::ordered_json trained;  ///< the fold model's trained table (Trained::trained_table())
+  std::string error;               ///< why this fold could not be trained (empty: it was)
+  std::uint64_t valid_cells{0};    ///< valid cells of the fold model's map
+  std::size_t unscored{0};         ///< deposits on cells the fold model leaves nodata
+  double seconds_train{0.0};
+  double seconds_score{0.0};       ///< the two rank-only passes
+};
+
+/// Mean and population standard deviation over the folds of one figure (folds where it is
+/// not a number left out); n: the folds counted.
+struct FoldSpread {
+  double mean{0.0};
+  double sd{0.0};
+  int n{0};
 };
 
 /// What to validate and how; the split (holdout, kfold, seed, split_by, capture_percent) as
@@ -136,6 +158,12 @@ struct ValidateOptions : model::SplitSpec {
   /// "knowledge-driven", "data-driven" or empty (not known): said with a split, in the JSON
   /// (`model_kind`, the split's `note`) and on stderr (rescoring_note).
   std::string model_kind;
+  /// Set by a run that retrains each fold afterwards (analysis/crossval.hpp): validate_map
+  /// then leaves the split's stderr line to it.
+  bool retrain{false};
+  /// A run's [training] deposits, placed on the map too for <stem>_deposits.gpkg (none in
+  /// `validate`).
+  std::optional<geo::DepositSpec> training_deposits;
 };
 
 struct ValidationResult {
@@ -148,6 +176,10 @@ struct ValidationResult {
   double score_max{0.0};  ///< the highest valid score
   std::vector<RankedDeposit> deposits;
   std::vector<geo::RejectedDeposit> rejected;
+  /// The run's [training] deposits on the map (ranked like `deposits`, fold -1) and those
+  /// that fall outside it or on its nodata (ValidateOptions::training_deposits).
+  std::vector<RankedDeposit> training;
+  std::vector<geo::RejectedDeposit> training_rejected;
   std::vector<std::vector<std::string>> shared_cells;  ///< deposit names per shared cell
   RateSummary all;
   PredictionArea prediction_area;  ///< of all deposits
@@ -156,13 +188,43 @@ struct ValidationResult {
   int kfold{0};
   std::uint64_t seed{0};
   std::string split_by;
+  double block_km{0.0};   ///< spatial blocks' side (0: random folds)
+  double buffer_km{0.0};  ///< retrained folds' training buffer
   std::string model_kind;
+  bool retrained{false};  ///< each fold's figures come from a model trained without it
   std::vector<FoldResult> folds;
   double seconds{0.0};
+  std::string crs_wkt;  ///< the map's CRS (the deposits' positions)
   /// The deposits' stated states against their coordinates (run/deposit_checks.hpp), when the
   /// caller checked them (`geoprospect validate`); null otherwise.
   nlohmann::ordered_json deposit_checks;
 };
+
+/// The split in words, saying how its folds are drawn: "random 5-fold split", "5-fold split in
+/// spatial blocks of 25 km", "random 30 % hold-out", ", grouped by <split_by>", " (seed S)".
+std::string split_words(const ValidationResult& r);
+
+/// The JSON's fold_assignment: "random", "random, grouped by <attr>" or "spatial blocks of N km".
+std::string fold_assignment(const ValidationResult& r);
+
+/// The sentence a retrained split says instead of rescoring_note (JSON note, stderr, report).
+std::string retraining_note(const ValidationResult& r);
+
+/// Mean and sd over the folds of `figure` of their held-out deposits' summary.
+FoldSpread fold_spread(const ValidationResult& r, double (*figure)(const RateSummary&, std::size_t),
+                       std::size_t index = 0);
+
+/// A rank counter on `edges` on the engine device of (device, devices), falling back to the
+/// CPU when out of device memory (the validation pass and each retrained fold's pass).
+std::unique_ptr<kernels::RankCounter> make_rank_counter(const std::vector<std::uint32_t>& edges,
+                                                        DeviceChoice device,
+                                                        const std::vector<int>& devices,
+                                                        int threads);
+
+/// Places each deposit in a spatial block of `block_km` on `grid` (projected CRS; blocks from
+/// the CRS origin) and tags it "block X,Y" in `group`. Throws gp::input_error for a
+/// geographic CRS.
+void tag_blocks(std::vector<RankedDeposit>& deps, const geo::Grid& grid, double block_km);
 
 /// Reads the deposits, places them on the map's grid, streams the map once and computes
 /// everything. With a split, says once on stderr that the folds are re-scored, not retrained
@@ -179,13 +241,22 @@ nlohmann::ordered_json validation_json(const ValidationResult& r);
 std::string validation_svg(const ValidationResult& r, const std::string& title);
 
 /// Writes <dir>/<stem>_validation.json, <stem>_success_rate.csv, <stem>_roc.csv,
-/// <stem>_prediction_area.csv and <stem>_validation.svg: staged in `files` (checked, written under hidden names), moved into
+/// <stem>_prediction_area.csv, <stem>_validation.svg, <stem>_folds.csv (one row per fold
+/// with its figures, then mean and sd; only the all-deposits row without a split) and
+/// <stem>_deposits.gpkg (deposits_table): staged in `files` (checked, written under hidden names), moved into
 /// place when the caller commits the set, all or nothing. Returns the paths.
 std::vector<std::filesystem::path> write_validation_outputs(const ValidationResult& r,
                                                             const std::filesystem::path& dir,
                                                             const std::string& stem,
                                                             const std::string& title,
                                                             StagedFiles& files);
+
+/// Every deposit given to validation (and a run's training) as a point layer "deposits": name,
+/// role (validation | training), status (used | rejected), reason, map_value (the map's
+/// Float32 score at its cell), percentile (% of valid cells scoring lower, ties counting half),
+/// fold (1..k held out in that fold, 0 never held out), col, row (-1 when not placed);
+/// rejected deposits have no geometry.
+geo::PointTable deposits_table(const ValidationResult& r, const std::string& crs_wkt);
 
 /// The paths write_validation_outputs writes.
 std::vector<std::filesystem::path> validation_output_paths(const std::filesystem::path& dir,

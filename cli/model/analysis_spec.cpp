@@ -24,6 +24,30 @@ std::string read_integer(const toml::node& n, std::int64_t lo, std::int64_t hi,
   return {};
 }
 
+namespace {
+
+/// `blocks = { size_km = 25 }` and `buffer_km = 5`: spatial folds and the training buffer.
+void parse_spatial_folds(TableReader& r, SplitSpec& s, bool split) {
+  if (const toml::table* b = r.table("blocks", "{ size_km = 25 }")) {
+    if (!split) r.fail("blocks", "needs holdout or kfold");
+    if (!s.split_by.empty()) r.fail("blocks", "give split_by or blocks, not both");
+    TableReader k(*b, r.source(), "[validation] blocks");
+    const auto size = k.num("size_km");
+    if (!size || !(*size > 0.0 && std::isfinite(*size))) {
+      k.fail("size_km", "expected the blocks' side in km, > 0 (such as 25)");
+    }
+    s.block_km = *size;
+    k.finish();
+  }
+  if (const auto buf = r.num("buffer_km")) {
+    if (!split) r.fail("buffer_km", "needs holdout or kfold");
+    if (!(*buf >= 0.0 && std::isfinite(*buf))) r.fail("buffer_km", "expected a distance in km >= 0");
+    s.buffer_km = *buf;
+  }
+}
+
+}  // namespace
+
 ValidationSpec parse_validation(const toml::table& t, const std::string& source,
                                 const fs::path& base_dir) {
   TableReader r(t, source, "[validation]");
@@ -71,6 +95,7 @@ ValidationSpec parse_validation(const toml::table& t, const std::string& source,
   if (!s.split_by.empty() && !holdout && !kfold) {
     r.fail("split_by", "needs holdout or kfold");
   }
+  parse_spatial_folds(r, s, holdout.has_value() || kfold.has_value());
   if (const toml::node* c = r.get("capture")) {
     const toml::array* a = c->as_array();
     if (a == nullptr || a->empty()) r.fail("capture", "expected a list of percentages");

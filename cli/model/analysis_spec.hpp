@@ -11,6 +11,9 @@
 // holdout = 0.3                   # or kfold = 5 (not both): prediction-rate curves per fold
 // seed = 42                       # the random split
 // split_by = "region"             # optional: split whole groups of this attribute's values
+// blocks = { size_km = 25 }       # optional: spatial folds, whole blocks of 25 km (grid CRS)
+// buffer_km = 5                   # optional: a retrained fold leaves out the training deposits
+//                                 # and cells within 5 km of its held-out deposits
 // capture = [1, 2, 5, 10, 20]     # top % of the area for capture efficiency
 //
 // [uncertainty]
@@ -38,6 +41,12 @@ struct SplitSpec {
   int kfold{0};         ///< k folds (0: none)
   std::uint64_t seed{42};
   std::string split_by;  ///< attribute whose values are kept together when splitting
+  /// Spatial folds: side of the square blocks (km on the grid's projected CRS, from its
+  /// origin) dealt whole to the folds; 0: folds of single deposit cells ("random").
+  double block_km{0.0};
+  /// A retrained fold's training leaves out deposits and cells within this distance (km,
+  /// between cell centres) of any of its held-out deposits; 0: only their own cells' deposits.
+  double buffer_km{0.0};
   std::vector<double> capture_percent{1.0, 2.0, 5.0, 10.0, 20.0};
 };
 

@@ -191,6 +191,7 @@ class LogisticTrained final : public Trained {
     res.report["logistic_regression"] = report;
     table->write(table_text);
   }
+  [[nodiscard]] J trained_table() const override { return report; }
 };
 
 using Buffers = std::vector<std::vector<float>>;

@@ -14,16 +14,35 @@
 #include "plan/device.hpp"
 #include "plan/windows.hpp"
 
+#include <nlohmann/json.hpp>
+
 #include <cstdint>
 #include <filesystem>
 #include <functional>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace gp::cli {
 
 struct RunResult;
+
+/// Cross-validation (analysis/crossval.hpp): what one fold's training leaves out, so that the
+/// fold's model never sees its held-out deposits. training::place drops the training deposits
+/// whose cell is a held-out cell or lies within `buffer_m` of one; with a buffer,
+/// training::for_each_window also blanks (to nodata, in every layer) the cells within it, so
+/// no trainer counts them. Distances are between cell centres, in metres.
+struct FoldExclusion {
+  std::vector<std::pair<std::int64_t, std::int64_t>> held_out;  ///< (col, row) of held-out cells
+  double buffer_m{0.0};
+  double cell_dx_m{1.0};  ///< a cell's width and height in metres
+  double cell_dy_m{1.0};
+  /// True when cell (col, row) is a held-out cell or within the buffer of one.
+  [[nodiscard]] bool excludes(std::int64_t col, std::int64_t row) const;
+  /// Sets to NaN the cells of `win` that excludes() (buf[l]: win.rows x win.cols, row-major).
+  void blank(const geo::Window& win, std::vector<std::vector<float>>& buf) const;
+};
 
 /// What a training step may use.
 struct TrainingContext {
@@ -37,6 +56,8 @@ struct TrainingContext {
   /// the width and the training pass reads what the scoring pass reads.
   const WindowPlan& windows;
   EngineDevice device;  ///< where the training engines run (plan/device.hpp)
+  /// Null for the run's model; a cross-validation fold's exclusions otherwise.
+  const FoldExclusion* fold{nullptr};
 };
 
 /// A trained model, ready for the runner's mapping pass.
@@ -52,6 +73,9 @@ class Trained {
   /// After the map is written and its band statistics known, before the outputs are finished:
   /// adds report sections to res.report and stages its side files (moved with the map).
   virtual void before_outputs(RunResult& res) { (void)res; }
+  /// The trained table (weights, coefficients) as the report gives it, for cross-validation's
+  /// per-fold report; null when a method does not give one. Writes nothing.
+  [[nodiscard]] virtual nlohmann::ordered_json trained_table() const { return nullptr; }
 };
 
 /// True for [combine] methods that train on deposits.

@@ -15,6 +15,7 @@
 #include <algorithm>
 #include <array>
 #include <cmath>
+#include <limits>
 #include <map>
 #include <numeric>
 #include <string_view>
@@ -129,6 +130,10 @@ DepositCells place(const TrainingContext& ctx) {
   });
   for (std::size_t k : order) {
     const auto& p = placed.placed[k];
+    if (ctx.fold != nullptr && ctx.fold->excludes(p.col, p.row)) {
+      d.fold_excluded.push_back(p.name);  // held out of this fold, or in its buffer
+      continue;
+    }
     if (!d.col.empty() && d.row.back() == p.row && d.col.back() == p.col) {
       d.shared.push_back({{"name", p.name}, {"same_cell_as", d.name.back()}});
       continue;
@@ -155,6 +160,7 @@ void drop_where(DepositCells& d, const std::vector<bool>& keep, const std::strin
   out.read = d.read;
   out.rejected = d.rejected;
   out.shared = d.shared;
+  out.fold_excluded = d.fold_excluded;
   for (std::size_t i = 0; i < d.size(); ++i) {
     if (keep[i]) {
       out.col.push_back(d.col[i]);
@@ -202,12 +208,53 @@ double study_unit_cells(std::uint64_t cells, const Setup& s, const DepositCells&
 nlohmann::ordered_json deposits_report(const model::Model& m, const DepositCells& d) {
   nlohmann::ordered_json rejected = nlohmann::ordered_json::array();
   for (const auto& r : d.rejected) rejected.push_back({{"name", r.name}, {"reason", r.reason}});
-  return {{"file", m.training.deposits.string()},
-          {"read", d.read},
-          {"used_cells", d.size()},
-          {"rejected", rejected},
-          {"sharing_a_cell", d.shared}};
+  nlohmann::ordered_json j = {{"file", m.training.deposits.string()},
+                              {"read", d.read},
+                              {"used_cells", d.size()},
+                              {"rejected", rejected},
+                              {"sharing_a_cell", d.shared}};
+  if (!d.fold_excluded.empty()) j["fold_excluded"] = d.fold_excluded;  // a fold's training only
+  return j;
 }
+
+}  // namespace training
+
+bool FoldExclusion::excludes(std::int64_t col, std::int64_t row) const {
+  const double r2 = buffer_m * buffer_m;
+  for (const auto& [c, r] : held_out) {
+    if (c == col && r == row) return true;
+    const double ex = static_cast<double>(col - c) * cell_dx_m;
+    const double ey = static_cast<double>(row - r) * cell_dy_m;
+    if (buffer_m > 0.0 && ex * ex + ey * ey <= r2) return true;
+  }
+  return false;
+}
+
+void FoldExclusion::blank(const geo::Window& win, std::vector<std::vector<float>>& buf) const {
+  if (!(buffer_m > 0.0)) return;
+  const auto reach_c = static_cast<std::int64_t>(std::floor(buffer_m / cell_dx_m));
+  const auto reach_r = static_cast<std::int64_t>(std::floor(buffer_m / cell_dy_m));
+  const double r2 = buffer_m * buffer_m;
+  const float nan = std::numeric_limits<float>::quiet_NaN();
+  // Only the buffer's bounding box around each held-out cell, clipped to the window.
+  for (const auto& [c, r] : held_out) {
+    const std::int64_t r0 = std::max(win.row, r - reach_r);
+    const std::int64_t r1 = std::min(win.row + win.rows - 1, r + reach_r);
+    const std::int64_t c0 = std::max(win.col, c - reach_c);
+    const std::int64_t c1 = std::min(win.col + win.cols - 1, c + reach_c);
+    for (std::int64_t y = r0; y <= r1; ++y) {
+      const double ey = static_cast<double>(y - r) * cell_dy_m;
+      for (std::int64_t x = c0; x <= c1; ++x) {
+        const double ex = static_cast<double>(x - c) * cell_dx_m;
+        if (ex * ex + ey * ey > r2) continue;
+        const auto i = static_cast<std::size_t>((y - win.row) * win.cols + (x - win.col));
+        for (auto& b : buf) b[i] = nan;
+      }
+    }
+  }
+}
+
+namespace training {
 
 SideFile::SideFile(StagedFiles& files, fs::path path)
     : files_(files), path_(fs::absolute(std::move(path))) {

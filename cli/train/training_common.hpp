@@ -54,6 +54,8 @@ struct DepositCells {
   std::vector<std::int64_t> col;
   std::vector<std::int64_t> row;
   std::vector<std::string> name;             ///< the first deposit of each cell
+  /// Cross-validation: deposits left out of this fold's training (held out or in the buffer).
+  std::vector<std::string> fold_excluded;
   std::size_t read{0};                       ///< deposits read (after filters)
   std::vector<geo::RejectedDeposit> rejected;  ///< outside the grid, the mask or the data
   nlohmann::ordered_json shared = nlohmann::ordered_json::array();    ///< {name, same_cell_as}
@@ -172,6 +174,7 @@ void for_each_window(const TrainingContext& ctx, Fn&& fn) {
         }
       }
     }
+    if (ctx.fold != nullptr) ctx.fold->blank(win, buf);  // a fold's buffer: not training cells
     fn(w, win, buf);
   }
 }

@@ -616,6 +616,7 @@ class WofeTrained final : public Trained {
     res.report["weights_of_evidence"] = report;
     for (std::size_t i = 0; i < tables.size(); ++i) tables[i]->write(table_text[i]);
   }
+  [[nodiscard]] J trained_table() const override { return report; }
 };
 
 /// True when a valid value of `data` (`n` cells, NaN = nodata) is not a whole number.
