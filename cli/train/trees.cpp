@@ -17,11 +17,14 @@
 #include <xgboost/c_api.h>
 #include <xgboost/version_config.h>
 
+#include <dlfcn.h>
+
 #include <algorithm>
 #include <cstring>
 #include <cmath>
 #include <limits>
 #include <queue>
+#include <type_traits>
 
 namespace gp::cli::trees {
 namespace {
@@ -32,24 +35,81 @@ using J = nlohmann::ordered_json;
 /// minimum child weight need several positives to split on at all.
 constexpr std::size_t min_deposits = 5;
 
+/// XGBoost's C API, opened when a tree ensemble trains. geoprospect does not link libxgboost:
+/// it needs libgomp, and as a link-time dependency it would run libgomp's constructor before
+/// libgp_openmp_wait_policy.so's (app/openmp_wait_policy.cpp; tests/cli/e2e_test.cpp's OpenMp
+/// test), so libgomp would miss OMP_WAIT_POLICY=passive. Opened later, it finds libgomp set up.
+struct Api {
+#define GP_XGB_FN(name) decltype(&::name) name = nullptr;
+  GP_XGB_FN(XGBGetLastError)
+  GP_XGB_FN(XGDMatrixCreateFromMat)
+  GP_XGB_FN(XGDMatrixSetFloatInfo)
+  GP_XGB_FN(XGDMatrixSetStrFeatureInfo)
+  GP_XGB_FN(XGDMatrixFree)
+  GP_XGB_FN(XGBoosterCreate)
+  GP_XGB_FN(XGBoosterSetParam)
+  GP_XGB_FN(XGBoosterUpdateOneIter)
+  GP_XGB_FN(XGBoosterSaveModelToBuffer)
+  GP_XGB_FN(XGBoosterFeatureScore)
+  GP_XGB_FN(XGBoosterFree)
+#undef GP_XGB_FN
+};
+
+const Api& api() {
+  static const Api a = [] {
+    void* lib = dlopen("libxgboost.so.0", RTLD_NOW | RTLD_GLOBAL);
+    if (lib == nullptr) lib = dlopen("libxgboost.so", RTLD_NOW | RTLD_GLOBAL);
+    if (lib == nullptr) {
+      throw error("tree ensembles need XGBoost's library (libxgboost.so, Debian's "
+                  "libxgboost-dev; .ci/setup.sh installs it): " + std::string(dlerror()));
+    }
+    Api x;
+    const auto load = [lib](auto& fn, const char* name) {
+      fn = reinterpret_cast<std::remove_reference_t<decltype(fn)>>(dlsym(lib, name));
+      if (fn == nullptr) throw error(std::string("libxgboost.so has no ") + name);
+    };
+#define GP_XGB_LOAD(name) load(x.name, #name);
+    GP_XGB_LOAD(XGBGetLastError)
+    GP_XGB_LOAD(XGDMatrixCreateFromMat)
+    GP_XGB_LOAD(XGDMatrixSetFloatInfo)
+    GP_XGB_LOAD(XGDMatrixSetStrFeatureInfo)
+    GP_XGB_LOAD(XGDMatrixFree)
+    GP_XGB_LOAD(XGBoosterCreate)
+    GP_XGB_LOAD(XGBoosterSetParam)
+    GP_XGB_LOAD(XGBoosterUpdateOneIter)
+    GP_XGB_LOAD(XGBoosterSaveModelToBuffer)
+    GP_XGB_LOAD(XGBoosterFeatureScore)
+    GP_XGB_LOAD(XGBoosterFree)
+#undef GP_XGB_LOAD
+    return x;
+  }();
+  return a;
+}
+
 /// Throws gp::error with XGBoost's own message when a C API call fails.
 void xgb(int rc, const char* what) {
-  if (rc != 0) throw error(std::string("XGBoost ") + what + ": " + XGBGetLastError());
+  if (rc != 0) throw error(std::string("XGBoost ") + what + ": " + api().XGBGetLastError());
 }
 
 /// Owns an XGBoost handle (DMatrix or Booster).
-template <int (*Free)(void*)>
-struct Handle {
+struct DMatrix {
   void* h{nullptr};
-  Handle() = default;
-  Handle(const Handle&) = delete;
-  Handle& operator=(const Handle&) = delete;
-  ~Handle() {
-    if (h != nullptr) Free(h);
+  DMatrix() = default;
+  DMatrix(const DMatrix&) = delete;
+  DMatrix& operator=(const DMatrix&) = delete;
+  ~DMatrix() {
+    if (h != nullptr) api().XGDMatrixFree(h);
   }
 };
-using DMatrix = Handle<XGDMatrixFree>;
-using BoosterHandle = Handle<XGBoosterFree>;
+struct BoosterHandle {
+  void* h{nullptr};
+  BoosterHandle() = default;
+  BoosterHandle(const BoosterHandle&) = delete;
+  BoosterHandle& operator=(const BoosterHandle&) = delete;
+  ~BoosterHandle() {
+    if (h != nullptr) api().XGBoosterFree(h);
+  }
+};
 
 std::string num(double v) { return text::shortest_plain(v); }
 
@@ -62,7 +122,7 @@ std::vector<double> feature_scores(void* booster, const Table& t, const char* im
   bst_ulong dim = 0;
   const bst_ulong* shape = nullptr;
   const float* scores = nullptr;
-  xgb(XGBoosterFeatureScore(booster, config.c_str(), &n, &names, &dim, &shape, &scores),
+  xgb(api().XGBoosterFeatureScore(booster, config.c_str(), &n, &names, &dim, &shape, &scores),
       "feature importance");
   std::vector<double> out(t.n_features, 0.0);
   for (bst_ulong i = 0; i < n; ++i) {
@@ -122,13 +182,13 @@ std::vector<std::pair<std::string, std::string>> xgboost_params(model::Method me
 
 Booster train_booster(const Table& t, model::Method method, const model::TreesSpec& spec) {
   DMatrix dm;
-  xgb(XGDMatrixCreateFromMat(t.x.data(), t.rows(), t.n_features,
+  xgb(api().XGDMatrixCreateFromMat(t.x.data(), t.rows(), t.n_features,
                              std::numeric_limits<float>::quiet_NaN(), &dm.h),
       "training matrix");
-  xgb(XGDMatrixSetFloatInfo(dm.h, "label", t.label.data(), t.rows()), "labels");
+  xgb(api().XGDMatrixSetFloatInfo(dm.h, "label", t.label.data(), t.rows()), "labels");
   std::vector<const char*> names;
   for (const auto& n : t.names) names.push_back(n.c_str());
-  xgb(XGDMatrixSetStrFeatureInfo(dm.h, "feature_name", names.data(), names.size()),
+  xgb(api().XGDMatrixSetStrFeatureInfo(dm.h, "feature_name", names.data(), names.size()),
       "feature names");
   double pos = 0.0;
   for (float l : t.label) pos += l > 0.5f ? 1.0 : 0.0;
@@ -137,17 +197,17 @@ Booster train_booster(const Table& t, model::Method method, const model::TreesSp
   int rounds = 0;
   out.params = xgboost_params(method, spec, pos > 0.0 ? neg / pos : 1.0, rounds);
   BoosterHandle b;
-  xgb(XGBoosterCreate(&dm.h, 1, &b.h), "booster");
+  xgb(api().XGBoosterCreate(&dm.h, 1, &b.h), "booster");
   for (const auto& [k, v] : out.params) {
-    if (XGBoosterSetParam(b.h, k.c_str(), v.c_str()) != 0) {
+    if (api().XGBoosterSetParam(b.h, k.c_str(), v.c_str()) != 0) {
       throw config_error("[trees] xgboost " + k + " = \"" + v + "\": XGBoost refuses it (" +
-                         XGBGetLastError() + ")");
+                         api().XGBGetLastError() + ")");
     }
   }
-  for (int it = 0; it < rounds; ++it) xgb(XGBoosterUpdateOneIter(b.h, it, dm.h), "training");
+  for (int it = 0; it < rounds; ++it) xgb(api().XGBoosterUpdateOneIter(b.h, it, dm.h), "training");
   bst_ulong len = 0;
   const char* buf = nullptr;
-  xgb(XGBoosterSaveModelToBuffer(b.h, R"({"format": "json"})", &len, &buf), "saving the model");
+  xgb(api().XGBoosterSaveModelToBuffer(b.h, R"({"format": "json"})", &len, &buf), "saving the model");
   out.model_json.assign(buf, len);
   out.gain = feature_scores(b.h, t, "gain");
   out.total_gain = feature_scores(b.h, t, "total_gain");
