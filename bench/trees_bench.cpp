@@ -127,7 +127,7 @@ int main(int argc, char** argv) {
                 R"({"data": [%llu, true], "shape": [%llu, %d], "typestr": "<f4", "version": 3})",
                 static_cast<unsigned long long>(reinterpret_cast<std::uintptr_t>(rows.data())),
                 static_cast<unsigned long long>(cells), n_layers);
-  const char* config = R"({"type": 0, "training": false, "iteration_begin": 0, "iteration_end": 0, "strict_shape": false, "missing": NaN})";
+  const char* config = R"({"type": 0, "training": false, "iteration_begin": 0, "iteration_end": 0, "strict_shape": false, "missing": NaN, "cache_id": 0})";
   const bst_ulong* shape = nullptr;
   bst_ulong dim = 0;
   const float* res = nullptr;

@@ -221,6 +221,14 @@ double as_num(const nlohmann::json& v) {
   return v.is_boolean() ? (v.get<bool>() ? 1.0 : 0.0) : v.get<double>();
 }
 
+/// The depth of node i's subtree (0 for a leaf).
+int subtree_depth(const nlohmann::json& left, const nlohmann::json& right, std::int64_t i) {
+  const auto l = left[static_cast<std::size_t>(i)].get<std::int64_t>();
+  if (l < 0) return 0;
+  const auto r = right[static_cast<std::size_t>(i)].get<std::int64_t>();
+  return 1 + std::max(subtree_depth(left, right, l), subtree_depth(left, right, r));
+}
+
 /// One XGBoost JSON tree appended to aux in trees.hpp's node layout; returns its root's index.
 double append_tree(const nlohmann::json& tree, std::vector<double>& aux) {
   const auto& left = tree.at("left_children");
@@ -241,7 +249,8 @@ double append_tree(const nlohmann::json& tree, std::vector<double>& aux) {
   for (std::size_t i = 0; i < n; ++i) {
     const auto l = left[i].get<std::int64_t>();
     if (l < 0) {  // a leaf: XGBoost keeps its value where a split keeps its condition
-      aux.insert(aux.end(), {0.0, cond[i].get<double>(), 0.0, 0.0});
+      const double self = at(static_cast<std::int64_t>(i));
+      aux.insert(aux.end(), {0.0, cond[i].get<double>(), self, self});
       continue;
     }
     const double k = static_cast<double>(index[i].get<std::int64_t>() + 1);
@@ -270,10 +279,12 @@ kernels::GroupOp flatten_model(const std::string& model_json, std::vector<double
   g.bias = static_cast<double>(base_margin);
   g.aux_first = static_cast<std::int32_t>(aux.size());
   g.aux_count = static_cast<std::int32_t>(trees.size());
-  aux.resize(aux.size() + trees.size());  // the roots, filled below
+  aux.resize(aux.size() + 2 * trees.size());  // the roots and depths, filled below
   for (std::size_t t = 0; t < trees.size(); ++t) {
     const double root = append_tree(trees[t], aux);
     aux[static_cast<std::size_t>(g.aux_first) + t] = root;
+    aux[static_cast<std::size_t>(g.aux_first) + trees.size() + t] =
+        subtree_depth(trees[t].at("left_children"), trees[t].at("right_children"), 0);
   }
   return g;
 }

@@ -291,12 +291,20 @@ void tree_ensemble_cells(const Program& p, const GroupOp& g, const double* aux,
       any[i] = any[i] || ok;
     }
   }
+  // Level by level over the block: the cells' paths are independent, so the core overlaps
+  // them instead of waiting on one path's chain of loads (tree_leaf's steps, in the same order).
+  long long node[score_block];
   for (int t = 0; t < g.aux_count; ++t) {
     const auto root = static_cast<long long>(aux[g.aux_first + t]);
-    for (std::size_t i = 0; i < m; ++i) {
-      const auto feature = [&](int k) { return feat[static_cast<std::size_t>(k) * score_block + i]; };
-      margin[i] += tree_leaf(aux, root, feature);
+    const int depth = static_cast<int>(aux[g.aux_first + g.aux_count + t]);
+    for (std::size_t i = 0; i < m; ++i) node[i] = root;
+    for (int d = 0; d < depth; ++d) {
+      for (std::size_t i = 0; i < m; ++i) {
+        const auto feature = [&](int k) { return feat[static_cast<std::size_t>(k) * score_block + i]; };
+        node[i] = tree_step(aux, node[i], feature);
+      }
     }
+    for (std::size_t i = 0; i < m; ++i) margin[i] += static_cast<float>(aux[node[i] + 1]);
   }
   for (std::size_t i = 0; i < m; ++i) {
     out[i] = any[i] ? static_cast<double>(xgb_sigmoid(margin[i])) : nan_value();

@@ -3,8 +3,11 @@
 // forests) evaluated per cell, written once for the CPU and CUDA backends. The trees live in
 // the program's aux array (they do not fit the constant-memory Program):
 //   aux[first + t], t < n_trees: the aux index of tree t's root node;
+//   aux[first + n_trees + t]: tree t's depth (the most splits from its root to a leaf);
 //   each node is tree_node_size doubles {code, value, left, right}:
-//     code 0: a leaf, `value` its leaf value;
+//     code 0: a leaf, `value` its leaf value, left = right = the leaf itself, so that every
+//       cell takes exactly `depth` steps through a tree (no branch on the path's length: the
+//       CPU's block loop steps every cell of a block level by level, GPU threads stay together);
 //     code +-(k + 1): a split on the group's input k, `value` the split condition; a present
 //       feature x goes left when x < value, a missing one (nodata) goes left when code < 0
 //       (XGBoost's default_left), right otherwise; left/right are the children's aux indices.
@@ -21,19 +24,30 @@ namespace gp::kernels {
 
 inline constexpr int tree_node_size = 4;
 
-/// The leaf value reached from root `node` (an aux index); `feature(k)` returns input k as a
-/// float (NaN when missing).
+/// One step down a tree from node `node` (an aux index); a leaf stays where it is.
+/// `feature(k)` returns input k as a float (NaN when missing).
 template <class Feature>
-GP_HD GP_INLINE float tree_leaf(const double* aux, long long node, const Feature& feature) {
-  for (;;) {
-    const double* n = aux + node;
-    const int code = static_cast<int>(n[0]);
-    if (code == 0) return static_cast<float>(n[1]);
-    const float x = feature(code > 0 ? code - 1 : -code - 1);
-    // NaN fails x < split: test missing first (XGBoost's default direction).
-    const bool left = x != x ? code < 0 : x < static_cast<float>(n[1]);
-    node = static_cast<long long>(left ? n[2] : n[3]);
-  }
+GP_HD GP_INLINE long long tree_step(const double* aux, long long node, const Feature& feature) {
+  const double* n = aux + node;
+  const int code = static_cast<int>(n[0]);
+  const int a = code < 0 ? -code : code;
+  const float x = feature(a - (a > 0 ? 1 : 0));  // a leaf reads input 0 and stays
+  // NaN fails x < split: a missing value goes the default way (XGBoost's default_left). In
+  // bit operations and an indexed load rather than branches: the directions are data, and
+  // mispredicted branches cost more than the whole step.
+  const bool missing = !(x == x);
+  const bool left = (missing & (code < 0)) | (!missing & (x < static_cast<float>(n[1])));
+  return static_cast<long long>(n[3 - static_cast<int>(left)]);
+}
+
+/// The leaf value of tree t of the ensemble at aux[first..] (n_trees trees).
+template <class Feature>
+GP_HD GP_INLINE float tree_leaf(const double* aux, int first, int n_trees, int t,
+                                const Feature& feature) {
+  auto node = static_cast<long long>(aux[first + t]);
+  const int depth = static_cast<int>(aux[first + n_trees + t]);
+  for (int d = 0; d < depth; ++d) node = tree_step(aux, node, feature);
+  return static_cast<float>(aux[node + 1]);
 }
 
 /// XGBoost 1.7's common::Sigmoid (binary:logistic's PredTransform), in float as there: the
@@ -51,7 +65,7 @@ GP_HD GP_INLINE float tree_ensemble_probability(const double* aux, int first, in
                                                 float base_margin, const Feature& feature) {
   float margin = base_margin;
   for (int t = 0; t < n_trees; ++t) {
-    margin += tree_leaf(aux, static_cast<long long>(aux[first + t]), feature);
+    margin += tree_leaf(aux, first, n_trees, t, feature);
   }
   return xgb_sigmoid(margin);
 }
