@@ -91,24 +91,19 @@ void xgb(int rc, const char* what) {
   if (rc != 0) throw error(std::string("XGBoost ") + what + ": " + api().XGBGetLastError());
 }
 
-/// Owns an XGBoost handle (DMatrix or Booster).
-struct DMatrix {
-  void* h{nullptr};
-  DMatrix() = default;
-  DMatrix(const DMatrix&) = delete;
-  DMatrix& operator=(const DMatrix&) = delete;
-  ~DMatrix() {
-    if (h != nullptr) api().XGDMatrixFree(h);
+/// Owns an XGBoost handle (DMatrix or Booster), freed by `free`.
+class Handle {
+ public:
+  explicit Handle(int (*free)(void*)) : free_(free) {}
+  Handle(const Handle&) = delete;
+  Handle& operator=(const Handle&) = delete;
+  ~Handle() {
+    if (h != nullptr) free_(h);
   }
-};
-struct BoosterHandle {
   void* h{nullptr};
-  BoosterHandle() = default;
-  BoosterHandle(const BoosterHandle&) = delete;
-  BoosterHandle& operator=(const BoosterHandle&) = delete;
-  ~BoosterHandle() {
-    if (h != nullptr) api().XGBoosterFree(h);
-  }
+
+ private:
+  int (*free_)(void*);
 };
 
 std::string num(double v) { return text::shortest_plain(v); }
@@ -181,7 +176,7 @@ std::vector<std::pair<std::string, std::string>> xgboost_params(model::Method me
 }
 
 Booster train_booster(const Table& t, model::Method method, const model::TreesSpec& spec) {
-  DMatrix dm;
+  Handle dm(api().XGDMatrixFree);
   xgb(api().XGDMatrixCreateFromMat(t.x.data(), t.rows(), t.n_features,
                              std::numeric_limits<float>::quiet_NaN(), &dm.h),
       "training matrix");
@@ -196,7 +191,7 @@ Booster train_booster(const Table& t, model::Method method, const model::TreesSp
   Booster out;
   int rounds = 0;
   out.params = xgboost_params(method, spec, pos > 0.0 ? neg / pos : 1.0, rounds);
-  BoosterHandle b;
+  Handle b(api().XGBoosterFree);
   xgb(api().XGBoosterCreate(&dm.h, 1, &b.h), "booster");
   for (const auto& [k, v] : out.params) {
     if (api().XGBoosterSetParam(b.h, k.c_str(), v.c_str()) != 0) {

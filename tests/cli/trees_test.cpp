@@ -196,7 +196,8 @@ const std::vector<std::pair<int, int>> deposits{{3, 4},   {5, 40},  {10, 12}, {1
                                                 {44, 35}, {47, 52}};
 
 /// Two layers (a has a nodata band in rows 15-17), deposits.csv, model.toml with `trees`.
-void write_grid(const fs::path& dir, const std::string& trees, bool constant_b = false) {
+void write_grid(const fs::path& dir, const std::string& trees, bool constant_b = false,
+                std::size_t n_deposits = deposits.size()) {
   std::vector<float> a(static_cast<std::size_t>(w * h));
   std::vector<float> b(a.size());
   for (int r = 0; r < h; ++r) {
@@ -211,7 +212,7 @@ void write_grid(const fs::path& dir, const std::string& trees, bool constant_b =
   gp::test::write_raster(dir / "b.tif", "EPSG:3577", x0, y0, 200, 200, w, h, b, &nd);
   std::ofstream csv(dir / "deposits.csv");
   csv << "name,x,y\n";
-  for (std::size_t k = 0; k < deposits.size(); ++k) {
+  for (std::size_t k = 0; k < n_deposits; ++k) {
     csv << "d" << k << "," << x0 + (deposits[k].second + 0.5) * 200 << ","
         << y0 - (deposits[k].first + 0.5) * 200 << "\n";
   }
@@ -332,6 +333,8 @@ TEST(TreeRun, BadInputIsOneLineAndNoOutput) {
   expect_refused(dir, 4, "layer 'b': the same value");
   write_grid(dir, "learning_rate = 2");
   expect_refused(dir, 3, "learning_rate");
+  write_grid(dir, "seed = 1", false, 4);
+  expect_refused(dir, 4, "4 deposit cells inside the grid and on data");
 }
 
 }  // namespace
