@@ -216,6 +216,14 @@ double as_num(const nlohmann::json& v) {
   return v.is_boolean() ? (v.get<bool>() ? 1.0 : 0.0) : v.get<double>();
 }
 
+/// The bits of a JSON number as a float (XGBoost's split conditions and leaves are floats).
+std::uint32_t float_bits(const nlohmann::json& v) {
+  const auto f = static_cast<float>(v.get<double>());
+  std::uint32_t u = 0;
+  std::memcpy(&u, &f, sizeof u);
+  return u;
+}
+
 /// The depth of node i's subtree (0 for a leaf).
 int subtree_depth(const nlohmann::json& left, const nlohmann::json& right, std::int64_t i) {
   const auto l = left[static_cast<std::size_t>(i)].get<std::int64_t>();
@@ -237,22 +245,28 @@ double append_tree(const nlohmann::json& tree, std::vector<double>& aux) {
     }
   }
   const std::size_t n = left.size();
-  const auto base = static_cast<double>(aux.size());
+  const auto base = static_cast<std::int64_t>(aux.size());
+  if (base + static_cast<std::int64_t>(n) * kernels::tree_node_size >
+      std::numeric_limits<std::int32_t>::max()) {
+    throw config_error("[trees]: the trees need more than 2^31 numbers (fewer or shallower trees)");
+  }
   const auto at = [base](std::int64_t node) {
-    return base + static_cast<double>(node * kernels::tree_node_size);
+    return static_cast<std::uint32_t>(base + node * kernels::tree_node_size);
   };
   for (std::size_t i = 0; i < n; ++i) {
     const auto l = left[i].get<std::int64_t>();
     if (l < 0) {  // a leaf: XGBoost keeps its value where a split keeps its condition
-      const double self = at(static_cast<std::int64_t>(i));
-      aux.insert(aux.end(), {0.0, cond[i].get<double>(), self, self});
+      const std::uint32_t self = at(static_cast<std::int64_t>(i));
+      aux.insert(aux.end(), {kernels::tree_word(0, float_bits(cond[i])),
+                             kernels::tree_word(self, self)});
       continue;
     }
-    const double k = static_cast<double>(index[i].get<std::int64_t>() + 1);
-    aux.insert(aux.end(), {as_num(dleft[i]) != 0.0 ? -k : k, cond[i].get<double>(), at(l),
-                           at(right[i].get<std::int64_t>())});
+    const auto k = static_cast<std::int32_t>(index[i].get<std::int64_t>() + 1);
+    const std::int32_t code = as_num(dleft[i]) != 0.0 ? -k : k;
+    aux.insert(aux.end(), {kernels::tree_word(static_cast<std::uint32_t>(code), float_bits(cond[i])),
+                           kernels::tree_word(at(l), at(right[i].get<std::int64_t>()))});
   }
-  return base;
+  return static_cast<double>(base);
 }
 
 }  // namespace

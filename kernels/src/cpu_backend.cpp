@@ -304,7 +304,9 @@ void tree_ensemble_cells(const Program& p, const GroupOp& g, const double* aux,
         node[i] = tree_step(aux, node[i], feature);
       }
     }
-    for (std::size_t i = 0; i < m; ++i) margin[i] += static_cast<float>(aux[node[i] + 1]);
+    for (std::size_t i = 0; i < m; ++i) {
+      margin[i] += tree_float(static_cast<unsigned int>(tree_bits(aux[node[i]])));
+    }
   }
   for (std::size_t i = 0; i < m; ++i) {
     out[i] = any[i] ? static_cast<double>(xgb_sigmoid(margin[i])) : nan_value();

@@ -73,9 +73,21 @@ std::vector<float> kernel_values(const gk::Program& p, const std::vector<double>
 TEST(TreeKernel, StumpWorkedByHand) {
   // One stump on input 1 at 0.5, missing goes left; leaves -0.3 (left) and 0.7; base margin
   // 0.2. Input 0 is never split on.
-  // aux: root at 2, depth 1; the split {input 1 (code -2: missing left), 0.5, left 6, right
-  // 10}; the leaves (each its own child).
-  std::vector<double> aux{2.0, 1.0, -2.0, 0.5, 6.0, 10.0, 0.0, -0.3, 6.0, 6.0, 0.0, 0.7, 10.0, 10.0};
+  // aux: root at 2, depth 1; the split {input 1 (code -2: missing left), 0.5, left 4, right
+  // 6}; the leaves (each its own child).
+  const auto bits = [](float f) {
+    std::uint32_t u = 0;
+    std::memcpy(&u, &f, sizeof u);
+    return u;
+  };
+  std::vector<double> aux{2.0,
+                          1.0,
+                          gk::tree_word(static_cast<std::uint32_t>(-2), bits(0.5f)),
+                          gk::tree_word(4, 6),
+                          gk::tree_word(0, bits(-0.3f)),
+                          gk::tree_word(4, 4),
+                          gk::tree_word(0, bits(0.7f)),
+                          gk::tree_word(6, 6)};
   gk::GroupOp g;
   g.method = gk::CombineMethod::tree_ensemble;
   g.bias = 0.2;
