@@ -590,6 +590,10 @@ void check_training(const Model& m, const std::string& source, bool user_groups)
     fail("[training]: only used with [combine] method = \"wofe\", \"logistic\", "
          "\"boosted-trees\" or \"random-forest\"");
   }
+  if (is_tree_ensemble(m.combine.method) && m.uncertainty.given) {
+    fail("[uncertainty]: not used with method \"" + method + "\" (its Monte Carlo perturbs "
+         "weights and memberships, which trees do not have)");
+  }
   if (m.trees.given && !is_tree_ensemble(m.combine.method)) {
     fail("[trees]: only used with [combine] method = \"boosted-trees\" or \"random-forest\"");
   }

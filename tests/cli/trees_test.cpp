@@ -345,6 +345,8 @@ TEST(TreeRun, BadInputIsOneLineAndNoOutput) {
   expect_refused(dir, 4, "layer 'b': the same value");
   write_grid(dir, "learning_rate = 2");
   expect_refused(dir, 3, "learning_rate");
+  write_grid(dir, "seed = 1\n[uncertainty]\ndraws = 10");
+  expect_refused(dir, 3, "[uncertainty]: not used with method \"boosted-trees\"");
   write_grid(dir, "seed = 1", false, 4);
   expect_refused(dir, 4, "4 deposit cells inside the grid and on data");
 }
