@@ -222,13 +222,9 @@ void write_grid(const fs::path& dir, const std::string& trees, bool constant_b =
   const double nd = -9999.0;
   gp::test::write_raster(dir / "a.tif", "EPSG:3577", x0, y0, 200, 200, w, h, a, &nd);
   gp::test::write_raster(dir / "b.tif", "EPSG:3577", x0, y0, 200, 200, w, h, b, &nd);
-  std::ofstream csv(dir / "deposits.csv");
-  csv << "name,x,y\n";
-  for (std::size_t k = 0; k < n_deposits; ++k) {
-    csv << "d" << k << "," << x0 + (deposits[k].second + 0.5) * 200 << ","
-        << y0 - (deposits[k].first + 0.5) * 200 << "\n";
-  }
-  csv.close();
+  gp::test::write_deposit_cells(
+      dir / "deposits.csv", x0, y0, 200,
+      {deposits.begin(), deposits.begin() + static_cast<std::ptrdiff_t>(n_deposits)});
   std::ofstream(dir / "model.toml") << R"([training]
 deposits = "deposits.csv"
 x_column = "x"
