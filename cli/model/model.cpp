@@ -10,6 +10,7 @@
 #include <toml++/toml.h>
 
 #include <algorithm>
+#include <array>
 #include <cfloat>
 #include <cmath>
 #include <functional>
@@ -476,6 +477,79 @@ TrainingSpec parse_training(const toml::table& t, const std::string& source,
   return s;
 }
 
+/// XGBoost 1.7's tree-booster and learning parameters a model may pass in `[trees] xgboost`
+/// (those the [trees] keys set are refused there: one place per setting).
+constexpr std::array<std::string_view, 20> xgboost_parameters{
+    "gamma",          "min_split_loss",  "min_child_weight", "max_delta_step",
+    "lambda",         "reg_lambda",      "alpha",            "reg_alpha",
+    "tree_method",    "scale_pos_weight", "max_leaves",      "max_bin",
+    "grow_policy",    "sampling_method", "colsample_bylevel", "monotone_constraints",
+    "interaction_constraints", "base_score", "max_cat_to_onehot", "sketch_eps"};
+
+/// `[trees] negatives = { ratio = r, buffer_km = b }`.
+void parse_negatives(TableReader& r, TreesSpec& s) {
+  const toml::table* t = r.table("negatives", "{ ratio = 20, buffer_km = 2.0 }");
+  if (t == nullptr) return;
+  TableReader n(*t, r.source(), r.context() + " negatives");
+  if (auto v = n.num("ratio")) {
+    if (!(*v > 0.0)) n.fail("ratio", "expected background cells per deposit cell > 0");
+    s.negatives_ratio = *v;
+  }
+  if (auto v = n.num("buffer_km")) {
+    if (!(*v >= 0.0)) n.fail("buffer_km", "expected a distance >= 0 (km)");
+    s.negatives_buffer_km = *v;
+  }
+  n.finish();
+}
+
+/// `[trees] xgboost = { name = value }`: known XGBoost parameters as text.
+void parse_xgboost_parameters(TableReader& r, TreesSpec& s) {
+  const toml::table* t = r.table("xgboost", "{ min_child_weight = 1 }");
+  if (t == nullptr) return;
+  const std::vector<std::string_view> known(xgboost_parameters.begin(), xgboost_parameters.end());
+  TableReader x(*t, r.source(), r.context() + " xgboost");
+  for (const auto& [k, v] : *t) {
+    const std::string key(k.str());
+    if (std::find(known.begin(), known.end(), key) == known.end()) {
+      x.fail(key, "unknown XGBoost parameter '" + key + "'" + suggestion(key, known) +
+                      " (n_trees, max_depth, learning_rate, subsample, colsample and seed are "
+                      "[trees] keys)");
+    }
+    x.get(key);
+    if (v.is_string()) {
+      s.xgboost.emplace_back(key, *v.value<std::string>());
+    } else if (v.is_number()) {
+      s.xgboost.emplace_back(key, text::shortest_plain(x.as_number(v, key)));
+    } else {
+      x.fail(key, "expected a number or a string, found " + type_name(v));
+    }
+  }
+  x.finish();
+}
+
+/// `[trees]`: the tree ensembles' settings.
+TreesSpec parse_trees(const toml::table& t, const std::string& source) {
+  TableReader r(t, source, "[trees]");
+  TreesSpec s;
+  s.given = true;
+  if (auto v = r.integer("n_trees", 1, 100000)) s.n_trees = static_cast<int>(*v);
+  if (auto v = r.integer("max_depth", 1, 32)) s.max_depth = static_cast<int>(*v);
+  auto fraction = [&r](std::string_view key, double& out) {
+    if (auto v = r.num(key)) {
+      if (!(*v > 0.0 && *v <= 1.0)) r.fail(std::string(key), "expected a number in (0, 1]");
+      out = *v;
+    }
+  };
+  fraction("learning_rate", s.learning_rate);
+  fraction("subsample", s.subsample);
+  fraction("colsample", s.colsample);
+  if (auto v = r.integer("seed", 0, 2147483647)) s.seed = static_cast<std::uint64_t>(*v);
+  parse_negatives(r, s);
+  parse_xgboost_parameters(r, s);
+  r.finish();
+  return s;
+}
+
 /// Cross-checks of the data-driven methods, once every table is read.
 void check_training(const Model& m, const std::string& source, bool user_groups) {
   auto fail = [&](const std::string& msg) { throw config_error(source + ": " + msg); };
@@ -503,7 +577,8 @@ void check_training(const Model& m, const std::string& source, bool user_groups)
       fail("layer '" + L.name + "': missing logistic = { type = \"continuous\" | "
            "\"categorical\" } (every layer of a logistic-regression model needs one)");
     }
-    if (trained && L.transform.kind != TransformKind::identity) {
+    if (trained && !is_tree_ensemble(m.combine.method) &&
+        L.transform.kind != TransformKind::identity) {
       fail("layer '" + L.name + "' transform: not used with [combine] method = \"" + method +
            "\" (the weights come from the deposits; remove the transform)");
     }
@@ -512,7 +587,18 @@ void check_training(const Model& m, const std::string& source, bool user_groups)
     fail("[training]: missing (method \"" + method + "\" needs deposits = \"file\")");
   }
   if (!trained && m.training.given) {
-    fail("[training]: only used with [combine] method = \"wofe\" or \"logistic\"");
+    fail("[training]: only used with [combine] method = \"wofe\", \"logistic\", "
+         "\"boosted-trees\" or \"random-forest\"");
+  }
+  if (is_tree_ensemble(m.combine.method) && m.uncertainty.given) {
+    fail("[uncertainty]: not used with method \"" + method + "\" (its Monte Carlo perturbs "
+         "weights and memberships, which trees do not have)");
+  }
+  if (m.trees.given && !is_tree_ensemble(m.combine.method)) {
+    fail("[trees]: only used with [combine] method = \"boosted-trees\" or \"random-forest\"");
+  }
+  if (m.trees.given && m.combine.method == Method::random_forest && m.trees.learning_rate != 0.1) {
+    fail("[trees] learning_rate: not used by a random forest (its one round uses 1)");
   }
   if (trained && !m.output.bands.empty()) {
     fail("[output] bands: not used with method \"" + method + "\" (its bands are fixed)");
@@ -946,6 +1032,7 @@ Model parse_model(std::string_view text, const std::string& source, const fs::pa
   }
   if (const toml::table* t = top.table("output")) m.output = parse_output(*t, source, base_dir);
   if (const toml::table* t = top.table("training")) m.training = parse_training(*t, source, base_dir);
+  if (const toml::table* t = top.table("trees")) m.trees = parse_trees(*t, source);
   // Validation and Monte Carlo uncertainty (cli/model/analysis_spec.cpp).
   if (const toml::table* t = top.table("validation")) {
     m.validation = parse_validation(*t, source, base_dir);

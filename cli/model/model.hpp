@@ -167,6 +167,7 @@ struct Model {
   CombineSpec combine;
   OutputSpec output;
   TrainingSpec training;  ///< [training] (deposits, unit cell) for wofe / logistic
+  TreesSpec trees;        ///< [trees] for boosted-trees / random-forest
   ValidationSpec validation;    ///< [validation] (run after the map)
   UncertaintySpec uncertainty;  ///< [uncertainty] (Monte Carlo, after the map)
 };

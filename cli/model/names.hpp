@@ -20,7 +20,7 @@ enum class TransformKind {
 /// on deposits (whole-model only).
 enum class Method {
   weighted_sum, fuzzy_and, fuzzy_or, fuzzy_product, fuzzy_sum, fuzzy_gamma, index_overlay,
-  wofe, logistic
+  wofe, logistic, boosted_trees, random_forest
 };
 
 /// `[output] classes.method`.
@@ -40,9 +40,10 @@ struct Names<TransformKind> {
 };
 template <>
 struct Names<Method> {
-  static constexpr std::array<std::string_view, 9> list{
+  static constexpr std::array<std::string_view, 11> list{
       "weighted-sum", "fuzzy-and",     "fuzzy-or", "fuzzy-product", "fuzzy-sum",
-      "fuzzy-gamma",  "index-overlay", "wofe",     "logistic"};
+      "fuzzy-gamma",  "index-overlay", "wofe",     "logistic",      "boosted-trees",
+      "random-forest"};
 };
 template <>
 struct Names<ClassMethod> {
@@ -78,8 +79,15 @@ std::optional<E> from_name(std::string_view text) {
   return std::nullopt;
 }
 
+/// True for the tree ensembles trained with XGBoost ([trees]).
+constexpr bool is_tree_ensemble(Method m) {
+  return m == Method::boosted_trees || m == Method::random_forest;
+}
+
 /// True for the methods trained on deposits.
-constexpr bool is_trained(Method m) { return m == Method::wofe || m == Method::logistic; }
+constexpr bool is_trained(Method m) {
+  return m == Method::wofe || m == Method::logistic || is_tree_ensemble(m);
+}
 
 /// True for the operators that normalise their weights (all zero cannot be normalised).
 constexpr bool uses_weights(Method m) {

@@ -6,7 +6,9 @@
 
 #include "model/deposit_source.hpp"
 
+#include <cstdint>
 #include <filesystem>
+#include <utility>
 #include <optional>
 #include <string>
 #include <vector>
@@ -42,6 +44,22 @@ struct TrainingSpec : DepositSourceSpec {
   double unit_cell_km2{1.0};       ///< ArcSDM's unit cell: areas and counts in these units
   int max_iterations{50};          ///< logistic: IRLS iterations at most
   double tolerance{1e-8};          ///< logistic: stop when the largest coefficient change is below
+};
+
+/// `[trees]`: the tree ensembles (`[combine] method = "boosted-trees" | "random-forest"`),
+/// trained with XGBoost (names follow its parameters).
+struct TreesSpec {
+  bool given{false};
+  int n_trees{100};            ///< boosting rounds, or the forest's trees
+  int max_depth{6};
+  double learning_rate{0.1};   ///< boosted-trees only (a forest uses 1)
+  double subsample{0.8};       ///< rows per tree
+  double colsample{0.8};       ///< layers per tree (boosted) or per split (forest)
+  std::uint64_t seed{0};
+  double negatives_ratio{20.0};   ///< background cells per deposit cell
+  double negatives_buffer_km{2.0};  ///< no background cell within this of a deposit
+  /// `xgboost = { name = value, ... }`: further XGBoost parameters, as text.
+  std::vector<std::pair<std::string, std::string>> xgboost;
 };
 
 }  // namespace gp::model

@@ -48,7 +48,9 @@ kernels::CombineMethod method_of(model::Method m) {
     case M::fuzzy_gamma: return K::fuzzy_gamma;
     case M::index_overlay: return K::index_overlay;
     case M::wofe:
-    case M::logistic: break;
+    case M::logistic:
+    case M::boosted_trees:
+    case M::random_forest: break;
   }
   throw config_error("[combine] method '" + model::name_str(m) + "' is not a group operator");
 }
@@ -225,6 +227,14 @@ std::vector<std::string> band_names(const model::Model& m) {
   return names;
 }
 
+void build_layers(const model::Model& m, const std::vector<kernels::LayerStats>& stats,
+                  const std::vector<kernels::PercentileBuilder>& percentiles,
+                  std::vector<double>& aux, kernels::Program& p) {
+  p.n_layers = static_cast<std::int32_t>(m.layers.size());
+  p.out_nodata = static_cast<float>(m.output.nodata);
+  add_layers(m, stats, percentiles, aux, p);
+}
+
 kernels::Program build_program(const model::Model& m,
                                const std::vector<kernels::LayerStats>& stats,
                                const std::vector<kernels::PercentileBuilder>& percentiles,
@@ -238,9 +248,7 @@ kernels::Program build_program(const model::Model& m,
                        std::to_string(kernels::max_groups) + " are supported)");
   }
   kernels::Program p;
-  p.n_layers = static_cast<std::int32_t>(m.layers.size());
-  p.out_nodata = static_cast<float>(m.output.nodata);
-  add_layers(m, stats, percentiles, aux, p);
+  build_layers(m, stats, percentiles, aux, p);
   const std::vector<int> order = model::group_order(m.groups);
   const NodeIndex node_of(m, order, p.n_layers);
   add_groups(m, order, node_of, p);

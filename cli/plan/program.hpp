@@ -30,4 +30,10 @@ kernels::Program build_program(const model::Model& m,
                                const std::vector<kernels::PercentileBuilder>& percentiles,
                                std::vector<double>& aux);
 
+/// The layers of build_program's program only (transforms, mask, nodata; no group, no band):
+/// what the tree ensembles (train/trees.cpp) put their trees on.
+void build_layers(const model::Model& m, const std::vector<kernels::LayerStats>& stats,
+                  const std::vector<kernels::PercentileBuilder>& percentiles,
+                  std::vector<double>& aux, kernels::Program& p);
+
 }  // namespace gp::cli

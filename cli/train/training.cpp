@@ -5,6 +5,7 @@
 #include "train/logistic.hpp"
 #include "plan/deposit_source.hpp"
 #include "run/runner.hpp"
+#include "train/trees.hpp"
 #include "train/wofe.hpp"
 #include "gp/error.hpp"
 #include "gp/geo/cell_area.hpp"
@@ -29,9 +30,11 @@ struct TrainedMethod {
   model::Method method;
   training::Trainer train;
 };
-constexpr std::array<TrainedMethod, 2> trained_methods{{
+constexpr std::array<TrainedMethod, 4> trained_methods{{
     {model::Method::wofe, &wofe::train},
     {model::Method::logistic, &logistic::train},
+    {model::Method::boosted_trees, &trees::train},
+    {model::Method::random_forest, &trees::train},
 }};
 
 }  // namespace

@@ -268,6 +268,51 @@ template <CombineMethod M>
   }
 }
 
+/// A tree_ensemble group over m cells (tree_ensemble_value per cell), tree by tree so that a
+/// tree's nodes stay in cache for the whole block: each cell still adds its leaves in tree
+/// order in float, the same operations as tree_ensemble_value, so the same bits.
+void tree_ensemble_cells(const Program& p, const GroupOp& g, const double* aux,
+                         const double* nodes, std::size_t m, double* out) {
+  static_assert(max_layers + max_groups <= 64, "feature block below sized for at most 64 inputs");
+  float feat[64 * score_block];
+  float margin[score_block];
+  bool any[score_block];
+  const int n_in = g.n_inputs < 64 ? g.n_inputs : 64;
+  for (std::size_t i = 0; i < m; ++i) {
+    margin[i] = static_cast<float>(g.bias);
+    any[i] = false;
+  }
+  for (int k = 0; k < n_in; ++k) {
+    const double* v = nodes + static_cast<std::size_t>(p.inputs[g.first_input + k]) * score_block;
+    float* f = feat + static_cast<std::size_t>(k) * score_block;
+    for (std::size_t i = 0; i < m; ++i) {
+      const bool ok = is_valid(v[i]);
+      f[i] = ok ? static_cast<float>(v[i]) : static_cast<float>(nan_value());
+      any[i] = any[i] || ok;
+    }
+  }
+  // Level by level over the block: the cells' paths are independent, so the core overlaps
+  // them instead of waiting on one path's chain of loads (tree_leaf's steps, in the same order).
+  long long node[score_block];
+  for (int t = 0; t < g.aux_count; ++t) {
+    const auto root = static_cast<long long>(aux[g.aux_first + t]);
+    const int depth = static_cast<int>(aux[g.aux_first + g.aux_count + t]);
+    for (std::size_t i = 0; i < m; ++i) node[i] = root;
+    for (int d = 0; d < depth; ++d) {
+      for (std::size_t i = 0; i < m; ++i) {
+        const auto feature = [&](int k) { return feat[static_cast<std::size_t>(k) * score_block + i]; };
+        node[i] = tree_step(aux, node[i], feature);
+      }
+    }
+    for (std::size_t i = 0; i < m; ++i) {
+      margin[i] += tree_float(static_cast<unsigned int>(tree_bits(aux[node[i]])));
+    }
+  }
+  for (std::size_t i = 0; i < m; ++i) {
+    out[i] = any[i] ? static_cast<double>(xgb_sigmoid(margin[i])) : nan_value();
+  }
+}
+
 /// eval_cell for the m cells from `first`, evaluated node by node over the block instead of
 /// cell by cell: every value comes from the same per-cell functions (transform_as,
 /// combine_as, store_value) in the same order of operations, so the result is bit-identical to
@@ -327,6 +372,9 @@ GP_CPU_CLONES void score_cells(const Program& p, const double* aux, const float*
       GP_COMBINE_CASE(wofe_std)
       GP_COMBINE_CASE(ratio)
 #undef GP_COMBINE_CASE
+      case CombineMethod::tree_ensemble:
+        tree_ensemble_cells(p, G, aux, nodes, m, out);
+        break;
       default:
         for (std::size_t i = 0; i < m; ++i) out[i] = nan_value();
     }

@@ -207,4 +207,14 @@ void write_three_layers(const std::filesystem::path& dir) {
 }
 
 
+void write_deposit_cells(const std::filesystem::path& path, double x0, double y0, double cell,
+                         const std::vector<std::pair<int, int>>& cells) {
+  std::ofstream csv(path);
+  csv << "name,x,y\n";
+  for (std::size_t k = 0; k < cells.size(); ++k) {
+    csv << "d" << k << "," << x0 + (cells[k].second + 0.5) * cell << ","
+        << y0 - (cells[k].first + 0.5) * cell << "\n";
+  }
+}
+
 }  // namespace gp::test

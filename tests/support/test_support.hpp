@@ -5,6 +5,7 @@
 #include <filesystem>
 #include <map>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace gp::test {
@@ -26,6 +27,11 @@ void write_raster(const std::filesystem::path& path, const std::string& crs, dou
 /// cells), b.tif on a coarser 250 m EPSG:3577 grid and c.tif in EPSG:4326 (on a's grid both
 /// are read through the warper).
 void write_three_layers(const std::filesystem::path& dir);
+
+/// A deposits CSV (name,x,y): a point d<k> at the centre of cell k of `cells` (row, column) on
+/// a north-up grid of square `cell`-wide cells whose top-left corner is (x0, y0).
+void write_deposit_cells(const std::filesystem::path& path, double x0, double y0, double cell,
+                         const std::vector<std::pair<int, int>>& cells);
 
 /// Reads band `band` of a raster as floats (row-major).
 std::vector<float> read_raster(const std::filesystem::path& path, int band = 1);

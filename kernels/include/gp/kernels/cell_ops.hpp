@@ -6,6 +6,7 @@
 
 #include "gp/kernels/hd.hpp"
 #include "gp/kernels/program.hpp"
+#include "gp/kernels/trees.hpp"
 
 #include <math.h>
 
@@ -246,6 +247,8 @@ GP_HD GP_INLINE double combine_weighted_as(CombineMethod m, const Program& p, co
       const double den = node(p.inputs[g.first_input + 1]);
       return den != 0.0 ? node(p.inputs[g.first_input]) / den : nan_value();
     }
+    case CombineMethod::tree_ensemble:
+      return nan_value();  // needs the aux trees: group_value / tree_ensemble_value
   }
   return nan_value();
 }
@@ -270,6 +273,40 @@ GP_HD inline double combine_group(const Program& p, const GroupOp& g, const doub
   return combine_as(g.method, p, g, NodeArray{node}, skip);
 }
 
+/// Input k of group `g` as the float feature XGBoost sees (NaN where nodata).
+template <class NodeAt>
+struct TreeFeature {
+  const Program& p;
+  const GroupOp& g;
+  const NodeAt& node;
+  GP_HD float operator()(int k) const {
+    const double v = node(p.inputs[g.first_input + k]);
+    return is_valid(v) ? static_cast<float>(v) : static_cast<float>(nan_value());
+  }
+};
+
+/// A tree_ensemble group's value (trees.hpp): nodata where every input is nodata (outside the
+/// evidence), else XGBoost's probability with missing inputs sent the trees' default way.
+template <class NodeAt>
+GP_HD GP_INLINE double tree_ensemble_value(const Program& p, const GroupOp& g, const NodeAt& node,
+                                           const double* aux) {
+  bool any = false;
+  for (int k = g.first_input; k < g.first_input + g.n_inputs; ++k) {
+    any = any || is_valid(node(p.inputs[k]));
+  }
+  if (!any) return nan_value();
+  const TreeFeature<NodeAt> feature{p, g, node};
+  return static_cast<double>(tree_ensemble_probability(aux, g.aux_first, g.aux_count,
+                                                       static_cast<float>(g.bias), feature));
+}
+
+/// Group `g`'s value: combine_group, or the trees of a tree_ensemble (they live in aux).
+GP_HD inline double group_value(const Program& p, const GroupOp& g, const double* node,
+                                const unsigned char* skip, const double* aux) {
+  return g.method == CombineMethod::tree_ensemble ? tree_ensemble_value(p, g, NodeArray{node}, aux)
+                                                  : combine_group(p, g, node, skip);
+}
+
 /// Evaluates the whole network for one cell. `raw_at(l)` returns the raw value of layer l
 /// (NaN = nodata); `store(b, v)` receives each output band's value (NaN = nodata).
 template <class RawAt, class Store>
@@ -287,7 +324,7 @@ GP_HD inline void eval_cell(const Program& p, const double* aux, RawAt raw_at, S
     skip[l] = static_cast<unsigned char>(p.layers[l].skip_missing);
   }
   for (int g = 0; g < p.n_groups; ++g) {
-    node[p.n_layers + g] = combine_group(p, p.groups[g], node, skip);
+    node[p.n_layers + g] = group_value(p, p.groups[g], node, skip, aux);
     skip[p.n_layers + g] = static_cast<unsigned char>(p.groups[g].skip_missing);
   }
   for (int b = 0; b < p.n_bands; ++b) store(b, node[p.bands[b]]);

@@ -69,6 +69,7 @@ enum class CombineMethod : std::int32_t {
   logistic = 7,       ///< 1 / (1 + exp(-(bias + sum w_i x_i))): WofE posterior, logistic regression
   wofe_std = 8,       ///< x_0 * sqrt(bias + sum_{i>=1} x_i): s(P) = P sqrt(1/N(D) + sum s^2(W))
   ratio = 9,          ///< x_0 / x_1 (nodata where x_1 == 0): e.g. confidence P / s(P)
+  tree_ensemble = 10, ///< XGBoost binary:logistic trees over the inputs, nodes in aux (trees.hpp)
 };
 
 /// One layer of the program.
@@ -87,7 +88,10 @@ struct GroupOp {
   std::int32_t n_inputs{0};
   std::int32_t skip_missing{0};  ///< 1: where nodata, the group drops out of groups using it
   double gamma{0.9};
-  double bias{0.0};              ///< logistic: intercept (prior logit); wofe_std: 1 / N(D)
+  double bias{0.0};              ///< logistic: intercept (prior logit); wofe_std: 1 / N(D);
+                                 ///< tree_ensemble: the base margin (a float)
+  std::int32_t aux_first{0};     ///< tree_ensemble: first aux value of the trees (trees.hpp)
+  std::int32_t aux_count{0};     ///< tree_ensemble: number of trees
 };
 
 /// The whole per-cell program. Node numbering: layers 0..n_layers-1, then groups

@@ -1,0 +1,624 @@
+// Tree ensembles trained with XGBoost's C API. See train/trees.hpp.
+
+#include "train/trees.hpp"
+
+#include "training_common.hpp"
+
+#include "plan/program.hpp"
+#include "run/cluster.hpp"
+#include "run/runner.hpp"
+#include "run/stats_pass.hpp"
+#include "gp/error.hpp"
+#include "gp/kernels/cell_ops.hpp"
+#include "gp/kernels/trees.hpp"
+#include "gp/log.hpp"
+#include "gp/text.hpp"
+
+#include <xgboost/c_api.h>
+#include <xgboost/version_config.h>
+
+#include <dlfcn.h>
+
+#include <algorithm>
+#include <cstring>
+#include <cmath>
+#include <limits>
+#include <queue>
+#include <type_traits>
+
+namespace gp::cli::trees {
+namespace {
+
+using J = nlohmann::ordered_json;
+
+/// Fewer deposit cells than this cannot train a tree ensemble: XGBoost's subsampling and
+/// minimum child weight need several positives to split on at all.
+constexpr std::size_t min_deposits = 5;
+
+/// XGBoost's C API, opened when a tree ensemble trains. geoprospect does not link libxgboost:
+/// it needs libgomp, and as a link-time dependency it would run libgomp's constructor before
+/// libgp_openmp_wait_policy.so's (app/openmp_wait_policy.cpp; tests/cli/e2e_test.cpp's OpenMp
+/// test), so libgomp would miss OMP_WAIT_POLICY=passive. Opened later, it finds libgomp set up.
+struct Api {
+#define GP_XGB_FN(name) decltype(&::name) name = nullptr;
+  GP_XGB_FN(XGBGetLastError)
+  GP_XGB_FN(XGDMatrixCreateFromMat)
+  GP_XGB_FN(XGDMatrixSetFloatInfo)
+  GP_XGB_FN(XGDMatrixSetStrFeatureInfo)
+  GP_XGB_FN(XGDMatrixFree)
+  GP_XGB_FN(XGBoosterCreate)
+  GP_XGB_FN(XGBoosterSetParam)
+  GP_XGB_FN(XGBoosterUpdateOneIter)
+  GP_XGB_FN(XGBoosterSaveModelToBuffer)
+  GP_XGB_FN(XGBoosterFeatureScore)
+  GP_XGB_FN(XGBoosterFree)
+#undef GP_XGB_FN
+};
+
+const Api& api() {
+  static const Api a = [] {
+    void* lib = dlopen("libxgboost.so.0", RTLD_NOW | RTLD_GLOBAL);
+    if (lib == nullptr) lib = dlopen("libxgboost.so", RTLD_NOW | RTLD_GLOBAL);
+    if (lib == nullptr) {
+      throw error("tree ensembles need XGBoost's library (libxgboost.so, Debian's "
+                  "libxgboost-dev; .ci/setup.sh installs it): " + std::string(dlerror()));
+    }
+    Api x;
+    const auto load = [lib](auto& fn, const char* name) {
+      fn = reinterpret_cast<std::remove_reference_t<decltype(fn)>>(dlsym(lib, name));
+      if (fn == nullptr) throw error(std::string("libxgboost.so has no ") + name);
+    };
+#define GP_XGB_LOAD(name) load(x.name, #name);
+    GP_XGB_LOAD(XGBGetLastError)
+    GP_XGB_LOAD(XGDMatrixCreateFromMat)
+    GP_XGB_LOAD(XGDMatrixSetFloatInfo)
+    GP_XGB_LOAD(XGDMatrixSetStrFeatureInfo)
+    GP_XGB_LOAD(XGDMatrixFree)
+    GP_XGB_LOAD(XGBoosterCreate)
+    GP_XGB_LOAD(XGBoosterSetParam)
+    GP_XGB_LOAD(XGBoosterUpdateOneIter)
+    GP_XGB_LOAD(XGBoosterSaveModelToBuffer)
+    GP_XGB_LOAD(XGBoosterFeatureScore)
+    GP_XGB_LOAD(XGBoosterFree)
+#undef GP_XGB_LOAD
+    return x;
+  }();
+  return a;
+}
+
+/// Throws gp::error with XGBoost's own message when a C API call fails.
+void xgb(int rc, const char* what) {
+  if (rc != 0) throw error(std::string("XGBoost ") + what + ": " + api().XGBGetLastError());
+}
+
+/// Owns an XGBoost handle (DMatrix or Booster), freed by `free`.
+class Handle {
+ public:
+  explicit Handle(int (*free)(void*)) : free_(free) {}
+  Handle(const Handle&) = delete;
+  Handle& operator=(const Handle&) = delete;
+  ~Handle() {
+    if (h != nullptr) free_(h);
+  }
+  void* h{nullptr};
+
+ private:
+  int (*free_)(void*);
+};
+
+std::string num(double v) { return text::shortest_plain(v); }
+
+/// Per-feature scores of `importance_type` from XGBoosterFeatureScore (0 for unused features).
+std::vector<double> feature_scores(void* booster, const Table& t, const char* importance_type) {
+  const std::string config =
+      std::string(R"({"importance_type": ")") + importance_type + R"(", "feature_map": ""})";
+  bst_ulong n = 0;
+  const char** names = nullptr;
+  bst_ulong dim = 0;
+  const bst_ulong* shape = nullptr;
+  const float* scores = nullptr;
+  xgb(api().XGBoosterFeatureScore(booster, config.c_str(), &n, &names, &dim, &shape, &scores),
+      "feature importance");
+  std::vector<double> out(t.n_features, 0.0);
+  for (bst_ulong i = 0; i < n; ++i) {
+    const auto it = std::find(t.names.begin(), t.names.end(), names[i]);
+    if (it != t.names.end()) out[static_cast<std::size_t>(it - t.names.begin())] = scores[i];
+  }
+  return out;
+}
+
+bool has_param(const std::vector<std::pair<std::string, std::string>>& ps, const std::string& k) {
+  return std::any_of(ps.begin(), ps.end(), [&](const auto& p) { return p.first == k; });
+}
+
+}  // namespace
+
+std::uint64_t cell_key(std::uint64_t seed, std::uint64_t cell) {
+  // splitmix64 (Steele, Lea & Flood 2014) of the seed's stream at the cell's index.
+  std::uint64_t z = seed * 0x9E3779B97F4A7C15ULL + cell + 0x632BE59BD9B4E019ULL;
+  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
+  z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
+  return z ^ (z >> 31);
+}
+
+std::vector<std::pair<std::string, std::string>> xgboost_params(model::Method method,
+                                                                const model::TreesSpec& spec,
+                                                                double scale_pos_weight,
+                                                                int& rounds) {
+  const bool forest = method == model::Method::random_forest;
+  std::vector<std::pair<std::string, std::string>> ps{
+      {"objective", "binary:logistic"},
+      {"max_depth", std::to_string(spec.max_depth)},
+      {"subsample", num(spec.subsample)},
+      {"seed", std::to_string(spec.seed)},
+      // One thread: XGBoost's histogram sums are then in one order, the same trees on any
+      // machine (the table is small; the map, not the training, is the heavy part).
+      {"nthread", "1"},
+      {"verbosity", "0"}};
+  if (forest) {
+    // XGBoost's random forest: one round of n_trees parallel trees, no shrinkage, columns
+    // sampled per split (XGBoost's documented RF settings).
+    ps.emplace_back("num_parallel_tree", std::to_string(spec.n_trees));
+    ps.emplace_back("learning_rate", "1");
+    ps.emplace_back("colsample_bynode", num(spec.colsample));
+    rounds = 1;
+  } else {
+    ps.emplace_back("learning_rate", num(spec.learning_rate));
+    ps.emplace_back("colsample_bytree", num(spec.colsample));
+    rounds = spec.n_trees;
+  }
+  if (!has_param(spec.xgboost, "tree_method")) ps.emplace_back("tree_method", "hist");
+  if (!has_param(spec.xgboost, "scale_pos_weight")) {
+    ps.emplace_back("scale_pos_weight", text::significant(scale_pos_weight, 17));
+  }
+  for (const auto& p : spec.xgboost) ps.push_back(p);
+  return ps;
+}
+
+Booster train_booster(const Table& t, model::Method method, const model::TreesSpec& spec) {
+  Handle dm(api().XGDMatrixFree);
+  xgb(api().XGDMatrixCreateFromMat(t.x.data(), t.rows(), t.n_features,
+                             std::numeric_limits<float>::quiet_NaN(), &dm.h),
+      "training matrix");
+  xgb(api().XGDMatrixSetFloatInfo(dm.h, "label", t.label.data(), t.rows()), "labels");
+  std::vector<const char*> names;
+  for (const auto& n : t.names) names.push_back(n.c_str());
+  xgb(api().XGDMatrixSetStrFeatureInfo(dm.h, "feature_name", names.data(), names.size()),
+      "feature names");
+  double pos = 0.0;
+  for (float l : t.label) pos += l > 0.5f ? 1.0 : 0.0;
+  const double neg = static_cast<double>(t.rows()) - pos;
+  Booster out;
+  int rounds = 0;
+  out.params = xgboost_params(method, spec, pos > 0.0 ? neg / pos : 1.0, rounds);
+  Handle b(api().XGBoosterFree);
+  xgb(api().XGBoosterCreate(&dm.h, 1, &b.h), "booster");
+  for (const auto& [k, v] : out.params) {
+    if (api().XGBoosterSetParam(b.h, k.c_str(), v.c_str()) != 0) {
+      throw config_error("[trees] xgboost " + k + " = \"" + v + "\": XGBoost refuses it (" +
+                         api().XGBGetLastError() + ")");
+    }
+  }
+  for (int it = 0; it < rounds; ++it) xgb(api().XGBoosterUpdateOneIter(b.h, it, dm.h), "training");
+  bst_ulong len = 0;
+  const char* buf = nullptr;
+  xgb(api().XGBoosterSaveModelToBuffer(b.h, R"({"format": "json"})", &len, &buf), "saving the model");
+  out.model_json.assign(buf, len);
+  out.gain = feature_scores(b.h, t, "gain");
+  out.total_gain = feature_scores(b.h, t, "total_gain");
+  return out;
+}
+
+namespace {
+
+/// A JSON array element as a number (XGBoost writes default_left as 0/1 or as booleans).
+double as_num(const nlohmann::json& v) {
+  return v.is_boolean() ? (v.get<bool>() ? 1.0 : 0.0) : v.get<double>();
+}
+
+/// The bits of a JSON number as a float (XGBoost's split conditions and leaves are floats).
+std::uint32_t float_bits(const nlohmann::json& v) {
+  const auto f = static_cast<float>(v.get<double>());
+  std::uint32_t u = 0;
+  std::memcpy(&u, &f, sizeof u);
+  return u;
+}
+
+/// The depth of node i's subtree (0 for a leaf).
+int subtree_depth(const nlohmann::json& left, const nlohmann::json& right, std::int64_t i) {
+  const auto l = left[static_cast<std::size_t>(i)].get<std::int64_t>();
+  if (l < 0) return 0;
+  const auto r = right[static_cast<std::size_t>(i)].get<std::int64_t>();
+  return 1 + std::max(subtree_depth(left, right, l), subtree_depth(left, right, r));
+}
+
+/// One XGBoost JSON tree appended to aux in trees.hpp's node layout; returns its root's index.
+double append_tree(const nlohmann::json& tree, std::vector<double>& aux) {
+  const auto& left = tree.at("left_children");
+  const auto& right = tree.at("right_children");
+  const auto& index = tree.at("split_indices");
+  const auto& cond = tree.at("split_conditions");
+  const auto& dleft = tree.at("default_left");
+  if (tree.contains("split_type")) {
+    for (const auto& st : tree.at("split_type")) {
+      if (st.get<int>() != 0) throw config_error("[trees]: categorical splits are not supported");
+    }
+  }
+  const std::size_t n = left.size();
+  const auto base = static_cast<std::int64_t>(aux.size());
+  if (base + static_cast<std::int64_t>(n) * kernels::tree_node_size >
+      std::numeric_limits<std::int32_t>::max()) {
+    throw config_error("[trees]: the trees need more than 2^31 numbers (fewer or shallower trees)");
+  }
+  const auto at = [base](std::int64_t node) {
+    return static_cast<std::uint32_t>(base + node * kernels::tree_node_size);
+  };
+  for (std::size_t i = 0; i < n; ++i) {
+    const auto l = left[i].get<std::int64_t>();
+    if (l < 0) {  // a leaf: XGBoost keeps its value where a split keeps its condition
+      const std::uint32_t self = at(static_cast<std::int64_t>(i));
+      aux.insert(aux.end(), {kernels::tree_word(0, float_bits(cond[i])),
+                             kernels::tree_word(self, self)});
+      continue;
+    }
+    const auto k = static_cast<std::int32_t>(index[i].get<std::int64_t>() + 1);
+    const std::int32_t code = as_num(dleft[i]) != 0.0 ? -k : k;
+    aux.insert(aux.end(), {kernels::tree_word(static_cast<std::uint32_t>(code), float_bits(cond[i])),
+                           kernels::tree_word(at(l), at(right[i].get<std::int64_t>()))});
+  }
+  return static_cast<double>(base);
+}
+
+}  // namespace
+
+kernels::GroupOp flatten_model(const std::string& model_json, std::vector<double>& aux) {
+  const nlohmann::json j = nlohmann::json::parse(model_json);
+  const auto& learner = j.at("learner");
+  const std::string objective = learner.at("objective").at("name").get<std::string>();
+  if (objective != "binary:logistic") {
+    throw config_error("[trees]: objective '" + objective + "' (expected binary:logistic)");
+  }
+  const auto& trees = learner.at("gradient_booster").at("model").at("trees");
+  // base_score is the probability the margin starts from; XGBoost 1.7 turns it into a margin
+  // with binary:logistic's ProbToMargin, -log(1 / p - 1), in float.
+  const float base_score = std::stof(learner.at("learner_model_param").at("base_score").get<std::string>());
+  const float base_margin = -std::log(1.0f / base_score - 1.0f);
+  kernels::GroupOp g;
+  g.method = kernels::CombineMethod::tree_ensemble;
+  g.bias = static_cast<double>(base_margin);
+  g.aux_first = static_cast<std::int32_t>(aux.size());
+  g.aux_count = static_cast<std::int32_t>(trees.size());
+  aux.resize(aux.size() + 2 * trees.size());  // the roots and depths, filled below
+  for (std::size_t t = 0; t < trees.size(); ++t) {
+    const double root = append_tree(trees[t], aux);
+    aux[static_cast<std::size_t>(g.aux_first) + t] = root;
+    aux[static_cast<std::size_t>(g.aux_first) + trees.size() + t] =
+        subtree_depth(trees[t].at("left_children"), trees[t].at("right_children"), 0);
+  }
+  return g;
+}
+
+namespace {
+
+using Buffers = std::vector<std::vector<float>>;
+
+/// A background candidate: its key, its global cell index and its features.
+struct Candidate {
+  std::uint64_t key;
+  std::uint64_t cell;
+  float f[kernels::max_layers];
+};
+bool operator<(const Candidate& a, const Candidate& b) {
+  return a.key != b.key ? a.key < b.key : a.cell < b.cell;
+}
+
+/// The layers' program (transforms with their whole-grid statistics, read here when a
+/// transform needs them) and its aux.
+struct Layers {
+  kernels::Program program{};
+  std::vector<double> aux;
+};
+
+Layers layer_program(const TrainingContext& ctx) {
+  Layers l;
+  LayerStatistics ls;
+  const model::Model& m = ctx.model;
+  if (std::any_of(m.layers.begin(), m.layers.end(), [](const auto& L) { return needs_stats(L); })) {
+    std::vector<kernels::HostFloats> buf;
+    for (std::size_t i = 0; i < m.layers.size(); ++i) {
+      buf.push_back(ctx.backend.host_floats(ctx.windows.max_cells()));
+    }
+    ls = gather_layer_statistics(m, ctx.sources, ctx.windows, ctx.backend, buf, [](double) {});
+  }
+  build_layers(m, ls.stats, ls.percentiles, l.aux, l.program);
+  return l;
+}
+
+/// What the pass over the grid collects.
+struct Draw {
+  std::vector<Candidate> positives;  ///< per deposit cell (key unused)
+  std::vector<bool> dep_ok;          ///< per deposit cell: some evidence layer holds data
+  std::vector<Candidate> negatives;  ///< the smallest keys, ascending
+  std::uint64_t candidates{0};       ///< valid cells outside every buffer
+};
+
+/// The transformed evidence values of cell i of a window into f (NaN = nodata); false when
+/// every one is nodata.
+bool features_at(const Layers& L, const std::vector<std::size_t>& ev, const Buffers& buf,
+                 std::size_t i, float* f) {
+  bool any = false;
+  for (std::size_t e = 0; e < ev.size(); ++e) {
+    const double raw = static_cast<double>(buf[ev[e]][i]);
+    const double v = kernels::is_valid(raw)
+                         ? kernels::apply_transform(L.program, L.program.layers[ev[e]].transform,
+                                                    raw, L.aux.data())
+                         : kernels::nan_value();
+    const bool ok = kernels::is_valid(v);
+    f[e] = ok ? static_cast<float>(v) : std::numeric_limits<float>::quiet_NaN();
+    any = any || ok;
+  }
+  return any;
+}
+
+/// Cells of `win` within `buffer_km` of a deposit cell (centre to centre): 1, else 0.
+std::vector<unsigned char> buffer_mask(const training::DepositCells& dep, const geo::Window& win,
+                                       double buffer_km, double dx_km, double dy_km) {
+  std::vector<unsigned char> near(win.cells(), 0);
+  const auto rr = static_cast<std::int64_t>(std::floor(buffer_km / dy_km));
+  const auto cr = static_cast<std::int64_t>(std::floor(buffer_km / dx_km));
+  for (std::size_t d = 0; d < dep.size(); ++d) {
+    const std::int64_t r0 = std::max(dep.row[d] - rr, win.row);
+    const std::int64_t r1 = std::min(dep.row[d] + rr, win.row + win.rows - 1);
+    const std::int64_t c0 = std::max(dep.col[d] - cr, win.col);
+    const std::int64_t c1 = std::min(dep.col[d] + cr, win.col + win.cols - 1);
+    for (std::int64_t r = r0; r <= r1; ++r) {
+      for (std::int64_t c = c0; c <= c1; ++c) {
+        const double ex = static_cast<double>(c - dep.col[d]) * dx_km;
+        const double ey = static_cast<double>(r - dep.row[d]) * dy_km;
+        if (ex * ex + ey * ey <= buffer_km * buffer_km) {
+          near[static_cast<std::size_t>((r - win.row) * win.cols + (c - win.col))] = 1;
+        }
+      }
+    }
+  }
+  return near;
+}
+
+/// One pass over the grid: the deposit cells' features, and the `keep` valid cells outside
+/// every buffer with the smallest keys (a bounded max-heap per rank, then every rank's merged).
+Draw draw(const TrainingContext& ctx, const Layers& L, const std::vector<std::size_t>& ev,
+          const training::DepositCells& dep, std::size_t keep, double dx_km, double dy_km) {
+  const model::TreesSpec& spec = ctx.model.trees;
+  Draw dr;
+  dr.positives.assign(dep.size(), Candidate{});
+  dr.dep_ok.assign(dep.size(), false);
+  std::priority_queue<Candidate> heap;  // the largest kept key on top
+  Candidate c{};
+  training::for_each_window(ctx, [&](std::int64_t, const geo::Window& win, Buffers& buf) {
+    training::for_each_deposit_in(dep, win, [&](std::size_t d, std::size_t idx) {
+      dr.dep_ok[d] = features_at(L, ev, buf, idx, dr.positives[d].f);
+    });
+    const std::vector<unsigned char> near =
+        buffer_mask(dep, win, spec.negatives_buffer_km, dx_km, dy_km);
+    for (std::int64_t r = 0; r < win.rows; ++r) {
+      for (std::int64_t col = 0; col < win.cols; ++col) {
+        const auto i = static_cast<std::size_t>(r * win.cols + col);
+        if (near[i] != 0) continue;
+        c.cell = static_cast<std::uint64_t>((win.row + r) * ctx.grid.width + win.col + col);
+        c.key = cell_key(spec.seed, c.cell);
+        const bool fits = heap.size() < keep || c < heap.top();
+        // Every valid cell counts; only those that may be kept get their features.
+        if (!(fits ? features_at(L, ev, buf, i, c.f)
+                   : std::any_of(ev.begin(), ev.end(), [&](std::size_t l) { return std::isfinite(buf[l][i]); }))) {
+          continue;
+        }
+        ++dr.candidates;
+        if (!fits) continue;
+        heap.push(c);
+        if (heap.size() > keep) heap.pop();
+      }
+    }
+  });
+  std::vector<Candidate> mine;
+  for (; !heap.empty(); heap.pop()) mine.push_back(heap.top());
+  // Every rank's smallest keys together: the same draw on 1 or N ranks.
+  dr.negatives = cluster::allgather(mine);
+  std::sort(dr.negatives.begin(), dr.negatives.end());
+  if (dr.negatives.size() > keep) dr.negatives.resize(keep);
+  cluster::allreduce_sum(&dr.candidates, 1);
+  training::or_over_ranks(dr.dep_ok);
+  // Features of a deposit cell come from the rank that read it; the others hold zeros, so a
+  // bitwise OR of every rank's records gives every rank the values.
+  std::vector<unsigned char> bytes(dr.positives.size() * sizeof(Candidate));
+  std::memcpy(bytes.data(), dr.positives.data(), bytes.size());
+  cluster::allreduce_bor(bytes.data(), bytes.size());
+  std::memcpy(dr.positives.data(), bytes.data(), bytes.size());
+  return dr;
+}
+
+class TreesTrained final : public Trained {
+ public:
+  J report;
+  std::vector<std::unique_ptr<training::SideFile>> files;
+  std::vector<std::string> texts;
+  void before_outputs(RunResult& res) override {
+    res.report["trees"] = report;
+    for (std::size_t i = 0; i < files.size(); ++i) files[i]->write(texts[i]);
+  }
+};
+
+/// The training table from the kept deposit cells and the drawn background cells.
+Table make_table(const model::Model& m, const std::vector<std::size_t>& ev,
+                 const training::DepositCells& dep, const Draw& dr, std::size_t n_neg,
+                 std::int64_t width) {
+  Table t;
+  t.n_features = ev.size();
+  for (std::size_t l : ev) t.names.push_back(m.layers[l].name);
+  auto add = [&](const Candidate& c, float label, std::int64_t col, std::int64_t row) {
+    t.x.insert(t.x.end(), c.f, c.f + ev.size());
+    t.label.push_back(label);
+    t.col.push_back(col);
+    t.row.push_back(row);
+  };
+  for (std::size_t d = 0; d < dep.size(); ++d) add(dr.positives[d], 1.0f, dep.col[d], dep.row[d]);
+  // Background rows in cell order (the draw is by key; the order only reads better).
+  std::vector<Candidate> neg(dr.negatives.begin(), dr.negatives.begin() + static_cast<std::ptrdiff_t>(n_neg));
+  std::sort(neg.begin(), neg.end(), [](const Candidate& a, const Candidate& b) { return a.cell < b.cell; });
+  for (const Candidate& c : neg) {
+    add(c, 0.0f, static_cast<std::int64_t>(c.cell % static_cast<std::uint64_t>(width)),
+        static_cast<std::int64_t>(c.cell / static_cast<std::uint64_t>(width)));
+  }
+  return t;
+}
+
+/// Refuses a feature that is the same in every training row (no split can use it).
+void check_variance(const Table& t) {
+  for (std::size_t k = 0; k < t.n_features; ++k) {
+    float first = std::numeric_limits<float>::quiet_NaN();
+    bool varies = false;
+    for (std::size_t r = 0; r < t.rows() && !varies; ++r) {
+      const float v = t.x[r * t.n_features + k];
+      if (v != v) continue;
+      if (first != first) first = v;
+      varies = v != first;
+    }
+    if (!varies) {
+      throw input_error("layer '" + t.names[k] + "': the same value (" +
+                        (first == first ? num(first) : std::string("nodata")) + ") in all " +
+                        std::to_string(t.rows()) +
+                        " training cells (a layer with no variance cannot split; remove it)");
+    }
+  }
+}
+
+/// CSV of the training table: the features, LABEL, the cell centre's X and Y.
+std::string table_csv(const Table& t, const geo::Grid& g) {
+  std::string csv;
+  for (const auto& n : t.names) csv += "\"" + n + "\",";
+  csv += "LABEL,X,Y\n";
+  for (std::size_t r = 0; r < t.rows(); ++r) {
+    for (std::size_t k = 0; k < t.n_features; ++k) {
+      const float v = t.x[r * t.n_features + k];
+      csv += (v == v ? text::significant(v, 9) : std::string()) + ",";
+    }
+    csv += std::to_string(static_cast<int>(t.label[r])) + "," +
+           text::significant(g.x0 + (static_cast<double>(t.col[r]) + 0.5) * g.dx, 15) + "," +
+           text::significant(g.y0 - (static_cast<double>(t.row[r]) + 0.5) * g.dy, 15) + "\n";
+  }
+  return csv;
+}
+
+std::string importance_csv(const Table& t, const Booster& b) {
+  std::string csv = "LAYER,GAIN,TOTAL_GAIN\n";
+  for (std::size_t k = 0; k < t.n_features; ++k) {
+    csv += "\"" + t.names[k] + "\"," + text::significant(b.gain[k], 12) + "," +
+           text::significant(b.total_gain[k], 12) + "\n";
+  }
+  return csv;
+}
+
+/// The map program: the layers' transforms, then one tree_ensemble group over the evidence.
+kernels::Program map_program(Layers& L, const std::vector<std::size_t>& ev, const Booster& b,
+                             std::vector<double>& aux) {
+  kernels::Program pr = L.program;
+  aux = L.aux;
+  kernels::GroupOp g = flatten_model(b.model_json, aux);
+  if (aux.size() > static_cast<std::size_t>(std::numeric_limits<std::int32_t>::max())) {
+    throw config_error("[trees]: the trees need more than 2^31 numbers (fewer or shallower trees)");
+  }
+  g.first_input = 0;
+  g.n_inputs = static_cast<std::int32_t>(ev.size());
+  for (std::size_t e = 0; e < ev.size(); ++e) pr.inputs[e] = static_cast<std::int32_t>(ev[e]);
+  pr.groups[0] = g;
+  pr.n_groups = 1;
+  pr.n_bands = 1;
+  pr.bands[0] = pr.n_layers;
+  return pr;
+}
+
+J importance_report(const Table& t, const Booster& b) {
+  J imp = J::array();
+  for (std::size_t k = 0; k < t.n_features; ++k) {
+    imp.push_back({{"layer", t.names[k]}, {"gain", b.gain[k]}, {"total_gain", b.total_gain[k]}});
+  }
+  return imp;
+}
+
+/// Grid cell size in km along x and y (from the cell's area, so for any linear unit).
+std::pair<double, double> cell_km(const geo::Grid& g, double cell_km2) {
+  const double scale = std::sqrt(cell_km2 / (g.dx * g.dy));
+  return {g.dx * scale, g.dy * scale};
+}
+
+}  // namespace
+
+std::unique_ptr<Trained> train(const TrainingContext& ctx) {
+  const model::Model& m = ctx.model;
+  const model::TreesSpec& spec = m.trees;
+  const training::Setup s = training::set_up(ctx);
+  if (s.ev.size() > static_cast<std::size_t>(kernels::max_layers)) {
+    throw config_error("[trees]: at most " + std::to_string(kernels::max_layers) + " layers");
+  }
+  auto tr = std::make_unique<TreesTrained>();
+  tr->band_names = {"probability"};
+  for (const char* suffix : {"_model.json", "_training.csv", "_importance.csv"}) {
+    tr->files.push_back(
+        std::make_unique<training::SideFile>(ctx.files, training::beside_output(ctx, suffix)));
+  }
+  training::DepositCells dep = training::place(ctx);
+  Layers L = layer_program(ctx);
+  const auto [dx_km, dy_km] = cell_km(ctx.grid, s.cell_km2);
+  const auto keep = static_cast<std::size_t>(std::ceil(spec.negatives_ratio * static_cast<double>(dep.size())));
+  Draw dr = draw(ctx, L, s.ev, dep, keep, dx_km, dy_km);
+  // Deposits on cells without evidence drop out, with their features.
+  std::vector<Candidate> pos;
+  for (std::size_t d = 0; d < dep.size(); ++d) {
+    if (dr.dep_ok[d]) pos.push_back(dr.positives[d]);
+  }
+  training::keep_deposits_on_data(dep, dr.dep_ok, s, "every evidence layer is nodata",
+                                  "no deposit lies on a cell where an evidence layer holds data");
+  dr.positives = pos;
+  if (dep.size() < min_deposits) {
+    throw input_error("[training] deposits: " + std::to_string(dep.size()) +
+                      " deposit cells inside the grid and on data (a tree ensemble needs at "
+                      "least " + std::to_string(min_deposits) + ")");
+  }
+  training::warn_few_deposits(dep, "the trees");
+  const auto n_neg = static_cast<std::size_t>(std::llround(spec.negatives_ratio * static_cast<double>(dep.size())));
+  if (n_neg > dr.candidates || n_neg > dr.negatives.size()) {
+    throw config_error("[trees] negatives: ratio " + num(spec.negatives_ratio) + " asks for " +
+                       std::to_string(n_neg) + " background cells, but only " +
+                       std::to_string(dr.candidates) + " valid cells lie farther than " +
+                       num(spec.negatives_buffer_km) + " km from every deposit (lower ratio or "
+                       "buffer_km)");
+  }
+  const Table t = make_table(m, s.ev, dep, dr, n_neg, ctx.grid.width);
+  check_variance(t);
+  gp::log::info("trees: " + std::to_string(dep.size()) + " deposit cells, " +
+                std::to_string(n_neg) + " background cells; training " + model::name_str(m.combine.method));
+  const Booster b = train_booster(t, m.combine.method, spec);
+  tr->program = map_program(L, s.ev, b, tr->aux);
+  tr->texts = {b.model_json, table_csv(t, ctx.grid), importance_csv(t, b)};
+  J& r = tr->report;
+  r["method"] = model::name_str(m.combine.method);
+  r["deposits"] = training::deposits_report(m, dep);
+  r["positives"] = dep.size();
+  r["negatives"] = {{"count", n_neg}, {"ratio", spec.negatives_ratio},
+                    {"buffer_km", spec.negatives_buffer_km}, {"candidates", dr.candidates},
+                    {"seed", spec.seed}};
+  J params = J::object();
+  for (const auto& [k, v] : b.params) params[k] = v;
+  r["xgboost"] = {{"version", std::to_string(XGBOOST_VER_MAJOR) + "." + std::to_string(XGBOOST_VER_MINOR) +
+                                  "." + std::to_string(XGBOOST_VER_PATCH)},
+                  {"parameters", params}};
+  r["trees"] = tr->program.groups[0].aux_count;
+  r["base_margin"] = tr->program.groups[0].bias;
+  r["importance"] = importance_report(t, b);
+  r["model"] = tr->files[0]->path().string();
+  r["training_table"] = tr->files[1]->path().string();
+  r["importance_table"] = tr->files[2]->path().string();
+  r["training_seconds"] = s.seconds();
+  return tr;
+}
+
+}  // namespace gp::cli::trees

@@ -1,0 +1,64 @@
+#pragma once
+// Tree ensembles on known deposits: `[combine] method = "boosted-trees" | "random-forest"`.
+// A training table of deposit cells (label 1, a cell counts once) and background cells
+// (label 0) drawn, seeded, from the valid cells farther than `negatives.buffer_km` from every
+// deposit; each layer's value after its transform is a feature. XGBoost (its C API) trains the
+// trees; they are flattened into the program's aux array and every cell is scored by the
+// fused per-cell kernel (gp/kernels/trees.hpp), on the CPU or the GPU, equal to XGBoost's own
+// prediction. Beside the map: <base>_model.json (XGBoost's JSON model), <base>_training.csv and
+// <base>_importance.csv.
+//
+// Background cells are the cells with the smallest keys hash(seed, global cell index): the
+// draw depends on the seed and the grid only, not on the windows, the threads or the MPI ranks.
+
+#include "model/model.hpp"
+#include "train/trained.hpp"
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace gp::cli::trees {
+
+/// The training table: rows of `n_features` float features (NaN = missing), one label each.
+struct Table {
+  std::size_t n_features{0};
+  std::vector<std::string> names;  ///< one per feature
+  std::vector<float> x;            ///< row-major
+  std::vector<float> label;        ///< 1 deposit, 0 background
+  std::vector<std::int64_t> col;   ///< grid cell of each row
+  std::vector<std::int64_t> row;
+  [[nodiscard]] std::size_t rows() const { return label.size(); }
+};
+
+/// What XGBoost trained.
+struct Booster {
+  std::string model_json;             ///< XGBoost's JSON model (XGBoosterSaveModelToBuffer)
+  std::vector<double> gain;           ///< per feature: mean gain of its splits (0: unused)
+  std::vector<double> total_gain;     ///< per feature: total gain
+  std::vector<std::pair<std::string, std::string>> params;  ///< the parameters it was given
+};
+
+/// The XGBoost parameters of `spec` for `method` with class weight `scale_pos_weight` (used
+/// unless spec.xgboost sets one), and the number of boosting rounds.
+std::vector<std::pair<std::string, std::string>> xgboost_params(model::Method method,
+                                                                const model::TreesSpec& spec,
+                                                                double scale_pos_weight,
+                                                                int& rounds);
+
+/// Trains with XGBoost on `t` (single-threaded: the same trees whatever the machine).
+Booster train_booster(const Table& t, model::Method method, const model::TreesSpec& spec);
+
+/// The trees of an XGBoost JSON model appended to `aux` in gp/kernels/trees.hpp's layout;
+/// returns the group that evaluates them (its inputs left to the caller). Throws
+/// gp::config_error for what the kernel does not evaluate (another objective, categorical
+/// splits, several classes).
+kernels::GroupOp flatten_model(const std::string& model_json, std::vector<double>& aux);
+
+/// splitmix64 of the seed and a global cell index: the key that draws background cells.
+std::uint64_t cell_key(std::uint64_t seed, std::uint64_t cell);
+
+/// Trains a tree ensemble (see train/trained.hpp).
+std::unique_ptr<Trained> train(const TrainingContext& ctx);
+
+}  // namespace gp::cli::trees

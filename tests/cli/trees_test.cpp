@@ -1,0 +1,350 @@
+// Tree ensembles (boosted trees, random forests): the kernel's trees against XGBoost's own
+// prediction, a stump worked by hand, the background draw, and bad input.
+
+#include "model/model.hpp"
+#include "run/runner.hpp"
+#include "train/trees.hpp"
+
+#include "gp/kernels/backend.hpp"
+#include "gp/kernels/cell_ops.hpp"
+#include "test_support.hpp"
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+#include <xgboost/c_api.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <iostream>
+#include <fstream>
+#include <limits>
+#include <random>
+
+namespace fs = std::filesystem;
+namespace gc = gp::cli;
+namespace gk = gp::kernels;
+namespace gm = gp::model;
+
+namespace {
+
+const float nan_f = std::numeric_limits<float>::quiet_NaN();
+
+/// A program of `n` identity layers and one tree_ensemble group `g` over them.
+gk::Program ensemble_program(int n, gk::GroupOp g) {
+  gk::Program p;
+  p.n_layers = n;
+  g.first_input = 0;
+  g.n_inputs = n;
+  for (int k = 0; k < n; ++k) p.inputs[k] = k;
+  p.groups[0] = g;
+  p.n_groups = 1;
+  p.n_bands = 1;
+  p.bands[0] = n;
+  return p;
+}
+
+/// The map values of rows of `x` (n_rows x n_features, row-major) by eval_cell and by the CPU
+/// backend; the two must agree bit for bit.
+std::vector<float> kernel_values(const gk::Program& p, const std::vector<double>& aux,
+                                 const std::vector<float>& x, std::size_t nf) {
+  const std::size_t n = x.size() / nf;
+  std::vector<std::vector<float>> cols(nf, std::vector<float>(n));
+  for (std::size_t i = 0; i < n; ++i) {
+    for (std::size_t k = 0; k < nf; ++k) cols[k][i] = x[i * nf + k];
+  }
+  std::vector<const float*> layers;
+  for (auto& c : cols) layers.push_back(c.data());
+  std::vector<float> out(n);
+  float* bands[1] = {out.data()};
+  auto be = gk::make_cpu_backend(2);
+  be->set_program(p, aux);
+  be->score(layers.data(), n, bands);
+  for (std::size_t i = 0; i < n; ++i) {
+    float v = 0.0f;
+    gk::eval_cell(
+        p, aux.data(), [&](int l) { return cols[static_cast<std::size_t>(l)][i]; },
+        [&](int, double r) { v = gk::store_value(p, r); });
+    EXPECT_EQ(std::memcmp(&v, &out[i], sizeof v), 0) << "eval_cell vs CPU backend, row " << i;
+  }
+  return out;
+}
+
+TEST(TreeKernel, StumpWorkedByHand) {
+  // One stump on input 1 at 0.5, missing goes left; leaves -0.3 (left) and 0.7; base margin
+  // 0.2. Input 0 is never split on.
+  // aux: root at 2, depth 1; the split {input 1 (code -2: missing left), 0.5, left 4, right
+  // 6}; the leaves (each its own child).
+  const auto bits = [](float f) {
+    std::uint32_t u = 0;
+    std::memcpy(&u, &f, sizeof u);
+    return u;
+  };
+  std::vector<double> aux{2.0,
+                          1.0,
+                          gk::tree_word(static_cast<std::uint32_t>(-2), bits(0.5f)),
+                          gk::tree_word(4, 6),
+                          gk::tree_word(0, bits(-0.3f)),
+                          gk::tree_word(4, 4),
+                          gk::tree_word(0, bits(0.7f)),
+                          gk::tree_word(6, 6)};
+  gk::GroupOp g;
+  g.method = gk::CombineMethod::tree_ensemble;
+  g.bias = 0.2;
+  g.aux_first = 0;
+  g.aux_count = 1;
+  gk::Program p = ensemble_program(2, g);
+  p.out_nodata = -1.0f;
+  const std::vector<float> x{1.0f, 0.2f, 1.0f, 0.8f, 1.0f, 0.5f, 1.0f, nan_f, nan_f, nan_f};
+  const std::vector<float> v = kernel_values(p, aux, x, 2);
+  const auto sig = [](double m) { return 1.0 / (1.0 + std::exp(-m)); };
+  EXPECT_NEAR(v[0], sig(0.2f - 0.3f), 1e-7);  // 0.2 < 0.5: left
+  EXPECT_NEAR(v[1], sig(0.2f + 0.7f), 1e-7);  // right
+  EXPECT_NEAR(v[2], sig(0.2f + 0.7f), 1e-7);  // 0.5 is not < 0.5: right
+  EXPECT_NEAR(v[3], sig(0.2f - 0.3f), 1e-7);  // missing: the default (left)
+  EXPECT_EQ(v[4], -1.0f);                      // every input nodata: nodata
+  EXPECT_NEAR(v[0], 0.47502081, 1e-7);
+  EXPECT_NEAR(v[1], 0.71094950, 1e-7);
+}
+
+/// Random rows: 5 features in [0, 1), 15 % missing (never all of a row).
+std::vector<float> random_rows(std::size_t n, std::uint32_t seed) {
+  std::mt19937 rng(seed);
+  std::uniform_real_distribution<float> u(0.0f, 1.0f);
+  std::vector<float> x(n * 5);
+  for (std::size_t i = 0; i < n; ++i) {
+    for (std::size_t k = 0; k < 5; ++k) x[i * 5 + k] = u(rng) < 0.15f ? nan_f : u(rng);
+    x[i * 5 + 4] = u(rng);
+  }
+  return x;
+}
+
+/// XGBoost's own prediction of `model_json` (reloaded into a fresh booster) on rows `x`.
+std::vector<float> xgboost_predict(const std::string& model_json, const std::vector<float>& x,
+                                   std::size_t nf) {
+  void* b = nullptr;
+  EXPECT_EQ(XGBoosterCreate(nullptr, 0, &b), 0);
+  EXPECT_EQ(XGBoosterLoadModelFromBuffer(b, model_json.data(), model_json.size()), 0);
+  void* dm = nullptr;
+  EXPECT_EQ(XGDMatrixCreateFromMat(x.data(), x.size() / nf, nf, nan_f, &dm), 0);
+  const bst_ulong* shape = nullptr;
+  bst_ulong dim = 0;
+  const float* res = nullptr;
+  EXPECT_EQ(XGBoosterPredictFromDMatrix(
+                b, dm, R"({"type": 0, "training": false, "iteration_begin": 0, "iteration_end": 0, "strict_shape": false})",
+                &shape, &dim, &res),
+            0)
+      << XGBGetLastError();
+  std::vector<float> out(res, res + x.size() / nf);
+  XGDMatrixFree(dm);
+  XGBoosterFree(b);
+  return out;
+}
+
+/// Trains on random rows, flattens, and compares the kernel with XGBoost on other rows.
+double max_error_vs_xgboost(gm::Method method, gm::TreesSpec spec) {
+  gc::trees::Table t;
+  t.n_features = 5;
+  t.names = {"a", "b", "c", "d", "e"};
+  t.x = random_rows(800, 1);
+  std::mt19937 rng(2);
+  std::uniform_real_distribution<float> u(0.0f, 1.0f);
+  for (std::size_t i = 0; i < 800; ++i) {
+    const float a = t.x[i * 5];
+    const float b = t.x[i * 5 + 1];
+    const float s = (a == a ? a : 0.3f) + 0.5f * (b == b ? b : 0.8f) + 0.3f * u(rng);
+    t.label.push_back(s > 1.0f ? 1.0f : 0.0f);
+  }
+  const gc::trees::Booster bst = gc::trees::train_booster(t, method, spec);
+  std::vector<double> aux;
+  const gk::GroupOp g = gc::trees::flatten_model(bst.model_json, aux);
+  EXPECT_EQ(g.aux_count, spec.n_trees);
+  const gk::Program p = ensemble_program(5, g);
+  const std::vector<float> rows = random_rows(600, 3);
+  const std::vector<float> mine = kernel_values(p, aux, rows, 5);
+  const std::vector<float> ref = xgboost_predict(bst.model_json, rows, 5);
+  double err = 0.0;
+  for (std::size_t i = 0; i < ref.size(); ++i) {
+    err = std::max(err, std::abs(static_cast<double>(mine[i]) - ref[i]));
+  }
+  return err;
+}
+
+TEST(TreeKernel, BoostedTreesEqualXGBoostsPrediction) {
+  gm::TreesSpec spec;
+  spec.n_trees = 80;
+  spec.max_depth = 5;
+  spec.seed = 11;
+  const double err = max_error_vs_xgboost(gm::Method::boosted_trees, spec);
+  std::cout << "boosted trees: max |kernel - XGBoost| = " << err << "\n";
+  EXPECT_LE(err, 1e-6);
+}
+
+TEST(TreeKernel, RandomForestEqualsXGBoostsPrediction) {
+  gm::TreesSpec spec;
+  spec.n_trees = 50;
+  spec.max_depth = 6;
+  spec.seed = 5;
+  const double err = max_error_vs_xgboost(gm::Method::random_forest, spec);
+  std::cout << "random forest: max |kernel - XGBoost| = " << err << "\n";
+  EXPECT_LE(err, 1e-6);
+}
+
+TEST(TreeKernel, BaseScoreIsTheStartingProbability) {
+  gm::TreesSpec spec;
+  spec.n_trees = 30;
+  spec.xgboost = {{"base_score", "0.3"}, {"lambda", "2"}};
+  EXPECT_LE(max_error_vs_xgboost(gm::Method::boosted_trees, spec), 1e-6);
+}
+
+// ---- runs on a small grid ----
+
+constexpr int w = 60;
+constexpr int h = 50;
+constexpr double x0 = 1000000.0;
+constexpr double y0 = -2000000.0;
+const std::vector<std::pair<int, int>> deposits{{3, 4},   {5, 40},  {10, 12}, {12, 50}, {20, 8},
+                                                {22, 30}, {25, 55}, {30, 20}, {33, 44}, {40, 5},
+                                                {44, 35}, {47, 52}};
+
+/// Two layers (a has a nodata band in rows 15-17), deposits.csv, model.toml with `trees`.
+void write_grid(const fs::path& dir, const std::string& trees, bool constant_b = false,
+                std::size_t n_deposits = deposits.size()) {
+  std::vector<float> a(static_cast<std::size_t>(w * h));
+  std::vector<float> b(a.size());
+  for (int r = 0; r < h; ++r) {
+    for (int c = 0; c < w; ++c) {
+      const auto i = static_cast<std::size_t>(r * w + c);
+      a[i] = (r >= 15 && r <= 17) ? -9999.0f : static_cast<float>(std::sin(r * 0.3) + c * 0.02);
+      b[i] = constant_b ? 2.0f : static_cast<float>((r * 7 + c * 3) % 11);
+    }
+  }
+  const double nd = -9999.0;
+  gp::test::write_raster(dir / "a.tif", "EPSG:3577", x0, y0, 200, 200, w, h, a, &nd);
+  gp::test::write_raster(dir / "b.tif", "EPSG:3577", x0, y0, 200, 200, w, h, b, &nd);
+  gp::test::write_deposit_cells(
+      dir / "deposits.csv", x0, y0, 200,
+      {deposits.begin(), deposits.begin() + static_cast<std::ptrdiff_t>(n_deposits)});
+  std::ofstream(dir / "model.toml") << R"([training]
+deposits = "deposits.csv"
+x_column = "x"
+y_column = "y"
+crs = "EPSG:3577"
+[[layer]]
+name = "a"
+path = "a.tif"
+[[layer]]
+name = "b"
+path = "b.tif"
+transform = { kind = "minmax" }
+[combine]
+method = "boosted-trees"
+[trees]
+)" << trees << "\n";
+}
+
+const std::string default_trees = "n_trees = 20\nmax_depth = 3\nseed = 3\n"
+                                  "negatives = { ratio = 5, buffer_km = 1.0 }";
+
+void run(const fs::path& dir, const std::string& out, std::int64_t window_rows, int threads) {
+  gc::RunOptions o;
+  o.output = dir / out;
+  o.device = gc::DeviceChoice::cpu;
+  o.progress = false;
+  o.overwrite = true;
+  o.window_rows = window_rows;
+  o.threads = threads;
+  gc::run_model(gm::load_model(dir / "model.toml"), o);
+}
+
+TEST(TreeRun, BackgroundCellsAreOutsideTheBufferAndTheMapIsXGBoosts) {
+  const fs::path dir = gp::test::scratch_dir();
+  write_grid(dir, default_trees);
+  run(dir, "m.tif", 7, 1);
+  const auto rows = gp::test::read_csv_rows(dir / "m_training.csv");
+  std::size_t neg = 0;
+  std::size_t pos = 0;
+  for (const auto& row : rows) {
+    const double x = std::stod(row.at("X"));
+    const double y = std::stod(row.at("Y"));
+    if (row.at("LABEL") == "1") {
+      ++pos;
+      continue;
+    }
+    ++neg;
+    for (const auto& [dr, dc] : deposits) {
+      const double ex = x - (x0 + (dc + 0.5) * 200);
+      const double ey = y - (y0 - (dr + 0.5) * 200);
+      EXPECT_GT(std::hypot(ex, ey), 1000.0) << x << " " << y;
+    }
+    // Never on the nodata band of a and b together (b is valid everywhere, so any row).
+  }
+  EXPECT_EQ(pos, deposits.size());
+  EXPECT_EQ(neg, 5 * deposits.size());
+
+  // The map: XGBoost's prediction from the saved model on each cell's features, worked out
+  // here (a raw; b min-max scaled over the grid).
+  const auto a = gp::test::read_raster(dir / "a.tif");
+  const auto b = gp::test::read_raster(dir / "b.tif");
+  const float bmin = *std::min_element(b.begin(), b.end());
+  const float bmax = *std::max_element(b.begin(), b.end());
+  std::vector<float> x;
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    x.push_back(a[i] == -9999.0f ? nan_f : a[i]);
+    x.push_back(static_cast<float>((static_cast<double>(b[i]) - bmin) * (1.0 / (static_cast<double>(bmax) - bmin))));
+  }
+  const std::string model = gp::test::file_bytes(dir / "m_model.json");
+  const std::vector<float> ref = xgboost_predict(model, x, 2);
+  const auto map = gp::test::read_raster(dir / "m.tif");
+  double err = 0.0;
+  for (std::size_t i = 0; i < ref.size(); ++i) err = std::max(err, std::abs(double(map[i]) - ref[i]));
+  std::cout << "map vs XGBoost (reloaded JSON), " << ref.size() << " cells: max error " << err << "\n";
+  EXPECT_LE(err, 1e-6);
+  EXPECT_EQ(gp::test::read_csv_rows(dir / "m_importance.csv").size(), 2u);
+  std::ifstream rin(dir / "m_report.json");
+  const auto rep = nlohmann::json::parse(rin);
+  EXPECT_EQ(rep.at("trees").at("trees").get<int>(), 20);
+}
+
+TEST(TreeRun, SameSeedSameBitsOnAnyWindowAndThreadCount) {
+  const fs::path dir = gp::test::scratch_dir();
+  write_grid(dir, default_trees);
+  run(dir, "one.tif", 7, 1);
+  run(dir, "two.tif", 0, 4);
+  EXPECT_EQ(gp::test::read_raster(dir / "one.tif"), gp::test::read_raster(dir / "two.tif"));
+  EXPECT_EQ(gp::test::file_bytes(dir / "one_training.csv"),
+            gp::test::file_bytes(dir / "two_training.csv"));
+  EXPECT_EQ(gp::test::file_bytes(dir / "one_model.json"), gp::test::file_bytes(dir / "two_model.json"));
+  write_grid(dir, "n_trees = 20\nmax_depth = 3\nseed = 4\nnegatives = { ratio = 5, buffer_km = 1.0 }");
+  run(dir, "three.tif", 0, 4);
+  EXPECT_NE(gp::test::file_bytes(dir / "one_training.csv"),
+            gp::test::file_bytes(dir / "three_training.csv"));
+}
+
+/// Runs the CLI on `dir`'s model; expects `code`, a message containing `text`, and no map.
+void expect_refused(const fs::path& dir, int code, const std::string& text) {
+  const auto r = gp::test::run_cli({"run", (dir / "model.toml").string(), "-o",
+                                    (dir / "bad.tif").string(), "--device", "cpu"});
+  EXPECT_EQ(r.exit_code, code) << r.err;
+  EXPECT_NE(r.err.find(text), std::string::npos) << r.err;
+  EXPECT_FALSE(fs::exists(dir / "bad.tif"));
+  EXPECT_FALSE(fs::exists(dir / "bad_training.csv"));
+}
+
+TEST(TreeRun, BadInputIsOneLineAndNoOutput) {
+  const fs::path dir = gp::test::scratch_dir();
+  write_grid(dir, "xgboost = { min_child_weigth = 2 }");
+  expect_refused(dir, 3, "did you mean 'min_child_weight'?");
+  write_grid(dir, "negatives = { ratio = 1000, buffer_km = 1.0 }");
+  expect_refused(dir, 3, "asks for 12000 background cells");
+  write_grid(dir, "seed = 1", true);
+  expect_refused(dir, 4, "layer 'b': the same value");
+  write_grid(dir, "learning_rate = 2");
+  expect_refused(dir, 3, "learning_rate");
+  write_grid(dir, "seed = 1\n[uncertainty]\ndraws = 10");
+  expect_refused(dir, 3, "[uncertainty]: not used with method \"boosted-trees\"");
+  write_grid(dir, "seed = 1", false, 4);
+  expect_refused(dir, 4, "4 deposit cells inside the grid and on data");
+}
+
+}  // namespace
