@@ -9,6 +9,7 @@
 #include "gp/geo/cog.hpp"
 #include "gp/geo/colormap.hpp"
 #include "gp/geo/crs.hpp"
+#include "gp/geo/overviews.hpp"
 #include "gp/geo/quicklook.hpp"
 #include "gp/geo/raster_source.hpp"
 #include "gp/geo/raster_writer.hpp"
@@ -168,11 +169,19 @@ OutputSet::OutputSet(const model::Model& m, fs::path map, bool overwrite, int th
   }
 }
 
-void OutputSet::configure_writer(geo::WriterOptions& w) const {
-  if (m_.output.format != model::OutputFormat::cog || w.compress == "NONE") return;
-  w.compress = "ZSTD";
-  w.level = 1;
-  w.predictor = 1;
+void OutputSet::configure_writer(geo::WriterOptions& w, const geo::Grid& grid) {
+  if (m_.output.format != model::OutputFormat::cog) return;
+  // The COG's tiles are the staged map's, copied compressed: the same codec, level and
+  // predictor as write_cog would give them (CogOptions: level 1, predictor_for()).
+  w.compress = m_.output.compress;
+  w.level = geo::CogOptions{}.level;
+  w.predictor = predictor_for(m_.output.compress);
+  const std::size_t levels = geo::cog_overview_sizes(grid.width, grid.height, w.tile).size();
+  overview_temps_.clear();
+  for (std::size_t k = 0; k < levels; ++k) {
+    overview_temps_.push_back(files_.temporary(paths_.map, "ovr" + std::to_string(k + 1)));
+  }
+  w.overview_paths = overview_temps_;
 }
 
 OutputSet::~OutputSet() {
@@ -273,7 +282,8 @@ fs::path OutputSet::write_classes(RunResult& res, Finished& f) {
 }
 
 fs::path OutputSet::write_map_cog(RunResult& res) {
-  // A COG copy of the streamed GeoTIFF (overviews built from the written file).
+  // The COG: assembled from the streamed map and overviews, or (a writer configured without
+  // them) a copy of the streamed GeoTIFF with overviews built from the written file.
   const auto t0 = Clock::now();
   gp::log::info("writing the Cloud-Optimized GeoTIFF (overviews, layout)");
   geo::CogOptions co;
@@ -282,7 +292,13 @@ fs::path OutputSet::write_map_cog(RunResult& res) {
   co.overview_resampling = "AVERAGE";
   co.threads = threads_;
   const fs::path cog = files_.temporary(paths_.map, "cog");
-  geo::write_cog(map_temp_, cog, co, "output " + paths_.map.string());
+  if (overview_temps_.empty()) {
+    geo::write_cog(map_temp_, cog, co, "output " + paths_.map.string());
+  } else {
+    // The overviews were streamed with the map: copy the compressed tiles into COG order.
+    geo::assemble_cog(map_temp_, overview_temps_, cog, "output " + paths_.map.string());
+    for (const auto& p : overview_temps_) files_.discard(p);
+  }
   files_.discard(map_temp_);
   stage_time(res, "cog", t0);
   return cog;

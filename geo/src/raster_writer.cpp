@@ -2,6 +2,7 @@
 
 #include "gp/error.hpp"
 #include "gp/geo/gdal_env.hpp"
+#include "gp/geo/overviews.hpp"
 
 #include <cpl_error.h>
 #include <cpl_string.h>
@@ -105,9 +106,13 @@ RasterWriter::RasterWriter(fs::path path, const Grid& grid, WriterOptions option
   }
   if (gdal_failed()) fail("creating the file");
   tile_.resize(static_cast<std::size_t>(opt_.tile) * static_cast<std::size_t>(opt_.tile));
+  if (!opt_.overview_paths.empty()) {
+    overviews_ = std::make_unique<OverviewPyramid>(grid_, opt_, opt_.overview_paths);
+  }
 }
 
 RasterWriter::~RasterWriter() {
+  overviews_.reset();  // an unclosed pyramid removes its files
   if (!closed_) {
     close_dataset();
     std::error_code ec;
@@ -164,7 +169,13 @@ void RasterWriter::write_rows(const float* const* bands, std::int64_t rows) {
 
 void RasterWriter::emit_tile_row(const float* const* rows_of_band, std::int64_t n_rows) {
   emit_tiles(rows_of_band, static_cast<std::size_t>(grid_.width), 0, grid_.width, n_rows);
+  feed_overviews(rows_of_band, static_cast<std::size_t>(grid_.width), n_rows);
   ++tile_row_;
+}
+
+void RasterWriter::feed_overviews(const float* const* rows_of_band, std::size_t stride,
+                                  std::int64_t n_rows) {
+  if (overviews_) overviews_->push_rows(rows_of_band, n_rows, stride);
 }
 
 void RasterWriter::write_window(const float* const* bands, const Window& win) {
@@ -182,8 +193,28 @@ void RasterWriter::write_window(const float* const* bands, const Window& win) {
                            ") is not the next segment-aligned part of a tile row");
   }
   emit_tiles(bands, static_cast<std::size_t>(win.cols), win.col, win.cols, win.rows);
+  const auto width = static_cast<std::size_t>(grid_.width);
+  if (overviews_) {
+    // Overviews need whole rows: the tile row is gathered until its last window.
+    if (ovr_strip_.empty()) {
+      ovr_strip_.assign(opt_.band_descriptions.size(), std::vector<float>(static_cast<std::size_t>(opt_.tile) * width));
+    }
+    for (std::size_t b = 0; b < ovr_strip_.size(); ++b) {
+      for (std::int64_t r = 0; r < win.rows; ++r) {
+        std::memcpy(ovr_strip_[b].data() + static_cast<std::size_t>(r) * width +
+                        static_cast<std::size_t>(win.col),
+                    bands[b] + static_cast<std::size_t>(r * win.cols),
+                    static_cast<std::size_t>(win.cols) * sizeof(float));
+      }
+    }
+  }
   next_col_ = win.col + win.cols;
   if (next_col_ == grid_.width) {
+    if (overviews_) {
+      std::vector<const float*> rows;
+      for (const auto& v : ovr_strip_) rows.push_back(v.data());
+      feed_overviews(rows.data(), width, win.rows);
+    }
     next_col_ = 0;
     next_row_ += strip_h;
     ++tile_row_;
@@ -249,6 +280,7 @@ void RasterWriter::close() {
     throw io_error("output " + shown_path().string() + ": writing failed: " +
                    failure_text(last_gdal_error(), err, path_.parent_path()));
   }
+  if (overviews_) overviews_->close();
   closed_ = true;
 }
 

@@ -10,6 +10,7 @@
 
 #include <filesystem>
 #include <map>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -27,7 +28,12 @@ struct WriterOptions {
   /// The path error messages name, when the writer writes to a staging name for a caller that
   /// moves the file into place later (the runner's OutputSet); empty: the path written.
   std::filesystem::path report_as;
+  /// Overview levels built while the rows stream (gp/geo/overviews.hpp), one file per level,
+  /// largest first: cog_overview_sizes(width, height, tile) of them. Empty: none.
+  std::vector<std::filesystem::path> overview_paths;
 };
+
+class OverviewPyramid;
 
 class RasterWriter {
  public:
@@ -72,6 +78,8 @@ class RasterWriter {
   /// Writes one whole row of tiles from full-width rows and moves to the next tile row.
   void emit_tile_row(const float* const* rows_of_band, std::int64_t n_rows);
   void close_dataset();
+  /// Hands full-width rows to the overview pyramid (when there is one).
+  void feed_overviews(const float* const* rows_of_band, std::size_t stride, std::int64_t n_rows);
   std::filesystem::path path_;
   Grid grid_;
   WriterOptions opt_;
@@ -84,6 +92,9 @@ class RasterWriter {
   std::int64_t tile_row_{0};
   std::int64_t next_col_{0};  // write_window: first column of the tile row not yet written
   bool closed_{false};
+  std::unique_ptr<OverviewPyramid> overviews_;
+  // write_window with overviews: the current tile row, gathered until its last window.
+  std::vector<std::vector<float>> ovr_strip_;
 };
 
 }  // namespace gp::geo
