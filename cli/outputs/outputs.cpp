@@ -176,6 +176,7 @@ void OutputSet::configure_writer(geo::WriterOptions& w, const geo::Grid& grid) {
   w.compress = m_.output.compress;
   w.level = geo::CogOptions{}.level;
   w.predictor = predictor_for(m_.output.compress);
+  w.tile = geo::CogOptions{}.blocksize;  // the COG's tiles (the windows are staged to them)
   const std::size_t levels = geo::cog_overview_sizes(grid.width, grid.height, w.tile).size();
   overview_temps_.clear();
   for (std::size_t k = 0; k < levels; ++k) {

@@ -222,7 +222,11 @@ void assemble_cog(const fs::path& full, const std::vector<fs::path>& levels, con
     read_image(*images.back(), what);
     for (auto s : images.back()->sizes) payload += s;
   }
-  std::string ghost_body = "LAYOUT=IFDS_BEFORE_DATA\nBLOCK_ORDER=ROW_MAJOR\nKNOWN_INCOMPATIBLE_EDITION=NO\n";
+  // GDAL's COG structural metadata: with the leader and trailer GDAL recognises the layout
+  // (IMAGE_STRUCTURE LAYOUT=COG) and can check a tile's integrity from its own bytes.
+  const std::string ghost_body =
+      "LAYOUT=IFDS_BEFORE_DATA\nBLOCK_ORDER=ROW_MAJOR\nBLOCK_LEADER=SIZE_AS_UINT4\n"
+      "BLOCK_TRAILER=LAST_4_BYTES_REPEATED\nKNOWN_INCOMPATIBLE_EDITION=NO\n";
   char ghost_head[64];
   std::snprintf(ghost_head, sizeof ghost_head, "GDAL_STRUCTURAL_METADATA_SIZE=%06zu bytes\n",
                 ghost_body.size());
@@ -247,9 +251,10 @@ void assemble_cog(const fs::path& full, const std::vector<fs::path>& levels, con
     off.data.clear();
     cnt.data.clear();
     for (auto s : images[i]->sizes) {
-      put_le(off.data, s > 0 ? pos : 0, big ? 8 : 4);
+      // Each tile: a 4-byte size leader, the bytes, their last 4 bytes repeated.
+      put_le(off.data, s > 0 ? pos + 4 : 0, big ? 8 : 4);
       put_le(cnt.data, s, 4);
-      pos += s;
+      if (s > 0) pos += 4 + s + (s >= 4 ? 4 : 0);
     }
   }
   std::unique_ptr<std::FILE, FileCloser> f(std::fopen(dst.c_str(), "wbx"));
@@ -277,8 +282,16 @@ void assemble_cog(const fs::path& full, const std::vector<fs::path>& levels, con
     const Image& im = *images[i];
     for (std::size_t t = 0; t < im.sizes.size(); ++t) {
       if (im.sizes[t] == 0) continue;
-      buf.resize(static_cast<std::size_t>(im.sizes[t]));
-      read_at(im, im.offsets[t], buf.data(), buf.size(), what);
+      const auto n = static_cast<std::size_t>(im.sizes[t]);
+      buf.clear();
+      put_le(buf, n, 4);
+      buf.resize(4 + n);
+      read_at(im, im.offsets[t], buf.data() + 4, n, what);
+      if (n >= 4) {
+        unsigned char last[4];
+        std::memcpy(last, buf.data() + buf.size() - 4, 4);
+        buf.insert(buf.end(), last, last + 4);
+      }
       write_all(f.get(), buf.data(), buf.size(), what, dst);
     }
   }

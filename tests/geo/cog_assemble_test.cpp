@@ -63,8 +63,9 @@ struct Streamed {
 /// Streams the bands through a RasterWriter with overviews: rows in uneven chunks, or (windows)
 /// tile rows cut into column windows as the runner cuts wide grids.
 Streamed stream(const fs::path& dir, std::int64_t w, std::int64_t h,
-                const std::vector<std::vector<float>>& bands, bool windows) {
+                const std::vector<std::vector<float>>& bands, bool windows, int tile = 256) {
   gp::geo::WriterOptions o;
+  o.tile = tile;
   o.compress = "DEFLATE";
   o.predictor = 3;
   o.nodata = ND;
@@ -84,8 +85,9 @@ Streamed stream(const fs::path& dir, std::int64_t w, std::int64_t h,
     }
   } else {
     const std::int64_t seg = gp::geo::segment_columns(o.tile);
-    for (std::int64_t r0 = 0; r0 < h; r0 += o.tile) {
-      const std::int64_t rows = std::min<std::int64_t>(o.tile, h - r0);
+    // Windows 256 rows high, as the runner cuts them, whatever the tile height.
+    for (std::int64_t r0 = 0; r0 < h; r0 += 256) {
+      const std::int64_t rows = std::min<std::int64_t>(256, h - r0);
       for (std::int64_t c0 = 0; c0 < w; c0 += seg) {
         const std::int64_t cols = std::min(seg, w - c0);
         std::vector<std::vector<float>> win(bands.size());
@@ -192,7 +194,8 @@ TEST(AssembleCog, OddSizesMatchGdalAverageAndValidate) {
 }
 
 // Two bands (band-interleaved tiles), a grid wider than one column segment, written window by
-// window. Levels: 4104x300, 2052x150, 1026x75, 513x38, 257x19, 129x10.
+// window. Levels: 4104x300, 2052x150, 1026x75, 513x38, 257x19, 129x10 (tiles of 256); with
+// 512-cell tiles (a COG's, the 256-row windows staged) the last level is 257 x 19.
 TEST(AssembleCog, WindowsAndTwoBandsMatchGdalAverage) {
   const fs::path dir = scratch_dir();
   const std::int64_t w = 8207;
@@ -203,6 +206,25 @@ TEST(AssembleCog, WindowsAndTwoBandsMatchGdalAverage) {
   const fs::path cog = dir / "cog.tif";
   gp::geo::assemble_cog(s.full, s.levels, cog, "output cog.tif");
   check_cog(dir, cog, w, h, bands, 6);
+}
+
+TEST(AssembleCog, WindowsLowerThanTilesMatchGdalAverage) {
+  const fs::path dir = scratch_dir();
+  const std::int64_t w = 8207;
+  const std::int64_t h = 600;
+  const std::vector<std::vector<float>> bands = {field(w, h, 0), field(w, h, 1)};
+  const Streamed s = stream(dir, w, h, bands, true, 512);
+  ASSERT_EQ(s.levels.size(), 5u);
+  const fs::path cog = dir / "cog.tif";
+  gp::geo::assemble_cog(s.full, s.levels, cog, "output cog.tif");
+  check_cog(dir, cog, w, h, bands, 5);
+  GDALDatasetUniquePtr ds(GDALDataset::Open(cog.c_str(), GDAL_OF_RASTER | GDAL_OF_READONLY));
+  int bx = 0;
+  int by = 0;
+  ds->GetRasterBand(1)->GetBlockSize(&bx, &by);
+  EXPECT_EQ(bx, 512);
+  EXPECT_EQ(by, 512);
+  EXPECT_STREQ(ds->GetMetadataItem("LAYOUT", "IMAGE_STRUCTURE"), "COG");
 }
 
 TEST(AssembleCog, UnwritableDestinationThrowsAndLeavesNothing) {

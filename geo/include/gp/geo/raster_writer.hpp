@@ -49,7 +49,8 @@ class RasterWriter {
   void write_rows(const float* data, std::int64_t rows) { write_rows(&data, rows); }
 
   /// Appends a window that covers part of one whole tile row: `win.rows` is that tile row's
-  /// height, windows arrive left to right, `win.col` and `win.cols` are multiples of
+  /// height (or the next rows of it, staged until the tile row is complete, when the tiles are
+  /// taller than the windows), windows arrive left to right, `win.col` and `win.cols` are multiples of
   /// segment_columns(tile) (or reach the grid's right edge); `bands[b]` holds win.rows x win.cols
   /// floats. The file's bytes equal those of the same rows given to write_rows.
   void write_window(const float* const* bands, const Window& win);
@@ -78,6 +79,11 @@ class RasterWriter {
   /// Writes one whole row of tiles from full-width rows and moves to the next tile row.
   void emit_tile_row(const float* const* rows_of_band, std::int64_t n_rows);
   void close_dataset();
+  /// Copies a window's rows into full-width `strip` rows from `first_row` on.
+  void copy_window(const float* const* bands, const Window& win,
+                   std::vector<std::vector<float>>& strip, std::int64_t first_row);
+  /// write_window for windows lower than the tile row: staged until the tile row is complete.
+  void stage_window(const float* const* bands, const Window& win, std::int64_t strip_h);
   /// Hands full-width rows to the overview pyramid (when there is one).
   void feed_overviews(const float* const* rows_of_band, std::size_t stride, std::int64_t n_rows);
   std::filesystem::path path_;
