@@ -103,8 +103,10 @@ class OutputSet {
   static void stage_time(RunResult& res, const char* name, Clock::time_point t0);
   std::filesystem::path write_classes(RunResult& res, Finished& f);
   std::filesystem::path write_map_cog(RunResult& res);
-  std::filesystem::path draw_quicklook(RunResult& res, const std::filesystem::path& map,
-                                       double smin, double smax);
+  /// Draws the quicklook of `map` into `png` (staged by the caller); runs beside
+  /// write_classes, so it touches no member that changes.
+  void draw_quicklook(const std::filesystem::path& map, const std::filesystem::path& png,
+                      double smin, double smax) const;
   void write_report(RunResult& res, const Finished& f,
                     const std::vector<std::filesystem::path>& written, Clock::time_point t_all);
 
