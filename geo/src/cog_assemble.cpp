@@ -210,6 +210,43 @@ void write_all(std::FILE* f, const unsigned char* p, std::size_t n, const std::s
   if (std::fwrite(p, 1, n, f) != n) write_failed(what, dst, errno != 0 ? errno : EIO);
 }
 
+/// Fills an IFD's tile offsets and sizes for tiles placed from `pos` on; returns the end.
+/// Each tile: a 4-byte size leader, the bytes, their last 4 bytes repeated.
+std::uint64_t place_tiles(std::vector<Entry>& entries, const Image& im, std::uint64_t pos,
+                          bool big) {
+  Entry& off = *std::find_if(entries.begin(), entries.end(),
+                             [](const Entry& e) { return e.tag == kTileOffsets; });
+  Entry& cnt = *std::find_if(entries.begin(), entries.end(),
+                             [](const Entry& e) { return e.tag == kTileByteCounts; });
+  off.data.clear();
+  cnt.data.clear();
+  for (auto s : im.sizes) {
+    put_le(off.data, s > 0 ? pos + 4 : 0, big ? 8 : 4);
+    put_le(cnt.data, s, 4);
+    if (s > 0) pos += 4 + s + (s >= 4 ? 4 : 0);
+  }
+  return pos;
+}
+
+/// Copies an image's tiles, each with its leader and trailer, in tile order.
+void copy_tiles(std::FILE* f, const Image& im, const std::string& what, const fs::path& dst) {
+  std::vector<unsigned char> buf;
+  for (std::size_t t = 0; t < im.sizes.size(); ++t) {
+    if (im.sizes[t] == 0) continue;
+    const auto n = static_cast<std::size_t>(im.sizes[t]);
+    buf.clear();
+    put_le(buf, n, 4);
+    buf.resize(4 + n);
+    read_at(im, im.offsets[t], buf.data() + 4, n, what);
+    if (n >= 4) {
+      unsigned char last[4];
+      std::memcpy(last, buf.data() + buf.size() - 4, 4);
+      buf.insert(buf.end(), last, last + 4);
+    }
+    write_all(f, buf.data(), buf.size(), what, dst);
+  }
+}
+
 }  // namespace
 
 void assemble_cog(const fs::path& full, const std::vector<fs::path>& levels, const fs::path& dst,
@@ -244,18 +281,7 @@ void assemble_cog(const fs::path& full, const std::vector<fs::path>& levels, con
   const std::uint64_t data_at = pos;
   // Tiles: the smallest overview first, the full resolution last, each in its tile order.
   for (std::size_t i = images.size(); i-- > 0;) {
-    Entry& off = *std::find_if(entries[i].begin(), entries[i].end(),
-                               [](const Entry& e) { return e.tag == kTileOffsets; });
-    Entry& cnt = *std::find_if(entries[i].begin(), entries[i].end(),
-                               [](const Entry& e) { return e.tag == kTileByteCounts; });
-    off.data.clear();
-    cnt.data.clear();
-    for (auto s : images[i]->sizes) {
-      // Each tile: a 4-byte size leader, the bytes, their last 4 bytes repeated.
-      put_le(off.data, s > 0 ? pos + 4 : 0, big ? 8 : 4);
-      put_le(cnt.data, s, 4);
-      if (s > 0) pos += 4 + s + (s >= 4 ? 4 : 0);
-    }
+    pos = place_tiles(entries[i], *images[i], pos, big);
   }
   std::unique_ptr<std::FILE, FileCloser> f(std::fopen(dst.c_str(), "wbx"));
   if (!f) write_failed(what, dst, errno);
@@ -277,24 +303,7 @@ void assemble_cog(const fs::path& full, const std::vector<fs::path>& levels, con
   }
   head.resize(data_at, 0);
   write_all(f.get(), head.data(), head.size(), what, dst);
-  std::vector<unsigned char> buf;
-  for (std::size_t i = images.size(); i-- > 0;) {
-    const Image& im = *images[i];
-    for (std::size_t t = 0; t < im.sizes.size(); ++t) {
-      if (im.sizes[t] == 0) continue;
-      const auto n = static_cast<std::size_t>(im.sizes[t]);
-      buf.clear();
-      put_le(buf, n, 4);
-      buf.resize(4 + n);
-      read_at(im, im.offsets[t], buf.data() + 4, n, what);
-      if (n >= 4) {
-        unsigned char last[4];
-        std::memcpy(last, buf.data() + buf.size() - 4, 4);
-        buf.insert(buf.end(), last, last + 4);
-      }
-      write_all(f.get(), buf.data(), buf.size(), what, dst);
-    }
-  }
+  for (std::size_t i = images.size(); i-- > 0;) copy_tiles(f.get(), *images[i], what, dst);
   errno = 0;
   if (std::fflush(f.get()) != 0) write_failed(what, dst, errno);
   std::FILE* raw = f.release();
