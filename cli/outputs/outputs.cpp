@@ -9,6 +9,7 @@
 #include "gp/geo/cog.hpp"
 #include "gp/geo/colormap.hpp"
 #include "gp/geo/crs.hpp"
+#include "gp/geo/overviews.hpp"
 #include "gp/geo/quicklook.hpp"
 #include "gp/geo/raster_source.hpp"
 #include "gp/geo/raster_writer.hpp"
@@ -168,11 +169,20 @@ OutputSet::OutputSet(const model::Model& m, fs::path map, bool overwrite, int th
   }
 }
 
-void OutputSet::configure_writer(geo::WriterOptions& w) const {
-  if (m_.output.format != model::OutputFormat::cog || w.compress == "NONE") return;
-  w.compress = "ZSTD";
-  w.level = 1;
-  w.predictor = 1;
+void OutputSet::configure_writer(geo::WriterOptions& w, const geo::Grid& grid) {
+  if (m_.output.format != model::OutputFormat::cog) return;
+  // The COG's tiles are the staged map's, copied compressed: the same codec, level and
+  // predictor as write_cog would give them (CogOptions: level 1, predictor_for()).
+  w.compress = m_.output.compress;
+  w.level = geo::CogOptions{}.level;
+  w.predictor = predictor_for(m_.output.compress);
+  w.tile = geo::CogOptions{}.blocksize;  // the COG's tiles (the windows are staged to them)
+  const std::size_t levels = geo::cog_overview_sizes(grid.width, grid.height, w.tile).size();
+  overview_temps_.clear();
+  for (std::size_t k = 0; k < levels; ++k) {
+    overview_temps_.push_back(files_.temporary(paths_.map, "ovr" + std::to_string(k + 1)));
+  }
+  w.overview_paths = overview_temps_;
 }
 
 OutputSet::~OutputSet() {
@@ -228,7 +238,7 @@ fs::path OutputSet::write_classes(RunResult& res, Finished& f) {
   const auto& o = m_.output;
   const auto t0 = Clock::now();
   gp::log::info("classifying the score (" + model::name_str(o.classes.method) + ")");
-  const geo::FineHistogram hist = geo::histogram_band(map_temp_, 1);
+  const geo::FineHistogram hist = geo::histogram_band(f.map, 1);
   stage_time(res, "classes_histogram", t0);
   const auto t1 = Clock::now();
   const ClassPlan plan = plan_classes(o.classes, hist);
@@ -251,7 +261,7 @@ fs::path OutputSet::write_classes(RunResult& res, Finished& f) {
                   {"GP_CLASS_THRESHOLDS", thr}};
   const fs::path gtiff = files_.temporary(paths_.classes, "gtiff");
   const std::vector<std::uint64_t> counts =
-      geo::classify_band(map_temp_, 1, plan.thresholds, gtiff, cro);
+      geo::classify_band(f.map, 1, plan.thresholds, gtiff, cro);
   stage_time(res, "classes_write", t1);
   fs::path done = gtiff;
   if (o.format == model::OutputFormat::cog) {
@@ -273,7 +283,8 @@ fs::path OutputSet::write_classes(RunResult& res, Finished& f) {
 }
 
 fs::path OutputSet::write_map_cog(RunResult& res) {
-  // A COG copy of the streamed GeoTIFF (overviews built from the written file).
+  // The COG: assembled from the streamed map and overviews, or (a writer configured without
+  // them) a copy of the streamed GeoTIFF with overviews built from the written file.
   const auto t0 = Clock::now();
   gp::log::info("writing the Cloud-Optimized GeoTIFF (overviews, layout)");
   geo::CogOptions co;
@@ -282,25 +293,27 @@ fs::path OutputSet::write_map_cog(RunResult& res) {
   co.overview_resampling = "AVERAGE";
   co.threads = threads_;
   const fs::path cog = files_.temporary(paths_.map, "cog");
-  geo::write_cog(map_temp_, cog, co, "output " + paths_.map.string());
+  if (overview_temps_.empty()) {
+    geo::write_cog(map_temp_, cog, co, "output " + paths_.map.string());
+  } else {
+    // The overviews were streamed with the map: copy the compressed tiles into COG order.
+    geo::assemble_cog(map_temp_, overview_temps_, cog, "output " + paths_.map.string());
+    for (const auto& p : overview_temps_) files_.discard(p);
+  }
   files_.discard(map_temp_);
   stage_time(res, "cog", t0);
   return cog;
 }
 
-fs::path OutputSet::draw_quicklook(RunResult& res, const fs::path& map, double smin, double smax) {
-  const auto t0 = Clock::now();
-  gp::log::info("drawing the quicklook");
+void OutputSet::draw_quicklook(const fs::path& map, const fs::path& png, double smin,
+                               double smax) const {
   geo::QuicklookOptions qo;
   qo.title = m_.name;
   qo.legend_label = "score";
   qo.colormap = m_.output.colormap;
   qo.min = smin;
   qo.max = smax;
-  const fs::path png = files_.temporary(paths_.quicklook, "png");
   geo::write_quicklook(map, png, qo);
-  stage_time(res, "quicklook", t0);
-  return png;
 }
 
 void OutputSet::write_report(RunResult& res, const Finished& f,
@@ -335,30 +348,43 @@ void OutputSet::write_report(RunResult& res, const Finished& f,
 void OutputSet::finish(RunResult& res) {
   const auto t_all = Clock::now();
   const auto& o = m_.output;
-  // The staged map (streamed GeoTIFF): classes are read from it (cheaper to decode than the
-  // COG), then the COG is copied from it. What QGIS will read: the statistics in the file.
+  // The map first: with format "cog" it is assembled from the streamed tiles and overviews
+  // (no tile decoded), then classes and the quicklook read it (the same tiles as the staged
+  // GeoTIFF). What QGIS will read: the statistics in the file.
   Finished f;
   f.map = map_temp_;
   const auto stats = geo::stored_statistics(map_temp_, 1);
   const bool have_valid = stats.has_value() && res.valid_cells > 0;
   const double smin = stats ? stats->min : 0.0;
   const double smax = stats ? stats->max : 1.0;
+  if (o.format == model::OutputFormat::cog) f.map = write_map_cog(res);
+  // The quicklook (reads an overview) is drawn while the classes are worked out: the two read
+  // the finished map independently and share nothing else.
+  std::future<void> quicklook;
+  const auto t_ql = Clock::now();
+  if (o.quicklook && have_valid) {
+    gp::log::info("drawing the quicklook");
+    f.quicklook = files_.temporary(paths_.quicklook, "png");  // staged here: one thread stages
+    quicklook = std::async(std::launch::async, [this, map = f.map, png = f.quicklook, smin, smax] {
+      draw_quicklook(map, png, smin, smax);
+    });
+  } else if (o.quicklook) {
+    gp::log::warning("no valid cell: no quicklook drawn");
+  }
   if (o.classes.method != model::ClassMethod::none && !have_valid) {
     gp::log::warning("no valid cell: no classes written");
   } else if (o.classes.method != model::ClassMethod::none) {
     f.classes = write_classes(res, f);
   }
-  if (o.format == model::OutputFormat::cog) f.map = write_map_cog(res);
   if (o.style) {
     const auto t0 = Clock::now();
     f.map_style = score_qml(o.colormap, smin, smax);
     if (!f.classes.empty()) f.classes_style = classes_qml(f.class_labels, f.colors);
     stage_time(res, "styles", t0);
   }
-  if (o.quicklook && have_valid) {
-    f.quicklook = draw_quicklook(res, f.map, smin, smax);
-  } else if (o.quicklook) {
-    gp::log::warning("no valid cell: no quicklook drawn");
+  if (quicklook.valid()) {
+    quicklook.get();
+    stage_time(res, "quicklook", t_ql);  // overlapping the classes
   }
 
   // What will stand where, in the order it is moved (the map last).

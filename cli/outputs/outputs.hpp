@@ -74,11 +74,11 @@ class OutputSet {
   /// Where the streaming writer must put the finished map (a temporary name beside the map).
   [[nodiscard]] const std::filesystem::path& map_temp() const { return map_temp_; }
 
-  /// Adjusts the streaming writer's options for that staging file. With format "cog" the staged
-  /// GeoTIFF is only read back by the COG step, so it is written with ZSTD level 1 and no
-  /// predictor (the floating-point predictor costs more to write and read back than it saves
-  /// there); the COG itself gets the map's codec and predictor. Unchanged for "gtiff".
-  void configure_writer(geo::WriterOptions& w) const;
+  /// Adjusts the streaming writer's options for that staging file. With format "cog" the
+  /// writer also streams the overview levels (staged files of their own) and the COG is then
+  /// assembled from the compressed tiles of both without decoding any (geo::assemble_cog), so
+  /// the staged map keeps the map's own codec and predictor. Unchanged for "gtiff".
+  void configure_writer(geo::WriterOptions& w, const geo::Grid& grid);
   [[nodiscard]] const OutputPaths& paths() const { return paths_; }
   /// The run's staged files: other steps (weights tables, validation, uncertainty) add theirs.
   [[nodiscard]] StagedFiles& files() { return files_; }
@@ -103,8 +103,10 @@ class OutputSet {
   static void stage_time(RunResult& res, const char* name, Clock::time_point t0);
   std::filesystem::path write_classes(RunResult& res, Finished& f);
   std::filesystem::path write_map_cog(RunResult& res);
-  std::filesystem::path draw_quicklook(RunResult& res, const std::filesystem::path& map,
-                                       double smin, double smax);
+  /// Draws the quicklook of `map` into `png` (staged by the caller); runs beside
+  /// write_classes, so it touches no member that changes.
+  void draw_quicklook(const std::filesystem::path& map, const std::filesystem::path& png,
+                      double smin, double smax) const;
   void write_report(RunResult& res, const Finished& f,
                     const std::vector<std::filesystem::path>& written, Clock::time_point t_all);
 
@@ -113,6 +115,7 @@ class OutputSet {
   int threads_;
   StagedFiles files_;
   std::filesystem::path map_temp_;
+  std::vector<std::filesystem::path> overview_temps_;  ///< streamed overview levels (COG)
   std::string started_utc_;
   std::atomic<bool> cancel_{false};
   std::future<std::vector<InputDigest>> digests_;

@@ -68,7 +68,7 @@ Sources open_sources(const model::Model& m, const geo::Grid& grid, RunResult& re
 
 geo::WriterOptions map_writer_options(const model::Model& m, const RunOptions& opt,
                                       const std::vector<std::string>& names,
-                                      const RunResult& res, const OutputSet& outputs) {
+                                      const RunResult& res, OutputSet& outputs) {
   geo::WriterOptions wopt;
   wopt.compress = m.output.compress;
   const bool predicts = m.output.compress == "ZSTD" || m.output.compress == "DEFLATE" ||
@@ -82,7 +82,7 @@ geo::WriterOptions map_writer_options(const model::Model& m, const RunOptions& o
   wopt.metadata["GP_MODEL_SHA256"] = m.sha256;
   wopt.metadata["GP_VERSION"] = GP_VERSION;
   wopt.metadata["GP_FINAL_GROUP"] = m.combine.final;
-  outputs.configure_writer(wopt);  // the staging file's codec
+  outputs.configure_writer(wopt, res.grid);  // the staging file's codec, overviews
   return wopt;
 }
 

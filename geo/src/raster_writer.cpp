@@ -2,6 +2,7 @@
 
 #include "gp/error.hpp"
 #include "gp/geo/gdal_env.hpp"
+#include "gp/geo/overviews.hpp"
 
 #include <cpl_error.h>
 #include <cpl_string.h>
@@ -105,9 +106,13 @@ RasterWriter::RasterWriter(fs::path path, const Grid& grid, WriterOptions option
   }
   if (gdal_failed()) fail("creating the file");
   tile_.resize(static_cast<std::size_t>(opt_.tile) * static_cast<std::size_t>(opt_.tile));
+  if (!opt_.overview_paths.empty()) {
+    overviews_ = std::make_unique<OverviewPyramid>(grid_, opt_, opt_.overview_paths);
+  }
 }
 
 RasterWriter::~RasterWriter() {
+  overviews_.reset();  // an unclosed pyramid removes its files
   if (!closed_) {
     close_dataset();
     std::error_code ec;
@@ -164,13 +169,22 @@ void RasterWriter::write_rows(const float* const* bands, std::int64_t rows) {
 
 void RasterWriter::emit_tile_row(const float* const* rows_of_band, std::int64_t n_rows) {
   emit_tiles(rows_of_band, static_cast<std::size_t>(grid_.width), 0, grid_.width, n_rows);
+  feed_overviews(rows_of_band, static_cast<std::size_t>(grid_.width), n_rows);
   ++tile_row_;
+}
+
+void RasterWriter::feed_overviews(const float* const* rows_of_band, std::size_t stride,
+                                  std::int64_t n_rows) {
+  if (overviews_) overviews_->push_rows(rows_of_band, n_rows, stride);
 }
 
 void RasterWriter::write_window(const float* const* bands, const Window& win) {
   const std::int64_t strip_h =
       std::min<std::int64_t>(opt_.tile, grid_.height - tile_row_ * opt_.tile);
-  const bool aligned = strip_rows_ == 0 && win.row == next_row_ && win.rows == strip_h &&
+  // A window spans its tile row's full height (tiles written straight from it) or, when the
+  // tiles are taller than the windows (a COG's 512-cell tiles), the next rows of it (staged).
+  const bool whole = strip_rows_ == 0 && win.rows == strip_h;
+  const bool aligned = win.row == next_row_ && (whole || win.rows <= strip_h - strip_rows_) &&
                        win.col == next_col_ && win.col % segment_columns(opt_.tile) == 0 &&
                        (win.cols % segment_columns(opt_.tile) == 0 ||
                         win.col + win.cols == grid_.width) &&
@@ -181,12 +195,65 @@ void RasterWriter::write_window(const float* const* bands, const Window& win) {
                            " x " + std::to_string(win.rows) +
                            ") is not the next segment-aligned part of a tile row");
   }
+  if (!whole) {
+    stage_window(bands, win, strip_h);
+    return;
+  }
   emit_tiles(bands, static_cast<std::size_t>(win.cols), win.col, win.cols, win.rows);
+  const auto width = static_cast<std::size_t>(grid_.width);
+  if (overviews_) {
+    // Overviews need whole rows: the tile row is gathered until its last window.
+    if (ovr_strip_.empty()) {
+      ovr_strip_.assign(opt_.band_descriptions.size(),
+                        std::vector<float>(static_cast<std::size_t>(opt_.tile) * width));
+    }
+    copy_window(bands, win, ovr_strip_, 0);
+  }
   next_col_ = win.col + win.cols;
   if (next_col_ == grid_.width) {
+    if (overviews_) {
+      std::vector<const float*> rows;
+      for (const auto& v : ovr_strip_) rows.push_back(v.data());
+      feed_overviews(rows.data(), width, win.rows);
+    }
     next_col_ = 0;
     next_row_ += strip_h;
     ++tile_row_;
+  }
+}
+
+void RasterWriter::copy_window(const float* const* bands, const Window& win,
+                               std::vector<std::vector<float>>& strip, std::int64_t first_row) {
+  const auto width = static_cast<std::size_t>(grid_.width);
+  for (std::size_t b = 0; b < strip.size(); ++b) {
+    for (std::int64_t r = 0; r < win.rows; ++r) {
+      std::memcpy(strip[b].data() + static_cast<std::size_t>(first_row + r) * width +
+                      static_cast<std::size_t>(win.col),
+                  bands[b] + static_cast<std::size_t>(r * win.cols),
+                  static_cast<std::size_t>(win.cols) * sizeof(float));
+    }
+  }
+}
+
+void RasterWriter::stage_window(const float* const* bands, const Window& win,
+                                std::int64_t strip_h) {
+  if (strip_.empty()) {
+    strip_.assign(opt_.band_descriptions.size(),
+                  std::vector<float>(static_cast<std::size_t>(opt_.tile) *
+                                         static_cast<std::size_t>(grid_.width),
+                                     static_cast<float>(opt_.nodata)));
+  }
+  copy_window(bands, win, strip_, strip_rows_);
+  next_col_ = win.col + win.cols;
+  if (next_col_ < grid_.width) return;
+  next_col_ = 0;
+  next_row_ += win.rows;
+  strip_rows_ += win.rows;
+  if (strip_rows_ == strip_h) {
+    std::vector<const float*> src;
+    for (const auto& v : strip_) src.push_back(v.data());
+    emit_tile_row(src.data(), strip_h);
+    strip_rows_ = 0;
   }
 }
 
@@ -249,6 +316,7 @@ void RasterWriter::close() {
     throw io_error("output " + shown_path().string() + ": writing failed: " +
                    failure_text(last_gdal_error(), err, path_.parent_path()));
   }
+  if (overviews_) overviews_->close();
   closed_ = true;
 }
 

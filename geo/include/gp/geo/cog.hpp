@@ -10,6 +10,7 @@
 
 #include <filesystem>
 #include <string>
+#include <vector>
 
 namespace gp::geo {
 
@@ -34,5 +35,21 @@ void write_cog(const std::filesystem::path& src, const std::filesystem::path& ds
 /// Removes `path` and the sidecars GDAL may leave beside it (`.aux.xml`, `.ovr.tmp`,
 /// `.ovr`); missing files are fine. Never throws.
 void remove_raster_files(const std::filesystem::path& path) noexcept;
+
+}  // namespace gp::geo
+
+namespace gp::geo {
+
+/// Assembles a Cloud-Optimized GeoTIFF at `dst` from `full`, a tiled GeoTIFF (geo::RasterWriter),
+/// and `levels`, its overviews largest first (each a tiled GeoTIFF with the same codec and tile
+/// size: geo::OverviewPyramid), by copying their compressed tiles without decoding them: the
+/// header, GDAL's structural metadata (LAYOUT=IFDS_BEFORE_DATA, BLOCK_ORDER=ROW_MAJOR), every
+/// IFD (the full resolution's with all its tags: georeferencing, nodata, band descriptions,
+/// statistics, metadata; the overviews' marked reduced-resolution, with their tiling, codec and
+/// nodata only), then the tiles, smallest overview first and the full resolution last. BigTIFF
+/// when the file could pass 4 GiB. On failure `dst` is removed and gp::io_error names `what`.
+void assemble_cog(const std::filesystem::path& full,
+                  const std::vector<std::filesystem::path>& levels,
+                  const std::filesystem::path& dst, const std::string& what);
 
 }  // namespace gp::geo

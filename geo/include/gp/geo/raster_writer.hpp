@@ -10,6 +10,7 @@
 
 #include <filesystem>
 #include <map>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -27,7 +28,12 @@ struct WriterOptions {
   /// The path error messages name, when the writer writes to a staging name for a caller that
   /// moves the file into place later (the runner's OutputSet); empty: the path written.
   std::filesystem::path report_as;
+  /// Overview levels built while the rows stream (gp/geo/overviews.hpp), one file per level,
+  /// largest first: cog_overview_sizes(width, height, tile) of them. Empty: none.
+  std::vector<std::filesystem::path> overview_paths;
 };
+
+class OverviewPyramid;
 
 class RasterWriter {
  public:
@@ -43,7 +49,8 @@ class RasterWriter {
   void write_rows(const float* data, std::int64_t rows) { write_rows(&data, rows); }
 
   /// Appends a window that covers part of one whole tile row: `win.rows` is that tile row's
-  /// height, windows arrive left to right, `win.col` and `win.cols` are multiples of
+  /// height (or the next rows of it, staged until the tile row is complete, when the tiles are
+  /// taller than the windows), windows arrive left to right, `win.col` and `win.cols` are multiples of
   /// segment_columns(tile) (or reach the grid's right edge); `bands[b]` holds win.rows x win.cols
   /// floats. The file's bytes equal those of the same rows given to write_rows.
   void write_window(const float* const* bands, const Window& win);
@@ -72,6 +79,13 @@ class RasterWriter {
   /// Writes one whole row of tiles from full-width rows and moves to the next tile row.
   void emit_tile_row(const float* const* rows_of_band, std::int64_t n_rows);
   void close_dataset();
+  /// Copies a window's rows into full-width `strip` rows from `first_row` on.
+  void copy_window(const float* const* bands, const Window& win,
+                   std::vector<std::vector<float>>& strip, std::int64_t first_row);
+  /// write_window for windows lower than the tile row: staged until the tile row is complete.
+  void stage_window(const float* const* bands, const Window& win, std::int64_t strip_h);
+  /// Hands full-width rows to the overview pyramid (when there is one).
+  void feed_overviews(const float* const* rows_of_band, std::size_t stride, std::int64_t n_rows);
   std::filesystem::path path_;
   Grid grid_;
   WriterOptions opt_;
@@ -84,6 +98,9 @@ class RasterWriter {
   std::int64_t tile_row_{0};
   std::int64_t next_col_{0};  // write_window: first column of the tile row not yet written
   bool closed_{false};
+  std::unique_ptr<OverviewPyramid> overviews_;
+  // write_window with overviews: the current tile row, gathered until its last window.
+  std::vector<std::vector<float>> ovr_strip_;
 };
 
 }  // namespace gp::geo
