@@ -46,7 +46,8 @@ def digest(path):
 
 def pixels(path):
     from osgeo import gdal
-    return gdal.Open(path).GetRasterBand(1).ReadAsArray().tobytes()
+    ds = gdal.Open(path)  # kept while its band is read (GDAL's bindings do not keep it)
+    return ds.GetRasterBand(1).ReadAsArray().tobytes()
 
 
 def sirsam_model(source, scratch, deposits_csv):
