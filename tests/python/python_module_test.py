@@ -26,18 +26,10 @@ from osgeo import gdal, ogr
 import geoprospect
 
 gdal.UseExceptions()
-failures = []
-passes = 0
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "support"))
+from checks import Checks  # noqa: E402 (tests/support/checks.py)
 
-
-def check(cond, what):
-    global passes
-    if cond:
-        passes += 1
-        print("ok   " + what)
-    else:
-        failures.append(what)
-        print("FAIL " + what)
+check = Checks()
 
 
 def pixels(path, band=1):
@@ -307,9 +299,8 @@ def main():
         test_sigint(exe, model, scratch)
     except Exception:
         traceback.print_exc()
-        failures.append("an unexpected exception")
-    print("%d passed, %d failed" % (passes, len(failures)))
-    return 1 if failures else 0
+        check.failures.append("an unexpected exception")
+    return check.summary()
 
 
 if __name__ == "__main__":

@@ -19,24 +19,15 @@ import os
 import shutil
 import subprocess
 import sys
-import tempfile
 import tomllib
 import traceback
 import xml.etree.ElementTree as ET
 import zipfile
 
-failures = []
-passes = 0
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "support"))
+from checks import Checks, leave_qgis, qgis_offscreen  # noqa: E402 (tests/support/checks.py)
 
-
-def check(cond, what):
-    global passes
-    if cond:
-        passes += 1
-        print("ok   " + what)
-    else:
-        failures.append(what)
-        print("FAIL " + what)
+check = Checks()
 
 
 def digest(path):
@@ -238,10 +229,7 @@ def main():
         print(__doc__)
         return 2
     exe, zip_path, source, scratch = sys.argv[1:5]
-    os.environ["QT_QPA_PLATFORM"] = "offscreen"
-    runtime = tempfile.mkdtemp(prefix="gp-qgis-xdg-")
-    os.chmod(runtime, 0o700)
-    os.environ["XDG_RUNTIME_DIR"] = runtime
+    runtime = qgis_offscreen()
     try:
         from qgis.core import QgsApplication, QgsProject
     except ImportError as e:
@@ -278,14 +266,9 @@ def main():
         test_makemodel(processing, exe, source, scratch)
     except Exception:  # an unexpected error is a failure, never a silent pass
         traceback.print_exc()
-        failures.append("no exception while checking")
+        check.failures.append("no exception while checking")
     finally:
-        shutil.rmtree(runtime, ignore_errors=True)
-        print("%d passed, %d failed" % (passes, len(failures)))
-        sys.stdout.flush()
-        sys.stderr.flush()
-        # As qgis_outputs_test.py: QGIS's bindings crash in Python's teardown; leave at once.
-        os._exit(1 if failures else 0)
+        leave_qgis(check, runtime)  # reports and leaves at once (tests/support/checks.py)
 
 
 if __name__ == "__main__":
