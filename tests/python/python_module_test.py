@@ -18,7 +18,6 @@ import subprocess
 import sys
 import textwrap
 import tomllib
-import traceback
 
 import numpy as np
 from osgeo import gdal, ogr
@@ -298,8 +297,7 @@ def main():
         test_errors(exe, model, scratch)
         test_sigint(exe, model, scratch)
     except Exception:
-        traceback.print_exc()
-        check.failures.append("an unexpected exception")
+        check.unexpected()
     return check.summary()
 
 

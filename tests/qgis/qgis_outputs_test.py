@@ -14,10 +14,9 @@ import os
 import shutil
 import subprocess
 import sys
-import traceback
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "support"))
-from checks import Checks, leave_qgis, qgis_offscreen  # noqa: E402 (tests/support/checks.py)
+from checks import Checks, checking_in_qgis, qgis_offscreen  # noqa: E402 (tests/support/checks.py)
 
 check = Checks()
 
@@ -53,7 +52,7 @@ def main():
 
     app = QgsApplication([], False)
     app.initQgis()
-    try:
+    with checking_in_qgis(check, runtime):  # reports and leaves at once
         grid_crs = QgsCoordinateReferenceSystem.fromWkt(report["grid"]["crs_wkt"])
         check(grid_crs.isValid(), "the report's grid CRS is a valid QGIS CRS")
 
@@ -121,11 +120,6 @@ def main():
         drawn = palette & set(colours)
         check(len(drawn) >= 4, "classes: rendering shows %d of the %d class colours" %
               (len(drawn), len(palette)))
-    except Exception:  # an unexpected error is a failure, never a silent pass
-        traceback.print_exc()
-        check.failures.append("no exception while checking")
-    finally:
-        leave_qgis(check, runtime)  # reports and leaves at once (tests/support/checks.py)
 
 
 if __name__ == "__main__":

@@ -20,12 +20,11 @@ import shutil
 import subprocess
 import sys
 import tomllib
-import traceback
 import xml.etree.ElementTree as ET
 import zipfile
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "support"))
-from checks import Checks, leave_qgis, qgis_offscreen  # noqa: E402 (tests/support/checks.py)
+from checks import Checks, checking_in_qgis, qgis_offscreen  # noqa: E402 (tests/support/checks.py)
 
 check = Checks()
 
@@ -244,7 +243,7 @@ def main():
     sys.path.insert(0, plugins)
     app = QgsApplication([], False)
     app.initQgis()
-    try:
+    with checking_in_qgis(check, runtime):  # reports and leaves at once
         sys.path.append("/usr/share/qgis/python/plugins")
         from processing.core.Processing import Processing
         Processing.initialize()
@@ -264,11 +263,6 @@ def main():
         test_validate(processing, exe, out, pts, csv, scratch)
         test_territories(processing, exe)
         test_makemodel(processing, exe, source, scratch)
-    except Exception:  # an unexpected error is a failure, never a silent pass
-        traceback.print_exc()
-        check.failures.append("no exception while checking")
-    finally:
-        leave_qgis(check, runtime)  # reports and leaves at once (tests/support/checks.py)
 
 
 if __name__ == "__main__":

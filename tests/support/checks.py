@@ -1,10 +1,12 @@
 """Shared by the Python test scripts (tests/python/, tests/qgis/): checks counted and reported,
 and QGIS headless (offscreen, with a private runtime folder)."""
 
+import contextlib
 import os
 import shutil
 import sys
 import tempfile
+import traceback
 
 
 class Checks:
@@ -21,6 +23,11 @@ class Checks:
         else:
             self.failures.append(what)
             print("FAIL " + what)
+
+    def unexpected(self):
+        """In an `except Exception:` block: an unexpected error fails, never passes silently."""
+        traceback.print_exc()
+        self.failures.append("no unexpected exception")
 
     def summary(self):
         print("%d passed, %d failed" % (self.passes, len(self.failures)))
@@ -43,3 +50,14 @@ def leave_qgis(checks, runtime):
     application after exitQgis(); the verdict is known, so leave with the layers still alive."""
     shutil.rmtree(runtime, ignore_errors=True)
     os._exit(checks.summary())
+
+
+@contextlib.contextmanager
+def checking_in_qgis(checks, runtime):
+    """The body of a QGIS test: an unexpected error fails it; then report and leave_qgis."""
+    try:
+        yield
+    except Exception:
+        checks.unexpected()
+    finally:
+        leave_qgis(checks, runtime)
