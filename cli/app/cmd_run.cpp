@@ -1,5 +1,6 @@
 // `geoprospect run MODEL.toml [-o OUT.tif] [--device auto|cpu|cuda] [--quiet] ...`
 
+#include "app/api.hpp"
 #include "app/commands.hpp"
 #include "model/model.hpp"
 #include "run/cluster.hpp"
@@ -45,6 +46,15 @@ int run_thread_count(int threads) {
 
 int max_threads() {
   return 64 * static_cast<int>(std::max(1U, std::thread::hardware_concurrency()));
+}
+
+RunResult run_command(const std::function<model::Model()>& load, const RunOptions& opt,
+                      int cache_mib) {
+  geo::init_gdal(cache_mib, opt.threads);
+  reserve_threads(run_thread_count(opt.threads));
+  const model::Model m = load();
+  check_devices(opt.device, opt.devices);
+  return run_model(m, opt);
 }
 
 std::function<void()> setup_run(CLI::App& app, GlobalOptions& global) {
@@ -93,9 +103,6 @@ std::function<void()> setup_run(CLI::App& app, GlobalOptions& global) {
       ->check(in_range(1, 1 << 24));
 
   return [args, &global]() {
-    geo::init_gdal(args->cache_mib, args->threads);
-    reserve_threads(run_thread_count(args->threads));
-    const model::Model m = model::load_model(args->model);
     RunOptions opt;
     opt.output = args->output;
     opt.device = parse_device(args->device);
@@ -105,10 +112,10 @@ std::function<void()> setup_run(CLI::App& app, GlobalOptions& global) {
     opt.window_cells = args->window_cells;
     opt.pipeline_depth = args->pipeline_depth;
     opt.devices = args->devices;
-    check_devices(opt.device, opt.devices);
     opt.threads = args->threads;
     opt.vector_memory_mib = args->vector_memory_mib;
-    const RunResult r = run_model(m, opt);
+    const RunResult r =
+        run_command([&] { return model::load_model(args->model); }, opt, args->cache_mib);
     if (!cluster::is_root()) return;  // rank 0 reports for the whole run
     std::printf("wrote %s (%lld x %lld cells, %s, %llu valid, %llu nodata, score %.4g..%.4g)\n",
                 r.output.string().c_str(), static_cast<long long>(r.grid.width),

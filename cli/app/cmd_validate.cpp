@@ -2,6 +2,7 @@
 // and ROC curves, AUCs and capture efficiency of a finished map (analysis/validation.hpp).
 
 #include "analysis/validation.hpp"
+#include "app/api.hpp"
 #include "app/commands.hpp"
 #include "model/deposit_source.hpp"
 #include "plan/deposit_source.hpp"
@@ -18,22 +19,11 @@
 #include <limits>
 #include <memory>
 #include <optional>
+#include <utility>
 #include <vector>
 
 namespace gp::cli {
 namespace {
-
-/// The validate command line, as parsed: the options that ValidateOptions holds as they are
-/// are bound to `options` itself.
-struct ValidateArgs {
-  std::string map;
-  std::string deposits;
-  model::DepositSourceSpec source;  ///< the deposit options but --deposits (`deposits` above)
-  std::string out;
-  std::string device{"auto"};
-  bool overwrite{false};
-  ValidateOptions options;  ///< band, split, capture, threads
-};
 
 /// The map, the deposits and the options choosing and filtering them. Conflicts are declared
 /// here (excludes / needs), so that they exit 2 as a bad command line naming both options.
@@ -176,9 +166,9 @@ class OutputFolder {
   bool kept_{false};
 };
 
-/// Validates the map and writes its files, all or none; existing outputs are refused
-/// before the (possibly long) pass.
-void run_validate(const ValidateArgs& a) {
+}  // namespace
+
+ValidateOutcome run_validate(const ValidateArgs& a) {
   geo::init_gdal(96, a.options.threads);
   reserve_threads(run_thread_count(a.options.threads));
   const ValidateOptions o = validate_options(a);
@@ -203,10 +193,8 @@ void run_validate(const ValidateArgs& a) {
                                               staged);
   staged.commit();  // all the files or none
   if (folder) folder->keep();
-  print_validation(a.map, r, files);
+  return {std::move(r), files};
 }
-
-}  // namespace
 
 std::function<void()> setup_validate(CLI::App& app, GlobalOptions& global) {
   auto a = std::make_shared<ValidateArgs>();
@@ -216,7 +204,8 @@ std::function<void()> setup_validate(CLI::App& app, GlobalOptions& global) {
   declare_input_options(c, *a);
   declare_analysis_options(c, *a);
   return [a]() {
-    run_validate(*a);
+    const ValidateOutcome v = run_validate(*a);
+    print_validation(a->map, v.result, v.files);
   };
 }
 

@@ -5,6 +5,7 @@
 #include <CLI/CLI.hpp>
 
 #include <functional>
+#include <string>
 
 namespace gp::cli {
 
@@ -19,6 +20,17 @@ enum ExitCode : int {
   exit_device = 6,    ///< the compute device failed or is missing
   exit_memory = 7,    ///< out of memory (or of threads) on the host
 };
+
+/// An error as the program reports it: the exit code and the message (before one_line).
+struct Failure {
+  int code{exit_internal};
+  std::string message;
+};
+
+/// The Failure of the exception in flight: call inside a catch block. gp::config_error -> 3,
+/// input_error -> 4, io_error -> 5, cuda_error -> 6, host_out_of_memory and bad_alloc -> 7 (GDAL
+/// running out of memory too), anything else -> 1. The one mapping: main and the Python module.
+Failure current_failure();
 
 /// A CLI11 check that a number lies in [lo, hi], whose message quotes the bounds readably
 /// (CLI::Range and CLI::PositiveNumber print DBL_MAX as 309 digits). Integer options get it

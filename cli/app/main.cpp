@@ -3,17 +3,12 @@
 
 #include "run/cluster.hpp"
 #include "app/commands.hpp"
-#include "gp/error.hpp"
-#include "gp/geo/gdal_env.hpp"
 #include "gp/log.hpp"
 
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
-#include <exception>
-#include <new>
 #include <string>
-#include <system_error>
 #include <thread>
 
 #if defined(__linux__)
@@ -67,18 +62,6 @@ void keep_freed_blocks_for_reuse() {
   mallopt(M_MMAP_THRESHOLD, 4 << 20);
   mallopt(M_TRIM_THRESHOLD, 64 << 20);
 #endif
-}
-
-/// Out of memory, with what failed when known: one line, exit code 7.
-template <typename Fail>
-int fail_memory(Fail& fail, const std::string& what) {
-  const std::string hint =
-      "(the run needs more memory than the system allows: try a smaller --window-cells, fewer "
-      "--threads or a smaller --cache-mib)";
-  const std::string msg = what.empty() ? "out of memory " + hint
-                          : what.rfind("out of memory", 0) == 0 ? what
-                                                                 : "out of memory: " + what;
-  return fail(gp::cli::exit_memory, msg.c_str());
 }
 
 }  // namespace
@@ -140,28 +123,8 @@ int main(int argc, char** argv) {
     if (app.got_subcommand("territories")) territories();
     if (app.got_subcommand("validate")) validate();
     return exit_ok;
-  } catch (const gp::config_error& e) {
-    return fail(exit_model, e.what());
-  } catch (const gp::input_error& e) {
-    return gp::geo::gdal_ran_out_of_memory() ? fail_memory(fail, e.what())
-                                             : fail(exit_input, e.what());
-  } catch (const gp::io_error& e) {
-    return gp::geo::gdal_ran_out_of_memory() ? fail_memory(fail, e.what())
-                                             : fail(exit_output, e.what());
-  } catch (const gp::cuda_error& e) {
-    return fail(exit_device, e.what());
-  } catch (const gp::host_out_of_memory& e) {
-    return fail(exit_memory, e.what());
-  } catch (const std::bad_alloc&) {
-    return fail_memory(fail, "");
-  } catch (const std::system_error& e) {
-    // A thread that cannot start (EAGAIN: no memory for its stack, or a thread limit).
-    if (e.code() == std::errc::resource_unavailable_try_again ||
-        e.code() == std::errc::not_enough_memory) {
-      return fail_memory(fail, std::string("cannot start a thread: ") + e.what());
-    }
-    return fail(exit_internal, e.what());
-  } catch (const std::exception& e) {
-    return fail(exit_internal, e.what());
+  } catch (...) {
+    const Failure f = current_failure();  // app/failure.cpp: the exit codes of README
+    return fail(f.code, f.message.c_str());
   }
 }

@@ -35,6 +35,7 @@ struct Node {
   char* path{nullptr};
 };
 std::atomic<Node*> g_head{nullptr};
+std::atomic<bool> g_sigint_to_host{false};  // leave_sigint_to_host()
 constexpr const char* side_suffixes[] = {".aux.xml", ".ovr.tmp"};
 
 void unlink_with_side_files(const char* p) {
@@ -66,6 +67,7 @@ void install_handlers() {
     sa.sa_flags = 0;
     for (int sig : {SIGINT, SIGTERM, SIGHUP}) {
       struct sigaction old {};
+      if (sig == SIGINT && g_sigint_to_host.load()) continue;
       // A signal the caller chose to ignore (nohup) stays ignored.
       if (sigaction(sig, nullptr, &old) == 0 && old.sa_handler == SIG_IGN) continue;
       sigaction(sig, &sa, nullptr);
@@ -126,6 +128,8 @@ void* register_temporary(const fs::path& path) {
   } while (!g_head.compare_exchange_weak(head, n));
   return n;
 }
+
+void leave_sigint_to_host() noexcept { g_sigint_to_host.store(true); }
 
 void unregister_temporary(void* registration) noexcept {
   if (registration != nullptr) static_cast<Node*>(registration)->live.store(0);

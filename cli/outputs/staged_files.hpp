@@ -98,6 +98,11 @@ std::filesystem::path hidden_sibling(const std::filesystem::path& dst, std::stri
 void* register_temporary(const std::filesystem::path& path);
 void unregister_temporary(void* registration) noexcept;
 
+/// For a host program that handles SIGINT itself (the Python interpreter raises
+/// KeyboardInterrupt, which the Python module turns into a run that unwinds and so removes its
+/// temporaries): registrations then leave SIGINT to it. Call before the first registration.
+void leave_sigint_to_host() noexcept;
+
 /// Removes a file and the side files GDAL may have written beside it. Never throws.
 void remove_with_side_files(const std::filesystem::path& path) noexcept;
 

@@ -3,23 +3,31 @@
 // for results. GDALTermProgress would print the same to stdout. While its line is open, a log
 // message ends it first (gp::log::progress_line_open), and the bar goes on on the next line.
 
+#include "run/progress_callback.hpp"
+
 #include "gp/log.hpp"
 
 #include <cstdio>
+#include <string>
+#include <utility>
 
 namespace gp::cli {
 
 class Progress {
  public:
-  explicit Progress(bool enabled) : enabled_(enabled) {}
+  explicit Progress(bool enabled, ProgressCallback callback = {})
+      : enabled_(enabled), callback_(std::move(callback)) {}
   /// An unfinished bar (the run failed) ends its line, so an error message starts on its own.
   ~Progress() {
     if (enabled_ && gp::log::progress_line_open().exchange(false)) std::fputc('\n', stderr);
   }
   Progress(const Progress&) = delete;
   Progress& operator=(const Progress&) = delete;
-  /// Advances to `fraction` in [0, 1]; prints each 2.5 % step once.
+  /// What the run does now, passed to the callback with the next update.
+  void stage(std::string message) { message_ = std::move(message); }
+  /// Advances to `fraction` in [0, 1]; prints each 2.5 % step once; tells the callback.
   void update(double fraction) {
+    if (callback_) callback_(fraction, message_);
     if (!enabled_) return;
     const int target = static_cast<int>(fraction * 40.0 + 1e-9);
     const int before = step_;
@@ -44,6 +52,8 @@ class Progress {
 
  private:
   bool enabled_;
+  ProgressCallback callback_;
+  std::string message_;
   bool started_{false};
   int step_{0};
 };

@@ -43,12 +43,20 @@ using Sources = std::vector<std::unique_ptr<geo::RasterSource>>;
 /// A progress bar over the run's layer-window reads.
 class WorkProgress {
  public:
-  WorkProgress(bool enabled, double total) : bar_(enabled), total_(total) { bar_.update(0.0); }
+  WorkProgress(bool enabled, ProgressCallback callback, double total)
+      : bar_(enabled, std::move(callback)), total_(total) {
+    bar_.stage("statistics");
+    bar_.update(0.0);
+  }
+  void stage(const char* message) { bar_.stage(message); }
   void add(double units) {
     done_ += units;
     bar_.update(std::min(1.0, done_ / total_));
   }
-  void finish() { bar_.update(1.0); }
+  void finish() {
+    bar_.stage("outputs");
+    bar_.update(1.0);
+  }
 
  private:
   Progress bar_;
@@ -179,7 +187,7 @@ RunResult run_model_protecting(const model::Model& m, const RunOptions& opt,
   const WindowPlan windows = plan_windows(grid.width, grid.height, opt.window_rows, opt.window_cells);
   res.report["windows"] = {{"rows", windows.rows}, {"cols", windows.cols}, {"count", windows.count()}};
   const std::size_t n_layers = m.layers.size();
-  WorkProgress progress(opt.progress, static_cast<double>(windows.count()) *
+  WorkProgress progress(opt.progress, opt.on_progress, static_cast<double>(windows.count()) *
                                           static_cast<double>(n_layers + statistics_reads_per_window(m)));
   auto add_progress = [&progress](double units) { progress.add(units); };
 
@@ -208,6 +216,7 @@ RunResult run_model_protecting(const model::Model& m, const RunOptions& opt,
   backend.set_program(program, aux);
 
   // Scoring pass: read every layer's window, one fused kernel for the whole network, write.
+  progress.stage("scoring");
   const auto t_score = Clock::now();
   const std::vector<std::string> names = trained ? trained->band_names : band_names(m);
   std::optional<geo::RasterWriter> writer;  // only rank 0 writes; the others send it windows

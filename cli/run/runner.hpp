@@ -5,6 +5,7 @@
 
 #include "model/model.hpp"
 #include "plan/device.hpp"
+#include "run/progress_callback.hpp"
 
 #include "gp/geo/grid.hpp"
 #include "gp/kernels/backend.hpp"
@@ -24,6 +25,8 @@ struct RunOptions {
   DeviceChoice device{DeviceChoice::automatic};
   bool overwrite{false};
   bool progress{true};
+  /// Called with every progress update (also when the bar is off); may throw to stop the run.
+  ProgressCallback on_progress;
   std::int64_t window_cells{1 << 21};  ///< cells per window (rows: a multiple of the tile height)
   std::int64_t window_rows{0};         ///< when > 0, rows per window (overrides window_cells)
   int threads{0};                      ///< CPU threads (0: every core)

@@ -14,21 +14,11 @@ import os
 import shutil
 import subprocess
 import sys
-import tempfile
-import traceback
 
-failures = []
-passes = 0
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "support"))
+from checks import Checks, checking_in_qgis, qgis_offscreen  # noqa: E402 (tests/support/checks.py)
 
-
-def check(cond, what):
-    global passes
-    if cond:
-        passes += 1
-        print("ok   " + what)
-    else:
-        failures.append(what)
-        print("FAIL " + what)
+check = Checks()
 
 
 def main():
@@ -36,10 +26,7 @@ def main():
         print(__doc__)
         return 2
     exe, model, scratch = sys.argv[1:4]
-    os.environ["QT_QPA_PLATFORM"] = "offscreen"
-    runtime = tempfile.mkdtemp(prefix="gp-qgis-xdg-")
-    os.chmod(runtime, 0o700)
-    os.environ["XDG_RUNTIME_DIR"] = runtime
+    runtime = qgis_offscreen()
     try:
         from qgis.core import (QgsApplication, QgsCoordinateReferenceSystem, QgsMapSettings,
                                QgsMapRendererSequentialJob, QgsRasterLayer)
@@ -65,7 +52,7 @@ def main():
 
     app = QgsApplication([], False)
     app.initQgis()
-    try:
+    with checking_in_qgis(check, runtime):  # reports and leaves at once
         grid_crs = QgsCoordinateReferenceSystem.fromWkt(report["grid"]["crs_wkt"])
         check(grid_crs.isValid(), "the report's grid CRS is a valid QGIS CRS")
 
@@ -133,17 +120,6 @@ def main():
         drawn = palette & set(colours)
         check(len(drawn) >= 4, "classes: rendering shows %d of the %d class colours" %
               (len(drawn), len(palette)))
-    except Exception:  # an unexpected error is a failure, never a silent pass
-        traceback.print_exc()
-        failures.append("no exception while checking")
-    finally:
-        shutil.rmtree(runtime, ignore_errors=True)
-        print("%d passed, %d failed" % (passes, len(failures)))
-        sys.stdout.flush()
-        sys.stderr.flush()
-        # QGIS's bindings crash when Python tears down layers and the application after
-        # exitQgis(); the verdict is known, so leave at once, with the layers still alive.
-        os._exit(1 if failures else 0)
 
 
 if __name__ == "__main__":
