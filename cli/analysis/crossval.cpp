@@ -199,8 +199,8 @@ void retrain_fold(const model::Model& m, const RunOptions& opt, const AnalysisCo
   gp::log::info("validation: fold " + std::to_string(fr.fold + 1) + " retrained (" +
                 text::significant(fr.seconds_train, 3) + " s) and scored (" +
                 text::significant(fr.seconds_score, 3) + " s): held-out success-rate AUC " +
-                text::shortest_plain(fr.prediction.auc) + ", ROC AUC " +
-                text::shortest_plain(fr.prediction.roc_auc) + " (" +
+                text::significant(fr.prediction.auc, 4) + ", ROC AUC " +
+                text::significant(fr.prediction.roc_auc, 4) + " (" +
                 std::to_string(fr.prediction.deposits) + " deposits)");
 }
 
