@@ -119,10 +119,20 @@ std::vector<double> feature_scores(void* booster, const Table& t, const char* im
   const float* scores = nullptr;
   xgb(api().XGBoosterFeatureScore(booster, config.c_str(), &n, &names, &dim, &shape, &scores),
       "feature importance");
+  // The booster keeps no feature names (the DMatrix's are not carried into it), so XGBoost
+  // names the features f0, f1, ... by column; a layer name is also accepted.
   std::vector<double> out(t.n_features, 0.0);
   for (bst_ulong i = 0; i < n; ++i) {
-    const auto it = std::find(t.names.begin(), t.names.end(), names[i]);
-    if (it != t.names.end()) out[static_cast<std::size_t>(it - t.names.begin())] = scores[i];
+    const std::string name = names[i];
+    std::size_t k = t.n_features;
+    const auto it = std::find(t.names.begin(), t.names.end(), name);
+    if (it != t.names.end()) {
+      k = static_cast<std::size_t>(it - t.names.begin());
+    } else if (name.size() > 1 && name[0] == 'f' &&
+               name.find_first_not_of("0123456789", 1) == std::string::npos) {
+      k = static_cast<std::size_t>(std::stoul(name.substr(1)));
+    }
+    if (k < t.n_features) out[k] = scores[i];
   }
   return out;
 }

@@ -119,6 +119,28 @@ std::vector<float> random_rows(std::size_t n, std::uint32_t seed) {
   return x;
 }
 
+/// XGBoost's own mean gain per feature column of `model_json` (0 for unused features).
+std::vector<double> xgboost_gain(const std::string& model_json, std::size_t nf) {
+  void* b = nullptr;
+  EXPECT_EQ(XGBoosterCreate(nullptr, 0, &b), 0);
+  EXPECT_EQ(XGBoosterLoadModelFromBuffer(b, model_json.data(), model_json.size()), 0);
+  bst_ulong n = 0, dim = 0;
+  const char** names = nullptr;
+  const bst_ulong* shape = nullptr;
+  const float* scores = nullptr;
+  EXPECT_EQ(XGBoosterFeatureScore(b, R"({"importance_type": "gain", "feature_map": ""})", &n,
+                                  &names, &dim, &shape, &scores),
+            0)
+      << XGBGetLastError();
+  std::vector<double> out(nf, 0.0);
+  for (bst_ulong i = 0; i < n; ++i) {
+    const std::size_t k = std::stoul(std::string(names[i]).substr(1));  // "f<column>"
+    if (k < nf) out[k] = scores[i];
+  }
+  XGBoosterFree(b);
+  return out;
+}
+
 /// XGBoost's own prediction of `model_json` (reloaded into a fresh booster) on rows `x`.
 std::vector<float> xgboost_predict(const std::string& model_json, const std::vector<float>& x,
                                    std::size_t nf) {
@@ -300,7 +322,15 @@ TEST(TreeRun, BackgroundCellsAreOutsideTheBufferAndTheMapIsXGBoosts) {
   for (std::size_t i = 0; i < ref.size(); ++i) err = std::max(err, std::abs(double(map[i]) - ref[i]));
   std::cout << "map vs XGBoost (reloaded JSON), " << ref.size() << " cells: max error " << err << "\n";
   EXPECT_LE(err, 1e-6);
-  EXPECT_EQ(gp::test::read_csv_rows(dir / "m_importance.csv").size(), 2u);
+  // Gain per layer: XGBoost's own feature score of the reloaded model (features f0, f1 by
+  // column), and both layers are used by these trees.
+  const auto imp = gp::test::read_csv_rows(dir / "m_importance.csv");
+  ASSERT_EQ(imp.size(), 2u);
+  const std::vector<double> gain = xgboost_gain(model, 2);
+  for (std::size_t k = 0; k < 2; ++k) {
+    EXPECT_GT(gain[k], 0.0);
+    EXPECT_NEAR(std::stod(imp[k].at("GAIN")), gain[k], 1e-6 * gain[k]) << imp[k].at("LAYER");
+  }
   std::ifstream rin(dir / "m_report.json");
   const auto rep = nlohmann::json::parse(rin);
   EXPECT_EQ(rep.at("trees").at("trees").get<int>(), 20);
