@@ -10,7 +10,8 @@
 #   - the device (nvidia-smi);
 #   - the gpu-labelled kernel tests: CPU vs CUDA cell by cell (bit-identical for linear
 #     programs, 1e-6 with exp/log), the out-of-memory test (chunks halve under a memory hog,
-#     then the CPU takes over), distance transform, Monte Carlo, rank and class counters;
+#     then the CPU takes over), distance transform, Monte Carlo, rank and class counters, the
+#     tree ensemble (boosted and forest, CPU vs CUDA per cell);
 #   - gp_kernel_bench: the scoring kernel's GB/s beside a device-to-device copy of the same
 #     bytes (target: >= 0.8 of the copy), for the weighted sum and for the fuzzy
 #     network (GP_BENCH_PROGRAM=network);
@@ -24,7 +25,7 @@ set -uo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 bins=(build/tests/kernels_cuda_backend_test build/tests/kernels_distance_test
-      build/tests/kernels_montecarlo_test build/tests/kernels_class_counts_test
+      build/tests/kernels_montecarlo_test build/tests/kernels_class_counts_test build/tests/cli_trees_test
       build/bench/gp_kernel_bench build/geoprospect build/bench/gp_gen_layers build/bench/gp_io_floor)
 
 case ${1:-} in
@@ -53,6 +54,7 @@ case ${1:-} in
       "$B/run" kernels_montecarlo_test --gtest_filter='MonteCarloCuda.*:RankCounterCuda.*'
       echo "montecarlo rc=$?"
       "$B/run" kernels_class_counts_test --gtest_filter='ClassCountsCuda.*'; echo "class counts rc=$?"
+      "$B/run" cli_trees_test --gtest_filter='TreeKernelCuda.*'; echo "tree ensemble rc=$?"
       echo "== gp_kernel_bench: weighted sum"
       GP_BENCH_SIDES=8192 GP_BENCH_CUDA_SIDES=8192 "$B/run" gp_kernel_bench \
         --benchmark_filter='cuda|score_cpu' --benchmark_min_time=0.5
