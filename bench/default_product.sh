@@ -56,20 +56,7 @@ for SIZE in $SIZES; do
   BARE=$(bench_core_model "$DATA/model.toml")
   # gdal_calc.py: the same weighted sum of clipped min-max normalised layers (as in
   # bench/e2e_vs_gdal_calc.sh), DEFLATE with the floating-point predictor.
-  mapfile -t CALC_ARGS < <("$BENCH_PY" - "$DATA/stats.json" <<'PY'
-import json, os, string, sys
-st = json.load(open(sys.argv[1]))
-d = os.path.dirname(sys.argv[1])
-wsum = sum(l["weight"] for l in st["layer"])
-terms = []
-for letter, l in zip(string.ascii_uppercase, st["layer"]):
-    print(f"-{letter}")
-    print(os.path.join(d, l["path"]))
-    lo, hi, w = l["min"], l["max"], l["weight"] / wsum
-    terms.append(f"{w!r}*clip(({letter}-({lo!r}))/({hi!r}-({lo!r})),0,1)")
-print("--calc=" + "+".join(terms))
-PY
-)
+  mapfile -t CALC_ARGS < <(bench_calc_args "$DATA/stats.json")
   BR_WALL=() BR_PEAK=() BR_ALL=()
   for ((i = 1; i <= RUNS; ++i)); do
     bench_warm_cache "$DATA"

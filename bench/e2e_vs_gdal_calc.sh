@@ -71,23 +71,8 @@ if [[ "${GP_OUTPUTS:-core}" != "full" ]]; then
   MODEL="$CORE"
 fi
 
-# gdal_calc.py's inputs and expression: sum of w_i * clip((X - min_i) / (max_i - min_i), 0, 1)
-# with the exact min/max of stats.json (as in model.toml) and the weights normalised to sum 1,
-# as geoprospect normalises them. gdal_calc.py makes a cell nodata when any input is nodata.
-mapfile -t CALC_ARGS < <("$BENCH_PY" - "$DATA/stats.json" <<'EOF'
-import json, os, string, sys
-st = json.load(open(sys.argv[1]))
-d = os.path.dirname(sys.argv[1])
-wsum = sum(l["weight"] for l in st["layer"])
-terms = []
-for letter, l in zip(string.ascii_uppercase, st["layer"]):
-    print(f"-{letter}")
-    print(os.path.join(d, l["path"]))
-    lo, hi, w = l["min"], l["max"], l["weight"] / wsum
-    terms.append(f"{w!r}*clip(({letter}-({lo!r}))/({hi!r}-({lo!r})),0,1)")
-print("--calc=" + "+".join(terms))
-EOF
-)
+# gdal_calc.py's inputs and expression (lib_bench.sh).
+mapfile -t CALC_ARGS < <(bench_calc_args "$DATA/stats.json")
 
 OUT_GP="$RUN/out_gp.tif"
 OUT_AUTO="$RUN/out_gp_autostats.tif"

@@ -124,3 +124,23 @@ bench_core_model() {
 bench_ratio() {
   awk -v a="$1" -v b="$2" 'BEGIN{printf "%.3f", a / b}'
 }
+
+# bench_calc_args STATS_JSON -> prints gdal_calc.py's inputs and expression, one per line
+# (read them with mapfile): sum of w_i * clip((X - min_i) / (max_i - min_i), 0, 1) with the
+# exact min/max of stats.json (as in model.toml) and the weights normalised to sum 1, as
+# geoprospect normalises them. gdal_calc.py makes a cell nodata when any input is nodata.
+bench_calc_args() {
+  "$BENCH_PY" - "$1" <<'PY'
+import json, os, string, sys
+st = json.load(open(sys.argv[1]))
+d = os.path.dirname(sys.argv[1])
+wsum = sum(l["weight"] for l in st["layer"])
+terms = []
+for letter, l in zip(string.ascii_uppercase, st["layer"]):
+    print(f"-{letter}")
+    print(os.path.join(d, l["path"]))
+    lo, hi, w = l["min"], l["max"], l["weight"] / wsum
+    terms.append(f"{w!r}*clip(({letter}-({lo!r}))/({hi!r}-({lo!r})),0,1)")
+print("--calc=" + "+".join(terms))
+PY
+}
