@@ -67,10 +67,17 @@ void declare_analysis_options(CLI::App* c, ValidateArgs& a) {
       ->check(in_range(0, static_cast<double>(std::numeric_limits<std::int64_t>::max())));
   CLI::Option* split_by =
       c->add_option("--split-by", a.options.split_by, "Attribute whose values are kept together in a split");
-  c->parse_complete_callback([split_by, holdout, kfold] {
+  CLI::Option* blocks =
+      c->add_option("--blocks", a.options.block_km,
+                    "Deal whole square blocks of this side (km, projected map) to the folds")
+          ->check(CLI::PositiveNumber);
+  blocks->excludes(split_by);
+  c->parse_complete_callback([split_by, blocks, holdout, kfold] {
     // "needs one of": CLI11's needs() asks for all of them.
-    if (split_by->count() > 0 && holdout->count() == 0 && kfold->count() == 0) {
-      throw CLI::ValidationError("--split-by", "needs --holdout or --kfold");
+    for (const CLI::Option* o : {split_by, blocks}) {
+      if (o->count() > 0 && holdout->count() == 0 && kfold->count() == 0) {
+        throw CLI::ValidationError(o->get_name(), "needs --holdout or --kfold");
+      }
     }
   });
   c->add_option("--capture", a.options.capture_percent, "Top percentages of the area for capture efficiency, e.g. 1,5,10")
@@ -117,9 +124,13 @@ void print_validation(const std::string& map, const ValidationResult& r,
               "normalised %.3f), density %.2f\n",
               pa.deposits_pct, pa.area_pct, pa.threshold, pa.threshold_normalised,
               pa.normalised_density);
-  if (!r.folds.empty()) std::printf("folds drawn at random, re-scored, not retrained\n");
+  // The folds as drawn ("random", "spatial blocks of 25 km", ...): a finished map is never
+  // retrained, said once.
+  if (!r.folds.empty()) {
+    std::printf("folds: %s; re-scored, not retrained\n", fold_assignment(r).c_str());
+  }
   for (const auto& f : r.folds) {
-    std::printf("random %s %d: %zu held out, prediction-rate AUC %.6f, ROC AUC %.6f\n",
+    std::printf("%s %d: %zu held out, prediction-rate AUC %.6f, ROC AUC %.6f\n",
                 r.split == "holdout" ? "hold-out" : "fold", f.fold + 1, f.prediction.deposits,
                 f.prediction.auc, f.prediction.roc_auc);
   }

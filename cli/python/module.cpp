@@ -162,7 +162,7 @@ model::DepositSourceSpec deposit_options(const py::dict& o) {
 }
 
 /// `geoprospect validate`: `deposit` holds the deposit options, `split` holdout, kfold, seed,
-/// split_by and capture (None: the command's default).
+/// split_by, blocks and capture (None: the command's default).
 py::dict validate(const std::string& map, const std::string& deposits, const py::dict& deposit,
                   const py::dict& split, const std::string& out, int band,
                   const std::string& device, int threads, bool overwrite) {
@@ -179,6 +179,7 @@ py::dict validate(const std::string& map, const std::string& deposits, const py:
   if (split.contains("kfold") && !split["kfold"].is_none()) a.options.kfold = split["kfold"].cast<int>();
   if (split.contains("seed") && !split["seed"].is_none()) a.options.seed = split["seed"].cast<std::uint64_t>();
   if (split.contains("split_by") && !split["split_by"].is_none()) a.options.split_by = split["split_by"].cast<std::string>();
+  if (split.contains("blocks") && !split["blocks"].is_none()) a.options.block_km = split["blocks"].cast<double>();
   if (split.contains("capture") && !split["capture"].is_none()) {
     a.options.capture_percent = split["capture"].cast<std::vector<double>>();
   }

@@ -747,3 +747,85 @@ TEST(ValidateCli, CloncurryWofeMapAgainstIndependentRanks) {
 }
 
 }  // namespace
+
+// `validate --blocks KM`: whole square blocks (from the CRS origin) dealt to the folds. Each
+// deposit's block is worked out here from its own coordinates; no block spans two folds, every
+// output names the folds as spatial blocks and as re-scored, and --blocks needs a split, excludes
+// --split-by and refuses a geographic map in one line.
+TEST(ValidateCli, BlocksDealWholeSpatialBlocksToTheFolds) {
+  const fs::path dir = gp::test::scratch_dir();
+  constexpr int w = 60;
+  constexpr int h = 40;
+  constexpr double cell = 1000.0;  // EPSG:3577 metres; blocks of 7 km do not align with cells
+  constexpr double x0 = 1000000.0;
+  constexpr double y0 = -2000000.0;
+  std::vector<float> v(static_cast<std::size_t>(w * h));
+  for (int r = 0; r < h; ++r) {
+    for (int c = 0; c < w; ++c) v[static_cast<std::size_t>(r * w + c)] = static_cast<float>((r * 7 + c * 13) % 97);
+  }
+  const fs::path map = dir / "map.tif";
+  gp::test::write_raster(map, "EPSG:3577", x0, y0, cell, cell, w, h, v, &nd);
+  std::vector<std::pair<int, int>> cells;
+  std::mt19937 rng(5);
+  for (int i = 0; i < 40; ++i) cells.emplace_back(static_cast<int>(rng() % h), static_cast<int>(rng() % w));
+  std::sort(cells.begin(), cells.end());
+  cells.erase(std::unique(cells.begin(), cells.end()), cells.end());
+  const fs::path csv = dir / "deposits.csv";
+  gp::test::write_deposit_cells(csv, x0, y0, cell, cells);
+  const std::vector<std::string> base{"validate", map.string(), "--deposits", csv.string(),
+                                      "--x-column", "x", "--y-column", "y", "--crs", "EPSG:3577",
+                                      "--name-column", "name", "--device", "cpu", "--out",
+                                      dir.string(), "--overwrite"};
+  auto args = base;
+  args.insert(args.end(), {"--kfold", "3", "--blocks", "7", "--seed", "4"});
+  const auto res = gp::test::run_cli(args);
+  ASSERT_EQ(res.exit_code, 0) << res.err;
+  EXPECT_NE(res.out.find("folds: spatial blocks of 7 km; re-scored, not retrained"), std::string::npos)
+      << res.out;
+  std::ifstream in(dir / "map_validation.json");
+  const auto j = nlohmann::json::parse(in);
+  EXPECT_EQ(j["split"]["fold_assignment"], "spatial blocks of 7 km");
+  EXPECT_EQ(j["split"]["retrained"], false);
+  EXPECT_EQ(j["split"]["block_km"].get<double>(), 7.0);
+  std::map<std::string, int> fold_of;
+  for (const auto& f : j["split"]["folds"]) {
+    for (const auto& n : f["held_out"]) fold_of[n.get<std::string>()] = f["fold"].get<int>();
+  }
+  std::map<std::pair<long, long>, std::set<int>> block_folds;
+  for (std::size_t k = 0; k < cells.size(); ++k) {
+    const std::string name = "d" + std::to_string(k);
+    ASSERT_EQ(fold_of.count(name), 1u) << name;
+    const double x = x0 + (cells[k].second + 0.5) * cell;
+    const double y = y0 - (cells[k].first + 0.5) * cell;
+    block_folds[{std::lround(std::floor(x / 7000.0)), std::lround(std::floor(y / 7000.0))}].insert(fold_of[name]);
+  }
+  for (const auto& [block, folds] : block_folds) EXPECT_EQ(folds.size(), 1u) << "a block split across folds";
+  EXPECT_GT(block_folds.size(), 6u);
+  std::set<int> used;
+  for (const auto& [name, f] : fold_of) used.insert(f);
+  EXPECT_EQ(used.size(), 3u);
+
+  // Needs a split; excludes --split-by; a bad side is a bad command line (exit 2, one line).
+  for (const std::vector<std::string>& extra :
+       {std::vector<std::string>{"--blocks", "7"},
+        std::vector<std::string>{"--kfold", "3", "--blocks", "7", "--split-by", "name"},
+        std::vector<std::string>{"--kfold", "3", "--blocks", "0"}}) {
+    auto bad = base;
+    bad.insert(bad.end(), extra.begin(), extra.end());
+    const auto r = gp::test::run_cli(bad);
+    EXPECT_EQ(r.exit_code, 2) << r.err;
+    EXPECT_EQ(gp::test::lines(r.err).size(), 1u) << r.err;
+    EXPECT_NE(r.err.find("--blocks"), std::string::npos) << r.err;
+  }
+  // A geographic map has no kilometre blocks: one line, exit 4, nothing written.
+  const fs::path geo_dir = gp::test::scratch_dir() / "geographic";
+  fs::create_directories(geo_dir);
+  const auto geo_map = write_map(geo_dir, 3, 1, {0.5f, 0.2f, 0.1f});
+  const auto geo_csv = write_deposits(geo_dir, {{"A", 0, 0}, {"B", 2, 0}});
+  const auto r = gp::test::run_cli({"validate", geo_map.string(), "--deposits", geo_csv.string(),
+                                    "--x-column", "lon", "--y-column", "lat", "--device", "cpu",
+                                    "--kfold", "2", "--blocks", "10"});
+  EXPECT_EQ(r.exit_code, 4) << r.err;
+  EXPECT_EQ(gp::test::lines(r.err).size(), 1u) << r.err;
+  EXPECT_FALSE(fs::exists(geo_dir / "map_validation.json"));
+}

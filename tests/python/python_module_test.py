@@ -164,6 +164,24 @@ def test_validate(exe, map_path, scratch):
           "validate(): the program's AUCs")
     strip = lambda d: {k: d[k] for k in d if k not in ("files", "seconds")}
     check(strip(v) == strip(c), "validate(): the program's validation JSON")
+    # blocks= is --blocks: the same folds as the command's, and it needs a split.
+    vb = geoprospect.validate(map_path, csv, out=py_dir, device="cpu", kfold=3, blocks=5,
+                              overwrite=True, **opts)
+    r = cli(exe, "validate", map_path, "--deposits", csv, "--x-column", "x", "--y-column", "y",
+            "--crs", "EPSG:3577", "--name-column", "name", "--out", cli_dir, "--device", "cpu",
+            "--kfold", "3", "--blocks", "5", "--overwrite", "-q")
+    check(r.returncode == 0, "geoprospect validate --blocks exits 0 (%s)" % r.stderr.strip())
+    with open(os.path.join(cli_dir, "map_validation.json")) as f:
+        cb = json.load(f)
+    check(vb["split"]["fold_assignment"] == "spatial blocks of 5 km" and
+          [f["held_out"] for f in vb["split"]["folds"]] ==
+          [f["held_out"] for f in cb["split"]["folds"]],
+          "validate(blocks=5): the command's spatial folds")
+    try:
+        geoprospect.validate(map_path, csv, out=py_dir, device="cpu", blocks=5, **opts)
+        check(False, "blocks without kfold raises UsageError")
+    except geoprospect.UsageError as e:
+        check(e.exit_code == 2 and "blocks" in str(e), "blocks without a split: UsageError (2)")
 
 
 def program_territories(exe):

@@ -141,7 +141,7 @@ _DEPOSIT_OPTIONS = ("layer", "sql", "where", "x_column", "y_column", "crs", "nam
                     "filter_column", "filter_contains", "filter_equals")
 
 
-def _check_validate_options(deposit, holdout, kfold, split_by):
+def _check_validate_options(deposit, holdout, kfold, split_by, blocks=None):
     """The option conflicts `geoprospect validate` declares on its command line."""
     pairs = [("layer", "sql"), ("filter_contains", "filter_equals")]
     for a, b in pairs:
@@ -158,24 +158,32 @@ def _check_validate_options(deposit, holdout, kfold, split_by):
         raise UsageError("holdout: expected a number from 0 to 1, found %r" % (holdout,))
     if kfold is not None and not 2 <= kfold <= 100:
         raise UsageError("kfold: expected a number from 2 to 100, found %r" % (kfold,))
-    if split_by is not None and holdout is None and kfold is None:
-        raise UsageError("split_by needs holdout or kfold")
+    for name, value in (("split_by", split_by), ("blocks", blocks)):
+        if value is not None and holdout is None and kfold is None:
+            raise UsageError("%s needs holdout or kfold" % name)
+    if blocks is not None and split_by is not None:
+        raise UsageError("blocks excludes split_by")
+    if blocks is not None and not blocks > 0:
+        raise UsageError("blocks: expected a block side in km above 0, found %r" % (blocks,))
 
 
 def validate(map, deposits, out=None, band=1, holdout=None, kfold=None, seed=None,
-             split_by=None, capture=None, device="auto", threads=0, overwrite=False, **deposit):
+             split_by=None, capture=None, device="auto", threads=0, overwrite=False,
+             blocks=None, **deposit):
     """Validates a finished map against known deposits, like `geoprospect validate`: success-
     rate and ROC curves, AUCs, capture efficiency, the prediction-area crossing. Deposit
     options as keywords: layer, sql, where, x_column, y_column, crs, name_column,
-    filter_column, filter_contains, filter_equals. Writes <map>_validation.json, .svg and the
+    filter_column, filter_contains, filter_equals. `blocks` (km) deals whole square blocks
+    of a projected map to the folds instead of single deposits. Writes <map>_validation.json, .svg and the
     curves' CSV files into `out` (default: the map's folder). Returns the validation as a dict
     (the JSON file's content) with "files": the files written."""
     unknown = sorted(set(deposit) - set(_DEPOSIT_OPTIONS))
     if unknown:
         raise UsageError("validate: unknown option %s" % ", ".join(unknown))
     _check_device(device)
-    _check_validate_options(deposit, holdout, kfold, split_by)
+    _check_validate_options(deposit, holdout, kfold, split_by, blocks)
     split = {"holdout": holdout, "kfold": kfold, "seed": seed, "split_by": split_by,
+             "blocks": blocks,
              "capture": list(capture) if capture is not None else None}
     d = _call(_core.validate, os.fspath(map), os.fspath(deposits), deposit, split,
               os.fspath(out) if out else "", int(band), device, int(threads), bool(overwrite))
