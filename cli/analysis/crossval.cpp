@@ -1,6 +1,8 @@
 // Cross-validation that retrains each fold; see analysis/crossval.hpp.
 #include "analysis/crossval.hpp"
 
+#include "analysis/program_scorer.hpp"
+
 #include "plan/device.hpp"
 #include "run/cluster.hpp"
 #include "train/trained.hpp"
@@ -39,64 +41,6 @@ class QuietInfo {
   gp::log::Level before_;
 };
 
-/// A fold model's band 1 over the run's windows, without writing it: each window read
-/// (WindowInputs, as the uncertainty passes), scored by the backend, its nodata made NaN (the
-/// rank counter's invalid value).
-class FoldScorer {
- public:
-  FoldScorer(const AnalysisContext& ctx, kernels::Backend& backend, const Trained& t)
-      : inputs_(ctx.sources, ctx.windows, kernels::program_inputs(t.program)),
-        backend_(backend),
-        nodata_(t.program.out_nodata),
-        bands_(static_cast<std::size_t>(std::max(1, t.program.n_bands)),
-               std::vector<float>(ctx.windows.max_cells())) {
-    backend.set_program(t.program, t.aux);
-    for (auto& b : bands_) ptrs_.push_back(b.data());
-  }
-  /// Band 1 of window `w` (win.cells() values); `win` receives the window.
-  const float* score(std::int64_t w, geo::Window& win) {
-    win = inputs_.read(w);
-    backend_.score(inputs_.layers(), win.cells(), ptrs_.data());
-    float* s = bands_[0].data();
-    const auto n = static_cast<std::ptrdiff_t>(win.cells());
-#pragma omp parallel for schedule(static)
-    for (std::ptrdiff_t i = 0; i < n; ++i) {
-      if (s[i] == nodata_ || !kernels::finite_score(s[i])) s[i] = std::numeric_limits<float>::quiet_NaN();
-    }
-    return s;
-  }
-
- private:
-  WindowInputs inputs_;
-  kernels::Backend& backend_;
-  float nodata_;
-  std::vector<std::vector<float>> bands_;
-  std::vector<float*> ptrs_;
-};
-
-/// The fold model's score at every deposit of `deps` (NaN where its map is nodata): one pass
-/// over the windows that hold a deposit.
-std::vector<float> deposit_scores(FoldScorer& scorer, const WindowPlan& windows,
-                                  const std::vector<RankedDeposit>& deps) {
-  std::vector<float> out(deps.size(), std::numeric_limits<float>::quiet_NaN());
-  for (std::int64_t w = 0; w < windows.count(); ++w) {
-    const geo::Window at = windows.at(w);
-    auto inside = [&at](const RankedDeposit& d) {
-      return d.col >= at.col && d.col < at.col + at.cols && d.row >= at.row && d.row < at.row + at.rows;
-    };
-    if (std::none_of(deps.begin(), deps.end(), inside)) continue;
-    geo::Window win;
-    const float* s = scorer.score(w, win);
-    for (std::size_t i = 0; i < deps.size(); ++i) {
-      if (!inside(deps[i])) continue;
-      float v = s[static_cast<std::size_t>((deps[i].row - win.row) * win.cols + (deps[i].col - win.col))];
-      if (v == 0.0f) v = 0.0f;  // -0 -> +0, as the keys do
-      out[i] = v;
-    }
-  }
-  return out;
-}
-
 /// Removes from a fold model's table the paths of its side files: they were staged in a scratch
 /// set and never written (hidden ".partial-" names, see outputs/staged_files.hpp).
 void drop_scratch_paths(nlohmann::ordered_json& j) {
@@ -131,9 +75,9 @@ FoldExclusion exclusion_of(const ValidationResult& vr, int f, const geo::Grid& g
 }
 
 /// Fold f's figures from its model: scores the deposits, counts every cell's rank, summarises.
-void score_fold(FoldScorer& scorer, const AnalysisContext& ctx, const RunOptions& opt,
+void score_fold(ProgramScorer& scorer, const AnalysisContext& ctx, const RunOptions& opt,
                 const std::vector<double>& capture, const ValidationResult& vr, FoldResult& fr) {
-  const std::vector<float> scores = deposit_scores(scorer, ctx.windows, vr.deposits);
+  const std::vector<float> scores = deposit_scores(scorer, ctx.windows, vr.deposits)[0];
   std::vector<RankedDeposit> deps;
   std::vector<float> finite;
   for (std::size_t i = 0; i < vr.deposits.size(); ++i) {
@@ -148,9 +92,8 @@ void score_fold(FoldScorer& scorer, const AnalysisContext& ctx, const RunOptions
   const std::vector<std::uint32_t> edges = kernels::edge_keys(finite);
   const auto counter = make_rank_counter(edges, opt.device, opt.devices, opt.threads);
   for (std::int64_t w = 0; w < ctx.windows.count(); ++w) {
-    geo::Window win;
-    const float* s = scorer.score(w, win);
-    counter->add(s, win.cells());
+    const geo::Window win = scorer.read(w);
+    counter->add(scorer.score(0), win.cells());
   }
   const std::vector<std::uint64_t> counts = counter->counts();
   fr.valid_cells = std::accumulate(counts.begin(), counts.end(), std::uint64_t{0});
@@ -193,7 +136,7 @@ void retrain_fold(const model::Model& m, const RunOptions& opt, const AnalysisCo
   fr.trained = trained->trained_table();
   drop_scratch_paths(fr.trained);
   const auto t1 = Clock::now();
-  FoldScorer scorer(ctx, backend, *trained);
+  ProgramScorer scorer(ctx, backend, {{trained->program, trained->aux}});
   score_fold(scorer, ctx, opt, capture, vr, fr);
   fr.seconds_score = seconds_since(t1);
   gp::log::info("validation: fold " + std::to_string(fr.fold + 1) + " retrained (" +

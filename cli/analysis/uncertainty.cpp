@@ -3,6 +3,7 @@
 #include "analysis/uncertainty.hpp"
 
 #include "analysis/crossval.hpp"
+#include "analysis/sweep.hpp"
 
 #include "model/groups.hpp"
 #include "plan/deposit_source.hpp"
@@ -533,8 +534,9 @@ void log_fold_summary(const ValidationResult& vr) {
 
 /// [validation] of `m` on the committed map: its files beside the output, its numbers into
 /// res.report["validation"].
-void run_validation(const model::Model& m, const RunOptions& opt, const AnalysisContext& ctx,
-                    const fs::path& dir, const std::string& stem, RunResult& res) {
+ValidationResult run_validation(const model::Model& m, const RunOptions& opt,
+                                const AnalysisContext& ctx, const fs::path& dir,
+                                const std::string& stem, RunResult& res) {
   const model::ValidationSpec& v = m.validation;
   const std::string kind = is_trained_method(m) ? "data-driven" : "knowledge-driven";
   ValidateOptions vo;
@@ -567,6 +569,7 @@ void run_validation(const model::Model& m, const RunOptions& opt, const Analysis
                 text::shortest_plain(vr.all.roc_auc) + " (" + std::to_string(vr.deposits.size()) +
                 " deposits)");
   if (!vr.folds.empty()) log_fold_summary(vr);
+  return vr;
 }
 
 }  // namespace
@@ -576,7 +579,11 @@ void run_analyses(const model::Model& m, const RunOptions& opt, const AnalysisCo
   if (!m.validation.given && !m.uncertainty.given) return;
   const fs::path dir = res.output.has_parent_path() ? res.output.parent_path() : fs::path(".");
   const std::string stem = res.output.stem().string();
-  if (m.validation.given) run_validation(m, opt, ctx, dir, stem, res);
+  if (m.validation.given) {
+    const ValidationResult vr = run_validation(m, opt, ctx, dir, stem, res);
+    // [[sweep]]: every variant against the deposits validation placed on the map.
+    if (m.sweep.given()) res.report["sweep"] = sweep_json(run_sweep(m, opt, ctx, vr.deposits, dir, stem));
+  }
   if (m.uncertainty.given) {
     const std::vector<std::string> names = model::node_names(m);  // the program's order
     const fs::path out = dir / (stem + "_uncertainty.tif");

@@ -32,6 +32,7 @@
 #include "gp/geo/grid.hpp"
 #include "gp/geo/raster_source.hpp"
 #include "gp/kernels/montecarlo.hpp"
+#include "gp/kernels/percentile.hpp"
 #include "gp/kernels/program.hpp"
 
 #include <nlohmann/json.hpp>
@@ -99,6 +100,10 @@ struct AnalysisContext {
   const WindowPlan& windows;  ///< the run's windows (plan/windows.hpp)
   std::filesystem::path map;  ///< the committed map (temporary name until outputs finish)
   StagedFiles& files;  ///< the run's outputs: the analyses' files are staged here
+  /// The statistics pass's layer statistics and percentile knots (the sweep builds each
+  /// variant's program from them as the run built its own); null where not given.
+  const std::vector<kernels::LayerStats>* stats{nullptr};
+  const std::vector<kernels::PercentileBuilder>* percentiles{nullptr};
 };
 
 /// The program inputs of one window at a time, read from the run's sources into buffers of the

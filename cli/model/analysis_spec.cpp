@@ -1,4 +1,4 @@
-// [validation] and [uncertainty] keys, read with the model's one TOML key reader
+// [validation], [uncertainty] and [[sweep]] keys, read with the model's one TOML key reader
 // (model/toml_reader.hpp).
 #include "model/analysis_spec_toml.hpp"
 
@@ -163,6 +163,111 @@ UncertaintySpec parse_uncertainty(const toml::table& t, const std::string& sourc
     s.top_percent = *x;
   }
   r.finish();
+  return s;
+}
+
+namespace {
+
+/// `range = { from, to, step }` of a [[sweep]] table: from `from` by `step`, including `to`
+/// when a whole number of steps lands within half a step of it (so 0.1 steps do not lose their
+/// end to rounding); each value is from + i step.
+std::vector<double> sweep_range(TableReader& r, const toml::table& range) {
+  TableReader k(range, r.source(), r.context() + " range");
+  const auto from = k.num("from");
+  const auto to = k.num("to");
+  const auto step = k.num("step");
+  if (!from || !to || !step) k.fail(!from ? "from" : (!to ? "to" : "step"), "missing (expected from, to and step)");
+  if (!(*step > 0.0)) k.fail("step", "expected a step > 0");
+  if (*to < *from) k.fail("to", "expected to >= from");
+  k.finish();
+  const double n = std::floor((*to - *from) / *step + 0.5);
+  if (n + 1 > static_cast<double>(max_sweep_variants)) {
+    r.fail("range", "gives more than " + std::to_string(max_sweep_variants) + " values");
+  }
+  std::vector<double> out;
+  for (double i = 0; i <= n; i += 1.0) out.push_back(*from + i * *step);
+  return out;
+}
+
+/// `values = [...]` or `range = { from, to, step }` of one [[sweep]] table, each value once.
+std::vector<double> sweep_values(TableReader& r) {
+  const toml::node* v = r.get("values");
+  const toml::table* range = r.table("range", "{ from = 0.5, to = 2, step = 0.5 }");
+  if ((v != nullptr) == (range != nullptr)) {
+    r.fail(v != nullptr ? "range" : "values", "expected values = [...] or range = { from, to, step }, one of them");
+  }
+  std::vector<double> out;
+  if (v != nullptr) {
+    const toml::array* a = v->as_array();
+    if (a == nullptr || a->empty()) r.fail("values", "expected a non-empty list of numbers");
+    for (const auto& e : *a) out.push_back(r.as_number(e, "values"));
+  } else {
+    out = sweep_range(r, *range);
+  }
+  std::vector<double> sorted(out);
+  std::sort(sorted.begin(), sorted.end());
+  const auto twice = std::adjacent_find(sorted.begin(), sorted.end());
+  if (twice != sorted.end()) {
+    r.fail(v != nullptr ? "values" : "range", "the value " + text::shortest_plain(*twice) + " comes twice");
+  }
+  return out;
+}
+
+SweepAxis parse_sweep_axis(const toml::table& t, const std::string& source, std::size_t i,
+                           SweepSpec& s) {
+  TableReader r(t, source, "[[sweep]] #" + std::to_string(i + 1));
+  SweepAxis a;
+  a.line = static_cast<int>(t.source().begin.line);
+  a.layer = r.text("layer");
+  a.group = r.text("group");
+  a.input = r.text("input");
+  a.key = r.text("key");
+  if (a.layer.empty() == a.group.empty()) {
+    r.fail(a.layer.empty() ? "layer" : "group", "expected layer = \"name\" or group = \"name\", one of them");
+  }
+  if (a.key.empty()) r.fail("key", "missing (expected the parameter that varies, such as \"midpoint\")");
+  if (!a.layer.empty()) {
+    expect_one_of(r, "key", a.key, {"midpoint", "spread", "min", "max", "weight"});
+    if (!a.input.empty()) r.fail("input", "goes with group = \"name\" and key = \"weight\"");
+  } else {
+    expect_one_of(r, "key", a.key, {"gamma", "weight"});
+    if ((a.key == "weight") != !a.input.empty()) {
+      r.fail(a.key == "weight" ? "key" : "input",
+             "a group's weight varies for one input: give input = \"name\" with key = \"weight\"");
+    }
+  }
+  a.values = sweep_values(r);
+  if (auto rank = r.str("rank_by")) {
+    expect_one_of(r, "rank_by", *rank, {"roc", "success"});
+    if (i > 0 && *rank != s.rank_by) r.fail("rank_by", "differs from an earlier [[sweep]] table's");
+    s.rank_by = *rank;
+  }
+  if (auto wb = r.boolean("write_best")) {
+    if (i > 0 && *wb != s.write_best) r.fail("write_best", "differs from an earlier [[sweep]] table's");
+    s.write_best = *wb;
+  }
+  r.finish();
+  return a;
+}
+
+}  // namespace
+
+SweepSpec parse_sweep(const toml::node& n, const std::string& source) {
+  const toml::array* tables = n.as_array();
+  if (tables == nullptr || !tables->is_array_of_tables() || tables->empty()) {
+    throw config_error(source + ": 'sweep' must be an array of tables ([[sweep]])");
+  }
+  SweepSpec s;
+  std::size_t variants = 1;
+  for (std::size_t i = 0; i < tables->size(); ++i) {
+    s.axes.push_back(parse_sweep_axis(*tables->get(i)->as_table(), source, i, s));
+    variants *= s.axes.back().values.size();
+    if (variants > max_sweep_variants) {
+      throw config_error(source + ":" + std::to_string(s.axes.back().line) + ": [[sweep]]: " +
+                         "the tables give more than " + std::to_string(max_sweep_variants) +
+                         " variants (the product of their value counts)");
+    }
+  }
   return s;
 }
 

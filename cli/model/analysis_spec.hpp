@@ -22,6 +22,15 @@
 // weights = { dirichlet = 100 }   # concentration; or { uniform = 0.1 } (+- 10 %, renormalised)
 // membership = { midpoint = 0.1, spread = 0.1 }   # uniform +- fractions
 // top_percent = 10                # P(cell in its draw's top 10 % of the area)
+//
+// [[sweep]]                       # one varied parameter per table; the variants are every
+// layer = "magnetics"             # combination of the tables' values (first table slowest)
+// key = "midpoint"                # layer: midpoint | spread | min | max | weight
+// values = [0.5, 1, 2]            # or range = { from = 0.5, to = 2, step = 0.5 } (to included)
+// # group = "g", key = "gamma"    # a group's gamma ("final": the simple form's one group), or
+// # group = "g", input = "magnetics", key = "weight"   # one input's weight in that group
+// rank_by = "roc"                 # or "success": the AUC that ranks the variants (all tables agree)
+// write_best = true               # also write the best variant's map (<base>_sweep_best.tif)
 
 #include "model/deposit_source.hpp"
 
@@ -65,5 +74,26 @@ struct UncertaintySpec {
   double spread_fraction{0.0};
   double top_percent{10.0};
 };
+
+/// One `[[sweep]]` table: a parameter of a layer or a group and the values it takes.
+struct SweepAxis {
+  std::string layer;  ///< the layer whose parameter varies (or empty)
+  std::string group;  ///< the group whose parameter varies (or empty)
+  std::string input;  ///< key = "weight" in a group: the input whose weight varies
+  std::string key;    ///< midpoint | spread | min | max | weight | gamma
+  std::vector<double> values;
+  int line{0};  ///< the table's line in the model file (messages)
+};
+
+/// `[[sweep]]`: the axes, and how the variants are ranked and what is written.
+struct SweepSpec {
+  std::vector<SweepAxis> axes;  ///< empty: no sweep
+  std::string rank_by{"roc"};   ///< roc | success
+  bool write_best{false};
+  [[nodiscard]] bool given() const { return !axes.empty(); }
+};
+
+/// Most variants a sweep may have (the product of its tables' value counts).
+inline constexpr std::size_t max_sweep_variants = 4096;
 
 }  // namespace gp::model

@@ -18,4 +18,8 @@ ValidationSpec parse_validation(const toml::table& t, const std::string& source,
 /// Parses `[uncertainty]`. Throws gp::config_error.
 UncertaintySpec parse_uncertainty(const toml::table& t, const std::string& source);
 
+/// Parses the `[[sweep]]` array of tables (the names are checked against the model later, by
+/// check_sweep). Throws gp::config_error.
+SweepSpec parse_sweep(const toml::node& n, const std::string& source);
+
 }  // namespace gp::model

@@ -24,12 +24,6 @@ namespace fs = std::filesystem;
 
 namespace {
 
-void expect_one_of(TableReader& r, const std::string& key, const std::string& value,
-                   const std::vector<std::string_view>& allowed) {
-  if (std::find(allowed.begin(), allowed.end(), value) != allowed.end()) return;
-  r.fail(key, "unknown value '" + value + "'" + suggestion(value, allowed));
-}
-
 /// The value of enumeration E named by `value`; an unknown name fails with a suggestion.
 template <class E>
 E expect_name(TableReader& r, const std::string& key, const std::string& value) {
@@ -1009,6 +1003,113 @@ std::string parse_model_name(TableReader& top, const std::string& source) {
   return name.empty() ? fs::path(source).stem().string() : name;
 }
 
+/// The names of `items` (layers or groups), for "did you mean".
+template <class T>
+std::vector<std::string_view> names_of(const std::vector<T>& items) {
+  std::vector<std::string_view> out;
+  for (const auto& x : items) out.emplace_back(x.name);
+  return out;
+}
+
+/// Fails one [[sweep]] table with "<file>:<line>: [[sweep]] #i: <msg>".
+struct SweepFail {
+  std::string where;
+  [[noreturn]] void operator()(const std::string& msg) const { throw config_error(where + msg); }
+  [[noreturn]] void unknown(const char* what, const std::string& name,
+                            const std::vector<std::string_view>& all) const {
+    (*this)(std::string("unknown ") + what + " '" + name + "'" + suggestion(name, all));
+  }
+  /// Each value of `a` passes `ok`, else "<key> <value>: expected <expected>".
+  template <class Ok>
+  void each_value(const SweepAxis& a, Ok ok, const std::string& expected) const {
+    for (double v : a.values) {
+      if (!ok(v)) (*this)(a.key + " " + text::shortest_plain(v) + ": expected " + expected);
+    }
+  }
+};
+
+/// A layer's table: the key belongs to its transform (or is its weight in a weighted group).
+void check_sweep_layer(const Model& m, const SweepAxis& a, const SweepFail& fail) {
+  const int l = index_by_name(m.layers, a.layer);
+  if (l < 0 || m.layers[static_cast<std::size_t>(l)].mask) fail.unknown("layer", a.layer, names_of(m.layers));
+  const TransformKind k = m.layers[static_cast<std::size_t>(l)].transform.kind;
+  const bool membership = k == TransformKind::large || k == TransformKind::small ||
+                          k == TransformKind::gaussian || k == TransformKind::near;
+  const bool bounds = k == TransformKind::linear || k == TransformKind::clamp;
+  const bool shape_key = a.key == "midpoint" || a.key == "spread";
+  const bool bound_key = a.key == "min" || a.key == "max";
+  if ((shape_key && !membership) || (bound_key && !bounds)) {
+    fail("layer '" + a.layer + "' has transform \"" + name_str(k) + "\", which has no " + a.key +
+         (shape_key ? " (large, small, gaussian and near have)" : " (linear and clamp have)"));
+  }
+  if (a.key == "spread") fail.each_value(a, [](double v) { return v >= 0.0; }, "spread >= 0");
+  if (a.key == "midpoint" && (k == TransformKind::large || k == TransformKind::small)) {
+    fail.each_value(a, [](double v) { return v > 0.0; }, "midpoint > 0 for kind \"" + name_str(k) + "\"");
+  }
+  if (a.key != "weight") return;
+  fail.each_value(a, [](double v) { return v >= 0.0; }, "a weight >= 0");
+  const bool weighted = std::any_of(m.groups.begin(), m.groups.end(), [&](const GroupSpec& g) {
+    return uses_weights(g.method) && std::find(g.inputs.begin(), g.inputs.end(), a.layer) != g.inputs.end();
+  });
+  if (!weighted) {
+    fail("layer '" + a.layer + "' is not an input of a weighted-sum or index-overlay group, so its weight changes nothing");
+  }
+}
+
+/// A group's table: its gamma (fuzzy-gamma) or one input's weight (weighted groups).
+void check_sweep_group(const Model& m, const SweepAxis& a, const SweepFail& fail) {
+  const int g = index_by_name(m.groups, a.group);
+  if (g < 0) fail.unknown("group", a.group, names_of(m.groups));
+  const GroupSpec& G = m.groups[static_cast<std::size_t>(g)];
+  const std::string method = "group '" + a.group + "' method \"" + name_str(G.method) + "\"";
+  if (a.key == "gamma") {
+    if (G.method != Method::fuzzy_gamma) fail(method + " has no gamma (fuzzy-gamma has)");
+    fail.each_value(a, [](double v) { return v >= 0.0 && v <= 1.0; }, "a gamma in [0, 1]");
+    return;
+  }
+  if (std::find(G.inputs.begin(), G.inputs.end(), a.input) == G.inputs.end()) {
+    fail.unknown("input", a.input, std::vector<std::string_view>(G.inputs.begin(), G.inputs.end()));
+  }
+  if (!uses_weights(G.method)) fail(method + " has no weights (weighted-sum and index-overlay have)");
+  fail.each_value(a, [](double v) { return v >= 0.0; }, "a weight >= 0");
+}
+
+/// One [[sweep]] table against the model: its layer or group exists, its key applies to it,
+/// and each value is one the key accepts (as the model file's own key would).
+void check_sweep_axis(const Model& m, const SweepAxis& a, std::size_t i, const std::string& source) {
+  const SweepFail fail{source + ":" + std::to_string(a.line) + ": [[sweep]] #" + std::to_string(i + 1) + ": "};
+  if (!a.layer.empty()) {
+    check_sweep_layer(m, a, fail);
+  } else {
+    check_sweep_group(m, a, fail);
+  }
+}
+
+/// [[sweep]] against the model: a knowledge-driven model with [validation] deposits to rank
+/// the variants, every table checked (check_sweep_axis), no parameter varied twice.
+void check_sweep(const Model& m, const std::string& source) {
+  if (!m.sweep.given()) return;
+  const std::string where = source + ":" + std::to_string(m.sweep.axes[0].line) + ": [[sweep]]: ";
+  if (is_trained(m.combine.method)) {
+    throw config_error(where + "varies a knowledge-driven model's parameters; method \"" +
+                       name_str(m.combine.method) + "\" learns its own from the deposits");
+  }
+  if (!m.validation.given) {
+    throw config_error(where + "ranks the variants against known deposits: add a [validation] table with deposits");
+  }
+  for (std::size_t i = 0; i < m.sweep.axes.size(); ++i) {
+    const SweepAxis& a = m.sweep.axes[i];
+    check_sweep_axis(m, a, i, source);
+    for (std::size_t j = 0; j < i; ++j) {
+      const SweepAxis& b = m.sweep.axes[j];
+      if (a.layer == b.layer && a.group == b.group && a.input == b.input && a.key == b.key) {
+        throw config_error(source + ":" + std::to_string(a.line) + ": [[sweep]] #" + std::to_string(i + 1) +
+                           ": varies the same parameter as table #" + std::to_string(j + 1));
+      }
+    }
+  }
+}
+
 }  // namespace
 
 Model parse_model(std::string_view text, const std::string& source, const fs::path& base_dir) {
@@ -1038,9 +1139,11 @@ Model parse_model(std::string_view text, const std::string& source, const fs::pa
     m.validation = parse_validation(*t, source, base_dir);
   }
   if (const toml::table* t = top.table("uncertainty")) m.uncertainty = parse_uncertainty(*t, source);
+  if (const toml::node* n = top.get("sweep")) m.sweep = parse_sweep(*n, source);
   top.finish();
   resolve_network(m, source);
   check_training(m, source, root.contains("group"));
+  check_sweep(m, source);
   return m;
 }
 

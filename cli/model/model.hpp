@@ -170,6 +170,7 @@ struct Model {
   TreesSpec trees;        ///< [trees] for boosted-trees / random-forest
   ValidationSpec validation;    ///< [validation] (run after the map)
   UncertaintySpec uncertainty;  ///< [uncertainty] (Monte Carlo, after the map)
+  SweepSpec sweep;              ///< [[sweep]] (variants ranked against [validation], after the map)
 };
 
 /// Index of the internal territory/boundary mask layer (LayerSpec::mask), or -1 without one:

@@ -150,4 +150,11 @@ class TableReader {
   std::vector<std::string_view> known_;
 };
 
+/// Fails on `key` unless `value` is one of `allowed` (with a "did you mean").
+inline void expect_one_of(TableReader& r, const std::string& key, const std::string& value,
+                          const std::vector<std::string_view>& allowed) {
+  if (std::find(allowed.begin(), allowed.end(), value) != allowed.end()) return;
+  r.fail(key, "unknown value '" + value + "'" + suggestion(value, allowed));
+}
+
 }  // namespace gp::model

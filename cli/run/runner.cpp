@@ -239,7 +239,9 @@ RunResult run_model_protecting(const model::Model& m, const RunOptions& opt,
   progress.finish();
 
   // [validation] and [uncertainty] on the finished map, then every output into place.
-  run_analyses(m, opt, {grid, program, aux, sources, windows, outputs.map_temp(), outputs.files()},
+  run_analyses(m, opt,
+               {grid, program, aux, sources, windows, outputs.map_temp(), outputs.files(),
+                &ls.stats, &ls.percentiles},
                res);
   if (trained) trained->before_outputs(res);  // report sections, weights tables
   outputs.finish(res);  // COG, classes, styles, quicklook, report; then all into place

@@ -142,6 +142,45 @@ TEST(RankCounter, MatchesDirectCountOnRandomData) {
   EXPECT_EQ(c->invalid(), invalid);
 }
 
+// Many edges in one 16-bit key bucket (consecutive floats around 0.7), edges far apart, and
+// values on, between and beside them, on both sides of zero: the counter's bucket table must
+// give the slots a direct comparison with every edge gives.
+TEST(RankCounter, MatchesDirectCountWithManyEdgesPerBucket) {
+  std::vector<float> edge_values;
+  float f = 0.7f;
+  for (int i = 0; i < 300; ++i, f = std::nextafter(f, 1.0f)) {
+    if (i % 3 != 1) edge_values.push_back(f);  // gaps: some neighbours are not edges
+  }
+  for (float v : {-1e30f, -3.5f, -0.7f, 0.0f, 1e-30f, 2.0f, 1e30f}) edge_values.push_back(v);
+  const auto edges = gp::kernels::edge_keys(edge_values);
+  std::vector<float> e(edge_values);
+  std::sort(e.begin(), e.end());
+  ASSERT_EQ(edges.size(), e.size());
+  std::mt19937 rng(11);
+  std::vector<float> data;
+  for (int i = 0; i < 60000; ++i) {
+    const float base = e[rng() % e.size()];
+    switch (rng() % 4) {
+      case 0: data.push_back(base); break;
+      case 1: data.push_back(std::nextafter(base, INFINITY)); break;
+      case 2: data.push_back(std::nextafter(base, -INFINITY)); break;
+      default: data.push_back(std::ldexp(static_cast<float>(rng() % 2000) - 1000.0f, static_cast<int>(rng() % 200) - 100));
+    }
+  }
+  auto c = gp::kernels::make_rank_counter_cpu(edges, 2);
+  c->add(data.data(), data.size());
+  std::vector<std::uint64_t> want(2 * e.size() + 1, 0);
+  for (float x : data) {
+    std::size_t slot = 0;
+    for (std::size_t i = 0; i < e.size(); ++i) {
+      if (x == e[i]) slot = 2 * i + 1;
+      else if (x > e[i]) slot = 2 * i + 2;
+    }
+    ++want[slot];
+  }
+  EXPECT_EQ(c->counts(), want);
+}
+
 TEST(Validation, NoDepositOnValidCellIsAnInputError) {
   const fs::path dir = gp::test::scratch_dir();
   const auto map = write_map(dir, 2, 1, {0.5f, static_cast<float>(nd)});

@@ -44,6 +44,18 @@ GP_HD inline bool finite_score(float v) {
   return v == v && v <= 3.402823466e38f && v >= -3.402823466e38f;
 }
 
+/// Slot of `key` among `m` ascending distinct `edges` (see the file comment), when every
+/// edge below `key` lies before index `lo` and every edge above it at or after `hi` (the
+/// whole array: lo = 0, hi = m; the CPU counter narrows the range with a bucket table first).
+GP_HD inline int edge_slot_in(std::uint32_t key, const std::uint32_t* edges, int m, int lo, int hi) {
+  while (lo < hi) {
+    const int mid = (lo + hi) / 2;
+    if (edges[mid] < key) lo = mid + 1;
+    else hi = mid;
+  }
+  return (lo < m && edges[lo] == key) ? 2 * lo + 1 : 2 * lo;
+}
+
 /// Slot of `key` among `m` ascending distinct `edges` (see the file comment).
 GP_HD inline int edge_slot(std::uint32_t key, const std::uint32_t* edges, int m) {
   int lo = 0;
