@@ -51,7 +51,10 @@ out_of_time() {
 
 # ---- the table --------------------------------------------------------------------------------
 ROWS=()
-row() { ROWS+=("| $1 | $2 | $3 |"); }
+# row CHECK RESULT DETAIL (a "|" inside a cell is escaped, so a log line cannot split a row)
+row() { ROWS+=("| $1 | ${2//|/\\|} | ${3//|/\\|} |"); }
+# verdict_row CHECK "RESULT | DETAIL"
+verdict_row() { row "$1" "${2%% | *}" "${2#* | }"; }
 print_table() {
   echo "| check | result | detail |"
   echo "| --- | --- | --- |"
@@ -70,13 +73,18 @@ exe() {
     EXE=("$BUILD/$1")
   fi
 }
-# gpu_tests BUILD: "name<TAB>binary relative to BUILD<TAB>arguments" for every gpu-labelled test.
+# gpu_tests BUILD: "name<TAB>binary relative to BUILD<TAB>arguments" for every gpu-labelled test;
+# fails, naming them, when some are not built (ctest then knows no command for them).
 gpu_tests() {
   ctest --test-dir "$1" -L gpu -LE script --show-only=json-v1 |
     /usr/bin/python3 -c '
 import json, os, sys
 build = os.path.realpath(sys.argv[1])
-for t in json.load(sys.stdin)["tests"]:
+tests = json.load(sys.stdin)["tests"]
+missing = [t["name"] for t in tests if "command" not in t]
+if missing or not tests:
+    sys.exit("gpu tests not built in %s: %s" % (build, ", ".join(missing) or "none listed"))
+for t in tests:
     cmd = t["command"]
     print(t["name"], os.path.relpath(os.path.realpath(cmd[0]), build), " ".join(cmd[1:]), sep="\t")
 ' "$1"
@@ -117,16 +125,15 @@ test_verdict() {
 }
 
 run_tests() {
-  local name bin args log rc
+  local name bin args log rc argv
   while IFS=$'\t' read -r name bin args; do
-    if out_of_time 120; then row "test $name" "${NOT_RUN%% |*}" "${NOT_RUN#*| }"; continue; fi
+    if out_of_time 120; then verdict_row "test $name" "$NOT_RUN"; continue; fi
     log="$LOGS/$name.log"
     exe "$bin"
-    # shellcheck disable=SC2086  # args: gtest flags without spaces
-    timeout "$(step_limit 120)" "${EXE[@]}" $args >"$log" 2>&1 </dev/null
+    read -ra argv <<<"$args"  # gtest flags without spaces; no glob expansion of their '*'
+    timeout "$(step_limit 120)" "${EXE[@]}" "${argv[@]}" >"$log" 2>&1 </dev/null
     rc=$?
-    row "test $name" "$(test_verdict "$rc" "$log" | cut -d'|' -f1 | xargs)" \
-      "$(test_verdict "$rc" "$log" | cut -d'|' -f2- | xargs)"
+    verdict_row "test $name" "$(test_verdict "$rc" "$log")"
   done <"$TESTS"
 }
 
@@ -141,7 +148,7 @@ bench_rows() {
     [[ $prog == sum ]] && label="weighted sum" || label="network"
     local cmd="GP_BENCH_PROGRAM=$prog GP_BENCH_SIDES=8192 GP_BENCH_CUDA_SIDES=8192 gp_kernel_bench --benchmark_filter=BM_cuda_score_kernel --benchmark_min_time=0.5"
     if [[ $MODE != run ]]; then row "kernel GB/s: $label" "not run" "dry run, needs a GPU: $cmd"; continue; fi
-    if out_of_time 60; then row "kernel GB/s: $label" "${NOT_RUN%% |*}" "${NOT_RUN#*| }"; continue; fi
+    if out_of_time 60; then verdict_row "kernel GB/s: $label" "$NOT_RUN"; continue; fi
     json="$LOGS/bench_$prog.json"
     GP_BENCH_PROGRAM=$prog GP_BENCH_SIDES=8192 GP_BENCH_CUDA_SIDES=8192 timeout "$(step_limit 60)" \
       "$B/run" gp_kernel_bench --benchmark_filter=BM_cuda_score_kernel --benchmark_min_time=0.5 \
@@ -161,7 +168,7 @@ bench_rows() {
 e2e_one() {
   local codec=$1 d=$2 size=$3 dev i t best
   declare -A best_of=()
-  if out_of_time 60; then row "end to end $codec" "${NOT_RUN%% |*}" "${NOT_RUN#*| }"; return; fi
+  if out_of_time 60; then verdict_row "end to end $codec" "$NOT_RUN"; return; fi
   if [[ $MODE == run ]]; then
     exe gp_gen_layers
     "${EXE[@]}" "$d" --size "$size" --compress "$codec" >"$LOGS/gen_$codec.log" 2>&1
@@ -171,7 +178,7 @@ e2e_one() {
   bench_core_model "$d/model.toml" >/dev/null
   for i in 1 2; do
     for dev in cpu cuda; do
-      if out_of_time 120; then row "end to end $codec" "${NOT_RUN%% |*}" "${NOT_RUN#*| }"; return; fi
+      if out_of_time 120; then verdict_row "end to end $codec" "$NOT_RUN"; return; fi
       t=$(date +%s.%N)
       exe geoprospect
       timeout "$(step_limit 120)" "${EXE[@]}" run "$d/model_core.toml" -o "$d/$dev.tif" --overwrite --quiet --device "$dev" \
@@ -223,7 +230,7 @@ sanitizer_verdict() {
 }
 
 sanitizer_rows() {
-  local cs=${GP_COMPUTE_SANITIZER:-} tool log rc v
+  local cs=${GP_COMPUTE_SANITIZER:-} tool log rc
   if [[ -z $cs && $MODE == run ]]; then
     cs=$(command -v compute-sanitizer || ls /usr/local/cuda/bin/compute-sanitizer 2>/dev/null)
   fi
@@ -236,15 +243,14 @@ sanitizer_rows() {
       fi
       continue
     fi
-    if out_of_time 120; then row "compute-sanitizer $tool" "${NOT_RUN%% |*}" "${NOT_RUN#*| }"; continue; fi
+    if out_of_time 120; then verdict_row "compute-sanitizer $tool" "$NOT_RUN"; continue; fi
     log="$LOGS/sanitizer_$tool.log"
     local bin="$BUILD/tests/kernels_cuda_backend_test"
     [[ $MODE == run ]] && bin="$B/bin/kernels_cuda_backend_test"
     LD_LIBRARY_PATH="${B:+$B/lib}" timeout "$(step_limit 120)" "$cs" --tool "$tool" --error-exitcode 9 \
       "$bin" --gtest_filter='-*OutOfMemory*' >"$log" 2>&1
     rc=$?
-    v=$(sanitizer_verdict "$rc" "$log")
-    row "compute-sanitizer $tool" "$(echo "${v%%|*}" | xargs)" "$(echo "${v#*|}" | xargs)"
+    verdict_row "compute-sanitizer $tool" "$(sanitizer_verdict "$rc" "$log")"
   done
 }
 
