@@ -10,6 +10,7 @@
 
 #include "gp/error.hpp"
 #include "gp/kernels/backend.hpp"
+#include "recording_backend.hpp"
 
 #include <gtest/gtest.h>
 
@@ -41,48 +42,6 @@ struct Log {
   std::mutex mutex;  // the shares of one call run on one thread per device
 };
 
-/// A fake CUDA device: records which cells each call got (offsets from `base`) and computes on
-/// the CPU, or throws gp::device_out_of_memory (as a real device backend does once even its
-/// smallest chunk does not fit) when `full`.
-class FakeDevice final : public gk::Backend {
- public:
-  FakeDevice(int id, const float* base, Log* log, bool full)
-      : id_(id), base_(base), log_(log), full_(full) {}
-  [[nodiscard]] std::string name() const override { return "fake:" + std::to_string(id_); }
-  void set_program(const gk::Program& p, const std::vector<double>& aux) override {
-    cpu_->set_program(p, aux);
-  }
-  void score(const float* const* layers, std::size_t n, float* const* bands) override {
-    record(layers[0], n);
-    cpu_->score(layers, n, bands);
-  }
-  gk::LayerStats stats(const float* d, std::size_t n, std::size_t rl) override {
-    record(d, n);
-    return cpu_->stats(d, n, rl);
-  }
-  void row_stats(const float* d, std::size_t rows, std::size_t rl, gk::LayerStats* o) override {
-    record(d, rows * rl);
-    cpu_->row_stats(d, rows, rl, o);
-  }
-  void histogram(const float* d, std::size_t n, double lo, double hi, int nb,
-                 const std::int32_t* slots, int sub, std::uint64_t* counts) override {
-    record(d, n);
-    cpu_->histogram(d, n, lo, hi, nb, slots, sub, counts);
-  }
-
- private:
-  void record(const float* d, std::size_t n) {
-    if (full_) throw gp::device_out_of_memory("fake:" + std::to_string(id_) + ": out of memory");
-    const std::lock_guard<std::mutex> lock(log_->mutex);
-    log_->shares.push_back(Share{id_, static_cast<std::size_t>(d - base_), n});
-  }
-  int id_;
-  const float* base_;
-  Log* log_;
-  bool full_;
-  std::unique_ptr<gk::Backend> cpu_ = gk::make_cpu_backend(1);
-};
-
 /// A machine with `count` CUDA devices (fake ones, over cells starting at `base`); the devices
 /// listed in `full` have no memory left.
 gc::DeviceQuery fake_machine(int count, Log* log, const float* base = nullptr,
@@ -90,10 +49,19 @@ gc::DeviceQuery fake_machine(int count, Log* log, const float* base = nullptr,
   gc::DeviceQuery q;
   q.count = [count] { return count; };
   q.compiled = compiled;
+  // Each fake device records which cells each call got (offsets from `base`) and computes on
+  // the CPU, or, when full, throws gp::device_out_of_memory as a real device backend does once
+  // even its smallest chunk does not fit.
   q.open = [log, base, full](int id) -> std::unique_ptr<gk::Backend> {
     log->opened.push_back(id);
     const bool is_full = std::find(full.begin(), full.end(), id) != full.end();
-    return std::make_unique<FakeDevice>(id, base, log, is_full);
+    const std::string name = "fake:" + std::to_string(id);
+    return std::make_unique<gp::test::RecordingBackend>(
+        name, [=](const float* d, std::size_t n) {
+          if (is_full) throw gp::device_out_of_memory(name + ": out of memory");
+          const std::lock_guard<std::mutex> lock(log->mutex);
+          log->shares.push_back(Share{id, static_cast<std::size_t>(d - base), n});
+        });
   };
   return q;
 }
