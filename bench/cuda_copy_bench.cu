@@ -4,10 +4,9 @@
 //                                scoring pass (half the bytes read + written = the copy size),
 //                                the practical ceiling for a memory-bound kernel.
 //   BM_cuda_score_kernel/side:N  the scoring kernel alone on layers already on the device: the
-//                                per-cell code of cell_ops.hpp (eval_cell + store_value) in a
-//                                grid-stride kernel (the CUDA backend launches the same per-cell
-//                                code through thrust::for_each), with the program in __constant__
-//                                memory. Reports its
+//                                CUDA backend's own functor (score_cell.hpp: eval_cell +
+//                                store_value per cell) and launch (dev::for_each_index, Thrust
+//                                on a stream), with the program in __constant__ memory. Reports its
 //                                GB/s beside a copy measured in the same run (copy_GBps,
 //                                pct_of_copy) and checks a sample of cells against the host.
 //
@@ -19,6 +18,8 @@
 
 #include "gp/kernels/cell_ops.hpp"
 #include "gp/kernels/device_buffer.cuh"
+#include "gp/kernels/device_system.hpp"
+#include "gp/kernels/score_cell.hpp"
 
 #include <benchmark/benchmark.h>
 
@@ -32,23 +33,13 @@
 namespace gp::bench {
 namespace {
 
-__constant__ kernels::Program c_bench_program;
+GP_CONSTANT kernels::Program c_bench_program;
 
-/// `layers` holds n_layers rows of `stride` floats (device memory); `out` n_bands rows of
-/// `stride` floats (device). The benchmark program has no aux table (no percentile transform).
-__global__ void bench_score_kernel(const float* __restrict__ layers, std::size_t stride,
-                                   std::size_t n, float* __restrict__ out) {
-  const std::size_t step = static_cast<std::size_t>(blockDim.x) * gridDim.x;
-  for (std::size_t i = static_cast<std::size_t>(blockIdx.x) * blockDim.x + threadIdx.x; i < n;
-       i += step) {
-    kernels::eval_cell(
-        c_bench_program, nullptr,
-        [&](int l) { return layers[static_cast<std::size_t>(l) * stride + i]; },
-        [&](int b, double v) {
-          out[static_cast<std::size_t>(b) * stride + i] = kernels::store_value(c_bench_program, v);
-        });
-  }
-}
+/// The benchmark's program (no aux table: no percentile transform), in this file's constant
+/// memory as the backend's is in cuda_backend.cu's.
+struct BenchProgram {
+  static GP_DEVICE const kernels::Program& get() { return c_bench_program; }
+};
 
 class Stream {
  public:
@@ -100,7 +91,6 @@ struct DeviceData {
   kernels::device_buffer<float> copy_src;  ///< copy_floats each
   kernels::device_buffer<float> copy_dst;
   std::size_t copy_floats{0};
-  int sm_count{1};
   bool checked{false};  ///< the sample check against the host passed for this side
 };
 
@@ -125,10 +115,6 @@ DeviceData& device_data(std::int64_t side) {
   d.copy_dst.reserve(d.copy_floats);
   GP_CUDA_TRY(cudaMemset(d.copy_src.data(), 0, d.copy_floats * sizeof(float)),
               "clearing the copy source");
-  int dev = 0;
-  GP_CUDA_TRY(cudaGetDevice(&dev), "reading the current device");
-  GP_CUDA_TRY(cudaDeviceGetAttribute(&d.sm_count, cudaDevAttrMultiProcessorCount, dev),
-              "reading the SM count");
   const kernels::Program program = bench_program();
   GP_CUDA_TRY(cudaMemcpyToSymbol(c_bench_program, &program, sizeof(program)),
               "uploading the program");
@@ -136,18 +122,13 @@ DeviceData& device_data(std::int64_t side) {
   return d;
 }
 
-/// The CUDA backend's launch shape: 256 threads, at most 32 blocks per SM, grid-stride beyond.
-unsigned launch_blocks(std::size_t n, int sm_count) {
-  const std::size_t threads = 256;
-  const std::size_t wanted = (n + threads - 1) / threads;
-  const std::size_t cap = static_cast<std::size_t>(sm_count) * 32;
-  return static_cast<unsigned>(wanted < cap ? wanted : cap);
-}
-
+/// The CUDA backend's scoring launch: its functor (score_cell.hpp) over every cell through
+/// dev::for_each_index (Thrust's CUDA system on `s`), layers rows of `cells` floats.
 void launch_score(DeviceData& d, cudaStream_t s) {
-  bench_score_kernel<<<launch_blocks(d.cells, d.sm_count), 256, 0, s>>>(d.layers.data(), d.cells,
-                                                                          d.cells, d.out.data());
-  GP_CUDA_TRY(cudaGetLastError(), "launching the scoring kernel");
+  kernels::dev::for_each_index(
+      s, d.cells,
+      kernels::ScoreCellOf<BenchProgram>{d.layers.data(), nullptr, d.cells, d.out.data()});
+  kernels::dev::check_launch("launching the scoring functor");
 }
 
 void launch_copy(DeviceData& d, cudaStream_t s) {

@@ -7,25 +7,31 @@ namespace gp::cli {
 
 namespace {
 
-std::unique_ptr<kernels::Backend> make_cuda_backends(const std::vector<int>& wanted,
-                                                     int threads) {
-  const int count = kernels::cuda_device_count();
+std::unique_ptr<kernels::Backend> make_cuda_backends(const std::vector<int>& wanted, int threads,
+                                                     const DeviceQuery& query) {
+  const int count = query.count();
   std::vector<int> ids = wanted;
   if (ids.empty()) {
     for (int d = 0; d < count; ++d) ids.push_back(d);
   }
-  if (ids.empty()) ids.push_back(0);  // make_cuda_backend explains that there is none
+  if (ids.empty()) ids.push_back(0);  // query.open explains that there is none
   std::vector<std::unique_ptr<kernels::Backend>> parts;
   for (int d : ids) {
     // Out of device memory even in small chunks: that device's share moves to the CPU.
     parts.push_back(kernels::make_fallback_backend(
-        kernels::make_cuda_backend(d), [threads] { return kernels::make_cpu_backend(threads); },
+        query.open(d), [threads] { return kernels::make_cpu_backend(threads); },
         [](const std::string& w) { gp::log::warning(w); }));
   }
   return kernels::make_multi_backend(std::move(parts));
 }
 
 }  // namespace
+
+const DeviceQuery& runtime_devices() {
+  static const DeviceQuery runtime{kernels::cuda_device_count, kernels::cuda_compiled(),
+                                   kernels::make_cuda_backend};
+  return runtime;
+}
 
 DeviceChoice parse_device(const std::string& s) {
   if (s == "auto") return DeviceChoice::automatic;
@@ -34,11 +40,12 @@ DeviceChoice parse_device(const std::string& s) {
   throw config_error("--device: unknown device '" + s + "' (expected auto, cpu or cuda)");
 }
 
-void check_devices(DeviceChoice choice, const std::vector<int>& devices) {
+void check_devices(DeviceChoice choice, const std::vector<int>& devices,
+                   const DeviceQuery& query) {
   if (choice == DeviceChoice::cpu) return;
-  const int count = kernels::cuda_device_count();
+  const int count = query.count();
   if (choice == DeviceChoice::cuda && count == 0) {
-    throw cuda_error(kernels::cuda_compiled()
+    throw cuda_error(query.compiled
                          ? "no CUDA device: --device cuda needs one; use --device auto or cpu"
                          : "built without CUDA: --device cuda needs a CUDA build; use --device "
                            "auto or cpu");
@@ -52,29 +59,31 @@ void check_devices(DeviceChoice choice, const std::vector<int>& devices) {
   }
 }
 
-bool uses_cuda(DeviceChoice choice) {
+bool uses_cuda(DeviceChoice choice, const DeviceQuery& query) {
   return choice == DeviceChoice::cuda ||
-         (choice == DeviceChoice::automatic && kernels::cuda_device_count() > 0);
+         (choice == DeviceChoice::automatic && query.count() > 0);
 }
 
-EngineDevice engine_device(DeviceChoice choice, const std::vector<int>& devices) {
-  return {uses_cuda(choice), devices.empty() ? 0 : devices.front()};
+EngineDevice engine_device(DeviceChoice choice, const std::vector<int>& devices,
+                           const DeviceQuery& query) {
+  return {uses_cuda(choice, query), devices.empty() ? 0 : devices.front()};
 }
 
-ChosenBackend choose_backend(DeviceChoice choice, const std::vector<int>& devices, int threads) {
+ChosenBackend choose_backend(DeviceChoice choice, const std::vector<int>& devices, int threads,
+                             const DeviceQuery& query) {
   switch (choice) {
     case DeviceChoice::cpu:
       return {kernels::make_cpu_backend(threads), "requested"};
     case DeviceChoice::cuda:
-      return {make_cuda_backends(devices, threads), "requested"};
+      return {make_cuda_backends(devices, threads, query), "requested"};
     case DeviceChoice::automatic:
       break;
   }
-  if (kernels::cuda_device_count() > 0) {
-    return {make_cuda_backends(devices, threads), "auto: CUDA device found"};
+  if (query.count() > 0) {
+    return {make_cuda_backends(devices, threads, query), "auto: CUDA device found"};
   }
   return {kernels::make_cpu_backend(threads),
-          kernels::cuda_compiled() ? "auto: no CUDA device found" : "auto: built without CUDA"};
+          query.compiled ? "auto: no CUDA device found" : "auto: built without CUDA"};
 }
 
 }  // namespace gp::cli

@@ -9,9 +9,7 @@
 #include "gp/kernels/chunking.hpp"
 #include "gp/kernels/device_system.hpp"
 #include "gp/kernels/reduce_ops.hpp"
-
-#include <thrust/for_each.h>
-#include <thrust/iterator/counting_iterator.h>
+#include "gp/kernels/score_cell.hpp"
 
 #include <cuda/atomic>
 
@@ -24,20 +22,11 @@ namespace {
 
 GP_CONSTANT Program c_program;
 
-/// One cell: `layers` holds program_inputs rows of `stride` floats; `bands` n_bands rows.
-struct ScoreCell {
-  const float* layers;
-  const double* aux;
-  std::size_t stride;
-  float* bands;
-  GP_DEVICE void operator()(std::size_t i) const {
-    eval_cell(
-        c_program, aux, [&](int l) { return layers[static_cast<std::size_t>(l) * stride + i]; },
-        [&](int b, double v) {
-          bands[static_cast<std::size_t>(b) * stride + i] = store_value(c_program, v);
-        });
-  }
+/// The scoring functor's program: this translation unit's constant memory.
+struct BackendProgram {
+  static GP_DEVICE const Program& get() { return c_program; }
 };
+using ScoreCell = ScoreCellOf<BackendProgram>;
 
 /// One cell of a histogram: a relaxed 64-bit atomic add (counts only, order is irrelevant).
 struct HistogramCell {
@@ -102,11 +91,7 @@ struct StatsFold {
   }
 };
 
-template <class Fn>
-void for_each_index(device_stream stream, std::size_t n, Fn fn) {
-  thrust::for_each(dev::policy(stream), thrust::counting_iterator<std::size_t>(0),
-                   thrust::counting_iterator<std::size_t>(n), fn);
-}
+using dev::for_each_index;
 
 class CudaBackend final : public Backend {
  public:

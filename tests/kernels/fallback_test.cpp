@@ -9,6 +9,7 @@
 #include "gp/kernels/class_counts.hpp"
 #include "gp/kernels/device_fallback.hpp"
 #include "gp/kernels/rank.hpp"
+#include "recording_backend.hpp"
 
 #include <gtest/gtest.h>
 
@@ -477,46 +478,6 @@ TEST(DeviceFallback, StaysOnTheFallbackAfterTheFirstFailure) {
 
 // ---- Several devices as one (make_multi_backend), without a GPU ------------------------------
 
-namespace {
-
-/// A "device" that records which cells (offsets from `base`) each call got, on which thread,
-/// and computes on the CPU.
-class RecordingDevice final : public gk::Backend {
- public:
-  RecordingDevice(const float* base, std::vector<Call>* calls) : base_(base), calls_(calls) {}
-  [[nodiscard]] std::string name() const override { return "recording"; }
-  void set_program(const gk::Program& p, const std::vector<double>& aux) override {
-    cpu_->set_program(p, aux);
-  }
-  void score(const float* const* layers, std::size_t n, float* const* bands) override {
-    record(layers[0], n);
-    cpu_->score(layers, n, bands);
-  }
-  gk::LayerStats stats(const float* d, std::size_t n, std::size_t rl) override {
-    record(d, n);
-    return cpu_->stats(d, n, rl);
-  }
-  void row_stats(const float* d, std::size_t rows, std::size_t rl, gk::LayerStats* o) override {
-    record(d, rows * rl);
-    cpu_->row_stats(d, rows, rl, o);
-  }
-  void histogram(const float* d, std::size_t n, double lo, double hi, int nb,
-                 const std::int32_t* slots, int sub, std::uint64_t* counts) override {
-    record(d, n);
-    cpu_->histogram(d, n, lo, hi, nb, slots, sub, counts);
-  }
-
- private:
-  void record(const float* d, std::size_t n) {
-    calls_->push_back(Call{static_cast<std::size_t>(d - base_), n});
-  }
-  const float* base_;
-  std::vector<Call>* calls_;
-  std::unique_ptr<gk::Backend> cpu_ = gk::make_cpu_backend(1);
-};
-
-}  // namespace
-
 // Three devices: each call is cut into contiguous shares n*k/3 .. n*(k+1)/3 (worked out here),
 // each cell scored once; statistics (partials of 65536 cells, the last shorter) have the
 // single CPU backend's bits, whatever the device count.
@@ -530,7 +491,12 @@ TEST(MultiBackend, ContiguousSharesEveryCellOnceAndOneDevicesStatistics) {
   }
   std::vector<std::vector<Call>> calls(3);
   std::vector<std::unique_ptr<gk::Backend>> parts;
-  for (auto& c : calls) parts.push_back(std::make_unique<RecordingDevice>(a.data(), &c));
+  for (auto& c : calls) {
+    parts.push_back(std::make_unique<gp::test::RecordingBackend>(
+        "recording", [&c, base = a.data()](const float* d, std::size_t m) {
+          c.push_back(Call{static_cast<std::size_t>(d - base), m});
+        }));
+  }
   auto multi = gk::make_multi_backend(std::move(parts));
   auto cpu = gk::make_cpu_backend(1);
   const gk::Program p = two_layer_sum();

@@ -18,6 +18,8 @@
 
 #include "gp/error.hpp"
 
+#include <thrust/for_each.h>
+#include <thrust/iterator/counting_iterator.h>
 #include <thrust/system_error.h>
 
 #include <cstddef>
@@ -106,6 +108,13 @@ inline void synchronize(cudaStream_t stream, const char* stage) {
 inline void check_launch(const char* stage) { GP_CUDA_TRY(cudaGetLastError(), stage); }
 
 #endif
+
+/// The one launch of the device algorithms: fn(i) for every i in [0, n), on `stream`.
+template <class Fn>
+void for_each_index(device_stream stream, std::size_t n, Fn fn) {
+  thrust::for_each(policy(stream), thrust::counting_iterator<std::size_t>(0),
+                   thrust::counting_iterator<std::size_t>(n), fn);
+}
 
 /// Runs `algorithm` (Thrust calls), turning Thrust's errors into the product's: its temporary
 /// storage running out (std::bad_alloc) into gp::device_out_of_memory, which the caller retries
