@@ -384,6 +384,14 @@ GP_CPU_CLONES void score_cells(const Program& p, const double* aux, const float*
   for (int b = 0; b < p.n_bands; ++b) {
     const double* v = nodes + static_cast<std::size_t>(p.bands[b]) * score_block;
     float* dst = bands[b] + first;
+    if (p.band_contribution[b] != 0) {
+      // A contribution band ([output] contributions): band_value per cell, as eval_cell.
+      for (std::size_t i = 0; i < m; ++i) {
+        const bool masked = mask != nullptr && !is_valid(static_cast<double>(mask[i]));
+        dst[i] = store_value(p, masked ? nan_value() : band_value(p, b, BlockNode{nodes, i}));
+      }
+      continue;
+    }
     if (mask == nullptr) {
       // store_value with the nodata value held locally: a store to dst could otherwise alias
       // p.out_nodata, and the loop would stay scalar.
