@@ -366,6 +366,20 @@ TEST(Contributions, LogisticRegressionBandsAreBetaTimesXAndAddUpToTheLogit) {
   expect_top_means(rep, prob, c);
 }
 
+TEST(Contributions, AnExistingContributionsFileIsRefusedBeforeAnyWork) {
+  const fs::path dir = gp::test::scratch_dir();
+  write_layer(dir, "u", memb_u);
+  write_layer(dir, "k", memb_k);
+  gp::test::write_text(dir / "model.toml", network_model);
+  gp::test::write_text(dir / "map_contributions.tif", "not mine");
+  const auto r = gp::test::run_cli({"run", (dir / "model.toml").string(), "-o",
+                                    (dir / "map.tif").string(), "--device", "cpu"});
+  EXPECT_EQ(r.exit_code, gp::test::exit_code::output) << r.err;
+  EXPECT_NE(r.err.find("map_contributions.tif"), std::string::npos) << r.err;
+  EXPECT_FALSE(fs::exists(dir / "map.tif"));
+  EXPECT_EQ(gp::test::file_bytes(dir / "map_contributions.tif"), "not mine");
+}
+
 TEST(Contributions, TreeEnsemblesSaySoOnceAndWriteNone) {
   const fs::path dir = gp::test::scratch_dir();
   write_layer(dir, "cont", cont_x);
