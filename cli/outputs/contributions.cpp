@@ -284,7 +284,7 @@ void style_bands(const model::Model& m, const AnalysisContext& ctx, const fs::pa
       const fs::path png = dir / (stem + tag + ".png");
       const fs::path staged = ctx.files.temporary(png, "png");
       geo::QuicklookOptions qo;
-      qo.title = desc[b];
+      qo.title = desc[b].substr(0, desc[b].find(" ("));  // the PNG's width: without the note
       qo.legend_label = is_fuzzy(bands[b].method) ? "membership" : "contribution";
       qo.colormap = "diverging";
       qo.min = lo;
