@@ -10,6 +10,7 @@
 #include "train/trained.hpp"
 
 #include "analysis/validation.hpp"
+#include "outputs/contributions.hpp"
 #include "gp/error.hpp"
 #include "gp/geo/raster_writer.hpp"
 #include "gp/kernels/backend.hpp"
@@ -576,6 +577,7 @@ ValidationResult run_validation(const model::Model& m, const RunOptions& opt,
 
 void run_analyses(const model::Model& m, const RunOptions& opt, const AnalysisContext& ctx,
                   RunResult& res) {
+  write_contributions(m, opt, ctx, res);  // [output] contributions: another pass over the grid
   if (!m.validation.given && !m.uncertainty.given) return;
   const fs::path dir = res.output.has_parent_path() ? res.output.parent_path() : fs::path(".");
   const std::string stem = res.output.stem().string();

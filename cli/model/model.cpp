@@ -988,6 +988,7 @@ OutputSpec parse_output(const toml::table& t, const std::string& source, const f
   o.quicklook = r.boolean("quicklook").value_or(o.quicklook);
   o.report = r.boolean("report").value_or(o.report);
   o.style = r.boolean("style").value_or(o.style);
+  o.contributions = r.boolean("contributions").value_or(o.contributions);
   r.finish();
   return o;
 }

@@ -155,6 +155,7 @@ struct OutputSpec {
   bool quicklook{true};           ///< <base>_quicklook.png
   bool report{true};              ///< <base>_report.json
   bool style{true};               ///< <base>.qml and <base>_classes.qml (QGIS styles)
+  bool contributions{false};      ///< <base>_contributions.tif: why each cell scores high
 };
 
 struct Model {

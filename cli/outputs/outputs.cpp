@@ -152,6 +152,10 @@ OutputSet::OutputSet(const model::Model& m, fs::path map, bool overwrite, int th
     for (const auto& p : validation_output_paths(dir, stem)) sidecars.push_back(p);
   }
   if (m_.uncertainty.given) rasters.push_back(dir / (stem + "_uncertainty.tif"));
+  // Contributions: the raster and its default style; the per-band files, whose number the
+  // program decides, are checked when they are staged (outputs/contributions.hpp).
+  if (o.contributions) rasters.push_back(dir / (stem + "_contributions.tif"));
+  if (o.contributions && o.style) sidecars.push_back(dir / (stem + "_contributions.qml"));
   if (o.classes.method != model::ClassMethod::none) rasters.push_back(paths_.classes);
   for (const auto& p : rasters) files_.check(p, true);
   for (const auto& p : sidecars) {

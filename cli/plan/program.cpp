@@ -263,4 +263,54 @@ kernels::Program build_program(const model::Model& m,
   return p;
 }
 
+namespace {
+
+/// Whether group node `node`'s inputs have per-input shares (kernels::input_contribution).
+bool has_shares(kernels::CombineMethod m) {
+  return m != kernels::CombineMethod::wofe_std && m != kernels::CombineMethod::ratio &&
+         m != kernels::CombineMethod::tree_ensemble;
+}
+
+/// Marks node `node` and every node it is computed from.
+void mark_sources(const kernels::Program& p, int node, std::vector<bool>& used) {
+  if (used[static_cast<std::size_t>(node)]) return;
+  used[static_cast<std::size_t>(node)] = true;
+  if (node < p.n_layers) return;
+  const kernels::GroupOp& g = p.groups[node - p.n_layers];
+  for (int k = g.first_input; k < g.first_input + g.n_inputs; ++k) mark_sources(p, p.inputs[k], used);
+}
+
+}  // namespace
+
+kernels::Program contributions_program(const kernels::Program& map,
+                                       const std::vector<std::string>& node_names,
+                                       std::vector<ContributionBand>& bands) {
+  kernels::Program p = map;
+  std::vector<bool> used(static_cast<std::size_t>(map.n_layers + map.n_groups), false);
+  mark_sources(map, map.bands[0], used);
+  bands.clear();
+  for (int g = 0; g < map.n_groups; ++g) {
+    const int node = map.n_layers + g;
+    const kernels::GroupOp& G = map.groups[g];
+    if (!used[static_cast<std::size_t>(node)] || !has_shares(G.method)) continue;
+    for (int k = G.first_input; k < G.first_input + G.n_inputs; ++k) {
+      bands.push_back({node, k, node_names.at(static_cast<std::size_t>(map.inputs[k])),
+                       node_names.at(static_cast<std::size_t>(node)), G.method});
+    }
+  }
+  if (bands.size() + 1 > static_cast<std::size_t>(kernels::max_bands)) {
+    throw config_error("[output] contributions: the model's groups have " +
+                       std::to_string(bands.size()) + " inputs in all (at most " +
+                       std::to_string(kernels::max_bands - 1) + " contribution bands)");
+  }
+  p.n_bands = static_cast<std::int32_t>(bands.size() + 1);
+  p.bands[0] = map.bands[0];
+  p.band_contribution[0] = 0;
+  for (std::size_t b = 0; b < bands.size(); ++b) {
+    p.bands[b + 1] = bands[b].group_node;
+    p.band_contribution[b + 1] = bands[b].input + 1;
+  }
+  return p;
+}
+
 }  // namespace gp::cli

@@ -36,4 +36,24 @@ void build_layers(const model::Model& m, const std::vector<kernels::LayerStats>&
                   const std::vector<kernels::PercentileBuilder>& percentiles,
                   std::vector<double>& aux, kernels::Program& p);
 
+/// One band of the contributions program: what input `input` (an index into Program::inputs)
+/// adds to the group of node `group_node`.
+struct ContributionBand {
+  int group_node{0};
+  int input{0};
+  std::string input_name;
+  std::string group_name;
+  kernels::CombineMethod method{kernels::CombineMethod::weighted_sum};
+};
+
+/// The program behind `[output] contributions`: `map`'s network with band 0 = the map's score
+/// (map.bands[0]), then one band per input of every group that the score depends on and that
+/// has per-input shares (kernels::input_contribution: not wofe_std, ratio, tree_ensemble), in
+/// evaluation order. `node_names` names each node of `map` (layers, then groups). `bands`
+/// receives the contribution bands (band 1 onwards); none when the score's group has no shares
+/// (a tree ensemble). Throws gp::config_error when they do not fit kernels::max_bands.
+kernels::Program contributions_program(const kernels::Program& map,
+                                       const std::vector<std::string>& node_names,
+                                       std::vector<ContributionBand>& bands);
+
 }  // namespace gp::cli

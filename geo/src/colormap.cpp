@@ -240,6 +240,33 @@ constexpr std::array<Rgb, 256> cividis = {{
 }};
 // clang-format on
 
+/// "diverging": ColorBrewer's RdBu (Cynthia Brewer, Apache-2.0 licence) reversed, so that low
+/// (negative) values are blue, zero white and high (positive) red; its 11 classes interpolated
+/// linearly to 256 entries. For signed values with a centred range (the contribution bands);
+/// not offered as a map's colormap.
+constexpr std::array<Rgb, 11> rdbu_r_anchors = {{{5, 48, 97},    {33, 102, 172}, {67, 147, 195},
+                                                 {146, 197, 222}, {209, 229, 240}, {247, 247, 247},
+                                                 {253, 219, 199}, {244, 165, 130}, {214, 96, 77},
+                                                 {178, 24, 43},  {103, 0, 31}}};
+
+constexpr std::array<Rgb, 256> interpolate_anchors(const std::array<Rgb, 11>& a) {
+  std::array<Rgb, 256> t{};
+  for (int i = 0; i < 256; ++i) {
+    const int num = i * 10;  // position i / 255 among the 10 intervals, as num / 255
+    const int k = num / 255 < 10 ? num / 255 : 9;
+    const int f = num - k * 255;  // weight of anchor k + 1, out of 255
+    auto mix = [f](std::uint8_t u, std::uint8_t v) {
+      return static_cast<std::uint8_t>((u * (255 - f) + v * f + 127) / 255);
+    };
+    const auto ku = static_cast<std::size_t>(k);
+    t[static_cast<std::size_t>(i)] = {mix(a[ku].r, a[ku + 1].r), mix(a[ku].g, a[ku + 1].g),
+                                      mix(a[ku].b, a[ku + 1].b)};
+  }
+  return t;
+}
+
+constexpr std::array<Rgb, 256> diverging = interpolate_anchors(rdbu_r_anchors);
+
 }  // namespace
 
 const std::vector<std::string_view>& colormap_names() {
@@ -261,6 +288,7 @@ const std::array<Rgb, 256>& colormap(std::string_view name) {
   if (name == "inferno") return inferno;
   if (name == "plasma") return plasma;
   if (name == "cividis") return cividis;
+  if (name == "diverging") return diverging;
   throw config_error("unknown colour map '" + std::string(name) +
                      "' (expected viridis, magma, inferno, plasma or cividis)");
 }

@@ -313,6 +313,38 @@ void tree_ensemble_cells(const Program& p, const GroupOp& g, const double* aux,
   }
 }
 
+/// score_cells' last step: each output band of the block's m cells from `nodes` (a node's value,
+/// or a contribution band's band_value), masked, as floats.
+[[gnu::always_inline]] inline void store_bands(const Program& p, const float* const* layers,
+                                               std::size_t first, std::size_t m,
+                                               const double* nodes, float* const* bands) {
+  const float* mask = p.mask_layer >= 0 ? layers[p.mask_layer] + first : nullptr;
+  for (int b = 0; b < p.n_bands; ++b) {
+    const double* v = nodes + static_cast<std::size_t>(p.bands[b]) * score_block;
+    float* dst = bands[b] + first;
+    if (p.band_contribution[b] != 0) {
+      // A contribution band ([output] contributions): band_value per cell, as eval_cell.
+      for (std::size_t i = 0; i < m; ++i) {
+        const bool masked = mask != nullptr && !is_valid(static_cast<double>(mask[i]));
+        dst[i] = store_value(p, masked ? nan_value() : band_value(p, b, BlockNode{nodes, i}));
+      }
+      continue;
+    }
+    if (mask == nullptr) {
+      // store_value with the nodata value held locally: a store to dst could otherwise alias
+      // p.out_nodata, and the loop would stay scalar.
+      const float nd = p.out_nodata;
+#pragma omp simd
+      for (std::size_t i = 0; i < m; ++i) dst[i] = is_valid(v[i]) ? static_cast<float>(v[i]) : nd;
+      continue;
+    }
+    for (std::size_t i = 0; i < m; ++i) {
+      const bool masked = !is_valid(static_cast<double>(mask[i]));
+      dst[i] = store_value(p, masked ? nan_value() : v[i]);
+    }
+  }
+}
+
 /// eval_cell for the m cells from `first`, evaluated node by node over the block instead of
 /// cell by cell: every value comes from the same per-cell functions (transform_as,
 /// combine_as, store_value) in the same order of operations, so the result is bit-identical to
@@ -380,23 +412,7 @@ GP_CPU_CLONES void score_cells(const Program& p, const double* aux, const float*
     }
     skip[id] = static_cast<unsigned char>(G.skip_missing);
   }
-  const float* mask = p.mask_layer >= 0 ? layers[p.mask_layer] + first : nullptr;
-  for (int b = 0; b < p.n_bands; ++b) {
-    const double* v = nodes + static_cast<std::size_t>(p.bands[b]) * score_block;
-    float* dst = bands[b] + first;
-    if (mask == nullptr) {
-      // store_value with the nodata value held locally: a store to dst could otherwise alias
-      // p.out_nodata, and the loop would stay scalar.
-      const float nd = p.out_nodata;
-#pragma omp simd
-      for (std::size_t i = 0; i < m; ++i) dst[i] = is_valid(v[i]) ? static_cast<float>(v[i]) : nd;
-      continue;
-    }
-    for (std::size_t i = 0; i < m; ++i) {
-      const bool masked = !is_valid(static_cast<double>(mask[i]));
-      dst[i] = store_value(p, masked ? nan_value() : v[i]);
-    }
-  }
+  store_bands(p, layers, first, m, nodes, bands);
 }
 
 /// One chunk. Shifted sums (shift = the first valid value): no division per cell, and accurate

@@ -307,6 +307,61 @@ GP_HD inline double group_value(const Program& p, const GroupOp& g, const double
                                                   : combine_group(p, g, node, skip);
 }
 
+/// What input k (an index into p.inputs) of group `g` contributes to the group's value
+/// `value` in one cell (`node(i)`: node i's value, NaN = nodata), the reasons a cell scores
+/// high: nodata where the group is nodata or for a method with no per-input share (wofe_std,
+/// ratio, tree_ensemble). Additive methods give shares that add up to the value:
+///   weighted_sum, index_overlay: w_k x_k, divided by the weight of the inputs present where a
+///     skipped input is absent (combine_as's renormalisation); 0 for a skipped input;
+///   logistic: w_k x_k (raw weights): the bias plus the shares is the logit of the value; 0 for
+///     a skipped input (weights of evidence: the weight applied in the cell; logistic
+///     regression: beta x with the standardisation in x);
+/// and the fuzzy operators give the input's membership x_k itself (not additive).
+template <class NodeAt>
+GP_HD GP_INLINE double input_contribution(const Program& p, const GroupOp& g, int k, double value,
+                                          NodeAt node) {
+  if (!is_valid(value)) return nan_value();
+  const double x = node(p.inputs[k]);
+  const double w = p.input_weights[k];
+  switch (g.method) {
+    case CombineMethod::weighted_sum:
+    case CombineMethod::index_overlay: {
+      if (!is_valid(x)) return 0.0;
+      double present = 0.0;
+      bool skipped = false;
+      for (int j = g.first_input; j < g.first_input + g.n_inputs; ++j) {
+        const bool ok = is_valid(node(p.inputs[j]));
+        present += ok ? p.input_weights[j] : 0.0;
+        skipped = skipped || !ok;
+      }
+      return skipped ? w * x / present : w * x;
+    }
+    case CombineMethod::logistic:
+      return is_valid(x) ? w * x : 0.0;
+    case CombineMethod::fuzzy_and:
+    case CombineMethod::fuzzy_or:
+    case CombineMethod::fuzzy_product:
+    case CombineMethod::fuzzy_sum:
+    case CombineMethod::fuzzy_gamma:
+      return x;
+    case CombineMethod::wofe_std:
+    case CombineMethod::ratio:
+    case CombineMethod::tree_ensemble:
+      break;
+  }
+  return nan_value();
+}
+
+/// Output band b's value from the cell's node values: node bands[b], or the contribution of the
+/// input band_contribution[b] - 1 to that node's group.
+template <class NodeAt>
+GP_HD GP_INLINE double band_value(const Program& p, int b, NodeAt node) {
+  const double v = node(p.bands[b]);
+  const int k = p.band_contribution[b] - 1;
+  if (k < 0) return v;
+  return input_contribution(p, p.groups[p.bands[b] - p.n_layers], k, v, node);
+}
+
 /// Evaluates the whole network for one cell. `raw_at(l)` returns the raw value of layer l
 /// (NaN = nodata); `store(b, v)` receives each output band's value (NaN = nodata).
 template <class RawAt, class Store>
@@ -327,7 +382,7 @@ GP_HD inline void eval_cell(const Program& p, const double* aux, RawAt raw_at, S
     node[p.n_layers + g] = group_value(p, p.groups[g], node, skip, aux);
     skip[p.n_layers + g] = static_cast<unsigned char>(p.groups[g].skip_missing);
   }
-  for (int b = 0; b < p.n_bands; ++b) store(b, node[p.bands[b]]);
+  for (int b = 0; b < p.n_bands; ++b) store(b, band_value(p, b, NodeArray{node}));
 }
 
 /// Result value to store for a cell: the value as float, or the program's nodata value.

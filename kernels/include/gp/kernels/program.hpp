@@ -12,7 +12,7 @@ namespace gp::kernels {
 inline constexpr int max_layers = 32;  ///< evidence layers per program (plus an optional mask)
 inline constexpr int max_groups = 32;  ///< groups of the inference network
 inline constexpr int max_inputs = 128; ///< group inputs, all groups together
-inline constexpr int max_bands = 16;   ///< output bands
+inline constexpr int max_bands = 128;  ///< output bands (contribution bands: one per group input)
 inline constexpr int max_rules = 256;  ///< reclass rules, all layers together
 inline constexpr int max_nodes = max_layers + max_groups;
 
@@ -108,6 +108,10 @@ struct Program {
   std::int32_t inputs[max_inputs]{};  ///< node index of each group input
   double input_weights[max_inputs]{}; ///< normalised within each group
   std::int32_t bands[max_bands]{};    ///< node index written to each output band
+  /// Per output band: 0 writes node bands[b]'s value; k + 1 writes the contribution of group
+  /// input k (an index into `inputs`) to the group whose node is bands[b] (input_contribution
+  /// in cell_ops.hpp). Zero by default, so every existing program writes node values.
+  std::int32_t band_contribution[max_bands]{};
   ReclassRule rules[max_rules]{};
 };
 
