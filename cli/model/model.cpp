@@ -540,6 +540,7 @@ TreesSpec parse_trees(const toml::table& t, const std::string& source) {
       out = *v;
     }
   };
+  s.learning_rate_given = t.contains("learning_rate");
   fraction("learning_rate", s.learning_rate);
   fraction("subsample", s.subsample);
   fraction("colsample", s.colsample);
@@ -597,8 +598,13 @@ void check_training(const Model& m, const std::string& source, bool user_groups)
   if (m.trees.given && !is_tree_ensemble(m.combine.method)) {
     fail("[trees]: only used with [combine] method = \"boosted-trees\" or \"random-forest\"");
   }
-  if (m.trees.given && m.combine.method == Method::random_forest && m.trees.learning_rate != 0.1) {
-    fail("[trees] learning_rate: not used by a random forest (its one round uses 1)");
+  if (m.combine.method == Method::random_forest && m.trees.learning_rate_given &&
+      m.trees.learning_rate != 1.0) {
+    // XGBoost's random forest is one round of num_parallel_tree trees: shrinking that round
+    // would only scale every leaf down, never what a forest is (learning_rate = 1).
+    fail("[trees] learning_rate = " + text::shortest_plain(m.trees.learning_rate) +
+         ": a random forest uses learning_rate = 1 (XGBoost trains it as one round of n_trees "
+         "parallel trees, num_parallel_tree); remove the key or set it to 1");
   }
   if (trained && !m.output.bands.empty()) {
     fail("[output] bands: not used with method \"" + method + "\" (its bands are fixed)");
