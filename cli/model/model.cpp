@@ -569,6 +569,15 @@ void check_training(const Model& m, const std::string& source, bool user_groups)
     if (L.logistic.given() && m.combine.method != Method::logistic) {
       fail("layer '" + L.name + "' logistic: only used with [combine] method = \"logistic\"");
     }
+    if (L.categorical && !is_tree_ensemble(m.combine.method)) {
+      fail("layer '" + L.name + "' categorical: only used with [combine] method = \"boosted-trees\" "
+           "or \"random-forest\" (weights of evidence and logistic regression mark classes with "
+           "wofe / logistic = { type = \"categorical\" })");
+    }
+    if (L.categorical && L.transform.kind != TransformKind::identity) {
+      fail("layer '" + L.name + "' categorical: its classes are its values as read (remove the "
+           "transform)");
+    }
     if (L.mask) continue;
     if (m.combine.method == Method::wofe && !L.wofe.given()) {
       fail("layer '" + L.name + "': missing wofe = { type = \"categorical\" | \"ascending\" | "
@@ -767,13 +776,16 @@ void parse_layer_transform(TableReader& rl, LayerSpec& L, bool resampling_given)
       rl.fail("transform", "expected a table such as { kind = \"linear\", min = 0, max = 1 }");
     }
   }
-  // Class codes must not be interpolated: categorical reclass tables need nearest or mode.
-  if (!L.transform.categorical()) return;
+  // Class codes must not be interpolated: categorical reclass tables and categorical layers
+  // need nearest or mode.
+  if (!L.transform.categorical() && !L.categorical) return;
   if (!resampling_given) {
     L.resampling = "nearest";
   } else if (L.resampling != "nearest" && L.resampling != "mode") {
-    rl.fail("resampling", "a categorical layer (reclass by value) may only be resampled with "
-                          "\"nearest\" or \"mode\", found \"" + L.resampling + "\"");
+    rl.fail("resampling", std::string("a categorical layer (") +
+                              (L.categorical ? "categorical = true" : "reclass by value") +
+                              ") may only be resampled with \"nearest\" or \"mode\", found \"" +
+                              L.resampling + "\"");
   }
 }
 
@@ -806,6 +818,7 @@ LayerSpec parse_layer(const toml::table& t, const std::string& source, const fs:
   expect_one_of(rl, "resampling", L.resampling,
                 {"nearest", "bilinear", "cubic", "cubicspline", "lanczos", "average", "mode",
                  "min", "max", "med", "q1", "q3", "sum", "rms"});
+  if (auto c = rl.boolean("categorical")) L.categorical = *c;  // before the resampling rule
   parse_layer_transform(rl, L, resampling.has_value());
   if (auto w = rl.num("weight")) {
     if (*w < 0) rl.fail("weight", "expected a weight >= 0, found " + text::shortest_plain(*w));

@@ -682,8 +682,102 @@ std::string importance_csv(const Table& t, const Booster& b, const PermutationIm
   return csv;
 }
 
-/// The map program: the layers' transforms, then one tree_ensemble group over the evidence.
-kernels::Program map_program(Layers& L, const std::vector<std::size_t>& ev, const Booster& b,
+/// One feature of the trees: an evidence layer's value, or for a layer marked categorical the
+/// indicator of one of its classes (1 in the class, 0 in another, missing where nodata).
+struct Feature {
+  std::size_t column{0};  ///< the training table's column (index into ev)
+  bool one_hot{false};
+  float value{0.0f};      ///< one_hot: the class
+};
+
+/// The features: per evidence layer its value, or (categorical) one indicator per class
+/// present in the raw table `raw`, ascending.
+std::vector<Feature> features_of(const model::Model& m, const std::vector<std::size_t>& ev,
+                                 const Table& raw) {
+  std::vector<Feature> fs;
+  for (std::size_t e = 0; e < ev.size(); ++e) {
+    if (!m.layers[ev[e]].categorical) {
+      fs.push_back({e, false, 0.0f});
+      continue;
+    }
+    std::vector<float> classes;
+    for (std::size_t r = 0; r < raw.rows(); ++r) {
+      const float v = raw.x[r * raw.n_features + e];
+      if (v == v) classes.push_back(v);
+    }
+    std::sort(classes.begin(), classes.end());
+    classes.erase(std::unique(classes.begin(), classes.end()), classes.end());
+    for (float v : classes) fs.push_back({e, true, v});
+  }
+  if (fs.size() > static_cast<std::size_t>(kernels::max_layers)) {
+    throw config_error("[trees]: the categorical layers' classes and the other layers make " +
+                       std::to_string(fs.size()) + " features (at most " +
+                       std::to_string(kernels::max_layers) + ")");
+  }
+  return fs;
+}
+
+/// The table of the features `fs` from the raw table (one column per evidence layer); a
+/// class indicator is named layer=class.
+Table encode(const Table& raw, const std::vector<Feature>& fs) {
+  Table t;
+  t.n_features = fs.size();
+  for (const Feature& f : fs) {
+    t.names.push_back(raw.names[f.column] + (f.one_hot ? "=" + num(f.value) : std::string()));
+  }
+  for (std::size_t r = 0; r < raw.rows(); ++r) {
+    for (const Feature& f : fs) {
+      const float v = raw.x[r * raw.n_features + f.column];
+      t.x.push_back(!f.one_hot || v != v ? v : (v == f.value ? 1.0f : 0.0f));
+    }
+  }
+  t.label = raw.label;
+  t.col = raw.col;
+  t.row = raw.row;
+  return t;
+}
+
+/// The node of each feature as the group's inputs: an evidence layer's own node, or for a
+/// class indicator a layer appended to the program that reads the layer's input and reclasses
+/// it (value == class -> 1, any other value -> 0, nodata stays nodata): one-hot in the program,
+/// no change to the tree kernel.
+void feature_inputs(kernels::Program& pr, const std::vector<std::size_t>& ev,
+                    const std::vector<Feature>& fs) {
+  int n_rules = 0;
+  for (int l = 0; l < pr.n_layers; ++l) {
+    const kernels::TransformParams& t = pr.layers[l].transform;
+    if (t.kind == kernels::TransformKind::reclass) n_rules = std::max(n_rules, t.first + t.count);
+  }
+  if (pr.n_inputs < 0) pr.n_inputs = pr.n_layers;  // the input buffers stay the model's layers
+  for (std::size_t i = 0; i < fs.size(); ++i) {
+    const auto layer = static_cast<std::int32_t>(ev[fs[i].column]);
+    if (!fs[i].one_hot) {
+      pr.inputs[i] = layer;
+      continue;
+    }
+    if (pr.n_layers >= kernels::max_layers || n_rules >= kernels::max_rules) {
+      throw config_error("[trees]: too many classes in the categorical layers (at most " +
+                         std::to_string(kernels::max_layers) + " layers and classes in all)");
+    }
+    kernels::LayerOp& op = pr.layers[pr.n_layers];
+    op.input = layer;
+    op.transform = kernels::TransformParams{};
+    op.transform.kind = kernels::TransformKind::reclass;
+    op.transform.first = n_rules;
+    op.transform.count = 1;
+    op.transform.has_default = 1;
+    op.transform.fallback = 0.0;
+    kernels::ReclassRule& rule = pr.rules[n_rules++];
+    rule.lo = rule.hi = static_cast<double>(fs[i].value);
+    rule.score = 1.0;
+    rule.is_value = 1;
+    pr.inputs[i] = pr.n_layers++;
+  }
+}
+
+/// The map program: the layers' transforms, then one tree_ensemble group over the features.
+kernels::Program map_program(Layers& L, const std::vector<std::size_t>& ev,
+                             const std::vector<Feature>& fs, const Booster& b,
                              std::vector<double>& aux) {
   kernels::Program pr = L.program;
   aux = L.aux;
@@ -692,8 +786,8 @@ kernels::Program map_program(Layers& L, const std::vector<std::size_t>& ev, cons
     throw config_error("[trees]: the trees need more than 2^31 numbers (fewer or shallower trees)");
   }
   g.first_input = 0;
-  g.n_inputs = static_cast<std::int32_t>(ev.size());
-  for (std::size_t e = 0; e < ev.size(); ++e) pr.inputs[e] = static_cast<std::int32_t>(ev[e]);
+  g.n_inputs = static_cast<std::int32_t>(fs.size());
+  feature_inputs(pr, ev, fs);
   pr.groups[0] = g;
   pr.n_groups = 1;
   pr.n_bands = 1;
@@ -793,12 +887,14 @@ std::unique_ptr<Trained> train(const TrainingContext& ctx) {
                        num(spec.negatives_buffer_km) + " km from every deposit (lower ratio or "
                        "buffer_km)");
   }
-  const Table t = make_table(m, s.ev, dep, dr, n_neg, ctx.grid.width);
+  const Table raw = make_table(m, s.ev, dep, dr, n_neg, ctx.grid.width);
+  const std::vector<Feature> fs = features_of(m, s.ev, raw);
+  const Table t = encode(raw, fs);
   check_variance(t);
   gp::log::info("trees: " + std::to_string(dep.size()) + " deposit cells, " +
                 std::to_string(n_neg) + " background cells; training " + model::name_str(m.combine.method));
   const Booster b = train_booster(t, m.combine.method, spec);
-  tr->program = map_program(L, s.ev, b, tr->aux);
+  tr->program = map_program(L, s.ev, fs, b, tr->aux);
   const PermutationImportance pi = run_permutation_importance(ctx, t);
   tr->texts = {b.model_json, table_csv(t, ctx.grid), importance_csv(t, b, pi)};
   J& r = tr->report;

@@ -14,6 +14,7 @@
 #include <xgboost/c_api.h>
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <cstring>
 #include <iostream>
@@ -534,6 +535,87 @@ TEST(TreeRun, RandomForestRefusesALearningRateOtherThanOne) {
   write_forest_grid(dir, default_trees + "\nlearning_rate = 1");
   run(dir, "one.tif", 0, 2);
   EXPECT_TRUE(fs::exists(dir / "one.tif"));
+}
+
+// ---- categorical layers (one-hot) ----
+
+/// Layer a (as write_grid's) and layer k of 3 classes coded codes[0..2]: class codes[1] on
+/// every deposit cell and on a third of the others, codes[0] and codes[2] elsewhere; k is
+/// `categorical = true`. `extra`: more lines of k's [[layer]].
+void write_categorical_grid(const fs::path& dir, const std::array<float, 3>& codes,
+                            const std::string& extra = "") {
+  write_grid(dir, "");
+  std::vector<float> k(static_cast<std::size_t>(w * h));
+  for (int r = 0; r < h; ++r) {
+    for (int c = 0; c < w; ++c) k[static_cast<std::size_t>(r * w + c)] = codes[static_cast<std::size_t>((r * 5 + c) % 3)];
+  }
+  for (const auto& [r, c] : deposits) k[static_cast<std::size_t>(r * w + c)] = codes[1];
+  const double nd = -9999.0;
+  gp::test::write_raster(dir / "k.tif", "EPSG:3577", x0, y0, 200, 200, w, h, k, &nd);
+  // write_grid's model up to layer b, then k instead of b.
+  std::string m = gp::test::file_bytes(dir / "model.toml");
+  m = m.substr(0, m.find("[[layer]]\nname = \"b\""));
+  m += "[[layer]]\nname = \"k\"\npath = \"k.tif\"\ncategorical = true\n" + extra;
+  m += "[combine]\nmethod = \"boosted-trees\"\n[trees]\nn_trees = 20\nmax_depth = 3\nseed = 3\n"
+       "subsample = 1\ncolsample = 1\nnegatives = { ratio = 5, buffer_km = 1.0 }\n";
+  std::ofstream(dir / "model.toml") << m;
+}
+
+TEST(TreeRun, CategoricalLayerIsOneHotAndItsCodesOrderDoesNotMatter) {
+  const fs::path dir = gp::test::scratch_dir();
+  write_categorical_grid(dir, {1.0f, 2.0f, 3.0f});
+  run(dir, "m.tif", 7, 2);
+  // The training table: a, then one column per class of k, named k=<class>.
+  const auto rows = gp::test::read_csv_rows(dir / "m_training.csv");
+  ASSERT_FALSE(rows.empty());
+  // (Names are quoted in the CSV, and read_csv_rows keeps the quotes.)
+  for (const char* col : {"\"a\"", "\"k=1\"", "\"k=2\"", "\"k=3\""}) {
+    EXPECT_EQ(rows[0].count(col), 1u) << col;
+  }
+  for (const auto& row : rows) {
+    if (row.at("LABEL") == "1") {
+      EXPECT_EQ(row.at("\"k=2\""), "1");  // every deposit in class 2
+    }
+  }
+  // The map: XGBoost's prediction from the saved model on each cell's one-hot row, worked
+  // out here from the rasters.
+  const auto a = gp::test::read_raster(dir / "a.tif");
+  const auto k = gp::test::read_raster(dir / "k.tif");
+  std::vector<float> x;
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    x.push_back(a[i] == -9999.0f ? nan_f : a[i]);
+    for (float cls : {1.0f, 2.0f, 3.0f}) x.push_back(k[i] == cls ? 1.0f : 0.0f);
+  }
+  const std::vector<float> ref = xgboost_predict(gp::test::file_bytes(dir / "m_model.json"), x, 4);
+  const auto map = gp::test::read_raster(dir / "m.tif");
+  double err = 0.0;
+  double in_class = 0.0, out_class = 0.0;
+  std::size_t n_in = 0, n_out = 0;
+  for (std::size_t i = 0; i < ref.size(); ++i) {
+    err = std::max(err, std::abs(double(map[i]) - ref[i]));
+    (k[i] == 2.0f ? in_class : out_class) += map[i];
+    (k[i] == 2.0f ? n_in : n_out) += 1;
+  }
+  std::cout << "categorical map vs XGBoost on the one-hot table: max error " << err << "\n";
+  EXPECT_LE(err, 1e-6);
+  EXPECT_GT(in_class / double(n_in), out_class / double(n_out));  // the deposits' class scores higher
+  // The same classes coded 30, 10, 20 (the deposits' class now the smallest code, not the
+  // middle one): the same map.
+  const fs::path dir2 = gp::test::scratch_dir();
+  write_categorical_grid(dir2, {30.0f, 10.0f, 20.0f});
+  run(dir2, "m.tif", 0, 1);
+  const auto map2 = gp::test::read_raster(dir2 / "m.tif");
+  ASSERT_EQ(map2.size(), map.size());
+  double diff = 0.0;
+  for (std::size_t i = 0; i < map.size(); ++i) diff = std::max(diff, std::abs(double(map[i]) - map2[i]));
+  std::cout << "categorical codes 1,2,3 vs 30,10,20: max map difference " << diff << "\n";
+  EXPECT_LE(diff, 1e-6);
+}
+
+TEST(TreeRun, CategoricalLayerRefusesATransform) {
+  const fs::path dir = gp::test::scratch_dir();
+  write_categorical_grid(dir, {1.0f, 2.0f, 3.0f}, "transform = { kind = \"minmax\" }\n");
+  expect_refused(dir, 3, "layer 'k' categorical: its classes are its values as read");
 }
 
 }  // namespace
