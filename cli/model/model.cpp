@@ -551,6 +551,33 @@ TreesSpec parse_trees(const toml::table& t, const std::string& source) {
   return s;
 }
 
+/// Cross-checks of the tree ensembles' keys: [trees] and the layers' `categorical`.
+void check_trees(const Model& m, const std::string& source) {
+  auto fail = [&](const std::string& msg) { throw config_error(source + ": " + msg); };
+  for (const auto& L : m.layers) {
+    if (L.categorical && !is_tree_ensemble(m.combine.method)) {
+      fail("layer '" + L.name + "' categorical: only used with [combine] method = \"boosted-trees\" "
+           "or \"random-forest\" (weights of evidence and logistic regression mark classes with "
+           "wofe / logistic = { type = \"categorical\" })");
+    }
+    if (L.categorical && L.transform.kind != TransformKind::identity) {
+      fail("layer '" + L.name + "' categorical: its classes are its values as read (remove the "
+           "transform)");
+    }
+  }
+  if (m.trees.given && !is_tree_ensemble(m.combine.method)) {
+    fail("[trees]: only used with [combine] method = \"boosted-trees\" or \"random-forest\"");
+  }
+  if (m.combine.method == Method::random_forest && m.trees.learning_rate_given &&
+      m.trees.learning_rate != 1.0) {
+    // XGBoost's random forest is one round of num_parallel_tree trees: shrinking that round
+    // would only scale every leaf down, never what a forest is (learning_rate = 1).
+    fail("[trees] learning_rate = " + text::shortest_plain(m.trees.learning_rate) +
+         ": a random forest uses learning_rate = 1 (XGBoost trains it as one round of n_trees "
+         "parallel trees, num_parallel_tree); remove the key or set it to 1");
+  }
+}
+
 /// Cross-checks of the data-driven methods, once every table is read.
 void check_training(const Model& m, const std::string& source, bool user_groups) {
   auto fail = [&](const std::string& msg) { throw config_error(source + ": " + msg); };
@@ -568,15 +595,6 @@ void check_training(const Model& m, const std::string& source, bool user_groups)
     }
     if (L.logistic.given() && m.combine.method != Method::logistic) {
       fail("layer '" + L.name + "' logistic: only used with [combine] method = \"logistic\"");
-    }
-    if (L.categorical && !is_tree_ensemble(m.combine.method)) {
-      fail("layer '" + L.name + "' categorical: only used with [combine] method = \"boosted-trees\" "
-           "or \"random-forest\" (weights of evidence and logistic regression mark classes with "
-           "wofe / logistic = { type = \"categorical\" })");
-    }
-    if (L.categorical && L.transform.kind != TransformKind::identity) {
-      fail("layer '" + L.name + "' categorical: its classes are its values as read (remove the "
-           "transform)");
     }
     if (L.mask) continue;
     if (m.combine.method == Method::wofe && !L.wofe.given()) {
@@ -604,17 +622,7 @@ void check_training(const Model& m, const std::string& source, bool user_groups)
     fail("[uncertainty]: not used with method \"" + method + "\" (its Monte Carlo perturbs "
          "weights and memberships, which trees do not have)");
   }
-  if (m.trees.given && !is_tree_ensemble(m.combine.method)) {
-    fail("[trees]: only used with [combine] method = \"boosted-trees\" or \"random-forest\"");
-  }
-  if (m.combine.method == Method::random_forest && m.trees.learning_rate_given &&
-      m.trees.learning_rate != 1.0) {
-    // XGBoost's random forest is one round of num_parallel_tree trees: shrinking that round
-    // would only scale every leaf down, never what a forest is (learning_rate = 1).
-    fail("[trees] learning_rate = " + text::shortest_plain(m.trees.learning_rate) +
-         ": a random forest uses learning_rate = 1 (XGBoost trains it as one round of n_trees "
-         "parallel trees, num_parallel_tree); remove the key or set it to 1");
-  }
+  check_trees(m, source);
   if (trained && !m.output.bands.empty()) {
     fail("[output] bands: not used with method \"" + method + "\" (its bands are fixed)");
   }
