@@ -2,7 +2,8 @@
 // Tree ensembles on known deposits: `[combine] method = "boosted-trees" | "random-forest"`.
 // A training table of deposit cells (label 1, a cell counts once) and background cells
 // (label 0) drawn, seeded, from the valid cells farther than `negatives.buffer_km` from every
-// deposit; each layer's value after its transform is a feature. XGBoost (its C API) trains the
+// deposit; each layer's value after its transform is a feature (a layer marked `categorical =
+// true`: one indicator feature per class of the training table, one-hot). XGBoost (its C API) trains the
 // trees; they are flattened into the program's aux array and every cell is scored by the
 // fused per-cell kernel (gp/kernels/trees.hpp), on the CPU or the GPU, equal to XGBoost's own
 // prediction. Beside the map: <base>_model.json (XGBoost's JSON model), <base>_training.csv and
