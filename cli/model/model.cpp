@@ -534,6 +534,7 @@ TreesSpec parse_trees(const toml::table& t, const std::string& source) {
       out = *v;
     }
   };
+  s.learning_rate_given = t.contains("learning_rate");
   fraction("learning_rate", s.learning_rate);
   fraction("subsample", s.subsample);
   fraction("colsample", s.colsample);
@@ -542,6 +543,33 @@ TreesSpec parse_trees(const toml::table& t, const std::string& source) {
   parse_xgboost_parameters(r, s);
   r.finish();
   return s;
+}
+
+/// Cross-checks of the tree ensembles' keys: [trees] and the layers' `categorical`.
+void check_trees(const Model& m, const std::string& source) {
+  auto fail = [&](const std::string& msg) { throw config_error(source + ": " + msg); };
+  for (const auto& L : m.layers) {
+    if (L.categorical && !is_tree_ensemble(m.combine.method)) {
+      fail("layer '" + L.name + "' categorical: only used with [combine] method = \"boosted-trees\" "
+           "or \"random-forest\" (weights of evidence and logistic regression mark classes with "
+           "wofe / logistic = { type = \"categorical\" })");
+    }
+    if (L.categorical && L.transform.kind != TransformKind::identity) {
+      fail("layer '" + L.name + "' categorical: its classes are its values as read (remove the "
+           "transform)");
+    }
+  }
+  if (m.trees.given && !is_tree_ensemble(m.combine.method)) {
+    fail("[trees]: only used with [combine] method = \"boosted-trees\" or \"random-forest\"");
+  }
+  if (m.combine.method == Method::random_forest && m.trees.learning_rate_given &&
+      m.trees.learning_rate != 1.0) {
+    // XGBoost's random forest is one round of num_parallel_tree trees: shrinking that round
+    // would only scale every leaf down, never what a forest is (learning_rate = 1).
+    fail("[trees] learning_rate = " + text::shortest_plain(m.trees.learning_rate) +
+         ": a random forest uses learning_rate = 1 (XGBoost trains it as one round of n_trees "
+         "parallel trees, num_parallel_tree); remove the key or set it to 1");
+  }
 }
 
 /// Cross-checks of the data-driven methods, once every table is read.
@@ -588,12 +616,7 @@ void check_training(const Model& m, const std::string& source, bool user_groups)
     fail("[uncertainty]: not used with method \"" + method + "\" (its Monte Carlo perturbs "
          "weights and memberships, which trees do not have)");
   }
-  if (m.trees.given && !is_tree_ensemble(m.combine.method)) {
-    fail("[trees]: only used with [combine] method = \"boosted-trees\" or \"random-forest\"");
-  }
-  if (m.trees.given && m.combine.method == Method::random_forest && m.trees.learning_rate != 0.1) {
-    fail("[trees] learning_rate: not used by a random forest (its one round uses 1)");
-  }
+  check_trees(m, source);
   if (trained && !m.output.bands.empty()) {
     fail("[output] bands: not used with method \"" + method + "\" (its bands are fixed)");
   }
@@ -755,13 +778,16 @@ void parse_layer_transform(TableReader& rl, LayerSpec& L, bool resampling_given)
       rl.fail("transform", "expected a table such as { kind = \"linear\", min = 0, max = 1 }");
     }
   }
-  // Class codes must not be interpolated: categorical reclass tables need nearest or mode.
-  if (!L.transform.categorical()) return;
+  // Class codes must not be interpolated: categorical reclass tables and categorical layers
+  // need nearest or mode.
+  if (!L.transform.categorical() && !L.categorical) return;
   if (!resampling_given) {
     L.resampling = "nearest";
   } else if (L.resampling != "nearest" && L.resampling != "mode") {
-    rl.fail("resampling", "a categorical layer (reclass by value) may only be resampled with "
-                          "\"nearest\" or \"mode\", found \"" + L.resampling + "\"");
+    rl.fail("resampling", std::string("a categorical layer (") +
+                              (L.categorical ? "categorical = true" : "reclass by value") +
+                              ") may only be resampled with \"nearest\" or \"mode\", found \"" +
+                              L.resampling + "\"");
   }
 }
 
@@ -794,6 +820,7 @@ LayerSpec parse_layer(const toml::table& t, const std::string& source, const fs:
   expect_one_of(rl, "resampling", L.resampling,
                 {"nearest", "bilinear", "cubic", "cubicspline", "lanczos", "average", "mode",
                  "min", "max", "med", "q1", "q3", "sum", "rms"});
+  if (auto c = rl.boolean("categorical")) L.categorical = *c;  // before the resampling rule
   parse_layer_transform(rl, L, resampling.has_value());
   if (auto w = rl.num("weight")) {
     if (*w < 0) rl.fail("weight", "expected a weight >= 0, found " + text::shortest_plain(*w));

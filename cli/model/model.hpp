@@ -91,6 +91,10 @@ struct LayerSpec {
   bool missing_skip{false};
   WofeLayerSpec wofe;          ///< [combine] method = "wofe"
   LogisticLayerSpec logistic;  ///< [combine] method = "logistic"
+  /// `categorical = true` ([combine] method = "boosted-trees" | "random-forest"): the values
+  /// are class codes, one-hot encoded for the trees (one feature per class of the training
+  /// table), so their numeric order means nothing.
+  bool categorical{false};
   /// internal (plan/vector_plan.cpp): a vector layer read through a temporary raster on the
   /// grid (then `path`): its own source file, and the source with its selection and mode as
   /// run reports name it (the temporary file is gone once the run ends).

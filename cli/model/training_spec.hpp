@@ -53,6 +53,7 @@ struct TreesSpec {
   int n_trees{100};            ///< boosting rounds, or the forest's trees
   int max_depth{6};
   double learning_rate{0.1};   ///< boosted-trees only (a forest uses 1)
+  bool learning_rate_given{false};  ///< set in the model (a forest refuses any value but 1)
   double subsample{0.8};       ///< rows per tree
   double colsample{0.8};       ///< layers per tree (boosted) or per split (forest)
   std::uint64_t seed{0};

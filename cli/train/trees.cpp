@@ -4,12 +4,17 @@
 
 #include "training_common.hpp"
 
+// The one exact AUC (summarise_ranks is pure; train/ borrows it from analysis/ rather than
+// count ranks a second way).
+#include "analysis/validation.hpp"
+
 #include "plan/program.hpp"
 #include "run/cluster.hpp"
 #include "run/runner.hpp"
 #include "run/stats_pass.hpp"
 #include "gp/error.hpp"
 #include "gp/kernels/cell_ops.hpp"
+#include "gp/kernels/rank.hpp"
 #include "gp/kernels/trees.hpp"
 #include "gp/log.hpp"
 #include "gp/text.hpp"
@@ -52,6 +57,8 @@ struct Api {
   GP_XGB_FN(XGBoosterSaveModelToBuffer)
   GP_XGB_FN(XGBoosterFeatureScore)
   GP_XGB_FN(XGBoosterFree)
+  GP_XGB_FN(XGBoosterLoadModelFromBuffer)
+  GP_XGB_FN(XGBoosterPredictFromDMatrix)
 #undef GP_XGB_FN
 };
 
@@ -80,6 +87,8 @@ const Api& api() {
     GP_XGB_LOAD(XGBoosterSaveModelToBuffer)
     GP_XGB_LOAD(XGBoosterFeatureScore)
     GP_XGB_LOAD(XGBoosterFree)
+    GP_XGB_LOAD(XGBoosterLoadModelFromBuffer)
+    GP_XGB_LOAD(XGBoosterPredictFromDMatrix)
 #undef GP_XGB_LOAD
     return x;
   }();
@@ -217,6 +226,146 @@ Booster train_booster(const Table& t, model::Method method, const model::TreesSp
   out.gain = feature_scores(b.h, t, "gain");
   out.total_gain = feature_scores(b.h, t, "total_gain");
   return out;
+}
+
+std::vector<float> xgboost_predict(const std::string& model_json, const std::vector<float>& x,
+                                   std::size_t n_features) {
+  Handle b(api().XGBoosterFree);
+  xgb(api().XGBoosterCreate(nullptr, 0, &b.h), "booster");
+  xgb(api().XGBoosterLoadModelFromBuffer(b.h, model_json.data(), model_json.size()), "loading the model");
+  xgb(api().XGBoosterSetParam(b.h, "nthread", "1"), "threads");
+  Handle dm(api().XGDMatrixFree);
+  const std::size_t rows = n_features == 0 ? 0 : x.size() / n_features;
+  xgb(api().XGDMatrixCreateFromMat(x.data(), rows, n_features,
+                                   std::numeric_limits<float>::quiet_NaN(), &dm.h),
+      "prediction matrix");
+  const bst_ulong* shape = nullptr;
+  bst_ulong dim = 0;
+  const float* res = nullptr;
+  // type 0: the transformed prediction (binary:logistic's probability), every tree.
+  xgb(api().XGBoosterPredictFromDMatrix(b.h, dm.h,
+                                        R"({"type": 0, "training": false, "iteration_begin": 0, )"
+                                        R"("iteration_end": 0, "strict_shape": false})",
+                                        &shape, &dim, &res),
+      "prediction");
+  return {res, res + rows};
+}
+
+double roc_auc(const std::vector<float>& score, const std::vector<float>& label) {
+  // The rows as validation's deposits: each positive row a "deposit cell" (its own column,
+  // so none share one) ranked against every row; summarise_ranks' Mann-Whitney U / (P Q).
+  std::vector<RankedDeposit> pos;
+  std::vector<float> pos_scores;
+  for (std::size_t i = 0; i < score.size(); ++i) {
+    if (label[i] <= 0.5f) continue;
+    RankedDeposit d;
+    d.col = static_cast<std::int64_t>(i);
+    d.score = score[i] == 0.0f ? 0.0f : score[i];  // -0 -> +0, as the keys do
+    pos.push_back(d);
+    pos_scores.push_back(d.score);
+  }
+  const std::vector<std::uint32_t> edges = kernels::edge_keys(pos_scores);
+  const auto counter = kernels::make_rank_counter_cpu(edges, 1);
+  counter->add(score.data(), score.size());
+  rank_from_counts(pos, edges, counter->counts());
+  std::vector<const RankedDeposit*> ptrs;
+  for (const auto& d : pos) ptrs.push_back(&d);
+  return summarise_ranks(score.size() - counter->invalid(), ptrs, {}).roc_auc;
+}
+
+namespace {
+
+/// Rows of `t` in `rows`, as a table of their own.
+Table table_rows(const Table& t, const std::vector<std::size_t>& rows) {
+  Table out;
+  out.n_features = t.n_features;
+  out.names = t.names;
+  for (std::size_t r : rows) {
+    out.x.insert(out.x.end(), t.x.begin() + static_cast<std::ptrdiff_t>(r * t.n_features),
+                 t.x.begin() + static_cast<std::ptrdiff_t>((r + 1) * t.n_features));
+    out.label.push_back(t.label[r]);
+    out.col.push_back(t.col[r]);
+    out.row.push_back(t.row[r]);
+  }
+  return out;
+}
+
+/// Streams of cell_key other than the background draw's (which keys global cell indices by
+/// the seed itself): the hold-out and the shuffles.
+constexpr std::uint64_t holdout_stream = 0x686f6c646f7574ULL;  // "holdout"
+constexpr std::uint64_t shuffle_stream = 0x73687566666c65ULL;  // "shuffle"
+
+/// The hold-out rows (first) and the training rows of `t`: per class, the
+/// permutation_holdout share of its rows with the smallest keys cell_key(seed ^ stream, row).
+std::pair<std::vector<std::size_t>, std::vector<std::size_t>> split_holdout(const Table& t,
+                                                                            std::uint64_t seed) {
+  std::vector<std::size_t> held;
+  std::vector<std::size_t> rest;
+  for (const bool positive : {true, false}) {
+    std::vector<std::pair<std::uint64_t, std::size_t>> keyed;
+    for (std::size_t r = 0; r < t.rows(); ++r) {
+      if ((t.label[r] > 0.5f) == positive) keyed.emplace_back(cell_key(seed ^ holdout_stream, r), r);
+    }
+    std::sort(keyed.begin(), keyed.end());
+    const auto n_held = static_cast<std::size_t>(
+        std::llround(permutation_holdout * static_cast<double>(keyed.size())));
+    for (std::size_t i = 0; i < keyed.size(); ++i) (i < n_held ? held : rest).push_back(keyed[i].second);
+  }
+  std::sort(held.begin(), held.end());
+  std::sort(rest.begin(), rest.end());
+  return {held, rest};
+}
+
+/// Column k of the row-major `x` shuffled in place: Fisher-Yates drawing j from cell_key
+/// (std::shuffle's draws differ between standard libraries; these are the same everywhere).
+void shuffle_column(std::vector<float>& x, std::size_t nf, std::size_t k, std::uint64_t seed) {
+  const std::size_t n = x.size() / nf;
+  for (std::size_t i = n; i-- > 1;) {
+    const auto j = static_cast<std::size_t>(cell_key(seed, i) % (i + 1));
+    std::swap(x[i * nf + k], x[j * nf + k]);
+  }
+}
+
+}  // namespace
+
+PermutationImportance permutation_importance(const Table& t, model::Method method,
+                                             const model::TreesSpec& spec) {
+  PermutationImportance pi;
+  pi.repeats = permutation_repeats;
+  pi.drop.assign(t.n_features, std::numeric_limits<double>::quiet_NaN());
+  pi.drop_sd = pi.drop;
+  const auto [held_rows, train_rows] = split_holdout(t, spec.seed);
+  const Table held = table_rows(t, held_rows);
+  const Table train = table_rows(t, train_rows);
+  pi.train_rows = train.rows();
+  pi.positives = static_cast<std::size_t>(std::count(held.label.begin(), held.label.end(), 1.0f));
+  pi.negatives = held.rows() - pi.positives;
+  const auto train_pos = static_cast<std::size_t>(std::count(train.label.begin(), train.label.end(), 1.0f));
+  if (pi.positives == 0 || pi.negatives == 0 || train_pos < 2) {
+    pi.skipped = "too few deposit cells to hold some out (" + std::to_string(pi.positives) +
+                 " held out, " + std::to_string(train_pos) + " left to train)";
+    pi.auc = std::numeric_limits<double>::quiet_NaN();
+    return pi;
+  }
+  const std::string model_json = train_booster(train, method, spec).model_json;
+  pi.auc = roc_auc(xgboost_predict(model_json, held.x, t.n_features), held.label);
+  for (std::size_t k = 0; k < t.n_features; ++k) {
+    double sum = 0.0;
+    double sum2 = 0.0;
+    for (int rep = 0; rep < pi.repeats; ++rep) {
+      std::vector<float> x = held.x;
+      const auto draw = static_cast<std::uint64_t>(k) * static_cast<std::uint64_t>(pi.repeats) +
+                        static_cast<std::uint64_t>(rep);
+      shuffle_column(x, t.n_features, k, cell_key(spec.seed ^ shuffle_stream, draw));
+      const double d = pi.auc - roc_auc(xgboost_predict(model_json, x, t.n_features), held.label);
+      sum += d;
+      sum2 += d * d;
+    }
+    const double n = static_cast<double>(pi.repeats);
+    pi.drop[k] = sum / n;
+    pi.drop_sd[k] = std::sqrt(std::max(0.0, sum2 / n - pi.drop[k] * pi.drop[k]));
+  }
+  return pi;
 }
 
 namespace {
@@ -518,17 +667,117 @@ std::string table_csv(const Table& t, const geo::Grid& g) {
   return csv;
 }
 
-std::string importance_csv(const Table& t, const Booster& b) {
-  std::string csv = "LAYER,GAIN,TOTAL_GAIN\n";
+/// A figure for a CSV cell: empty when not a number (permutation importance not measured).
+std::string csv_num(double v) { return std::isfinite(v) ? text::significant(v, 12) : std::string(); }
+
+/// LAYER, GAIN, TOTAL_GAIN and the permutation importance, named by the set it is measured on
+/// (HOLDOUT_: the seeded hold-out of permutation_importance).
+std::string importance_csv(const Table& t, const Booster& b, const PermutationImportance& pi) {
+  std::string csv = "LAYER,GAIN,TOTAL_GAIN,HOLDOUT_AUC_DROP,HOLDOUT_AUC_DROP_SD\n";
   for (std::size_t k = 0; k < t.n_features; ++k) {
     csv += "\"" + t.names[k] + "\"," + text::significant(b.gain[k], 12) + "," +
-           text::significant(b.total_gain[k], 12) + "\n";
+           text::significant(b.total_gain[k], 12) + "," + csv_num(pi.drop[k]) + "," +
+           csv_num(pi.drop_sd[k]) + "\n";
   }
   return csv;
 }
 
-/// The map program: the layers' transforms, then one tree_ensemble group over the evidence.
-kernels::Program map_program(Layers& L, const std::vector<std::size_t>& ev, const Booster& b,
+/// One feature of the trees: an evidence layer's value, or for a layer marked categorical the
+/// indicator of one of its classes (1 in the class, 0 in another, missing where nodata).
+struct Feature {
+  std::size_t column{0};  ///< the training table's column (index into ev)
+  bool one_hot{false};
+  float value{0.0f};      ///< one_hot: the class
+};
+
+/// The features: per evidence layer its value, or (categorical) one indicator per class
+/// present in the raw table `raw`, ascending.
+std::vector<Feature> features_of(const model::Model& m, const std::vector<std::size_t>& ev,
+                                 const Table& raw) {
+  std::vector<Feature> fs;
+  for (std::size_t e = 0; e < ev.size(); ++e) {
+    if (!m.layers[ev[e]].categorical) {
+      fs.push_back({e, false, 0.0f});
+      continue;
+    }
+    std::vector<float> classes;
+    for (std::size_t r = 0; r < raw.rows(); ++r) {
+      const float v = raw.x[r * raw.n_features + e];
+      if (v == v) classes.push_back(v);
+    }
+    std::sort(classes.begin(), classes.end());
+    classes.erase(std::unique(classes.begin(), classes.end()), classes.end());
+    for (float v : classes) fs.push_back({e, true, v});
+  }
+  if (fs.size() > static_cast<std::size_t>(kernels::max_layers)) {
+    throw config_error("[trees]: the categorical layers' classes and the other layers make " +
+                       std::to_string(fs.size()) + " features (at most " +
+                       std::to_string(kernels::max_layers) + ")");
+  }
+  return fs;
+}
+
+/// The table of the features `fs` from the raw table (one column per evidence layer); a
+/// class indicator is named layer=class.
+Table encode(const Table& raw, const std::vector<Feature>& fs) {
+  Table t;
+  t.n_features = fs.size();
+  for (const Feature& f : fs) {
+    t.names.push_back(raw.names[f.column] + (f.one_hot ? "=" + num(f.value) : std::string()));
+  }
+  for (std::size_t r = 0; r < raw.rows(); ++r) {
+    for (const Feature& f : fs) {
+      const float v = raw.x[r * raw.n_features + f.column];
+      t.x.push_back(!f.one_hot || v != v ? v : (v == f.value ? 1.0f : 0.0f));
+    }
+  }
+  t.label = raw.label;
+  t.col = raw.col;
+  t.row = raw.row;
+  return t;
+}
+
+/// The node of each feature as the group's inputs: an evidence layer's own node, or for a
+/// class indicator a layer appended to the program that reads the layer's input and reclasses
+/// it (value == class -> 1, any other value -> 0, nodata stays nodata): one-hot in the program,
+/// no change to the tree kernel.
+void feature_inputs(kernels::Program& pr, const std::vector<std::size_t>& ev,
+                    const std::vector<Feature>& fs) {
+  int n_rules = 0;
+  for (int l = 0; l < pr.n_layers; ++l) {
+    const kernels::TransformParams& t = pr.layers[l].transform;
+    if (t.kind == kernels::TransformKind::reclass) n_rules = std::max(n_rules, t.first + t.count);
+  }
+  if (pr.n_inputs < 0) pr.n_inputs = pr.n_layers;  // the input buffers stay the model's layers
+  for (std::size_t i = 0; i < fs.size(); ++i) {
+    const auto layer = static_cast<std::int32_t>(ev[fs[i].column]);
+    if (!fs[i].one_hot) {
+      pr.inputs[i] = layer;
+      continue;
+    }
+    if (pr.n_layers >= kernels::max_layers || n_rules >= kernels::max_rules) {
+      throw config_error("[trees]: too many classes in the categorical layers (at most " +
+                         std::to_string(kernels::max_layers) + " layers and classes in all)");
+    }
+    kernels::LayerOp& op = pr.layers[pr.n_layers];
+    op.input = layer;
+    op.transform = kernels::TransformParams{};
+    op.transform.kind = kernels::TransformKind::reclass;
+    op.transform.first = n_rules;
+    op.transform.count = 1;
+    op.transform.has_default = 1;
+    op.transform.fallback = 0.0;
+    kernels::ReclassRule& rule = pr.rules[n_rules++];
+    rule.lo = rule.hi = static_cast<double>(fs[i].value);
+    rule.score = 1.0;
+    rule.is_value = 1;
+    pr.inputs[i] = pr.n_layers++;
+  }
+}
+
+/// The map program: the layers' transforms, then one tree_ensemble group over the features.
+kernels::Program map_program(Layers& L, const std::vector<std::size_t>& ev,
+                             const std::vector<Feature>& fs, const Booster& b,
                              std::vector<double>& aux) {
   kernels::Program pr = L.program;
   aux = L.aux;
@@ -537,8 +786,8 @@ kernels::Program map_program(Layers& L, const std::vector<std::size_t>& ev, cons
     throw config_error("[trees]: the trees need more than 2^31 numbers (fewer or shallower trees)");
   }
   g.first_input = 0;
-  g.n_inputs = static_cast<std::int32_t>(ev.size());
-  for (std::size_t e = 0; e < ev.size(); ++e) pr.inputs[e] = static_cast<std::int32_t>(ev[e]);
+  g.n_inputs = static_cast<std::int32_t>(fs.size());
+  feature_inputs(pr, ev, fs);
   pr.groups[0] = g;
   pr.n_groups = 1;
   pr.n_bands = 1;
@@ -546,12 +795,48 @@ kernels::Program map_program(Layers& L, const std::vector<std::size_t>& ev, cons
   return pr;
 }
 
-J importance_report(const Table& t, const Booster& b) {
+J importance_report(const Table& t, const Booster& b, const PermutationImportance& pi) {
+  const auto figure = [](double v) { return std::isfinite(v) ? J(v) : J(nullptr); };
   J imp = J::array();
   for (std::size_t k = 0; k < t.n_features; ++k) {
-    imp.push_back({{"layer", t.names[k]}, {"gain", b.gain[k]}, {"total_gain", b.total_gain[k]}});
+    imp.push_back({{"layer", t.names[k]}, {"gain", b.gain[k]}, {"total_gain", b.total_gain[k]},
+                   {"holdout_auc_drop", figure(pi.drop[k])},
+                   {"holdout_auc_drop_sd", figure(pi.drop_sd[k])}});
   }
   return imp;
+}
+
+/// The report's permutation_importance: what it was measured on and the hold-out AUC.
+J permutation_report(const PermutationImportance& pi) {
+  J j;
+  j["measured_on"] = "a seeded hold-out of the training table (" +
+                     text::significant(100.0 * permutation_holdout, 3) +
+                     " % of its deposit and of its background rows), scored by a model with the "
+                     "same parameters trained on the other rows; drop = hold-out ROC AUC - the "
+                     "AUC with the layer's column shuffled, mean and sd over the repeats";
+  j["holdout_deposit_rows"] = pi.positives;
+  j["holdout_background_rows"] = pi.negatives;
+  j["training_rows"] = pi.train_rows;
+  j["repeats"] = pi.repeats;
+  j["holdout_roc_auc"] = std::isfinite(pi.auc) ? J(pi.auc) : J(nullptr);
+  if (!pi.skipped.empty()) j["skipped"] = pi.skipped;
+  return j;
+}
+
+/// The run's permutation importance. Cross-validation's fold models keep no report or side
+/// files: no hold-out model is trained for them.
+PermutationImportance run_permutation_importance(const TrainingContext& ctx, const Table& t) {
+  PermutationImportance pi;
+  if (ctx.fold == nullptr) {
+    pi = permutation_importance(t, ctx.model.combine.method, ctx.model.trees);
+    if (!pi.skipped.empty()) training::warning("trees: no permutation importance: " + pi.skipped);
+    return pi;
+  }
+  pi.drop.assign(t.n_features, std::numeric_limits<double>::quiet_NaN());
+  pi.drop_sd = pi.drop;
+  pi.auc = std::numeric_limits<double>::quiet_NaN();
+  pi.skipped = "a cross-validation fold's model";
+  return pi;
 }
 
 /// Grid cell size in km along x and y (from the cell's area, so for any linear unit).
@@ -602,13 +887,16 @@ std::unique_ptr<Trained> train(const TrainingContext& ctx) {
                        num(spec.negatives_buffer_km) + " km from every deposit (lower ratio or "
                        "buffer_km)");
   }
-  const Table t = make_table(m, s.ev, dep, dr, n_neg, ctx.grid.width);
+  const Table raw = make_table(m, s.ev, dep, dr, n_neg, ctx.grid.width);
+  const std::vector<Feature> fs = features_of(m, s.ev, raw);
+  const Table t = encode(raw, fs);
   check_variance(t);
   gp::log::info("trees: " + std::to_string(dep.size()) + " deposit cells, " +
                 std::to_string(n_neg) + " background cells; training " + model::name_str(m.combine.method));
   const Booster b = train_booster(t, m.combine.method, spec);
-  tr->program = map_program(L, s.ev, b, tr->aux);
-  tr->texts = {b.model_json, table_csv(t, ctx.grid), importance_csv(t, b)};
+  tr->program = map_program(L, s.ev, fs, b, tr->aux);
+  const PermutationImportance pi = run_permutation_importance(ctx, t);
+  tr->texts = {b.model_json, table_csv(t, ctx.grid), importance_csv(t, b, pi)};
   J& r = tr->report;
   r["method"] = model::name_str(m.combine.method);
   r["deposits"] = training::deposits_report(m, dep);
@@ -623,7 +911,8 @@ std::unique_ptr<Trained> train(const TrainingContext& ctx) {
                   {"parameters", params}};
   r["trees"] = tr->program.groups[0].aux_count;
   r["base_margin"] = tr->program.groups[0].bias;
-  r["importance"] = importance_report(t, b);
+  r["importance"] = importance_report(t, b, pi);
+  r["permutation_importance"] = permutation_report(pi);
   r["model"] = tr->files[0]->path().string();
   r["training_table"] = tr->files[1]->path().string();
   r["importance_table"] = tr->files[2]->path().string();

@@ -14,6 +14,7 @@
 #include <xgboost/c_api.h>
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <cstring>
 #include <iostream>
@@ -421,6 +422,200 @@ TEST(TreeRun, BadInputIsOneLineAndNoOutput) {
   expect_refused(dir, 3, "[uncertainty]: not used with method \"boosted-trees\"");
   write_grid(dir, "seed = 1", false, 4);
   expect_refused(dir, 4, "4 deposit cells inside the grid and on data");
+}
+
+// ---- permutation importance ----
+
+TEST(TreePermutation, RocAucIsValidationsExactOneWorkedByHand) {
+  // Positives 0.9 and 0.8, negatives 0.8 and 0.3: of the 4 pairs, 0.9 beats both, 0.8 ties
+  // 0.8 (one half) and beats 0.3: U = 3.5, AUC = 3.5 / 4.
+  EXPECT_DOUBLE_EQ(gc::trees::roc_auc({0.9f, 0.8f, 0.8f, 0.3f}, {1.0f, 0.0f, 1.0f, 0.0f}), 0.875);
+  EXPECT_DOUBLE_EQ(gc::trees::roc_auc({0.1f, 0.2f, 0.7f}, {1.0f, 0.0f, 0.0f}), 0.0);
+}
+
+/// 200 deposit rows and 800 background rows: feature "decides" is the label (1 or 0: every
+/// split on it falls between them, on any rows), feature "noise" is uniform in [0, 1) for both.
+gc::trees::Table deciding_and_noise_table() {
+  gc::trees::Table t;
+  t.n_features = 2;
+  t.names = {"decides", "noise"};
+  std::mt19937 rng(17);
+  std::uniform_real_distribution<float> u(0.0f, 1.0f);
+  for (int i = 0; i < 1000; ++i) {
+    const bool pos = i % 5 == 0;
+    t.x.push_back(pos ? 1.0f : 0.0f);
+    t.x.push_back(u(rng));
+    t.label.push_back(pos ? 1.0f : 0.0f);
+    t.col.push_back(i);
+    t.row.push_back(0);
+  }
+  return t;
+}
+
+TEST(TreePermutation, DecidingLayerDropsByHalfNoiseLayerByNothing) {
+  const gc::trees::Table t = deciding_and_noise_table();
+  for (const gm::Method method : {gm::Method::boosted_trees, gm::Method::random_forest}) {
+    gm::TreesSpec spec;
+    spec.n_trees = 20;
+    spec.max_depth = 3;
+    spec.colsample = 1.0;  // every tree sees "decides" (0.8 of 2 layers would be 1 layer)
+    spec.seed = 9;
+    const auto pi = gc::trees::permutation_importance(t, method, spec);
+    ASSERT_TRUE(pi.skipped.empty()) << pi.skipped;
+    // The hold-out: 25 % of each class, 50 of the 200 deposit rows, 200 of the 800 others.
+    EXPECT_EQ(pi.positives, 50u);
+    EXPECT_EQ(pi.negatives, 200u);
+    EXPECT_EQ(pi.train_rows, 750u);
+    // A perfect separator on unseen rows: AUC 1. Shuffled, the score is independent of the
+    // label: expected AUC 1/2 (per shuffle sd about 0.035 for 50 vs 200 rows, mean of 5),
+    // so the drop is 1/2 +- 0.1.
+    EXPECT_DOUBLE_EQ(pi.auc, 1.0);
+    EXPECT_NEAR(pi.drop[0], 0.5, 0.1);
+    // The trees never split on the noise (after the split on "decides" both sides are pure,
+    // where no split gains): shuffling it changes no prediction.
+    EXPECT_NEAR(pi.drop[1], 0.0, 1e-12);
+    EXPECT_NEAR(pi.drop_sd[1], 0.0, 1e-12);
+    EXPECT_GT(pi.drop_sd[0], 0.0);
+    std::cout << gm::name_str(method) << ": drop decides " << pi.drop[0] << " +- "
+              << pi.drop_sd[0] << ", noise " << pi.drop[1] << "\n";
+    // Same seed, same numbers; another seed, other shuffles.
+    const auto again = gc::trees::permutation_importance(t, method, spec);
+    EXPECT_EQ(again.drop, pi.drop);
+    EXPECT_EQ(again.drop_sd, pi.drop_sd);
+    spec.seed = 10;
+    EXPECT_NE(gc::trees::permutation_importance(t, method, spec).drop[0], pi.drop[0]);
+  }
+}
+
+TEST(TreeRun, PermutationImportanceInTheCsvAndTheReport) {
+  const fs::path dir = gp::test::scratch_dir();
+  write_grid(dir, default_trees);
+  run(dir, "m.tif", 0, 2);
+  const auto imp = gp::test::read_csv_rows(dir / "m_importance.csv");
+  ASSERT_EQ(imp.size(), 2u);
+  for (const auto& row : imp) {
+    EXPECT_FALSE(row.at("HOLDOUT_AUC_DROP").empty()) << row.at("LAYER");
+    EXPECT_FALSE(row.at("HOLDOUT_AUC_DROP_SD").empty()) << row.at("LAYER");
+    EXPECT_GE(std::stod(row.at("HOLDOUT_AUC_DROP_SD")), 0.0);
+  }
+  std::ifstream rin(dir / "m_report.json");
+  const auto rep = nlohmann::json::parse(rin);
+  const auto& p = rep.at("trees").at("permutation_importance");
+  // 12 deposit cells and 5 x 12 = 60 background cells: a quarter of each held out.
+  EXPECT_EQ(p.at("holdout_deposit_rows").get<int>(), 3);
+  EXPECT_EQ(p.at("holdout_background_rows").get<int>(), 15);
+  EXPECT_EQ(p.at("training_rows").get<int>(), 54);
+  EXPECT_EQ(p.at("repeats").get<int>(), 5);
+  EXPECT_NE(p.at("measured_on").get<std::string>().find("hold-out"), std::string::npos);
+  const auto& li = rep.at("trees").at("importance");
+  for (std::size_t k = 0; k < 2; ++k) {
+    EXPECT_NEAR(li[k].at("holdout_auc_drop").get<double>(),
+                std::stod(imp[k].at("HOLDOUT_AUC_DROP")), 1e-11);  // the CSV: 12 digits
+  }
+}
+
+// ---- a random forest's learning rate ----
+
+/// write_grid's model as a random forest.
+void write_forest_grid(const fs::path& dir, const std::string& trees) {
+  write_grid(dir, trees);
+  std::string m = gp::test::file_bytes(dir / "model.toml");
+  m.replace(m.find("\"boosted-trees\""), 15, "\"random-forest\"");
+  std::ofstream(dir / "model.toml") << m;
+}
+
+TEST(TreeRun, RandomForestRefusesALearningRateOtherThanOne) {
+  const fs::path dir = gp::test::scratch_dir();
+  write_forest_grid(dir, default_trees + "\nlearning_rate = 0.1");
+  expect_refused(dir, 3, "learning_rate = 0.1: a random forest uses learning_rate = 1");
+  const auto r = gp::test::run_cli({"run", (dir / "model.toml").string(), "-o",
+                                    (dir / "bad.tif").string(), "--device", "cpu"});
+  EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;  // one line
+  EXPECT_NE(r.err.find("num_parallel_tree"), std::string::npos) << r.err;
+  write_forest_grid(dir, default_trees + "\nlearning_rate = 1");
+  run(dir, "one.tif", 0, 2);
+  EXPECT_TRUE(fs::exists(dir / "one.tif"));
+}
+
+// ---- categorical layers (one-hot) ----
+
+/// Layer a (as write_grid's) and layer k of 3 classes coded codes[0..2]: class codes[1] on
+/// every deposit cell and on a third of the others, codes[0] and codes[2] elsewhere; k is
+/// `categorical = true`. `extra`: more lines of k's [[layer]].
+void write_categorical_grid(const fs::path& dir, const std::array<float, 3>& codes,
+                            const std::string& extra = "") {
+  write_grid(dir, "");
+  std::vector<float> k(static_cast<std::size_t>(w * h));
+  for (int r = 0; r < h; ++r) {
+    for (int c = 0; c < w; ++c) k[static_cast<std::size_t>(r * w + c)] = codes[static_cast<std::size_t>((r * 5 + c) % 3)];
+  }
+  for (const auto& [r, c] : deposits) k[static_cast<std::size_t>(r * w + c)] = codes[1];
+  const double nd = -9999.0;
+  gp::test::write_raster(dir / "k.tif", "EPSG:3577", x0, y0, 200, 200, w, h, k, &nd);
+  // write_grid's model up to layer b, then k instead of b.
+  std::string m = gp::test::file_bytes(dir / "model.toml");
+  m = m.substr(0, m.find("[[layer]]\nname = \"b\""));
+  m += "[[layer]]\nname = \"k\"\npath = \"k.tif\"\ncategorical = true\n" + extra;
+  m += "[combine]\nmethod = \"boosted-trees\"\n[trees]\nn_trees = 20\nmax_depth = 3\nseed = 3\n"
+       "subsample = 1\ncolsample = 1\nnegatives = { ratio = 5, buffer_km = 1.0 }\n";
+  std::ofstream(dir / "model.toml") << m;
+}
+
+TEST(TreeRun, CategoricalLayerIsOneHotAndItsCodesOrderDoesNotMatter) {
+  const fs::path dir = gp::test::scratch_dir();
+  write_categorical_grid(dir, {1.0f, 2.0f, 3.0f});
+  run(dir, "m.tif", 7, 2);
+  // The training table: a, then one column per class of k, named k=<class>.
+  const auto rows = gp::test::read_csv_rows(dir / "m_training.csv");
+  ASSERT_FALSE(rows.empty());
+  // (Names are quoted in the CSV, and read_csv_rows keeps the quotes.)
+  for (const char* col : {"\"a\"", "\"k=1\"", "\"k=2\"", "\"k=3\""}) {
+    EXPECT_EQ(rows[0].count(col), 1u) << col;
+  }
+  for (const auto& row : rows) {
+    if (row.at("LABEL") == "1") {
+      EXPECT_EQ(row.at("\"k=2\""), "1");  // every deposit in class 2
+    }
+  }
+  // The map: XGBoost's prediction from the saved model on each cell's one-hot row, worked
+  // out here from the rasters.
+  const auto a = gp::test::read_raster(dir / "a.tif");
+  const auto k = gp::test::read_raster(dir / "k.tif");
+  std::vector<float> x;
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    x.push_back(a[i] == -9999.0f ? nan_f : a[i]);
+    for (float cls : {1.0f, 2.0f, 3.0f}) x.push_back(k[i] == cls ? 1.0f : 0.0f);
+  }
+  const std::vector<float> ref = xgboost_predict(gp::test::file_bytes(dir / "m_model.json"), x, 4);
+  const auto map = gp::test::read_raster(dir / "m.tif");
+  double err = 0.0;
+  double in_class = 0.0, out_class = 0.0;
+  std::size_t n_in = 0, n_out = 0;
+  for (std::size_t i = 0; i < ref.size(); ++i) {
+    err = std::max(err, std::abs(double(map[i]) - ref[i]));
+    (k[i] == 2.0f ? in_class : out_class) += map[i];
+    (k[i] == 2.0f ? n_in : n_out) += 1;
+  }
+  std::cout << "categorical map vs XGBoost on the one-hot table: max error " << err << "\n";
+  EXPECT_LE(err, 1e-6);
+  EXPECT_GT(in_class / double(n_in), out_class / double(n_out));  // the deposits' class scores higher
+  // The same classes coded 30, 10, 20 (the deposits' class now the smallest code, not the
+  // middle one): the same map.
+  const fs::path dir2 = gp::test::scratch_dir();
+  write_categorical_grid(dir2, {30.0f, 10.0f, 20.0f});
+  run(dir2, "m.tif", 0, 1);
+  const auto map2 = gp::test::read_raster(dir2 / "m.tif");
+  ASSERT_EQ(map2.size(), map.size());
+  double diff = 0.0;
+  for (std::size_t i = 0; i < map.size(); ++i) diff = std::max(diff, std::abs(double(map[i]) - map2[i]));
+  std::cout << "categorical codes 1,2,3 vs 30,10,20: max map difference " << diff << "\n";
+  EXPECT_LE(diff, 1e-6);
+}
+
+TEST(TreeRun, CategoricalLayerRefusesATransform) {
+  const fs::path dir = gp::test::scratch_dir();
+  write_categorical_grid(dir, {1.0f, 2.0f, 3.0f}, "transform = { kind = \"minmax\" }\n");
+  expect_refused(dir, 3, "layer 'k' categorical: its classes are its values as read");
 }
 
 }  // namespace
