@@ -242,40 +242,66 @@ int subtree_depth(const nlohmann::json& left, const nlohmann::json& right, std::
   return 1 + std::max(subtree_depth(left, right, l), subtree_depth(left, right, r));
 }
 
-/// One XGBoost JSON tree appended to aux in trees.hpp's node layout; returns its root's index.
-double append_tree(const nlohmann::json& tree, std::vector<double>& aux) {
-  const auto& left = tree.at("left_children");
-  const auto& right = tree.at("right_children");
-  const auto& index = tree.at("split_indices");
-  const auto& cond = tree.at("split_conditions");
-  const auto& dleft = tree.at("default_left");
+/// The deepest tree the kernel takes: trees.hpp stores each tree complete (2^(depth+1) - 1
+/// slots, 16 MiB at depth 20), and a deeper tree would rarely have the rows to grow that far.
+constexpr int max_kernel_depth = 20;
+
+/// XGBoost's JSON tree arrays and where its nodes go in trees.hpp's complete layout.
+struct JsonTree {
+  const nlohmann::json& left;
+  const nlohmann::json& right;
+  const nlohmann::json& index;
+  const nlohmann::json& cond;
+  const nlohmann::json& dleft;
+  double* slots;  ///< the tree's 2^(depth+1) - 1 slots
+  int depth;
+};
+
+/// XGBoost's node `node` and its subtree into slot `s` (at `level`) and the slots below. A leaf
+/// above the bottom fills every leaf slot below it, through splits that lead to the same value
+/// either way.
+void place_node(const JsonTree& t, std::int64_t node, std::uint32_t s, int level) {
+  const auto n = static_cast<std::size_t>(node);
+  const auto l = t.left[n].get<std::int64_t>();
+  if (level == t.depth) {  // the bottom: XGBoost keeps a leaf's value where a split keeps its condition
+    t.slots[s] = kernels::tree_word(0, float_bits(t.cond[n]));
+    return;
+  }
+  if (l < 0) {
+    t.slots[s] = kernels::tree_word(0, 0);  // input 0 < 0.0f or not: the same leaf below
+    place_node(t, node, kernels::tree_child(s, 0), level + 1);
+    place_node(t, node, kernels::tree_child(s, 1), level + 1);
+    return;
+  }
+  const auto k = static_cast<std::uint32_t>(t.index[n].get<std::int64_t>());
+  const std::uint32_t high = as_num(t.dleft[n]) != 0.0 ? k | kernels::tree_default_left : k;
+  t.slots[s] = kernels::tree_word(high, float_bits(t.cond[n]));
+  place_node(t, l, kernels::tree_child(s, 0), level + 1);
+  place_node(t, t.right[n].get<std::int64_t>(), kernels::tree_child(s, 1), level + 1);
+}
+
+/// One XGBoost JSON tree of depth `depth` appended to aux in trees.hpp's complete layout;
+/// returns its first slot's index.
+double append_tree(const nlohmann::json& tree, int depth, std::vector<double>& aux) {
   if (tree.contains("split_type")) {
     for (const auto& st : tree.at("split_type")) {
       if (st.get<int>() != 0) throw config_error("[trees]: categorical splits are not supported");
     }
   }
-  const std::size_t n = left.size();
-  const auto base = static_cast<std::int64_t>(aux.size());
-  if (base + static_cast<std::int64_t>(n) * kernels::tree_node_size >
-      std::numeric_limits<std::int32_t>::max()) {
+  if (depth > max_kernel_depth) {
+    throw config_error("[trees]: a tree of depth " + std::to_string(depth) + "; the map's kernel "
+                       "takes trees of depth at most " + std::to_string(max_kernel_depth) +
+                       " (lower max_depth)");
+  }
+  const std::size_t base = aux.size();
+  const std::size_t n = (std::size_t{2} << depth) - 1;
+  if (base + n > static_cast<std::size_t>(std::numeric_limits<std::int32_t>::max())) {
     throw config_error("[trees]: the trees need more than 2^31 numbers (fewer or shallower trees)");
   }
-  const auto at = [base](std::int64_t node) {
-    return static_cast<std::uint32_t>(base + node * kernels::tree_node_size);
-  };
-  for (std::size_t i = 0; i < n; ++i) {
-    const auto l = left[i].get<std::int64_t>();
-    if (l < 0) {  // a leaf: XGBoost keeps its value where a split keeps its condition
-      const std::uint32_t self = at(static_cast<std::int64_t>(i));
-      aux.insert(aux.end(), {kernels::tree_word(0, float_bits(cond[i])),
-                             kernels::tree_word(self, self)});
-      continue;
-    }
-    const auto k = static_cast<std::int32_t>(index[i].get<std::int64_t>() + 1);
-    const std::int32_t code = as_num(dleft[i]) != 0.0 ? -k : k;
-    aux.insert(aux.end(), {kernels::tree_word(static_cast<std::uint32_t>(code), float_bits(cond[i])),
-                           kernels::tree_word(at(l), at(right[i].get<std::int64_t>()))});
-  }
+  aux.resize(base + n);
+  const JsonTree t{tree.at("left_children"), tree.at("right_children"), tree.at("split_indices"),
+                   tree.at("split_conditions"), tree.at("default_left"), aux.data() + base, depth};
+  place_node(t, 0, 0, 0);
   return static_cast<double>(base);
 }
 
@@ -300,10 +326,10 @@ kernels::GroupOp flatten_model(const std::string& model_json, std::vector<double
   g.aux_count = static_cast<std::int32_t>(trees.size());
   aux.resize(aux.size() + 2 * trees.size());  // the roots and depths, filled below
   for (std::size_t t = 0; t < trees.size(); ++t) {
-    const double root = append_tree(trees[t], aux);
+    const int depth = subtree_depth(trees[t].at("left_children"), trees[t].at("right_children"), 0);
+    const double root = append_tree(trees[t], depth, aux);
     aux[static_cast<std::size_t>(g.aux_first) + t] = root;
-    aux[static_cast<std::size_t>(g.aux_first) + trees.size() + t] =
-        subtree_depth(trees[t].at("left_children"), trees[t].at("right_children"), 0);
+    aux[static_cast<std::size_t>(g.aux_first) + trees.size() + t] = depth;
   }
   return g;
 }

@@ -73,8 +73,8 @@ std::vector<float> kernel_values(const gk::Program& p, const std::vector<double>
 TEST(TreeKernel, StumpWorkedByHand) {
   // One stump on input 1 at 0.5, missing goes left; leaves -0.3 (left) and 0.7; base margin
   // 0.2. Input 0 is never split on.
-  // aux: root at 2, depth 1; the split {input 1 (code -2: missing left), 0.5, left 4, right
-  // 6}; the leaves (each its own child).
+  // aux: the tree at 2, depth 1; then its complete layout: the split {input 1 with the
+  // missing-goes-left bit, 0.5} and the two leaves (slots 1 and 2, left and right).
   const auto bits = [](float f) {
     std::uint32_t u = 0;
     std::memcpy(&u, &f, sizeof u);
@@ -82,12 +82,9 @@ TEST(TreeKernel, StumpWorkedByHand) {
   };
   std::vector<double> aux{2.0,
                           1.0,
-                          gk::tree_word(static_cast<std::uint32_t>(-2), bits(0.5f)),
-                          gk::tree_word(4, 6),
+                          gk::tree_word(1u | 0x80000000u, bits(0.5f)),
                           gk::tree_word(0, bits(-0.3f)),
-                          gk::tree_word(4, 4),
-                          gk::tree_word(0, bits(0.7f)),
-                          gk::tree_word(6, 6)};
+                          gk::tree_word(0, bits(0.7f))};
   gk::GroupOp g;
   g.method = gk::CombineMethod::tree_ensemble;
   g.bias = 0.2;
