@@ -15,6 +15,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdlib>
 #include <cstring>
 #include <iostream>
 #include <fstream>
@@ -322,6 +323,21 @@ void run(const fs::path& dir, const std::string& out, std::int64_t window_rows, 
   gc::run_model(gm::load_model(dir / "model.toml"), o);
 }
 
+/// Each cell's features (row-major, 2 per cell), worked out here: a raw, b min-max scaled over
+/// the grid.
+std::vector<float> grid_features(const fs::path& dir) {
+  const auto a = gp::test::read_raster(dir / "a.tif");
+  const auto b = gp::test::read_raster(dir / "b.tif");
+  const float bmin = *std::min_element(b.begin(), b.end());
+  const float bmax = *std::max_element(b.begin(), b.end());
+  std::vector<float> x;
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    x.push_back(a[i] == -9999.0f ? nan_f : a[i]);
+    x.push_back(static_cast<float>((static_cast<double>(b[i]) - bmin) * (1.0 / (static_cast<double>(bmax) - bmin))));
+  }
+  return x;
+}
+
 TEST(TreeRun, BackgroundCellsAreOutsideTheBufferAndTheMapIsXGBoosts) {
   const fs::path dir = gp::test::scratch_dir();
   write_grid(dir, default_trees);
@@ -347,17 +363,8 @@ TEST(TreeRun, BackgroundCellsAreOutsideTheBufferAndTheMapIsXGBoosts) {
   EXPECT_EQ(pos, deposits.size());
   EXPECT_EQ(neg, 5 * deposits.size());
 
-  // The map: XGBoost's prediction from the saved model on each cell's features, worked out
-  // here (a raw; b min-max scaled over the grid).
-  const auto a = gp::test::read_raster(dir / "a.tif");
-  const auto b = gp::test::read_raster(dir / "b.tif");
-  const float bmin = *std::min_element(b.begin(), b.end());
-  const float bmax = *std::max_element(b.begin(), b.end());
-  std::vector<float> x;
-  for (std::size_t i = 0; i < a.size(); ++i) {
-    x.push_back(a[i] == -9999.0f ? nan_f : a[i]);
-    x.push_back(static_cast<float>((static_cast<double>(b[i]) - bmin) * (1.0 / (static_cast<double>(bmax) - bmin))));
-  }
+  // The map: XGBoost's prediction from the saved model on each cell's features.
+  const std::vector<float> x = grid_features(dir);
   const std::string model = gp::test::file_bytes(dir / "m_model.json");
   const std::vector<float> ref = xgboost_predict(model, x, 2);
   const auto map = gp::test::read_raster(dir / "m.tif");
@@ -418,6 +425,92 @@ TEST(TreeRun, BadInputIsOneLineAndNoOutput) {
   expect_refused(dir, 3, "[uncertainty]: not used with method \"boosted-trees\"");
   write_grid(dir, "seed = 1", false, 4);
   expect_refused(dir, 4, "4 deposit cells inside the grid and on data");
+}
+
+// ---- positive-unlabelled bagging ----
+
+std::string bagged_trees(int bags, int seed = 3) {
+  return "n_trees = 20\nmax_depth = 3\nseed = " + std::to_string(seed) +
+         "\nnegatives = { ratio = 5, buffer_km = 1.0, method = \"pu-bagging\", bags = " +
+         std::to_string(bags) + " }";
+}
+
+TEST(TreeRun, PuBaggingMapIsTheMeanOfTheBagsXGBoostPredictions) {
+  const fs::path dir = gp::test::scratch_dir();
+  write_grid(dir, bagged_trees(3));
+  run(dir, "p.tif", 7, 1);
+  const std::vector<float> x = grid_features(dir);
+  std::vector<double> mean(x.size() / 2, 0.0);
+  std::vector<double> gain(2, 0.0);
+  for (int k = 0; k < 3; ++k) {
+    // Each bag's model as saved: XGBoost (a fresh booster from the JSON) predicts every cell.
+    const std::string model = gp::test::file_bytes(dir / ("p_model_bag" + std::to_string(k) + ".json"));
+    const std::vector<float> ref = xgboost_predict(model, x, 2);
+    for (std::size_t i = 0; i < mean.size(); ++i) mean[i] += ref[i] / 3.0;
+    const std::vector<double> g = xgboost_gain(model, 2);
+    for (std::size_t f = 0; f < 2; ++f) gain[f] += g[f] / 3.0;
+  }
+  const auto map = gp::test::read_raster(dir / "p.tif");
+  double err = 0.0;
+  for (std::size_t i = 0; i < mean.size(); ++i) err = std::max(err, std::abs(double(map[i]) - mean[i]));
+  std::cout << "pu-bagging map vs the mean of 3 bags' XGBoost predictions: max error " << err << "\n";
+  EXPECT_LE(err, 1e-6);
+  // The bags drew different background cells.
+  EXPECT_NE(gp::test::file_bytes(dir / "p_training_bag0.csv"), gp::test::file_bytes(dir / "p_training_bag1.csv"));
+  EXPECT_NE(gp::test::file_bytes(dir / "p_training_bag1.csv"), gp::test::file_bytes(dir / "p_training_bag2.csv"));
+  // Importance: the mean of XGBoost's own gain of each bag's model.
+  const auto imp = gp::test::read_csv_rows(dir / "p_importance.csv");
+  ASSERT_EQ(imp.size(), 2u);
+  for (std::size_t f = 0; f < 2; ++f) {
+    EXPECT_NEAR(std::stod(imp[f].at("GAIN")), gain[f], 1e-6 * gain[f]) << imp[f].at("LAYER");
+  }
+  std::ifstream rin(dir / "p_report.json");
+  const auto rep = nlohmann::json::parse(rin);
+  EXPECT_EQ(rep.at("trees").at("bags").size(), 3u);
+  EXPECT_EQ(rep.at("trees").at("negatives").at("method"), "pu-bagging");
+  // Python users load a bag with xgboost.Booster (Debian's python3-xgboost).
+  const std::string py = "/usr/bin/python3 -c \"import xgboost; b = xgboost.Booster(model_file='" +
+                         (dir / "p_model_bag2.json").string() +
+                         "'); assert b.num_boosted_rounds() == 20\"";
+  EXPECT_EQ(std::system(py.c_str()), 0) << py;
+}
+
+TEST(TreeRun, PuBaggingOneBagIsThePlainModelAndSeedsReproduce) {
+  const fs::path dir = gp::test::scratch_dir();
+  write_grid(dir, default_trees);
+  run(dir, "plain.tif", 7, 1);
+  write_grid(dir, bagged_trees(1));
+  run(dir, "one.tif", 0, 2);
+  EXPECT_EQ(gp::test::read_raster(dir / "plain.tif"), gp::test::read_raster(dir / "one.tif"));
+  EXPECT_EQ(gp::test::file_bytes(dir / "plain_model.json"), gp::test::file_bytes(dir / "one_model_bag0.json"));
+  EXPECT_EQ(gp::test::file_bytes(dir / "plain_training.csv"), gp::test::file_bytes(dir / "one_training_bag0.csv"));
+  write_grid(dir, bagged_trees(4));
+  run(dir, "w7.tif", 7, 1);
+  run(dir, "w0.tif", 0, 4);
+  EXPECT_EQ(gp::test::read_raster(dir / "w7.tif"), gp::test::read_raster(dir / "w0.tif"));
+  for (int k = 0; k < 4; ++k) {
+    const std::string bag = "_model_bag" + std::to_string(k) + ".json";
+    EXPECT_EQ(gp::test::file_bytes(dir / ("w7" + bag)), gp::test::file_bytes(dir / ("w0" + bag))) << bag;
+  }
+  write_grid(dir, bagged_trees(4, 9));
+  run(dir, "s9.tif", 0, 4);
+  EXPECT_NE(gp::test::file_bytes(dir / "w7_training_bag1.csv"), gp::test::file_bytes(dir / "s9_training_bag1.csv"));
+}
+
+TEST(TreeRun, PuBaggingBadKeysAreOneLine) {
+  const fs::path dir = gp::test::scratch_dir();
+  write_grid(dir, bagged_trees(0));
+  expect_refused(dir, 3, "negatives bags: expected");
+  write_grid(dir, "negatives = { ratio = 5, bags = 3 }");
+  expect_refused(dir, 3, "only with method = \"pu-bagging\"");
+  write_grid(dir, "negatives = { ratio = 5, method = \"pu-bagin\" }");
+  expect_refused(dir, 3, "did you mean 'pu-bagging'?");
+  // pu-bagging belongs to [trees], which only the tree methods take.
+  write_grid(dir, bagged_trees(3));
+  std::string text = gp::test::file_bytes(dir / "model.toml");
+  text.replace(text.find("boosted-trees"), 13, "weighted-sum");
+  std::ofstream(dir / "model.toml") << text;
+  expect_refused(dir, 3, "pu-bagging\": only with [combine] method = \"boosted-trees\"");
 }
 
 }  // namespace
