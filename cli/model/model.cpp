@@ -568,15 +568,22 @@ TreesSpec parse_trees(const toml::table& t, const std::string& source) {
   return s;
 }
 
+/// pu-bagging belongs to the tree ensembles (checked before the [trees] table's own check, which
+/// a model with [training] and another method never reaches).
+void check_pu_bagging(const Model& m, const std::string& source) {
+  if (m.trees.pu_bagging && !is_tree_ensemble(m.combine.method)) {
+    throw config_error(source + ": [trees] negatives method = \"pu-bagging\": only with [combine] "
+                       "method = \"boosted-trees\" or \"random-forest\" (not \"" +
+                       name_str(m.combine.method) + "\")");
+  }
+}
+
 /// Cross-checks of the data-driven methods, once every table is read.
 void check_training(const Model& m, const std::string& source, bool user_groups) {
   auto fail = [&](const std::string& msg) { throw config_error(source + ": " + msg); };
   const std::string method = name_str(m.combine.method);
   const bool trained = is_trained(m.combine.method);
-  if (m.trees.pu_bagging && !is_tree_ensemble(m.combine.method)) {
-    fail("[trees] negatives method = \"pu-bagging\": only with [combine] method = "
-         "\"boosted-trees\" or \"random-forest\" (not \"" + method + "\")");
-  }
+  check_pu_bagging(m, source);
   for (const auto& g : m.groups) {
     if (user_groups && is_trained(g.method)) {
       fail("group '" + g.name + "' method: \"" + name_str(g.method) + "\" is a whole-model method (set "
