@@ -256,6 +256,54 @@ TEST(TreeKernelCuda, BothBoostersEqualTheCpuCellByCell) {
   }
 }
 
+// pu-bagging's program shape: a tree_ensemble group per bag over the same inputs, then their
+// mean (a weighted sum, 1/2 each). CPU against the mean of XGBoost's own predictions, and the
+// CUDA backend (GPU or device-on-host) against the CPU cell by cell.
+TEST(TreeKernelCuda, BaggedMeanEqualsXGBoostAndTheCpu) {
+  gm::TreesSpec spec;
+  spec.n_trees = 40;
+  spec.max_depth = 6;
+  spec.seed = 21;
+  const Ensemble e0 = train_ensemble(gm::Method::boosted_trees, spec);
+  spec.seed = 22;
+  spec.subsample = 0.6;
+  const Ensemble e1 = train_ensemble(gm::Method::boosted_trees, spec);
+  std::vector<double> aux;
+  gk::Program p = ensemble_program(5, gc::trees::flatten_model(e0.model_json, aux));
+  p.groups[1] = gc::trees::flatten_model(e1.model_json, aux);
+  p.groups[1].first_input = 0;
+  p.groups[1].n_inputs = 5;
+  p.inputs[5] = 5;  // node 5: group 0, node 6: group 1
+  p.inputs[6] = 6;
+  p.input_weights[5] = 0.5;
+  p.input_weights[6] = 0.5;
+  p.groups[2].method = gk::CombineMethod::weighted_sum;
+  p.groups[2].first_input = 5;
+  p.groups[2].n_inputs = 2;
+  p.n_groups = 3;
+  p.bands[0] = 7;
+  const std::vector<float> rows = random_rows(600, 9);
+  const std::vector<float> cpu = kernel_values(p, aux, rows, 5);
+  const std::vector<float> r0 = xgboost_predict(e0.model_json, rows, 5);
+  const std::vector<float> r1 = xgboost_predict(e1.model_json, rows, 5);
+  for (std::size_t i = 0; i < cpu.size(); ++i) {
+    ASSERT_NEAR(cpu[i], (static_cast<double>(r0[i]) + r1[i]) / 2.0, 1e-6) << "row " << i;
+  }
+  if (gk::cuda_device_count() == 0) GTEST_SKIP() << "no CUDA device";
+  std::vector<std::vector<float>> cols(5, std::vector<float>(cpu.size()));
+  for (std::size_t i = 0; i < cpu.size(); ++i) {
+    for (std::size_t k = 0; k < 5; ++k) cols[k][i] = rows[i * 5 + k];
+  }
+  std::vector<const float*> layers;
+  for (auto& c : cols) layers.push_back(c.data());
+  std::vector<float> dev(cpu.size());
+  float* bands[1] = {dev.data()};
+  auto d = gk::make_cuda_backend(0);
+  d->set_program(p, aux);
+  d->score(layers.data(), cpu.size(), bands);
+  for (std::size_t i = 0; i < cpu.size(); ++i) ASSERT_NEAR(cpu[i], dev[i], 1e-6) << "cell " << i;
+}
+
 TEST(TreeKernel, BaseScoreIsTheStartingProbability) {
   gm::TreesSpec spec;
   spec.n_trees = 30;
