@@ -421,9 +421,50 @@ std::vector<unsigned char> buffer_mask(const training::DepositCells& dep, const 
   return near;
 }
 
+/// Per seed, the `keep` candidates with the smallest keys cell_key(seed, cell) seen so far: a
+/// bounded max-heap each (the largest kept key on top).
+class SmallestKeys {
+ public:
+  SmallestKeys(const std::vector<std::uint64_t>& seeds, std::size_t keep)
+      : seeds_(seeds), keep_(keep), heaps_(seeds.size()) {}
+  /// Whether some heap would keep cell c.cell (c.key is left set to the last seed's key).
+  bool fits(Candidate& c) const {
+    for (std::size_t k = 0; k < seeds_.size(); ++k) {
+      c.key = cell_key(seeds_[k], c.cell);
+      if (heaps_[k].size() < keep_ || c < heaps_[k].top()) return true;
+    }
+    return false;
+  }
+  void add(Candidate c) {
+    for (std::size_t k = 0; k < seeds_.size(); ++k) {
+      c.key = cell_key(seeds_[k], c.cell);
+      if (heaps_[k].size() < keep_ || c < heaps_[k].top()) heaps_[k].push(c);
+      if (heaps_[k].size() > keep_) heaps_[k].pop();
+    }
+  }
+  /// Per seed, every rank's smallest keys together, ascending: the same draw on 1 or N ranks.
+  std::vector<std::vector<Candidate>> merged() {
+    std::vector<std::vector<Candidate>> out;
+    for (auto& heap : heaps_) {
+      std::vector<Candidate> mine;
+      for (; !heap.empty(); heap.pop()) mine.push_back(heap.top());
+      std::vector<Candidate> all = cluster::allgather(mine);
+      std::sort(all.begin(), all.end());
+      if (all.size() > keep_) all.resize(keep_);
+      out.push_back(std::move(all));
+    }
+    return out;
+  }
+
+ private:
+  const std::vector<std::uint64_t>& seeds_;
+  std::size_t keep_;
+  std::vector<std::priority_queue<Candidate>> heaps_;
+};
+
 /// One pass over the grid: the deposit cells' features, and per seed the `keep` valid cells
-/// outside every buffer with the smallest keys cell_key(seed, cell) (a bounded max-heap per
-/// seed and rank, then every rank's merged). pu-bagging's draws come from the same pass.
+/// outside every buffer with the smallest keys (SmallestKeys per rank, then every rank's
+/// merged). pu-bagging's draws come from the same pass.
 Draw draw(const TrainingContext& ctx, const Layers& L, const std::vector<std::size_t>& ev,
           const training::DepositCells& dep, std::size_t keep, double dx_km, double dy_km,
           const std::vector<std::uint64_t>& seeds) {
@@ -431,7 +472,7 @@ Draw draw(const TrainingContext& ctx, const Layers& L, const std::vector<std::si
   Draw dr;
   dr.positives.assign(dep.size(), Candidate{});
   dr.dep_ok.assign(dep.size(), false);
-  std::vector<std::priority_queue<Candidate>> heaps(seeds.size());  // the largest kept key on top
+  SmallestKeys smallest(seeds, keep);
   Candidate c{};
   training::for_each_window(ctx, [&](std::int64_t, const geo::Window& win, Buffers& buf) {
     training::for_each_deposit_in(dep, win, [&](std::size_t d, std::size_t idx) {
@@ -444,35 +485,18 @@ Draw draw(const TrainingContext& ctx, const Layers& L, const std::vector<std::si
         const auto i = static_cast<std::size_t>(r * win.cols + col);
         if (near[i] != 0) continue;
         c.cell = static_cast<std::uint64_t>((win.row + r) * ctx.grid.width + win.col + col);
-        bool fits = false;
-        for (std::size_t k = 0; k < seeds.size() && !fits; ++k) {
-          c.key = cell_key(seeds[k], c.cell);
-          fits = heaps[k].size() < keep || c < heaps[k].top();
-        }
+        const bool fits = smallest.fits(c);
         // Every valid cell counts; only those that may be kept get their features.
         if (!(fits ? features_at(L, ev, buf, i, c.f)
                    : std::any_of(ev.begin(), ev.end(), [&](std::size_t l) { return std::isfinite(buf[l][i]); }))) {
           continue;
         }
         ++dr.candidates;
-        if (!fits) continue;
-        for (std::size_t k = 0; k < seeds.size(); ++k) {
-          c.key = cell_key(seeds[k], c.cell);
-          if (heaps[k].size() < keep || c < heaps[k].top()) heaps[k].push(c);
-          if (heaps[k].size() > keep) heaps[k].pop();
-        }
+        if (fits) smallest.add(c);
       }
     }
   });
-  for (auto& heap : heaps) {
-    std::vector<Candidate> mine;
-    for (; !heap.empty(); heap.pop()) mine.push_back(heap.top());
-    // Every rank's smallest keys together: the same draw on 1 or N ranks.
-    std::vector<Candidate> all = cluster::allgather(mine);
-    std::sort(all.begin(), all.end());
-    if (all.size() > keep) all.resize(keep);
-    dr.negatives.push_back(std::move(all));
-  }
+  dr.negatives = smallest.merged();
   cluster::allreduce_sum(&dr.candidates, 1);
   training::or_over_ranks(dr.dep_ok);
   // Features of a deposit cell come from the rank that read it; the others hold zeros, so a
