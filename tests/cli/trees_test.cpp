@@ -45,17 +45,24 @@ gk::Program ensemble_program(int n, gk::GroupOp g) {
   return p;
 }
 
-/// The map values of rows of `x` (n_rows x n_features, row-major) by eval_cell and by the CPU
-/// backend; the two must agree bit for bit.
-std::vector<float> kernel_values(const gk::Program& p, const std::vector<double>& aux,
-                                 const std::vector<float>& x, std::size_t nf) {
+/// The columns of row-major rows `x` of `nf` features: the layers a backend scores.
+std::vector<std::vector<float>> columns_of(const std::vector<float>& x, std::size_t nf) {
   const std::size_t n = x.size() / nf;
   std::vector<std::vector<float>> cols(nf, std::vector<float>(n));
   for (std::size_t i = 0; i < n; ++i) {
     for (std::size_t k = 0; k < nf; ++k) cols[k][i] = x[i * nf + k];
   }
+  return cols;
+}
+
+/// The map values of rows of `x` (n_rows x n_features, row-major) by eval_cell and by the CPU
+/// backend; the two must agree bit for bit.
+std::vector<float> kernel_values(const gk::Program& p, const std::vector<double>& aux,
+                                 const std::vector<float>& x, std::size_t nf) {
+  const std::size_t n = x.size() / nf;
+  const std::vector<std::vector<float>> cols = columns_of(x, nf);
   std::vector<const float*> layers;
-  for (auto& c : cols) layers.push_back(c.data());
+  for (const auto& c : cols) layers.push_back(c.data());
   std::vector<float> out(n);
   float* bands[1] = {out.data()};
   auto be = gk::make_cpu_backend(2);
@@ -235,12 +242,9 @@ TEST(TreeKernelCuda, BothBoostersEqualTheCpuCellByCell) {
     const Ensemble e = train_ensemble(method, spec);
     const std::size_t n = 100003;  // not a multiple of any block size
     const std::vector<float> rows = random_rows(n, 7);
-    std::vector<std::vector<float>> cols(5, std::vector<float>(n));
-    for (std::size_t i = 0; i < n; ++i) {
-      for (std::size_t k = 0; k < 5; ++k) cols[k][i] = rows[i * 5 + k];
-    }
+    const std::vector<std::vector<float>> cols = columns_of(rows, 5);
     std::vector<const float*> layers;
-    for (auto& c : cols) layers.push_back(c.data());
+    for (const auto& c : cols) layers.push_back(c.data());
     std::vector<float> cpu(n), dev(n);
     float* cpu_bands[1] = {cpu.data()};
     float* dev_bands[1] = {dev.data()};
@@ -262,8 +266,7 @@ TEST(TreeKernelCuda, BothBoostersEqualTheCpuCellByCell) {
 TEST(TreeKernelCuda, BaggedMeanEqualsXGBoostAndTheCpu) {
   gm::TreesSpec spec;
   spec.n_trees = 40;
-  spec.max_depth = 6;
-  spec.seed = 21;
+  spec.seed = 21;  // max_depth 6, the default
   const Ensemble e0 = train_ensemble(gm::Method::boosted_trees, spec);
   spec.seed = 22;
   spec.subsample = 0.6;
@@ -290,12 +293,9 @@ TEST(TreeKernelCuda, BaggedMeanEqualsXGBoostAndTheCpu) {
     ASSERT_NEAR(cpu[i], (static_cast<double>(r0[i]) + r1[i]) / 2.0, 1e-6) << "row " << i;
   }
   if (gk::cuda_device_count() == 0) GTEST_SKIP() << "no CUDA device";
-  std::vector<std::vector<float>> cols(5, std::vector<float>(cpu.size()));
-  for (std::size_t i = 0; i < cpu.size(); ++i) {
-    for (std::size_t k = 0; k < 5; ++k) cols[k][i] = rows[i * 5 + k];
-  }
+  const std::vector<std::vector<float>> cols = columns_of(rows, 5);
   std::vector<const float*> layers;
-  for (auto& c : cols) layers.push_back(c.data());
+  for (const auto& c : cols) layers.push_back(c.data());
   std::vector<float> dev(cpu.size());
   float* bands[1] = {dev.data()};
   auto d = gk::make_cuda_backend(0);
