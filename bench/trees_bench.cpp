@@ -4,9 +4,13 @@
 // figures are the scoring alone.
 //
 //   gp_trees_bench [size=2048] [threads=0 (all)] [trees=300] [depth=6] [deposits=500] [layers=6]
+//                  [runs=3]
 //
-// The issue's full case is `gp_trees_bench 8192 0 300 6 500 6` (6 x 8192 x 8192 layers: 1.6 GB
-// of layers plus the same again row-major for XGBoost, and about 10^11 node visits).
+// Each run times the kernel and XGBoost one after the other on the same cells (so a shared
+// machine's load falls on both alike); the figures are the medians over the runs, wall and CPU
+// seconds (CPU: every thread's, the process's clock). The issue's full case is
+// `gp_trees_bench 8192 0 300 6 500 6` (6 x 8192 x 8192 layers: 1.6 GB of layers plus the same
+// again row-major for XGBoost, and about 10^11 node visits).
 
 #include "model/model.hpp"
 #include "train/trees.hpp"
@@ -22,6 +26,8 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
+#include <ctime>
+#include <memory>
 #include <random>
 #include <string>
 #include <vector>
@@ -30,6 +36,32 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 double since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
+
+/// This process's CPU seconds (every thread's).
+double cpu_seconds() {
+  timespec ts{};
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+  return static_cast<double>(ts.tv_sec) + 1e-9 * static_cast<double>(ts.tv_nsec);
+}
+
+/// Wall and CPU seconds of one call of f.
+struct Timing {
+  double wall;
+  double cpu;
+};
+template <class F>
+Timing timed(F&& f) {
+  const double c0 = cpu_seconds();
+  const auto t0 = Clock::now();
+  f();
+  return {since(t0), cpu_seconds() - c0};
+}
+
+double median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  const std::size_t h = v.size() / 2;
+  return v.size() % 2 == 1 ? v[h] : 0.5 * (v[h - 1] + v[h]);
+}
 
 /// Smooth synthetic layer l over an n x n grid with a little noise and 1 % missing cells.
 std::vector<float> make_layer(int l, std::int64_t n) {
@@ -50,27 +82,16 @@ std::vector<float> make_layer(int l, std::int64_t n) {
   return v;
 }
 
-}  // namespace
-
-int main(int argc, char** argv) {
-  const std::int64_t n = argc > 1 ? std::atoll(argv[1]) : 2048;
-  const int threads = argc > 2 && std::atoi(argv[2]) > 0 ? std::atoi(argv[2]) : omp_get_max_threads();
-  const int n_trees = argc > 3 ? std::atoi(argv[3]) : 300;
-  const int depth = argc > 4 ? std::atoi(argv[4]) : 6;
-  const int n_dep = argc > 5 ? std::atoi(argv[5]) : 500;
-  const int n_layers = argc > 6 ? std::atoi(argv[6]) : 6;
-  const auto cells = static_cast<std::size_t>(n * n);
-  std::vector<std::vector<float>> layers;
-  for (int l = 0; l < n_layers; ++l) layers.push_back(make_layer(l, n));
-
-  // Training table: deposits where layers 0 + 1 are high, 20 background cells per deposit.
+/// The training table: deposits where layers 0 + 1 are high, 20 background cells per deposit.
+gp::cli::trees::Table training_table(const std::vector<std::vector<float>>& layers, int n_dep) {
+  const auto n_layers = static_cast<int>(layers.size());
   gp::cli::trees::Table t;
-  t.n_features = static_cast<std::size_t>(n_layers);
+  t.n_features = layers.size();
   for (int l = 0; l < n_layers; ++l) t.names.push_back("layer" + std::to_string(l));
   std::mt19937_64 rng(7);
-  std::uniform_int_distribution<std::size_t> cell(0, cells - 1);
+  std::uniform_int_distribution<std::size_t> cell(0, layers[0].size() - 1);
   auto add = [&](std::size_t i, float label) {
-    for (int l = 0; l < n_layers; ++l) t.x.push_back(layers[static_cast<std::size_t>(l)][i]);
+    for (const auto& l : layers) t.x.push_back(l[i]);
     t.label.push_back(label);
   };
   for (int d = 0; d < n_dep;) {
@@ -81,17 +102,14 @@ int main(int argc, char** argv) {
     }
   }
   for (int k = 0; k < 20 * n_dep; ++k) add(cell(rng), 0.0f);
-  gp::model::TreesSpec spec;
-  spec.n_trees = n_trees;
-  spec.max_depth = depth;
-  spec.seed = 7;
-  auto t0 = Clock::now();
-  const gp::cli::trees::Booster b = gp::cli::trees::train_booster(t, gp::model::Method::boosted_trees, spec);
-  const double train_s = since(t0);
+  return t;
+}
 
-  // The fused kernel on the CPU: identity layers and the trees.
+/// The fused kernel's CPU backend set up with identity layers and the trees of `model_json`.
+std::unique_ptr<gp::kernels::Backend> kernel_backend(const std::string& model_json, int n_layers,
+                                                     int threads) {
   std::vector<double> aux;
-  gp::kernels::GroupOp g = gp::cli::trees::flatten_model(b.model_json, aux);
+  gp::kernels::GroupOp g = gp::cli::trees::flatten_model(model_json, aux);
   gp::kernels::Program p;
   p.n_layers = n_layers;
   g.n_inputs = n_layers;
@@ -101,52 +119,106 @@ int main(int argc, char** argv) {
   p.bands[0] = n_layers;
   auto be = gp::kernels::make_cpu_backend(threads);
   be->set_program(p, aux);
+  return be;
+}
+
+/// XGBoost's booster with `threads` threads predicting from a row-major copy of the layers
+/// (made here, not timed: XGBoosterPredictFromDense reads rows).
+class XgbPredict {
+ public:
+  XgbPredict(const std::string& model_json, const std::vector<std::vector<float>>& layers,
+             int threads)
+      : cells_(layers[0].size()), rows_(cells_ * layers.size()) {
+    const std::size_t nl = layers.size();
+#pragma omp parallel for schedule(static)
+    for (std::int64_t i = 0; i < static_cast<std::int64_t>(cells_); ++i) {
+      for (std::size_t l = 0; l < nl; ++l) rows_[static_cast<std::size_t>(i) * nl + l] = layers[l][static_cast<std::size_t>(i)];
+    }
+    XGBoosterCreate(nullptr, 0, &bst_);
+    XGBoosterLoadModelFromBuffer(bst_, model_json.data(), model_json.size());
+    XGBoosterSetParam(bst_, "nthread", std::to_string(threads).c_str());
+    char iface[256];
+    std::snprintf(iface, sizeof iface,
+                  R"({"data": [%llu, true], "shape": [%llu, %d], "typestr": "<f4", "version": 3})",
+                  static_cast<unsigned long long>(reinterpret_cast<std::uintptr_t>(rows_.data())),
+                  static_cast<unsigned long long>(cells_), static_cast<int>(nl));
+    iface_ = iface;
+  }
+  XgbPredict(const XgbPredict&) = delete;
+  XgbPredict& operator=(const XgbPredict&) = delete;
+  ~XgbPredict() { XGBoosterFree(bst_); }
+  /// XGBoost's probabilities, owned by the booster until the next call.
+  const float* predict() {
+    const char* config = R"({"type": 0, "training": false, "iteration_begin": 0, "iteration_end": 0, "strict_shape": false, "missing": NaN, "cache_id": 0})";
+    const bst_ulong* shape = nullptr;
+    bst_ulong dim = 0;
+    const float* res = nullptr;
+    if (XGBoosterPredictFromDense(bst_, iface_.c_str(), config, nullptr, &shape, &dim, &res) != 0) {
+      std::fprintf(stderr, "XGBoost: %s\n", XGBGetLastError());
+      std::exit(1);
+    }
+    return res;
+  }
+
+ private:
+  std::size_t cells_;
+  std::vector<float> rows_;
+  void* bst_{nullptr};
+  std::string iface_;
+};
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  const std::int64_t n = argc > 1 ? std::atoll(argv[1]) : 2048;
+  const int threads = argc > 2 && std::atoi(argv[2]) > 0 ? std::atoi(argv[2]) : omp_get_max_threads();
+  const int n_trees = argc > 3 ? std::atoi(argv[3]) : 300;
+  const int depth = argc > 4 ? std::atoi(argv[4]) : 6;
+  const int n_dep = argc > 5 ? std::atoi(argv[5]) : 500;
+  const int n_layers = argc > 6 ? std::atoi(argv[6]) : 6;
+  const int runs = argc > 7 && std::atoi(argv[7]) > 0 ? std::atoi(argv[7]) : 3;
+  const auto cells = static_cast<std::size_t>(n * n);
+  std::vector<std::vector<float>> layers;
+  for (int l = 0; l < n_layers; ++l) layers.push_back(make_layer(l, n));
+
+  const gp::cli::trees::Table t = training_table(layers, n_dep);
+  gp::model::TreesSpec spec;
+  spec.n_trees = n_trees;
+  spec.max_depth = depth;
+  spec.seed = 7;
+  gp::cli::trees::Booster b;
+  const Timing train = timed([&] { b = gp::cli::trees::train_booster(t, gp::model::Method::boosted_trees, spec); });
+
+  auto be = kernel_backend(b.model_json, n_layers, threads);
   std::vector<const float*> in;
   for (auto& l : layers) in.push_back(l.data());
   std::vector<float> ours(cells);
   float* bands[1] = {ours.data()};
   be->score(in.data(), std::min<std::size_t>(cells, 65536), bands);  // warm-up
-  t0 = Clock::now();
-  be->score(in.data(), cells, bands);
-  const double ours_s = since(t0);
-
-  // XGBoost's own CPU prediction on the same cells (row-major copy made first, not timed).
-  std::vector<float> rows(cells * static_cast<std::size_t>(n_layers));
-#pragma omp parallel for schedule(static)
-  for (std::int64_t i = 0; i < static_cast<std::int64_t>(cells); ++i) {
-    for (int l = 0; l < n_layers; ++l) {
-      rows[static_cast<std::size_t>(i) * n_layers + l] = layers[static_cast<std::size_t>(l)][static_cast<std::size_t>(i)];
-    }
-  }
-  void* bst = nullptr;
-  XGBoosterCreate(nullptr, 0, &bst);
-  XGBoosterLoadModelFromBuffer(bst, b.model_json.data(), b.model_json.size());
-  XGBoosterSetParam(bst, "nthread", std::to_string(threads).c_str());
-  char iface[256];
-  std::snprintf(iface, sizeof iface,
-                R"({"data": [%llu, true], "shape": [%llu, %d], "typestr": "<f4", "version": 3})",
-                static_cast<unsigned long long>(reinterpret_cast<std::uintptr_t>(rows.data())),
-                static_cast<unsigned long long>(cells), n_layers);
-  const char* config = R"({"type": 0, "training": false, "iteration_begin": 0, "iteration_end": 0, "strict_shape": false, "missing": NaN, "cache_id": 0})";
-  const bst_ulong* shape = nullptr;
-  bst_ulong dim = 0;
+  XgbPredict xgb(b.model_json, layers, threads);
   const float* res = nullptr;
-  t0 = Clock::now();
-  if (XGBoosterPredictFromDense(bst, iface, config, nullptr, &shape, &dim, &res) != 0) {
-    std::fprintf(stderr, "XGBoost: %s\n", XGBGetLastError());
-    return 1;
+  std::vector<double> ours_wall, ours_cpu, xgb_wall, xgb_cpu;
+  for (int r = 0; r < runs; ++r) {
+    const Timing o = timed([&] { be->score(in.data(), cells, bands); });
+    const Timing x = timed([&] { res = xgb.predict(); });
+    ours_wall.push_back(o.wall);
+    ours_cpu.push_back(o.cpu);
+    xgb_wall.push_back(x.wall);
+    xgb_cpu.push_back(x.cpu);
+    std::printf("run %d: kernel %.3f s (cpu %.3f s), XGBoost %.3f s (cpu %.3f s): %.2fx\n", r + 1,
+                o.wall, o.cpu, x.wall, x.cpu, x.wall / o.wall);
   }
-  const double xgb_s = since(t0);
   double err = 0.0;
   for (std::size_t i = 0; i < cells; ++i) err = std::max(err, std::abs(double(ours[i]) - res[i]));
-  XGBoosterFree(bst);
   const double c = static_cast<double>(cells);
-  std::printf("grid %lld x %lld x %d layers, %d deposits + %d background, %d trees of depth %d, %d threads\n",
+  const double ow = median(ours_wall), xw = median(xgb_wall), oc = median(ours_cpu), xc = median(xgb_cpu);
+  std::printf("grid %lld x %lld x %d layers, %d deposits + %d background, %d trees of depth %d, %d threads, median of %d runs\n",
               static_cast<long long>(n), static_cast<long long>(n), n_layers, n_dep, 20 * n_dep,
-              n_trees, depth, threads);
-  std::printf("training (XGBoost hist, 1 thread): %.3f s\n", train_s);
-  std::printf("fused kernel, CPU:          %.3f s  %.3g cells/s\n", ours_s, c / ours_s);
-  std::printf("XGBoosterPredictFromDense:  %.3f s  %.3g cells/s\n", xgb_s, c / xgb_s);
-  std::printf("speed-up %.2fx; max |kernel - XGBoost| = %.3g\n", xgb_s / ours_s, err);
+              n_trees, depth, threads, runs);
+  std::printf("training (XGBoost hist, 1 thread): %.3f s (cpu %.3f s)\n", train.wall, train.cpu);
+  std::printf("fused kernel, CPU:          %.3f s  %.3g cells/s  (cpu %.3f s, %.3g cells per cpu s)\n", ow, c / ow, oc, c / oc);
+  std::printf("XGBoosterPredictFromDense:  %.3f s  %.3g cells/s  (cpu %.3f s, %.3g cells per cpu s)\n", xw, c / xw, xc, c / xc);
+  std::printf("kernel / XGBoost: %.2fx (wall), %.2fx (cpu); max |kernel - XGBoost| = %.3g\n", xw / ow,
+              xc / oc, err);
   return err <= 1e-6 ? 0 : 1;
 }

@@ -480,7 +480,24 @@ constexpr std::array<std::string_view, 20> xgboost_parameters{
     "grow_policy",    "sampling_method", "colsample_bylevel", "monotone_constraints",
     "interaction_constraints", "base_score", "max_cat_to_onehot", "sketch_eps"};
 
-/// `[trees] negatives = { ratio = r, buffer_km = b }`.
+/// `negatives.method` ("random" or "pu-bagging") and `negatives.bags` (pu-bagging only).
+void parse_negatives_method(TableReader& n, TreesSpec& s) {
+  if (auto v = n.str("method")) {
+    const std::vector<std::string_view> methods{"random", "pu-bagging"};
+    if (std::find(methods.begin(), methods.end(), *v) == methods.end()) {
+      n.fail("method", "unknown method '" + *v + "'" + suggestion(*v, methods));
+    }
+    s.pu_bagging = *v == "pu-bagging";
+  }
+  if (auto v = n.integer("bags", 1, TreesSpec::max_bags)) {
+    if (!s.pu_bagging) n.fail("bags", "only with method = \"pu-bagging\" (one draw otherwise)");
+    s.bags = static_cast<int>(*v);
+  } else if (s.pu_bagging) {
+    s.bags = 10;
+  }
+}
+
+/// `[trees] negatives = { ratio = r, buffer_km = b, method = "random" | "pu-bagging", bags = n }`.
 void parse_negatives(TableReader& r, TreesSpec& s) {
   const toml::table* t = r.table("negatives", "{ ratio = 20, buffer_km = 2.0 }");
   if (t == nullptr) return;
@@ -493,6 +510,7 @@ void parse_negatives(TableReader& r, TreesSpec& s) {
     if (!(*v >= 0.0)) n.fail("buffer_km", "expected a distance >= 0 (km)");
     s.negatives_buffer_km = *v;
   }
+  parse_negatives_method(n, s);
   n.finish();
 }
 
@@ -558,6 +576,11 @@ void check_trees(const Model& m, const std::string& source) {
       fail("layer '" + L.name + "' categorical: its classes are its values as read (remove the "
            "transform)");
     }
+    if (L.categorical && m.trees.pu_bagging) {
+      // Each bag's draw holds its own classes, so the bags would not share one-hot inputs.
+      fail("layer '" + L.name + "' categorical: not yet with [trees] negatives method = "
+           "\"pu-bagging\" (use method = \"random\", or the layer as a number)");
+    }
   }
   if (m.trees.given && !is_tree_ensemble(m.combine.method)) {
     fail("[trees]: only used with [combine] method = \"boosted-trees\" or \"random-forest\"");
@@ -572,11 +595,22 @@ void check_trees(const Model& m, const std::string& source) {
   }
 }
 
+/// pu-bagging belongs to the tree ensembles (checked before the [trees] table's own check, which
+/// a model with [training] and another method never reaches).
+void check_pu_bagging(const Model& m, const std::string& source) {
+  if (m.trees.pu_bagging && !is_tree_ensemble(m.combine.method)) {
+    throw config_error(source + ": [trees] negatives method = \"pu-bagging\": only with [combine] "
+                       "method = \"boosted-trees\" or \"random-forest\" (not \"" +
+                       name_str(m.combine.method) + "\")");
+  }
+}
+
 /// Cross-checks of the data-driven methods, once every table is read.
 void check_training(const Model& m, const std::string& source, bool user_groups) {
   auto fail = [&](const std::string& msg) { throw config_error(source + ": " + msg); };
   const std::string method = name_str(m.combine.method);
   const bool trained = is_trained(m.combine.method);
+  check_pu_bagging(m, source);
   for (const auto& g : m.groups) {
     if (user_groups && is_trained(g.method)) {
       fail("group '" + g.name + "' method: \"" + name_str(g.method) + "\" is a whole-model method (set "

@@ -59,6 +59,11 @@ struct TreesSpec {
   std::uint64_t seed{0};
   double negatives_ratio{20.0};   ///< background cells per deposit cell
   double negatives_buffer_km{2.0};  ///< no background cell within this of a deposit
+  /// negatives.method = "pu-bagging": positive-unlabelled bagging, `bags` models each on its
+  /// own seeded background draw, the map their mean probability (false: one draw, one model).
+  bool pu_bagging{false};
+  int bags{1};                      ///< pu-bagging: models (1 .. max_bags)
+  static constexpr int max_bags = 31;  ///< a tree_ensemble group per bag and the mean's, in max_groups
   /// `xgboost = { name = value, ... }`: further XGBoost parameters, as text.
   std::vector<std::pair<std::string, std::string>> xgboost;
 };

@@ -391,40 +391,66 @@ int subtree_depth(const nlohmann::json& left, const nlohmann::json& right, std::
   return 1 + std::max(subtree_depth(left, right, l), subtree_depth(left, right, r));
 }
 
-/// One XGBoost JSON tree appended to aux in trees.hpp's node layout; returns its root's index.
-double append_tree(const nlohmann::json& tree, std::vector<double>& aux) {
-  const auto& left = tree.at("left_children");
-  const auto& right = tree.at("right_children");
-  const auto& index = tree.at("split_indices");
-  const auto& cond = tree.at("split_conditions");
-  const auto& dleft = tree.at("default_left");
+/// The deepest tree the kernel takes: trees.hpp stores each tree complete (2^(depth+1) - 1
+/// slots, 16 MiB at depth 20), and a deeper tree would rarely have the rows to grow that far.
+constexpr int max_kernel_depth = 20;
+
+/// XGBoost's JSON tree arrays and where its nodes go in trees.hpp's complete layout.
+struct JsonTree {
+  const nlohmann::json& left;
+  const nlohmann::json& right;
+  const nlohmann::json& index;
+  const nlohmann::json& cond;
+  const nlohmann::json& dleft;
+  double* slots;  ///< the tree's 2^(depth+1) - 1 slots
+  int depth;
+};
+
+/// XGBoost's node `node` and its subtree into slot `s` (at `level`) and the slots below. A leaf
+/// above the bottom fills every leaf slot below it, through splits that lead to the same value
+/// either way.
+void place_node(const JsonTree& t, std::int64_t node, std::uint32_t s, int level) {
+  const auto n = static_cast<std::size_t>(node);
+  const auto l = t.left[n].get<std::int64_t>();
+  if (level == t.depth) {  // the bottom: XGBoost keeps a leaf's value where a split keeps its condition
+    t.slots[s] = kernels::tree_word(0, float_bits(t.cond[n]));
+    return;
+  }
+  if (l < 0) {
+    t.slots[s] = kernels::tree_word(0, 0);  // input 0 < 0.0f or not: the same leaf below
+    place_node(t, node, kernels::tree_child(s, 0), level + 1);
+    place_node(t, node, kernels::tree_child(s, 1), level + 1);
+    return;
+  }
+  const auto k = static_cast<std::uint32_t>(t.index[n].get<std::int64_t>());
+  const std::uint32_t high = as_num(t.dleft[n]) != 0.0 ? k | kernels::tree_default_left : k;
+  t.slots[s] = kernels::tree_word(high, float_bits(t.cond[n]));
+  place_node(t, l, kernels::tree_child(s, 0), level + 1);
+  place_node(t, t.right[n].get<std::int64_t>(), kernels::tree_child(s, 1), level + 1);
+}
+
+/// One XGBoost JSON tree of depth `depth` appended to aux in trees.hpp's complete layout;
+/// returns its first slot's index.
+double append_tree(const nlohmann::json& tree, int depth, std::vector<double>& aux) {
   if (tree.contains("split_type")) {
     for (const auto& st : tree.at("split_type")) {
       if (st.get<int>() != 0) throw config_error("[trees]: categorical splits are not supported");
     }
   }
-  const std::size_t n = left.size();
-  const auto base = static_cast<std::int64_t>(aux.size());
-  if (base + static_cast<std::int64_t>(n) * kernels::tree_node_size >
-      std::numeric_limits<std::int32_t>::max()) {
+  if (depth > max_kernel_depth) {
+    throw config_error("[trees]: a tree of depth " + std::to_string(depth) + "; the map's kernel "
+                       "takes trees of depth at most " + std::to_string(max_kernel_depth) +
+                       " (lower max_depth)");
+  }
+  const std::size_t base = aux.size();
+  const std::size_t n = (std::size_t{2} << depth) - 1;
+  if (base + n > static_cast<std::size_t>(std::numeric_limits<std::int32_t>::max())) {
     throw config_error("[trees]: the trees need more than 2^31 numbers (fewer or shallower trees)");
   }
-  const auto at = [base](std::int64_t node) {
-    return static_cast<std::uint32_t>(base + node * kernels::tree_node_size);
-  };
-  for (std::size_t i = 0; i < n; ++i) {
-    const auto l = left[i].get<std::int64_t>();
-    if (l < 0) {  // a leaf: XGBoost keeps its value where a split keeps its condition
-      const std::uint32_t self = at(static_cast<std::int64_t>(i));
-      aux.insert(aux.end(), {kernels::tree_word(0, float_bits(cond[i])),
-                             kernels::tree_word(self, self)});
-      continue;
-    }
-    const auto k = static_cast<std::int32_t>(index[i].get<std::int64_t>() + 1);
-    const std::int32_t code = as_num(dleft[i]) != 0.0 ? -k : k;
-    aux.insert(aux.end(), {kernels::tree_word(static_cast<std::uint32_t>(code), float_bits(cond[i])),
-                           kernels::tree_word(at(l), at(right[i].get<std::int64_t>()))});
-  }
+  aux.resize(base + n);
+  const JsonTree t{tree.at("left_children"), tree.at("right_children"), tree.at("split_indices"),
+                   tree.at("split_conditions"), tree.at("default_left"), aux.data() + base, depth};
+  place_node(t, 0, 0, 0);
   return static_cast<double>(base);
 }
 
@@ -449,10 +475,10 @@ kernels::GroupOp flatten_model(const std::string& model_json, std::vector<double
   g.aux_count = static_cast<std::int32_t>(trees.size());
   aux.resize(aux.size() + 2 * trees.size());  // the roots and depths, filled below
   for (std::size_t t = 0; t < trees.size(); ++t) {
-    const double root = append_tree(trees[t], aux);
+    const int depth = subtree_depth(trees[t].at("left_children"), trees[t].at("right_children"), 0);
+    const double root = append_tree(trees[t], depth, aux);
     aux[static_cast<std::size_t>(g.aux_first) + t] = root;
-    aux[static_cast<std::size_t>(g.aux_first) + trees.size() + t] =
-        subtree_depth(trees[t].at("left_children"), trees[t].at("right_children"), 0);
+    aux[static_cast<std::size_t>(g.aux_first) + trees.size() + t] = depth;
   }
   return g;
 }
@@ -497,7 +523,8 @@ Layers layer_program(const TrainingContext& ctx) {
 struct Draw {
   std::vector<Candidate> positives;  ///< per deposit cell (key unused)
   std::vector<bool> dep_ok;          ///< per deposit cell: some evidence layer holds data
-  std::vector<Candidate> negatives;  ///< the smallest keys, ascending
+  /// Per draw (seed): the smallest keys, ascending.
+  std::vector<std::vector<Candidate>> negatives;
   std::uint64_t candidates{0};       ///< valid cells outside every buffer
 };
 
@@ -543,15 +570,58 @@ std::vector<unsigned char> buffer_mask(const training::DepositCells& dep, const 
   return near;
 }
 
-/// One pass over the grid: the deposit cells' features, and the `keep` valid cells outside
-/// every buffer with the smallest keys (a bounded max-heap per rank, then every rank's merged).
+/// Per seed, the `keep` candidates with the smallest keys cell_key(seed, cell) seen so far: a
+/// bounded max-heap each (the largest kept key on top).
+class SmallestKeys {
+ public:
+  SmallestKeys(const std::vector<std::uint64_t>& seeds, std::size_t keep)
+      : seeds_(seeds), keep_(keep), heaps_(seeds.size()) {}
+  /// Whether some heap would keep cell c.cell (c.key is left set to the last seed's key).
+  bool fits(Candidate& c) const {
+    for (std::size_t k = 0; k < seeds_.size(); ++k) {
+      c.key = cell_key(seeds_[k], c.cell);
+      if (heaps_[k].size() < keep_ || c < heaps_[k].top()) return true;
+    }
+    return false;
+  }
+  void add(Candidate c) {
+    for (std::size_t k = 0; k < seeds_.size(); ++k) {
+      c.key = cell_key(seeds_[k], c.cell);
+      if (heaps_[k].size() < keep_ || c < heaps_[k].top()) heaps_[k].push(c);
+      if (heaps_[k].size() > keep_) heaps_[k].pop();
+    }
+  }
+  /// Per seed, every rank's smallest keys together, ascending: the same draw on 1 or N ranks.
+  std::vector<std::vector<Candidate>> merged() {
+    std::vector<std::vector<Candidate>> out;
+    for (auto& heap : heaps_) {
+      std::vector<Candidate> mine;
+      for (; !heap.empty(); heap.pop()) mine.push_back(heap.top());
+      std::vector<Candidate> all = cluster::allgather(mine);
+      std::sort(all.begin(), all.end());
+      if (all.size() > keep_) all.resize(keep_);
+      out.push_back(std::move(all));
+    }
+    return out;
+  }
+
+ private:
+  const std::vector<std::uint64_t>& seeds_;
+  std::size_t keep_;
+  std::vector<std::priority_queue<Candidate>> heaps_;
+};
+
+/// One pass over the grid: the deposit cells' features, and per seed the `keep` valid cells
+/// outside every buffer with the smallest keys (SmallestKeys per rank, then every rank's
+/// merged). pu-bagging's draws come from the same pass.
 Draw draw(const TrainingContext& ctx, const Layers& L, const std::vector<std::size_t>& ev,
-          const training::DepositCells& dep, std::size_t keep, double dx_km, double dy_km) {
+          const training::DepositCells& dep, std::size_t keep, double dx_km, double dy_km,
+          const std::vector<std::uint64_t>& seeds) {
   const model::TreesSpec& spec = ctx.model.trees;
   Draw dr;
   dr.positives.assign(dep.size(), Candidate{});
   dr.dep_ok.assign(dep.size(), false);
-  std::priority_queue<Candidate> heap;  // the largest kept key on top
+  SmallestKeys smallest(seeds, keep);
   Candidate c{};
   training::for_each_window(ctx, [&](std::int64_t, const geo::Window& win, Buffers& buf) {
     training::for_each_deposit_in(dep, win, [&](std::size_t d, std::size_t idx) {
@@ -564,26 +634,18 @@ Draw draw(const TrainingContext& ctx, const Layers& L, const std::vector<std::si
         const auto i = static_cast<std::size_t>(r * win.cols + col);
         if (near[i] != 0) continue;
         c.cell = static_cast<std::uint64_t>((win.row + r) * ctx.grid.width + win.col + col);
-        c.key = cell_key(spec.seed, c.cell);
-        const bool fits = heap.size() < keep || c < heap.top();
+        const bool fits = smallest.fits(c);
         // Every valid cell counts; only those that may be kept get their features.
         if (!(fits ? features_at(L, ev, buf, i, c.f)
                    : std::any_of(ev.begin(), ev.end(), [&](std::size_t l) { return std::isfinite(buf[l][i]); }))) {
           continue;
         }
         ++dr.candidates;
-        if (!fits) continue;
-        heap.push(c);
-        if (heap.size() > keep) heap.pop();
+        if (fits) smallest.add(c);
       }
     }
   });
-  std::vector<Candidate> mine;
-  for (; !heap.empty(); heap.pop()) mine.push_back(heap.top());
-  // Every rank's smallest keys together: the same draw on 1 or N ranks.
-  dr.negatives = cluster::allgather(mine);
-  std::sort(dr.negatives.begin(), dr.negatives.end());
-  if (dr.negatives.size() > keep) dr.negatives.resize(keep);
+  dr.negatives = smallest.merged();
   cluster::allreduce_sum(&dr.candidates, 1);
   training::or_over_ranks(dr.dep_ok);
   // Features of a deposit cell come from the rank that read it; the others hold zeros, so a
@@ -608,8 +670,8 @@ class TreesTrained final : public Trained {
 
 /// The training table from the kept deposit cells and the drawn background cells.
 Table make_table(const model::Model& m, const std::vector<std::size_t>& ev,
-                 const training::DepositCells& dep, const Draw& dr, std::size_t n_neg,
-                 std::int64_t width) {
+                 const training::DepositCells& dep, const Draw& dr,
+                 const std::vector<Candidate>& negatives, std::size_t n_neg, std::int64_t width) {
   Table t;
   t.n_features = ev.size();
   for (std::size_t l : ev) t.names.push_back(m.layers[l].name);
@@ -621,7 +683,7 @@ Table make_table(const model::Model& m, const std::vector<std::size_t>& ev,
   };
   for (std::size_t d = 0; d < dep.size(); ++d) add(dr.positives[d], 1.0f, dep.col[d], dep.row[d]);
   // Background rows in cell order (the draw is by key; the order only reads better).
-  std::vector<Candidate> neg(dr.negatives.begin(), dr.negatives.begin() + static_cast<std::ptrdiff_t>(n_neg));
+  std::vector<Candidate> neg(negatives.begin(), negatives.begin() + static_cast<std::ptrdiff_t>(n_neg));
   std::sort(neg.begin(), neg.end(), [](const Candidate& a, const Candidate& b) { return a.cell < b.cell; });
   for (const Candidate& c : neg) {
     add(c, 0.0f, static_cast<std::int64_t>(c.cell % static_cast<std::uint64_t>(width)),
@@ -775,20 +837,27 @@ void feature_inputs(kernels::Program& pr, const std::vector<std::size_t>& ev,
   }
 }
 
+/// The tree_ensemble group of XGBoost model `model_json` over the evidence inputs 0 .. n_ev - 1,
+/// its trees appended to aux.
+kernels::GroupOp ensemble_group(const std::string& model_json, std::size_t n_ev,
+                                std::vector<double>& aux) {
+  kernels::GroupOp g = flatten_model(model_json, aux);
+  if (aux.size() > static_cast<std::size_t>(std::numeric_limits<std::int32_t>::max())) {
+    throw config_error("[trees]: the trees need more than 2^31 numbers (fewer or shallower trees)");
+  }
+  g.first_input = 0;
+  g.n_inputs = static_cast<std::int32_t>(n_ev);
+  return g;
+}
+
 /// The map program: the layers' transforms, then one tree_ensemble group over the features.
 kernels::Program map_program(Layers& L, const std::vector<std::size_t>& ev,
                              const std::vector<Feature>& fs, const Booster& b,
                              std::vector<double>& aux) {
   kernels::Program pr = L.program;
   aux = L.aux;
-  kernels::GroupOp g = flatten_model(b.model_json, aux);
-  if (aux.size() > static_cast<std::size_t>(std::numeric_limits<std::int32_t>::max())) {
-    throw config_error("[trees]: the trees need more than 2^31 numbers (fewer or shallower trees)");
-  }
-  g.first_input = 0;
-  g.n_inputs = static_cast<std::int32_t>(fs.size());
+  pr.groups[0] = ensemble_group(b.model_json, fs.size(), aux);
   feature_inputs(pr, ev, fs);
-  pr.groups[0] = g;
   pr.n_groups = 1;
   pr.n_bands = 1;
   pr.bands[0] = pr.n_layers;
@@ -845,6 +914,148 @@ std::pair<double, double> cell_km(const geo::Grid& g, double cell_km2) {
   return {g.dx * scale, g.dy * scale};
 }
 
+// ---- positive-unlabelled bagging (negatives.method = "pu-bagging") ----
+
+/// A stream of cell_key for the bags' seeds (other than the draw's own stream of cell keys).
+constexpr std::uint64_t bag_stream = 0x70752d62616773ULL;  // "pu-bags"
+
+/// The seeds of the background draws: one per bag, bag 0's the model's seed (so one bag is the
+/// plain model), bag k's the seed with k folded in. Each also seeds its bag's XGBoost.
+std::vector<std::uint64_t> draw_seeds(const model::TreesSpec& spec) {
+  std::vector<std::uint64_t> seeds{spec.seed};
+  for (int k = 1; spec.pu_bagging && k < spec.bags; ++k) {
+    // 31 bits, as [trees] seed: XGBoost takes its seed as a signed integer.
+    seeds.push_back(cell_key(spec.seed ^ bag_stream, static_cast<std::uint64_t>(k)) & 0x7fffffffULL);
+  }
+  return seeds;
+}
+
+/// The side files: <base>_model.json, <base>_training.csv, <base>_importance.csv; with
+/// pu-bagging <base>_model_bag<k>.json and <base>_training_bag<k>.csv per bag (k from 0), then
+/// <base>_importance.csv (the bags' mean).
+std::vector<std::unique_ptr<training::SideFile>> side_files(const TrainingContext& ctx) {
+  const model::TreesSpec& spec = ctx.model.trees;
+  std::vector<std::string> suffixes;
+  if (!spec.pu_bagging) {
+    suffixes = {"_model.json", "_training.csv"};
+  } else {
+    for (int k = 0; k < spec.bags; ++k) suffixes.push_back("_model_bag" + std::to_string(k) + ".json");
+    for (int k = 0; k < spec.bags; ++k) suffixes.push_back("_training_bag" + std::to_string(k) + ".csv");
+  }
+  suffixes.emplace_back("_importance.csv");
+  std::vector<std::unique_ptr<training::SideFile>> files;
+  for (const auto& suffix : suffixes) {
+    files.push_back(std::make_unique<training::SideFile>(ctx.files, training::beside_output(ctx, suffix)));
+  }
+  return files;
+}
+
+/// The map program of pu-bagging: a tree_ensemble group per bag, all over the same evidence
+/// inputs, then their mean probability (a weighted sum, each bag weighing 1 / bags: one bag's
+/// probability times 1.0, so one bag maps as the plain model).
+kernels::Program bagged_program(Layers& L, const std::vector<std::size_t>& ev,
+                                const std::vector<Booster>& bags, std::vector<double>& aux) {
+  kernels::Program pr = L.program;
+  aux = L.aux;
+  const std::size_t n_ev = ev.size();
+  const auto n_bags = static_cast<std::int32_t>(bags.size());
+  for (std::size_t e = 0; e < n_ev; ++e) pr.inputs[e] = static_cast<std::int32_t>(ev[e]);
+  for (std::int32_t k = 0; k < n_bags; ++k) {
+    pr.groups[k] = ensemble_group(bags[static_cast<std::size_t>(k)].model_json, n_ev, aux);
+    pr.inputs[n_ev + static_cast<std::size_t>(k)] = pr.n_layers + k;
+    pr.input_weights[n_ev + static_cast<std::size_t>(k)] = 1.0 / static_cast<double>(n_bags);
+  }
+  kernels::GroupOp mean;
+  mean.method = kernels::CombineMethod::weighted_sum;
+  mean.first_input = static_cast<std::int32_t>(n_ev);
+  mean.n_inputs = n_bags;
+  pr.groups[n_bags] = mean;
+  pr.n_groups = n_bags + 1;
+  pr.n_bands = 1;
+  pr.bands[0] = pr.n_layers + n_bags;
+  return pr;
+}
+
+/// The bags' gain and total gain per feature, averaged over the bags.
+Booster mean_importance(const std::vector<Booster>& bags) {
+  Booster mean;
+  mean.gain.assign(bags.front().gain.size(), 0.0);
+  mean.total_gain = mean.gain;
+  for (const Booster& b : bags) {
+    for (std::size_t k = 0; k < mean.gain.size(); ++k) {
+      mean.gain[k] += b.gain[k] / static_cast<double>(bags.size());
+      mean.total_gain[k] += b.total_gain[k] / static_cast<double>(bags.size());
+    }
+  }
+  return mean;
+}
+
+/// What train() has drawn, for the models trained on it.
+struct Drawn {
+  const training::Setup& s;
+  const training::DepositCells& dep;
+  const Draw& dr;
+  std::size_t n_neg;
+  std::vector<std::uint64_t> seeds;
+};
+
+/// The report's entries common to one model and to pu-bagging's bags (bags[0]'s parameters).
+void report_common(J& r, const model::Model& m, const Drawn& d, const Booster& b) {
+  const model::TreesSpec& spec = m.trees;
+  r["method"] = model::name_str(m.combine.method);
+  r["deposits"] = training::deposits_report(m, d.dep);
+  r["positives"] = d.dep.size();
+  r["negatives"] = {{"count", d.n_neg}, {"ratio", spec.negatives_ratio},
+                    {"buffer_km", spec.negatives_buffer_km}, {"candidates", d.dr.candidates},
+                    {"seed", spec.seed}};
+  J params = J::object();
+  for (const auto& [k, v] : b.params) params[k] = v;
+  r["xgboost"] = {{"version", std::to_string(XGBOOST_VER_MAJOR) + "." + std::to_string(XGBOOST_VER_MINOR) +
+                                  "." + std::to_string(XGBOOST_VER_PATCH)},
+                  {"parameters", params}};
+}
+
+/// pu-bagging: a model per draw, the map their mean; side files and report per bag.
+void train_bags(const TrainingContext& ctx, const Drawn& d, Layers& L, TreesTrained& tr) {
+  const model::Model& m = ctx.model;
+  const std::size_t n_bags = d.seeds.size();
+  std::vector<Booster> bags;
+  std::vector<std::string> tables;
+  J list = J::array();
+  Table first;
+  for (std::size_t k = 0; k < n_bags; ++k) {
+    const Table t = make_table(m, d.s.ev, d.dep, d.dr, d.dr.negatives[k], d.n_neg, ctx.grid.width);
+    check_variance(t);
+    model::TreesSpec spec = m.trees;
+    spec.seed = d.seeds[k];
+    bags.push_back(train_booster(t, m.combine.method, spec));
+    tr.texts.push_back(bags.back().model_json);
+    tables.push_back(table_csv(t, ctx.grid));
+    if (k == 0) first = t;
+    list.push_back({{"bag", k}, {"seed", d.seeds[k]}, {"model", tr.files[k]->path().string()},
+                    {"training_table", tr.files[n_bags + k]->path().string()}});
+  }
+  tr.texts.insert(tr.texts.end(), tables.begin(), tables.end());
+  const Booster mean = mean_importance(bags);
+  // Permutation importance is measured for one model's hold-out; the bags' mean has none yet.
+  PermutationImportance pi;
+  pi.drop.assign(first.n_features, std::numeric_limits<double>::quiet_NaN());
+  pi.drop_sd = pi.drop;
+  pi.auc = std::numeric_limits<double>::quiet_NaN();
+  pi.skipped = "pu-bagging (a mean of bagged models)";
+  tr.texts.push_back(importance_csv(first, mean, pi));
+  tr.program = bagged_program(L, d.s.ev, bags, tr.aux);
+  J& r = tr.report;
+  report_common(r, m, d, bags.front());
+  r["negatives"]["method"] = "pu-bagging";
+  r["negatives"]["bags"] = n_bags;
+  r["bags"] = list;
+  r["trees"] = tr.program.groups[0].aux_count;
+  r["importance"] = importance_report(first, mean, pi);
+  r["permutation_importance"] = permutation_report(pi);
+  r["importance_table"] = tr.files.back()->path().string();
+}
+
 }  // namespace
 
 std::unique_ptr<Trained> train(const TrainingContext& ctx) {
@@ -856,15 +1067,13 @@ std::unique_ptr<Trained> train(const TrainingContext& ctx) {
   }
   auto tr = std::make_unique<TreesTrained>();
   tr->band_names = {"probability"};
-  for (const char* suffix : {"_model.json", "_training.csv", "_importance.csv"}) {
-    tr->files.push_back(
-        std::make_unique<training::SideFile>(ctx.files, training::beside_output(ctx, suffix)));
-  }
+  tr->files = side_files(ctx);
   training::DepositCells dep = training::place(ctx);
   Layers L = layer_program(ctx);
   const auto [dx_km, dy_km] = cell_km(ctx.grid, s.cell_km2);
   const auto keep = static_cast<std::size_t>(std::ceil(spec.negatives_ratio * static_cast<double>(dep.size())));
-  Draw dr = draw(ctx, L, s.ev, dep, keep, dx_km, dy_km);
+  const std::vector<std::uint64_t> seeds = draw_seeds(spec);
+  Draw dr = draw(ctx, L, s.ev, dep, keep, dx_km, dy_km, seeds);
   // Deposits on cells without evidence drop out, with their features.
   std::vector<Candidate> pos;
   for (std::size_t d = 0; d < dep.size(); ++d) {
@@ -880,35 +1089,32 @@ std::unique_ptr<Trained> train(const TrainingContext& ctx) {
   }
   training::warn_few_deposits(dep, "the trees");
   const auto n_neg = static_cast<std::size_t>(std::llround(spec.negatives_ratio * static_cast<double>(dep.size())));
-  if (n_neg > dr.candidates || n_neg > dr.negatives.size()) {
+  if (n_neg > dr.candidates || n_neg > dr.negatives[0].size()) {
     throw config_error("[trees] negatives: ratio " + num(spec.negatives_ratio) + " asks for " +
                        std::to_string(n_neg) + " background cells, but only " +
                        std::to_string(dr.candidates) + " valid cells lie farther than " +
                        num(spec.negatives_buffer_km) + " km from every deposit (lower ratio or "
                        "buffer_km)");
   }
-  const Table raw = make_table(m, s.ev, dep, dr, n_neg, ctx.grid.width);
+  gp::log::info("trees: " + std::to_string(dep.size()) + " deposit cells, " +
+                std::to_string(n_neg) + " background cells; training " + model::name_str(m.combine.method) +
+                (spec.pu_bagging ? ", " + std::to_string(seeds.size()) + " bags" : std::string()));
+  const Drawn drawn{s, dep, dr, n_neg, seeds};
+  J& r = tr->report;
+  if (spec.pu_bagging) {
+    train_bags(ctx, drawn, L, *tr);
+    r["training_seconds"] = s.seconds();
+    return tr;
+  }
+  const Table raw = make_table(m, s.ev, dep, dr, dr.negatives[0], n_neg, ctx.grid.width);
   const std::vector<Feature> fs = features_of(m, s.ev, raw);
   const Table t = encode(raw, fs);
   check_variance(t);
-  gp::log::info("trees: " + std::to_string(dep.size()) + " deposit cells, " +
-                std::to_string(n_neg) + " background cells; training " + model::name_str(m.combine.method));
   const Booster b = train_booster(t, m.combine.method, spec);
   tr->program = map_program(L, s.ev, fs, b, tr->aux);
   const PermutationImportance pi = run_permutation_importance(ctx, t);
   tr->texts = {b.model_json, table_csv(t, ctx.grid), importance_csv(t, b, pi)};
-  J& r = tr->report;
-  r["method"] = model::name_str(m.combine.method);
-  r["deposits"] = training::deposits_report(m, dep);
-  r["positives"] = dep.size();
-  r["negatives"] = {{"count", n_neg}, {"ratio", spec.negatives_ratio},
-                    {"buffer_km", spec.negatives_buffer_km}, {"candidates", dr.candidates},
-                    {"seed", spec.seed}};
-  J params = J::object();
-  for (const auto& [k, v] : b.params) params[k] = v;
-  r["xgboost"] = {{"version", std::to_string(XGBOOST_VER_MAJOR) + "." + std::to_string(XGBOOST_VER_MINOR) +
-                                  "." + std::to_string(XGBOOST_VER_PATCH)},
-                  {"parameters", params}};
+  report_common(r, m, drawn, b);
   r["trees"] = tr->program.groups[0].aux_count;
   r["base_margin"] = tr->program.groups[0].bias;
   r["importance"] = importance_report(t, b, pi);

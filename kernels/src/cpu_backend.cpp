@@ -268,14 +268,88 @@ template <CombineMethod M>
   }
 }
 
+/// One tree of depth `depth` (trees.hpp's complete layout, slots from `tree`) over m cells:
+/// adds each cell's leaf to its margin. Level by level over the block: the cells' paths are
+/// independent, so the loop over them is vector gathers (the slots' words, then the inputs)
+/// and compares instead of one cell's chain of loads. The same steps as tree_leaf.
+[[gnu::always_inline]] inline void add_tree_leaves(const double* tree, int depth,
+                                                   const float* feat, std::size_t m,
+                                                   float* margin) {
+  // int indices: the gathers then take 32-bit lanes (16 per AVX-512 vector), not 64-bit ones.
+  const auto n = static_cast<int>(m);
+  constexpr auto block = static_cast<int>(score_block);
+  int slot[score_block];
+  if (depth == 0) {
+    const float leaf = tree_float(static_cast<unsigned int>(tree_bits(tree[0])));
+    for (int i = 0; i < n; ++i) margin[i] += leaf;
+    return;
+  }
+  // Every cell starts at the root: one word, one input read straight through.
+  const unsigned long long root = tree_bits(tree[0]);
+  const float* x0 = feat + tree_input(root) * block;
+#pragma omp simd
+  for (int i = 0; i < n; ++i) slot[i] = static_cast<int>(tree_child(0, tree_right(root, x0[i])));
+  for (int d = 1; d < depth; ++d) {
+#pragma omp simd
+    for (int i = 0; i < n; ++i) {
+      const unsigned long long w = tree_bits(tree[slot[i]]);
+      const float x = feat[tree_input(w) * block + i];
+      slot[i] = static_cast<int>(tree_child(static_cast<unsigned int>(slot[i]), tree_right(w, x)));
+    }
+  }
+#pragma omp simd
+  for (int i = 0; i < n; ++i) {
+    margin[i] += tree_float(static_cast<unsigned int>(tree_bits(tree[slot[i]])));
+  }
+}
+
+static_assert(max_layers + max_groups <= 64, "feature block below sized for at most 64 inputs");
+
+/// A block's inputs as floats (NaN when missing), input k at feat[k * score_block + i], and
+/// the cells' margins.
+struct TreeBlock {
+  float feat[64 * score_block];
+  float margin[score_block];
+};
+
+#if defined(GP_HAVE_LIBMVEC)
+/// The trees of a block with AVX-512 gathers. GCC 12's generic tuning emits no gather
+/// instructions (slow on some Intel parts), so target_clones' avx512f clone would keep the
+/// level loop scalar; Skylake-AVX512's tuning lets GCC vectorise it.
+__attribute__((target("avx512f,avx512vl,avx512dq,avx512bw,avx512cd,tune=skylake-avx512,prefer-vector-width=512")))
+void add_trees_avx512(const double* aux, const GroupOp& g, std::size_t m, TreeBlock& b) {
+  for (int t = 0; t < g.aux_count; ++t) {
+    const double* tree = aux + static_cast<std::size_t>(aux[g.aux_first + t]);
+    add_tree_leaves(tree, static_cast<int>(aux[g.aux_first + g.aux_count + t]), b.feat, m, b.margin);
+  }
+}
+#endif
+
+/// The trees of a block, each cell's leaves added to its margin in tree order.
+/// (The block by reference: the inputs past g.n_inputs are never written nor read.)
+GP_CPU_CLONES void add_trees(const double* aux, const GroupOp& g, std::size_t m, TreeBlock& b) {
+#if defined(GP_HAVE_LIBMVEC)
+  static const bool avx512 = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl") &&
+                             __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512bw");
+  if (avx512) {
+    add_trees_avx512(aux, g, m, b);
+    return;
+  }
+#endif
+  for (int t = 0; t < g.aux_count; ++t) {
+    const double* tree = aux + static_cast<std::size_t>(aux[g.aux_first + t]);
+    add_tree_leaves(tree, static_cast<int>(aux[g.aux_first + g.aux_count + t]), b.feat, m, b.margin);
+  }
+}
+
 /// A tree_ensemble group over m cells (tree_ensemble_value per cell), tree by tree so that a
-/// tree's nodes stay in cache for the whole block: each cell still adds its leaves in tree
+/// tree's slots stay in cache for the whole block: each cell still adds its leaves in tree
 /// order in float, the same operations as tree_ensemble_value, so the same bits.
 void tree_ensemble_cells(const Program& p, const GroupOp& g, const double* aux,
                          const double* nodes, std::size_t m, double* out) {
-  static_assert(max_layers + max_groups <= 64, "feature block below sized for at most 64 inputs");
-  float feat[64 * score_block];
-  float margin[score_block];
+  TreeBlock b;
+  float* feat = b.feat;
+  float* margin = b.margin;
   bool any[score_block];
   const int n_in = g.n_inputs < 64 ? g.n_inputs : 64;
   for (std::size_t i = 0; i < m; ++i) {
@@ -291,23 +365,7 @@ void tree_ensemble_cells(const Program& p, const GroupOp& g, const double* aux,
       any[i] = any[i] || ok;
     }
   }
-  // Level by level over the block: the cells' paths are independent, so the core overlaps
-  // them instead of waiting on one path's chain of loads (tree_leaf's steps, in the same order).
-  long long node[score_block];
-  for (int t = 0; t < g.aux_count; ++t) {
-    const auto root = static_cast<long long>(aux[g.aux_first + t]);
-    const int depth = static_cast<int>(aux[g.aux_first + g.aux_count + t]);
-    for (std::size_t i = 0; i < m; ++i) node[i] = root;
-    for (int d = 0; d < depth; ++d) {
-      for (std::size_t i = 0; i < m; ++i) {
-        const auto feature = [&](int k) { return feat[static_cast<std::size_t>(k) * score_block + i]; };
-        node[i] = tree_step(aux, node[i], feature);
-      }
-    }
-    for (std::size_t i = 0; i < m; ++i) {
-      margin[i] += tree_float(static_cast<unsigned int>(tree_bits(aux[node[i]])));
-    }
-  }
+  add_trees(aux, g, m, b);
   for (std::size_t i = 0; i < m; ++i) {
     out[i] = any[i] ? static_cast<double>(xgb_sigmoid(margin[i])) : nan_value();
   }

@@ -16,6 +16,7 @@
 #include <algorithm>
 #include <array>
 #include <cmath>
+#include <cstdlib>
 #include <cstring>
 #include <iostream>
 #include <fstream>
@@ -45,17 +46,24 @@ gk::Program ensemble_program(int n, gk::GroupOp g) {
   return p;
 }
 
-/// The map values of rows of `x` (n_rows x n_features, row-major) by eval_cell and by the CPU
-/// backend; the two must agree bit for bit.
-std::vector<float> kernel_values(const gk::Program& p, const std::vector<double>& aux,
-                                 const std::vector<float>& x, std::size_t nf) {
+/// The columns of row-major rows `x` of `nf` features: the layers a backend scores.
+std::vector<std::vector<float>> columns_of(const std::vector<float>& x, std::size_t nf) {
   const std::size_t n = x.size() / nf;
   std::vector<std::vector<float>> cols(nf, std::vector<float>(n));
   for (std::size_t i = 0; i < n; ++i) {
     for (std::size_t k = 0; k < nf; ++k) cols[k][i] = x[i * nf + k];
   }
+  return cols;
+}
+
+/// The map values of rows of `x` (n_rows x n_features, row-major) by eval_cell and by the CPU
+/// backend; the two must agree bit for bit.
+std::vector<float> kernel_values(const gk::Program& p, const std::vector<double>& aux,
+                                 const std::vector<float>& x, std::size_t nf) {
+  const std::size_t n = x.size() / nf;
+  const std::vector<std::vector<float>> cols = columns_of(x, nf);
   std::vector<const float*> layers;
-  for (auto& c : cols) layers.push_back(c.data());
+  for (const auto& c : cols) layers.push_back(c.data());
   std::vector<float> out(n);
   float* bands[1] = {out.data()};
   auto be = gk::make_cpu_backend(2);
@@ -74,8 +82,8 @@ std::vector<float> kernel_values(const gk::Program& p, const std::vector<double>
 TEST(TreeKernel, StumpWorkedByHand) {
   // One stump on input 1 at 0.5, missing goes left; leaves -0.3 (left) and 0.7; base margin
   // 0.2. Input 0 is never split on.
-  // aux: root at 2, depth 1; the split {input 1 (code -2: missing left), 0.5, left 4, right
-  // 6}; the leaves (each its own child).
+  // aux: the tree at 2, depth 1; then its complete layout: the split {input 1 with the
+  // missing-goes-left bit, 0.5} and the two leaves (slots 1 and 2, left and right).
   const auto bits = [](float f) {
     std::uint32_t u = 0;
     std::memcpy(&u, &f, sizeof u);
@@ -83,12 +91,9 @@ TEST(TreeKernel, StumpWorkedByHand) {
   };
   std::vector<double> aux{2.0,
                           1.0,
-                          gk::tree_word(static_cast<std::uint32_t>(-2), bits(0.5f)),
-                          gk::tree_word(4, 6),
+                          gk::tree_word(1u | 0x80000000u, bits(0.5f)),
                           gk::tree_word(0, bits(-0.3f)),
-                          gk::tree_word(4, 4),
-                          gk::tree_word(0, bits(0.7f)),
-                          gk::tree_word(6, 6)};
+                          gk::tree_word(0, bits(0.7f))};
   gk::GroupOp g;
   g.method = gk::CombineMethod::tree_ensemble;
   g.bias = 0.2;
@@ -238,12 +243,9 @@ TEST(TreeKernelCuda, BothBoostersEqualTheCpuCellByCell) {
     const Ensemble e = train_ensemble(method, spec);
     const std::size_t n = 100003;  // not a multiple of any block size
     const std::vector<float> rows = random_rows(n, 7);
-    std::vector<std::vector<float>> cols(5, std::vector<float>(n));
-    for (std::size_t i = 0; i < n; ++i) {
-      for (std::size_t k = 0; k < 5; ++k) cols[k][i] = rows[i * 5 + k];
-    }
+    const std::vector<std::vector<float>> cols = columns_of(rows, 5);
     std::vector<const float*> layers;
-    for (auto& c : cols) layers.push_back(c.data());
+    for (const auto& c : cols) layers.push_back(c.data());
     std::vector<float> cpu(n), dev(n);
     float* cpu_bands[1] = {cpu.data()};
     float* dev_bands[1] = {dev.data()};
@@ -257,6 +259,50 @@ TEST(TreeKernelCuda, BothBoostersEqualTheCpuCellByCell) {
       ASSERT_NEAR(cpu[i], dev[i], 1e-6) << "cell " << i;
     }
   }
+}
+
+// pu-bagging's program shape: a tree_ensemble group per bag over the same inputs, then their
+// mean (a weighted sum, 1/2 each). CPU against the mean of XGBoost's own predictions, and the
+// CUDA backend (GPU or device-on-host) against the CPU cell by cell.
+TEST(TreeKernelCuda, BaggedMeanEqualsXGBoostAndTheCpu) {
+  gm::TreesSpec spec;
+  spec.n_trees = 40;
+  spec.seed = 21;  // max_depth 6, the default
+  const Ensemble e0 = train_ensemble(gm::Method::boosted_trees, spec);
+  spec.seed = 22;
+  spec.subsample = 0.6;
+  const Ensemble e1 = train_ensemble(gm::Method::boosted_trees, spec);
+  std::vector<double> aux;
+  gk::Program p = ensemble_program(5, gc::trees::flatten_model(e0.model_json, aux));
+  p.groups[1] = gc::trees::flatten_model(e1.model_json, aux);
+  p.groups[1].first_input = 0;
+  p.groups[1].n_inputs = 5;
+  p.inputs[5] = 5;  // node 5: group 0, node 6: group 1
+  p.inputs[6] = 6;
+  p.input_weights[5] = 0.5;
+  p.input_weights[6] = 0.5;
+  p.groups[2].method = gk::CombineMethod::weighted_sum;
+  p.groups[2].first_input = 5;
+  p.groups[2].n_inputs = 2;
+  p.n_groups = 3;
+  p.bands[0] = 7;
+  const std::vector<float> rows = random_rows(600, 9);
+  const std::vector<float> cpu = kernel_values(p, aux, rows, 5);
+  const std::vector<float> r0 = xgboost_predict(e0.model_json, rows, 5);
+  const std::vector<float> r1 = xgboost_predict(e1.model_json, rows, 5);
+  for (std::size_t i = 0; i < cpu.size(); ++i) {
+    ASSERT_NEAR(cpu[i], (static_cast<double>(r0[i]) + r1[i]) / 2.0, 1e-6) << "row " << i;
+  }
+  if (gk::cuda_device_count() == 0) GTEST_SKIP() << "no CUDA device";
+  const std::vector<std::vector<float>> cols = columns_of(rows, 5);
+  std::vector<const float*> layers;
+  for (const auto& c : cols) layers.push_back(c.data());
+  std::vector<float> dev(cpu.size());
+  float* bands[1] = {dev.data()};
+  auto d = gk::make_cuda_backend(0);
+  d->set_program(p, aux);
+  d->score(layers.data(), cpu.size(), bands);
+  for (std::size_t i = 0; i < cpu.size(); ++i) ASSERT_NEAR(cpu[i], dev[i], 1e-6) << "cell " << i;
 }
 
 TEST(TreeKernel, BaseScoreIsTheStartingProbability) {
@@ -326,6 +372,21 @@ void run(const fs::path& dir, const std::string& out, std::int64_t window_rows, 
   gc::run_model(gm::load_model(dir / "model.toml"), o);
 }
 
+/// Each cell's features (row-major, 2 per cell), worked out here: a raw, b min-max scaled over
+/// the grid.
+std::vector<float> grid_features(const fs::path& dir) {
+  const auto a = gp::test::read_raster(dir / "a.tif");
+  const auto b = gp::test::read_raster(dir / "b.tif");
+  const float bmin = *std::min_element(b.begin(), b.end());
+  const float bmax = *std::max_element(b.begin(), b.end());
+  std::vector<float> x;
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    x.push_back(a[i] == -9999.0f ? nan_f : a[i]);
+    x.push_back(static_cast<float>((static_cast<double>(b[i]) - bmin) * (1.0 / (static_cast<double>(bmax) - bmin))));
+  }
+  return x;
+}
+
 TEST(TreeRun, BackgroundCellsAreOutsideTheBufferAndTheMapIsXGBoosts) {
   const fs::path dir = gp::test::scratch_dir();
   write_grid(dir, default_trees);
@@ -351,17 +412,8 @@ TEST(TreeRun, BackgroundCellsAreOutsideTheBufferAndTheMapIsXGBoosts) {
   EXPECT_EQ(pos, deposits.size());
   EXPECT_EQ(neg, 5 * deposits.size());
 
-  // The map: XGBoost's prediction from the saved model on each cell's features, worked out
-  // here (a raw; b min-max scaled over the grid).
-  const auto a = gp::test::read_raster(dir / "a.tif");
-  const auto b = gp::test::read_raster(dir / "b.tif");
-  const float bmin = *std::min_element(b.begin(), b.end());
-  const float bmax = *std::max_element(b.begin(), b.end());
-  std::vector<float> x;
-  for (std::size_t i = 0; i < a.size(); ++i) {
-    x.push_back(a[i] == -9999.0f ? nan_f : a[i]);
-    x.push_back(static_cast<float>((static_cast<double>(b[i]) - bmin) * (1.0 / (static_cast<double>(bmax) - bmin))));
-  }
+  // The map: XGBoost's prediction from the saved model on each cell's features.
+  const std::vector<float> x = grid_features(dir);
   const std::string model = gp::test::file_bytes(dir / "m_model.json");
   const std::vector<float> ref = xgboost_predict(model, x, 2);
   const auto map = gp::test::read_raster(dir / "m.tif");
@@ -616,6 +668,117 @@ TEST(TreeRun, CategoricalLayerRefusesATransform) {
   const fs::path dir = gp::test::scratch_dir();
   write_categorical_grid(dir, {1.0f, 2.0f, 3.0f}, "transform = { kind = \"minmax\" }\n");
   expect_refused(dir, 3, "layer 'k' categorical: its classes are its values as read");
+}
+
+// ---- positive-unlabelled bagging ----
+
+std::string bagged_trees(int bags, int seed = 3) {
+  return "n_trees = 20\nmax_depth = 3\nseed = " + std::to_string(seed) +
+         "\nnegatives = { ratio = 5, buffer_km = 1.0, method = \"pu-bagging\", bags = " +
+         std::to_string(bags) + " }";
+}
+
+TEST(TreeRun, PuBaggingMapIsTheMeanOfTheBagsXGBoostPredictions) {
+  const fs::path dir = gp::test::scratch_dir();
+  write_grid(dir, bagged_trees(3));
+  run(dir, "p.tif", 7, 1);
+  const std::vector<float> x = grid_features(dir);
+  std::vector<double> mean(x.size() / 2, 0.0);
+  std::vector<double> gain(2, 0.0);
+  for (int k = 0; k < 3; ++k) {
+    // Each bag's model as saved: XGBoost (a fresh booster from the JSON) predicts every cell.
+    const std::string model = gp::test::file_bytes(dir / ("p_model_bag" + std::to_string(k) + ".json"));
+    const std::vector<float> ref = xgboost_predict(model, x, 2);
+    for (std::size_t i = 0; i < mean.size(); ++i) mean[i] += ref[i] / 3.0;
+    const std::vector<double> g = xgboost_gain(model, 2);
+    for (std::size_t f = 0; f < 2; ++f) gain[f] += g[f] / 3.0;
+  }
+  const auto map = gp::test::read_raster(dir / "p.tif");
+  double err = 0.0;
+  for (std::size_t i = 0; i < mean.size(); ++i) err = std::max(err, std::abs(double(map[i]) - mean[i]));
+  std::cout << "pu-bagging map vs the mean of 3 bags' XGBoost predictions: max error " << err << "\n";
+  EXPECT_LE(err, 1e-6);
+  // The bags drew different background cells.
+  EXPECT_NE(gp::test::file_bytes(dir / "p_training_bag0.csv"), gp::test::file_bytes(dir / "p_training_bag1.csv"));
+  EXPECT_NE(gp::test::file_bytes(dir / "p_training_bag1.csv"), gp::test::file_bytes(dir / "p_training_bag2.csv"));
+  // Importance: the mean of XGBoost's own gain of each bag's model.
+  const auto imp = gp::test::read_csv_rows(dir / "p_importance.csv");
+  ASSERT_EQ(imp.size(), 2u);
+  for (std::size_t f = 0; f < 2; ++f) {
+    EXPECT_NEAR(std::stod(imp[f].at("GAIN")), gain[f], 1e-6 * gain[f]) << imp[f].at("LAYER");
+  }
+  std::ifstream rin(dir / "p_report.json");
+  const auto rep = nlohmann::json::parse(rin);
+  EXPECT_EQ(rep.at("trees").at("bags").size(), 3u);
+  EXPECT_EQ(rep.at("trees").at("negatives").at("method"), "pu-bagging");
+  // Python users load a bag with xgboost.Booster (Debian's python3-xgboost).
+  const std::string py = "/usr/bin/python3 -c \"import xgboost; b = xgboost.Booster(model_file='" +
+                         (dir / "p_model_bag2.json").string() +
+                         "'); assert b.num_boosted_rounds() == 20\"";
+  EXPECT_EQ(std::system(py.c_str()), 0) << py;
+}
+
+TEST(TreeRun, PuBaggingOneBagIsThePlainModelAndSeedsReproduce) {
+  const fs::path dir = gp::test::scratch_dir();
+  write_grid(dir, default_trees);
+  run(dir, "plain.tif", 7, 1);
+  write_grid(dir, bagged_trees(1));
+  run(dir, "one.tif", 0, 2);
+  EXPECT_EQ(gp::test::read_raster(dir / "plain.tif"), gp::test::read_raster(dir / "one.tif"));
+  EXPECT_EQ(gp::test::file_bytes(dir / "plain_model.json"), gp::test::file_bytes(dir / "one_model_bag0.json"));
+  EXPECT_EQ(gp::test::file_bytes(dir / "plain_training.csv"), gp::test::file_bytes(dir / "one_training_bag0.csv"));
+  write_grid(dir, bagged_trees(4));
+  run(dir, "w7.tif", 7, 1);
+  run(dir, "w0.tif", 0, 4);
+  EXPECT_EQ(gp::test::read_raster(dir / "w7.tif"), gp::test::read_raster(dir / "w0.tif"));
+  for (int k = 0; k < 4; ++k) {
+    const std::string bag = "_model_bag" + std::to_string(k) + ".json";
+    EXPECT_EQ(gp::test::file_bytes(dir / ("w7" + bag)), gp::test::file_bytes(dir / ("w0" + bag))) << bag;
+  }
+  write_grid(dir, bagged_trees(4, 9));
+  run(dir, "s9.tif", 0, 4);
+  EXPECT_NE(gp::test::file_bytes(dir / "w7_training_bag1.csv"), gp::test::file_bytes(dir / "s9_training_bag1.csv"));
+}
+
+TEST(TreeRun, PuBaggingBadKeysAreOneLine) {
+  const fs::path dir = gp::test::scratch_dir();
+  write_grid(dir, bagged_trees(0));
+  expect_refused(dir, 3, "negatives bags: expected");
+  write_grid(dir, "negatives = { ratio = 5, bags = 3 }");
+  expect_refused(dir, 3, "only with method = \"pu-bagging\"");
+  write_grid(dir, "negatives = { ratio = 5, method = \"pu-bagin\" }");
+  expect_refused(dir, 3, "did you mean 'pu-bagging'?");
+  // pu-bagging belongs to [trees], which only the tree methods take.
+  write_grid(dir, bagged_trees(3));
+  std::string text = gp::test::file_bytes(dir / "model.toml");
+  text.replace(text.find("boosted-trees"), 13, "weighted-sum");
+  std::ofstream(dir / "model.toml") << text;
+  expect_refused(dir, 3, "pu-bagging\": only with [combine] method = \"boosted-trees\"");
+}
+
+}  // namespace
+
+namespace {
+
+// Categorical layers with pu-bagging are refused in one line (each bag would one-hot the
+// classes of its own draw); the bags' report says permutation importance was not measured.
+TEST(TreeRun, CategoricalWithPuBaggingIsRefusedAndBagsSayNoPermutationImportance) {
+  const fs::path dir = gp::test::scratch_dir();
+  write_categorical_grid(dir, {1.0f, 2.0f, 3.0f});
+  std::string text = gp::test::file_bytes(dir / "model.toml");
+  const std::string plain = "negatives = { ratio = 5, buffer_km = 1.0 }";
+  text.replace(text.find(plain), plain.size(),
+               "negatives = { ratio = 5, buffer_km = 1.0, method = \"pu-bagging\", bags = 2 }");
+  std::ofstream(dir / "model.toml") << text;
+  expect_refused(dir, 3, "layer 'k' categorical: not yet with [trees] negatives method = \"pu-bagging\"");
+  write_grid(dir, bagged_trees(2));
+  run(dir, "m.tif", 7, 2);
+  std::ifstream in(dir / "m_report.json");
+  const auto report = nlohmann::json::parse(in);
+  EXPECT_EQ(report["trees"]["permutation_importance"]["skipped"], "pu-bagging (a mean of bagged models)");
+  const auto rows = gp::test::read_csv_rows(dir / "m_importance.csv");
+  ASSERT_FALSE(rows.empty());
+  for (const auto& row : rows) EXPECT_EQ(row.at("HOLDOUT_AUC_DROP"), "");
 }
 
 }  // namespace

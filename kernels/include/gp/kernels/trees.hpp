@@ -2,18 +2,18 @@
 // Tree ensembles (XGBoost's binary:logistic boosters: gradient-boosted trees and random
 // forests) evaluated per cell, written once for the CPU and CUDA backends. The trees live in
 // the program's aux array (they do not fit the constant-memory Program):
-//   aux[first + t], t < n_trees: the aux index of tree t's root node;
-//   aux[first + n_trees + t]: tree t's depth (the most splits from its root to a leaf);
-//   each node is tree_node_size doubles holding bits, not numbers (tree_word): the first the
-//   node's code (high 32 bits, an int32) and value (low 32 bits, a float), the second the aux
-//   indices of its left (high) and right (low) children. Bits, because a step then converts
-//   nothing (a double -> int conversion per field made a step three times XGBoost's own).
-//     code 0: a leaf, `value` its leaf value, left = right = the leaf itself, so that every
-//       cell takes exactly `depth` steps through a tree (no branch on the path's length: the
-//       CPU's block loop steps every cell of a block level by level, GPU threads stay together);
-//     code +-(k + 1): a split on the group's input k, `value` the split condition; a present
-//       feature x goes left when x < value, a missing one (nodata) goes left when code < 0
-//       (XGBoost's default_left), right otherwise.
+//   aux[first + t], t < n_trees: the aux index of tree t's first slot;
+//   aux[first + n_trees + t]: tree t's depth D (the most splits from its root to a leaf);
+//   the tree itself: a complete binary tree of depth D in heap order, 2^(D+1) - 1 slots of one
+//   double each holding bits, not numbers (tree_word). Slot s's children are 2s + 1 (left) and
+//   2s + 2 (right), so a node needs no child pointers and a step is s = 2s + 1 + right. Slots
+//   below 2^D - 1 are splits: high 32 bits the input's index k with bit 31 set when a missing
+//   value goes left (XGBoost's default_left), low 32 bits the split condition (a float); a
+//   present input x goes left when x < condition. The 2^D slots from 2^D - 1 are the leaves:
+//   low 32 bits the leaf value. A leaf of XGBoost's tree above depth D is copied into every
+//   leaf slot below it (the splits between, on input 0, lead to the same value either way), so
+//   every cell takes exactly D steps through a tree (no branch on the path's length: the CPU's
+//   block loop steps every cell of a block level by level, GPU threads stay together).
 // XGBoost 1.7 predicts in single precision: features are floats, split conditions and leaves
 // are floats, the margin starts at the base margin and adds each tree's leaf in tree order in
 // float, and the probability is its float sigmoid. The same float operations in the same order
@@ -26,52 +26,62 @@
 
 namespace gp::kernels {
 
-inline constexpr int tree_node_size = 2;
-
 /// Two 32-bit fields as the bits of one aux double (high, low).
-GP_HD inline double tree_word(unsigned int high, unsigned int low) {
+GP_HD GP_INLINE double tree_word(unsigned int high, unsigned int low) {
   const unsigned long long u = (static_cast<unsigned long long>(high) << 32) | low;
   double d;
   memcpy(&d, &u, sizeof d);
   return d;
 }
-GP_HD inline unsigned long long tree_bits(double d) {
+GP_HD GP_INLINE unsigned long long tree_bits(double d) {
   unsigned long long u;
   memcpy(&u, &d, sizeof u);
   return u;
 }
-GP_HD inline float tree_float(unsigned int bits) {
+GP_HD GP_INLINE float tree_float(unsigned int bits) {
   float f;
   memcpy(&f, &bits, sizeof f);
   return f;
 }
 
-/// One step down a tree from node `node` (an aux index); a leaf stays where it is.
-/// `feature(k)` returns input k as a float (NaN when missing).
-template <class Feature>
-GP_HD GP_INLINE long long tree_step(const double* aux, long long node, const Feature& feature) {
-  const unsigned long long w = tree_bits(aux[node]);
-  const auto code = static_cast<int>(static_cast<unsigned int>(w >> 32));
-  const int a = code < 0 ? -code : code;
-  const float x = feature(a - (a > 0 ? 1 : 0));  // a leaf reads input 0 and stays
-  // NaN fails x < split: a missing value goes the default way (XGBoost's default_left). In
-  // bit operations rather than branches: the directions are data, and mispredicted branches
-  // cost more than the whole step.
-  const bool missing = !(x == x);
-  const bool left = (missing & (code < 0)) |
-                    (!missing & (x < tree_float(static_cast<unsigned int>(w))));
-  const unsigned long long c = tree_bits(aux[node + 1]);
-  return static_cast<long long>(left ? (c >> 32) : (c & 0xffffffffULL));
+/// Bit 31 of a split's high word: a missing input goes left.
+inline constexpr unsigned int tree_default_left = 0x80000000u;
+
+/// The input a split slot's word `w` reads.
+GP_HD GP_INLINE int tree_input(unsigned long long w) {
+  return static_cast<int>(static_cast<unsigned int>(w >> 32) & ~tree_default_left);
 }
 
+/// 1 when input value `x` (NaN when missing) goes right at the split with word `w`, else 0.
+/// A present x goes right when x >= condition (XGBoost: left when x < condition). NaN fails
+/// both x < condition and x >= condition: then it goes right unless the split's default is
+/// left. In integer arithmetic on the two comparisons rather than a test for NaN or a select:
+/// the directions are data (a branch would be mispredicted), and the CPU's level loop
+/// vectorises only without a select (GCC 12 if-converts neither).
+GP_HD GP_INLINE unsigned int tree_right(unsigned long long w, float x) {
+  const float condition = tree_float(static_cast<unsigned int>(w));
+  const auto default_left = static_cast<unsigned int>(w >> 63);
+  const auto lt = static_cast<unsigned int>(x < condition);
+  const auto ge = static_cast<unsigned int>(x >= condition);
+  return ge | ((lt ^ 1u) & (default_left ^ 1u));
+}
+
+/// The slot after slot `s` of a tree when the input at s goes right (1) or left (0).
+GP_HD GP_INLINE unsigned int tree_child(unsigned int s, unsigned int right) { return 2 * s + 1 + right; }
+
 /// The leaf value of tree t of the ensemble at aux[first..] (n_trees trees).
+/// `feature(k)` returns input k as a float (NaN when missing).
 template <class Feature>
 GP_HD GP_INLINE float tree_leaf(const double* aux, int first, int n_trees, int t,
                                 const Feature& feature) {
-  auto node = static_cast<long long>(aux[first + t]);
+  const double* tree = aux + static_cast<long long>(aux[first + t]);
   const int depth = static_cast<int>(aux[first + n_trees + t]);
-  for (int d = 0; d < depth; ++d) node = tree_step(aux, node, feature);
-  return tree_float(static_cast<unsigned int>(tree_bits(aux[node])));
+  unsigned int s = 0;
+  for (int d = 0; d < depth; ++d) {
+    const unsigned long long w = tree_bits(tree[s]);
+    s = tree_child(s, tree_right(w, feature(tree_input(w))));
+  }
+  return tree_float(static_cast<unsigned int>(tree_bits(tree[s])));
 }
 
 /// XGBoost 1.7's common::Sigmoid (binary:logistic's PredTransform), in float as there: the
