@@ -560,7 +560,12 @@ ValidationResult run_validation(const model::Model& m, const RunOptions& opt,
     if (vr.retrained) gp::log::info("validation: " + split_words(vr) + ": " + retraining_note(vr));
   }
   vr.map = res.output;
-  const auto files = write_validation_outputs(vr, dir, stem, "Validation of " + m.name, ctx.files);
+  // The deposits' GeoPackage waits for the classes (their column `class`): staged by the
+  // outputs once the class thresholds are known, before anything is moved into place.
+  const auto files = write_validation_outputs(vr, dir, stem, "Validation of " + m.name, ctx.files, false);
+  res.on_classes.push_back([vr, gpkg = files.back(), &staged = ctx.files](const std::vector<double>* thr) {
+    write_deposits_gpkg(vr, gpkg, staged, thr);
+  });
   nlohmann::ordered_json j = validation_json(vr);
   nlohmann::ordered_json fl = nlohmann::ordered_json::array();
   for (const auto& f : files) fl.push_back(f.string());

@@ -986,7 +986,20 @@ std::string folds_csv(const ValidationResult& r) {
 
 }  // namespace
 
-geo::PointTable deposits_table(const ValidationResult& r, const std::string& crs_wkt) {
+namespace {
+
+/// The class of a Float32 score: 1 + the thresholds at or below it, compared in Float32.
+std::int64_t class_of(double score, const std::vector<double>& thresholds) {
+  const auto v = static_cast<float>(score);
+  std::int64_t c = 1;
+  for (double t : thresholds) c += v >= static_cast<float>(t) ? 1 : 0;
+  return c;
+}
+
+}  // namespace
+
+geo::PointTable deposits_table(const ValidationResult& r, const std::string& crs_wkt,
+                               const std::vector<double>* class_thresholds) {
   using T = geo::PointColumn::Type;
   geo::PointTable t;
   t.layer = "deposits";
@@ -995,7 +1008,7 @@ geo::PointTable deposits_table(const ValidationResult& r, const std::string& crs
                                      {"status", T::text, {}, {}, {}},     {"reason", T::text, {}, {}, {}},
                                      {"map_value", T::real, {}, {}, {}},  {"percentile", T::real, {}, {}, {}},
                                      {"fold", T::integer, {}, {}, {}},    {"col", T::integer, {}, {}, {}},
-                                     {"row", T::integer, {}, {}, {}}};
+                                     {"row", T::integer, {}, {}, {}},     {"class", T::integer, {}, {}, {}}};
   const double n = static_cast<double>(r.valid_cells);
   auto used = [&](const RankedDeposit& d, const char* role) {
     t.xy.emplace_back(std::make_pair(d.x, d.y));
@@ -1010,6 +1023,7 @@ geo::PointTable deposits_table(const ValidationResult& r, const std::string& crs
     cols[6].integer.push_back(d.fold + 1);
     cols[7].integer.push_back(d.col);
     cols[8].integer.push_back(d.row);
+    if (class_thresholds != nullptr) cols[9].integer.push_back(class_of(d.score, *class_thresholds));
   };
   auto rejected = [&](const geo::RejectedDeposit& d, const char* role) {
     t.xy.emplace_back(std::nullopt);
@@ -1020,13 +1034,22 @@ geo::PointTable deposits_table(const ValidationResult& r, const std::string& crs
     cols[4].real.push_back(nan_d);
     cols[5].real.push_back(nan_d);
     for (std::size_t c = 6; c < 9; ++c) cols[c].integer.push_back(c == 6 ? 0 : -1);
+    if (class_thresholds != nullptr) cols[9].integer.push_back(0);  // the class raster's nodata
   };
   for (const auto& d : r.deposits) used(d, "validation");
   for (const auto& d : r.rejected) rejected(d, "validation");
   for (const auto& d : r.training) used(d, "training");
   for (const auto& d : r.training_rejected) rejected(d, "training");
+  if (class_thresholds == nullptr) cols.pop_back();
   t.columns = std::move(cols);
   return t;
+}
+
+void write_deposits_gpkg(const ValidationResult& r, const fs::path& path, StagedFiles& files,
+                         const std::vector<double>* class_thresholds) {
+  const fs::path gpkg = files.temporary(path, "gpkg");
+  geo::write_points_gpkg(gpkg, deposits_table(r, r.crs_wkt, class_thresholds), path.string());
+  files.publish(gpkg, path);
 }
 
 std::vector<fs::path> validation_output_paths(const fs::path& dir, const std::string& stem) {
@@ -1038,7 +1061,7 @@ std::vector<fs::path> validation_output_paths(const fs::path& dir, const std::st
 
 std::vector<fs::path> write_validation_outputs(const ValidationResult& r, const fs::path& dir,
                                                const std::string& stem, const std::string& title,
-                                               StagedFiles& files) {
+                                               StagedFiles& files, bool with_deposits_gpkg) {
   const std::vector<fs::path> paths = validation_output_paths(dir, stem);
   for (const auto& p : paths) files.check(p);
   std::string success = "curve,fold,area_fraction,deposit_fraction,score\n";
@@ -1067,9 +1090,7 @@ std::vector<fs::path> write_validation_outputs(const ValidationResult& r, const 
   files.write_text(paths[3], pa, "csv");
   files.write_text(paths[4], validation_svg(r, title), "svg");
   files.write_text(paths[5], folds_csv(r), "csv");
-  const fs::path gpkg = files.temporary(paths[6], "gpkg");
-  geo::write_points_gpkg(gpkg, deposits_table(r, r.crs_wkt), paths[6].string());
-  files.publish(gpkg, paths[6]);
+  if (with_deposits_gpkg) write_deposits_gpkg(r, paths[6], files);
   return paths;
 }
 

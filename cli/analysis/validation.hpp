@@ -249,14 +249,24 @@ std::vector<std::filesystem::path> write_validation_outputs(const ValidationResu
                                                             const std::filesystem::path& dir,
                                                             const std::string& stem,
                                                             const std::string& title,
-                                                            StagedFiles& files);
+                                                            StagedFiles& files,
+                                                            bool with_deposits_gpkg = true);
+
+/// Stages <stem>_deposits.gpkg (deposits_table) as `path` in `files`; with `class_thresholds`
+/// (a run's class raster's), each used deposit's class in column `class`.
+void write_deposits_gpkg(const ValidationResult& r, const std::filesystem::path& path,
+                         StagedFiles& files, const std::vector<double>* class_thresholds = nullptr);
 
 /// Every deposit given to validation (and a run's training) as a point layer "deposits": name,
 /// role (validation | training), status (used | rejected), reason, map_value (the map's
 /// Float32 score at its cell), percentile (% of valid cells scoring lower, ties counting half),
 /// fold (1..k held out in that fold, 0 never held out), col, row (-1 when not placed);
 /// rejected deposits have no geometry.
-geo::PointTable deposits_table(const ValidationResult& r, const std::string& crs_wkt);
+/// With `class_thresholds` a column `class` follows `map_value`: the class the class raster gives
+/// the deposit's cell (1 + the thresholds at or below its Float32 score, compared in Float32 as
+/// geo::classify_band does; 0 for a rejected deposit).
+geo::PointTable deposits_table(const ValidationResult& r, const std::string& crs_wkt,
+                               const std::vector<double>* class_thresholds = nullptr);
 
 /// The paths write_validation_outputs writes.
 std::vector<std::filesystem::path> validation_output_paths(const std::filesystem::path& dir,

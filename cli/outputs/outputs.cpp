@@ -248,6 +248,7 @@ fs::path OutputSet::write_classes(RunResult& res, Finished& f) {
   const ClassPlan plan = plan_classes(o.classes, hist);
   f.colors = class_colors(o.colormap, plan.names.size());
   f.class_labels = plan.labels;
+  f.class_thresholds = plan.thresholds;
   geo::ClassRasterOptions cro;
   cro.names.emplace_back("");
   cro.names.insert(cro.names.end(), plan.names.begin(), plan.names.end());
@@ -390,6 +391,9 @@ void OutputSet::finish(RunResult& res) {
     quicklook.get();
     stage_time(res, "quicklook", t_ql);  // overlapping the classes
   }
+
+  // Side files that carry the classes (the deposits' GeoPackage), staged before the list.
+  for (const auto& hook : res.on_classes) hook(f.classes.empty() ? nullptr : &f.class_thresholds);
 
   // What will stand where, in the order it is moved (the map last).
   std::vector<fs::path> written;

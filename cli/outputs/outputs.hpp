@@ -99,6 +99,7 @@ class OutputSet {
     std::string classes_style;
     std::vector<std::string> class_labels;
     std::vector<geo::Rgb> colors;
+    std::vector<double> class_thresholds;  ///< the class raster's (when written)
   };
   static void stage_time(RunResult& res, const char* name, Clock::time_point t0);
   std::filesystem::path write_classes(RunResult& res, Finished& f);

@@ -76,6 +76,11 @@ struct RunResult {
   /// Sections for the JSON run report from other steps (weights tables, validation,
   /// uncertainty, ...): set before the outputs are finished; each key becomes a section.
   nlohmann::ordered_json report;
+  /// Called once by the outputs when the map's classes are known, before the files are listed
+  /// and moved into place: with the class thresholds (ascending lower bounds of classes 2..N),
+  /// or null when the run writes no classes. Side files that carry each deposit's class
+  /// (<base>_deposits.gpkg) are staged here.
+  std::vector<std::function<void(const std::vector<double>*)>> on_classes;
 };
 
 /// Runs the model end to end. The output is complete and in place when this returns.

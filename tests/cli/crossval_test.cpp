@@ -283,9 +283,9 @@ TEST(CrossValidation, ValidateOnAFinishedMapSaysReScoredOnce) {
   EXPECT_EQ(v["split"]["fold_assignment"], "random");
 }
 
-// <base>_deposits.gpkg: every deposit with the map's value at its cell (read here with GDAL at
-// the cell the point falls in) and its percentile among the valid cells (counted here);
-// rejected ones with their reason.
+// <base>_deposits.gpkg: every deposit with the map's value and the class raster's class at its
+// cell (both read here with GDAL at the cell the point falls in) and its percentile among the
+// valid cells (counted here); rejected ones with their reason and class 0.
 TEST(CrossValidation, DepositsGeoPackageHoldsTheMapValues) {
   Case k = make_case(40, 15, "kfold = 3\nseed = 2\n");
   {
@@ -295,6 +295,7 @@ TEST(CrossValidation, DepositsGeoPackageHoldsTheMapValues) {
   const auto res = run_cli({"run", k.model.string()});
   ASSERT_EQ(res.exit_code, 0) << res.err;
   const std::vector<float> map = gp::test::read_raster(k.dir / "out.tif");
+  const std::vector<float> classes = gp::test::read_raster(k.dir / "out_classes.tif");
   GDALDatasetUniquePtr ds(GDALDataset::Open((k.dir / "out_deposits.gpkg").c_str(), GDAL_OF_VECTOR));
   ASSERT_TRUE(ds);
   OGRLayer* layer = ds->GetLayer(0);
@@ -306,6 +307,7 @@ TEST(CrossValidation, DepositsGeoPackageHoldsTheMapValues) {
         ++rejected;
       EXPECT_STREQ(f->GetFieldAsString("name"), "outside");
       EXPECT_NE(std::string(f->GetFieldAsString("reason")).find("outside"), std::string::npos);
+      EXPECT_EQ(f->GetFieldAsInteger("class"), 0);  // the class raster's nodata
       continue;
     }
     ++used;
@@ -314,6 +316,9 @@ TEST(CrossValidation, DepositsGeoPackageHoldsTheMapValues) {
     const int r = static_cast<int>(std::floor((grid_y0 - p->getY()) / cell));
     const float v = map[static_cast<std::size_t>(r * k.side + c)];
     EXPECT_EQ(static_cast<float>(f->GetFieldAsDouble("map_value")), v) << f->GetFieldAsString("name");
+    // The class the class raster holds at that cell.
+    EXPECT_EQ(f->GetFieldAsInteger("class"), static_cast<int>(classes[static_cast<std::size_t>(r * k.side + c)]))
+        << f->GetFieldAsString("name");
     double below = 0;
     for (const float m : map) below += m < v ? 1.0 : (m == v ? 0.5 : 0.0);
     EXPECT_NEAR(f->GetFieldAsDouble("percentile"), 100.0 * below / static_cast<double>(map.size()), 1e-9);
