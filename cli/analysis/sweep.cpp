@@ -5,6 +5,7 @@
 #include "plan/device.hpp"
 #include "plan/program.hpp"
 
+#include "outputs/outputs.hpp"
 #include "gp/error.hpp"
 #include "gp/geo/raster_writer.hpp"
 #include "gp/kernels/rank.hpp"
@@ -113,7 +114,7 @@ void write_best_map(ProgramScorer& scorer, std::size_t k, float nodata, const mo
                     const AnalysisContext& ctx, const RunOptions& opt, const SweepResult& r) {
   geo::WriterOptions wo;
   wo.compress = m.output.compress;
-  wo.predictor = m.output.compress == "NONE" ? 1 : 3;
+  wo.predictor = predictor_for(m.output.compress);
   wo.threads = opt.threads;
   wo.nodata = nodata;
   wo.band_descriptions = {"prospectivity (sweep variant " + std::to_string(k + 1) + ")"};

@@ -11,6 +11,7 @@
 
 #include "analysis/validation.hpp"
 #include "outputs/contributions.hpp"
+#include "outputs/outputs.hpp"
 #include "gp/error.hpp"
 #include "gp/geo/raster_writer.hpp"
 #include "gp/kernels/backend.hpp"
@@ -314,7 +315,7 @@ geo::WriterOptions summary_writer_options(const model::UncertaintySpec& spec, do
                                           const std::string& compress, int threads) {
   geo::WriterOptions wopt;
   wopt.compress = compress;
-  wopt.predictor = compress == "NONE" ? 1 : 3;
+  wopt.predictor = predictor_for(compress);
   wopt.nodata = nodata;
   wopt.threads = threads;
   wopt.band_descriptions = {"mean", "std", "p05", "p95", "p_top"};

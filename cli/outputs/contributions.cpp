@@ -6,6 +6,7 @@
 #include "plan/device.hpp"
 #include "plan/program.hpp"
 
+#include "outputs/outputs.hpp"
 #include "gp/error.hpp"
 #include "gp/geo/quicklook.hpp"
 #include "gp/geo/raster_writer.hpp"
@@ -301,7 +302,7 @@ geo::WriterOptions contributions_writer_options(const model::Model& m, const Run
                                                 const fs::path& out) {
   geo::WriterOptions w;
   w.compress = m.output.compress;
-  w.predictor = m.output.compress == "NONE" ? 1 : 3;
+  w.predictor = predictor_for(m.output.compress);
   w.nodata = m.output.nodata;
   w.threads = opt.threads;
   w.band_descriptions = desc;

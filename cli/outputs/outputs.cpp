@@ -48,8 +48,6 @@ std::string utc_now() {
   return buf;
 }
 
-int predictor_for(const std::string& compress) { return compress == "NONE" ? 1 : 3; }
-
 /// Class colours: the colour map sampled evenly from its low to its high end.
 std::vector<geo::Rgb> class_colors(const std::string& colormap, std::size_t n) {
   std::vector<geo::Rgb> c;
@@ -506,5 +504,7 @@ nlohmann::ordered_json build_report(const model::Model& m, const RunResult& res,
   }
   return r;
 }
+
+int predictor_for(const std::string& compress) { return compress == "NONE" ? 1 : 3; }
 
 }  // namespace gp::cli

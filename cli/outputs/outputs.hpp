@@ -133,4 +133,8 @@ nlohmann::ordered_json build_report(const model::Model& m, const RunResult& res,
 /// replace one of them.
 std::vector<ProtectedInput> run_inputs(const model::Model& m);
 
+/// The TIFF predictor of every Float32 raster a run writes: floating point (3) when compressed,
+/// none (1) for COMPRESS=NONE.
+int predictor_for(const std::string& compress);
+
 }  // namespace gp::cli
