@@ -5,8 +5,9 @@
 #   plain     : gen_layers.py's model.toml (6 x linear, one weighted sum), core map only
 #   validated : the same with [validation] against 500 generated deposits (one rank pass)
 #   swept     : validated + [[sweep]]: the first two layers' weights (potassium_pct,
-#               uranium_ppm), 4 x 4 = 16 variants (two passes
-#               over the inputs for all 16 together: the deposit windows, then every window)
+#               uranium_ppm), 4 x 4 = 16 variants (one pass
+#               over the inputs for all 16 together; the deposit cells' inputs come from the
+#               run's own scoring pass)
 # The sweep's own cost is swept - validated; the target compares it with plain.
 #
 # Usage: bench/sweep_bench.sh [--size N] [--layers 6] [--seed S] [--workdir DIR] [--runs N]

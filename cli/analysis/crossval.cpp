@@ -77,7 +77,7 @@ FoldExclusion exclusion_of(const ValidationResult& vr, int f, const geo::Grid& g
 /// Fold f's figures from its model: scores the deposits, counts every cell's rank, summarises.
 void score_fold(ProgramScorer& scorer, const AnalysisContext& ctx, const RunOptions& opt,
                 const std::vector<double>& capture, const ValidationResult& vr, FoldResult& fr) {
-  const std::vector<float> scores = deposit_scores(scorer, ctx.windows, vr.deposits)[0];
+  const std::vector<float> scores = deposit_scores(scorer, ctx.windows, vr.deposits, ctx.captured)[0];
   std::vector<RankedDeposit> deps;
   std::vector<float> finite;
   for (std::size_t i = 0; i < vr.deposits.size(); ++i) {

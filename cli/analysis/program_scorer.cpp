@@ -1,7 +1,13 @@
 // Programs scored over the run's windows without a map; see analysis/program_scorer.hpp.
 #include "analysis/program_scorer.hpp"
 
+#include "plan/deposit_source.hpp"
+#include "train/trained.hpp"
+
+#include "gp/error.hpp"
+#include "gp/geo/deposits.hpp"
 #include "gp/kernels/rank.hpp"
+#include "gp/log.hpp"
 
 #include <algorithm>
 #include <limits>
@@ -51,7 +57,6 @@ const float* ProgramScorer::score(std::size_t k) {
 }
 
 std::vector<float> ProgramScorer::score_cells(std::size_t k, const std::vector<std::size_t>& idx) {
-  use(k);
   const std::size_t n = idx.size();
   std::vector<std::vector<float>> in(static_cast<std::size_t>(n_inputs_), std::vector<float>(n));
   std::vector<const float*> in_ptrs;
@@ -60,18 +65,50 @@ std::vector<float> ProgramScorer::score_cells(std::size_t k, const std::vector<s
     for (std::size_t i = 0; i < n; ++i) in[static_cast<std::size_t>(l)][i] = src[idx[i]];
     in_ptrs.push_back(in[static_cast<std::size_t>(l)].data());
   }
+  return score_inputs(k, in_ptrs.data(), n);
+}
+
+std::vector<float> ProgramScorer::score_inputs(std::size_t k, const float* const* in, std::size_t n) {
+  use(k);
   std::vector<std::vector<float>> out(bands_.size(), std::vector<float>(n));
   std::vector<float*> out_ptrs;
   for (auto& b : out) out_ptrs.push_back(b.data());
-  backend_.score(in_ptrs.data(), n, out_ptrs.data());
+  backend_.score(in, n, out_ptrs.data());
   to_nan(out[0].data(), n, k);
   return std::move(out[0]);
 }
 
+namespace {
+
+/// deposit_scores from the scoring pass's inputs; false (nothing scored) when a deposit's cell
+/// was not kept.
+bool scores_from_capture(ProgramScorer& scorer, const CellCapture& captured,
+                         const std::vector<RankedDeposit>& deps, std::vector<std::vector<float>>& out) {
+  const auto n_in = static_cast<std::size_t>(scorer.n_inputs());
+  if (captured.n_inputs() < n_in) return false;
+  std::vector<std::vector<float>> in(n_in, std::vector<float>(deps.size()));
+  for (std::size_t i = 0; i < deps.size(); ++i) {
+    const float* v = captured.at(deps[i].col, deps[i].row);
+    if (v == nullptr) return false;
+    for (std::size_t l = 0; l < n_in; ++l) in[l][i] = v[l];
+  }
+  std::vector<const float*> ptrs;
+  for (const auto& b : in) ptrs.push_back(b.data());
+  for (std::size_t k = 0; k < scorer.size(); ++k) {
+    out[k] = scorer.score_inputs(k, ptrs.data(), deps.size());
+    for (float& s : out[k]) s = s == 0.0f ? 0.0f : s;  // -0 -> +0, as the keys do
+  }
+  return true;
+}
+
+}  // namespace
+
 std::vector<std::vector<float>> deposit_scores(ProgramScorer& scorer, const WindowPlan& windows,
-                                               const std::vector<RankedDeposit>& deps) {
+                                               const std::vector<RankedDeposit>& deps,
+                                               const CellCapture* captured) {
   std::vector<std::vector<float>> out(scorer.size(),
                                       std::vector<float>(deps.size(), std::numeric_limits<float>::quiet_NaN()));
+  if (captured != nullptr && !deps.empty() && scores_from_capture(scorer, *captured, deps, out)) return out;
   for (std::int64_t w = 0; w < windows.count(); ++w) {
     const geo::Window at = windows.at(w);
     auto inside = [&at](const RankedDeposit& d) {
@@ -94,6 +131,42 @@ std::vector<std::vector<float>> deposit_scores(ProgramScorer& scorer, const Wind
     }
   }
   return out;
+}
+
+}  // namespace gp::cli
+
+namespace gp::cli {
+
+bool captured_all(const CellCapture* captured, const std::vector<RankedDeposit>& deps) {
+  if (captured == nullptr) return false;
+  return std::all_of(deps.begin(), deps.end(),
+                     [captured](const RankedDeposit& d) { return captured->at(d.col, d.row) != nullptr; });
+}
+
+std::unique_ptr<CellCapture> analysis_capture(const model::Model& m, const geo::Grid& grid,
+                                              std::size_t n_inputs) {
+  const model::ValidationSpec& v = m.validation;
+  const bool retrains = is_trained_method(m) && (v.kfold > 0 || v.holdout > 0.0);
+  if (!v.given || (!retrains && !m.sweep.given())) return nullptr;
+  std::vector<std::pair<std::int64_t, std::int64_t>> cells;
+  // Silent: validation reads the deposits again and says what it has to say once.
+  const gp::log::Level before = gp::log::level();
+  gp::log::level() = gp::log::Level::error;
+  struct Restore {
+    gp::log::Level l;
+    ~Restore() { gp::log::level() = l; }
+  } restore{before};
+  try {
+    // Every deposit on the grid: validation later keeps those on the map's valid cells.
+    const geo::DepositPlacement placed =
+        geo::place_deposits(deposit_spec(v, "[validation] deposits " + v.deposits.string()), grid);
+    for (const auto& p : placed.placed) cells.emplace_back(p.col, p.row);
+  } catch (const gp::input_error&) {
+    return nullptr;  // validation reads them again and says what is wrong, in its place
+  } catch (const gp::config_error&) {
+    return nullptr;
+  }
+  return std::make_unique<CellCapture>(cells, n_inputs);
 }
 
 }  // namespace gp::cli

@@ -12,6 +12,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <vector>
 
 namespace gp::cli {
@@ -36,6 +37,9 @@ class ProgramScorer {
   /// Band 1 of program `k` at the cells `idx` of the window last read (indices into it), as
   /// score() would give them: only those cells' inputs are scored (a pointwise program).
   std::vector<float> score_cells(std::size_t k, const std::vector<std::size_t>& idx);
+  /// Band 1 of program `k` on `n` cells whose inputs are `in[l][i]` (as score() gives it).
+  std::vector<float> score_inputs(std::size_t k, const float* const* in, std::size_t n);
+  [[nodiscard]] int n_inputs() const { return n_inputs_; }
 
  private:
   void use(std::size_t k);
@@ -51,9 +55,21 @@ class ProgramScorer {
 };
 
 /// Each program's score at every deposit of `deps` ([program][deposit]; NaN where its map is
-/// nodata): one pass over the windows that hold a deposit, each read once, each program
-/// scoring only the deposits' cells.
+/// nodata), each program scoring only the deposits' cells: from the inputs the scoring pass
+/// kept (`captured`, when it holds every deposit's cell: no window read), else from one pass
+/// over the windows that hold a deposit, each read once.
 std::vector<std::vector<float>> deposit_scores(ProgramScorer& scorer, const WindowPlan& windows,
-                                               const std::vector<RankedDeposit>& deps);
+                                               const std::vector<RankedDeposit>& deps,
+                                               const CellCapture* captured = nullptr);
+
+/// True when `captured` holds the inputs at every deposit's cell (deposit_scores reads no window).
+bool captured_all(const CellCapture* captured, const std::vector<RankedDeposit>& deps);
+
+/// What the scoring pass should keep for the analyses: the inputs at the [validation]
+/// deposits' cells when cross-validation retrains folds or a [[sweep]] scores variants (each
+/// scores the deposits again with other programs); null otherwise, or when the deposits cannot
+/// be read now (validation then says why).
+std::unique_ptr<CellCapture> analysis_capture(const model::Model& m, const geo::Grid& grid,
+                                              std::size_t n_inputs);
 
 }  // namespace gp::cli

@@ -234,8 +234,9 @@ SweepResult run_sweep(const model::Model& m, const RunOptions& opt, const Analys
   const float nodata = programs[0].program.out_nodata;
   ProgramScorer scorer(ctx, *chosen.backend, std::move(programs));
   const auto t0 = Clock::now();
-  const std::vector<std::vector<float>> scores = deposit_scores(scorer, ctx.windows, deposits);
+  const std::vector<std::vector<float>> scores = deposit_scores(scorer, ctx.windows, deposits, ctx.captured);
   r.seconds_deposits = seconds_since(t0);
+  r.deposits_from_scoring_pass = captured_all(ctx.captured, deposits);
   const auto t1 = Clock::now();
   count_variants(scorer, ctx, opt, deposits, scores, r.capture_percent, r.variants);
   r.seconds_cells = seconds_since(t1);
@@ -306,11 +307,14 @@ nlohmann::ordered_json sweep_json(const SweepResult& r) {
   files.push_back(r.csv.string());
   if (!r.best_map.empty()) files.push_back(r.best_map.string());
   j["files"] = files;
+  j["deposit_inputs"] = r.deposits_from_scoring_pass ? "kept by the run's scoring pass"
+                                                     : "a pass over the windows holding a deposit";
   j["seconds_deposit_pass"] = r.seconds_deposits;
   j["seconds_cell_pass"] = r.seconds_cells;
   if (!r.best_map.empty()) j["seconds_best_map"] = r.seconds_best;
-  // Passes over the inputs for all variants together: deposit windows, every window, the best map.
-  j["passes"] = r.best_map.empty() ? 2 : 3;
+  // Passes over the inputs for all variants together: deposit windows (unless the scoring pass
+  // kept their inputs), every window, the best map.
+  j["passes"] = (r.deposits_from_scoring_pass ? 1 : 2) + (r.best_map.empty() ? 0 : 1);
   return j;
 }
 

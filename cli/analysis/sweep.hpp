@@ -6,13 +6,14 @@
 // program exactly as a run of that model would be (plan/program.hpp, with the run's layer
 // statistics), so a variant's map is, bit for bit, the map a run of the edited model writes.
 //
-// Cost. Two passes over the windows for all variants together, each window's inputs read once
-// per pass and scored by every variant's program in turn (analysis/program_scorer.hpp): the
-// first only over windows holding a deposit (each variant's deposit scores), the second over
-// every window, each variant's cells counted by the exact rank counter between its deposit
-// scores (validation.hpp). So every variant's success-rate and ROC AUCs and capture figures
-// are the exact ones validation gives for that variant's map, at the cost of two reads of the
-// inputs, not 2 N. With write_best, a third pass writes the best variant's map.
+// Cost. One pass over the windows for all variants together, each window's inputs read once
+// and scored by every variant's program in turn (analysis/program_scorer.hpp), each variant's
+// cells counted by the exact rank counter between its deposit scores (validation.hpp). The
+// deposit scores come first, from the inputs at the deposits' cells that the run's own scoring
+// pass kept (run/cell_capture.hpp; under mpirun, where it keeps none, from a pass over the
+// windows holding a deposit). So every variant's success-rate and ROC AUCs and capture figures
+// are the exact ones validation gives for that variant's map, at the cost of one read of the
+// inputs, not N. With write_best, another pass writes the best variant's map.
 
 #include "analysis/uncertainty.hpp"
 #include "analysis/validation.hpp"
@@ -62,6 +63,7 @@ struct SweepResult {
   std::filesystem::path best_map;  ///< empty without write_best
   std::string device;
   double seconds_deposits{0.0};
+  bool deposits_from_scoring_pass{false};  ///< the run's scoring pass kept their inputs
   double seconds_cells{0.0};
   double seconds_best{0.0};
 };

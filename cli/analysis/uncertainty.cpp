@@ -534,6 +534,31 @@ void log_fold_summary(const ValidationResult& vr) {
                 "): success-rate AUC " + pm(auc) + ", ROC AUC " + pm(roc) + "; capture " + capture);
 }
 
+/// <stem>_deposits.gpkg waits for the classes (its column `class`): staged by the outputs once
+/// the class thresholds are known, before anything is moved into place.
+void stage_deposits_gpkg(const ValidationResult& vr, const fs::path& gpkg, StagedFiles& staged,
+                         RunResult& res) {
+  res.on_classes.push_back([vr, gpkg, &staged](const std::vector<double>* thr) {
+    write_deposits_gpkg(vr, gpkg, staged, thr);
+  });
+}
+
+/// A trained run without [validation]: its training deposits on the map, for
+/// <stem>_deposits.gpkg (what each deposit scores, and why any was left out of training).
+void place_training(const model::Model& m, const RunOptions& opt, const AnalysisContext& ctx,
+                    const fs::path& dir, const std::string& stem, RunResult& res) {
+  ValidateOptions vo;
+  vo.map = ctx.map;
+  vo.band = 1;
+  vo.device = opt.device;
+  vo.devices = opt.devices;
+  vo.threads = opt.threads;
+  vo.training_deposits = deposit_spec(m.training, "[training] deposits " + m.training.deposits.string());
+  ValidationResult vr = place_training_deposits(vo);
+  vr.map = res.output;
+  stage_deposits_gpkg(vr, deposits_gpkg_path(dir, stem), ctx.files, res);
+}
+
 /// [validation] of `m` on the committed map: its files beside the output, its numbers into
 /// res.report["validation"].
 ValidationResult run_validation(const model::Model& m, const RunOptions& opt,
@@ -564,9 +589,7 @@ ValidationResult run_validation(const model::Model& m, const RunOptions& opt,
   // The deposits' GeoPackage waits for the classes (their column `class`): staged by the
   // outputs once the class thresholds are known, before anything is moved into place.
   const auto files = write_validation_outputs(vr, dir, stem, "Validation of " + m.name, ctx.files, false);
-  res.on_classes.push_back([vr, gpkg = files.back(), &staged = ctx.files](const std::vector<double>* thr) {
-    write_deposits_gpkg(vr, gpkg, staged, thr);
-  });
+  stage_deposits_gpkg(vr, deposits_gpkg_path(dir, stem), ctx.files, res);
   nlohmann::ordered_json j = validation_json(vr);
   nlohmann::ordered_json fl = nlohmann::ordered_json::array();
   for (const auto& f : files) fl.push_back(f.string());
@@ -584,9 +607,11 @@ ValidationResult run_validation(const model::Model& m, const RunOptions& opt,
 void run_analyses(const model::Model& m, const RunOptions& opt, const AnalysisContext& ctx,
                   RunResult& res) {
   write_contributions(m, opt, ctx, res);  // [output] contributions: another pass over the grid
-  if (!m.validation.given && !m.uncertainty.given) return;
+  const bool training_only = m.training.given && !m.validation.given;
+  if (!m.validation.given && !m.uncertainty.given && !training_only) return;
   const fs::path dir = res.output.has_parent_path() ? res.output.parent_path() : fs::path(".");
   const std::string stem = res.output.stem().string();
+  if (training_only) place_training(m, opt, ctx, dir, stem, res);
   if (m.validation.given) {
     const ValidationResult vr = run_validation(m, opt, ctx, dir, stem, res);
     // [[sweep]]: every variant against the deposits validation placed on the map.

@@ -28,6 +28,7 @@
 #include "outputs/staged_files.hpp"
 #include "plan/windows.hpp"
 #include "model/model.hpp"
+#include "run/cell_capture.hpp"
 #include "run/runner.hpp"
 #include "gp/geo/grid.hpp"
 #include "gp/geo/raster_source.hpp"
@@ -104,6 +105,9 @@ struct AnalysisContext {
   /// variant's program from them as the run built its own); null where not given.
   const std::vector<kernels::LayerStats>* stats{nullptr};
   const std::vector<kernels::PercentileBuilder>* percentiles{nullptr};
+  /// The inputs at the [validation] deposits' cells, kept by the scoring pass
+  /// (analysis_capture); null, or missing a cell, where the analyses read its window again.
+  const CellCapture* captured{nullptr};
 };
 
 /// The program inputs of one window at a time, read from the run's sources into buffers of the

@@ -577,6 +577,19 @@ ValidationResult validate_map(const ValidateOptions& opt) {
   return res;
 }
 
+ValidationResult place_training_deposits(const ValidateOptions& opt) {
+  GP_EXPECTS(opt.training_deposits.has_value(), error,
+             "place_training_deposits: no training deposits given");
+  const auto t0 = std::chrono::steady_clock::now();
+  ValidationResult res = result_of(opt);
+  const MapBand map(opt);
+  res.crs_wkt = map.grid.crs_wkt;
+  res.training = place_deposits_on(*opt.training_deposits, map, res.training_rejected);
+  count_ranks(opt, map, res);
+  res.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  return res;
+}
+
 namespace {
 
 /// A JSON number, or null for NaN and infinities (which JSON cannot hold).
@@ -1038,7 +1051,17 @@ geo::PointTable deposits_table(const ValidationResult& r, const std::string& crs
   };
   for (const auto& d : r.deposits) used(d, "validation");
   for (const auto& d : r.rejected) rejected(d, "validation");
-  for (const auto& d : r.training) used(d, "training");
+  // A retrained fold left out the cells of its held-out deposits (analysis/crossval.cpp): a
+  // training deposit on such a cell was not seen by that fold's model.
+  std::map<std::pair<std::int64_t, std::int64_t>, int> held_out_fold;
+  if (r.retrained) {
+    for (const auto& d : r.deposits) held_out_fold.emplace(std::make_pair(d.col, d.row), d.fold);
+  }
+  for (RankedDeposit d : r.training) {
+    const auto it = held_out_fold.find({d.col, d.row});
+    d.fold = it == held_out_fold.end() ? -1 : it->second;
+    used(d, "training");
+  }
   for (const auto& d : r.training_rejected) rejected(d, "training");
   if (class_thresholds == nullptr) cols.pop_back();
   t.columns = std::move(cols);
@@ -1052,11 +1075,15 @@ void write_deposits_gpkg(const ValidationResult& r, const fs::path& path, Staged
   files.publish(gpkg, path);
 }
 
+fs::path deposits_gpkg_path(const fs::path& dir, const std::string& stem) {
+  return dir / (stem + "_deposits.gpkg");
+}
+
 std::vector<fs::path> validation_output_paths(const fs::path& dir, const std::string& stem) {
   return {dir / (stem + "_validation.json"), dir / (stem + "_success_rate.csv"),
           dir / (stem + "_roc.csv"), dir / (stem + "_prediction_area.csv"),
           dir / (stem + "_validation.svg"), dir / (stem + "_folds.csv"),
-          dir / (stem + "_deposits.gpkg")};
+          deposits_gpkg_path(dir, stem)};
 }
 
 std::vector<fs::path> write_validation_outputs(const ValidationResult& r, const fs::path& dir,
@@ -1090,7 +1117,7 @@ std::vector<fs::path> write_validation_outputs(const ValidationResult& r, const 
   files.write_text(paths[3], pa, "csv");
   files.write_text(paths[4], validation_svg(r, title), "svg");
   files.write_text(paths[5], folds_csv(r), "csv");
-  if (with_deposits_gpkg) write_deposits_gpkg(r, paths[6], files);
+  if (with_deposits_gpkg) write_deposits_gpkg(r, deposits_gpkg_path(dir, stem), files);
   return paths;
 }
 

@@ -232,6 +232,13 @@ void tag_blocks(std::vector<RankedDeposit>& deps, const geo::Grid& grid, double 
 /// gp::config_error, gp::cuda_error.
 ValidationResult validate_map(const ValidateOptions& opt);
 
+/// A run's [training] deposits alone (a trained run without [validation]): placed on the map
+/// and ranked among its valid cells for <stem>_deposits.gpkg, in `training` and
+/// `training_rejected`; no figures, no split. `opt.training_deposits` must be set (`deposits`
+/// is not read). A set with no deposit on a valid cell is no error here: the GeoPackage then
+/// lists why each was left out. Throws gp::input_error (unreadable map).
+ValidationResult place_training_deposits(const ValidateOptions& opt);
+
 /// The numbers as JSON (for <stem>_validation.json and the run report).
 nlohmann::ordered_json validation_json(const ValidationResult& r);
 
@@ -260,13 +267,18 @@ void write_deposits_gpkg(const ValidationResult& r, const std::filesystem::path&
 /// Every deposit given to validation (and a run's training) as a point layer "deposits": name,
 /// role (validation | training), status (used | rejected), reason, map_value (the map's
 /// Float32 score at its cell), percentile (% of valid cells scoring lower, ties counting half),
-/// fold (1..k held out in that fold, 0 never held out), col, row (-1 when not placed);
+/// fold (1..k held out in that fold, 0 never held out; a training deposit's fold is the one
+/// whose held-out cells include its cell, so that fold's retrained model never saw it), col,
+/// row (-1 when not placed);
 /// rejected deposits have no geometry.
 /// With `class_thresholds` a column `class` follows `map_value`: the class the class raster gives
 /// the deposit's cell (1 + the thresholds at or below its Float32 score, compared in Float32 as
 /// geo::classify_band does; 0 for a rejected deposit).
 geo::PointTable deposits_table(const ValidationResult& r, const std::string& crs_wkt,
                                const std::vector<double>* class_thresholds = nullptr);
+
+/// <dir>/<stem>_deposits.gpkg: one of validation_output_paths, and a trained run's own.
+std::filesystem::path deposits_gpkg_path(const std::filesystem::path& dir, const std::string& stem);
 
 /// The paths write_validation_outputs writes.
 std::vector<std::filesystem::path> validation_output_paths(const std::filesystem::path& dir,

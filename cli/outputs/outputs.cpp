@@ -148,6 +148,8 @@ OutputSet::OutputSet(const model::Model& m, fs::path map, bool overwrite, int th
   const std::string stem = paths_.map.stem().string();
   if (m_.validation.given) {
     for (const auto& p : validation_output_paths(dir, stem)) sidecars.push_back(p);
+  } else if (m_.training.given) {
+    sidecars.push_back(deposits_gpkg_path(dir, stem));  // the training deposits on the map
   }
   if (m_.uncertainty.given) rasters.push_back(dir / (stem + "_uncertainty.tif"));
   // Contributions: the raster and its default style; the per-band files, whose number the

@@ -1,5 +1,6 @@
 #include "run/runner.hpp"
 
+#include "analysis/program_scorer.hpp"
 #include "analysis/uncertainty.hpp"
 #include "outputs/outputs.hpp"
 #include "plan/grid.hpp"
@@ -225,9 +226,12 @@ RunResult run_model_protecting(const model::Model& m, const RunOptions& opt,
   }
   std::vector<std::uint64_t> invalid_before(n_layers, 0);
   for (std::size_t l = 0; l < n_layers; ++l) invalid_before[l] = sources[l]->invalid_cells();
+  // The analyses that score the deposits again with other programs take their inputs from here.
+  const std::unique_ptr<CellCapture> capture = analysis_capture(m, grid, n_layers);
   const ScorePassResult scored = run_score_pass(
       {windows, sources, backend, names.size(), program.out_nodata, opt.threads,
-       opt.pipeline_depth, std::move(buf), writer ? &*writer : nullptr, trained.get(), add_progress});
+       opt.pipeline_depth, std::move(buf), writer ? &*writer : nullptr, trained.get(), add_progress,
+       capture.get()});
   if (!cluster::is_root()) {
     res.seconds_score = seconds_since(t_score);
     return res;  // rank 0 finishes, checks and writes the outputs
@@ -241,7 +245,7 @@ RunResult run_model_protecting(const model::Model& m, const RunOptions& opt,
   // [validation] and [uncertainty] on the finished map, then every output into place.
   run_analyses(m, opt,
                {grid, program, aux, sources, windows, outputs.map_temp(), outputs.files(),
-                &ls.stats, &ls.percentiles},
+                &ls.stats, &ls.percentiles, capture.get()},
                res);
   if (trained) trained->before_outputs(res);  // report sections, weights tables
   outputs.finish(res);  // COG, classes, styles, quicklook, report; then all into place

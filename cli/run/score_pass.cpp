@@ -54,6 +54,7 @@ class ScorePass {
     // Valid cells per layer in this pass only (the statistics pass read some too).
     std::vector<std::uint64_t> valid_before(n_layers, 0);
     for (std::size_t l = 0; l < n_layers; ++l) valid_before[l] = in_.sources[l]->valid_cells();
+    if (in_.capture != nullptr && cluster::size() > 1) in_.capture->abandon();
     run_pipeline(
         in_.windows.count(), static_cast<int>(slots_.size()),
         [this](std::int64_t w, int s) { read(w, slots_[static_cast<std::size_t>(s)]); },
@@ -99,6 +100,7 @@ class ScorePass {
       }
       in_.backend.score_with_stats(sl.in_ptrs.data(), rows, cols, sl.out_ptrs.data(), n_bands,
                                    in_.out_nodata, seg, seg_stats_.data(), in_.threads);
+      if (in_.capture != nullptr) in_.capture->take(win, sl.in_ptrs.data());
     } else if (root_) {
       for (std::size_t b = 0; b < n_bands; ++b) {
         cluster::recv_floats(sl.out_ptrs[b], cells, in_.windows.owner(w), w);

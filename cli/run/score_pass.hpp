@@ -6,6 +6,7 @@
 // and writes every window in order.
 
 #include "plan/windows.hpp"
+#include "run/cell_capture.hpp"
 #include "train/trained.hpp"
 
 #include "gp/geo/raster_source.hpp"
@@ -31,6 +32,9 @@ struct ScorePassInput {
   geo::RasterWriter* writer{nullptr};  ///< rank 0's writer (null on other ranks)
   Trained* trained{nullptr};           ///< sees every scored window in order on rank 0
   std::function<void(double)> progress;
+  /// Keeps the inputs at its cells as their windows are scored (rank 0, one process only:
+  /// under mpirun it is abandoned, and the analyses read those windows again).
+  CellCapture* capture{nullptr};
 };
 
 struct ScorePassResult {

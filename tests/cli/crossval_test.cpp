@@ -12,6 +12,7 @@
 
 #include <cmath>
 #include <fstream>
+#include <iterator>
 #include <map>
 #include <set>
 #include <string>
@@ -329,6 +330,75 @@ TEST(CrossValidation, DepositsGeoPackageHoldsTheMapValues) {
   // Each deposit twice: as a validation deposit and as a training deposit.
   EXPECT_EQ(used, 2 * k.deps.size());
   EXPECT_EQ(rejected, 2u);
+}
+
+// The folds were retrained: a training deposit's fold is the fold that held its cell out of
+// training, i.e. the fold of the validation deposit at the same cell (the same deposits here).
+TEST(CrossValidation, DepositsGeoPackageGivesTrainingRowsTheirFold) {
+  const Case k = make_case(40, 15, "kfold = 3\nseed = 5\n");
+  const auto res = run_cli({"run", k.model.string()});
+  ASSERT_EQ(res.exit_code, 0) << res.err;
+  GDALDatasetUniquePtr ds(GDALDataset::Open((k.dir / "out_deposits.gpkg").c_str(), GDAL_OF_VECTOR));
+  ASSERT_TRUE(ds);
+  std::map<std::string, int> validation_fold;
+  std::map<std::string, int> training_fold;
+  for (auto& f : *ds->GetLayer(0)) {
+    auto& into = std::string(f->GetFieldAsString("role")) == "validation" ? validation_fold : training_fold;
+    into[f->GetFieldAsString("name")] = f->GetFieldAsInteger("fold");
+  }
+  ASSERT_EQ(training_fold.size(), k.deps.size());
+  std::set<int> folds;
+  for (const auto& [name, fold] : training_fold) {
+    EXPECT_EQ(fold, validation_fold.at(name)) << name;
+    folds.insert(fold);
+  }
+  EXPECT_EQ(folds, (std::set<int>{1, 2, 3}));
+}
+
+// A trained run without [validation] still writes <base>_deposits.gpkg: its training deposits
+// with the map's value at their cells and their percentile among the valid cells (counted
+// here), fold 0 (no split), and the rejected ones with their reason.
+TEST(CrossValidation, TrainingOnlyRunWritesDepositsGeoPackage) {
+  Case k = make_case(30, 9, "");
+  {
+    std::ifstream in(k.model);
+    std::string toml((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    const auto a = toml.find("[validation]");
+    const auto b = toml.find("[output]");
+    ASSERT_NE(a, std::string::npos);
+    toml.erase(a, b - a);
+    std::ofstream(k.model) << toml;
+    std::ofstream csv(k.dir / "deposits.csv", std::ios::app);
+    csv << "outside," << grid_x0 - 5000.0 << "," << grid_y0 + 5000.0 << "\n";
+  }
+  const auto res = run_cli({"run", k.model.string()});
+  ASSERT_EQ(res.exit_code, 0) << res.err;
+  EXPECT_NE(res.err.find("out_deposits.gpkg"), std::string::npos) << res.err;  // a "wrote" line
+  const std::vector<float> map = gp::test::read_raster(k.dir / "out.tif");
+  GDALDatasetUniquePtr ds(GDALDataset::Open((k.dir / "out_deposits.gpkg").c_str(), GDAL_OF_VECTOR));
+  ASSERT_TRUE(ds);
+  std::size_t used = 0;
+  std::size_t rejected = 0;
+  for (auto& f : *ds->GetLayer(0)) {
+    EXPECT_STREQ(f->GetFieldAsString("role"), "training");
+    if (std::string(f->GetFieldAsString("status")) == "rejected") {
+      ++rejected;
+      EXPECT_STREQ(f->GetFieldAsString("name"), "outside");
+      continue;
+    }
+    ++used;
+    const OGRPoint* p = f->GetGeometryRef()->toPoint();
+    const int c = static_cast<int>(std::floor((p->getX() - grid_x0) / cell));
+    const int r = static_cast<int>(std::floor((grid_y0 - p->getY()) / cell));
+    const float v = map[static_cast<std::size_t>(r * k.side + c)];
+    EXPECT_EQ(static_cast<float>(f->GetFieldAsDouble("map_value")), v);
+    double below = 0;
+    for (const float m : map) below += m < v ? 1.0 : (m == v ? 0.5 : 0.0);
+    EXPECT_NEAR(f->GetFieldAsDouble("percentile"), 100.0 * below / static_cast<double>(map.size()), 1e-9);
+    EXPECT_EQ(f->GetFieldAsInteger("fold"), 0);
+  }
+  EXPECT_EQ(used, k.deps.size());
+  EXPECT_EQ(rejected, 1u);
 }
 
 // Bad spatial-fold keys: one line naming the key, exit 3 (model), nothing written.

@@ -170,6 +170,10 @@ TEST(Sweep, EveryVariantEqualsItsOwnRunAndTheBestMapIsItsMap) {
   const auto report = nlohmann::json::parse(in);
   EXPECT_EQ(report["sweep"]["variants"], 12);
   EXPECT_EQ(report["sweep"]["best"]["variant"], best_row + 1);
+  // The deposit cells' inputs came from the run's scoring pass: one read for the variants, one
+  // for the best map.
+  EXPECT_EQ(report["sweep"]["deposit_inputs"], "kept by the run's scoring pass");
+  EXPECT_EQ(report["sweep"]["passes"], 2);
   EXPECT_NE(res.err.find("sweep: best by ROC AUC: a.midpoint = "), std::string::npos) << res.err;
 }
 
