@@ -284,6 +284,25 @@ TEST(CrossValidation, ValidateOnAFinishedMapSaysReScoredOnce) {
   EXPECT_EQ(v["split"]["fold_assignment"], "random");
 }
 
+namespace {
+
+/// A deposit row's map_value against the map at the cell its point falls in, and its percentile
+/// against a count of the cells scoring lower (ties half). Returns that cell's index.
+std::size_t expect_value_and_percentile(OGRFeature& f, const std::vector<float>& map, int side) {
+  const OGRPoint* p = f.GetGeometryRef()->toPoint();
+  const int c = static_cast<int>(std::floor((p->getX() - grid_x0) / cell));
+  const int r = static_cast<int>(std::floor((grid_y0 - p->getY()) / cell));
+  const auto i = static_cast<std::size_t>(r * side + c);
+  const float v = map[i];
+  EXPECT_EQ(static_cast<float>(f.GetFieldAsDouble("map_value")), v) << f.GetFieldAsString("name");
+  double below = 0;
+  for (const float m : map) below += m < v ? 1.0 : (m == v ? 0.5 : 0.0);
+  EXPECT_NEAR(f.GetFieldAsDouble("percentile"), 100.0 * below / static_cast<double>(map.size()), 1e-9);
+  return i;
+}
+
+}  // namespace
+
 // <base>_deposits.gpkg: every deposit with the map's value and the class raster's class at its
 // cell (both read here with GDAL at the cell the point falls in) and its percentile among the
 // valid cells (counted here); rejected ones with their reason and class 0.
@@ -312,17 +331,9 @@ TEST(CrossValidation, DepositsGeoPackageHoldsTheMapValues) {
       continue;
     }
     ++used;
-    const OGRPoint* p = f->GetGeometryRef()->toPoint();
-    const int c = static_cast<int>(std::floor((p->getX() - grid_x0) / cell));
-    const int r = static_cast<int>(std::floor((grid_y0 - p->getY()) / cell));
-    const float v = map[static_cast<std::size_t>(r * k.side + c)];
-    EXPECT_EQ(static_cast<float>(f->GetFieldAsDouble("map_value")), v) << f->GetFieldAsString("name");
+    const std::size_t i = expect_value_and_percentile(*f, map, k.side);
     // The class the class raster holds at that cell.
-    EXPECT_EQ(f->GetFieldAsInteger("class"), static_cast<int>(classes[static_cast<std::size_t>(r * k.side + c)]))
-        << f->GetFieldAsString("name");
-    double below = 0;
-    for (const float m : map) below += m < v ? 1.0 : (m == v ? 0.5 : 0.0);
-    EXPECT_NEAR(f->GetFieldAsDouble("percentile"), 100.0 * below / static_cast<double>(map.size()), 1e-9);
+    EXPECT_EQ(f->GetFieldAsInteger("class"), static_cast<int>(classes[i])) << f->GetFieldAsString("name");
     if (std::string(f->GetFieldAsString("role")) == "validation") {
       EXPECT_GE(f->GetFieldAsInteger("fold"), 1);
     }
@@ -387,14 +398,7 @@ TEST(CrossValidation, TrainingOnlyRunWritesDepositsGeoPackage) {
       continue;
     }
     ++used;
-    const OGRPoint* p = f->GetGeometryRef()->toPoint();
-    const int c = static_cast<int>(std::floor((p->getX() - grid_x0) / cell));
-    const int r = static_cast<int>(std::floor((grid_y0 - p->getY()) / cell));
-    const float v = map[static_cast<std::size_t>(r * k.side + c)];
-    EXPECT_EQ(static_cast<float>(f->GetFieldAsDouble("map_value")), v);
-    double below = 0;
-    for (const float m : map) below += m < v ? 1.0 : (m == v ? 0.5 : 0.0);
-    EXPECT_NEAR(f->GetFieldAsDouble("percentile"), 100.0 * below / static_cast<double>(map.size()), 1e-9);
+    expect_value_and_percentile(*f, map, k.side);
     EXPECT_EQ(f->GetFieldAsInteger("fold"), 0);
   }
   EXPECT_EQ(used, k.deps.size());
