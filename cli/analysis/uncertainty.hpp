@@ -104,6 +104,9 @@ struct AnalysisContext {
   /// variant's program from them as the run built its own); null where not given.
   const std::vector<kernels::LayerStats>* stats{nullptr};
   const std::vector<kernels::PercentileBuilder>* percentiles{nullptr};
+  /// [output] format = "cog": the analyses' rasters are Cloud-Optimized GeoTIFFs too
+  /// (outputs/staged_raster.hpp).
+  bool cog{false};
 };
 
 /// The program inputs of one window at a time, read from the run's sources into buffers of the
