@@ -237,6 +237,7 @@ fs::path OutputSet::write_classes(RunResult& res, Finished& f) {
   stage_time(res, "classes_histogram", t0);
   const auto t1 = Clock::now();
   const ClassPlan plan = plan_classes(o.classes, hist);
+  if (!plan.warning.empty()) gp::log::warning(plan.warning);
   f.colors = class_colors(o.colormap, plan.names.size());
   f.class_labels = plan.labels;
   f.class_thresholds = plan.thresholds;
