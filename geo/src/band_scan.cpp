@@ -1,14 +1,13 @@
 #include "gp/geo/band_scan.hpp"
 
 #include "gp/error.hpp"
-#include "gp/geo/cog.hpp"
+#include "gp/geo/band_reader.hpp"
 #include "gp/geo/gdal_env.hpp"
 #include "gp/geo/raster_writer.hpp"
 
 #include <cpl_error.h>
 #include <cpl_string.h>
 #include <gdal_priv.h>
-#include <ogr_spatialref.h>
 
 #include <algorithm>
 #include <cmath>
@@ -166,26 +165,6 @@ std::vector<std::uint64_t> classify_rows(const fs::path& src, int band,
   return counts;
 }
 
-Grid grid_of(const fs::path& path) {
-  GDALDatasetUniquePtr ds = open_read(path);
-  Grid g;
-  double gt[6] = {0, 1, 0, 0, 0, -1};
-  ds->GetGeoTransform(gt);
-  g.x0 = gt[0];
-  g.dx = gt[1];
-  g.y0 = gt[3];
-  g.dy = -gt[5];
-  g.width = ds->GetRasterXSize();
-  g.height = ds->GetRasterYSize();
-  if (const OGRSpatialReference* srs = ds->GetSpatialRef()) {
-    char* wkt = nullptr;
-    const char* const wkt2[] = {"FORMAT=WKT2_2019", nullptr};
-    if (srs->exportToWkt(&wkt, wkt2) == OGRERR_NONE && wkt != nullptr) g.crs_wkt = wkt;
-    CPLFree(wkt);
-  }
-  return g;
-}
-
 std::vector<std::uint64_t> classify_band(const fs::path& src, int band,
                                          const std::vector<double>& thresholds,
                                          const fs::path& dst, const ClassRasterOptions& opt) {
@@ -203,7 +182,9 @@ std::vector<std::uint64_t> classify_band(const fs::path& src, int band,
                   opt.colors.begin() + static_cast<std::ptrdiff_t>(
                                            std::min(opt.colors.size(), thresholds.size() + 2)));
   w.category_names = opt.names;
-  RasterWriter out(dst, grid_of(src), w);
+  const std::optional<Grid> grid = BandReader(src, "the raster to classify").grid();
+  if (!grid) throw io_error(src.string() + ": not a north-up raster: cannot classify it");
+  RasterWriter out(dst, *grid, w);
   const auto counts = classify_rows(src, band, thresholds, [&](const float* v, std::int64_t rows) {
     out.write_rows(v, rows);
   });

@@ -4,7 +4,6 @@
 // of whole blocks, so memory is bounded by the strip, never by the raster.
 
 #include "gp/geo/colormap.hpp"
-#include "gp/geo/grid.hpp"
 
 #include <cstdint>
 #include <filesystem>
@@ -90,9 +89,6 @@ struct ClassRasterOptions {
 std::vector<std::uint64_t> classify_rows(
     const std::filesystem::path& src, int band, const std::vector<double>& thresholds,
     const std::function<void(const float*, std::int64_t)>& sink);
-
-/// The grid of a north-up raster (its geotransform, size and CRS).
-Grid grid_of(const std::filesystem::path& path);
 
 /// Classifies band `band` of `src` into a tiled Byte GeoTIFF at `dst` (same grid): a valid
 /// value v gets class 1 + (number of thresholds t with v >= float(t)), classes 1..N from low to
