@@ -153,6 +153,29 @@ std::string join_list(const std::vector<std::string>& v) {
 
 namespace {
 
+/// The one warning of quantile classes that ties kept from their percentages.
+std::string tie_warning(const std::vector<std::string>& merged, const std::vector<std::string>& real) {
+  std::string w = "[output] classes: many cells share a score, so the quantile classes cannot "
+                  "hold the asked percentages; ";
+  if (!merged.empty()) {
+    w += merged.size() > 1 ? "empty classes" : "an empty class";
+    w += " merged into the neighbouring class (" + join_list(merged) + "); ";
+  }
+  w += "real shares: " + join_list(real) + " (the labels say so)";
+  return w;
+}
+
+/// A quantile class's rule from the top shares at its upper and lower edges as labels state
+/// them: "top [upper-]lower %", "below top upper %" for the lowest class, "all" for one class.
+std::string quantile_rule(const std::string& upper, const std::string& lower) {
+  if (lower.empty()) {
+    return upper.empty() ? std::string("all") : std::string("below top ").append(upper).append(" %");
+  }
+  std::string r = "top ";
+  if (!upper.empty()) r.append(upper).append("-");
+  return r.append(lower).append(" %");
+}
+
 /// Quantile classes from the top: the bin edge of each top percentage (top[0] the highest
 /// class's), the cells at or above it, and the class rule. Ties (many cells sharing a score)
 /// can leave a class empty or make it hold far more than its percentage: an empty class is
@@ -169,8 +192,9 @@ void plan_quantile(const model::ClassSpec& spec, const geo::FineHistogram& h, Cl
   // Class i from the top (0 = highest) holds the cells between edge i-1 and edge i; the last
   // (i = k) everything below edge k-1. stated(i): the top share at edge i as labels give it.
   auto stated = [&](std::size_t i) {
-    const double real = valid > 0.0 ? 100.0 * static_cast<double>(above[edges[i]]) / valid : 0.0;
     const double asked = spec.top[i];
+    if (!(valid > 0.0)) return pct(asked);
+    const double real = 100.0 * static_cast<double>(above[edges[i]]) / valid;
     return std::abs(real - asked) > 0.1 * asked ? text::significant(real, 3) : pct(asked);
   };
   std::vector<std::string> merged;
@@ -185,44 +209,30 @@ void plan_quantile(const model::ClassSpec& spec, const geo::FineHistogram& h, Cl
   };
   std::vector<Kept> kept;  // highest first
   for (std::size_t i = 0; i <= k; ++i) {
-    const std::size_t e = i < k ? edges[i] : 0;
-    const std::uint64_t cells = i < k ? above[e] - above[prev] : above[0] - above[prev];
+    const std::size_t e = i < k ? edges[i] : 0;  // the lowest class reaches the bottom
+    const std::uint64_t cells = above[e] - above[prev];
     const std::string& name = names[k - i];
     if (cells == 0 && valid > 0.0) {
       merged.push_back(name);
       continue;
     }
-    std::string rule;
-    if (i < k) {
-      const std::string s = stated(i);
-      adjusted = adjusted || s != pct(spec.top[i]);
-      rule = "top ";
-      if (!upper.empty()) rule.append(upper).append("-");
-      rule.append(s).append(" %");
-      upper = s;
-    } else {
-      rule = upper.empty() ? std::string("all") : std::string("below top ").append(upper).append(" %");
-    }
+    const std::string lower = i < k ? stated(i) : std::string();
+    if (i < k && lower != pct(spec.top[i])) adjusted = true;
+    kept.push_back({name, quantile_rule(upper, lower), e});
     const double cell_share = valid > 0.0 ? 100.0 * static_cast<double>(cells) / valid : 0.0;
     real.push_back(std::string(name).append(" ").append(text::significant(cell_share, 3)).append(" %"));
-    kept.push_back({name, rule, e});
-    prev = i < k ? e : prev;
+    upper = lower;
+    prev = e;
   }
   for (auto it = kept.rbegin(); it != kept.rend(); ++it) {
     plan.names.push_back(it->name);
     plan.labels.push_back(it->name + " (" + it->rule + ")");
   }
   // The thresholds: the lower edge of every kept class but the lowest.
-  for (std::size_t j = kept.empty() ? 0 : kept.size() - 1; j-- > 0;) plan.thresholds.push_back(edge_value(h, kept[j].edge));
-  if (merged.empty() && !adjusted) return;
-  std::string w = "[output] classes: many cells share a score, so the quantile classes cannot "
-                  "hold the asked percentages; ";
-  if (!merged.empty()) {
-    w += merged.size() > 1 ? "empty classes" : "an empty class";
-    w += " merged into the neighbouring class (" + join_list(merged) + "); ";
+  for (std::size_t j = kept.empty() ? 0 : kept.size() - 1; j-- > 0;) {
+    plan.thresholds.push_back(edge_value(h, kept[j].edge));
   }
-  w += "real shares: " + join_list(real) + " (the labels say so)";
-  plan.warning = w;
+  if (!merged.empty() || adjusted) plan.warning = tie_warning(merged, real);
 }
 
 }  // namespace

@@ -197,7 +197,7 @@ nlohmann::ordered_json classes_report(const model::ClassSpec& spec, const ClassP
   if (plan.method == model::ClassMethod::quantile) cj["top_percent"] = spec.top;
   if (plan.method == model::ClassMethod::natural) cj["n"] = spec.n;
   cj["thresholds"] = plan.thresholds;
-  cj["histogram_bins"] = hist.count.size();
+  if (!hist.count.empty()) cj["histogram_bins"] = hist.count.size();  // none for breaks
   const double cell_area = grid.dx * grid.dy;
   const double unit_m = geo::crs_linear_unit_m(grid.crs_wkt);
   const std::size_t n = plan.names.size();
@@ -233,8 +233,14 @@ fs::path OutputSet::write_classes(RunResult& res, Finished& f) {
   const auto& o = m_.output;
   const auto t0 = Clock::now();
   gp::log::info("classifying the score (" + model::name_str(o.classes.method) + ")");
-  const geo::FineHistogram hist = geo::histogram_band(f.map, 1);
-  stage_time(res, "classes_histogram", t0);
+  // Explicit breaks need no histogram pass: the classification pass counts the classes.
+  geo::FineHistogram hist;
+  if (o.classes.method == model::ClassMethod::breaks) {
+    hist.valid = res.valid_cells;
+  } else {
+    hist = geo::histogram_band(f.map, 1);
+    stage_time(res, "classes_histogram", t0);
+  }
   const auto t1 = Clock::now();
   const ClassPlan plan = plan_classes(o.classes, hist);
   if (!plan.warning.empty()) gp::log::warning(plan.warning);
