@@ -61,6 +61,9 @@ void for_each_strip(GDALRasterBand& b, const fs::path& path,
                      std::to_string(r + n - 1) + " failed: " + last_gdal_error());
     }
     fn(buf.data(), r, n);
+    // The strip's blocks are not read again: drop them from GDAL's block cache, so that a pass
+    // over a large map holds one strip, not a cache full of its blocks (memory flat in size).
+    b.FlushCache(false);
   }
 }
 
