@@ -185,9 +185,16 @@ std::vector<std::uint64_t> classify_band(const fs::path& src, int band,
                   opt.colors.begin() + static_cast<std::ptrdiff_t>(
                                            std::min(opt.colors.size(), thresholds.size() + 2)));
   w.category_names = opt.names;
-  const std::optional<Grid> grid = BandReader(src, "the raster to classify").grid();
-  if (!grid) throw io_error(src.string() + ": not a north-up raster: cannot classify it");
-  RasterWriter out(dst, *grid, w);
+  // The source's grid; a raster without a north-up geotransform is classified on a unit grid.
+  Grid grid;
+  if (const auto g = BandReader(src, "the raster to classify").grid()) {
+    grid = *g;
+  } else {
+    const GDALDatasetUniquePtr ds = open_read(src);
+    grid.width = ds->GetRasterXSize();
+    grid.height = ds->GetRasterYSize();
+  }
+  RasterWriter out(dst, grid, w);
   const auto counts = classify_rows(src, band, thresholds, [&](const float* v, std::int64_t rows) {
     out.write_rows(v, rows);
   });
