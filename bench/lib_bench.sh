@@ -61,6 +61,8 @@ bench_timed() {
   BT_WALL=$(awk -v a="$t0" -v b="$t1" 'BEGIN{printf "%.3f", b-a}')
   kb=$(awk -F: '/Maximum resident set size/{gsub(/ /,"",$2); print $2}' "$logdir/$name.time")
   BT_PEAK_MIB=$(awk -v k="${kb:-0}" 'BEGIN{printf "%.1f", k/1024}')
+  # CPU time (user + system, children included): on a loaded machine the steadier figure.
+  BT_CPU=$(awk -F: '/User time|System time/{gsub(/ /,"",$2); t += $2} END{printf "%.3f", t}' "$logdir/$name.time")
   if [[ $BT_RC -ne 0 ]]; then
     echo "error: $name failed (exit $BT_RC); last lines of $logdir/$name.log:" >&2
     tail -n 20 "$logdir/$name.log" >&2
@@ -90,10 +92,14 @@ bench_best_of() {
 # Round-robin measurements (bench/network_vs_sum.sh, io_floor.sh, mpi_scaling.sh): the compared
 # variants run in turn (A B C A B C ...) so that a load change on the shared machine hits all of
 # them alike. bench_record NAME folds the last bench_timed into BR_WALL[NAME] (fastest),
-# BR_PEAK[NAME] (largest peak) and BR_ALL[NAME] (every wall time, space-separated).
-declare -gA BR_WALL=() BR_PEAK=() BR_ALL=()
+# BR_PEAK[NAME] (largest peak), BR_ALL[NAME] (every wall time, space-separated) and BR_CPU[NAME]
+# (the smallest CPU time, user + system).
+declare -gA BR_WALL=() BR_PEAK=() BR_ALL=() BR_CPU=()
 bench_record() {
   local name=$1
+  if [[ -z "${BR_CPU[$name]:-}" ]] || awk -v a="${BT_CPU:-0}" -v b="${BR_CPU[$name]}" 'BEGIN{exit !(a<b)}'; then
+    BR_CPU[$name]=${BT_CPU:-0}
+  fi
   BR_ALL[$name]="${BR_ALL[$name]:-}${BR_ALL[$name]:+ }$BT_WALL"
   if [[ -z "${BR_WALL[$name]:-}" ]] || awk -v a="$BT_WALL" -v b="${BR_WALL[$name]}" 'BEGIN{exit !(a<b)}'; then
     BR_WALL[$name]=$BT_WALL

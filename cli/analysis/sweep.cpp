@@ -6,6 +6,7 @@
 #include "plan/program.hpp"
 
 #include "outputs/outputs.hpp"
+#include "outputs/staged_raster.hpp"
 #include "gp/error.hpp"
 #include "gp/geo/raster_writer.hpp"
 #include "gp/kernels/rank.hpp"
@@ -123,22 +124,16 @@ void write_best_map(ProgramScorer& scorer, std::size_t k, float nodata, const mo
     wo.metadata["GP_SWEEP_" + std::to_string(a + 1)] = r.parameters[a] + " = " + exact(r.variants[k].values[a]);
   }
   wo.metadata["GP_MODEL_NAME"] = m.name;
-  const fs::path staged = ctx.files.temporary(r.best_map, "gtiff");
-  geo::RasterWriter writer(staged, ctx.grid, wo);
+  StagedRaster out(ctx.files, r.best_map, ctx.grid, wo, ctx.cog);
   std::vector<float> band(ctx.windows.max_cells());
   for (std::int64_t w = 0; w < ctx.windows.count(); ++w) {
     const geo::Window win = scorer.read(w);
     const float* s = scorer.score(k);
     for (std::size_t i = 0; i < win.cells(); ++i) band[i] = std::isnan(s[i]) ? nodata : s[i];
     const float* bands[1] = {band.data()};
-    if (win.cols == ctx.grid.width) {
-      writer.write_rows(bands, win.rows);
-    } else {
-      writer.write_window(bands, win);
-    }
+    out.write(bands, win);
   }
-  writer.close();
-  ctx.files.publish(staged, r.best_map, true);
+  ctx.files.publish(out.finish(), r.best_map, true);
 }
 
 }  // namespace

@@ -12,6 +12,7 @@
 #include "analysis/validation.hpp"
 #include "outputs/contributions.hpp"
 #include "outputs/outputs.hpp"
+#include "outputs/staged_raster.hpp"
 #include "gp/error.hpp"
 #include "gp/geo/raster_writer.hpp"
 #include "gp/kernels/backend.hpp"
@@ -392,10 +393,8 @@ struct SummaryOutput {
 void summary_pass(McEngine& mc, WindowInputs& inputs, const AnalysisContext& ctx,
                   const std::vector<std::int32_t>& thr, const SummaryOutput& dst,
                   UncertaintyResult& res) {
-  const fs::path staged = ctx.files.temporary(dst.out, "gtiff");
-  geo::WriterOptions wopt = dst.options;
-  wopt.report_as = dst.out;
-  geo::RasterWriter writer(staged, ctx.grid, wopt);
+  const geo::WriterOptions& wopt = dst.options;
+  StagedRaster out(ctx.files, dst.out, ctx.grid, wopt, ctx.cog);
   const auto ndf = static_cast<float>(wopt.nodata);
   SummaryBands bands(ctx.windows.max_cells(), ndf, wopt.threads);
   for (std::int64_t w = 0; w < ctx.windows.count(); ++w) {
@@ -404,16 +403,11 @@ void summary_pass(McEngine& mc, WindowInputs& inputs, const AnalysisContext& ctx
       m.cell_stats(inputs.layers(), win.cells(), thr, ndf, bands.bands());
     });
     bands.count(win.cells());
-    if (win.cols == ctx.grid.width) {
-      writer.write_rows(bands.bands(), win.rows);
-    } else {
-      writer.write_window(bands.bands(), win);
-    }
+    out.write(bands.bands(), win);
     res.cells += win.cells();
   }
-  res.bands = bands.finish(writer, wopt.band_descriptions);
-  writer.close();
-  ctx.files.publish(staged, dst.out, true);
+  res.bands = bands.finish(out.writer(), wopt.band_descriptions);
+  ctx.files.publish(out.finish(), dst.out, true);
 }
 
 }  // namespace

@@ -108,6 +108,9 @@ struct AnalysisContext {
   /// The inputs at the [validation] deposits' cells, kept by the scoring pass
   /// (analysis_capture); null, or missing a cell, where the analyses read its window again.
   const CellCapture* captured{nullptr};
+  /// [output] format = "cog": the analyses' rasters are Cloud-Optimized GeoTIFFs too
+  /// (outputs/staged_raster.hpp).
+  bool cog{false};
 };
 
 /// The program inputs of one window at a time, read from the run's sources into buffers of the

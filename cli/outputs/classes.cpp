@@ -140,20 +140,113 @@ namespace {
 
 std::string pct(double p) { return text::significant(p, 4); }
 
+std::string join_list(const std::vector<std::string>& v) {
+  std::string out;
+  for (const auto& s : v) {
+    if (!out.empty()) out += ", ";
+    out += s;
+  }
+  return out;
+}
+
+}  // namespace
+
+namespace {
+
+/// The one warning of quantile classes that ties kept from their percentages.
+std::string tie_warning(const std::vector<std::string>& merged, const std::vector<std::string>& real) {
+  std::string w = "[output] classes: many cells share a score, so the quantile classes cannot "
+                  "hold the asked percentages; ";
+  if (!merged.empty()) {
+    w += merged.size() > 1 ? "empty classes" : "an empty class";
+    w += " merged into the neighbouring class (" + join_list(merged) + "); ";
+  }
+  w += "real shares: " + join_list(real) + " (the labels say so)";
+  return w;
+}
+
+/// A quantile class's rule from the top shares at its upper and lower edges as labels state
+/// them: "top [upper-]lower %", "below top upper %" for the lowest class, "all" for one class.
+std::string quantile_rule(const std::string& upper, const std::string& lower) {
+  if (lower.empty()) {
+    return upper.empty() ? std::string("all") : std::string("below top ").append(upper).append(" %");
+  }
+  std::string r = "top ";
+  if (!upper.empty()) r.append(upper).append("-");
+  return r.append(lower).append(" %");
+}
+
+/// Quantile classes from the top: the bin edge of each top percentage (top[0] the highest
+/// class's), the cells at or above it, and the class rule. Ties (many cells sharing a score)
+/// can leave a class empty or make it hold far more than its percentage: an empty class is
+/// dropped (its neighbour holds its cells already), and a label whose real share differs from
+/// the asked one by more than a tenth of it states the real share instead ("top 9.7 %").
+void plan_quantile(const model::ClassSpec& spec, const geo::FineHistogram& h, ClassPlan& plan) {
+  const std::vector<std::size_t> edges = quantile_edges(h, spec.top);
+  const std::size_t bins = h.count.size();
+  std::vector<std::uint64_t> above(bins + 1, 0);
+  for (std::size_t b = bins; b-- > 0;) above[b] = above[b + 1] + h.count[b];
+  const double valid = static_cast<double>(above[0]);
+  const std::size_t k = spec.top.size();
+  const std::vector<std::string> names = spec.names.empty() ? default_class_names(k + 1) : spec.names;
+  // Class i from the top (0 = highest) holds the cells between edge i-1 and edge i; the last
+  // (i = k) everything below edge k-1. stated(i): the top share at edge i as labels give it.
+  auto stated = [&](std::size_t i) {
+    const double asked = spec.top[i];
+    if (!(valid > 0.0)) return pct(asked);
+    const double real = 100.0 * static_cast<double>(above[edges[i]]) / valid;
+    return std::abs(real - asked) > 0.1 * asked ? text::significant(real, 3) : pct(asked);
+  };
+  std::vector<std::string> merged;
+  std::vector<std::string> real;
+  bool adjusted = false;
+  std::size_t prev = bins;  // the edge above the current class
+  std::string upper;        // its stated share ("" for the highest class)
+  struct Kept {
+    std::string name;
+    std::string rule;
+    std::size_t edge;
+  };
+  std::vector<Kept> kept;  // highest first
+  for (std::size_t i = 0; i <= k; ++i) {
+    const std::size_t e = i < k ? edges[i] : 0;  // the lowest class reaches the bottom
+    const std::uint64_t cells = above[e] - above[prev];
+    const std::string& name = names[k - i];
+    if (cells == 0 && valid > 0.0) {
+      merged.push_back(name);
+      continue;
+    }
+    const std::string lower = i < k ? stated(i) : std::string();
+    if (i < k && lower != pct(spec.top[i])) adjusted = true;
+    kept.push_back({name, quantile_rule(upper, lower), e});
+    const double cell_share = valid > 0.0 ? 100.0 * static_cast<double>(cells) / valid : 0.0;
+    real.push_back(std::string(name).append(" ").append(text::significant(cell_share, 3)).append(" %"));
+    upper = lower;
+    prev = e;
+  }
+  for (auto it = kept.rbegin(); it != kept.rend(); ++it) {
+    plan.names.push_back(it->name);
+    plan.labels.push_back(it->name + " (" + it->rule + ")");
+  }
+  // The thresholds: the lower edge of every kept class but the lowest.
+  for (std::size_t j = kept.empty() ? 0 : kept.size() - 1; j-- > 0;) {
+    plan.thresholds.push_back(edge_value(h, kept[j].edge));
+  }
+  if (!merged.empty() || adjusted) plan.warning = tie_warning(merged, real);
+}
+
 }  // namespace
 
 ClassPlan plan_classes(const model::ClassSpec& spec, const geo::FineHistogram& h) {
   ClassPlan plan;
   plan.method = spec.method;
-  std::size_t n = 0;
   if (spec.method == model::ClassMethod::quantile) {
-    const std::vector<std::size_t> edges = quantile_edges(h, spec.top);
-    // top[0] is the highest class: its edge is the largest threshold.
-    for (auto it = edges.rbegin(); it != edges.rend(); ++it) {
-      plan.thresholds.push_back(edge_value(h, *it));
-    }
-    n = spec.top.size() + 1;
-  } else if (spec.method == model::ClassMethod::breaks) {
+    if (spec.top.size() + 1 > 254) throw config_error("[output] classes: at most 254 classes");
+    plan_quantile(spec, h, plan);
+    return plan;
+  }
+  std::size_t n = 0;
+  if (spec.method == model::ClassMethod::breaks) {
     plan.thresholds = spec.breaks;
     n = spec.breaks.size() + 1;
   } else if (spec.method == model::ClassMethod::natural) {
@@ -168,26 +261,14 @@ ClassPlan plan_classes(const model::ClassSpec& spec, const geo::FineHistogram& h
   std::sort(plan.thresholds.begin(), plan.thresholds.end());
   plan.names = spec.names.empty() ? default_class_names(n) : spec.names;
   for (std::size_t c = 0; c < n; ++c) {
+    const auto& t = plan.thresholds;
     std::string rule;
-    if (spec.method == model::ClassMethod::quantile) {
-      // Class c (0-based, lowest first) spans top[n-1-c] .. top[n-2-c].
-      const std::size_t i = n - 1 - c;  // index of the class from the top: 0 = highest
-      if (i == 0) {
-        rule = "top " + pct(spec.top[0]) + " %";
-      } else if (i < spec.top.size()) {
-        rule = "top " + pct(spec.top[i - 1]) + "-" + pct(spec.top[i]) + " %";
-      } else {
-        rule = "below top " + pct(spec.top.back()) + " %";
-      }
+    if (c == 0) {
+      rule = "< " + text::significant(t.front(), 4);
+    } else if (c == n - 1) {
+      rule = ">= " + text::significant(t.back(), 4);
     } else {
-      const auto& t = plan.thresholds;
-      if (c == 0) {
-        rule = "< " + text::significant(t.front(), 4);
-      } else if (c == n - 1) {
-        rule = ">= " + text::significant(t.back(), 4);
-      } else {
-        rule = text::significant(t[c - 1], 4) + " to " + text::significant(t[c], 4);
-      }
+      rule = text::significant(t[c - 1], 4) + " to " + text::significant(t[c], 4);
     }
     plan.labels.push_back(plan.names[c] + " (" + rule + ")");
   }

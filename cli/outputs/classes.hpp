@@ -11,6 +11,10 @@
 //   the valid cells (ties: the smaller count), and reported as the smallest score at or above
 //   that edge. So the classes are exact in cells to within one bin, 1/65536 of the score range
 //   (exact when no two distinct scores share a bin), and equal scores never straddle classes.
+//   Ties (many cells sharing a score: WofE, reclassified layers) can make a class empty or
+//   much larger than its percentage: an empty class is dropped (its neighbour already holds
+//   its range), a label whose real top share differs from the asked one by more than a tenth
+//   states the real share ("low (top 5-30.2 %)"), and ClassPlan::warning says so once.
 // - breaks = [b1, ..., bk]: class 1 is v < b1, class i is b(i-1) <= v < bi, class k+1 is v >= bk.
 // - natural, n: Jenks natural breaks (Fisher's exact optimal partition, minimum within-class
 //   sum of squared deviations) on the histogram merged to at most 2048 weighted points (each
@@ -30,6 +34,9 @@ struct ClassPlan {
   std::vector<double> thresholds;   ///< ascending lower bounds of classes 2..N
   std::vector<std::string> names;   ///< N names, lowest class first
   std::vector<std::string> labels;  ///< N legend labels: name and rule ("very high (top 2 %)")
+  /// Quantile classes that ties kept from their percentages: one line for the log (empty:
+  /// none). Empty classes are then merged away and labels state the real shares.
+  std::string warning;
 };
 
 /// Bin edges e (0..bins) for each top percentage: cells in bins >= e are "above".

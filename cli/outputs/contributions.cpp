@@ -7,6 +7,7 @@
 #include "plan/program.hpp"
 
 #include "outputs/outputs.hpp"
+#include "outputs/staged_raster.hpp"
 #include "gp/error.hpp"
 #include "gp/geo/quicklook.hpp"
 #include "gp/geo/raster_writer.hpp"
@@ -162,16 +163,12 @@ class ContributionsPass {
     for (auto& b : bufs_) ptrs_.push_back(b.data());
   }
 
-  void run(geo::RasterWriter& writer) {
+  void run(StagedRaster& out) {
     for (std::int64_t w = 0; w < ctx_.windows.count(); ++w) {
       const geo::Window win = inputs_.read(w);
       backend_.score(inputs_.layers(), win.cells(), ptrs_.data());
       observe(win);
-      if (win.cols == ctx_.grid.width) {
-        writer.write_rows(ptrs_.data() + 1, win.rows);
-      } else {
-        writer.write_window(ptrs_.data() + 1, win);
-      }
+      out.write(ptrs_.data() + 1, win);
     }
   }
   [[nodiscard]] const std::vector<BandAcc>& acc() const { return acc_; }
@@ -335,14 +332,14 @@ void write_contributions(const model::Model& m, const RunOptions& opt, const Ana
   ChosenBackend chosen = choose_backend(opt.device, opt.devices, opt.threads);
   chosen.backend->set_program(p, ctx.aux);
   ContributionsPass pass(ctx, *chosen.backend, p, (res.valid_cells + 99) / 100);
-  const fs::path staged = ctx.files.temporary(out, "gtiff");
-  geo::RasterWriter writer(staged, ctx.grid, contributions_writer_options(m, opt, desc, out));
-  pass.run(writer);
+  StagedRaster raster(ctx.files, out, ctx.grid, contributions_writer_options(m, opt, desc, out),
+                      ctx.cog);
+  pass.run(raster);
   for (std::size_t b = 1; b < pass.acc().size(); ++b) {
     const BandAcc& a = pass.acc()[b];
-    if (a.valid > 0) writer.set_statistics(static_cast<int>(b), a.min, a.max, a.mean(), a.stddev());
+    if (a.valid > 0) raster.writer().set_statistics(static_cast<int>(b), a.min, a.max, a.mean(), a.stddev());
   }
-  writer.close();
+  const fs::path staged = raster.finish();
   style_bands(m, ctx, staged, out, bands, desc, pass);
   ctx.files.publish(staged, out, true);
   res.report["contributions"] = contributions_json(out, bands, desc, pass, p.out_nodata);

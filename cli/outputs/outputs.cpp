@@ -2,6 +2,7 @@
 
 #include "outputs/classes.hpp"
 #include "outputs/qml.hpp"
+#include "outputs/staged_raster.hpp"
 #include "analysis/validation.hpp"
 
 #include "gp/error.hpp"
@@ -175,18 +176,10 @@ OutputSet::OutputSet(const model::Model& m, fs::path map, bool overwrite, int th
 
 void OutputSet::configure_writer(geo::WriterOptions& w, const geo::Grid& grid) {
   if (m_.output.format != model::OutputFormat::cog) return;
-  // The COG's tiles are the staged map's, copied compressed: the same codec, level and
-  // predictor as write_cog would give them (CogOptions: level 1, predictor_for()).
+  // The COG's tiles are the staged map's, copied compressed: the map's codec and predictor.
   w.compress = m_.output.compress;
-  w.level = geo::CogOptions{}.level;
   w.predictor = predictor_for(m_.output.compress);
-  w.tile = geo::CogOptions{}.blocksize;  // the COG's tiles (the windows are staged to them)
-  const std::size_t levels = geo::cog_overview_sizes(grid.width, grid.height, w.tile).size();
-  overview_temps_.clear();
-  for (std::size_t k = 0; k < levels; ++k) {
-    overview_temps_.push_back(files_.temporary(paths_.map, "ovr" + std::to_string(k + 1)));
-  }
-  w.overview_paths = overview_temps_;
+  overview_temps_ = stream_cog_overviews(files_, paths_.map, grid, w);
 }
 
 OutputSet::~OutputSet() {
@@ -206,7 +199,7 @@ nlohmann::ordered_json classes_report(const model::ClassSpec& spec, const ClassP
   if (plan.method == model::ClassMethod::quantile) cj["top_percent"] = spec.top;
   if (plan.method == model::ClassMethod::natural) cj["n"] = spec.n;
   cj["thresholds"] = plan.thresholds;
-  cj["histogram_bins"] = hist.count.size();
+  if (!hist.count.empty()) cj["histogram_bins"] = hist.count.size();  // none for breaks
   const double cell_area = grid.dx * grid.dy;
   const double unit_m = geo::crs_linear_unit_m(grid.crs_wkt);
   const std::size_t n = plan.names.size();
@@ -242,46 +235,48 @@ fs::path OutputSet::write_classes(RunResult& res, Finished& f) {
   const auto& o = m_.output;
   const auto t0 = Clock::now();
   gp::log::info("classifying the score (" + model::name_str(o.classes.method) + ")");
-  const geo::FineHistogram hist = geo::histogram_band(f.map, 1);
-  stage_time(res, "classes_histogram", t0);
+  // Explicit breaks need no histogram pass: the classification pass counts the classes.
+  geo::FineHistogram hist;
+  if (o.classes.method == model::ClassMethod::breaks) {
+    hist.valid = res.valid_cells;
+  } else {
+    hist = geo::histogram_band(f.map, 1);
+    stage_time(res, "classes_histogram", t0);
+  }
   const auto t1 = Clock::now();
   const ClassPlan plan = plan_classes(o.classes, hist);
+  if (!plan.warning.empty()) gp::log::warning(plan.warning);
   f.colors = class_colors(o.colormap, plan.names.size());
   f.class_labels = plan.labels;
   f.class_thresholds = plan.thresholds;
-  geo::ClassRasterOptions cro;
-  cro.names.emplace_back("");
-  cro.names.insert(cro.names.end(), plan.names.begin(), plan.names.end());
-  cro.colors.push_back({0, 0, 0});
-  cro.colors.insert(cro.colors.end(), f.colors.begin(), f.colors.end());
-  cro.description = "class";
-  cro.compress = o.compress;
-  cro.threads = threads_;
+  // The class raster streamed: the finished map read once, each strip classified and written
+  // as Byte tiles with MODE overview levels beside them, the COG assembled from both.
+  geo::WriterOptions w;
+  w.type = geo::PixelType::byte;
+  w.compress = o.compress;
+  w.predictor = 1;
+  w.tile = geo::CogOptions{}.blocksize;
+  w.threads = threads_;
+  w.nodata = 0.0;
+  w.band_descriptions = {"class"};
+  w.overview_resampling = "MODE";
+  w.category_names.emplace_back("");
+  w.category_names.insert(w.category_names.end(), plan.names.begin(), plan.names.end());
+  w.colors.push_back({0, 0, 0});
+  w.colors.insert(w.colors.end(), f.colors.begin(), f.colors.end());
   std::string thr;
   for (double t : plan.thresholds) thr += (thr.empty() ? "" : " ") + text::significant(t, 9);
-  cro.metadata = {{"GP_MODEL_NAME", m_.name},
-                  {"GP_MODEL_SHA256", m_.sha256},
-                  {"GP_VERSION", GP_VERSION},
-                  {"GP_CLASS_METHOD", model::name_str(plan.method)},
-                  {"GP_CLASS_THRESHOLDS", thr}};
-  const fs::path gtiff = files_.temporary(paths_.classes, "gtiff");
-  const std::vector<std::uint64_t> counts =
-      geo::classify_band(f.map, 1, plan.thresholds, gtiff, cro);
+  w.metadata = {{"GP_MODEL_NAME", m_.name},
+                {"GP_MODEL_SHA256", m_.sha256},
+                {"GP_VERSION", GP_VERSION},
+                {"GP_CLASS_METHOD", model::name_str(plan.method)},
+                {"GP_CLASS_THRESHOLDS", thr}};
+  StagedRaster out(files_, paths_.classes, res.grid, w, o.format == model::OutputFormat::cog);
+  const std::vector<std::uint64_t> counts = geo::classify_rows(
+      f.map, 1, plan.thresholds,
+      [&out](const float* v, std::int64_t rows) { out.writer().write_rows(v, rows); });
+  const fs::path done = out.finish();
   stage_time(res, "classes_write", t1);
-  fs::path done = gtiff;
-  if (o.format == model::OutputFormat::cog) {
-    const auto t2 = Clock::now();
-    geo::CogOptions co;
-    co.compress = o.compress;
-    co.predictor = 1;
-    co.overview_resampling = "MODE";
-    co.threads = threads_;
-    const fs::path cog = files_.temporary(paths_.classes, "cog");
-    geo::write_cog(gtiff, cog, co, "output " + paths_.classes.string());
-    files_.discard(gtiff);
-    done = cog;
-    stage_time(res, "classes_cog", t2);
-  }
   res.report["classes"] = classes_report(o.classes, plan, hist, counts, f.colors, res.grid);
   stage_time(res, "classes", t0);
   return done;
@@ -292,20 +287,20 @@ fs::path OutputSet::write_map_cog(RunResult& res) {
   // them) a copy of the streamed GeoTIFF with overviews built from the written file.
   const auto t0 = Clock::now();
   gp::log::info("writing the Cloud-Optimized GeoTIFF (overviews, layout)");
-  geo::CogOptions co;
-  co.compress = m_.output.compress;
-  co.predictor = predictor_for(m_.output.compress);
-  co.overview_resampling = "AVERAGE";
-  co.threads = threads_;
-  const fs::path cog = files_.temporary(paths_.map, "cog");
+  fs::path cog;
   if (overview_temps_.empty()) {
+    geo::CogOptions co;
+    co.compress = m_.output.compress;
+    co.predictor = predictor_for(m_.output.compress);
+    co.overview_resampling = "AVERAGE";
+    co.threads = threads_;
+    cog = files_.temporary(paths_.map, "cog");
     geo::write_cog(map_temp_, cog, co, "output " + paths_.map.string());
+    files_.discard(map_temp_);
   } else {
     // The overviews were streamed with the map: copy the compressed tiles into COG order.
-    geo::assemble_cog(map_temp_, overview_temps_, cog, "output " + paths_.map.string());
-    for (const auto& p : overview_temps_) files_.discard(p);
+    cog = assemble_staged_cog(files_, paths_.map, map_temp_, overview_temps_);
   }
-  files_.discard(map_temp_);
   stage_time(res, "cog", t0);
   return cog;
 }

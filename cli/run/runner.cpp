@@ -245,7 +245,7 @@ RunResult run_model_protecting(const model::Model& m, const RunOptions& opt,
   // [validation] and [uncertainty] on the finished map, then every output into place.
   run_analyses(m, opt,
                {grid, program, aux, sources, windows, outputs.map_temp(), outputs.files(),
-                &ls.stats, &ls.percentiles, capture.get()},
+                &ls.stats, &ls.percentiles, capture.get(), m.output.format == model::OutputFormat::cog},
                res);
   if (trained) trained->before_outputs(res);  // report sections, weights tables
   outputs.finish(res);  // COG, classes, styles, quicklook, report; then all into place

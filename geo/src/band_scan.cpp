@@ -1,8 +1,9 @@
 #include "gp/geo/band_scan.hpp"
 
 #include "gp/error.hpp"
-#include "gp/geo/cog.hpp"
+#include "gp/geo/band_reader.hpp"
 #include "gp/geo/gdal_env.hpp"
+#include "gp/geo/raster_writer.hpp"
 
 #include <cpl_error.h>
 #include <cpl_string.h>
@@ -60,6 +61,9 @@ void for_each_strip(GDALRasterBand& b, const fs::path& path,
                      std::to_string(r + n - 1) + " failed: " + last_gdal_error());
     }
     fn(buf.data(), r, n);
+    // The strip's blocks are not read again: drop them from GDAL's block cache, so that a pass
+    // over a large map holds one strip, not a cache full of its blocks (memory flat in size).
+    b.FlushCache(false);
   }
 }
 
@@ -132,9 +136,9 @@ FineHistogram histogram_band(const fs::path& path, int band, std::size_t bins) {
   return h;
 }
 
-std::vector<std::uint64_t> classify_band(const fs::path& src, int band,
+std::vector<std::uint64_t> classify_rows(const fs::path& src, int band,
                                          const std::vector<double>& thresholds,
-                                         const fs::path& dst, const ClassRasterOptions& opt) {
+                                         const std::function<void(const float*, std::int64_t)>& sink) {
   const std::size_t n_classes = thresholds.size() + 1;
   GP_EXPECTS(n_classes <= 254, io_error, "classify_band: at most 254 classes");
   GP_EXPECTS(std::is_sorted(thresholds.begin(), thresholds.end()), io_error,
@@ -142,92 +146,59 @@ std::vector<std::uint64_t> classify_band(const fs::path& src, int band,
   GDALDatasetUniquePtr in = open_read(src);
   GDALRasterBand* b = band_of(*in, band, src);
   const Validity valid(*b);
-  const int w = b->GetXSize();
-  const int h = b->GetYSize();
-
-  GDALDriver* drv = GetGDALDriverManager()->GetDriverByName("GTiff");
-  if (drv == nullptr) throw io_error("GDAL has no GTiff driver");
-  CPLStringList co;
-  co.SetNameValue("TILED", "YES");
-  co.SetNameValue("BLOCKXSIZE", "512");
-  co.SetNameValue("BLOCKYSIZE", "512");
-  co.SetNameValue("BIGTIFF", "IF_SAFER");
-  co.SetNameValue("COMPRESS", opt.compress.c_str());
-  if (opt.compress == "ZSTD") co.SetNameValue("ZSTD_LEVEL", std::to_string(opt.level).c_str());
-  if (opt.compress == "DEFLATE") co.SetNameValue("ZLEVEL", std::to_string(opt.level).c_str());
-  co.SetNameValue("NUM_THREADS", opt.threads > 0 ? std::to_string(opt.threads).c_str() : "ALL_CPUS");
-  reset_gdal_error();
-  GDALDataset* out = drv->Create(dst.c_str(), w, h, 1, GDT_Byte, co.List());
-  if (out == nullptr) {
-    throw io_error("output " + dst.string() + ": cannot create: " + last_gdal_error());
-  }
-  auto fail = [&](const std::string& msg) {
-    const std::string gdal = last_gdal_error();
-    if (out != nullptr) GDALClose(GDALDataset::ToHandle(out));
-    out = nullptr;
-    remove_raster_files(dst);
-    throw io_error("output " + dst.string() + ": " + msg + (gdal.empty() ? "" : ": " + gdal));
-  };
   std::vector<std::uint64_t> counts(n_classes + 1, 0);
   // Scores are Float32: compare in Float32 so that a break written as 0.9 holds the cells whose
   // score is 0.9f (a double 0.9 is above 0.9f and would push them a class down).
-  std::vector<float> thr(thresholds.begin(), thresholds.end());
-  try {
-    double gt[6];
-    if (in->GetGeoTransform(gt) == CE_None) out->SetGeoTransform(gt);
-    if (const OGRSpatialReference* srs = in->GetSpatialRef()) out->SetSpatialRef(srs);
-    for (const auto& [k, v] : opt.metadata) out->SetMetadataItem(k.c_str(), v.c_str());
-    GDALRasterBand* ob = out->GetRasterBand(1);
-    ob->SetNoDataValue(0.0);
-    ob->SetDescription(opt.description.c_str());
-    GDALColorTable ct;
-    for (std::size_t i = 0; i < opt.colors.size() && i <= n_classes; ++i) {
-      GDALColorEntry e{opt.colors[i].r, opt.colors[i].g, opt.colors[i].b,
-                       static_cast<short>(i == 0 ? 0 : 255)};
-      ct.SetColorEntry(static_cast<int>(i), &e);
+  const std::vector<float> thr(thresholds.begin(), thresholds.end());
+  std::vector<float> cls;
+  for_each_strip(*b, src, [&](const float* v, int, int rows) {
+    const std::size_t n = static_cast<std::size_t>(rows) * static_cast<std::size_t>(b->GetXSize());
+    cls.resize(n);
+    for (std::size_t i = 0; i < n; ++i) {
+      std::size_t c = 0;
+      if (valid(v[i])) {
+        // Thresholds ascend: the count of those <= v is the upper bound's index.
+        c = 1 + static_cast<std::size_t>(std::upper_bound(thr.begin(), thr.end(), v[i]) - thr.begin());
+      }
+      cls[i] = static_cast<float>(c);
+      ++counts[c];
     }
-    if (ob->SetColorTable(&ct) != CE_None) fail("cannot set the colour table");
-    if (ob->SetColorInterpretation(GCI_PaletteIndex) != CE_None) {
-      fail("cannot set the palette interpretation");
-    }
-    CPLStringList cats;
-    for (const auto& name : opt.names) cats.AddString(name.c_str());
-    if (!opt.names.empty() && ob->SetCategoryNames(cats.List()) != CE_None) {
-      fail("cannot set the category names");
-    }
+    sink(cls.data(), rows);
+  });
+  return counts;
+}
 
-    std::vector<std::uint8_t> cls;
-    for_each_strip(*b, src, [&](const float* v, int row0, int rows) {
-      const std::size_t n = static_cast<std::size_t>(rows) * static_cast<std::size_t>(w);
-      cls.resize(n);
-      for (std::size_t i = 0; i < n; ++i) {
-        std::uint8_t c = 0;
-        if (valid(v[i])) {
-          // Thresholds ascend: the count of those <= v is the upper bound's index.
-          c = static_cast<std::uint8_t>(1 + (std::upper_bound(thr.begin(), thr.end(), v[i]) -
-                                             thr.begin()));
-        }
-        cls[i] = c;
-        ++counts[c];
-      }
-      reset_gdal_error();
-      if (ob->RasterIO(GF_Write, 0, row0, w, rows, cls.data(), w, rows, GDT_Byte, 0, 0,
-                       nullptr) != CE_None) {
-        fail("writing rows " + std::to_string(row0) + " failed");
-      }
-    });
-    reset_gdal_error();
-    GDALClose(GDALDataset::ToHandle(out));
-    out = nullptr;
-    if (CPLGetLastErrorType() == CE_Failure || CPLGetLastErrorType() == CE_Fatal) {
-      fail("writing failed at close");
-    }
-  } catch (...) {
-    if (out != nullptr) GDALClose(GDALDataset::ToHandle(out));
-    out = nullptr;
-    remove_raster_files(dst);
-    throw;
+std::vector<std::uint64_t> classify_band(const fs::path& src, int band,
+                                         const std::vector<double>& thresholds,
+                                         const fs::path& dst, const ClassRasterOptions& opt) {
+  WriterOptions w;
+  w.type = PixelType::byte;
+  w.compress = opt.compress;
+  w.level = opt.level;
+  w.predictor = 1;
+  w.tile = 512;
+  w.threads = opt.threads;
+  w.nodata = 0.0;
+  w.band_descriptions = {opt.description};
+  for (const auto& [k, v] : opt.metadata) w.metadata[k] = v;
+  w.colors.assign(opt.colors.begin(),
+                  opt.colors.begin() + static_cast<std::ptrdiff_t>(
+                                           std::min(opt.colors.size(), thresholds.size() + 2)));
+  w.category_names = opt.names;
+  // The source's grid; a raster without a north-up geotransform is classified on a unit grid.
+  Grid grid;
+  if (const auto g = BandReader(src, "the raster to classify").grid()) {
+    grid = *g;
+  } else {
+    const GDALDatasetUniquePtr ds = open_read(src);
+    grid.width = ds->GetRasterXSize();
+    grid.height = ds->GetRasterYSize();
   }
+  RasterWriter out(dst, grid, w);
+  const auto counts = classify_rows(src, band, thresholds, [&](const float* v, std::int64_t rows) {
+    out.write_rows(v, rows);
+  });
+  out.close();
   return counts;
 }
 

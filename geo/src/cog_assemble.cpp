@@ -134,8 +134,9 @@ void read_image(Image& im, const std::string& what) {
 /// The entries written for an image: its own minus the tile arrays (rewritten) and, for an
 /// overview, minus everything that describes the dataset rather than the pixels.
 std::vector<Entry> output_entries(const Image& im, bool overview, bool big) {
+  // 320: a paletted image's colour map (its overviews are paletted too).
   static const std::set<std::uint16_t> pixel_tags = {256, 257, 258, 259, 262, 277, 284, 317,
-                                                     322, 323, 338, 339, 42113};
+                                                     320, 322, 323, 338, 339, 42113};
   std::vector<Entry> out;
   for (const auto& e : im.entries) {
     if (e.tag == kTileOffsets || e.tag == kTileByteCounts || e.tag == kNewSubfileType) continue;

@@ -3,6 +3,7 @@
 #include "gp/error.hpp"
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <cstring>
 #include <limits>
@@ -68,6 +69,7 @@ class OverviewLevel {
         dst_h_(grid.height),
         n_bands_(options.band_descriptions.empty() ? 1 : options.band_descriptions.size()),
         nodata_(static_cast<float>(options.nodata)),
+        mode_(options.overview_resampling == "MODE"),
         writer_(path, grid, std::move(options)),
         next_(next) {
     const double rx = static_cast<double>(src_w_) / static_cast<double>(dst_w_);
@@ -89,7 +91,13 @@ class OverviewLevel {
     while (next_dst_ < dst_h_) {
       const Span y = span_of(next_dst_, ry_, src_h_);
       if (buf_first_ + buf_rows_ < y.end) break;
-      for (std::size_t b = 0; b < n_bands_; ++b) average_row(b, y);
+      for (std::size_t b = 0; b < n_bands_; ++b) {
+        if (mode_) {
+          mode_row(b, y);
+        } else {
+          average_row(b, y);
+        }
+      }
       writer_.write_rows(out_ptrs_.data(), 1);
       if (next_ != nullptr) next_->push_row(out_ptrs_.data());
       ++next_dst_;
@@ -148,12 +156,47 @@ class OverviewLevel {
     }
   }
 
+  /// GDAL's MODE for a Byte band (GDALResampleChunk_Mode): the same source window as the
+  /// average but unweighted; nodata cells left out; scanning the window row by row, the value
+  /// whose count first exceeds every other count so far wins (so a tie goes to the value that
+  /// reached the count first); no valid cell gives nodata.
+  void mode_row(std::size_t b, const Span& y) {
+    const float* base = buf_[b].data();
+    float* out = out_[b].data();
+    for (std::int64_t j = 0; j < dst_w_; ++j) {
+      const Span& x = x_[static_cast<std::size_t>(j)];
+      int best = -1;
+      int best_n = 0;
+      for (std::int64_t r = y.first; r < y.end; ++r) {
+        const float* row = base + (r - buf_first_) * src_w_;
+        for (std::int64_t c = x.first; c < x.end; ++c) {
+          if (row[c] == nodata_) continue;
+          const auto v = static_cast<std::size_t>(row[c]) & 255U;
+          if (++mode_counts_[v] > best_n) {
+            best = static_cast<int>(v);
+            best_n = mode_counts_[v];
+          }
+        }
+      }
+      // Reset only what this pixel counted.
+      for (std::int64_t r = y.first; r < y.end; ++r) {
+        const float* row = base + (r - buf_first_) * src_w_;
+        for (std::int64_t c = x.first; c < x.end; ++c) {
+          mode_counts_[static_cast<std::size_t>(row[c]) & 255U] = 0;
+        }
+      }
+      out[j] = best < 0 ? nodata_ : static_cast<float>(best);
+    }
+  }
+
   std::int64_t src_w_;
   std::int64_t src_h_;
   std::int64_t dst_w_;
   std::int64_t dst_h_;
   std::size_t n_bands_;
   float nodata_;
+  bool mode_{false};
+  std::array<int, 256> mode_counts_{};
   float replacement_{0.0f};
   double ry_{2.0};
   std::vector<Span> x_;
@@ -170,6 +213,11 @@ class OverviewLevel {
 OverviewPyramid::OverviewPyramid(const Grid& grid, const WriterOptions& options,
                                  const std::vector<fs::path>& paths)
     : band_count_(options.band_descriptions.empty() ? 1 : options.band_descriptions.size()) {
+  if (options.overview_resampling != "AVERAGE" &&
+      !(options.overview_resampling == "MODE" && options.type == PixelType::byte)) {
+    throw std::logic_error("OverviewPyramid: resampling " + options.overview_resampling +
+                           " is not streamed (AVERAGE, or MODE for Byte)");
+  }
   const auto sizes = cog_overview_sizes(grid.width, grid.height, options.tile);
   if (sizes.size() != paths.size()) {
     throw std::logic_error("OverviewPyramid: " + std::to_string(paths.size()) + " paths for " +
@@ -189,6 +237,7 @@ OverviewPyramid::OverviewPyramid(const Grid& grid, const WriterOptions& options,
     o.overview_paths.clear();
     o.report_as.clear();
     o.metadata.clear();
+    o.category_names.clear();  // the full resolution's (its .aux.xml); levels keep the colours
     OverviewLevel* next = rev.empty() ? nullptr : rev.back().get();
     rev.push_back(std::make_unique<OverviewLevel>(src_w, src_h, g, o, paths[k], next));
   }

@@ -47,6 +47,33 @@ bool gdal_failed() {
   return e == CE_Failure || e == CE_Fatal;
 }
 
+/// A Byte band's colour table (entry 0 transparent when 0 is nodata) and category names (PAM,
+/// and CLASS_<v>_NAME band metadata items, which the TIFF holds itself). False on failure.
+bool set_palette(GDALRasterBand& band, const WriterOptions& o) {
+  if (!o.colors.empty()) {
+    GDALColorTable ct;
+    for (std::size_t i = 0; i < o.colors.size(); ++i) {
+      const bool clear = i == 0 && o.nodata == 0.0;
+      const GDALColorEntry e{o.colors[i].r, o.colors[i].g, o.colors[i].b,
+                             static_cast<short>(clear ? 0 : 255)};
+      ct.SetColorEntry(static_cast<int>(i), &e);
+    }
+    if (band.SetColorTable(&ct) != CE_None) return false;
+    if (band.SetColorInterpretation(GCI_PaletteIndex) != CE_None) return false;
+  }
+  if (!o.category_names.empty()) {
+    CPLStringList cats;
+    for (const auto& name : o.category_names) cats.AddString(name.c_str());
+    if (band.SetCategoryNames(cats.List()) != CE_None) return false;
+    for (std::size_t i = 0; i < o.category_names.size(); ++i) {
+      if (o.category_names[i].empty()) continue;
+      const std::string key = "CLASS_" + std::to_string(i) + "_NAME";
+      if (band.SetMetadataItem(key.c_str(), o.category_names[i].c_str()) != CE_None) return false;
+    }
+  }
+  return true;
+}
+
 }  // namespace
 
 RasterWriter::RasterWriter(fs::path path, const Grid& grid, WriterOptions options)
@@ -75,8 +102,9 @@ RasterWriter::RasterWriter(fs::path path, const Grid& grid, WriterOptions option
   if (opt_.band_descriptions.empty()) opt_.band_descriptions.emplace_back("prospectivity");
   if (opt_.band_descriptions.size() > 1) co.SetNameValue("INTERLEAVE", "BAND");
   const int n_bands = static_cast<int>(opt_.band_descriptions.size());
+  const bool byte = opt_.type == PixelType::byte;
   ds_ = drv->Create(path_.c_str(), static_cast<int>(grid_.width), static_cast<int>(grid_.height),
-                    n_bands, GDT_Float32, co.List());
+                    n_bands, byte ? GDT_Byte : GDT_Float32, co.List());
   if (ds_ == nullptr) {
     throw io_error("output " + shown_path().string() + ": cannot be created: " +
                    failure_text(last_gdal_error(), errno, path_.parent_path()));
@@ -103,9 +131,11 @@ RasterWriter::RasterWriter(fs::path path, const Grid& grid, WriterOptions option
     GDALRasterBand* band = ds_->GetRasterBand(b + 1);
     if (band == nullptr || band->SetNoDataValue(opt_.nodata) != CE_None) fail("setting nodata");
     band->SetDescription(opt_.band_descriptions[static_cast<std::size_t>(b)].c_str());
+    if (byte && !set_palette(*band, opt_)) fail("setting the colour table and class names");
   }
   if (gdal_failed()) fail("creating the file");
   tile_.resize(static_cast<std::size_t>(opt_.tile) * static_cast<std::size_t>(opt_.tile));
+  if (byte) tile_bytes_.resize(tile_.size());
   if (!opt_.overview_paths.empty()) {
     overviews_ = std::make_unique<OverviewPyramid>(grid_, opt_, opt_.overview_paths);
   }
@@ -280,10 +310,16 @@ void RasterWriter::emit_tiles(const float* const* rows_of_band, std::size_t stri
         for (std::size_t r = 0; r < static_cast<std::size_t>(n_rows); ++r) {
           std::memcpy(tile_.data() + r * t, rows + r * stride + src_col, n_cols * sizeof(float));
         }
+        void* block = tile_.data();
+        if (!tile_bytes_.empty()) {
+          // A Byte file: class values 0..255, handed in as floats.
+          std::transform(tile_.begin(), tile_.end(), tile_bytes_.begin(),
+                         [](float v) { return static_cast<std::uint8_t>(v); });
+          block = tile_bytes_.data();
+        }
         reset_gdal_error();
         errno = 0;
-        if (band->WriteBlock(static_cast<int>(tx), static_cast<int>(tile_row_), tile_.data()) !=
-            CE_None) {
+        if (band->WriteBlock(static_cast<int>(tx), static_cast<int>(tile_row_), block) != CE_None) {
           const int err = errno;
           throw io_error("output " + shown_path().string() + ": writing tile row " +
                          std::to_string(tile_row_) + " failed: " +

@@ -90,14 +90,42 @@ TEST(QuantileClasses, ThousandCellsWithCoarseBins) {
 
 TEST(QuantileClasses, TiesNeverStraddleAClass) {
   // Half the cells are 0, half are 1. The top 10 % would be 10 cells: the nearest possible
-  // split holds 0 cells (|0 - 10| < |50 - 10|), so the top class is empty.
+  // split holds 0 cells (|0 - 10| < |50 - 10|), so the top class would be empty and is merged
+  // away; the top 40 % split lands on the 50 cells at 1 (|50 - 40| < |0 - 40|).
   std::vector<float> values(50, 0.0f);
   values.insert(values.end(), 50, 1.0f);
   gp::model::ClassSpec spec;
   spec.top = {10.0, 40.0};
   const ClassPlan p = plan_classes(spec, hist_of(values));
-  EXPECT_EQ(count_classes(values, p.thresholds), (std::vector<int>{0, 50, 50, 0}));
-  EXPECT_GT(p.thresholds.back(), 1.0);
+  EXPECT_EQ(p.thresholds, (std::vector<double>{1.0}));
+  EXPECT_EQ(count_classes(values, p.thresholds), (std::vector<int>{0, 50, 50}));
+  EXPECT_EQ(p.names, (std::vector<std::string>{"low", "moderate"}));
+  EXPECT_EQ(p.labels, (std::vector<std::string>{"low (below top 50 %)", "moderate (top 50 %)"}));
+  EXPECT_NE(p.warning.find("(high)"), std::string::npos) << p.warning;
+}
+
+TEST(QuantileClasses, TieHeavyMapLabelsStateTheRealShares) {
+  // 100 cells: 60 at 0, 25 at 0.5, 10 at 0.8, 5 at 1. Cells at or above each distinct score:
+  // 5 (1), 15 (0.8), 40 (0.5), 100 (0). Top 2 %: |0 - 2| < |5 - 2|, an empty top class;
+  // top 5 %: 5 cells exactly; top 10 %: 5 and 15 are both 5 away, the smaller wins, so the
+  // 5-10 % class is empty too; top 25 %: 15 (10 away) beats 40 (15 away). So "very high" and
+  // "moderate" merge away; "high" holds the top 5 % as asked, "low" the next 10 cells: the top
+  // 5-15 % (asked 5-25 %), "very low" the other 85.
+  std::vector<float> values(60, 0.0f);
+  values.insert(values.end(), 25, 0.5f);
+  values.insert(values.end(), 10, 0.8f);
+  values.insert(values.end(), 5, 1.0f);
+  gp::model::ClassSpec spec;  // top 2 / 5 / 10 / 25
+  const ClassPlan p = plan_classes(spec, hist_of(values));
+  EXPECT_EQ(p.thresholds, (std::vector<double>{static_cast<double>(0.8f), 1.0}));
+  EXPECT_EQ(count_classes(values, p.thresholds), (std::vector<int>{0, 85, 10, 5}));
+  EXPECT_EQ(p.names, (std::vector<std::string>{"very low", "low", "high"}));
+  EXPECT_EQ(p.labels, (std::vector<std::string>{"very low (below top 15 %)", "low (top 5-15 %)",
+                                                "high (top 5 %)"}));
+  EXPECT_NE(p.warning.find("(very high, moderate)"), std::string::npos) << p.warning;
+  EXPECT_NE(p.warning.find("very low 85 %"), std::string::npos) << p.warning;
+  // Without ties the plan says nothing.
+  EXPECT_TRUE(plan_classes(spec, hist_of(one_to_hundred())).warning.empty());
 }
 
 TEST(NaturalBreaks, ThreeClustersCountedByHand) {

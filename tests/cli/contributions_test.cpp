@@ -7,6 +7,7 @@
 // less, so |sum float(c_i) - float(s)| <= 2^-24 (sum |c_i| + |s|) (the test allows twice that).
 // For a probability p stored as float, logit(p) moves by at most 2^-24 / (1 - p) (d logit / dp
 // = 1 / (p (1 - p)), times the rounding 2^-24 p), added to the bound.
+#include "outputs_support.hpp"
 #include "model/model.hpp"
 #include "run/runner.hpp"
 #include "gp/kernels/backend.hpp"
@@ -145,6 +146,10 @@ contributions = true
 )");
   const auto score = gp::test::read_raster(dir / "map.tif", 1);
   const Bands c = read_bands(dir / "map_contributions.tif");
+  // A Cloud-Optimized GeoTIFF like the map (format "cog", the default).
+  const auto valid = gp::test::validate_cog(dir / "map_contributions.tif");
+  EXPECT_EQ(valid.exit_code, 0) << valid.output;
+  EXPECT_NE(valid.output.find("is a valid cloud optimized GeoTIFF"), std::string::npos) << valid.output;
   ASSERT_EQ(c.v.size(), 2u);
   EXPECT_EQ(c.desc[0].rfind("a -> ", 0), 0u) << c.desc[0];
   EXPECT_NE(c.desc[0].find("weighted sum"), std::string::npos) << c.desc[0];

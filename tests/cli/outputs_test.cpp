@@ -156,6 +156,19 @@ TEST(Outputs, DefaultRunWritesEverythingQgisNeeds) {
     EXPECT_STREQ(names[1], "very low");
     EXPECT_STREQ(names[3], "moderate");
     EXPECT_STREQ(names[5], "very high");
+    // The TIFF alone (a copy without any side file) still names its classes and colours them.
+    const fs::path alone = dir / "alone";
+    fs::create_directories(alone);
+    fs::copy_file(cls, alone / "c.tif");
+    auto ads = open_raster(alone / "c.tif");
+    ASSERT_TRUE(ads);
+    GDALRasterBand* ab = ads->GetRasterBand(1);
+    EXPECT_STREQ(ab->GetMetadataItem("CLASS_1_NAME"), "very low");
+    EXPECT_STREQ(ab->GetMetadataItem("CLASS_5_NAME"), "very high");
+    ASSERT_NE(ab->GetColorTable(), nullptr);
+    EXPECT_EQ(ab->GetColorTable()->GetColorEntry(5)->c1, 0xfd);
+    ads.reset();
+    fs::remove_all(alone);
   }
 
   // Styles.

@@ -4,6 +4,7 @@
 // variant's map against that run's pixels; bad sweeps against their one-line messages.
 #include "test_support.hpp"
 
+#include <gdal_priv.h>
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
@@ -166,6 +167,13 @@ TEST(Sweep, EveryVariantEqualsItsOwnRunAndTheBestMapIsItsMap) {
   // The best variant's map is its own run's map, pixel for pixel.
   const fs::path best_run = k.dir / std::string("v").append(std::to_string(best_row)) / "m.tif";
   EXPECT_EQ(gp::test::read_raster(k.dir / "out_sweep_best.tif"), gp::test::read_raster(best_run));
+  {
+    // format "gtiff": a plain tiled GeoTIFF like the map (no overviews, no COG layout).
+    GDALDatasetUniquePtr ds(GDALDataset::Open((k.dir / "out_sweep_best.tif").c_str(), GDAL_OF_RASTER));
+    ASSERT_TRUE(ds);
+    EXPECT_EQ(ds->GetMetadataItem("LAYOUT", "IMAGE_STRUCTURE"), nullptr);
+    EXPECT_EQ(ds->GetRasterBand(1)->GetOverviewCount(), 0);
+  }
   std::ifstream in(k.dir / "out_report.json");
   const auto report = nlohmann::json::parse(in);
   EXPECT_EQ(report["sweep"]["variants"], 12);

@@ -2,6 +2,7 @@
 // <base>_uncertainty.tif bands, zero perturbation reproducing the map exactly, the validation
 // in the run agreeing with `geoprospect validate` on the written map, and model-file errors.
 
+#include "outputs_support.hpp"
 #include "test_support.hpp"
 
 #include <gdal_priv.h>
@@ -101,7 +102,13 @@ TEST(UncertaintyRun, ReportSectionsBandsAndValidationAgreeWithValidateCommand) {
   ASSERT_EQ(ds->GetRasterCount(), 5);
   const char* names[] = {"mean", "std", "p05", "p95", "p_top"};
   for (int k = 0; k < 5; ++k) EXPECT_STREQ(ds->GetRasterBand(k + 1)->GetDescription(), names[k]);
+  // A Cloud-Optimized GeoTIFF like the map (format "cog", the default), with statistics.
+  EXPECT_STREQ(ds->GetMetadataItem("LAYOUT", "IMAGE_STRUCTURE"), "COG");
+  EXPECT_NE(ds->GetRasterBand(2)->GetMetadataItem("STATISTICS_MEAN"), nullptr);
   ds.reset();
+  const auto valid = gp::test::validate_cog(unc);
+  EXPECT_EQ(valid.exit_code, 0) << valid.output;
+  EXPECT_NE(valid.output.find("is a valid cloud optimized GeoTIFF"), std::string::npos) << valid.output;
   const auto score = band(map, 1);
   const auto mean = band(unc, 1);
   const auto sd = band(unc, 2);

@@ -250,4 +250,101 @@ TEST(AssembleCog, UnclosedWriterRemovesItsOverviewFiles) {
   EXPECT_FALSE(fs::exists(dir / "o2.tif"));
 }
 
+/// Class values 1..5 in short runs (so 2 x 2 windows often tie) with nodata (0) in a hole and
+/// on every 11th cell.
+std::vector<float> classes_field(std::int64_t w, std::int64_t h) {
+  std::vector<float> v(static_cast<std::size_t>(w * h));
+  std::uint32_t s = 4242u;
+  for (std::int64_t r = 0; r < h; ++r) {
+    for (std::int64_t c = 0; c < w; ++c) {
+      s = s * 1664525u + 1013904223u;
+      float x = static_cast<float>(1 + (s >> 24) % 5);
+      if ((r > 300 && r < 420 && c > 200 && c < 520) || (r * w + c) % 11 == 0) x = 0.0f;
+      v[static_cast<std::size_t>(r * w + c)] = x;
+    }
+  }
+  return v;
+}
+
+// The class raster's path: a Byte file with a colour table and class names, MODE overview levels
+// streamed beside it. Each level equals GDAL's own BuildOverviews("MODE") of the same pixels
+// (odd sizes: partly covered edge pixels; many ties), the COG validates, and the colour table
+// and the class names are read back from the TIFF alone (every side file deleted).
+TEST(AssembleCog, ByteClassesMatchGdalModeAndCarryTheirNames) {
+  const fs::path dir = scratch_dir();
+  const std::int64_t w = 1301;
+  const std::int64_t h = 1077;
+  const std::vector<float> cls = classes_field(w, h);
+  gp::geo::WriterOptions o;
+  o.type = gp::geo::PixelType::byte;
+  o.compress = "ZSTD";
+  o.predictor = 1;
+  o.tile = 256;
+  o.nodata = 0.0;
+  o.band_descriptions = {"class"};
+  o.overview_resampling = "MODE";
+  o.colors = {{0, 0, 0}, {10, 20, 30}, {40, 50, 60}, {70, 80, 90}, {100, 110, 120}, {130, 140, 150}};
+  o.category_names = {"", "very low", "low", "moderate", "high", "very high"};
+  const std::vector<fs::path> levels = {dir / "o1.tif", dir / "o2.tif", dir / "o3.tif"};
+  ASSERT_EQ(gp::geo::cog_overview_sizes(w, h, o.tile).size(), levels.size());
+  o.overview_paths = levels;
+  {
+    gp::geo::RasterWriter wr(dir / "full.tif", grid_of(w, h), o);
+    for (std::int64_t r0 = 0; r0 < h; r0 += 100) {
+      wr.write_rows(cls.data() + r0 * w, std::min<std::int64_t>(100, h - r0));
+    }
+    wr.close();
+  }
+  const fs::path cog = dir / "cog.tif";
+  gp::geo::assemble_cog(dir / "full.tif", levels, cog, "output cog.tif");
+  const auto v = validate_cog(cog);
+  EXPECT_EQ(v.exit_code, 0) << v.output;
+  // GDAL's reference: an uncompressed Byte copy with nodata 0, overviews by GDAL (MODE).
+  const fs::path ref = dir / "ref.tif";
+  {
+    GDALDriver* gtiff = GetGDALDriverManager()->GetDriverByName("GTiff");
+    GDALDataset* r = gtiff->Create(ref.c_str(), static_cast<int>(w), static_cast<int>(h), 1, GDT_Byte, nullptr);
+    r->GetRasterBand(1)->SetNoDataValue(0.0);
+    ASSERT_EQ(r->GetRasterBand(1)->RasterIO(GF_Write, 0, 0, static_cast<int>(w), static_cast<int>(h),
+                                            const_cast<float*>(cls.data()), static_cast<int>(w),
+                                            static_cast<int>(h), GDT_Float32, 0, 0),
+              CE_None);
+    int factors[3] = {2, 4, 8};
+    ASSERT_EQ(r->BuildOverviews("MODE", 3, factors, 0, nullptr, nullptr, nullptr), CE_None);
+    GDALClose(r);
+  }
+  // Every side file gone: what GDAL reads now comes from the TIFF alone.
+  for (const auto& e : fs::directory_iterator(dir)) {
+    if (e.path().extension() == ".xml") fs::remove(e.path());
+  }
+  GDALDatasetUniquePtr ds(GDALDataset::Open(cog.c_str(), GDAL_OF_RASTER | GDAL_OF_READONLY));
+  GDALDatasetUniquePtr rds(GDALDataset::Open(ref.c_str(), GDAL_OF_RASTER | GDAL_OF_READONLY));
+  ASSERT_TRUE(ds && rds);
+  GDALRasterBand* cb = ds->GetRasterBand(1);
+  EXPECT_EQ(cb->GetRasterDataType(), GDT_Byte);
+  EXPECT_EQ(cb->GetNoDataValue(), 0.0);
+  EXPECT_STREQ(ds->GetMetadataItem("LAYOUT", "IMAGE_STRUCTURE"), "COG");
+  EXPECT_TRUE(read_band(cb) == cls);
+  EXPECT_EQ(cb->GetColorInterpretation(), GCI_PaletteIndex);
+  const GDALColorTable* ct = cb->GetColorTable();
+  ASSERT_NE(ct, nullptr);
+  ASSERT_GE(ct->GetColorEntryCount(), 6);
+  EXPECT_EQ(ct->GetColorEntry(3)->c1, 70);
+  EXPECT_EQ(ct->GetColorEntry(3)->c3, 90);
+  EXPECT_STREQ(cb->GetMetadataItem("CLASS_1_NAME"), "very low");
+  EXPECT_STREQ(cb->GetMetadataItem("CLASS_5_NAME"), "very high");
+  GDALRasterBand* rb = rds->GetRasterBand(1);
+  ASSERT_EQ(cb->GetOverviewCount(), 3);
+  ASSERT_EQ(rb->GetOverviewCount(), 3);
+  for (int k = 0; k < 3; ++k) {
+    const auto a = read_band(cb->GetOverview(k));
+    const auto e = read_band(rb->GetOverview(k));
+    ASSERT_EQ(a.size(), e.size()) << "level " << k + 1;
+    std::size_t diff = 0;
+    for (std::size_t i = 0; i < a.size(); ++i) diff += a[i] != e[i] ? 1 : 0;
+    EXPECT_EQ(diff, 0u) << "level " << k + 1 << ": " << diff << " of " << a.size()
+                        << " values differ from GDAL's MODE overview";
+  }
+}
+
 }  // namespace

@@ -7,6 +7,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <limits>
 #include <optional>
 #include <string>
@@ -82,10 +83,18 @@ struct ClassRasterOptions {
   std::vector<std::pair<std::string, std::string>> metadata;
 };
 
+/// The classification pass alone: band `band` of `src` read once, strip by strip from the top;
+/// each strip's class values (as classify_band gives them, as floats) handed to
+/// `sink(values, rows)` (full-width rows). Returns the cell count per class value 0..N.
+std::vector<std::uint64_t> classify_rows(
+    const std::filesystem::path& src, int band, const std::vector<double>& thresholds,
+    const std::function<void(const float*, std::int64_t)>& sink);
+
 /// Classifies band `band` of `src` into a tiled Byte GeoTIFF at `dst` (same grid): a valid
 /// value v gets class 1 + (number of thresholds t with v >= float(t)), classes 1..N from low to
 /// high for N - 1 ascending thresholds; nodata and non-finite cells get 0 (the file's nodata).
-/// Writes the colour table (class 0 transparent) and the category names. Returns the cell
+/// Writes the colour table (class 0 transparent) and the category names (geo::RasterWriter's
+/// Byte file: also as CLASS_<v>_NAME items in the TIFF). Returns the cell
 /// count per class value 0..N. Throws gp::io_error; `dst` is removed on failure.
 std::vector<std::uint64_t> classify_band(const std::filesystem::path& src, int band,
                                          const std::vector<double>& thresholds,

@@ -14,6 +14,9 @@
 // - cells equal to nodata are left out; a pixel with no valid source cell is nodata; the sums
 //   are in double and the mean is rounded once to Float32; a mean that happens to equal the
 //   nodata value is replaced by the next float above it (GDAL's replacement value).
+// With options.overview_resampling "MODE" (Byte rasters: classes) the levels hold GDAL's MODE
+// (gdaladdo -r mode) instead: the most frequent valid value of the same source window, cascaded
+// level by level as GDAL does.
 
 #include "gp/geo/grid.hpp"
 #include "gp/geo/raster_writer.hpp"

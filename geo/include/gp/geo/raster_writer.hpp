@@ -1,10 +1,11 @@
 #pragma once
-// Writes a Float32 tiled, compressed GeoTIFF (one or more bands, band-interleaved) at the path
+// Writes a Float32 (or Byte: class rasters) tiled, compressed GeoTIFF (one or more bands, band-interleaved) at the path
 // it is given, which must not exist (the application stages every output under a temporary
 // name and moves it into place: cli/outputs/staged_files.hpp). Tiles are emitted in row-major
 // order (the file's bytes do not depend on how rows were handed in). Every GDAL status on the
 // write path is checked; a writer destroyed without close() deletes its file.
 
+#include "gp/geo/colormap.hpp"
 #include "gp/geo/gdal_fwd.hpp"
 #include "gp/geo/grid.hpp"
 
@@ -16,7 +17,12 @@
 
 namespace gp::geo {
 
+/// The file's pixel type. Rows are always handed in as floats; a Byte file stores them as
+/// integers 0..255 (class values).
+enum class PixelType { float32, byte };
+
 struct WriterOptions {
+  PixelType type{PixelType::float32};
   std::string compress{"ZSTD"};  ///< ZSTD | DEFLATE | LZW | NONE
   int level{1};                  ///< ZSTD_LEVEL / ZLEVEL
   int predictor{3};              ///< 1 none, 2 horizontal, 3 floating point
@@ -31,6 +37,15 @@ struct WriterOptions {
   /// Overview levels built while the rows stream (gp/geo/overviews.hpp), one file per level,
   /// largest first: cog_overview_sizes(width, height, tile) of them. Empty: none.
   std::vector<std::filesystem::path> overview_paths;
+  /// How those levels are computed (gp/geo/overviews.hpp): "AVERAGE" (continuous values) or
+  /// "MODE" (Byte classes), with GDAL's semantics.
+  std::string overview_resampling{"AVERAGE"};
+  /// Byte files: a colour table (entry v for value v; entry 0 transparent when the nodata value
+  /// is 0), and category names (entry v names value v): GDAL keeps those in the `.aux.xml`
+  /// beside the file; they are also stored in the TIFF itself as band metadata items
+  /// CLASS_<v>_NAME (GDAL_METADATA tag), so that they travel with the file alone.
+  std::vector<Rgb> colors;
+  std::vector<std::string> category_names;
 };
 
 class OverviewPyramid;
@@ -93,6 +108,7 @@ class RasterWriter {
   // Per band, one row of tiles (tile x grid.width), allocated only when rows arrive unaligned.
   std::vector<std::vector<float>> strip_;
   std::vector<float> tile_;
+  std::vector<std::uint8_t> tile_bytes_;  // a Byte file's tile
   std::int64_t strip_rows_{0};
   std::int64_t next_row_{0};
   std::int64_t tile_row_{0};
