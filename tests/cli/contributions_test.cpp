@@ -380,29 +380,7 @@ TEST(Contributions, AnExistingContributionsFileIsRefusedBeforeAnyWork) {
   EXPECT_EQ(gp::test::file_bytes(dir / "map_contributions.tif"), "not mine");
 }
 
-TEST(Contributions, TreeEnsemblesSaySoOnceAndWriteNone) {
-  const fs::path dir = gp::test::scratch_dir();
-  write_layer(dir, "cont", cont_x);
-  write_layer(dir, "cat", cat_x);
-  write_deposits(dir);
-  gp::test::write_text(dir / "model.toml",
-                       trained_model("boosted-trees", {{"cont", ""}, {"cat", ""}}) +
-                           "[trees]\nn_trees = 5\nmax_depth = 2\nseed = 1\n"
-                           "negatives = { ratio = 2, buffer_km = 0.2 }\n");
-  const auto r = gp::test::run_cli({"run", (dir / "model.toml").string(), "-o",
-                                    (dir / "map.tif").string(), "--device", "cpu"});
-  ASSERT_EQ(r.exit_code, 0) << r.err;
-  std::size_t said = 0;
-  for (const auto& line : gp::test::lines(r.err)) {
-    said += line.find("contributions for tree ensembles are not available yet") != std::string::npos;
-  }
-  EXPECT_EQ(said, 1u) << r.err;
-  EXPECT_TRUE(fs::exists(dir / "map.tif"));
-  EXPECT_FALSE(fs::exists(dir / "map_contributions.tif"));
-  std::ifstream in(dir / "map_report.json");
-  const nlohmann::json rep = nlohmann::json::parse(in);
-  EXPECT_FALSE(rep.at("contributions").at("written").get<bool>());
-}
+// Tree ensembles (TreeSHAP): tests/cli/tree_shap_test.cpp.
 
 // ---- CPU and CUDA write the same contributions (gpu label) -----------------------------------
 
