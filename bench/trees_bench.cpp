@@ -8,7 +8,7 @@
 //
 // With shap_cells > 0 it also times TreeSHAP ([output] contributions: the contributions
 // program's CPU backend, kernels/tree_shap.hpp) on the first shap_cells cells beside XGBoost's
-// own pred_contribs (XGBoosterPredictFromDense, type 2) on the same cells and threads, and
+// own pred_contribs (XGBoosterPredictFromDMatrix, type 2) on the same cells and threads, and
 // compares their values (TreeSHAP costs O(trees x leaves x depth^2) per cell: a slice of the
 // grid gives its cells/s).
 //
@@ -153,36 +153,46 @@ class XgbPredict {
   }
   XgbPredict(const XgbPredict&) = delete;
   XgbPredict& operator=(const XgbPredict&) = delete;
-  ~XgbPredict() { XGBoosterFree(bst_); }
-  /// XGBoost's probabilities, owned by the booster until the next call.
-  const float* predict() { return run(iface_, 0); }
-  /// XGBoost's pred_contribs of the first `k` cells (per cell the layers' SHAP, then the bias).
-  const float* contribs(std::size_t k) {
-    char iface[256];
-    std::snprintf(iface, sizeof iface,
-                  R"({"data": [%llu, true], "shape": [%llu, %d], "typestr": "<f4", "version": 3})",
-                  static_cast<unsigned long long>(reinterpret_cast<std::uintptr_t>(rows_.data())),
-                  static_cast<unsigned long long>(k), static_cast<int>(rows_.size() / cells_));
-    return run(iface, 2);
+  ~XgbPredict() {
+    if (dm_ != nullptr) XGDMatrixFree(dm_);
+    XGBoosterFree(bst_);
   }
-
- private:
-  const float* run(const std::string& iface, int type) {
-    const std::string config = "{\"type\": " + std::to_string(type) +
-                               R"(, "training": false, "iteration_begin": 0, "iteration_end": 0, "strict_shape": false, "missing": NaN, "cache_id": 0})";
+  /// XGBoost's probabilities, owned by the booster until the next call.
+  const float* predict() {
+    const char* config = R"({"type": 0, "training": false, "iteration_begin": 0, "iteration_end": 0, "strict_shape": false, "missing": NaN, "cache_id": 0})";
     const bst_ulong* shape = nullptr;
     bst_ulong dim = 0;
     const float* res = nullptr;
-    if (XGBoosterPredictFromDense(bst_, iface.c_str(), config.c_str(), nullptr, &shape, &dim, &res) != 0) {
+    if (XGBoosterPredictFromDense(bst_, iface_.c_str(), config, nullptr, &shape, &dim, &res) != 0) {
+      std::fprintf(stderr, "XGBoost: %s\n", XGBGetLastError());
+      std::exit(1);
+    }
+    return res;
+  }
+  /// The first `k` cells as a DMatrix for contribs (made here, not timed: the inplace predict
+  /// has no contributions).
+  void prepare_contribs(std::size_t k) {
+    if (dm_ != nullptr) XGDMatrixFree(dm_);
+    XGDMatrixCreateFromMat(rows_.data(), k, rows_.size() / cells_, NAN, &dm_);
+  }
+  /// XGBoost's pred_contribs of the prepared cells (per cell the layers' SHAP, then the bias).
+  const float* contribs() {
+    const char* config = R"({"type": 2, "training": false, "iteration_begin": 0, "iteration_end": 0, "strict_shape": false})";
+    const bst_ulong* shape = nullptr;
+    bst_ulong dim = 0;
+    const float* res = nullptr;
+    if (XGBoosterPredictFromDMatrix(bst_, dm_, config, &shape, &dim, &res) != 0) {
       std::fprintf(stderr, "XGBoost: %s\n", XGBGetLastError());
       std::exit(1);
     }
     return res;
   }
 
+ private:
   std::size_t cells_;
   std::vector<float> rows_;
   void* bst_{nullptr};
+  void* dm_{nullptr};
   std::string iface_;
 };
 
@@ -215,10 +225,11 @@ void bench_shap(const std::string& model_json, const std::vector<std::vector<flo
   std::vector<float*> bands;
   for (auto& o : out) bands.push_back(o.data());
   const float* res = nullptr;
+  xgb.prepare_contribs(k);
   std::vector<double> ow, oc, xw, xc;
   for (int r = 0; r < runs; ++r) {
     const Timing o = timed([&] { be->score(in.data(), k, bands.data()); });
-    const Timing x = timed([&] { res = xgb.contribs(k); });
+    const Timing x = timed([&] { res = xgb.contribs(); });
     ow.push_back(o.wall);
     oc.push_back(o.cpu);
     xw.push_back(x.wall);

@@ -10,6 +10,7 @@
 #include "model/model.hpp"
 #include "run/runner.hpp"
 #include "gp/kernels/backend.hpp"
+#include "small_grid.hpp"
 #include "test_support.hpp"
 
 #include <gdal_priv.h>
@@ -30,44 +31,17 @@ namespace gm = gp::model;
 
 namespace {
 
-constexpr int w = 40;
-constexpr int h = 30;
-constexpr double x0 = 1000000.0;
-constexpr double y0 = -2000000.0;
-constexpr double cell = 100.0;
-constexpr double nd = -9999.0;
+using gp::test::small_grid::cell;
+using gp::test::small_grid::h;
+using gp::test::small_grid::n_cells;
+using gp::test::small_grid::nd;
+using gp::test::small_grid::w;
+using gp::test::small_grid::write_layer;
+using gp::test::small_grid::x0;
+using gp::test::small_grid::y0;
 const double ulp = std::ldexp(1.0, -24);  // Float32's relative rounding
 
-std::size_t n_cells() { return static_cast<std::size_t>(w * h); }
-
-/// Writes layer `name`.tif on the test grid from f(row, col) (NaN: nodata).
-std::vector<float> write_layer(const fs::path& dir, const std::string& name,
-                               float (*f)(int, int)) {
-  std::vector<float> v(n_cells());
-  for (int r = 0; r < h; ++r) {
-    for (int c = 0; c < w; ++c) {
-      const float x = f(r, c);
-      v[static_cast<std::size_t>(r * w + c)] = std::isnan(x) ? static_cast<float>(nd) : x;
-    }
-  }
-  gp::test::write_raster(dir / (name + ".tif"), "EPSG:3577", x0, y0, cell, cell, w, h, v, &nd);
-  return v;
-}
-
-/// Runs `toml` (written to `dir`/model.toml) into `dir`/<name>.tif, windows of 7 rows; the
-/// report.
-nlohmann::json run(const fs::path& dir, const std::string& toml,
-                   gc::DeviceChoice device = gc::DeviceChoice::cpu, const std::string& name = "map") {
-  gp::test::write_text(dir / "model.toml", toml);
-  gc::RunOptions o;
-  o.output = dir / (name + ".tif");
-  o.device = device;
-  o.progress = false;
-  o.window_rows = 7;
-  gc::run_model(gm::load_model(dir / "model.toml"), o);
-  std::ifstream in(dir / (name + "_report.json"));
-  return nlohmann::json::parse(in);
-}
+using gp::test::small_grid::run;
 
 /// Every band of a raster, and their descriptions.
 struct Bands {

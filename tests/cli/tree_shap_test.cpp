@@ -25,6 +25,7 @@
 #include "train/trees.hpp"
 #include "gp/kernels/backend.hpp"
 #include "gp/kernels/cell_ops.hpp"
+#include "small_grid.hpp"
 #include "test_support.hpp"
 
 #include <gdal_priv.h>
@@ -290,24 +291,15 @@ TEST(TreeShapDemo, BandsEqualXGBoostsPredContribsAndAddUpToTheMargin) {
 
 // ---- whole runs on a small grid: the file, categorical layers, pu-bagging ----------------
 
-constexpr int w = 40;
-constexpr int h = 30;
-constexpr double x0 = 1000000.0;
-constexpr double y0 = -2000000.0;
-constexpr double cell = 100.0;
-constexpr double nd = -9999.0;
+using gp::test::small_grid::cell;
+using gp::test::small_grid::n_cells;
+using gp::test::small_grid::nd;
+using gp::test::small_grid::x0;
+using gp::test::small_grid::y0;
 
-std::size_t n_cells() { return static_cast<std::size_t>(w * h); }
-
+/// Layer `name` on the small grid, its values with nodata as NaN.
 std::vector<float> write_layer(const fs::path& dir, const std::string& name, float (*f)(int, int)) {
-  std::vector<float> v(n_cells());
-  for (int r = 0; r < h; ++r) {
-    for (int c = 0; c < w; ++c) {
-      const float x = f(r, c);
-      v[static_cast<std::size_t>(r * w + c)] = std::isnan(x) ? static_cast<float>(nd) : x;
-    }
-  }
-  gp::test::write_raster(dir / (name + ".tif"), "EPSG:3577", x0, y0, cell, cell, w, h, v, &nd);
+  std::vector<float> v = gp::test::small_grid::write_layer(dir, name, f);
   for (float& x : v) x = x == static_cast<float>(nd) ? nan_f : x;
   return v;
 }
@@ -336,16 +328,8 @@ unit_cell_km2 = 0.01
 
 nlohmann::json run(const fs::path& dir, const std::string& toml, gc::DeviceChoice device,
                    const std::string& name) {
-  gp::test::write_text(dir / "model.toml", toml);
   gp::test::write_deposit_cells(dir / "deposits.csv", x0, y0, cell, deposit_cells);
-  gc::RunOptions o;
-  o.output = dir / (name + ".tif");
-  o.device = device;
-  o.progress = false;
-  o.window_rows = 7;
-  gc::run_model(gm::load_model(dir / "model.toml"), o);
-  std::ifstream in(dir / (name + "_report.json"));
-  return nlohmann::json::parse(in);
+  return gp::test::small_grid::run(dir, toml, device, name);
 }
 
 bool ok(float v) { return v != static_cast<float>(nd) && std::isfinite(v); }
