@@ -4,7 +4,13 @@
 // figures are the scoring alone.
 //
 //   gp_trees_bench [size=2048] [threads=0 (all)] [trees=300] [depth=6] [deposits=500] [layers=6]
-//                  [runs=3]
+//                  [runs=3] [shap_cells=0]
+//
+// With shap_cells > 0 it also times TreeSHAP ([output] contributions: the contributions
+// program's CPU backend, kernels/tree_shap.hpp) on the first shap_cells cells beside XGBoost's
+// own pred_contribs (XGBoosterPredictFromDMatrix, type 2) on the same cells and threads, and
+// compares their values (TreeSHAP costs O(trees x leaves x depth^2) per cell: a slice of the
+// grid gives its cells/s).
 //
 // Each run times the kernel and XGBoost one after the other on the same cells (so a shared
 // machine's load falls on both alike); the figures are the medians over the runs, wall and CPU
@@ -13,6 +19,7 @@
 // again row-major for XGBoost, and about 10^11 node visits).
 
 #include "model/model.hpp"
+#include "plan/program.hpp"
 #include "train/trees.hpp"
 
 #include "gp/kernels/backend.hpp"
@@ -146,7 +153,10 @@ class XgbPredict {
   }
   XgbPredict(const XgbPredict&) = delete;
   XgbPredict& operator=(const XgbPredict&) = delete;
-  ~XgbPredict() { XGBoosterFree(bst_); }
+  ~XgbPredict() {
+    if (dm_ != nullptr) XGDMatrixFree(dm_);
+    XGBoosterFree(bst_);
+  }
   /// XGBoost's probabilities, owned by the booster until the next call.
   const float* predict() {
     const char* config = R"({"type": 0, "training": false, "iteration_begin": 0, "iteration_end": 0, "strict_shape": false, "missing": NaN, "cache_id": 0})";
@@ -159,13 +169,92 @@ class XgbPredict {
     }
     return res;
   }
+  /// The first `k` cells as a DMatrix for contribs (made here, not timed: the inplace predict
+  /// has no contributions).
+  void prepare_contribs(std::size_t k) {
+    if (dm_ != nullptr) XGDMatrixFree(dm_);
+    XGDMatrixCreateFromMat(rows_.data(), k, rows_.size() / cells_, NAN, &dm_);
+  }
+  /// XGBoost's pred_contribs of the prepared cells (per cell the layers' SHAP, then the bias).
+  const float* contribs() {
+    const char* config = R"({"type": 2, "training": false, "iteration_begin": 0, "iteration_end": 0, "strict_shape": false})";
+    const bst_ulong* shape = nullptr;
+    bst_ulong dim = 0;
+    const float* res = nullptr;
+    if (XGBoosterPredictFromDMatrix(bst_, dm_, config, &shape, &dim, &res) != 0) {
+      std::fprintf(stderr, "XGBoost: %s\n", XGBGetLastError());
+      std::exit(1);
+    }
+    return res;
+  }
 
  private:
   std::size_t cells_;
   std::vector<float> rows_;
   void* bst_{nullptr};
+  void* dm_{nullptr};
   std::string iface_;
 };
+
+/// TreeSHAP on the first k cells: the contributions program's CPU backend beside XGBoost's
+/// pred_contribs, `runs` times each; prints the medians and the largest difference.
+void bench_shap(const std::string& model_json, const std::vector<std::vector<float>>& layers,
+                int threads, std::size_t k, int runs, XgbPredict& xgb) {
+  const auto n_layers = static_cast<int>(layers.size());
+  std::vector<double> aux;
+  gp::kernels::GroupOp g = gp::cli::trees::flatten_model(model_json, aux);
+  gp::kernels::Program map;
+  map.n_layers = n_layers;
+  g.n_inputs = n_layers;
+  std::vector<std::string> names;
+  for (int l = 0; l < n_layers; ++l) {
+    map.inputs[l] = l;
+    names.push_back("layer" + std::to_string(l));
+  }
+  names.emplace_back("trees");
+  map.groups[0] = g;
+  map.n_groups = 1;
+  map.bands[0] = n_layers;
+  std::vector<gp::cli::ContributionBand> cb;
+  const gp::kernels::Program p = gp::cli::contributions_program(map, names, cb);
+  auto be = gp::kernels::make_cpu_backend(threads);
+  be->set_program(p, aux);
+  std::vector<const float*> in;
+  for (const auto& l : layers) in.push_back(l.data());
+  std::vector<std::vector<float>> out(static_cast<std::size_t>(p.n_bands), std::vector<float>(k));
+  std::vector<float*> bands;
+  for (auto& o : out) bands.push_back(o.data());
+  const float* res = nullptr;
+  xgb.prepare_contribs(k);
+  std::vector<double> ow, oc, xw, xc;
+  for (int r = 0; r < runs; ++r) {
+    const Timing o = timed([&] { be->score(in.data(), k, bands.data()); });
+    const Timing x = timed([&] { res = xgb.contribs(); });
+    ow.push_back(o.wall);
+    oc.push_back(o.cpu);
+    xw.push_back(x.wall);
+    xc.push_back(x.cpu);
+    std::printf("TreeSHAP run %d: kernel %.3f s (cpu %.3f s), XGBoost pred_contribs %.3f s (cpu %.3f s)\n",
+                r + 1, o.wall, o.cpu, x.wall, x.cpu);
+  }
+  double err = 0.0;
+  std::size_t identical = 0;
+  for (std::size_t i = 0; i < k; ++i) {
+    for (int l = 0; l < n_layers; ++l) {
+      const double a = out[static_cast<std::size_t>(l) + 1][i];
+      const double b = res[i * static_cast<std::size_t>(n_layers + 1) + static_cast<std::size_t>(l)];
+      err = std::max(err, std::abs(a - b));
+      identical += a == b ? 1 : 0;
+    }
+  }
+  const double c = static_cast<double>(k);
+  std::printf("TreeSHAP, %zu cells, %d threads: kernel %.3g cells/s (%.3g cells per cpu s), XGBoost "
+              "pred_contribs %.3g cells/s (%.3g per cpu s): kernel / XGBoost %.2fx (wall), %.2fx (cpu); "
+              "%zu of %zu values bit-identical, max difference %.3g\n",
+              k, threads, c / median(ow), c / median(oc), c / median(xw), c / median(xc),
+              median(xw) / median(ow), median(xc) / median(oc), identical,
+              k * static_cast<std::size_t>(n_layers), err);
+}
 
 }  // namespace
 
@@ -177,6 +266,7 @@ int main(int argc, char** argv) {
   const int n_dep = argc > 5 ? std::atoi(argv[5]) : 500;
   const int n_layers = argc > 6 ? std::atoi(argv[6]) : 6;
   const int runs = argc > 7 && std::atoi(argv[7]) > 0 ? std::atoi(argv[7]) : 3;
+  const auto shap_cells = static_cast<std::size_t>(argc > 8 ? std::atoll(argv[8]) : 0);
   const auto cells = static_cast<std::size_t>(n * n);
   std::vector<std::vector<float>> layers;
   for (int l = 0; l < n_layers; ++l) layers.push_back(make_layer(l, n));
@@ -220,5 +310,6 @@ int main(int argc, char** argv) {
   std::printf("XGBoosterPredictFromDense:  %.3f s  %.3g cells/s  (cpu %.3f s, %.3g cells per cpu s)\n", xw, c / xw, xc, c / xc);
   std::printf("kernel / XGBoost: %.2fx (wall), %.2fx (cpu); max |kernel - XGBoost| = %.3g\n", xw / ow,
               xc / oc, err);
+  if (shap_cells > 0) bench_shap(b.model_json, layers, threads, std::min(shap_cells, cells), runs, xgb);
   return err <= 1e-6 ? 0 : 1;
 }

@@ -14,6 +14,7 @@
 #include "gp/kernels/backend.hpp"
 #include "gp/kernels/cell_ops.hpp"
 #include "gp/log.hpp"
+#include "gp/text.hpp"
 
 #include <algorithm>
 #include <cmath>
@@ -41,10 +42,77 @@ std::vector<std::string> program_node_names(const model::Model& m, const kernels
     const int in = p.layers[l].input >= 0 ? p.layers[l].input : l;
     names.push_back(m.layers.at(static_cast<std::size_t>(in)).name);
   }
+  // pu-bagging: a tree ensemble per bag, the method's name for their mean.
+  const bool bags = std::count_if(p.groups, p.groups + p.n_groups, [](const kernels::GroupOp& g) {
+                      return g.method == CombineMethod::tree_ensemble;
+                    }) > 1;
   for (int g = 0; g < p.n_groups; ++g) {
-    names.push_back(g == 0 ? model::name_str(m.combine.method) : "group " + std::to_string(g + 1));
+    if (bags) {
+      names.push_back(p.groups[g].method == CombineMethod::tree_ensemble
+                          ? "bag " + std::to_string(g)
+                          : model::name_str(m.combine.method));
+    } else {
+      names.push_back(g == 0 ? model::name_str(m.combine.method) : "group " + std::to_string(g + 1));
+    }
   }
   return names;
+}
+
+/// TreeSHAP's base value of the program's tree ensembles: per ensemble XGBoost's bias column
+/// (its base margin + each tree's cover-weighted mean leaf), averaged over pu-bagging's bags.
+struct ShapBase {
+  double value{0.0};
+  int ensembles{0};
+};
+
+ShapBase shap_base(const kernels::Program& p, const std::vector<double>& aux) {
+  ShapBase b;
+  for (int g = 0; g < p.n_groups; ++g) {
+    const kernels::GroupOp& G = p.groups[g];
+    if (G.method != CombineMethod::tree_ensemble || G.aux_nodes < 0) continue;
+    b.value += static_cast<double>(kernels::tree_ensemble_base_value(
+        aux.data(), G.aux_nodes, G.aux_count, static_cast<float>(G.bias)));
+    ++b.ensembles;
+  }
+  if (b.ensembles > 1) b.value /= static_cast<double>(b.ensembles);
+  return b;
+}
+
+/// One line on TreeSHAP's cost, O(trees x leaves x depth^2) per cell: the ensembles' size, and
+/// the README's measured rate (contributions section).
+void log_tree_shap_cost(const kernels::Program& p, const std::vector<double>& aux,
+                        const geo::Grid& grid) {
+  long long trees = 0;
+  double work = 0.0;  // sum over trees of leaves x depth^2
+  int deepest = 0;
+  for (int g = 0; g < p.n_groups; ++g) {
+    const kernels::GroupOp& G = p.groups[g];
+    if (G.method != CombineMethod::tree_ensemble || G.aux_nodes < 0) continue;
+    for (int t = 0; t < G.aux_count; ++t) {
+      const auto depth = static_cast<int>(aux[static_cast<std::size_t>(G.aux_first + G.aux_count + t)]);
+      const double* table = aux.data() + static_cast<std::size_t>(aux[static_cast<std::size_t>(G.aux_nodes + t)]);
+      const int d = std::max(1, depth);
+      work += static_cast<double>(kernels::tree_node_leaves(table, 0)) * d * d;
+      deepest = std::max(deepest, depth);
+      ++trees;
+    }
+  }
+  gp::log::info("contributions: TreeSHAP per cell costs O(trees x leaves x depth^2), here " +
+                std::to_string(trees) + " trees of depth <= " + std::to_string(deepest) + " (" +
+                text::significant(work, 3) + " leaf x depth^2 steps per cell, " +
+                text::significant(static_cast<double>(grid.width) * static_cast<double>(grid.height), 3) +
+                " cells): far slower than the map on large grids (README, contributions)");
+}
+
+/// What a TreeSHAP band holds, with the base value `base`.
+std::string tree_shap_holds(const ShapBase& base) {
+  const std::string b = text::significant(base.value, 9);
+  if (base.ensembles > 1) {
+    return "TreeSHAP, margin units, mean over the " + std::to_string(base.ensembles) +
+           " bags of each bag's SHAP (base value " + b + " + sum of bands = the mean of the "
+           "per-bag margins (log-odds), not additive to the map's mean probability)";
+  }
+  return "TreeSHAP, margin units (base value " + b + " + sum of bands = margin = logit of the map)";
 }
 
 bool is_fuzzy(CombineMethod c) {
@@ -64,7 +132,8 @@ const char* fuzzy_name(CombineMethod c) {
 }
 
 /// The method and what the band holds, e.g. "weighted sum: w*f (additive: ...)".
-std::string what_band_holds(const model::Model& m, const ContributionBand& b) {
+std::string what_band_holds(const model::Model& m, const ContributionBand& b, const ShapBase& base) {
+  if (b.method == CombineMethod::tree_ensemble) return tree_shap_holds(base);
   const std::string g = "'" + b.group_name + "'";
   if (b.method == CombineMethod::weighted_sum || b.method == CombineMethod::index_overlay) {
     return std::string(b.method == CombineMethod::weighted_sum ? "weighted sum" : "index overlay") +
@@ -87,8 +156,9 @@ std::string what_band_holds(const model::Model& m, const ContributionBand& b) {
 }
 
 /// "<input> -> <group>: <method and what the band holds>".
-std::string band_description(const model::Model& m, const ContributionBand& b) {
-  return b.input_name + " -> " + b.group_name + ": " + what_band_holds(m, b);
+std::string band_description(const model::Model& m, const ContributionBand& b,
+                             const ShapBase& base) {
+  return b.input_name + " -> " + b.group_name + ": " + what_band_holds(m, b, base);
 }
 
 /// Running statistics of one band (nodata excluded).
@@ -234,7 +304,7 @@ std::vector<J> top_means(const TopCells& top, std::size_t n_bands, float nodata)
 /// contribution of each band there.
 J contributions_json(const fs::path& out, const std::vector<ContributionBand>& bands,
                      const std::vector<std::string>& desc, const ContributionsPass& pass,
-                     float nodata) {
+                     float nodata, const ShapBase& base) {
   const std::vector<J> means = top_means(pass.top(), bands.size(), nodata);
   J list = J::array();
   J top = J::array();
@@ -244,7 +314,7 @@ J contributions_json(const fs::path& out, const std::vector<ContributionBand>& b
                     {"input", bands[b].input_name},
                     {"group", bands[b].group_name},
                     {"description", desc[b]},
-                    {"additive", !is_fuzzy(bands[b].method)},
+                    {"additive", !is_fuzzy(bands[b].method) && base.ensembles < 2},
                     {"valid", a.valid},
                     {"min", a.valid > 0 ? J(a.min) : J()},
                     {"max", a.valid > 0 ? J(a.max) : J()},
@@ -260,7 +330,18 @@ J contributions_json(const fs::path& out, const std::vector<ContributionBand>& b
                  {"ties", "the ceil(valid / 100) highest scores; equal scores by cell order "
                           "(row-major)"},
                  {"mean_contribution", top}};
-  return {{"path", out.string()}, {"bands", list}, {"top_cells", top_cells}};
+  J j = {{"path", out.string()}, {"bands", list}, {"top_cells", top_cells}};
+  if (base.ensembles > 0) {
+    j["tree_shap"] = {{"base_value", base.value},
+                      {"units", "margin (log-odds)"},
+                      {"identity", base.ensembles > 1
+                                       ? "base_value + sum of bands = the mean of the bags' margins"
+                                       : "base_value + sum of bands = margin = logit(map)"},
+                      {"ensembles", base.ensembles},
+                      {"algorithm", "path-dependent TreeSHAP (Lundberg et al. 2018), as XGBoost's "
+                                    "pred_contribs, covers = sum_hessian"}};
+  }
+  return j;
 }
 
 /// Styles and quicklooks of each band of the staged raster `tif`, staged beside `out`.
@@ -317,17 +398,17 @@ void write_contributions(const model::Model& m, const RunOptions& opt, const Ana
   const kernels::Program p =
       contributions_program(ctx.program, program_node_names(m, ctx.program), bands);
   if (bands.empty()) {
-    const std::string why = model::is_tree_ensemble(m.combine.method)
-                                ? "contributions for tree ensembles are not available yet"
-                                : "the map's method has no per-layer contributions";
+    const std::string why = "the map's method has no per-layer contributions";
     gp::log::warning("[output] contributions: " + why + "; no contributions written");
     res.report["contributions"] = {{"written", false}, {"reason", why}};
     return;
   }
   const fs::path dir = res.output.has_parent_path() ? res.output.parent_path() : fs::path(".");
   const fs::path out = dir / (res.output.stem().string() + "_contributions.tif");
+  const ShapBase base = shap_base(p, ctx.aux);
   std::vector<std::string> desc;
-  for (const auto& b : bands) desc.push_back(band_description(m, b));
+  for (const auto& b : bands) desc.push_back(band_description(m, b, base));
+  if (base.ensembles > 0) log_tree_shap_cost(p, ctx.aux, ctx.grid);
   gp::log::info("writing the contributions (" + std::to_string(bands.size()) + " bands)");
   ChosenBackend chosen = choose_backend(opt.device, opt.devices, opt.threads);
   chosen.backend->set_program(p, ctx.aux);
@@ -338,11 +419,15 @@ void write_contributions(const model::Model& m, const RunOptions& opt, const Ana
   for (std::size_t b = 1; b < pass.acc().size(); ++b) {
     const BandAcc& a = pass.acc()[b];
     if (a.valid > 0) raster.writer().set_statistics(static_cast<int>(b), a.min, a.max, a.mean(), a.stddev());
+    if (base.ensembles > 0) {
+      raster.writer().set_band_metadata(static_cast<int>(b), "GP_TREESHAP_BASE_VALUE",
+                                        text::significant(base.value, 17));
+    }
   }
   const fs::path staged = raster.finish();
   style_bands(m, ctx, staged, out, bands, desc, pass);
   ctx.files.publish(staged, out, true);
-  res.report["contributions"] = contributions_json(out, bands, desc, pass, p.out_nodata);
+  res.report["contributions"] = contributions_json(out, bands, desc, pass, p.out_nodata, base);
 }
 
 }  // namespace gp::cli

@@ -18,7 +18,13 @@
 //       logit(posterior);
 //   logistic regression: beta_i x_i (x_i standardised); intercept + their sum = logit(p);
 //   fuzzy operators: the layer's membership (not additive);
-//   tree ensembles: not available yet (the run says so once and writes no file).
+//   tree ensembles: the layer's TreeSHAP value (path-dependent, XGBoost's pred_contribs, in
+//       margin units: kernels/tree_shap.hpp), a categorical layer's class indicators summed;
+//       base value + their sum = margin = logit(p). The base value is in each band's metadata
+//       (GP_TREESHAP_BASE_VALUE), its description and the report. pu-bagging: the mean over the
+//       bags of each bag's SHAP (base + sum = the mean of the bags' margins, not the logit of
+//       the map's mean probability). O(trees x leaves x depth^2) per cell: the run logs one line
+//       on the cost (README: measured rates).
 // Additive bands are styled over [-M, M] (M the band's largest magnitude), white at 0;
 // memberships over [0, 1], white at 0.5. The report's "contributions" section lists the bands
 // and, for the top 1 % of valid cells (the ceil(valid / 100) highest scores, ties by cell order,

@@ -5,7 +5,10 @@
 #include "gp/error.hpp"
 #include "gp/text.hpp"
 #include "gp/geo/gdal_env.hpp"
+#include "gp/kernels/cell_ops.hpp"
 #include "gp/log.hpp"
+
+#include <algorithm>
 
 namespace gp::cli {
 
@@ -280,6 +283,35 @@ void mark_sources(const kernels::Program& p, int node, std::vector<bool>& used) 
   for (int k = g.first_input; k < g.first_input + g.n_inputs; ++k) mark_sources(p, p.inputs[k], used);
 }
 
+/// TreeSHAP bands when the score depends on a tree ensemble: one per input buffer that the
+/// ensembles' inputs read, in input order (a categorical layer's class indicators share their
+/// layer's band). False when it does not.
+bool tree_shap_bands(const kernels::Program& map, const std::vector<std::string>& node_names,
+                     const std::vector<bool>& used, std::vector<ContributionBand>& bands) {
+  std::vector<int> sources;
+  for (int g = 0; g < map.n_groups; ++g) {
+    const kernels::GroupOp& G = map.groups[g];
+    if (!used[static_cast<std::size_t>(map.n_layers + g)] ||
+        G.method != kernels::CombineMethod::tree_ensemble) {
+      continue;
+    }
+    for (int k = G.first_input; k < G.first_input + G.n_inputs; ++k) {
+      if (map.inputs[k] >= map.n_layers) continue;
+      const int s = kernels::node_source(map, map.inputs[k]);
+      if (std::find(sources.begin(), sources.end(), s) == sources.end()) sources.push_back(s);
+    }
+  }
+  const int score = map.bands[0];
+  for (const int s : sources) {
+    ContributionBand b{score, -1, node_names.at(static_cast<std::size_t>(s)),
+                       node_names.at(static_cast<std::size_t>(score)),
+                       kernels::CombineMethod::tree_ensemble};
+    b.source = s;
+    bands.push_back(b);
+  }
+  return !sources.empty();
+}
+
 }  // namespace
 
 kernels::Program contributions_program(const kernels::Program& map,
@@ -289,7 +321,8 @@ kernels::Program contributions_program(const kernels::Program& map,
   std::vector<bool> used(static_cast<std::size_t>(map.n_layers + map.n_groups), false);
   mark_sources(map, map.bands[0], used);
   bands.clear();
-  for (int g = 0; g < map.n_groups; ++g) {
+  const bool trees = tree_shap_bands(map, node_names, used, bands);
+  for (int g = 0; g < map.n_groups && !trees; ++g) {
     const int node = map.n_layers + g;
     const kernels::GroupOp& G = map.groups[g];
     if (!used[static_cast<std::size_t>(node)] || !has_shares(G.method)) continue;
@@ -308,7 +341,7 @@ kernels::Program contributions_program(const kernels::Program& map,
   p.band_contribution[0] = 0;
   for (std::size_t b = 0; b < bands.size(); ++b) {
     p.bands[b + 1] = bands[b].group_node;
-    p.band_contribution[b + 1] = bands[b].input + 1;
+    p.band_contribution[b + 1] = bands[b].source >= 0 ? -(bands[b].source + 1) : bands[b].input + 1;
   }
   return p;
 }

@@ -44,14 +44,19 @@ struct ContributionBand {
   std::string input_name;
   std::string group_name;
   kernels::CombineMethod method{kernels::CombineMethod::weighted_sum};
+  /// A TreeSHAP band (method tree_ensemble): the input buffer (model layer) whose SHAP value it
+  /// holds, group_node the score's node; -1 otherwise.
+  int source{-1};
 };
 
 /// The program behind `[output] contributions`: `map`'s network with band 0 = the map's score
 /// (map.bands[0]), then one band per input of every group that the score depends on and that
 /// has per-input shares (kernels::input_contribution: not wofe_std, ratio, tree_ensemble), in
-/// evaluation order. `node_names` names each node of `map` (layers, then groups). `bands`
-/// receives the contribution bands (band 1 onwards); none when the score's group has no shares
-/// (a tree ensemble). Throws gp::config_error when they do not fit kernels::max_bands.
+/// evaluation order; or, when the score depends on tree ensembles, one TreeSHAP band per layer
+/// their inputs read (kernels::tree_shap_sources: a categorical layer's class indicators in
+/// one band; pu-bagging's bags averaged). `node_names` names each node of `map` (layers, then
+/// groups). `bands` receives the contribution bands (band 1 onwards); none when the score's
+/// group has no shares. Throws gp::config_error when they do not fit kernels::max_bands.
 kernels::Program contributions_program(const kernels::Program& map,
                                        const std::vector<std::string>& node_names,
                                        std::vector<ContributionBand>& bands);

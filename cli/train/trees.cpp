@@ -15,6 +15,7 @@
 #include "gp/error.hpp"
 #include "gp/kernels/cell_ops.hpp"
 #include "gp/kernels/rank.hpp"
+#include "gp/kernels/tree_shap.hpp"
 #include "gp/kernels/trees.hpp"
 #include "gp/log.hpp"
 #include "gp/text.hpp"
@@ -454,6 +455,34 @@ double append_tree(const nlohmann::json& tree, int depth, std::vector<double>& a
   return static_cast<double>(base);
 }
 
+/// One XGBoost JSON tree appended to aux as TreeSHAP's node table (gp/kernels/tree_shap.hpp):
+/// XGBoost's nodes in its order with their children, split or leaf value and cover; returns
+/// the table's first index.
+double append_node_table(const nlohmann::json& tree, std::vector<double>& aux) {
+  const auto& left = tree.at("left_children");
+  const auto& right = tree.at("right_children");
+  const auto& index = tree.at("split_indices");
+  const auto& cond = tree.at("split_conditions");
+  const auto& dleft = tree.at("default_left");
+  const auto& cover = tree.at("sum_hessian");
+  const std::size_t base = aux.size();
+  for (std::size_t i = 0; i < left.size(); ++i) {
+    const auto l = left[i].get<std::int64_t>();
+    if (l < 0) {
+      aux.push_back(kernels::tree_word(0, float_bits(cond[i])));
+      aux.push_back(kernels::tree_word(kernels::tree_node_none, kernels::tree_node_none));
+    } else {
+      const auto k = static_cast<std::uint32_t>(index[i].get<std::int64_t>());
+      const std::uint32_t high = as_num(dleft[i]) != 0.0 ? k | kernels::tree_default_left : k;
+      aux.push_back(kernels::tree_word(high, float_bits(cond[i])));
+      aux.push_back(kernels::tree_word(static_cast<std::uint32_t>(l),
+                                       static_cast<std::uint32_t>(right[i].get<std::int64_t>())));
+    }
+    aux.push_back(static_cast<double>(static_cast<float>(cover[i].get<double>())));
+  }
+  return static_cast<double>(base);
+}
+
 }  // namespace
 
 kernels::GroupOp flatten_model(const std::string& model_json, std::vector<double>& aux) {
@@ -479,6 +508,13 @@ kernels::GroupOp flatten_model(const std::string& model_json, std::vector<double
     const double root = append_tree(trees[t], depth, aux);
     aux[static_cast<std::size_t>(g.aux_first) + t] = root;
     aux[static_cast<std::size_t>(g.aux_first) + trees.size() + t] = depth;
+  }
+  // TreeSHAP's node tables after the map's complete trees, which they leave as they are.
+  g.aux_nodes = static_cast<std::int32_t>(aux.size());
+  aux.resize(aux.size() + trees.size());
+  for (std::size_t t = 0; t < trees.size(); ++t) {
+    const double table = append_node_table(trees[t], aux);
+    aux[static_cast<std::size_t>(g.aux_nodes) + t] = table;
   }
   return g;
 }

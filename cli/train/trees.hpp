@@ -50,7 +50,8 @@ std::vector<std::pair<std::string, std::string>> xgboost_params(model::Method me
 /// Trains with XGBoost on `t` (single-threaded: the same trees whatever the machine).
 Booster train_booster(const Table& t, model::Method method, const model::TreesSpec& spec);
 
-/// The trees of an XGBoost JSON model appended to `aux` in gp/kernels/trees.hpp's layout;
+/// The trees of an XGBoost JSON model appended to `aux` in gp/kernels/trees.hpp's layout, then
+/// their node tables with covers for TreeSHAP (gp/kernels/tree_shap.hpp, group.aux_nodes);
 /// returns the group that evaluates them (its inputs left to the caller). Throws
 /// gp::config_error for what the kernel does not evaluate (another objective, categorical
 /// splits, several classes).

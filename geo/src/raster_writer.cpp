@@ -338,6 +338,15 @@ void RasterWriter::set_statistics(int band, double min, double max, double mean,
   }
 }
 
+void RasterWriter::set_band_metadata(int band, const std::string& key, const std::string& value) {
+  reset_gdal_error();
+  if (ds_->GetRasterBand(band)->SetMetadataItem(key.c_str(), value.c_str()) != CE_None) {
+    throw io_error("output " + shown_path().string() + ": storing band " + std::to_string(band) +
+                   " metadata " + key + " failed: " +
+                   failure_text(last_gdal_error(), errno, path_.parent_path()));
+  }
+}
+
 void RasterWriter::close() {
   if (next_row_ != grid_.height) {
     throw io_error("output " + shown_path().string() + ": only " + std::to_string(next_row_) + " of " +

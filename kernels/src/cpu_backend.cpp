@@ -371,15 +371,35 @@ void tree_ensemble_cells(const Program& p, const GroupOp& g, const double* aux,
   }
 }
 
+/// The TreeSHAP bands (band_contribution < 0) of the block's m cells: tree_shap_sources once
+/// per cell for all of them, then band_value, as eval_cell.
+void store_tree_shap_bands(const Program& p, const double* aux, const float* mask,
+                           std::size_t first, std::size_t m, const double* nodes,
+                           float* const* bands) {
+  double shap[max_layers + 1];
+  for (std::size_t i = 0; i < m; ++i) {
+    const BlockNode node{nodes, i};
+    const bool masked = mask != nullptr && !is_valid(static_cast<double>(mask[i]));
+    if (!masked) tree_shap_sources(p, node, aux, shap);
+    for (int b = 0; b < p.n_bands; ++b) {
+      if (p.band_contribution[b] >= 0) continue;
+      bands[b][first + i] = store_value(p, masked ? nan_value() : band_value(p, b, node, shap));
+    }
+  }
+}
+
 /// score_cells' last step: each output band of the block's m cells from `nodes` (a node's value,
 /// or a contribution band's band_value), masked, as floats.
-[[gnu::always_inline]] inline void store_bands(const Program& p, const float* const* layers,
-                                               std::size_t first, std::size_t m,
-                                               const double* nodes, float* const* bands) {
+[[gnu::always_inline]] inline void store_bands(const Program& p, const double* aux,
+                                               const float* const* layers, std::size_t first,
+                                               std::size_t m, const double* nodes,
+                                               float* const* bands) {
   const float* mask = p.mask_layer >= 0 ? layers[p.mask_layer] + first : nullptr;
+  if (has_tree_shap(p)) store_tree_shap_bands(p, aux, mask, first, m, nodes, bands);
   for (int b = 0; b < p.n_bands; ++b) {
     const double* v = nodes + static_cast<std::size_t>(p.bands[b]) * score_block;
     float* dst = bands[b] + first;
+    if (p.band_contribution[b] < 0) continue;  // store_tree_shap_bands
     if (p.band_contribution[b] != 0) {
       // A contribution band ([output] contributions): band_value per cell, as eval_cell.
       for (std::size_t i = 0; i < m; ++i) {
@@ -470,7 +490,7 @@ GP_CPU_CLONES void score_cells(const Program& p, const double* aux, const float*
     }
     skip[id] = static_cast<unsigned char>(G.skip_missing);
   }
-  store_bands(p, layers, first, m, nodes, bands);
+  store_bands(p, aux, layers, first, m, nodes, bands);
 }
 
 /// One chunk. Shifted sums (shift = the first valid value): no division per cell, and accurate

@@ -27,6 +27,7 @@ struct BackendProgram {
   static GP_DEVICE const Program& get() { return c_program; }
 };
 using ScoreCell = ScoreCellOf<BackendProgram>;
+using ScoreCellShap = ScoreCellOf<BackendProgram, true>;
 
 /// One cell of a histogram: a relaxed 64-bit atomic add (counts only, order is irrelevant).
 struct HistogramCell {
@@ -108,6 +109,7 @@ class CudaBackend final : public Backend {
   void set_program(const Program& program, const std::vector<double>& aux) override {
     dev_.make_current();
     program_ = program;
+    shap_ = has_tree_shap(program);
     dev::to_constant(c_program, program, dev_.stream(), "uploading the model program");
     d_aux_.reserve(aux.size() + 1);
     dev::to_device(d_aux_.data(), aux.data(), aux.size(), dev_.stream(),
@@ -137,8 +139,13 @@ class CudaBackend final : public Backend {
                            "uploading a layer window");
           }
           dev::run("running the scoring kernel", [&] {
-            for_each_index(dev_.stream(), m,
-                           ScoreCell{d_layers_.data(), d_aux_.data(), m, d_out_.data()});
+            if (shap_) {
+              for_each_index(dev_.stream(), m,
+                             ScoreCellShap{d_layers_.data(), d_aux_.data(), m, d_out_.data()});
+            } else {
+              for_each_index(dev_.stream(), m,
+                             ScoreCell{d_layers_.data(), d_aux_.data(), m, d_out_.data()});
+            }
           });
           for (std::size_t b = 0; b < n_out; ++b) {
             dev::to_host(bands[b] + first, d_out_.data() + b * m, m, dev_.stream(),
@@ -252,6 +259,7 @@ class CudaBackend final : public Backend {
   CudaDevice dev_;
   std::size_t chunk_cells_{0};  ///< cells per chunk after an out-of-memory (0: whole windows)
   Program program_{};
+  bool shap_{false};  ///< the program has TreeSHAP bands: the kernel that computes them
   device_buffer<float> d_layers_;
   device_buffer<float> d_out_;
   device_buffer<double> d_aux_;

@@ -11,6 +11,7 @@
 #include "model/model.hpp"
 #include "run/runner.hpp"
 #include "gp/kernels/backend.hpp"
+#include "small_grid.hpp"
 #include "test_support.hpp"
 
 #include <gdal_priv.h>
@@ -31,44 +32,17 @@ namespace gm = gp::model;
 
 namespace {
 
-constexpr int w = 40;
-constexpr int h = 30;
-constexpr double x0 = 1000000.0;
-constexpr double y0 = -2000000.0;
-constexpr double cell = 100.0;
-constexpr double nd = -9999.0;
+using gp::test::small_grid::cell;
+using gp::test::small_grid::h;
+using gp::test::small_grid::n_cells;
+using gp::test::small_grid::nd;
+using gp::test::small_grid::w;
+using gp::test::small_grid::write_layer;
+using gp::test::small_grid::x0;
+using gp::test::small_grid::y0;
 const double ulp = std::ldexp(1.0, -24);  // Float32's relative rounding
 
-std::size_t n_cells() { return static_cast<std::size_t>(w * h); }
-
-/// Writes layer `name`.tif on the test grid from f(row, col) (NaN: nodata).
-std::vector<float> write_layer(const fs::path& dir, const std::string& name,
-                               float (*f)(int, int)) {
-  std::vector<float> v(n_cells());
-  for (int r = 0; r < h; ++r) {
-    for (int c = 0; c < w; ++c) {
-      const float x = f(r, c);
-      v[static_cast<std::size_t>(r * w + c)] = std::isnan(x) ? static_cast<float>(nd) : x;
-    }
-  }
-  gp::test::write_raster(dir / (name + ".tif"), "EPSG:3577", x0, y0, cell, cell, w, h, v, &nd);
-  return v;
-}
-
-/// Runs `toml` (written to `dir`/model.toml) into `dir`/<name>.tif, windows of 7 rows; the
-/// report.
-nlohmann::json run(const fs::path& dir, const std::string& toml,
-                   gc::DeviceChoice device = gc::DeviceChoice::cpu, const std::string& name = "map") {
-  gp::test::write_text(dir / "model.toml", toml);
-  gc::RunOptions o;
-  o.output = dir / (name + ".tif");
-  o.device = device;
-  o.progress = false;
-  o.window_rows = 7;
-  gc::run_model(gm::load_model(dir / "model.toml"), o);
-  std::ifstream in(dir / (name + "_report.json"));
-  return nlohmann::json::parse(in);
-}
+using gp::test::small_grid::run;
 
 /// Every band of a raster, and their descriptions.
 struct Bands {
@@ -385,29 +359,7 @@ TEST(Contributions, AnExistingContributionsFileIsRefusedBeforeAnyWork) {
   EXPECT_EQ(gp::test::file_bytes(dir / "map_contributions.tif"), "not mine");
 }
 
-TEST(Contributions, TreeEnsemblesSaySoOnceAndWriteNone) {
-  const fs::path dir = gp::test::scratch_dir();
-  write_layer(dir, "cont", cont_x);
-  write_layer(dir, "cat", cat_x);
-  write_deposits(dir);
-  gp::test::write_text(dir / "model.toml",
-                       trained_model("boosted-trees", {{"cont", ""}, {"cat", ""}}) +
-                           "[trees]\nn_trees = 5\nmax_depth = 2\nseed = 1\n"
-                           "negatives = { ratio = 2, buffer_km = 0.2 }\n");
-  const auto r = gp::test::run_cli({"run", (dir / "model.toml").string(), "-o",
-                                    (dir / "map.tif").string(), "--device", "cpu"});
-  ASSERT_EQ(r.exit_code, 0) << r.err;
-  std::size_t said = 0;
-  for (const auto& line : gp::test::lines(r.err)) {
-    said += line.find("contributions for tree ensembles are not available yet") != std::string::npos;
-  }
-  EXPECT_EQ(said, 1u) << r.err;
-  EXPECT_TRUE(fs::exists(dir / "map.tif"));
-  EXPECT_FALSE(fs::exists(dir / "map_contributions.tif"));
-  std::ifstream in(dir / "map_report.json");
-  const nlohmann::json rep = nlohmann::json::parse(in);
-  EXPECT_FALSE(rep.at("contributions").at("written").get<bool>());
-}
+// Tree ensembles (TreeSHAP): tests/cli/tree_shap_test.cpp.
 
 // ---- CPU and CUDA write the same contributions (gpu label) -----------------------------------
 

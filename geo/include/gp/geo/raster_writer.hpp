@@ -72,6 +72,8 @@ class RasterWriter {
 
   /// Stores statistics (GDAL STATISTICS_* metadata) of band `band` (1-based) before closing.
   void set_statistics(int band, double min, double max, double mean, double stddev);
+  /// Stores metadata item `key` = `value` of band `band` (1-based) before closing.
+  void set_band_metadata(int band, const std::string& key, const std::string& value);
 
   [[nodiscard]] int band_count() const { return static_cast<int>(opt_.band_descriptions.size()); }
 

@@ -6,6 +6,7 @@
 
 #include "gp/kernels/hd.hpp"
 #include "gp/kernels/program.hpp"
+#include "gp/kernels/tree_shap.hpp"
 #include "gp/kernels/trees.hpp"
 
 #include <math.h>
@@ -300,6 +301,49 @@ GP_HD GP_INLINE double tree_ensemble_value(const Program& p, const GroupOp& g, c
                                                        static_cast<float>(g.bias), feature));
 }
 
+/// The input buffer layer node `n` reads (a one-hot class indicator reads its layer's).
+GP_HD GP_INLINE int node_source(const Program& p, int n) {
+  return p.layers[n].input >= 0 ? p.layers[n].input : n;
+}
+
+/// Whether some output band holds a TreeSHAP value (band_contribution < 0).
+GP_HD GP_INLINE bool has_tree_shap(const Program& p) {
+  bool any = false;
+  for (int b = 0; b < p.n_bands; ++b) any = any || p.band_contribution[b] < 0;
+  return any;
+}
+
+/// TreeSHAP per input buffer, in margin units: out[s] (s <= max_layers) is, averaged over the
+/// program's tree_ensemble groups (pu-bagging's bags; one group otherwise), the sum of the SHAP
+/// values (tree_shap.hpp, XGBoost's pred_contribs) of the group's inputs that read buffer s (a
+/// categorical layer's class indicators add up into their layer's). NaN everywhere when a
+/// group has no node tables.
+template <class NodeAt>
+GP_HD GP_INLINE void tree_shap_sources(const Program& p, const NodeAt& node, const double* aux,
+                                       double* out) {
+  for (int s = 0; s <= max_layers; ++s) out[s] = 0.0;
+  int n_groups = 0;
+  for (int gi = 0; gi < p.n_groups; ++gi) {
+    const GroupOp& g = p.groups[gi];
+    if (g.method != CombineMethod::tree_ensemble) continue;
+    if (g.aux_nodes < 0 || g.n_inputs > max_layers) {
+      for (int s = 0; s <= max_layers; ++s) out[s] = nan_value();
+      return;
+    }
+    float phi[max_layers];
+    tree_ensemble_shap(aux, g.aux_nodes, g.aux_count, g.n_inputs, TreeFeature<NodeAt>{p, g, node},
+                       phi);
+    for (int k = 0; k < g.n_inputs; ++k) {
+      const int n = p.inputs[g.first_input + k];
+      if (n < p.n_layers) out[node_source(p, n)] += static_cast<double>(phi[k]);
+    }
+    ++n_groups;
+  }
+  if (n_groups > 1) {
+    for (int s = 0; s <= max_layers; ++s) out[s] /= static_cast<double>(n_groups);
+  }
+}
+
 /// Group `g`'s value: combine_group, or the trees of a tree_ensemble (they live in aux).
 GP_HD inline double group_value(const Program& p, const GroupOp& g, const double* node,
                                 const unsigned char* skip, const double* aux) {
@@ -354,18 +398,26 @@ GP_HD GP_INLINE double input_contribution(const Program& p, const GroupOp& g, in
 
 /// Output band b's value from the cell's node values: node bands[b], or the contribution of the
 /// input band_contribution[b] - 1 to that node's group.
+/// A TreeSHAP band (band_contribution < 0) takes its value from `shap` (tree_shap_sources of the
+/// cell; nullptr: not computed, nodata).
 template <class NodeAt>
-GP_HD GP_INLINE double band_value(const Program& p, int b, NodeAt node) {
+GP_HD GP_INLINE double band_value(const Program& p, int b, NodeAt node,
+                                  const double* shap = nullptr) {
   const double v = node(p.bands[b]);
+  if (p.band_contribution[b] < 0) {
+    return is_valid(v) && shap != nullptr ? shap[-p.band_contribution[b] - 1] : nan_value();
+  }
   const int k = p.band_contribution[b] - 1;
   if (k < 0) return v;
   return input_contribution(p, p.groups[p.bands[b] - p.n_layers], k, v, node);
 }
 
 /// Evaluates the whole network for one cell. `raw_at(l)` returns the raw value of layer l
-/// (NaN = nodata); `store(b, v)` receives each output band's value (NaN = nodata).
-template <class RawAt, class Store>
-GP_HD inline void eval_cell(const Program& p, const double* aux, RawAt raw_at, Store store) {
+/// (NaN = nodata); `store(b, v)` receives each output band's value (NaN = nodata). With Shap
+/// false, TreeSHAP bands are nodata and TreeSHAP's arrays stay out of the caller's frame (the
+/// CUDA kernel of a program without them).
+template <bool Shap, class RawAt, class Store>
+GP_HD inline void eval_cell_as(const Program& p, const double* aux, RawAt raw_at, Store store) {
   double node[max_nodes];
   unsigned char skip[max_nodes];
   if (p.mask_layer >= 0 && !is_valid(static_cast<double>(raw_at(p.mask_layer)))) {
@@ -382,7 +434,22 @@ GP_HD inline void eval_cell(const Program& p, const double* aux, RawAt raw_at, S
     node[p.n_layers + g] = group_value(p, p.groups[g], node, skip, aux);
     skip[p.n_layers + g] = static_cast<unsigned char>(p.groups[g].skip_missing);
   }
-  for (int b = 0; b < p.n_bands; ++b) store(b, band_value(p, b, NodeArray{node}));
+  if constexpr (Shap) {
+    double shap[max_layers + 1];
+    const bool any = has_tree_shap(p);
+    if (any) tree_shap_sources(p, NodeArray{node}, aux, shap);
+    for (int b = 0; b < p.n_bands; ++b) {
+      store(b, band_value(p, b, NodeArray{node}, any ? shap : nullptr));
+    }
+  } else {
+    for (int b = 0; b < p.n_bands; ++b) store(b, band_value(p, b, NodeArray{node}));
+  }
+}
+
+/// eval_cell_as with every band, TreeSHAP's included.
+template <class RawAt, class Store>
+GP_HD inline void eval_cell(const Program& p, const double* aux, RawAt raw_at, Store store) {
+  eval_cell_as<true>(p, aux, raw_at, store);
 }
 
 /// Result value to store for a cell: the value as float, or the program's nodata value.

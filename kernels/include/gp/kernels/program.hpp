@@ -92,6 +92,8 @@ struct GroupOp {
                                  ///< tree_ensemble: the base margin (a float)
   std::int32_t aux_first{0};     ///< tree_ensemble: first aux value of the trees (trees.hpp)
   std::int32_t aux_count{0};     ///< tree_ensemble: number of trees
+  std::int32_t aux_nodes{-1};    ///< tree_ensemble: first aux value of the node tables that
+                                 ///< TreeSHAP reads (tree_shap.hpp); -1: none
 };
 
 /// The whole per-cell program. Node numbering: layers 0..n_layers-1, then groups
@@ -111,6 +113,8 @@ struct Program {
   /// Per output band: 0 writes node bands[b]'s value; k + 1 writes the contribution of group
   /// input k (an index into `inputs`) to the group whose node is bands[b] (input_contribution
   /// in cell_ops.hpp). Zero by default, so every existing program writes node values.
+  /// -(s + 1): the TreeSHAP value of input buffer s (tree_shap_sources in cell_ops.hpp), where
+  /// node bands[b] (the score) holds a value.
   std::int32_t band_contribution[max_bands]{};
   ReclassRule rules[max_rules]{};
 };
