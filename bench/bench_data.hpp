@@ -137,14 +137,54 @@ inline kernels::Program network_program() {
   return p;
 }
 
+/// Every layer a membership (bench/network_vs_sum.sh's net_exp): l1 large, l2 small, l3 gaussian,
+/// l4 near, l5 large, l6 gaussian (large/small: midpoint the middle of the range, or 0.75 of
+/// its top where the middle is not positive, spread 5; gaussian/near: spread 1 / (range / 4)^2);
+/// g1 = fuzzy-or(l1, l2, l5), g2 = weighted-sum(l3, l4, l6; 0.4, 0.3, 0.3),
+/// final = fuzzy-gamma(g1, g2; 0.9).
+inline kernels::Program network_exp_program() {
+  using K = kernels::TransformKind;
+  kernels::Program p;
+  p.n_layers = 6;
+  p.n_groups = 3;
+  p.n_bands = 1;
+  p.mask_layer = -1;
+  p.out_nodata = -9999.0f;
+  const K kinds[] = {K::large, K::small, K::gaussian, K::near, K::large, K::gaussian};
+  for (int l = 0; l < 6; ++l) {
+    double lo = 0.0;
+    double hi = 1.0;
+    layer_range(l, lo, hi);
+    kernels::TransformParams& t = p.layers[l].transform;
+    t.kind = kinds[l];
+    const double mid = 0.5 * (lo + hi);
+    const double quarter = (hi - lo) / 4.0;
+    const bool ratio = kinds[l] == K::large || kinds[l] == K::small;
+    t.a = ratio && mid <= 0.0 ? 0.75 * hi : mid;
+    t.b = ratio ? 5.0 : 1.0 / (quarter * quarter);
+  }
+  const int in[] = {0, 1, 4, 2, 3, 5, 6, 7};
+  const double w[] = {1.0 / 3, 1.0 / 3, 1.0 / 3, 0.4, 0.3, 0.3, 0.5, 0.5};
+  for (int k = 0; k < 8; ++k) {
+    p.inputs[k] = in[k];
+    p.input_weights[k] = w[k];
+  }
+  p.groups[0] = {kernels::CombineMethod::fuzzy_or, 0, 3, 0, 0.9, 0.0};
+  p.groups[1] = {kernels::CombineMethod::weighted_sum, 3, 3, 0, 0.9, 0.0};
+  p.groups[2] = {kernels::CombineMethod::fuzzy_gamma, 6, 2, 0, 0.9, 0.0};
+  p.bands[0] = 8;  // node numbering: layers 0-5, groups 6-8
+  return p;
+}
+
 /// A linear weighted sum over `n_layers` layers: each layer scaled over its range to 0..1, then
 /// weighted 0.25, 0.2, 0.15, 0.15, 0.15, 0.1 (normalised, as the runner normalises weights).
 /// One weighted-sum group over every layer, written to one band; no mask, no aux table.
-/// GP_BENCH_PROGRAM=network (six layers) benchmarks network_program() instead.
+/// GP_BENCH_PROGRAM=network (six layers) benchmarks network_program() instead, and
+/// GP_BENCH_PROGRAM=network_exp network_exp_program().
 inline kernels::Program bench_program(int n_layers = bench_layers) {
-  if (const char* e = std::getenv("GP_BENCH_PROGRAM");
-      e != nullptr && std::string(e) == "network" && n_layers == 6) {
-    return network_program();
+  if (const char* e = std::getenv("GP_BENCH_PROGRAM"); e != nullptr && n_layers == 6) {
+    if (std::string(e) == "network") return network_program();
+    if (std::string(e) == "network_exp") return network_exp_program();
   }
   static constexpr double weights[] = {0.25, 0.2, 0.15, 0.15, 0.15, 0.1};
   kernels::Program p;
