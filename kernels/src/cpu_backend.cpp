@@ -10,8 +10,10 @@
 // call), AVX2 (4) and baseline x86-64 (2), picked at load time (AVX-512 made the weighted sum
 // 1.23x and the issue-3 network 1.13x faster per core than AVX2, bench/README.md). No FMA in
 // any (-ffp-contract=off; the arithmetic is the same IEEE operations in the same order), only
-// the vector exp/log of the libmvec variants may round differently (by an ulp of a double), so
-// output bytes are reproducible on one machine type, not necessarily between CPU generations.
+// the vector exp/log of the libmvec variants may round differently (by an ulp of a double, or
+// of a float in the single-precision memberships and fuzzy gamma: expf/logf, 16 lanes per
+// AVX-512 call), so output bytes are reproducible on one machine type, not necessarily between
+// CPU generations.
 #if defined(GP_HAVE_LIBMVEC)
 extern "C" __attribute__((simd("notinbranch"))) double exp(double) noexcept;
 extern "C" __attribute__((simd("notinbranch"))) double log(double) noexcept;
