@@ -268,6 +268,11 @@ void write_deposits_gpkg(const ValidationResult& r, const std::filesystem::path&
 geo::PointTable deposits_table(const ValidationResult& r, const std::string& crs_wkt,
                                const std::vector<double>* class_thresholds = nullptr);
 
+/// The deposits of deposits_table as the quicklooks draw them (RunResult::deposit_points): the
+/// used ones at their positions, the rejected ones whose position is known (on nodata, outside
+/// the grid); [validation] and [training] kinds.
+std::vector<geo::QuicklookPoint> deposit_points(const ValidationResult& r);
+
 /// The paths write_validation_outputs writes.
 std::vector<std::filesystem::path> validation_output_paths(const std::filesystem::path& dir,
                                                            const std::string& stem);
