@@ -395,13 +395,20 @@ std::vector<OutputSet::BandPicture> OutputSet::stage_quicklooks(const RunResult&
 
 void OutputSet::draw_quicklooks(const fs::path& map, const std::vector<BandPicture>& pics,
                                 const std::shared_future<std::vector<double>>& breaks) {
-  for (std::size_t i = 0; i < pics.size(); ++i) {
-    geo::QuicklookOptions qo = pics[i].options;
-    // The class breaks belong to band 1: they are known once the classes are worked out
-    // (drawn beside this); the map is read and coloured meanwhile.
-    if (i == 0) qo.class_breaks = [&breaks] { return breaks.get(); };
-    geo::write_quicklook(map, pics[i].staged, qo);
+  if (pics.empty()) return;
+  // The further bands' pictures each on a thread of their own (each reads its own overview),
+  // band 1's here: its class breaks are known once the classes are worked out (beside this),
+  // and its map is read and coloured meanwhile.
+  std::vector<std::future<void>> others;
+  for (std::size_t i = 1; i < pics.size(); ++i) {
+    others.push_back(std::async(std::launch::async, [&map, &pic = pics[i]] {
+      geo::write_quicklook(map, pic.staged, pic.options);
+    }));
   }
+  geo::QuicklookOptions qo = pics[0].options;
+  qo.class_breaks = [&breaks] { return breaks.get(); };
+  geo::write_quicklook(map, pics[0].staged, qo);
+  for (auto& f : others) f.get();
 }
 
 void OutputSet::write_report(RunResult& res, const Finished& f, Clock::time_point t_all) {
