@@ -11,6 +11,7 @@ packages=(
   libgtest-dev libgmock-dev libbenchmark-dev
   python3-gdal python3-numpy
   libcairo2-dev fonts-dejavu-core python3-qgis qgis-providers
+  librsvg2-dev                          # the validation figure's PNG, rendered from its SVG
   locales time
   libopenmpi-dev openmpi-bin                    # cluster runs: mpirun -np N geoprospect run ...
   clang libclang-rt-14-dev libomp-dev   # the fuzz preset: clang, libFuzzer, LLVM OpenMP

@@ -13,6 +13,8 @@
 #include "outputs/contributions.hpp"
 #include "outputs/outputs.hpp"
 #include "outputs/staged_raster.hpp"
+#include "outputs/qml.hpp"
+#include "gp/geo/quicklook.hpp"
 #include "gp/error.hpp"
 #include "gp/geo/raster_writer.hpp"
 #include "gp/kernels/backend.hpp"
@@ -551,6 +553,7 @@ void place_training(const model::Model& m, const RunOptions& opt, const Analysis
   ValidationResult vr = place_training_deposits(vo);
   vr.map = res.output;
   stage_deposits_gpkg(vr, deposits_gpkg_path(dir, stem), ctx.files, res);
+  res.deposit_points = deposit_points(vr);  // drawn on the quicklook
 }
 
 /// [validation] of `m` on the committed map: its files beside the output, its numbers into
@@ -584,6 +587,7 @@ ValidationResult run_validation(const model::Model& m, const RunOptions& opt,
   // outputs once the class thresholds are known, before anything is moved into place.
   const auto files = write_validation_outputs(vr, dir, stem, "Validation of " + m.name, ctx.files, false);
   stage_deposits_gpkg(vr, deposits_gpkg_path(dir, stem), ctx.files, res);
+  res.deposit_points = deposit_points(vr);
   nlohmann::ordered_json j = validation_json(vr);
   nlohmann::ordered_json fl = nlohmann::ordered_json::array();
   for (const auto& f : files) fl.push_back(f.string());
@@ -594,6 +598,35 @@ ValidationResult run_validation(const model::Model& m, const RunOptions& opt,
                 " deposits)");
   if (!vr.folds.empty()) log_fold_summary(vr);
   return vr;
+}
+
+/// The uncertainty raster's side files: <stem>_uncertainty.qml (band 1, the mean, over its
+/// min..max) and a quicklook of each band of interest (mean, std, p_top) from the staged
+/// raster, <stem>_uncertainty_<band>.png, with the run's deposits.
+void picture_uncertainty(const model::Model& m, const AnalysisContext& ctx, const fs::path& out,
+                         const UncertaintyResult& ur, const RunResult& res) {
+  const fs::path dir = out.parent_path();
+  const std::string stem = out.stem().string();
+  if (m.output.style && !ur.bands.empty() && ur.bands[0].valid > 0) {
+    ctx.files.write_text(dir / (stem + ".qml"),
+                         score_qml(m.output.colormap, ur.bands[0].min, ur.bands[0].max, 1), "qml");
+  }
+  const fs::path tif = ctx.files.staged(out);
+  if (!m.output.quicklook || tif.empty()) return;
+  for (std::size_t k = 0; k < ur.bands.size(); ++k) {
+    const BandStats& b = ur.bands[k];
+    if (b.valid == 0 || (b.name != "mean" && b.name != "std" && b.name != "p_top")) continue;
+    geo::QuicklookOptions qo = quicklook_options(m, m.output.colormap, b.min, b.max);
+    qo.title = m.name + ": uncertainty, " + b.name + " of " + std::to_string(ur.draws) + " draws";
+    qo.legend_label = b.name == "p_top" ? "P(in the top " + text::shortest_plain(ur.top_percent) + " %)"
+                                        : band_quantity(m, b.name);
+    qo.band = static_cast<int>(k) + 1;
+    qo.points = res.deposit_points;
+    const fs::path png = dir / (stem + "_" + picture_tag(b.name) + ".png");
+    const fs::path staged = ctx.files.temporary(png, "png");
+    geo::write_quicklook(tif, staged, qo);
+    ctx.files.publish(staged, png);
+  }
 }
 
 }  // namespace
@@ -617,6 +650,7 @@ void run_analyses(const model::Model& m, const RunOptions& opt, const AnalysisCo
     const UncertaintyResult ur =
         run_uncertainty(m.uncertainty, ctx, res.min, res.max, out, opt, m.output.nodata,
                         m.output.compress, names);
+    picture_uncertainty(m, ctx, out, ur, res);
     res.report["uncertainty"] = uncertainty_json(ur);
   }
 }

@@ -4,12 +4,14 @@
 #include "gp/error.hpp"
 #include "gp/geo/band_reader.hpp"
 #include "gp/geo/cell_area.hpp"
+#include "gp/geo/svg_png.hpp"
 #include "gp/geo/vector_source.hpp"
 #include "gp/kernels/rank.hpp"
 #include "gp/log.hpp"
 #include "gp/text.hpp"
 
 #include <algorithm>
+#include <cctype>
 #include <charconv>
 #include <chrono>
 #include <cmath>
@@ -738,12 +740,16 @@ namespace {
 // The plot's page: three square panels side by side under the title (success rate, ROC,
 // prediction-area), the P-A legend under its panel.
 constexpr int svg_width = 1500;
-constexpr int svg_height = 600;
+constexpr int svg_min_height = 600;
 constexpr int svg_side = 360;  // plot side
 constexpr int svg_top = 84;
 constexpr int svg_lefts[3] = {80, 570, 1060};
 constexpr int pa_panel = 2;
-const char* const svg_colours[] = {"#d95f02", "#7570b3", "#e7298a", "#66a61e", "#e6ab02", "#a6761d"};
+// Fold colours: ten distinct qualitative colours, none the all-deposits blue or the random grey;
+// beyond ten, hues spread by the golden angle.
+const char* const svg_colours[] = {"#d95f02", "#7570b3", "#e7298a", "#66a61e", "#e6ab02",
+                                   "#a6761d", "#17becf", "#bcbd22", "#8c564b", "#e41a1c"};
+constexpr std::size_t n_svg_colours = sizeof(svg_colours) / sizeof(svg_colours[0]);
 constexpr const char* all_colour = "#1b6ca8";
 constexpr const char* random_colour = "#888";
 constexpr const char* area_colour = "#d95f02";
@@ -767,12 +773,42 @@ struct SvgPanel {
 /// A legend entry: colour, text.
 using LegendEntry = std::pair<std::string, std::string>;
 
+/// Fold f's curve colour: distinct for every fold.
+std::string fold_colour(std::size_t f) {
+  if (f < n_svg_colours) return svg_colours[f];
+  const double hue = std::fmod(static_cast<double>(f) * 137.508, 360.0);
+  return "hsl(" + fixed(hue, 0) + ",70%,42%)";
+}
+
+/// A text's width in px at `size` px, estimated for DejaVu Sans (its widest lower-case and
+/// digit advances are about 0.64 em, capitals 0.77 em): never less than what is drawn.
+double text_width_px(const std::string& t, double size) {
+  double em = 0.0;
+  for (unsigned char ch : t) {
+    if ((ch & 0xC0) == 0x80) continue;  // a UTF-8 continuation byte
+    em += std::isupper(ch) != 0 ? 0.77 : (ch == ' ' || ch == '.' || ch == ',' || ch == ':' ? 0.34 : 0.64);
+  }
+  return em * size;
+}
+
+/// The capture-efficiency lines: a heading and one line per top share, under the success-rate
+/// and ROC panels (a second column under the ROC panel beyond `capture_rows` lines).
+constexpr int capture_rows = 5;
+constexpr int below_panels = 84 + 360 + 58;  // svg_top + svg_side + 58: under the axis labels
+
+/// The page's height: room for the capture lines and the P-A legend.
+int svg_height_for(const ValidationResult& r) {
+  const int rows = std::min<int>(static_cast<int>(r.all.capture.size()), capture_rows);
+  return std::max(svg_min_height, below_panels + 16 * (rows + 1) + 12);
+}
+
 /// The document's opening, background, title and the deposit count line.
 std::string svg_heading(const ValidationResult& r, const std::string& title) {
   const std::string W = std::to_string(svg_width);
   std::string s = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n";
-  s += "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"" + W + "\" height=\"" +
-       std::to_string(svg_height) + "\" viewBox=\"0 0 " + W + " " + std::to_string(svg_height) +
+  const std::string H = std::to_string(svg_height_for(r));
+  s += "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"" + W + "\" height=\"" + H +
+       "\" viewBox=\"0 0 " + W + " " + H +
        "\" font-family=\"DejaVu Sans, Arial, sans-serif\" font-size=\"12\">\n";
   s += "<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n";
   s += "<text x=\"" + std::to_string(svg_width / 2) +
@@ -878,7 +914,7 @@ std::vector<LegendEntry> svg_curves(const ValidationResult& r, const SvgPanel& p
   std::vector<LegendEntry> legend;
   for (std::size_t f = 0; f < r.folds.size(); ++f) {
     const RateSummary& held = r.folds[f].prediction;
-    const std::string c = svg_colours[f % 6];
+    const std::string c = fold_colour(f);
     s += p.polyline(success ? held.curve : held.roc, c, 1.3, "");
     const std::string lbl = (r.split == "holdout" ? std::string("held out") : "fold " + std::to_string(f + 1)) +
                             " (" + std::to_string(held.deposits) + "): AUC " +
@@ -895,34 +931,52 @@ std::vector<LegendEntry> svg_curves(const ValidationResult& r, const SvgPanel& p
   return legend;
 }
 
-/// The legend box in the panel's lower right: at most 9 entries, the last always shown.
+/// The legend box in the panel's lower right: every entry (rows tighter when there are many),
+/// the box as wide as its longest text.
 std::string svg_legend(const SvgPanel& p, const std::vector<LegendEntry>& legend) {
-  const std::size_t shown = std::min<std::size_t>(legend.size(), 9);
-  const int lx = p.left + svg_side / 2 - 10;
-  int ly = svg_top + svg_side - 14 - static_cast<int>(shown) * 16;
-  std::string s = "<rect x=\"" + std::to_string(lx - 6) + "\" y=\"" + std::to_string(ly - 12) +
-                  "\" width=\"" + std::to_string(svg_side / 2 + 12) + "\" height=\"" +
-                  std::to_string(static_cast<int>(shown) * 16 + 8) +
-                  "\" fill=\"white\" fill-opacity=\"0.85\" stroke=\"#ccc\"/>\n";
-  for (std::size_t k = 0; k < shown; ++k) {
-    const LegendEntry& e = legend[k == shown - 1 ? legend.size() - 1 : k];
+  const int n = static_cast<int>(legend.size());
+  const int row = std::clamp((svg_side - 24) / std::max(n, 1), 9, 16);
+  const double font = std::min(11.0, row - 3.0);
+  double text_w = 0.0;
+  for (const auto& e : legend) text_w = std::max(text_w, text_width_px(e.second, font));
+  const int box_w = std::min(svg_side - 8, static_cast<int>(std::ceil(text_w)) + 24 + 14);
+  const int box_h = n * row + 8;
+  const int bx = p.left + svg_side - 4 - box_w;
+  const int by = svg_top + svg_side - 4 - box_h;
+  std::string s = "<rect x=\"" + std::to_string(bx) + "\" y=\"" + std::to_string(by) +
+                  "\" width=\"" + std::to_string(box_w) + "\" height=\"" + std::to_string(box_h) +
+                  "\" fill=\"white\" fill-opacity=\"0.9\" stroke=\"#ccc\"/>\n";
+  const int lx = bx + 6;
+  int ly = by + 4 + row - 3;
+  for (const auto& e : legend) {
     s += "<line x1=\"" + std::to_string(lx) + "\" y1=\"" + std::to_string(ly - 4) + "\" x2=\"" +
          std::to_string(lx + 18) + "\" y2=\"" + std::to_string(ly - 4) + "\" stroke=\"" + e.first +
          "\" stroke-width=\"2.4\"" + (e.first == random_colour ? " stroke-dasharray=\"6,4\"" : "") +
          "/>\n";
-    s += "<text x=\"" + std::to_string(lx + 24) + "\" y=\"" + std::to_string(ly) +
-         "\" font-size=\"11\">" + text::xml_escape(e.second) + "</text>\n";
-    ly += 16;
+    s += "<text x=\"" + std::to_string(lx + 24) + "\" y=\"" + std::to_string(ly) + "\" font-size=\"" +
+         fixed(font, 0) + "\">" + text::xml_escape(e.second) + "</text>\n";
+    ly += row;
   }
   return s;
 }
 
-/// The capture-efficiency line under the plots.
+/// The capture-efficiency lines under the success-rate panel: a heading, then one line per top
+/// share (a second column under the ROC panel past capture_rows lines).
 std::string svg_capture(const ValidationResult& r) {
-  std::string cap = "capture efficiency (all deposits):";
-  for (const auto& [p, f] : r.all.capture) cap += "  top " + exact(p) + " %: " + fixed(100.0 * f, 1) + " %";
-  return "<text x=\"" + std::to_string(svg_width / 2) + "\" y=\"" + std::to_string(svg_height - 18) +
-         "\" text-anchor=\"middle\" fill=\"#333\">" + text::xml_escape(cap) + "</text>\n";
+  std::string s = "<text x=\"" + std::to_string(svg_lefts[0]) + "\" y=\"" +
+                  std::to_string(below_panels) +
+                  "\" font-weight=\"bold\" fill=\"#333\">capture efficiency (all deposits)</text>\n";
+  for (std::size_t i = 0; i < r.all.capture.size(); ++i) {
+    const auto& [p, f] = r.all.capture[i];
+    const std::size_t col = i / capture_rows;
+    const int x = svg_lefts[0] + static_cast<int>(col) * (svg_lefts[1] - svg_lefts[0]);
+    const int y = below_panels + 16 * (static_cast<int>(i % capture_rows) + 1);
+    s += "<text x=\"" + std::to_string(x) + "\" y=\"" + std::to_string(y) + "\" fill=\"#333\">" +
+         text::xml_escape("top " + exact(p) + " % of the area holds " + fixed(100.0 * f, 1) +
+                          " % of the deposits") +
+         "</text>\n";
+  }
+  return s;
 }
 
 }  // namespace
@@ -1068,6 +1122,21 @@ geo::PointTable deposits_table(const ValidationResult& r, const std::string& crs
   return t;
 }
 
+std::vector<geo::QuicklookPoint> deposit_points(const ValidationResult& r) {
+  using K = geo::QuicklookPoint::Kind;
+  std::vector<geo::QuicklookPoint> pts;
+  auto add = [&pts](const std::vector<RankedDeposit>& used, const std::vector<geo::RejectedDeposit>& rejected,
+                    K used_kind, K rejected_kind) {
+    for (const auto& d : used) pts.push_back({d.x, d.y, used_kind});
+    for (const auto& d : rejected) {
+      if (d.has_xy) pts.push_back({d.x, d.y, rejected_kind});
+    }
+  };
+  add(r.deposits, r.rejected, K::validation_used, K::validation_rejected);
+  add(r.training, r.training_rejected, K::training_used, K::training_rejected);
+  return pts;
+}
+
 void write_deposits_gpkg(const ValidationResult& r, const fs::path& path, StagedFiles& files,
                          const std::vector<double>* class_thresholds) {
   const fs::path gpkg = files.temporary(path, "gpkg");
@@ -1082,8 +1151,8 @@ fs::path deposits_gpkg_path(const fs::path& dir, const std::string& stem) {
 std::vector<fs::path> validation_output_paths(const fs::path& dir, const std::string& stem) {
   return {dir / (stem + "_validation.json"), dir / (stem + "_success_rate.csv"),
           dir / (stem + "_roc.csv"), dir / (stem + "_prediction_area.csv"),
-          dir / (stem + "_validation.svg"), dir / (stem + "_folds.csv"),
-          deposits_gpkg_path(dir, stem)};
+          dir / (stem + "_validation.svg"), dir / (stem + "_validation.png"),
+          dir / (stem + "_folds.csv"), deposits_gpkg_path(dir, stem)};
 }
 
 std::vector<fs::path> write_validation_outputs(const ValidationResult& r, const fs::path& dir,
@@ -1115,8 +1184,12 @@ std::vector<fs::path> write_validation_outputs(const ValidationResult& r, const 
     pa += exact(q.threshold) + "," + exact(q.deposits_pct) + "," + exact(q.area_pct) + "\n";
   }
   files.write_text(paths[3], pa, "csv");
-  files.write_text(paths[4], validation_svg(r, title), "svg");
-  files.write_text(paths[5], folds_csv(r), "csv");
+  const std::string svg = validation_svg(r, title);
+  files.write_text(paths[4], svg, "svg");
+  const fs::path png = files.temporary(paths[5], "png");  // the same figure, rendered by librsvg
+  geo::write_svg_png(svg, png, "output " + paths[5].string());
+  files.publish(png, paths[5]);
+  files.write_text(paths[6], folds_csv(r), "csv");
   if (with_deposits_gpkg) write_deposits_gpkg(r, deposits_gpkg_path(dir, stem), files);
   return paths;
 }

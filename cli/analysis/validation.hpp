@@ -280,6 +280,11 @@ geo::PointTable deposits_table(const ValidationResult& r, const std::string& crs
 /// <dir>/<stem>_deposits.gpkg: one of validation_output_paths, and a trained run's own.
 std::filesystem::path deposits_gpkg_path(const std::filesystem::path& dir, const std::string& stem);
 
+/// The deposits of deposits_table as the quicklooks draw them (RunResult::deposit_points): the
+/// used ones at their positions, the rejected ones whose position is known (on nodata, outside
+/// the grid); [validation] and [training] kinds.
+std::vector<geo::QuicklookPoint> deposit_points(const ValidationResult& r);
+
 /// The paths write_validation_outputs writes.
 std::vector<std::filesystem::path> validation_output_paths(const std::filesystem::path& dir,
                                                            const std::string& stem);

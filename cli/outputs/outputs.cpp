@@ -23,6 +23,7 @@
 #include <chrono>
 #include <cstdio>
 #include <ctime>
+#include <cctype>
 #include <fstream>
 #include <map>
 #include <memory>
@@ -152,7 +153,13 @@ OutputSet::OutputSet(const model::Model& m, fs::path map, bool overwrite, int th
   } else if (m_.training.given) {
     sidecars.push_back(deposits_gpkg_path(dir, stem));  // the training deposits on the map
   }
-  if (m_.uncertainty.given) rasters.push_back(dir / (stem + "_uncertainty.tif"));
+  if (m_.uncertainty.given) {
+    rasters.push_back(dir / (stem + "_uncertainty.tif"));
+    if (o.style) sidecars.push_back(dir / (stem + "_uncertainty.qml"));
+    for (const char* b : {"mean", "std", "p_top"}) {
+      if (o.quicklook) sidecars.push_back(dir / (stem + "_uncertainty_" + b + ".png"));
+    }
+  }
   // Contributions: the raster and its default style; the per-band files, whose number the
   // program decides, are checked when they are staged (outputs/contributions.hpp).
   if (o.contributions) rasters.push_back(dir / (stem + "_contributions.tif"));
@@ -305,37 +312,114 @@ fs::path OutputSet::write_map_cog(RunResult& res) {
   return cog;
 }
 
-void OutputSet::draw_quicklook(const fs::path& map, const fs::path& png, double smin,
-                               double smax) const {
-  geo::QuicklookOptions qo;
-  qo.title = m_.name;
-  qo.legend_label = "score";
-  qo.colormap = m_.output.colormap;
-  qo.min = smin;
-  qo.max = smax;
-  geo::write_quicklook(map, png, qo);
+std::string map_quantity(const model::Model& m) {
+  using M = model::Method;
+  switch (m.combine.method) {
+    case M::wofe: return "posterior probability";
+    case M::logistic:
+    case M::boosted_trees:
+    case M::random_forest: return "probability";
+    case M::fuzzy_and:
+    case M::fuzzy_or:
+    case M::fuzzy_product:
+    case M::fuzzy_sum:
+    case M::fuzzy_gamma: return "fuzzy membership";
+    case M::weighted_sum:
+    case M::index_overlay: return "score";
+  }
+  return "score";
 }
 
-void OutputSet::write_report(RunResult& res, const Finished& f,
-                             const std::vector<fs::path>& written, Clock::time_point t_all) {
+std::string band_quantity(const model::Model& m, const std::string& band_name) {
+  if (band_name == "posterior" || band_name == "prospectivity") return map_quantity(m);
+  if (band_name == "posterior_std") return "standard deviation";
+  if (band_name == "confidence") return "confidence, P / s(P)";
+  if (band_name == "mean") return "mean of the draws";
+  if (band_name == "std") return "standard deviation";
+  if (band_name == "p05") return "5th percentile";
+  if (band_name == "p95") return "95th percentile";
+  if (band_name == "p_top") return "P(in the top)";
+  return "score";
+}
+
+geo::QuicklookOptions quicklook_options(const model::Model& m, const std::string& colormap,
+                                        double min, double max) {
+  geo::QuicklookOptions qo;
+  qo.title = m.name;
+  qo.legend_label = map_quantity(m);
+  qo.colormap = colormap;
+  qo.min = min;
+  qo.max = max;
+  if (model::is_trained(m.combine.method)) {  // skewed: a few cells near 1, most near 0
+    qo.stretch_low_pct = 2.0;
+    qo.stretch_high_pct = 98.0;
+  }
+  return qo;
+}
+
+std::string picture_tag(const std::string& band_name) {
+  std::string t;
+  for (char ch : band_name) {
+    const bool plain = std::isalnum(static_cast<unsigned char>(ch)) != 0 || ch == '_' || ch == '-';
+    t += plain ? ch : '_';
+  }
+  return t;
+}
+
+std::vector<OutputSet::BandPicture> OutputSet::stage_quicklooks(const RunResult& res, double smin,
+                                                                double smax) {
+  std::vector<BandPicture> pics;
+  const fs::path dir = paths_.map.parent_path();
+  const std::string stem = paths_.map.stem().string();
+  BandPicture p{quicklook_options(m_, m_.output.colormap, smin, smax), paths_.quicklook, {}};
+  p.staged = files_.temporary(p.dst, "png");
+  pics.push_back(std::move(p));
+  // One more per extra band of the map ([output] bands, the posterior's std and confidence).
+  for (std::size_t b = 1; b < res.bands.size(); ++b) {
+    const BandStats& bs = res.bands[b];
+    if (bs.valid == 0) continue;
+    BandPicture e{quicklook_options(m_, m_.output.colormap, bs.min, bs.max),
+                  dir / (stem + "_quicklook_" + picture_tag(bs.name) + ".png"), {}};
+    e.options.title = m_.name + ": " + bs.name;
+    e.options.legend_label = band_quantity(m_, bs.name);
+    e.options.band = static_cast<int>(b) + 1;
+    e.staged = files_.temporary(e.dst, "png");
+    pics.push_back(std::move(e));
+  }
+  for (auto& pic : pics) pic.options.points = res.deposit_points;
+  return pics;
+}
+
+void OutputSet::draw_quicklooks(const fs::path& map, const std::vector<BandPicture>& pics,
+                                const std::shared_future<std::vector<double>>& breaks) {
+  if (pics.empty()) return;
+  // The further bands' pictures each on a thread of their own (each reads its own overview),
+  // band 1's here: its class breaks are known once the classes are worked out (beside this),
+  // and its map is read and coloured meanwhile.
+  std::vector<std::future<void>> others;
+  for (std::size_t i = 1; i < pics.size(); ++i) {
+    others.push_back(std::async(std::launch::async, [&map, &pic = pics[i]] {
+      geo::write_quicklook(map, pic.staged, pic.options);
+    }));
+  }
+  geo::QuicklookOptions qo = pics[0].options;
+  qo.class_breaks = [&breaks] { return breaks.get(); };
+  geo::write_quicklook(map, pics[0].staged, qo);
+  for (auto& f : others) f.get();
+}
+
+void OutputSet::write_report(RunResult& res, const Finished& f, Clock::time_point t_all) {
   const auto t0 = Clock::now();
   std::vector<InputDigest> digests = digests_.valid() ? digests_.get() : std::vector<InputDigest>{};
+  // Every file the run writes (res.files: the analyses' too), with its size where it is staged.
   nlohmann::ordered_json files = nlohmann::ordered_json::array();
-  for (const auto& dst : written) {
+  for (const auto& dst : res.files) {
     nlohmann::ordered_json e;
     e["path"] = dst.string();
+    const fs::path staged = dst == paths_.map ? f.map : files_.staged(dst);
     std::error_code ec;
-    if (dst == paths_.map_style) {
-      e["bytes"] = f.map_style.size();
-    } else if (dst == paths_.classes_style) {
-      e["bytes"] = f.classes_style.size();
-    } else if (dst == paths_.map) {
-      e["bytes"] = fs::file_size(f.map, ec);
-    } else if (dst == paths_.classes) {
-      e["bytes"] = fs::file_size(f.classes, ec);
-    } else if (dst == paths_.quicklook) {
-      e["bytes"] = fs::file_size(f.quicklook, ec);
-    }
+    const std::uintmax_t bytes = staged.empty() ? 0 : fs::file_size(staged, ec);
+    if (!staged.empty() && !ec) e["bytes"] = bytes;
     files.push_back(e);
   }
   res.report["outputs"] = files;
@@ -358,15 +442,19 @@ void OutputSet::finish(RunResult& res) {
   const double smin = stats ? stats->min : 0.0;
   const double smax = stats ? stats->max : 1.0;
   if (o.format == model::OutputFormat::cog) f.map = write_map_cog(res);
-  // The quicklook (reads an overview) is drawn while the classes are worked out: the two read
-  // the finished map independently and share nothing else.
+  // The quicklooks (read an overview) are drawn while the classes are worked out: the two
+  // read the finished map independently; the map's legend waits for the class breaks only
+  // once its picture is read and coloured. `breaks` is declared after `quicklook`: on a throw
+  // it is destroyed first, so the drawing thread sees a broken promise instead of waiting.
   std::future<void> quicklook;
+  std::promise<std::vector<double>> breaks;
   const auto t_ql = Clock::now();
   if (o.quicklook && have_valid) {
     gp::log::info("drawing the quicklook");
-    f.quicklook = files_.temporary(paths_.quicklook, "png");  // staged here: one thread stages
-    quicklook = std::async(std::launch::async, [this, map = f.map, png = f.quicklook, smin, smax] {
-      draw_quicklook(map, png, smin, smax);
+    f.quicklooks = stage_quicklooks(res, smin, smax);  // staged here: one thread stages
+    quicklook = std::async(std::launch::async, [map = f.map, pics = f.quicklooks,
+                                                 b = breaks.get_future().share()] {
+      draw_quicklooks(map, pics, b);
     });
   } else if (o.quicklook) {
     gp::log::warning("no valid cell: no quicklook drawn");
@@ -376,6 +464,7 @@ void OutputSet::finish(RunResult& res) {
   } else if (o.classes.method != model::ClassMethod::none) {
     f.classes = write_classes(res, f);
   }
+  breaks.set_value(f.class_thresholds);  // empty without classes: the ramp's value ticks
   if (o.style) {
     const auto t0 = Clock::now();
     f.map_style = score_qml(o.colormap, smin, smax);
@@ -395,7 +484,7 @@ void OutputSet::finish(RunResult& res) {
   if (!f.classes.empty()) written.push_back(paths_.classes);
   if (!f.classes_style.empty()) written.push_back(paths_.classes_style);
   if (!f.map_style.empty()) written.push_back(paths_.map_style);
-  if (!f.quicklook.empty()) written.push_back(paths_.quicklook);
+  for (const auto& q : f.quicklooks) written.push_back(q.dst);
   if (o.report) written.push_back(paths_.report);
   written.push_back(paths_.map);
   res.files = files_.destinations();  // side files staged by training and the analyses
@@ -405,8 +494,8 @@ void OutputSet::finish(RunResult& res) {
   if (!f.classes.empty()) files_.publish(f.classes, paths_.classes, true);
   if (!f.classes_style.empty()) files_.write_text(paths_.classes_style, f.classes_style, "qml");
   if (!f.map_style.empty()) files_.write_text(paths_.map_style, f.map_style, "qml");
-  if (!f.quicklook.empty()) files_.publish(f.quicklook, paths_.quicklook);
-  if (o.report) write_report(res, f, written, t_all);
+  for (const auto& q : f.quicklooks) files_.publish(q.staged, q.dst);
+  if (o.report) write_report(res, f, t_all);
   files_.publish(f.map, paths_.map, true);
   // Everything is complete: move into place, all or nothing, the map last.
   files_.commit();

@@ -11,7 +11,9 @@
 //                          MODE overviews (COG)
 //   <base>.qml             QGIS style of the map (pseudocolour ramp over min..max)
 //   <base>_classes.qml     QGIS style of the classes (paletted, labelled)
-//   <base>_quicklook.png   the score with ramp, legend and scale note
+//   <base>_quicklook.png   band 1 with ramp, legend (its quantity, class breaks, deposits),
+//                          coordinate ticks, north arrow and scale note
+//   <base>_quicklook_<band>.png   the same for each further band (posterior_std, confidence, ...)
 //   <base>_report.json     the run report (build_report)
 //
 // Every file is staged through one StagedFiles set (cli/outputs/staged_files.hpp), which the
@@ -22,6 +24,7 @@
 #include "model/model.hpp"
 #include "run/runner.hpp"
 #include "gp/geo/colormap.hpp"
+#include "gp/geo/quicklook.hpp"
 #include "gp/geo/raster_writer.hpp"
 #include "outputs/staged_files.hpp"
 
@@ -90,11 +93,20 @@ class OutputSet {
 
  private:
   using Clock = std::chrono::steady_clock;
+ public:
+  /// One quicklook: its options, destination and staged temporary.
+  struct BandPicture {
+    geo::QuicklookOptions options;
+    std::filesystem::path dst;
+    std::filesystem::path staged;
+  };
+
+ private:
   /// What finish() has made so far: staged files and what the styles need.
   struct Finished {
     std::filesystem::path map;        ///< the staged map (GeoTIFF, or its COG copy)
     std::filesystem::path classes;    ///< the staged class raster (empty: none)
-    std::filesystem::path quicklook;  ///< the staged PNG (empty: none)
+    std::vector<BandPicture> quicklooks;  ///< the staged PNGs (band 1 first; empty: none)
     std::string map_style;
     std::string classes_style;
     std::vector<std::string> class_labels;
@@ -104,12 +116,14 @@ class OutputSet {
   static void stage_time(RunResult& res, const char* name, Clock::time_point t0);
   std::filesystem::path write_classes(RunResult& res, Finished& f);
   std::filesystem::path write_map_cog(RunResult& res);
-  /// Draws the quicklook of `map` into `png` (staged by the caller); runs beside
-  /// write_classes, so it touches no member that changes.
-  void draw_quicklook(const std::filesystem::path& map, const std::filesystem::path& png,
-                      double smin, double smax) const;
-  void write_report(RunResult& res, const Finished& f,
-                    const std::vector<std::filesystem::path>& written, Clock::time_point t_all);
+  /// Stages the map's quicklooks: band 1 as paths().quicklook, every further band with data as
+  /// `<base>_quicklook_<band name>.png`, each with the run's deposits.
+  std::vector<BandPicture> stage_quicklooks(const RunResult& res, double smin, double smax);
+  /// Draws `pics` of `map` (staged by the caller); runs beside write_classes, so it touches no
+  /// member: band 1's class breaks come from `breaks` once the classes are known.
+  static void draw_quicklooks(const std::filesystem::path& map, const std::vector<BandPicture>& pics,
+                              const std::shared_future<std::vector<double>>& breaks);
+  void write_report(RunResult& res, const Finished& f, Clock::time_point t_all);
 
   const model::Model& m_;
   OutputPaths paths_;
@@ -132,6 +146,25 @@ nlohmann::ordered_json build_report(const model::Model& m, const RunResult& res,
 /// Every file a model run reads (model file, layers, boundary, deposits): no output may
 /// replace one of them.
 std::vector<ProtectedInput> run_inputs(const model::Model& m);
+
+/// The quantity a model's map (band 1) holds, as legends name it: "posterior probability"
+/// (weights of evidence), "probability" (logistic regression, tree ensembles), "fuzzy
+/// membership" (fuzzy operators) or "score" (weighted sum, index overlay).
+std::string map_quantity(const model::Model& m);
+
+/// The quantity of a named band: band 1's (map_quantity), "standard deviation" (posterior_std,
+/// std), "confidence, P / s(P)", the uncertainty summaries ("mean of the draws", ...), or
+/// "score" for a group or layer band.
+std::string band_quantity(const model::Model& m, const std::string& band_name);
+
+/// The quicklook options every picture of a run starts from: the model's name as title, its
+/// quantity, `colormap` over min..max, and for trained models (weights of evidence, logistic,
+/// tree ensembles: skewed maps) a 2-98 % percentile stretch.
+geo::QuicklookOptions quicklook_options(const model::Model& m, const std::string& colormap,
+                                        double min, double max);
+
+/// A band name made safe for a file name (letters, digits, '_' and '-'; others become '_').
+std::string picture_tag(const std::string& band_name);
 
 /// The TIFF predictor of every Float32 raster a run writes: floating point (3) when compressed,
 /// none (1) for COMPRESS=NONE.

@@ -279,6 +279,14 @@ std::vector<fs::path> StagedFiles::destinations() const {
   return out;
 }
 
+fs::path StagedFiles::staged(const fs::path& dst) const {
+  const fs::path abs = fs::absolute(dst);
+  for (auto it = moves_.rbegin(); it != moves_.rend(); ++it) {
+    if (!it->side && it->dst == abs) return it->temp;
+  }
+  return {};
+}
+
 namespace {
 
 /// The destinations' previous files while a commit runs: kept under hidden names (registered

@@ -66,6 +66,9 @@ class StagedFiles {
 
   /// Destinations published so far, in order.
   [[nodiscard]] std::vector<std::filesystem::path> destinations() const;
+  /// The temporary published for `dst` (the file as it will stand there after commit()), or
+  /// an empty path when none is.
+  [[nodiscard]] std::filesystem::path staged(const std::filesystem::path& dst) const;
   [[nodiscard]] bool overwrite() const { return overwrite_; }
   [[nodiscard]] const std::vector<ProtectedInput>& inputs() const { return inputs_; }
 

@@ -8,6 +8,7 @@
 #include "run/progress_callback.hpp"
 
 #include "gp/geo/grid.hpp"
+#include "gp/geo/quicklook.hpp"
 #include "gp/kernels/backend.hpp"
 
 #include <nlohmann/json.hpp>
@@ -81,6 +82,9 @@ struct RunResult {
   /// or null when the run writes no classes. Side files that carry each deposit's class
   /// (<base>_deposits.gpkg) are staged here.
   std::vector<std::function<void(const std::vector<double>*)>> on_classes;
+  /// Deposits drawn on the quicklooks: the [validation] and [training] deposits as validation
+  /// placed them on the map (used, or rejected on nodata / outside the grid with a position).
+  std::vector<geo::QuicklookPoint> deposit_points;
 };
 
 /// Runs the model end to end. The output is complete and in place when this returns.

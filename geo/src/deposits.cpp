@@ -63,13 +63,13 @@ DepositPlacement place_deposits(const DepositSpec& spec, const Grid& grid,
     const double cy = (grid.y0 - y) / grid.dy;
     if (!(cx >= 0.0 && cy >= 0.0 && cx < static_cast<double>(grid.width) &&
           cy < static_cast<double>(grid.height))) {
-      out.rejected.push_back({f.name, "outside the grid"});
+      out.rejected.push_back({f.name, "outside the grid", true, x, y});
       continue;
     }
     PlacedDeposit d{f.name, x, y, static_cast<std::int64_t>(std::floor(cx)),
                     static_cast<std::int64_t>(std::floor(cy))};
     if (valid && !valid(d.col, d.row)) {
-      out.rejected.push_back({f.name, "on a nodata cell"});
+      out.rejected.push_back({f.name, "on a nodata cell", true, x, y});
       continue;
     }
     out.placed.push_back(std::move(d));

@@ -624,7 +624,7 @@ TEST(Cli, ValidateCreatesAMissingOutFolder) {
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_NE(r.out.find("2 deposits (0 left out)"), std::string::npos) << r.out;
   for (const char* f : {"map_validation.json", "map_success_rate.csv", "map_roc.csv",
-                        "map_validation.svg"}) {
+                        "map_validation.svg", "map_validation.png"}) {
     EXPECT_TRUE(fs::is_regular_file(out / f)) << f;
   }
   // A bad deposit source is reported before the outputs that now exist.

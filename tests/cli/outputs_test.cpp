@@ -197,8 +197,8 @@ TEST(Outputs, DefaultRunWritesEverythingQgisNeeds) {
     GDALDatasetUniquePtr png(
         GDALDataset::Open((dir / "map_quicklook.png").c_str(), GDAL_OF_RASTER | GDAL_OF_READONLY));
     ASSERT_TRUE(png);
-    EXPECT_EQ(png->GetRasterXSize(), 16 + 1024 + 16 + 160);
-    EXPECT_EQ(png->GetRasterYSize(), 16 + 40 + 788 + 56 + 16);
+    EXPECT_EQ(png->GetRasterXSize(), 16 + 18 + 1024 + 200 + 16);
+    EXPECT_EQ(png->GetRasterYSize(), 16 + 40 + 788 + 18 + 64 + 16);
     std::vector<std::uint8_t> g(static_cast<std::size_t>(png->GetRasterXSize()) *
                                 png->GetRasterYSize());
     ASSERT_EQ(png->GetRasterBand(2)->RasterIO(GF_Read, 0, 0, png->GetRasterXSize(),

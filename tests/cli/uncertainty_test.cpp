@@ -11,6 +11,7 @@
 
 #include <cmath>
 #include <fstream>
+#include <set>
 #include <random>
 
 namespace {
@@ -140,6 +141,26 @@ TEST(UncertaintyRun, ReportSectionsBandsAndValidationAgreeWithValidateCommand) {
   ASSERT_EQ(rep["validation"]["split"]["folds"].size(), 1u);
   EXPECT_TRUE(fs::exists(dir / "out" / "map_validation.svg"));
   EXPECT_TRUE(fs::exists(dir / "out" / "map_success_rate.csv"));
+  // The uncertainty raster is first-class: a style, a picture of each band of interest, and
+  // it and its side files in the report's outputs (res.files, which the "wrote" lines list
+  // too); so is every validation file (the figure's PNG too).
+  std::set<std::string> listed;
+  for (const auto& e : rep["outputs"]) listed.insert(fs::path(e["path"].get<std::string>()).filename().string());
+  for (const char* f : {"map_uncertainty.tif", "map_uncertainty.qml", "map_uncertainty_mean.png",
+                        "map_uncertainty_std.png", "map_uncertainty_p_top.png", "map_validation.svg",
+                        "map_validation.png", "map_deposits.gpkg", "map_quicklook.png", "map.tif"}) {
+    EXPECT_TRUE(fs::is_regular_file(dir / "out" / f)) << f;
+    EXPECT_EQ(listed.count(f), 1u) << f << " is not in the report's outputs";
+  }
+  for (const auto& e : rep["outputs"]) {
+    const fs::path p = e["path"].get<std::string>();
+    if (p.filename() != "map_report.json") {
+      EXPECT_EQ(e["bytes"].get<std::uintmax_t>(), fs::file_size(p)) << p;
+    }
+  }
+  // The uncertainty style is QGIS's pseudocolour over the mean band's range.
+  EXPECT_NE(gp::test::file_bytes(dir / "out" / "map_uncertainty.qml").find("singlebandpseudocolor"),
+            std::string::npos);
 
   // The same map validated by the command: the same AUCs.
   fs::create_directories(dir / "v");

@@ -40,6 +40,9 @@ struct PlacedDeposit {
 struct RejectedDeposit {
   std::string name;
   std::string reason;
+  bool has_xy{false};  ///< the position is known (outside the grid, on a nodata cell)
+  double x{0.0};       ///< grid CRS
+  double y{0.0};
 };
 
 struct DepositPlacement {
