@@ -92,14 +92,11 @@ inline const SyntheticLayers& synthetic_layers(std::int64_t side, int n_layers =
   return cache;
 }
 
-/// A 6-layer, 3-group network on the six synthetic layers with transform kinds `kinds`:
-/// large/small with midpoint the middle of the layer's range (0.75 of its top where the middle
-/// is not positive) and spread 5; gaussian/near with midpoint the middle and spread
-/// 1 / (range / 4)^2; linear over the range (the sixth layer inverted). Groups: g1 =
-/// fuzzy-or over the first `n_or` of `in` (node indices), g2 = weighted-sum over the next
-/// 6 - n_or with weights `w`, final = fuzzy-gamma(g1, g2; 0.9).
-inline kernels::Program six_layer_network(const kernels::TransformKind (&kinds)[6],
-                                          const int (&in)[6], const double (&w)[6], int n_or) {
+/// The 6-layer fuzzy network (bench/network_vs_sum.sh) on the six synthetic layers: l1 large, l2 small
+/// (midpoint: the middle of the layer's range, spread 5), l3 gaussian, l4 near (midpoint the
+/// middle, spread 1 / (range / 4)^2), l5 linear, l6 linear inverted; g1 = fuzzy-or(l1, l2),
+/// g2 = weighted-sum(l3..l6; 0.3, 0.3, 0.2, 0.2), final = fuzzy-gamma(g1, g2; 0.9).
+inline kernels::Program network_program() {
   using K = kernels::TransformKind;
   kernels::Program p;
   p.n_layers = 6;
@@ -107,6 +104,7 @@ inline kernels::Program six_layer_network(const kernels::TransformKind (&kinds)[
   p.n_bands = 1;
   p.mask_layer = -1;
   p.out_nodata = -9999.0f;
+  const K kinds[] = {K::large, K::small, K::gaussian, K::near, K::linear, K::linear};
   for (int l = 0; l < 6; ++l) {
     double lo = 0.0;
     double hi = 1.0;
@@ -115,59 +113,38 @@ inline kernels::Program six_layer_network(const kernels::TransformKind (&kinds)[
     t.kind = kinds[l];
     const double mid = 0.5 * (lo + hi);
     const double quarter = (hi - lo) / 4.0;
-    if (kinds[l] == K::large || kinds[l] == K::small) {
-      t.a = mid > 0.0 ? mid : 0.75 * hi;
+    if (l < 2) {
+      t.a = mid;
       t.b = 5.0;
-    } else if (kinds[l] == K::linear) {
-      t.a = l == 5 ? hi : lo;
-      t.b = l == 5 ? lo : hi;
-    } else {
+    } else if (l < 4) {
       t.a = mid;
       t.b = 1.0 / (quarter * quarter);
+    } else {
+      t.a = l == 4 ? lo : hi;
+      t.b = l == 4 ? hi : lo;
     }
   }
-  for (int k = 0; k < 6; ++k) {
+  const int in[] = {0, 1, 2, 3, 4, 5, 6, 7};
+  const double w[] = {0.5, 0.5, 0.3, 0.3, 0.2, 0.2, 0.5, 0.5};
+  for (int k = 0; k < 8; ++k) {
     p.inputs[k] = in[k];
     p.input_weights[k] = w[k];
   }
-  p.inputs[6] = 6;
-  p.inputs[7] = 7;
-  p.input_weights[6] = 0.5;
-  p.input_weights[7] = 0.5;
-  p.groups[0] = {kernels::CombineMethod::fuzzy_or, 0, n_or, 0, 0.9, 0.0};
-  p.groups[1] = {kernels::CombineMethod::weighted_sum, n_or, 6 - n_or, 0, 0.9, 0.0};
+  p.groups[0] = {kernels::CombineMethod::fuzzy_or, 0, 2, 0, 0.9, 0.0};
+  p.groups[1] = {kernels::CombineMethod::weighted_sum, 2, 4, 0, 0.9, 0.0};
   p.groups[2] = {kernels::CombineMethod::fuzzy_gamma, 6, 2, 0, 0.9, 0.0};
   p.bands[0] = 8;  // node numbering: layers 0-5, groups 6-8
   return p;
 }
 
-/// The 6-layer fuzzy network of bench/network_vs_sum.sh (`net`): l1 large, l2 small, l3
-/// gaussian, l4 near, l5 linear, l6 linear inverted; g1 = fuzzy-or(l1, l2),
-/// g2 = weighted-sum(l3..l6; 0.3, 0.3, 0.2, 0.2), final = fuzzy-gamma(g1, g2; 0.9).
-inline kernels::Program network_program() {
-  using K = kernels::TransformKind;
-  return six_layer_network({K::large, K::small, K::gaussian, K::near, K::linear, K::linear},
-                           {0, 1, 2, 3, 4, 5}, {0.5, 0.5, 0.3, 0.3, 0.2, 0.2}, 2);
-}
-
-/// Every layer a membership (bench/network_vs_sum.sh's `net_exp`): l1 large, l2 small,
-/// l3 gaussian, l4 near, l5 large, l6 gaussian; g1 = fuzzy-or(l1, l2, l5),
-/// g2 = weighted-sum(l3, l4, l6; 0.4, 0.3, 0.3), final = fuzzy-gamma(g1, g2; 0.9).
-inline kernels::Program network_exp_program() {
-  using K = kernels::TransformKind;
-  return six_layer_network({K::large, K::small, K::gaussian, K::near, K::large, K::gaussian},
-                           {0, 1, 4, 2, 3, 5}, {1.0 / 3, 1.0 / 3, 1.0 / 3, 0.4, 0.3, 0.3}, 3);
-}
-
 /// A linear weighted sum over `n_layers` layers: each layer scaled over its range to 0..1, then
 /// weighted 0.25, 0.2, 0.15, 0.15, 0.15, 0.1 (normalised, as the runner normalises weights).
 /// One weighted-sum group over every layer, written to one band; no mask, no aux table.
-/// GP_BENCH_PROGRAM=network (six layers) benchmarks network_program() instead, and
-/// GP_BENCH_PROGRAM=network_exp network_exp_program().
+/// GP_BENCH_PROGRAM=network (six layers) benchmarks network_program() instead.
 inline kernels::Program bench_program(int n_layers = bench_layers) {
-  if (const char* e = std::getenv("GP_BENCH_PROGRAM"); e != nullptr && n_layers == 6) {
-    if (std::string(e) == "network") return network_program();
-    if (std::string(e) == "network_exp") return network_exp_program();
+  if (const char* e = std::getenv("GP_BENCH_PROGRAM");
+      e != nullptr && std::string(e) == "network" && n_layers == 6) {
+    return network_program();
   }
   static constexpr double weights[] = {0.25, 0.2, 0.15, 0.15, 0.15, 0.1};
   kernels::Program p;

@@ -10,16 +10,11 @@
 // call), AVX2 (4) and baseline x86-64 (2), picked at load time (AVX-512 made the weighted sum
 // 1.23x and the issue-3 network 1.13x faster per core than AVX2, bench/README.md). No FMA in
 // any (-ffp-contract=off; the arithmetic is the same IEEE operations in the same order), only
-// the vector exp/log of the libmvec variants may round differently (by an ulp of a double, or
-// of a float in the single-precision memberships and fuzzy gamma: expf/logf, 16 lanes per
-// AVX-512 call), so output bytes are reproducible on one machine type, not necessarily between
-// CPU generations.
+// the vector exp/log of the libmvec variants may round differently (by an ulp of a double), so
+// output bytes are reproducible on one machine type, not necessarily between CPU generations.
 #if defined(GP_HAVE_LIBMVEC)
 extern "C" __attribute__((simd("notinbranch"))) double exp(double) noexcept;
 extern "C" __attribute__((simd("notinbranch"))) double log(double) noexcept;
-// The float memberships (cell_ops.hpp: large, small, gaussian) take 16 lanes per AVX-512 call.
-extern "C" __attribute__((simd("notinbranch"))) float expf(float) noexcept;
-extern "C" __attribute__((simd("notinbranch"))) float logf(float) noexcept;
 #define GP_CPU_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
 #else
 #define GP_CPU_CLONES
@@ -89,17 +84,7 @@ template <TransformKind K>
   // shuffling from 32-bit to 64-bit lanes for every cell (more work than the transform).
 #pragma omp simd
   for (std::size_t i = 0; i < m; ++i) out[i] = static_cast<double>(raw[i]);
-  if constexpr (K == TransformKind::large || K == TransformKind::small) {
-    // transform_as's ratio_membership with its constants (a log of the midpoint) taken once.
-    const RatioMembership r = ratio_membership_of(K == TransformKind::large, t.a, t.b);
-    const bool invert = t.invert != 0;
-#pragma omp simd
-    for (std::size_t i = 0; i < m; ++i) {
-      const double x = out[i];
-      const double y = ratio_membership(r, x);
-      out[i] = is_valid(x) ? (invert ? 1.0 - y : y) : nan_value();
-    }
-  } else if (t.invert != 0) {
+  if (t.invert != 0) {
 #pragma omp simd
     for (std::size_t i = 0; i < m; ++i) {
       const double x = out[i];
@@ -254,14 +239,8 @@ template <CombineMethod M>
   constexpr bool gamma = M == CombineMethod::fuzzy_gamma;
   const double gamma_exponent = g.gamma;
   if constexpr (gamma) {
-    if (gamma_exponent == 0.0 || gamma_exponent == 1.0) {
-      for (std::size_t i = 0; i < m; ++i) out[i] = gamma_of(1.0 - b[i], a[i], gamma_exponent);
-    } else {
 #pragma omp simd
-      for (std::size_t i = 0; i < m; ++i) {
-        out[i] = fuzzy_gamma_value(1.0 - b[i], a[i], gamma_exponent);
-      }
-    }
+    for (std::size_t i = 0; i < m; ++i) out[i] = gamma_of(1.0 - b[i], a[i], gamma_exponent);
   }
 #pragma omp simd
   for (std::size_t i = 0; i < m; ++i) {

@@ -10,7 +10,6 @@
 #include "gp/kernels/trees.hpp"
 
 #include <math.h>
-#include <string.h>
 
 #include <cstddef>
 
@@ -74,71 +73,12 @@ GP_HD inline double reclass_value(const Program& p, const TransformParams& t, do
   return t.has_default != 0 ? t.fallback : nan_value();
 }
 
-/// Single-precision memberships (`large`, `small`, `gaussian`). The map is Float32 and the
-/// memberships' exp and log were most of a fuzzy network's cost in double; in float they cost
-/// a third (16 lanes per AVX-512 vector call instead of 8, shorter polynomials). Arranged so
-/// that no step loses more than float's rounding of the result itself:
-///   large/small: 1 / (1 + (x / a)^e) = 1 / (1 + exp(z)), z = e (ln x - ln a). ln x is taken
-///     from x's exponent k and mantissa m in [sqrt(1/2), sqrt(2)) (x is a float: both exact,
-///     subnormals scaled first): k ln 2 + logf(m), with ln 2 and ln a each split into a high
-///     float and a low correction, so that k ln2_hi - la_hi loses nothing where x is near a.
-///     No division, no x / a out of float's range. Then expf(z) and the division in double.
-///   gaussian: z = -b (x - a)^2 in double (as before), then expf(z).
-/// Error against the same formula in double (test: kernels_membership_float_test), u = 2^-24:
-///   large/small: |mu_f - mu_d| <= (1.5 |e| + 3 |z| + 4) u mu (1 - mu) + 2^-126 (+ 2^-52, the
-///     division's rounding in double, as in the double formula): at most
-///     (0.375 |e| + 1.7) u absolute (mu (1 - mu) |z| <= 0.224), and relative to the nearer of
-///     mu and 1 - mu at most (1.5 |e| + 3 |z| + 4) u: steep memberships weigh ln x's rounding
-///     by e (ln x's own error is within an ulp of |ln m| <= 0.35, not of |ln x|);
-///   gaussian: |mu_f - mu_d| <= (|z| + 4) u mu + 2^-126, at most 4 u absolute.
-/// Below 2^-126 (expf's underflow, |z| beyond about 87) the absolute floor applies. For
-/// spreads up to 10 that is a few ulps of the map's largest values, the float store's own
-/// rounding there being half an ulp.
-/// CUDA evaluates the same functions with its own expf/logf (within 2 ulp, as glibc's scalar
-/// and vector ones), so CPU and CUDA maps stay within 4 float ulps or 1e-6 of each other.
-struct RatioMembership {
-  float log_a_hi;  ///< float(ln a)
-  float log_a_lo;  ///< ln a - log_a_hi, rounded to float
-  float e;         ///< the exponent: -spread (large) or spread (small)
-  double at_zero;  ///< the value for x <= 0 (the limit as x -> 0+): 0 (large) or 1 (small)
-};
-
-/// large's (`large` true) or small's constants for midpoint a > 0 and spread b.
-GP_HD GP_INLINE RatioMembership ratio_membership_of(bool large, double a, double b) {
-  const double la = log(a);
-  const auto hi = static_cast<float>(la);
-  return {hi, static_cast<float>(la - static_cast<double>(hi)), static_cast<float>(large ? -b : b),
-          large ? 0.0 : 1.0};
-}
-
-/// ln x - ln a (r: ratio_membership_of) for a float x > 0, as described above.
-GP_HD GP_INLINE float log_ratio(float x, const RatioMembership& r) {
-  constexpr float ln2_hi = 0.693145751953125f;  // 12 low bits zero: k ln2_hi is exact
-  constexpr float ln2_lo = 1.42860682030941723212e-06f;
-  const bool subnormal = x < 1.17549435e-38f;
-  const float xs = subnormal ? x * 16777216.0f : x;  // 2^24
-  unsigned int u = 0;
-  memcpy(&u, &xs, sizeof u);
-  unsigned int mbits = (u & 0x7fffffu) | 0x3f800000u;  // m in [1, 2)
-  const bool halve = mbits > 0x3fb504f3u;             // m > sqrt(2): m / 2, k + 1
-  mbits -= halve ? 0x00800000u : 0u;
-  const int k = static_cast<int>(u >> 23) - 127 + (halve ? 1 : 0) - (subnormal ? 24 : 0);
-  float m = 0.0f;
-  memcpy(&m, &mbits, sizeof m);
-  const auto kf = static_cast<float>(k);
-  return (kf * ln2_hi - r.log_a_hi) + (logf(m) + (kf * ln2_lo - r.log_a_lo));
-}
-
-/// 1 / (1 + (x / a)^e) for a valid x (r: ratio_membership_of); r.at_zero for x <= 0.
-GP_HD GP_INLINE double ratio_membership(const RatioMembership& r, double x) {
-  const auto xf = static_cast<float>(x);  // exact: raw values are floats
-  const float t = expf(r.e * log_ratio(xf > 0.0f ? xf : 1.0f, r));
-  return x <= 0.0 ? r.at_zero : 1.0 / (1.0 + static_cast<double>(t));
-}
-
-/// exp(-b (x - a)^2) with the exponent in double and expf (see above).
-GP_HD GP_INLINE double gaussian_membership(double x, double a, double b) {
-  return static_cast<double>(expf(static_cast<float>(-b * (x - a) * (x - a))));
+/// (x / a)^e for x > 0, a > 0 (the model refuses midpoint <= 0), as exp(e log(x / a)): one
+/// log and one exp cost about two thirds of a pow, and the result differs by a few units in the
+/// last place of a double, far below the float the map stores. e = 0 gives exactly 1 (pow's
+/// value), also where x / a overflows to infinity.
+GP_HD inline double ratio_power(double x, double a, double e) {
+  return e == 0.0 ? 1.0 : exp(e * log(x / a));
 }
 
 /// Applies transform kind `k` (t.kind, or a constant in a per-kind loop) to a valid raw value,
@@ -164,14 +104,13 @@ GP_HD GP_INLINE double transform_as(TransformKind k, const Program& p, const Tra
     }
     case TransformKind::large:
       // Undefined for x <= 0 by the formula; the limit as x -> 0+ is 0 (for spread > 0).
-      // In float (ratio_membership); the CPU's block loop takes ratio_membership_of once.
-      y = ratio_membership(ratio_membership_of(true, t.a, t.b), x);
+      y = x <= 0.0 ? 0.0 : 1.0 / (1.0 + ratio_power(x, t.a, -t.b));
       break;
     case TransformKind::small:
-      y = ratio_membership(ratio_membership_of(false, t.a, t.b), x);
+      y = x <= 0.0 ? 1.0 : 1.0 / (1.0 + ratio_power(x, t.a, t.b));
       break;
     case TransformKind::gaussian:
-      y = gaussian_membership(x, t.a, t.b);
+      y = exp(-t.b * (x - t.a) * (x - t.a));
       break;
     case TransformKind::near:
       y = 1.0 / (1.0 + t.b * (x - t.a) * (x - t.a));
@@ -217,44 +156,13 @@ GP_HD inline double apply_transform(const Program& p, const TransformParams& t, 
   return y;
 }
 
-/// ln v for a double v, through logf: v = m 2^k with m in [sqrt(1/2), sqrt(2)) (subnormals
-/// scaled first), k ln 2 in double plus logf(float(m)): within 1.5 u = 1.5 2^-24 of ln v
-/// (m's rounding to float and logf's ulp of |ln m| <= 0.35), whatever v's magnitude. 0 gives
-/// -inf, a negative v or NaN gives NaN, infinity gives infinity (log's values).
-GP_HD GP_INLINE double log_via_float(double v) {
-  const bool subnormal = v < 2.2250738585072014e-308;
-  const double vs = subnormal ? v * 18014398509481984.0 : v;  // 2^54
-  unsigned long long bits = 0;
-  memcpy(&bits, &vs, sizeof bits);
-  const auto high = static_cast<unsigned int>(bits >> 32);
-  unsigned long long mbits = (bits & 0x000fffffffffffffULL) | 0x3ff0000000000000ULL;  // [1, 2)
-  const bool halve = mbits > 0x3ff6a09e667f3bcdULL;  // m > sqrt(2): m / 2, k + 1
-  mbits -= halve ? 0x0010000000000000ULL : 0ULL;
-  const int k = static_cast<int>(high >> 20) - 1023 + (halve ? 1 : 0) - (subnormal ? 54 : 0);
-  double m = 0.0;
-  memcpy(&m, &mbits, sizeof m);
-  const double r = static_cast<double>(k) * 0.69314718055994530942 +
-                   static_cast<double>(logf(static_cast<float>(m)));
-  const double inf = 1.0 / 0.0;
-  return v > 0.0 && v < inf ? r : (v == 0.0 ? -inf : (v == inf ? inf : nan_value()));
-}
-
 /// The fuzzy gamma operator from the fuzzy sum and product of the inputs:
-/// fsum^gamma * prod^(1 - gamma), as one exp of two logs (two pows cost three times as much),
-/// in single precision as the memberships (log_via_float, expf): with s = gamma ln fsum +
-/// (1 - gamma) ln prod, |v_f - v_d| <= (|s| + 1.5 (|gamma| + |1 - gamma|) + 4) u v + 2^-126
-/// (u = 2^-24; at most 5.5 u for v <= 1 and gamma in [0, 1]; kernels_membership_float_test).
+/// fsum^gamma * prod^(1 - gamma), as one exp of two logs (two pows cost three times as much).
 /// gamma 0 and 1 are the plain product and sum (pow(0, 0) = 1 is the limit wanted there); a
 /// zero sum or product gives log -inf and exp(-inf) = 0, as pow would; NaN stays NaN.
-/// fuzzy_gamma_value is the formula alone, for gamma other than 0 and 1 (the CPU's block loop
-/// calls it in a loop of its own: gamma_of's selects keep GCC from vectorising the calls).
-GP_HD GP_INLINE double fuzzy_gamma_value(double fsum, double prod, double gamma) {
-  const double s = gamma * log_via_float(fsum) + (1.0 - gamma) * log_via_float(prod);
-  return static_cast<double>(expf(static_cast<float>(s)));
-}
-
 GP_HD GP_INLINE double gamma_of(double fsum, double prod, double gamma) {
-  return gamma == 0.0 ? prod : (gamma == 1.0 ? fsum : fuzzy_gamma_value(fsum, prod, gamma));
+  const double v = exp(gamma * log(fsum) + (1.0 - gamma) * log(prod));
+  return gamma == 0.0 ? prod : (gamma == 1.0 ? fsum : v);
 }
 
 /// sum of w_i x_i over the inputs of `g` with their raw (un-normalised) weights `w` (indexed as
