@@ -540,7 +540,7 @@ void stage_deposits_gpkg(const ValidationResult& vr, const fs::path& gpkg, Stage
 }
 
 /// A trained run without [validation]: its training deposits on the map, for
-/// <stem>_deposits.gpkg (what each deposit scores, and why any was left out of training).
+/// <stem>_training_deposits.gpkg (what each deposit scores, and why any was left out of training).
 void place_training(const model::Model& m, const RunOptions& opt, const AnalysisContext& ctx,
                     const fs::path& dir, const std::string& stem, RunResult& res) {
   ValidateOptions vo;
@@ -552,7 +552,7 @@ void place_training(const model::Model& m, const RunOptions& opt, const Analysis
   vo.training_deposits = deposit_spec(m.training, "[training] deposits " + m.training.deposits.string());
   ValidationResult vr = place_training_deposits(vo);
   vr.map = res.output;
-  stage_deposits_gpkg(vr, deposits_gpkg_path(dir, stem), ctx.files, res);
+  stage_deposits_gpkg(vr, training_deposits_gpkg_path(dir, stem), ctx.files, res);
   res.deposit_points = deposit_points(vr);  // drawn on the quicklook
 }
 

@@ -1148,6 +1148,10 @@ fs::path deposits_gpkg_path(const fs::path& dir, const std::string& stem) {
   return dir / (stem + "_deposits.gpkg");
 }
 
+fs::path training_deposits_gpkg_path(const fs::path& dir, const std::string& stem) {
+  return dir / (stem + "_training_deposits.gpkg");
+}
+
 std::vector<fs::path> validation_output_paths(const fs::path& dir, const std::string& stem) {
   return {dir / (stem + "_validation.json"), dir / (stem + "_success_rate.csv"),
           dir / (stem + "_roc.csv"), dir / (stem + "_prediction_area.csv"),

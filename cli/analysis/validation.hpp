@@ -277,8 +277,14 @@ void write_deposits_gpkg(const ValidationResult& r, const std::filesystem::path&
 geo::PointTable deposits_table(const ValidationResult& r, const std::string& crs_wkt,
                                const std::vector<double>* class_thresholds = nullptr);
 
-/// <dir>/<stem>_deposits.gpkg: one of validation_output_paths, and a trained run's own.
+/// <dir>/<stem>_deposits.gpkg: one of validation_output_paths.
 std::filesystem::path deposits_gpkg_path(const std::filesystem::path& dir, const std::string& stem);
+
+/// <dir>/<stem>_training_deposits.gpkg: a trained run without [validation] (its training
+/// deposits alone; another name than validation's, so that `geoprospect validate` on the map
+/// can still write its own <stem>_deposits.gpkg beside it).
+std::filesystem::path training_deposits_gpkg_path(const std::filesystem::path& dir,
+                                                  const std::string& stem);
 
 /// The deposits of deposits_table as the quicklooks draw them (RunResult::deposit_points): the
 /// used ones at their positions, the rejected ones whose position is known (on nodata, outside

@@ -151,7 +151,7 @@ OutputSet::OutputSet(const model::Model& m, fs::path map, bool overwrite, int th
   if (m_.validation.given) {
     for (const auto& p : validation_output_paths(dir, stem)) sidecars.push_back(p);
   } else if (m_.training.given) {
-    sidecars.push_back(deposits_gpkg_path(dir, stem));  // the training deposits on the map
+    sidecars.push_back(training_deposits_gpkg_path(dir, stem));  // the training deposits on the map
   }
   if (m_.uncertainty.given) {
     rasters.push_back(dir / (stem + "_uncertainty.tif"));

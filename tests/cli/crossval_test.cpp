@@ -366,10 +366,10 @@ TEST(CrossValidation, DepositsGeoPackageGivesTrainingRowsTheirFold) {
   EXPECT_EQ(folds, (std::set<int>{1, 2, 3}));
 }
 
-// A trained run without [validation] still writes <base>_deposits.gpkg: its training deposits
+// A trained run without [validation] writes <base>_training_deposits.gpkg: its training deposits
 // with the map's value at their cells and their percentile among the valid cells (counted
 // here), fold 0 (no split), and the rejected ones with their reason.
-TEST(CrossValidation, TrainingOnlyRunWritesDepositsGeoPackage) {
+TEST(CrossValidation, TrainingOnlyRunWritesTrainingDepositsGeoPackage) {
   Case k = make_case(30, 9, "");
   {
     std::ifstream in(k.model);
@@ -384,9 +384,10 @@ TEST(CrossValidation, TrainingOnlyRunWritesDepositsGeoPackage) {
   }
   const auto res = run_cli({"run", k.model.string()});
   ASSERT_EQ(res.exit_code, 0) << res.err;
-  EXPECT_NE(res.err.find("out_deposits.gpkg"), std::string::npos) << res.err;  // a "wrote" line
+  EXPECT_NE(res.err.find("out_training_deposits.gpkg"), std::string::npos) << res.err;  // a "wrote" line
+  EXPECT_FALSE(fs::exists(k.dir / "out_deposits.gpkg"));  // validate's name stays free
   const std::vector<float> map = gp::test::read_raster(k.dir / "out.tif");
-  GDALDatasetUniquePtr ds(GDALDataset::Open((k.dir / "out_deposits.gpkg").c_str(), GDAL_OF_VECTOR));
+  GDALDatasetUniquePtr ds(GDALDataset::Open((k.dir / "out_training_deposits.gpkg").c_str(), GDAL_OF_VECTOR));
   ASSERT_TRUE(ds);
   std::size_t used = 0;
   std::size_t rejected = 0;

@@ -410,6 +410,52 @@ TEST(DataLossTemporaries, ASignalAtEveryStageLeavesNoTemporaryAndNoPartialSet) {
   EXPECT_GE(stages.size(), 4u) << "the signal should land in several stages";
 }
 
+// An older map and its side files stand; a rerun with --overwrite is interrupted as it starts
+// assembling the new COG (the line printed just before geo::assemble_cog): every older file
+// keeps its bytes, and nothing hidden is left behind.
+TEST(DataLossTemporaries, ASignalDuringCogAssemblyKeepsTheOlderMap) {
+  const fs::path dir = scratch_dir();
+  write_model(dir);
+  const std::vector<std::string> first{"run", "model.toml", "-o", "out.tif", "--device", "cpu"};
+  const Interrupted done = run_and_interrupt(dir, first, -1);
+  ASSERT_EQ(done.exit_code, 0) << gp::test::join(done.lines);
+  const auto older = snapshot(dir);
+  ASSERT_EQ(older.count("out.tif"), 1u);
+  ASSERT_EQ(older.count("out_classes.tif"), 1u);
+  // The rerun gives another map (weight 0.9), so an overwritten file would differ.
+  write_model(dir, 0.9);
+  const auto inputs = snapshot(dir);
+  std::vector<std::string> again = first;
+  again.emplace_back("--overwrite");
+  const Interrupted probe = run_and_interrupt(dir, again, -1);
+  ASSERT_EQ(probe.exit_code, 0) << gp::test::join(probe.lines);
+  int at = -1;
+  for (std::size_t i = 0; i < probe.lines.size(); ++i) {
+    if (probe.lines[i].find("writing the Cloud-Optimized GeoTIFF") != std::string::npos) at = static_cast<int>(i) + 1;
+  }
+  ASSERT_GT(at, 0) << gp::test::join(probe.lines);
+  EXPECT_NE(snapshot(dir).at("out.tif"), older.at("out.tif")) << "the rerun's map should differ";
+  // Back to the older outputs, then the interrupted rerun.
+  for (const auto& [name, bytes] : older) gp::test::write_text(dir / name, bytes);
+  write_model(dir, 0.9);
+  const Interrupted r = run_and_interrupt(dir, again, at);
+  EXPECT_TRUE(hidden_files(dir).empty()) << gp::test::join(hidden_files(dir));
+  const auto after = snapshot(dir);
+  if (r.exit_code == 0) {
+    // The run outpaced the signal (a loaded machine): then the whole new set stands.
+    EXPECT_NE(after.at("out.tif"), older.at("out.tif"));
+    EXPECT_EQ(after.size(), older.size());
+    return;
+  }
+  EXPECT_TRUE(r.signalled) << gp::test::join(r.lines);
+  for (const auto& [name, bytes] : older) {
+    if (inputs.count(name) != 0 && inputs.at(name) != bytes) continue;  // the model file, rewritten
+    ASSERT_EQ(after.count(name), 1u) << name << " is gone";
+    EXPECT_TRUE(after.at(name) == bytes) << name << " changed";
+  }
+  EXPECT_EQ(after.size(), older.size());
+}
+
 TEST(DataLossTemporaries, ASignalDuringWeightsOfEvidenceLeavesNoTemporary) {
   // The weights tables join the set: the shipped Cloncurry demo, interrupted at every stage.
   const fs::path dir = scratch_dir();
